@@ -1,0 +1,19 @@
+/* Small file-system helpers for lsl-init: whole-file reads (for /proc files) and mkdir -p. */
+#ifndef LSL_INIT_FILEIO_H
+#define LSL_INIT_FILEIO_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer, growing as needed: /proc files report size 0
+ * and /proc/cmdline can be several KiB. Returns the length (bytes before the NUL) or -errno; no logging. */
+ssize_t lsl_read_file(const char *path, char **contents_out);
+
+/* Creates path and its missing parents with mode; existing directories are fine. Returns 0 or -errno. */
+int lsl_mkdir_p(const char *path, mode_t mode);
+
+/* Whether path is the root of a mount (its device differs from its parent's, or it is "/").
+ * Returns 1, 0, or -errno (e.g. -ENOENT). */
+int lsl_is_mountpoint(const char *path);
+
+#endif

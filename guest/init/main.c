@@ -1,0 +1,125 @@
+/* lsl-init: PID 1 of the lsl guest. Mounts the API file systems, prints the boot marker, optionally mounts
+ * and enters the root disk, runs the command from the kernel command line and powers off with its status. */
+#include "boot.h"
+#include "cmdline.h"
+#include "fileio.h"
+#include "log.h"
+#include "mounts.h"
+#include "poweroff.h"
+#include "root.h"
+#include "run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* What the kernel command line asks for. */
+struct config {
+    char *root;       /* lsl.root=, NULL for none */
+    bool read_only;   /* lsl.rootflags= */
+    char **argv;      /* decoded lsl.cmd=, NULL for none */
+};
+
+/* Benchmarks time the boot by this line, so it comes right after /proc and before anything slow. */
+static void print_boot_marker(void)
+{
+    char *uptime = NULL;
+
+    if (lsl_read_file("/proc/uptime", &uptime) > 0) {
+        uptime[strcspn(uptime, " \n")] = '\0';
+        lsl_log_info("%s uptime=%ss", LSL_BOOT_MARKER, uptime);
+    } else {
+        /* /proc/uptime is this clock; keep the marker even if /proc failed, or the benchmark would hang. */
+        struct timespec ts = {0};
+
+        (void)clock_gettime(CLOCK_BOOTTIME, &ts);
+        lsl_log_info("%s uptime=%lld.%02lds", LSL_BOOT_MARKER, (long long)ts.tv_sec, ts.tv_nsec / 10000000L);
+    }
+    free(uptime);
+}
+
+/* Reads and validates every lsl.* key before acting on any. Returns 0 or -errno (logged). */
+static int load_config(struct config *cfg)
+{
+    char *cmdline = NULL, *cmd = NULL, *flags = NULL;
+    ssize_t n;
+    int r;
+
+    n = lsl_read_file("/proc/cmdline", &cmdline);
+    if (n < 0)
+        return lsl_log_errno((int)n, "cannot read /proc/cmdline: %m");
+
+    r = lsl_cmdline_get(cmdline, LSL_CMDLINE_ROOT, &cfg->root);
+    if (r >= 0)
+        r = lsl_cmdline_get(cmdline, LSL_CMDLINE_ROOTFLAGS, &flags);
+    if (r >= 0)
+        r = lsl_cmdline_get(cmdline, LSL_CMDLINE_CMD, &cmd);
+    if (r < 0) {
+        r = lsl_log_errno(r, "cannot parse the kernel command line: %m");
+        goto out;
+    }
+
+    if (cfg->root && cfg->root[0] == '\0') {
+        lsl_log_error("invalid %s: empty device", LSL_CMDLINE_ROOT);
+        r = -EINVAL;
+        goto out;
+    }
+    r = lsl_rootflags_parse(flags, &cfg->read_only);
+    if (r < 0) {
+        lsl_log_error("invalid %s%s: expected ro or rw", LSL_CMDLINE_ROOTFLAGS, flags);
+        goto out;
+    }
+    if (cmd) {
+        r = lsl_hex_argv_decode(cmd, &cfg->argv);
+        if (r == -EINVAL)
+            lsl_log_error("invalid %s: expected hex of NUL-terminated arguments", LSL_CMDLINE_CMD);
+        else if (r < 0)
+            (void)lsl_log_errno(r, "cannot decode %s: %m", LSL_CMDLINE_CMD);
+        if (r < 0)
+            goto out;
+    }
+    r = 0;
+out:
+    free(cmdline);
+    free(cmd);
+    free(flags);
+    return r;
+}
+
+int main(void)
+{
+    struct config cfg = {0};
+    int status = 0;
+
+    /* kill(-1, ...) at shutdown would take down a whole host: refuse to be anything but the guest's init. */
+    if (getpid() != 1) {
+        lsl_log_error("must run as PID 1 (it is the init of the lsl guest)");
+        return 1;
+    }
+
+    (void)lsl_console_ensure();
+    (void)lsl_signals_block();
+    /* A failed mount is logged where it happens; carry on, the command may not need that file system. */
+    (void)lsl_mount_proc();
+    print_boot_marker();
+    (void)lsl_mount_api_filesystems();
+
+    if (load_config(&cfg) < 0) {
+        status = LSL_INIT_EXIT_SETUP;
+        goto shutdown;
+    }
+    if (cfg.root && (lsl_root_mount(cfg.root, cfg.read_only) < 0 || lsl_root_enter() < 0)) {
+        status = LSL_INIT_EXIT_SETUP;
+        goto shutdown;
+    }
+    if (cfg.argv)
+        status = lsl_run_command(cfg.argv);
+
+shutdown:
+    free(cfg.argv);
+    free(cfg.root);
+    lsl_poweroff(status);
+}

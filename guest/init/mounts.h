@@ -1,0 +1,16 @@
+/* The guest's API file systems (/proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp) and the console fallback. */
+#ifndef LSL_INIT_MOUNTS_H
+#define LSL_INIT_MOUNTS_H
+
+/* Makes sure fds 0, 1 and 2 are open, on /dev/console (mounting devtmpfs to reach it) if the kernel could
+ * not open it for us. Returns 0 or -errno; it cannot log when the console is what is missing. */
+int lsl_console_ensure(void);
+
+/* Mounts proc on /proc (first, because the boot marker and the command line need it). Returns 0 or -errno. */
+int lsl_mount_proc(void);
+
+/* Mounts the remaining API file systems; each failure is logged and the others are still tried, since a
+ * command can often run without one of them. Returns 0 or the first -errno. */
+int lsl_mount_api_filesystems(void);
+
+#endif

@@ -1,0 +1,162 @@
+/* Command-line parsing for lsl-vmm. */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/util.h"
+
+enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT };
+
+static const struct option long_opts[] = {
+    {"kernel", required_argument, NULL, 'k'},      {"initrd", required_argument, NULL, 'i'},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE}, {"append", required_argument, NULL, 'a'},
+    {"memory", required_argument, NULL, 'm'},      {"cpus", required_argument, NULL, 'c'},
+    {"disk", required_argument, NULL, 'd'},        {"root", required_argument, NULL, OPT_ROOT},
+    {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
+    {"console", no_argument, NULL, 'C'},           {"stats", no_argument, NULL, OPT_STATS},
+    {"kvm", required_argument, NULL, OPT_KVM},     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+};
+
+void vmm_options_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lsl-vmm --kernel FILE [options] [-- COMMAND [ARG...]]\n"
+            "Boots a Linux kernel in a KVM virtual machine; with lsl-init as the initramfs, runs COMMAND in\n"
+            "the guest and exits with its status.\n\n"
+            "  -k, --kernel FILE       kernel: ELF vmlinux (fastest) or bzImage\n"
+            "  -i, --initrd FILE       initramfs (lsl-init's is build/guest/initramfs.cpio)\n"
+            "  -m, --memory SIZE       guest RAM, e.g. 512M, 2G (default 512M); allocated lazily\n"
+            "  -c, --cpus N            vCPUs (default 1)\n"
+            "  -d, --disk FILE[,ro]    raw disk image as virtio-blk (/dev/vda, /dev/vdb, ...); repeatable\n"
+            "      --root DEV          have lsl-init mount DEV (e.g. /dev/vda) as / before COMMAND\n"
+            "      --cmdline STR       kernel command line base (default \"%s\")\n"
+            "  -a, --append STR        appended to the kernel command line\n"
+            "      --console-log FILE  write the serial console here (default: none)\n"
+            "  -C, --console           also copy the serial console to stdout\n"
+            "      --stats             print boot timings and device counters on exit\n"
+            "      --kvm DEV           KVM device (default /dev/kvm)\n"
+            "  -h, --help, -V, --version\n\n"
+            "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
+            "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
+            VMM_DEFAULT_CMDLINE);
+}
+
+static int fail(char *err, unsigned errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, unsigned errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int parse_disk(char *arg, struct vmm_disk *d)
+{
+    d->readonly = false;
+    char *comma = strrchr(arg, ',');
+    if (comma) {
+        if (strcmp(comma + 1, "ro") == 0)
+            d->readonly = true;
+        else if (strcmp(comma + 1, "rw") != 0)
+            return -EINVAL;
+        *comma = '\0';
+    }
+    if (!*arg)
+        return -EINVAL;
+    d->path = arg;
+    return 0;
+}
+
+int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, unsigned errlen)
+{
+    memset(o, 0, sizeof(*o));
+    o->memory = VMM_DEFAULT_MEMORY;
+    o->cpus = 1;
+    o->kvm_dev = "/dev/kvm";
+    err[0] = '\0';
+    optind = 0; /* full reset: parse may run more than once (tests) */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:k:i:a:m:c:d:ChV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            o->kernel = optarg;
+            break;
+        case 'i':
+            o->initrd = optarg;
+            break;
+        case OPT_CMDLINE:
+            o->cmdline = optarg;
+            break;
+        case 'a':
+            o->append = optarg;
+            break;
+        case 'm': {
+            uint64_t v;
+            if (parse_size(optarg, &v) < 0)
+                return fail(err, errlen, "invalid --memory '%s' (use e.g. 512M or 2G)", optarg);
+            if (v < VMM_MIN_MEMORY)
+                return fail(err, errlen, "--memory %s is too small (minimum 64M)", optarg);
+            o->memory = v;
+            break;
+        }
+        case 'c': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 1 || v > 255)
+                return fail(err, errlen, "invalid --cpus '%s' (1-255)", optarg);
+            o->cpus = (unsigned)v;
+            break;
+        }
+        case 'd':
+            if (o->ndisks == VMM_MAX_DISKS)
+                return fail(err, errlen, "too many disks (at most %d)", VMM_MAX_DISKS);
+            if (parse_disk(optarg, &o->disks[o->ndisks]) < 0)
+                return fail(err, errlen, "invalid --disk '%s' (FILE or FILE,ro)", optarg);
+            o->ndisks++;
+            break;
+        case OPT_ROOT:
+            if (strncmp(optarg, "/dev/", 5) != 0 || strpbrk(optarg, " \t\n\""))
+                return fail(err, errlen, "invalid --root '%s' (a guest device like /dev/vda)", optarg);
+            o->root = optarg;
+            break;
+        case OPT_CONSOLE_LOG:
+            o->console_log = optarg;
+            break;
+        case 'C':
+            o->console = true;
+            break;
+        case OPT_STATS:
+            o->stats = true;
+            break;
+        case OPT_KVM:
+            o->kvm_dev = optarg;
+            break;
+        case 'h':
+            o->help = true;
+            return 0;
+        case 'V':
+            o->version = true;
+            return 0;
+        case ':':
+            return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        /* Anything after the options (with or without "--") is the guest command. */
+        o->command = &argv[optind];
+    }
+    if (!o->kernel)
+        return fail(err, errlen, "no kernel given (--kernel FILE)");
+    return 0;
+}

@@ -1,0 +1,41 @@
+/* lsl-vmm's command line: parsed into a plain struct by a pure function so it can be unit-tested. */
+#ifndef LSL_OPTIONS_H
+#define LSL_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define VMM_MAX_DISKS 8
+#define VMM_DEFAULT_MEMORY (512ull << 20)
+#define VMM_MIN_MEMORY (64ull << 20)
+#define VMM_DEFAULT_CMDLINE "console=ttyS0 quiet panic=-1"
+
+struct vmm_disk {
+    const char *path;
+    bool readonly;
+};
+
+struct vmm_options {
+    const char *kernel;
+    const char *initrd;
+    const char *cmdline;   /* replaces VMM_DEFAULT_CMDLINE */
+    const char *append;    /* added after everything lsl-vmm generates */
+    uint64_t memory;
+    unsigned cpus;
+    struct vmm_disk disks[VMM_MAX_DISKS];
+    unsigned ndisks;
+    const char *root;      /* guest block device lsl-init mounts as / (e.g. /dev/vda) */
+    const char *console_log;
+    bool console;          /* copy the guest console to our stdout */
+    bool stats;            /* print timings and device counters at exit */
+    const char *kvm_dev;
+    char **command;        /* argv for lsl-init to run, NULL-terminated; NULL when none */
+    bool help, version;
+};
+
+/* Parses argv into opts. On error returns -EINVAL with a one-line message in err. Does not touch files. */
+int vmm_options_parse(int argc, char **argv, struct vmm_options *opts, char *err, unsigned errlen);
+void vmm_options_usage(FILE *f);
+
+#endif

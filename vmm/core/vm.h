@@ -1,0 +1,78 @@
+/* One virtual machine: KVM handles, guest RAM, buses, the I/O loop, vCPUs, devices, and why it stopped. */
+#ifndef LSL_VM_H
+#define LSL_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "evloop.h"
+#include "guest_mem.h"
+#include "kvm.h"
+#include "options.h"
+
+enum vm_stop {
+    VM_RUNNING = 0,
+    VM_STOP_POWEROFF,
+    VM_STOP_REBOOT,
+    VM_STOP_PANIC,
+    VM_STOP_ERROR,
+    VM_STOP_SIGNAL,
+};
+
+struct vcpu;
+struct serial;
+struct virtio_dev;
+struct virtio_mmio;
+
+struct vm {
+    const struct vmm_options *opts;
+    struct kvm kvm;
+    struct gmem mem;
+    struct bus pio, mmio;
+    struct evloop loop;
+
+    struct vcpu *vcpus;
+    unsigned ncpus;
+    struct serial *serial;
+    struct virtio_mmio *transports[16];
+    unsigned ntransports;
+    /* Owned device objects, freed at teardown. */
+    void *devices[16];
+    void (*device_free[16])(void *);
+    unsigned ndevices;
+
+    /* Kernel command-line fragments contributed by devices (virtio_mmio.device=...). */
+    char *cmdline_devices;
+
+    /* How the run ended; the first stop reason wins. */
+    pthread_mutex_t stop_lock;
+    enum vm_stop stop_reason;
+    int exit_status;   /* from lsl-init's exit port, -1 if never written */
+    int stop_signal;
+    char stop_message[512];
+    char panic_message[256]; /* the guest's "Kernel panic" line, if it printed one */
+    bool stopping;
+    int log_fd, signal_fd;
+
+    uint64_t start_ns, boot_marker_ns, stop_ns;
+};
+
+int vm_create(struct vm *vm, const struct vmm_options *opts);
+/* Runs vCPUs and the I/O loop until the guest powers off, reboots, panics or fails. */
+int vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Exit code lsl-vmm should return for how the VM stopped (see proto/boot.h). */
+int vm_exit_code(const struct vm *vm);
+void vm_print_stats(const struct vm *vm);
+
+/* Thread-safe. The first reason recorded wins; message (may be NULL) explains it. */
+void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Registers a device object to be freed with the VM. */
+int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *));
+/* Called by the serial device for each complete console line. */
+void vm_console_line(struct vm *vm, const char *line, size_t len);
+
+#endif

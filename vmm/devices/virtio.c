@@ -1,0 +1,74 @@
+/* Generic virtio device state machine and the request loop all devices share. */
+#include "virtio.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "../util/util.h"
+
+void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,
+                     const struct gmem *mem)
+{
+    memset(vdev, 0, sizeof(*vdev));
+    vdev->ops = ops;
+    vdev->priv = priv;
+    vdev->mem = mem;
+    pthread_mutex_init(&vdev->lock, NULL);
+}
+
+uint64_t virtio_dev_features(const struct virtio_dev *vdev)
+{
+    return vdev->ops->features | (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_EVENT_IDX) |
+           (1ull << VIRTIO_F_INDIRECT_DESC);
+}
+
+void virtio_dev_break(struct virtio_dev *vdev, const char *why)
+{
+    if (!vdev->broken)
+        log_error("%s: device disabled: %s", vdev->ops->name, why);
+    vdev->broken = true;
+    vdev->stats.malformed++;
+    vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+    if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
+        vdev->interrupt(vdev, VIRTIO_INT_CONFIG);
+}
+
+void virtio_dev_reset(struct virtio_dev *vdev)
+{
+    if (vdev->ops->reset)
+        vdev->ops->reset(vdev);
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        virtq_reset(&vdev->vq[i]);
+    vdev->driver_features = 0;
+    vdev->status = 0;
+    vdev->broken = false;
+}
+
+void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handler handle)
+{
+    struct virtq *vq = &vdev->vq[q];
+    if (vdev->broken || !(vdev->status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready)
+        return;
+    bool pushed = false;
+    do {
+        int r;
+        while ((r = virtq_pop(vq, vdev->mem, &vdev->req)) > 0) {
+            int len = handle(vdev, &vdev->req);
+            if (len < 0) {
+                virtio_dev_break(vdev, "malformed request");
+                return;
+            }
+            vdev->stats.requests++;
+            virtq_push(vq, vdev->req.head, (uint32_t)len);
+            pushed = true;
+        }
+        if (r < 0) {
+            virtio_dev_break(vdev, "malformed descriptor ring");
+            return;
+        }
+    } while (virtq_arm_notify(vq));
+    if (pushed && virtq_should_signal(vq)) {
+        vdev->stats.interrupts++;
+        vdev->interrupt(vdev, VIRTIO_INT_VRING);
+    }
+}

@@ -1,0 +1,84 @@
+/* The generic virtio device every device file embeds: an ops table (kvmtool's shape), feature/status
+ * state, its queues, a lock and per-device counters. Transports (virtio_mmio.c) drive it. */
+#ifndef LSL_VIRTIO_H
+#define LSL_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtq.h"
+
+#define VIRTIO_MAX_QUEUES 8
+
+#define VIRTIO_F_INDIRECT_DESC 28
+#define VIRTIO_F_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+#define VIRTIO_INT_VRING 1
+#define VIRTIO_INT_CONFIG 2
+
+struct virtio_dev;
+
+struct virtio_dev_ops {
+    const char *name;
+    uint32_t device_id;
+    uint16_t num_queues;
+    uint16_t queue_max;
+    uint64_t features; /* device-specific bits; the core adds VERSION_1, EVENT_IDX, INDIRECT_DESC */
+    /* Device config space (may be NULL): the transport reads bytes out of it under the device lock. */
+    const void *(*config)(struct virtio_dev *vdev, uint32_t *len);
+    /* Called with the device lock held, in the I/O thread, when the driver kicks queue q. */
+    void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
+    /* Called with the lock held when the driver resets the device. */
+    void (*reset)(struct virtio_dev *vdev);
+};
+
+struct virtio_counters {
+    uint64_t kicks;      /* queue notifications from the driver */
+    uint64_t interrupts; /* used-buffer interrupts raised */
+    uint64_t requests;
+    uint64_t bytes_in, bytes_out; /* to the guest, from the guest */
+    uint64_t errors;     /* requests failed with an I/O error */
+    uint64_t malformed;  /* rings or requests the guest got wrong; the device broke */
+};
+
+struct virtio_dev {
+    const struct virtio_dev_ops *ops;
+    void *priv;
+    const struct gmem *mem;
+    pthread_mutex_t lock;
+
+    uint64_t driver_features;
+    uint32_t status;
+    bool broken;
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+    struct virtq_req req; /* scratch, reused across pops */
+    struct virtio_counters stats;
+
+    /* Set by the transport: raise an interrupt of the given VIRTIO_INT_* kind. */
+    void (*interrupt)(struct virtio_dev *vdev, uint32_t kind);
+    void *transport;
+};
+
+void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,
+                     const struct gmem *mem);
+uint64_t virtio_dev_features(const struct virtio_dev *vdev);
+/* A hostile or buggy driver corrupted a ring: stop using the device and tell the driver (NEEDS_RESET). */
+void virtio_dev_break(struct virtio_dev *vdev, const char *why);
+void virtio_dev_reset(struct virtio_dev *vdev);
+
+/* Runs handle() for every available request on queue q and returns them with the length handle() wrote;
+ * interrupts the driver once per batch if it asked. handle() returns bytes written into in-segments, or
+ * a negative errno for a malformed request (which breaks the device). Caller holds the lock. */
+typedef int (*virtio_req_handler)(struct virtio_dev *vdev, struct virtq_req *req);
+void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handler handle);
+
+#endif

@@ -1,0 +1,13 @@
+/* virtio-mmio (virtio 1.x, section 4.2) transport: one 4 KiB register window and one IRQ per device. */
+#ifndef LSL_VIRTIO_MMIO_H
+#define LSL_VIRTIO_MMIO_H
+
+#include "../core/vm.h"
+#include "virtio.h"
+
+/* Gives the device a register window and IRQ, wires queue kicks to ioeventfds served by the I/O loop and
+ * interrupts to an irqfd, and adds its virtio_mmio.device= entry to the kernel command line. */
+int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev);
+struct virtio_dev *virtio_mmio_dev(struct virtio_mmio *t);
+
+#endif

@@ -1,0 +1,123 @@
+/* Initial x86-64 CPU state for direct kernel entry: identity-mapped page tables, a flat GDT, long mode
+ * registers for the boot CPU, and per-vCPU CPUID derived from KVM's supported set. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvm.h>
+
+#include "../util/util.h"
+#include "boot.h"
+#include "layout.h"
+
+#define PTE_P 0x1ull
+#define PTE_RW 0x2ull
+#define PTE_PS 0x80ull
+
+#define GDT_CODE64 0x00af9b000000ffffull
+#define GDT_DATA 0x00cf93000000ffffull
+#define GDT_TSS 0x008f8b000000ffffull
+#define SEL_CODE 0x08
+#define SEL_DATA 0x10
+#define SEL_TSS 0x18
+
+int x86_setup_boot_memory(const struct gmem *m)
+{
+    uint64_t *pml4 = gmem_ptr(m, LAYOUT_PML4, 4096);
+    uint64_t *pdpt = gmem_ptr(m, LAYOUT_PDPT, 4096);
+    uint64_t *pd = gmem_ptr(m, LAYOUT_PD, 4 * 4096);
+    uint64_t *gdt = gmem_ptr(m, LAYOUT_GDT, 4 * sizeof(uint64_t));
+    if (!pml4 || !pdpt || !pd || !gdt)
+        return -EFAULT;
+    /* The kernel replaces these early; they only need to cover where it, its zero page and the initrd sit. */
+    pml4[0] = LAYOUT_PDPT | PTE_P | PTE_RW;
+    for (uint64_t i = 0; i < 4; i++)
+        pdpt[i] = (LAYOUT_PD + i * 4096) | PTE_P | PTE_RW;
+    for (uint64_t i = 0; i < 4 * 512; i++)
+        pd[i] = (i << 21) | PTE_P | PTE_RW | PTE_PS;
+    gdt[0] = 0;
+    gdt[1] = GDT_CODE64;
+    gdt[2] = GDT_DATA;
+    gdt[3] = GDT_TSS;
+    return 0;
+}
+
+static struct kvm_segment segment(uint64_t desc, uint16_t sel)
+{
+    return (struct kvm_segment){
+        .base = 0,
+        .limit = 0xffffffffu,
+        .selector = sel,
+        .type = (desc >> 40) & 0xf,
+        .present = (desc >> 47) & 1,
+        .dpl = (desc >> 45) & 3,
+        .db = (desc >> 54) & 1,
+        .s = (desc >> 44) & 1,
+        .l = (desc >> 53) & 1,
+        .g = (desc >> 55) & 1,
+    };
+}
+
+int x86_setup_boot_cpu(int fd, uint64_t entry, uint64_t boot_params_gpa)
+{
+    struct kvm_sregs s;
+    if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
+        return log_errno(errno, "KVM_GET_SREGS");
+    s.gdt.base = LAYOUT_GDT;
+    s.gdt.limit = 4 * 8 - 1;
+    s.idt.base = 0;
+    s.idt.limit = 0;
+    s.cs = segment(GDT_CODE64, SEL_CODE);
+    s.ds = s.es = s.fs = s.gs = s.ss = segment(GDT_DATA, SEL_DATA);
+    s.tr = segment(GDT_TSS, SEL_TSS);
+    s.cr0 |= 0x80000001ull; /* PG | PE */
+    s.cr3 = LAYOUT_PML4;
+    s.cr4 |= 0x20;      /* PAE */
+    s.efer |= 0x500;    /* LME | LMA */
+    if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
+        return log_errno(errno, "KVM_SET_SREGS");
+
+    struct kvm_regs r = {0};
+    r.rflags = 2;
+    r.rip = entry;
+    r.rsi = boot_params_gpa;
+    r.rsp = r.rbp = LAYOUT_BOOT_STACK;
+    if (ioctl(fd, KVM_SET_REGS, &r) < 0)
+        return log_errno(errno, "KVM_SET_REGS");
+
+    struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+    if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+        return log_errno(errno, "KVM_SET_FPU");
+    return 0;
+}
+
+int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus)
+{
+    const struct kvm_cpuid2 *sup = supported;
+    size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
+    _cleanup_free_ struct kvm_cpuid2 *c = malloc(sz);
+    if (!c)
+        return -ENOMEM;
+    memcpy(c, sup, sz);
+    for (unsigned i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        switch (e->function) {
+        case 1:
+            /* Initial APIC ID and logical processor count; HTT so Linux reads the count. */
+            e->ebx = (e->ebx & 0x0000ffff) | (id << 24) | ((ncpus & 0xff) << 16);
+            if (ncpus > 1)
+                e->edx |= 1u << 28;
+            break;
+        case 0xb:
+        case 0x1f:
+            e->edx = id; /* x2APIC ID */
+            break;
+        default:
+            break;
+        }
+    }
+    if (ioctl(fd, KVM_SET_CPUID2, c) < 0)
+        return log_errno(errno, "KVM_SET_CPUID2");
+    return 0;
+}
