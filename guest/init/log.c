@@ -12,7 +12,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static void write_line(int fd, const char *prefix, int err, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void write_line(int fd, const char *prefix, int err,
+                                                             const char *fmt, va_list ap)
 {
     static const char oom[] = "(message lost: out of memory)";
     struct iovec iov[3];

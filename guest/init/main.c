@@ -10,7 +10,6 @@
 #include "run.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,9 +17,9 @@
 
 /* What the kernel command line asks for. */
 struct config {
-    char *root;       /* lsl.root=, NULL for none */
-    bool read_only;   /* lsl.rootflags= */
-    char **argv;      /* decoded lsl.cmd=, NULL for none */
+    char *root;     /* lsl.root=, NULL for none */
+    bool read_only; /* lsl.rootflags= */
+    char **argv;    /* decoded lsl.cmd=, NULL for none */
 };
 
 /* Benchmarks time the boot by this line, so it comes right after /proc and before anything slow. */

@@ -29,7 +29,7 @@ static const struct api_mount other_mounts[] = {
     {"tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
 };
 
-/* What programs expect in /dev that devtmpfs does not provide (bash's process substitution, "cat /dev/stdin"). */
+/* What programs expect in /dev but devtmpfs lacks (bash process substitution, "cat /dev/stdin"). */
 static const struct {
     const char *target, *path;
 } dev_links[] = {

@@ -1,4 +1,4 @@
-/* The guest's API file systems (/proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp) and the console fallback. */
+/* The guest's API file systems (/proc, /sys, /dev and below, /run, /tmp) and the console fallback. */
 #ifndef LSL_INIT_MOUNTS_H
 #define LSL_INIT_MOUNTS_H
 

@@ -27,7 +27,7 @@ static long long now_ns(void)
     struct timespec ts;
 
     if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-        return 0; /* cannot happen for CLOCK_MONOTONIC; a stuck clock only shortens the grace period */
+        return 0; /* cannot fail for CLOCK_MONOTONIC on Linux */
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -86,7 +86,8 @@ static void report_status(int status)
 {
 #if defined(__x86_64__) || defined(__i386__)
     if (ioperm(LSL_EXIT_PORT, 1, 1) < 0) {
-        (void)lsl_log_errno(errno, "cannot access the exit status port: %m");
+        (void)lsl_log_errno(errno, "cannot access the exit status port: %m%s",
+                            errno == ENOSYS ? " (the kernel lacks CONFIG_X86_IOPL_IOPERM)" : "");
         return;
     }
     outb((unsigned char)status, LSL_EXIT_PORT);

@@ -24,7 +24,7 @@ static int initramfs_root_fd = -1;
 /* virtio-blk probes while the kernel boots, but the node can appear in devtmpfs slightly after init runs. */
 static void wait_for_device(const char *device)
 {
-    const struct timespec step = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+    const struct timespec step = {.tv_sec = 0, .tv_nsec = 10L * 1000 * 1000};
 
     for (int i = 0; i < 200; i++) {
         if (access(device, F_OK) == 0 || errno != ENOENT)

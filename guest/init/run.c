@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -33,6 +34,23 @@ int lsl_signals_block(void)
     return 0;
 }
 
+/* The inherited descriptors are the initramfs's /dev/console node, which after a chroot is not the
+ * /dev/console the command sees, so ttyname() would fail; the devtmpfs node is the same device. Then make it
+ * the controlling tty, which gives a shell job control and Ctrl-C. Both only where possible: without
+ * devtmpfs, or on a console that is not a tty, the inherited descriptors still work. */
+static void reopen_console(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        fd = STDIN_FILENO;
+    else if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+        (void)lsl_log_errno(errno, "cannot reopen /dev/console: %m");
+    (void)ioctl(fd, TIOCSCTTY, 1);
+    if (fd > STDERR_FILENO)
+        close(fd);
+}
+
 /* The child's side: everything PID 1 set up for itself must not leak into the command. */
 static _Noreturn void exec_command(char *const argv[])
 {
@@ -42,8 +60,7 @@ static _Noreturn void exec_command(char *const argv[])
 
     if (setsid() < 0)
         (void)lsl_log_errno(errno, "cannot start a session: %m");
-    /* Gives the shell job control (Ctrl-C, Ctrl-Z); "where possible" because the console may not be a tty. */
-    (void)ioctl(STDIN_FILENO, TIOCSCTTY, 1);
+    reopen_console();
 
     /* Some signals cannot be reset (SIGKILL, SIGSTOP, libc-internal ones); failing on those is expected. */
     for (int sig = 1; sig < NSIG; sig++)
@@ -55,7 +72,8 @@ static _Noreturn void exec_command(char *const argv[])
     }
 
     errno = 0; /* clearenv() need not set it; do not report a stale one */
-    if (clearenv() != 0 || setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0 ||
+    if (clearenv() != 0 ||
+        setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0 ||
         setenv("HOME", "/root", 1) < 0 || setenv("TERM", "linux", 1) < 0) {
         (void)lsl_log_errno(errno ? errno : ENOMEM, "cannot set up the environment: %m");
         _exit(LSL_INIT_EXIT_SETUP);
@@ -91,7 +109,6 @@ int lsl_run_command(char *const argv[])
         exec_command(argv);
 
     for (;;) {
-        siginfo_t info;
         int wstatus, sig;
         pid_t reaped;
 
@@ -104,7 +121,7 @@ int lsl_run_command(char *const argv[])
             return LSL_INIT_EXIT_SETUP;
         }
 
-        sig = sigwaitinfo(&waited, &info);
+        sig = sigwaitinfo(&waited, NULL);
         if (sig < 0) {
             if (errno == EINTR)
                 continue;

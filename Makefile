@@ -1,0 +1,40 @@
+# Entry points. `make` builds the VMM, lsl-init + initramfs and the guest kernel (cached by config hash);
+# `make run` boots a guest and runs a command in it; `make check` runs every test; `make bench` the benchmarks.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all build asan kernel run check bench format clean
+
+all: build kernel
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dwerror=true
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Unit tests also run under AddressSanitizer and UndefinedBehaviorSanitizer (any UB report is fatal).
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all
+
+asan: $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+
+kernel:
+	@bash kernel/build.sh >/dev/null
+
+run: all
+	@bash scripts/run.sh $(if $(CMD),$(CMD),uname -a)
+
+check: all asan
+	@bash tests/run.sh $(BUILD) $(ASAN_BUILD)
+
+bench: all
+	@bash bench/run.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# `make check`: unit tests (normal and ASan/UBSan builds), then the VM tests, directly on this machine's KVM
+# or, where it cannot run standard guests, inside the emulated KVM host. Ends with "N passed, M failed".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source scripts/env.sh "${1:-build}"
+asan_build=${2:-build-asan}
+pass=0 fail=0 skip=0
+failed=()
+
+record() { # status name [detail]
+	case $1 in
+	PASS) pass=$((pass + 1)) ;;
+	SKIP) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)); failed+=("$2") ;;
+	esac
+}
+
+# Each unit test binary prints "ok   case" / "FAIL case"; a binary that dies without saying so fails too.
+run_unit() { # label exe
+	local label=$1 exe=$2 out rc line
+	out=$(UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 "$exe" 2>&1)
+	rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok   "*) record PASS "$label/${line#ok   }"; echo "PASS $label/${line#ok   }" ;;
+		"FAIL "*) record FAIL "$label/${line#FAIL }"; echo "FAIL $label/${line#FAIL }" ;;
+		esac
+	done <<<"$out"
+	if [ $rc -ne 0 ]; then
+		grep -q '^FAIL ' <<<"$out" || { record FAIL "$label (exit $rc)"; echo "FAIL $label: exit $rc"; }
+		sed 's/^/    /' <<<"$out" | grep -v '^    ok ' | tail -30
+	fi
+}
+
+echo "== unit tests"
+for b in "$LSL_BUILD" "$root/$asan_build"; do
+	tag=unit; [ "$b" = "$LSL_BUILD" ] || tag=unit-asan
+	for exe in "$b"/tests/test-*; do
+		[ -x "$exe" ] && run_unit "$tag/$(basename "$exe" | sed 's/^test-//')" "$exe"
+	done
+done
+
+echo "== VM tests"
+export LSL_TEST_DISK=$LSL_BUILD/test-root.img
+[ -f "$LSL_TEST_DISK" ] || bash guest/mkdisk.sh "$LSL_TEST_DISK" 64 >/dev/null
+if bash scripts/kvm-usable.sh -v; then
+	vm_out() { bash tests/vm/run.sh; }
+else
+	vm_out() { bash tests/vmhost/vmhost.sh tests/vm/run.sh; }
+fi
+seen=0
+while IFS= read -r line; do
+	echo "$line"
+	case $line in
+	PASS\ * | FAIL\ * | SKIP\ *)
+		seen=$((seen + 1))
+		name=${line#* }
+		record "${line%% *}" "vm/${name%%:*}"
+		;;
+	esac
+done < <(vm_out 2>&1; echo "VM-RUNNER-EXIT $?")
+[ $seen -gt 0 ] || { record FAIL "vm (no VM test ran)"; echo "FAIL vm: the VM test runner produced no results"; }
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failed[@]}"
+fi
+summary="$pass passed, $fail failed"
+[ $skip -eq 0 ] || summary="$summary, $skip skipped"
+echo "$summary"
+[ $fail -eq 0 ]
