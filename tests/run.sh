@@ -38,7 +38,7 @@ echo "== unit tests"
 for b in "$LSL_BUILD" "$root/$asan_build"; do
 	tag=unit; [ "$b" = "$LSL_BUILD" ] || tag=unit-asan
 	for exe in "$b"/tests/test-*; do
-		[ -x "$exe" ] && run_unit "$tag/$(basename "$exe" | sed 's/^test-//')" "$exe"
+		[ -f "$exe" ] && [ -x "$exe" ] && run_unit "$tag/$(basename "$exe" | sed 's/^test-//')" "$exe"
 	done
 done
 

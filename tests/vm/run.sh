@@ -52,8 +52,8 @@ console_output() {
 }
 args_binary_safe() {
 	# Quotes, spaces, empty and non-ASCII arguments reach the guest command unchanged.
-	expect_rc 0 vm_ro -- /bin/sh -c '[ "$1" = "a \"b\"  c" ] && [ -z "$2" ] && [ "$3" = "é;$x" ] && [ $# -eq 3 ]' \
-		sh 'a "b"  c' '' 'é;$x'
+	expect_rc 0 vm_ro -- /bin/sh -c '[ "$1" = "a \"b\"  c" ] && [ -z "$2" ] && [ "$3" = "é;*?" ] && [ $# -eq 3 ]' \
+		sh 'a "b"  c' '' 'é;*?'
 }
 disk_persists() {
 	fresh_disk

@@ -21,10 +21,29 @@ static uint32_t le_value(const uint8_t *data, uint32_t len)
     return v;
 }
 
+/* PM1 event block: status (offset 0, never any event pending) and enable (offset 2, read back as written,
+ * or ACPICA decides the hardware is broken and logs errors about the global lock). */
+static uint16_t pm1_enable;
+
 static void pm1_evt_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 {
-    (void)opaque, (void)off;
-    memset(data, 0, len); /* no events ever pending */
+    (void)opaque;
+    uint8_t regs[4] = {0, 0, (uint8_t)__atomic_load_n(&pm1_enable, __ATOMIC_RELAXED),
+                       (uint8_t)(__atomic_load_n(&pm1_enable, __ATOMIC_RELAXED) >> 8)};
+    memset(data, 0, len);
+    for (uint32_t i = 0; i < len && off + i < 4; i++)
+        data[i] = regs[off + i];
+}
+
+static void pm1_evt_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+    (void)opaque;
+    for (uint32_t i = 0; i < len && off + i < 4; i++) {
+        if (off + i == 2)
+            __atomic_store_n(&pm1_enable, (uint16_t)((pm1_enable & 0xff00) | data[i]), __ATOMIC_RELAXED);
+        else if (off + i == 3)
+            __atomic_store_n(&pm1_enable, (uint16_t)((pm1_enable & 0x00ff) | (data[i] << 8)), __ATOMIC_RELAXED);
+    }
 }
 
 static void pm1_cnt_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
@@ -77,7 +96,7 @@ static void exit_port_write(void *opaque, uint64_t off, const uint8_t *data, uin
 int platform_create(struct vm *vm)
 {
     int r;
-    if ((r = bus_add(&vm->pio, PORT_ACPI_PM1A_EVT, 4, "acpi-pm1-evt", pm1_evt_read, NULL, vm)) < 0 ||
+    if ((r = bus_add(&vm->pio, PORT_ACPI_PM1A_EVT, 4, "acpi-pm1-evt", pm1_evt_read, pm1_evt_write, vm)) < 0 ||
         (r = bus_add(&vm->pio, PORT_ACPI_PM1A_CNT, 2, "acpi-pm1-cnt", pm1_cnt_read, pm1_cnt_write, vm)) < 0 ||
         (r = bus_add(&vm->pio, PORT_ACPI_RESET, 1, "acpi-reset", NULL, reset_write, vm)) < 0 ||
         (r = bus_add(&vm->pio, PORT_I8042_DATA, 5, "i8042", i8042_read, i8042_write, vm)) < 0 ||
