@@ -52,6 +52,12 @@ else
 fi
 seen=0
 while IFS= read -r line; do
+	case $line in
+	"VM-RUNNER-EXIT "*)
+		[ "${line#* }" = 0 ] || { record FAIL "vm (runner exit ${line#* })"; echo "FAIL vm: runner exited ${line#* }"; }
+		continue
+		;;
+	esac
 	echo "$line"
 	case $line in
 	PASS\ * | FAIL\ * | SKIP\ *)

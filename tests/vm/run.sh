@@ -61,6 +61,23 @@ disk_persists() {
 	debugfs -R 'cat /persist.txt' "$S/rw.img" 2>/dev/null | grep -q written-by-the-guest || { echo "file not on the host image"; return 1; }
 	e2fsck -fn "$S/rw.img" >/dev/null 2>&1 || { echo "filesystem not clean after poweroff"; return 1; }
 }
+disk_serial() { expect_rc 0 vm_ro -- /bin/sh -c '[ "$(cat /sys/block/vda/serial)" = lsl-disk0 ]'; }
+lazy_memory() {
+	# A 2 GiB guest that has booted and runs a command must cost the host far less than 2 GiB.
+	vm_ro --memory 2G --console-log "$S/lazy.log" -- /bin/sleep 60 &
+	local pid=$! vmm_pid rss=0 i
+	for i in $(seq 1 90); do
+		grep -q '^lsl-init: up' "$S/lazy.log" 2>/dev/null && break
+		sleep 1
+	done
+	sleep 2
+	vmm_pid=$(pgrep -P $pid -x lsl-vmm)
+	[ -n "$vmm_pid" ] && rss=$(awk '/^VmRSS/ {print $2}' "/proc/$vmm_pid/status")
+	kill -TERM $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	[ "$rss" -gt 0 ] && [ "$rss" -lt 131072 ] || { echo "lsl-vmm RSS ${rss} KiB for a booted 2 GiB guest"; return 1; }
+	echo "lsl-vmm RSS ${rss} KiB for a booted 2 GiB guest"
+}
 disk_readonly() {
 	vm_ro -- /bin/touch /should-fail
 	local rc=$?
@@ -128,7 +145,7 @@ bad_initrd() { bad_input 'cannot open initrd' --kernel "$K" --initrd "$S/nope"; 
 bad_option() { bad_input 'unknown option' --kernel "$K" --frobnicate; }
 
 for name in boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe \
-	disk_persists disk_readonly second_disk discard_frees_space multi_vcpu rng_works guest_reboot bzimage_boots \
+	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works guest_reboot bzimage_boots \
 	panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory bad_disk bad_initrd bad_option; do
 	t "$name" "$name"
 done

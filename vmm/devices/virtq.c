@@ -168,7 +168,8 @@ bool virtq_arm_notify(struct virtq *vq)
     return __atomic_load_n(AVAIL_IDX(vq), __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copies between bytes [off, off+len) of an iovec array and a flat buffer, in either direction. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, uint8_t *buf, size_t len, bool to_iov)
 {
     size_t done = 0;
     for (unsigned i = 0; i < n && done < len; i++) {
@@ -177,27 +178,25 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, si
             continue;
         }
         size_t c = MIN(iov[i].iov_len - off, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, c);
+        uint8_t *seg = (uint8_t *)iov[i].iov_base + off;
+        if (to_iov)
+            memcpy(seg, buf + done, c);
+        else
+            memcpy(buf + done, seg, c);
         done += c;
         off = 0;
     }
     return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+    return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-    size_t done = 0;
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= iov[i].iov_len) {
-            off -= iov[i].iov_len;
-            continue;
-        }
-        size_t c = MIN(iov[i].iov_len - off, len - done);
-        memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, c);
-        done += c;
-        off = 0;
-    }
-    return done;
+    return iov_copy(iov, n, off, (uint8_t *)buf, len, true);
 }
 
 int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst, unsigned dst_cap)

@@ -28,6 +28,27 @@ static int read_exact(int fd, void *buf, size_t len, off_t off)
     return 0;
 }
 
+/* Opens `path` (a `what`: "kernel", "initrd") and checks it is a regular file; returns the fd or -errno. */
+static int open_regular(const char *path, const char *what, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return log_errno(errno, "cannot open %s %s", what, path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return log_errno(e, "cannot stat %s %s", what, path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        log_error("%s %s is not a regular file", what, path);
+        return -EINVAL;
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
 static int load_elf(const struct gmem *m, int fd, const char *path, const Elf64_Ehdr *eh, uint64_t fsize,
                     struct kernel_image *k)
 {
@@ -118,32 +139,26 @@ static int load_bzimage(const struct gmem *m, int fd, const char *path, const ui
 
 int x86_load_kernel(const struct gmem *m, const char *path, struct kernel_image *k)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t fsize;
+    _cleanup_close_ int fd = open_regular(path, "kernel", &fsize);
     if (fd < 0)
-        return log_errno(errno, "cannot open kernel %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return log_errno(errno, "cannot stat kernel %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        log_error("kernel %s is not a regular file", path);
-        return -EINVAL;
-    }
+        return fd;
     uint8_t head[1024] = {0};
-    if (st.st_size < (off_t)sizeof(head) || read_exact(fd, head, sizeof(head), 0) < 0) {
+    if (fsize < sizeof(head) || read_exact(fd, head, sizeof(head), 0) < 0) {
         log_error("%s: too small to be a Linux kernel", path);
         return -ENOEXEC;
     }
     if (memcmp(head, ELFMAG, SELFMAG) == 0) {
         Elf64_Ehdr eh;
         memcpy(&eh, head, sizeof(eh));
-        return load_elf(m, fd, path, &eh, (uint64_t)st.st_size, k);
+        return load_elf(m, fd, path, &eh, fsize, k);
     }
     uint16_t boot_flag;
     uint32_t magic;
     memcpy(&boot_flag, head + 0x1fe, 2);
     memcpy(&magic, head + 0x202, 4);
     if (boot_flag == BOOT_FLAG_MAGIC && magic == SETUP_HEADER_MAGIC)
-        return load_bzimage(m, fd, path, head, (uint64_t)st.st_size, k);
+        return load_bzimage(m, fd, path, head, fsize, k);
     log_error("%s: not a Linux kernel (neither ELF vmlinux nor bzImage)", path);
     return -ENOEXEC;
 }
@@ -151,20 +166,17 @@ int x86_load_kernel(const struct gmem *m, const char *path, struct kernel_image 
 int x86_load_initrd(const struct gmem *m, const char *path, const struct kernel_image *k, uint64_t *gpa,
                     uint64_t *size)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t len;
+    _cleanup_close_ int fd = open_regular(path, "initrd", &len);
     if (fd < 0)
-        return log_errno(errno, "cannot open initrd %s", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return log_errno(errno, "cannot stat initrd %s", path);
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-        log_error("initrd %s is not a non-empty regular file", path);
+        return fd;
+    if (len == 0) {
+        log_error("initrd %s is empty", path);
         return -EINVAL;
     }
     uint64_t limit = gmem_low_end(m);
     if (k->is_bzimage && k->hdr.initrd_addr_max)
         limit = MIN(limit, (uint64_t)k->hdr.initrd_addr_max + 1);
-    uint64_t len = (uint64_t)st.st_size;
     if (len > limit || ALIGN_DOWN(limit - len, 4096) < ALIGN_UP(k->end, 4096)) {
         log_error("initrd %s (%llu MiB) does not fit in guest memory next to the kernel; raise --memory", path,
                   (unsigned long long)(len >> 20));

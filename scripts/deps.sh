@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages needed to build and test lsl. Idempotent: does nothing when all are installed,
+# otherwise one `apt-get update` and one `apt-get install`. Runs as root, or through sudo otherwise.
+set -euo pipefail
+
+packages=(
+	# lsl itself (meson build, C)
+	build-essential meson ninja-build pkg-config
+	musl-tools     # musl-gcc: the guest's init and agents are small static binaries
+	python3        # test scripts
+	clang-format   # style check of the C sources
+	# guest kernel: `make vmlinux bzImage` of Debian's source (kernel/build.sh)
+	linux-source   # /usr/src/linux-source-6.1.tar.xz
+	bc bison flex  # Kconfig and kernel build scripts
+	libelf-dev     # objtool (stack validation, ORC unwinder) links libelf
+	libssl-dev     # host tools in certs/ and scripts/ link libcrypto
+	xz-utils       # unpacks the .tar.xz source
+	cpio           # kernel build (kheaders) and the emulated host's initramfs
+	e2fsprogs      # mkfs.ext4 -d: guest root filesystem images
+	# emulated KVM host for machines whose /dev/kvm cannot run standard guests (tests/vmhost/vmhost.sh)
+	qemu-system-x86
+	busybox-static # the emulated host's initramfs has no libc
+	kmod           # modinfo: load order of the emulated host's kernel modules
+	ca-certificates # apt-get download of the emulated host's kernel from https mirrors
+	# tests
+	util-linux     # flock, mount, unshare, script
+	procps         # ps, pgrep, pkill
+	tmux           # terminal sessions in interactive-shell tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	[ "$(dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")
+done
+if [ ${#missing[@]} = 0 ]; then
+	echo "deps: all ${#packages[@]} packages are installed"
+	exit 0
+fi
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		echo "deps: need root (or sudo) to install: ${missing[*]}" >&2
+		exit 1
+	fi
+}
+
+echo "deps: installing ${missing[*]}"
+as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
