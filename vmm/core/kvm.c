@@ -51,6 +51,8 @@ int kvm_open(struct kvm *k, const char *dev)
     if (k->max_vcpus <= 0)
         k->max_vcpus = 1;
 
+    k->tsc_deadline = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+
     do
         k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
     while (k->vm_fd < 0 && errno == EINTR);

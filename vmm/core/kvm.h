@@ -12,6 +12,7 @@ struct kvm {
     int vm_fd;
     int run_size;
     int max_vcpus;
+    bool tsc_deadline; /* LAPIC TSC-deadline mode is emulated (KVM_CAP_TSC_DEADLINE_TIMER) */
 };
 
 /* Opens /dev/kvm, checks the API and every capability lsl needs, creates the VM with an in-kernel

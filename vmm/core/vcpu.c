@@ -23,7 +23,7 @@ int vcpu_init(struct vm *vm, struct vcpu *c, unsigned id, const void *cpuid)
     int r = kvm_vcpu_create(&vm->kvm, id, &c->fd, &c->run);
     if (r < 0)
         return r;
-    return x86_setup_cpuid(c->fd, cpuid, id, vm->ncpus);
+    return x86_setup_cpuid(c->fd, cpuid, id, vm->ncpus, vm->kvm.tsc_deadline);
 }
 
 static void handle_io(struct vcpu *c)

@@ -2,6 +2,7 @@
 #ifndef LSL_X86_BOOT_H
 #define LSL_X86_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +39,7 @@ long x86_acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus);
 /* Identity page tables and GDT in guest memory; registers of the boot CPU. */
 int x86_setup_boot_memory(const struct gmem *m);
 int x86_setup_boot_cpu(int vcpu_fd, uint64_t entry, uint64_t boot_params_gpa);
-/* CPUID for vCPU `id` of `ncpus`, derived from what KVM supports. */
-int x86_setup_cpuid(int vcpu_fd, const void *supported_cpuid, unsigned id, unsigned ncpus);
+/* CPUID for vCPU `id` of `ncpus`, derived from what KVM supports; tsc_deadline: KVM emulates that timer. */
+int x86_setup_cpuid(int vcpu_fd, const void *supported_cpuid, unsigned id, unsigned ncpus, bool tsc_deadline);
 
 #endif

@@ -92,7 +92,54 @@ int x86_setup_boot_cpu(int fd, uint64_t entry, uint64_t boot_params_gpa)
     return 0;
 }
 
-int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus)
+static struct kvm_cpuid_entry2 *find_leaf(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index)
+{
+    for (unsigned i = 0; i < c->nent; i++)
+        if (c->entries[i].function == fn && c->entries[i].index == index)
+            return &c->entries[i];
+    return NULL;
+}
+
+/* Leaf 0xD (XSAVE) must agree with the feature bits: advertise a state component only if its feature is
+ * there, and size the area for what remains. KVM reports what the host's XSAVE can hold, which under nested
+ * or emulated CPUs can include components (AVX) whose feature bit is absent; Linux then warns and dumps every
+ * sub-leaf to the console, measured at ~0.6 s of boot in the emulated KVM host. QEMU filters the same way. */
+static void normalize_xsave(struct kvm_cpuid2 *c)
+{
+    struct kvm_cpuid_entry2 *l1 = find_leaf(c, 1, 0), *l7 = find_leaf(c, 7, 0), *d0 = find_leaf(c, 0xd, 0);
+    if (!l1 || !d0)
+        return;
+    uint64_t mask = d0->eax | ((uint64_t)d0->edx << 32);
+    if (!(l1->ecx & (1u << 28))) /* AVX */
+        mask &= ~(1ull << 2);
+    if (!l7 || !(l7->ebx & (1u << 14))) /* MPX */
+        mask &= ~(3ull << 3);
+    if (!l7 || !(l7->ebx & (1u << 16))) /* AVX-512F */
+        mask &= ~(7ull << 5);
+    if (!l7 || !(l7->ecx & (1u << 3))) /* PKU */
+        mask &= ~(1ull << 9);
+    uint32_t size = 512 + 64; /* legacy area + XSAVE header */
+    for (unsigned i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function != 0xd || e->index < 2 || e->index >= 64)
+            continue;
+        if (!(mask & (1ull << e->index)) && e->index != 1) {
+            /* Only user state components are gated by XCR0; supervisor ones (IA32_XSS) keep their leaves. */
+            if (!(e->ecx & 1))
+                e->eax = e->ebx = e->ecx = e->edx = 0;
+            continue;
+        }
+        size = MAX(size, e->ebx + e->eax);
+    }
+    d0->eax = (uint32_t)mask;
+    d0->edx = (uint32_t)(mask >> 32);
+    d0->ecx = size;
+    /* EBX is the size for the current XCR0. Linux reads it right after enabling every component, and not every
+     * KVM recomputes it on XSETBV (the emulated host's does not), so start from the full size, as QEMU does. */
+    d0->ebx = size;
+}
+
+int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus, bool tsc_deadline)
 {
     const struct kvm_cpuid2 *sup = supported;
     size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
@@ -100,6 +147,7 @@ int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus)
     if (!c)
         return -ENOMEM;
     memcpy(c, sup, sz);
+    normalize_xsave(c);
     for (unsigned i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
         switch (e->function) {
@@ -112,6 +160,10 @@ int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus)
              * loses kvm-clock (measured: it then spins 40,000 exits on the CMOS RTC at boot) and the PV
              * features (spinlocks, EOI, TLB flush, steal time). */
             e->ecx |= 1u << 31;
+            /* KVM emulates the TSC-deadline timer but leaves it out of the supported set; without it Linux
+             * calibrates the LAPIC timer against the PIT at boot (measured: ~0.3 s in the emulated host). */
+            if (tsc_deadline)
+                e->ecx |= 1u << 24;
             break;
         case 0xb:
         case 0x1f:
