@@ -15,5 +15,5 @@ JOB
 if bash "$root/scripts/kvm-usable.sh" -v; then
 	bash "$job"
 else
-	bash "$root/tests/vmhost/vmhost.sh" "$job"
+	bash "$root/tests/vmhost/vmhost.sh" --rw "$root" "$job"
 fi

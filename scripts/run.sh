@@ -14,4 +14,4 @@ fi
 bash "$LSL_ROOT/scripts/kvm-usable.sh" -v || true
 script=$LSL_BUILD/run-job.sh
 printf '%q ' "${job[@]/--stats/--console}" > "$script"
-exec bash "$LSL_ROOT/tests/vmhost/vmhost.sh" --rw "$LSL_BUILD" "$script"
+exec bash "$LSL_ROOT/tests/vmhost/vmhost.sh" --rw "$LSL_ROOT" "$script"

@@ -48,7 +48,7 @@ export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 if bash scripts/kvm-usable.sh -v; then
 	vm_out() { bash tests/vm/run.sh; }
 else
-	vm_out() { bash tests/vmhost/vmhost.sh tests/vm/run.sh; }
+	vm_out() { bash tests/vmhost/vmhost.sh --rw "$root" tests/vm/run.sh; }
 fi
 seen=0
 while IFS= read -r line; do
