@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the lsl guest kernel from Debian's linux-source with kernel/lsl.config, cached outside the clone.
-# The cache key is the hash of the fragment, this script and the source package version, so a rebuild
-# happens only when one of them changes. Prints the cache directory (vmlinux, bzImage, config) last.
+# The cache key is the hash of the fragment, the source package version and recipe_version below, so a
+# rebuild happens only when one of them changes. Prints the cache directory (vmlinux, bzImage, config) last.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fragment=$here/lsl.config
@@ -9,10 +9,13 @@ tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n1 || 
 [ -n "$tarball" ] || { echo "kernel/build.sh: no /usr/src/linux-source-*.tar.xz; run scripts/deps.sh" >&2; exit 1; }
 pkg=$(basename "$tarball" .tar.xz)
 version=$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || stat -c %s-%Y "$tarball")
-key=$( { cat "$fragment" "$0"; echo "$pkg $version"; } | sha256sum | cut -c1-16)
+recipe_version=1 # bump when the build steps below change what they produce
+key=$( { cat "$fragment"; echo "$pkg $version recipe $recipe_version"; } | sha256sum | cut -c1-16)
 cache=${LSL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lsl}/kernel
 out=$cache/$pkg-$key
-if [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then echo "$out"; exit 0; fi
+# "current" names the build for this checkout's config, so the lsl CLI finds the kernel without a hash.
+link_current() { ln -sfn "$(basename "$out")" "$cache/current.tmp" && mv -T "$cache/current.tmp" "$cache/current"; }
+if [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then link_current; echo "$out"; exit 0; fi
 
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/build.XXXXXX")
@@ -41,4 +44,5 @@ strip --strip-debug "$work/out/vmlinux"
 cp "$src/arch/x86/boot/bzImage" "$src/.config" "$work/out/"
 mv "$work/out/.config" "$work/out/config"
 rm -rf "$out" && mv "$work/out" "$out"
+link_current
 echo "$out"

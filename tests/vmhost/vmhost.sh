@@ -293,7 +293,27 @@ qpid=$!
 # nonce is the status, written to a file instead; what follows it is the kernel powering off, dropped.
 awk=(awk)
 case $(awk -W version 2>&1) in *mawk*) awk+=(-W interactive) ;; esac
-"${awk[@]}" -v tag="$nonce " -v statusf="$tmp/status" '
+# Under TCG the emulated host's own kernel can wedge (seen: soft lockups of every vCPU for minutes on a loaded
+# machine); then nothing inside times out. LSL_VMHOST_STALL seconds without a line of output ends the run (124).
+stall_s=${LSL_VMHOST_STALL:-0}
+[[ $stall_s =~ ^[0-9]+$ ]] || die "LSL_VMHOST_STALL wants seconds, got '$stall_s'"
+: >"$tmp/heartbeat"
+wpid=""
+if [ "$stall_s" -gt 0 ]; then
+	(
+		while sleep 5; do
+			age=$(($(date +%s) - $(stat -c %Y "$tmp/heartbeat" 2>/dev/null || date +%s)))
+			if [ "$age" -ge "$stall_s" ]; then
+				echo "$prog: no output for ${age}s (LSL_VMHOST_STALL): the emulated host is stuck; stopping it" >&2
+				: >"$tmp/stalled"
+				kill -TERM "$qpid" 2>/dev/null
+				exit 0
+			fi
+		done
+	) &
+	wpid=$!
+fi
+"${awk[@]}" -v tag="$nonce " -v statusf="$tmp/status" -v beat="$tmp/heartbeat" '
 	done { next }
 	{ sub(/\r+$/, "") }
 	(i = index($0, tag)) > 0 {
@@ -304,10 +324,11 @@ case $(awk -W version 2>&1) in *mawk*) awk+=(-W interactive) ;; esac
 		done = 1
 		next
 	}
-	{ print; fflush() }' <&3 &
+	{ print; fflush(); printf "" > beat; close(beat) }' <&3 &
 apid=$!
 exec 3<&-
 wait "$apid" || true
+[ -z "$wpid" ] || kill "$wpid" 2>/dev/null || true
 qrc=0
 wait "$qpid" || qrc=$?
 qpid=""
@@ -327,6 +348,7 @@ setup-failed)
 	;;
 esac
 qerr
+[ ! -e "$tmp/stalled" ] || exit 124
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	echo "$prog: timed out after ${timeout_s}s (LSL_VMHOST_TIMEOUT); killed QEMU" >&2
 	exit 124
