@@ -3,6 +3,10 @@
 # using the emulated KVM host where needed). Prints "PASS name", "FAIL name: why" or "SKIP name: why".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --list ]; then
+	sed -n '/^all_tests="/,/"$/p' "$0" | tr -d '"' | sed 's/^all_tests=//'
+	exit 0
+fi
 [ -n "${LSL_VMM:-}" ] || source "$here/../../scripts/env.sh" build
 K=$LSL_KERNEL_DIR/vmlinux
 DISK=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
@@ -144,8 +148,11 @@ bad_disk() { bad_input 'cannot open disk' --kernel "$K" --disk "$S/nope.img" && 
 bad_initrd() { bad_input 'cannot open initrd' --kernel "$K" --initrd "$S/nope"; }
 bad_option() { bad_input 'unknown option' --kernel "$K" --frobnicate; }
 
-for name in boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe \
-	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works guest_reboot bzimage_boots \
-	panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory bad_disk bad_initrd bad_option; do
+all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe
+	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
+	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
+	bad_disk bad_initrd bad_option"
+# `run.sh --list` names the tests; `run.sh NAME...` runs only those (tests/run.sh re-runs what never reported).
+for name in ${*:-$all_tests}; do
 	t "$name" "$name"
 done
