@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates an ext4 disk image holding a busybox root, for the tests and the demo, without root privileges.
-# Usage: guest/mkdisk.sh OUT.img [SIZE_MiB=64]   (LSL_BUSYBOX overrides /bin/busybox)
+# Usage: guest/mkdisk.sh OUT.img [SIZE_MiB=64] [FILE...]   (LSL_BUSYBOX overrides /bin/busybox)
+# Each FILE (a static executable, e.g. a test helper) is installed as /bin/<its name>.
 set -euo pipefail
 
 prog=${0##*/}
@@ -9,12 +10,18 @@ die() {
     exit 1
 }
 
-if [ $# -lt 1 ] || [ $# -gt 2 ] || [ -z "$1" ]; then
-    echo "usage: $prog OUT.img [SIZE_MiB=64]" >&2
+if [ $# -lt 1 ] || [ -z "$1" ]; then
+    echo "usage: $prog OUT.img [SIZE_MiB=64] [FILE...]" >&2
     exit 2
 fi
 out=$1
-size=${2:-64}
+shift
+size=64
+case ${1:-} in [0-9]*) size=$1; shift ;; '') [ $# -eq 0 ] || die "size must be a whole number of MiB, got ''" ;; esac
+extra=("$@")
+for f in "${extra[@]}"; do
+    [ -f "$f" ] && [ -r "$f" ] || die "extra file $f not found"
+done
 case $size in '' | *[!0-9]*) die "size must be a whole number of MiB, got '$size'" ;; esac
 [ "$size" -ge 8 ] || die "size must be at least 8 MiB, got $size"
 
@@ -52,6 +59,12 @@ cp "$busybox" "$staging/bin/busybox"
 chmod 0755 "$staging/bin/busybox"
 for applet in $applets; do
     [ "$applet" = busybox ] || ln -s busybox "$staging/bin/$applet"
+done
+for f in "${extra[@]}"; do
+    name=$(basename -- "$f")
+    rm -f "$staging/bin/$name"
+    cp -- "$f" "$staging/bin/$name"
+    chmod 0755 "$staging/bin/$name"
 done
 ln -s bin "$staging/sbin"
 ln -s ../bin "$staging/usr/bin"

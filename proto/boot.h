@@ -8,6 +8,7 @@
 #define LSL_CMDLINE_CMD "lsl.cmd="         /* argv as lowercase hex of "arg0\0arg1\0...argN\0" */
 #define LSL_CMDLINE_ROOT "lsl.root="       /* block device to mount and chroot into, e.g. /dev/vda */
 #define LSL_CMDLINE_ROOTFLAGS "lsl.rootflags=" /* "ro" or "rw" (default rw) */
+#define LSL_CMDLINE_AGENT "lsl.agent="     /* "1": serve agent sessions on vsock (proto/agent.h) */
 
 /* Printed by lsl-init on the console as soon as /proc is mounted: "<marker> uptime=<seconds>s". */
 #define LSL_BOOT_MARKER "lsl-init: up"

@@ -1,5 +1,7 @@
 /* lsl-init: PID 1 of the lsl guest. Mounts the API file systems, prints the boot marker, optionally mounts
- * and enters the root disk, runs the command from the kernel command line and powers off with its status. */
+ * and enters the root disk, runs the command from the kernel command line and powers off with its status, or
+ * (lsl.agent=1 without a command) serves agent sessions on vsock until asked to power off. */
+#include "agent_listen.h"
 #include "boot.h"
 #include "cmdline.h"
 #include "fileio.h"
@@ -20,6 +22,7 @@ struct config {
     char *root;     /* lsl.root=, NULL for none */
     bool read_only; /* lsl.rootflags= */
     char **argv;    /* decoded lsl.cmd=, NULL for none */
+    bool agent;     /* lsl.agent=1 */
 };
 
 /* Benchmarks time the boot by this line, so it comes right after /proc and before anything slow. */
@@ -43,7 +46,7 @@ static void print_boot_marker(void)
 /* Reads and validates every lsl.* key before acting on any. Returns 0 or -errno (logged). */
 static int load_config(struct config *cfg)
 {
-    char *cmdline = NULL, *cmd = NULL, *flags = NULL;
+    char *cmdline = NULL, *cmd = NULL, *flags = NULL, *agent = NULL;
     ssize_t n;
     int r;
 
@@ -56,6 +59,8 @@ static int load_config(struct config *cfg)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_ROOTFLAGS, &flags);
     if (r >= 0)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_CMD, &cmd);
+    if (r >= 0)
+        r = lsl_cmdline_get(cmdline, LSL_CMDLINE_AGENT, &agent);
     if (r < 0) {
         r = lsl_log_errno(r, "cannot parse the kernel command line: %m");
         goto out;
@@ -71,6 +76,12 @@ static int load_config(struct config *cfg)
         lsl_log_error("invalid %s%s: expected ro or rw", LSL_CMDLINE_ROOTFLAGS, flags);
         goto out;
     }
+    if (agent && strcmp(agent, "0") != 0 && strcmp(agent, "1") != 0) {
+        lsl_log_error("invalid %s%s: expected 0 or 1", LSL_CMDLINE_AGENT, agent);
+        r = -EINVAL;
+        goto out;
+    }
+    cfg->agent = agent && strcmp(agent, "1") == 0;
     if (cmd) {
         r = lsl_hex_argv_decode(cmd, &cfg->argv);
         if (r == -EINVAL)
@@ -85,6 +96,7 @@ out:
     free(cmdline);
     free(cmd);
     free(flags);
+    free(agent);
     return r;
 }
 
@@ -114,8 +126,11 @@ int main(void)
         status = LSL_INIT_EXIT_SETUP;
         goto shutdown;
     }
+    /* A command keeps the one-shot behaviour (run it, power off) even with lsl.agent=1. */
     if (cfg.argv)
         status = lsl_run_command(cfg.argv);
+    else if (cfg.agent)
+        status = lsl_agent_serve();
 
 shutdown:
     free(cfg.argv);

@@ -71,6 +71,29 @@ static void test_parse_errors(void)
     CHECK(o.help);
 }
 
+static void test_parse_vsock(void)
+{
+    struct vmm_options o;
+    char err[256];
+    CHECK_EQ(parse(&o, err, "-k", "k", NULL), 0);
+    CHECK(!o.vsock);
+    CHECK_EQ(o.cid, 3);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--vsock", "/tmp/v.sock", "--cid", "42", NULL), 0);
+    CHECK(o.vsock && strcmp(o.vsock, "/tmp/v.sock") == 0);
+    CHECK_EQ(o.cid, 42);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "4294967294", NULL), 0);
+    CHECK_EQ(o.cid, 4294967294u);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "2", NULL), -22); /* the host's CID */
+    CHECK(strstr(err, "--cid") != NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "0", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "-5", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "4294967295", NULL), -22); /* VMADDR_CID_ANY */
+    CHECK_EQ(parse(&o, err, "-k", "k", "--cid", "3x", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--vsock", "", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--vsock", NULL), -22);
+    CHECK(strstr(err, "needs a value") != NULL);
+}
+
 static void test_parse_size(void)
 {
     uint64_t v;
@@ -147,6 +170,7 @@ int main(void)
 {
     RUN(test_parse_ok);
     RUN(test_parse_errors);
+    RUN(test_parse_vsock);
     RUN(test_parse_size);
     RUN(test_cmdline_roundtrip);
     RUN(test_guest_decoder_rejects);

@@ -10,7 +10,7 @@
 
 #include "../util/util.h"
 
-enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT };
+enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT, OPT_VSOCK, OPT_CID, OPT_SERVICE, OPT_IDLE };
 
 static const struct option long_opts[] = {
     {"kernel", required_argument, NULL, 'k'},      {"initrd", required_argument, NULL, 'i'},
@@ -19,7 +19,9 @@ static const struct option long_opts[] = {
     {"disk", required_argument, NULL, 'd'},        {"root", required_argument, NULL, OPT_ROOT},
     {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
     {"console", no_argument, NULL, 'C'},           {"stats", no_argument, NULL, OPT_STATS},
-    {"kvm", required_argument, NULL, OPT_KVM},     {"help", no_argument, NULL, 'h'},
+    {"kvm", required_argument, NULL, OPT_KVM},     {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"cid", required_argument, NULL, OPT_CID},     {"help", no_argument, NULL, 'h'},
+    {"service", required_argument, NULL, OPT_SERVICE}, {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 };
 
@@ -41,6 +43,13 @@ void vmm_options_usage(FILE *f)
             "  -C, --console           also copy the serial console to stdout\n"
             "      --stats             print boot timings and device counters on exit\n"
             "      --kvm DEV           KVM device (default /dev/kvm)\n"
+            "      --vsock PATH        virtio-vsock: host programs connect to unix socket PATH and send\n"
+            "                          \"CONNECT <port>\\n\"; guest connects to CID 2 port P reach PATH_P\n"
+            "      --cid N             the guest's vsock CID (default 3, at least 3)\n"
+            "      --service DIR       run as the per-user service: control socket DIR/control, vsock at\n"
+            "                          DIR/vsock, lsl-init's agent on (what the lsl CLI starts)\n"
+            "      --idle-timeout S    service mode: power off after S seconds without sessions (default 60;\n"
+            "                          negative: never)\n"
             "  -h, --help, -V, --version\n\n"
             "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
             "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
@@ -80,6 +89,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
     o->memory = VMM_DEFAULT_MEMORY;
     o->cpus = 1;
     o->kvm_dev = "/dev/kvm";
+    o->cid = VMM_DEFAULT_CID;
+    o->idle_timeout = 60;
     err[0] = '\0';
     optind = 0; /* full reset: parse may run more than once (tests) */
     opterr = 0;
@@ -140,6 +151,36 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
         case OPT_KVM:
             o->kvm_dev = optarg;
             break;
+        case OPT_VSOCK:
+            if (!*optarg)
+                return fail(err, errlen, "invalid --vsock '' (a unix socket path)");
+            o->vsock = optarg;
+            break;
+        case OPT_SERVICE:
+            if (!*optarg)
+                return fail(err, errlen, "invalid --service '' (a directory)");
+            o->service = optarg;
+            break;
+        case OPT_IDLE: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v > 1000000 || v < -1000000)
+                return fail(err, errlen, "invalid --idle-timeout '%s' (seconds, negative: never)", optarg);
+            o->idle_timeout = v < 0 ? -1 : (int)v;
+            break;
+        }
+        case OPT_CID: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            /* 0-2 are the hypervisor, local and host; U32_MAX is VMADDR_CID_ANY; the config field is 64-bit
+             * but Linux guests use 32-bit CIDs. */
+            if (errno || *end || end == optarg || optarg[0] == '-' || v < 3 || v >= 0xffffffffull)
+                return fail(err, errlen, "invalid --cid '%s' (3-4294967294)", optarg);
+            o->cid = v;
+            break;
+        }
         case 'h':
             o->help = true;
             return 0;

@@ -9,6 +9,7 @@
 #define VMM_MAX_DISKS 8
 #define VMM_DEFAULT_MEMORY (512ull << 20)
 #define VMM_MIN_MEMORY (64ull << 20)
+#define VMM_DEFAULT_CID 3
 #define VMM_DEFAULT_CMDLINE "console=ttyS0 quiet panic=-1"
 
 struct vmm_disk {
@@ -30,6 +31,10 @@ struct vmm_options {
     bool console;          /* copy the guest console to our stdout */
     bool stats;            /* print timings and device counters at exit */
     const char *kvm_dev;
+    const char *vsock;     /* unix socket path for the virtio-vsock device; NULL: no device */
+    uint64_t cid;          /* the guest's vsock CID */
+    const char *service;   /* service mode: runtime directory for the control and vsock sockets */
+    int idle_timeout;      /* service mode: seconds without sessions before poweroff; < 0 never */
     char **command;        /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };

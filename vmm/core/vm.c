@@ -20,10 +20,12 @@
 #include "../devices/serial.h"
 #include "../devices/virtio.h"
 #include "../devices/virtio_mmio.h"
+#include "../devices/vsock.h"
 #include "../util/util.h"
 #include "../x86/boot.h"
 #include "../x86/layout.h"
 #include "cmdline.h"
+#include "service.h"
 #include "vcpu.h"
 
 #define PANIC_LINE "Kernel panic - not syncing"
@@ -106,6 +108,8 @@ static int build_cmdline(struct vm *vm, char **out)
         r = boot_cmdline_add_root(&c, o->root, boot_root_readonly(o));
     if (r >= 0 && o->command)
         r = boot_cmdline_add_command(&c, o->command);
+    if (r >= 0 && o->service)
+        r = boot_cmdline_add(&c, LSL_CMDLINE_AGENT "1");
     if (r >= 0 && o->append)
         r = boot_cmdline_add(&c, o->append);
     if (r < 0) {
@@ -206,6 +210,20 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
         if ((r = blk_create(vm, o->disks[i].path, o->disks[i].readonly, i)) < 0)
             return r;
     if ((r = rng_create(vm)) < 0)
+        return r;
+    if (o->service && (r = service_create(vm, o->service, o->idle_timeout)) < 0)
+        return r;
+    /* The service's sessions reach the agent through the vsock socket in its runtime directory. */
+    char service_vsock[4096];
+    const char *vsock_path = o->vsock;
+    if (o->service && !vsock_path) {
+        if (snprintf(service_vsock, sizeof(service_vsock), "%s/vsock", o->service) >= (int)sizeof(service_vsock)) {
+            log_error("--service directory path too long");
+            return -ENAMETOOLONG;
+        }
+        vsock_path = service_vsock;
+    }
+    if (vsock_path && (r = vsock_create(vm, o->cid, vsock_path)) < 0)
         return r;
     return setup_boot(vm);
 }

@@ -25,6 +25,7 @@ struct vcpu;
 struct serial;
 struct virtio_dev;
 struct virtio_mmio;
+struct vsock;
 
 struct vm {
     const struct vmm_options *opts;
@@ -36,6 +37,7 @@ struct vm {
     struct vcpu *vcpus;
     unsigned ncpus;
     struct serial *serial;
+    struct vsock *vsock; /* NULL without --vsock */
     struct virtio_mmio *transports[16];
     unsigned ntransports;
     /* Owned device objects, freed at teardown. */

@@ -1,0 +1,117 @@
+/* Runtime, state and build paths for the lsl CLI. */
+#include "paths.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int lsl_path_join(char *out, const char *dir, const char *name)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The runtime directory holds the sockets other users must not reach: ours, and 0700. */
+static int private_dir(const char *path)
+{
+    int r = mkdir_p(path, 0700);
+    if (r < 0)
+        return lsl_log_errno(-r, "cannot create %s", path);
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return lsl_log_errno(errno, "cannot stat %s", path);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != getuid()) {
+        lsl_log_error("%s is not a directory owned by you", path);
+        return -EPERM;
+    }
+    if ((st.st_mode & 0777) != 0700 && chmod(path, 0700) < 0)
+        return lsl_log_errno(errno, "cannot make %s private", path);
+    return 0;
+}
+
+
+int lsl_paths_init(struct lsl_paths *p)
+{
+    memset(p, 0, sizeof(*p));
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        lsl_log_error("HOME is not set");
+        return -EINVAL;
+    }
+    const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
+    if (xdg_runtime && *xdg_runtime)
+        snprintf(p->runtime, sizeof(p->runtime), "%s/lsl", xdg_runtime);
+    else /* no session manager (CI, ssh without pam_systemd): a per-user directory checked like one */
+        snprintf(p->runtime, sizeof(p->runtime), "/tmp/lsl-%u", (unsigned)getuid());
+    const char *xdg_state = getenv("XDG_STATE_HOME");
+    if (xdg_state && *xdg_state)
+        snprintf(p->state, sizeof(p->state), "%s/lsl", xdg_state);
+    else
+        snprintf(p->state, sizeof(p->state), "%s/.local/state/lsl", home);
+
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return lsl_log_errno(errno, "cannot find my own executable");
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    *slash = '\0'; /* build/cli */
+    slash = strrchr(self, '/');
+    if (slash && slash != self)
+        *slash = '\0'; /* build */
+
+    const char *e;
+    int r = 0;
+    if ((e = getenv("LSL_VMM")) && *e)
+        snprintf(p->vmm, sizeof(p->vmm), "%s", e);
+    else
+        r = lsl_path_join(p->vmm, self, "vmm/lsl-vmm");
+    if ((e = getenv("LSL_INITRD")) && *e)
+        snprintf(p->initrd, sizeof(p->initrd), "%s", e);
+    else
+        r = lsl_path_join(p->initrd, self, "guest/initramfs.cpio");
+    if ((e = getenv("LSL_ROOTFS")) && *e)
+        snprintf(p->rootfs, sizeof(p->rootfs), "%s", e);
+    else
+        r = lsl_path_join(p->rootfs, self, "demo-root.img");
+    if ((e = getenv("LSL_KERNEL")) && *e) {
+        snprintf(p->kernel, sizeof(p->kernel), "%s", e);
+    } else {
+        const char *cache = getenv("XDG_CACHE_HOME");
+        if (cache && *cache)
+            snprintf(p->kernel, sizeof(p->kernel), "%s/lsl/kernel/current/vmlinux", cache);
+        else
+            snprintf(p->kernel, sizeof(p->kernel), "%s/.cache/lsl/kernel/current/vmlinux", home);
+    }
+    if (r < 0) {
+        lsl_log_error("the path of this build is too long");
+        return r;
+    }
+    if ((r = private_dir(p->runtime)) < 0)
+        return r;
+    if ((r = mkdir_p(p->state, 0755)) < 0)
+        return lsl_log_errno(-r, "cannot create %s", p->state);
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* Where lsl keeps things: the per-user runtime directory (sockets, lock), the state directory (logs, the
+ * VM's disks) and the built pieces it starts the VM with (overridable through the environment). */
+#ifndef LSL_CLI_PATHS_H
+#define LSL_CLI_PATHS_H
+
+#include <limits.h>
+
+struct lsl_paths {
+    char runtime[PATH_MAX]; /* $XDG_RUNTIME_DIR/lsl, 0700 */
+    char state[PATH_MAX];   /* ${XDG_STATE_HOME:-~/.local/state}/lsl */
+    char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
+    char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
+    char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
+    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's demo-root.img (copied to state on first start) */
+};
+
+/* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */
+int lsl_paths_init(struct lsl_paths *p);
+/* path = dir + "/" + name, or -ENAMETOOLONG. */
+int lsl_path_join(char *out, const char *dir, const char *name);
+
+#endif

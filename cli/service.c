@@ -1,0 +1,263 @@
+/* Starting and talking to the per-user service (lsl-vmm in service mode). A lock file serialises start-up:
+ * the first lsl to take it starts the VM, the others find it running once they get the lock. */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../proto/agent.h"
+#include "log.h"
+
+#define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
+#define DEFAULT_IDLE_TIMEOUT_S 60
+
+static int unix_connect(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (lsl_path_join(path, dir, name) < 0 || strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+/* Reads up to a newline (or len-1 bytes), waiting at most timeout_ms. */
+static int read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = poll(&pfd, 1, timeout_ms);
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        ssize_t got = read(fd, buf + n, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        if (buf[n++] == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    return (int)n;
+}
+
+int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len)
+{
+    int fd = unix_connect(p->runtime, "control");
+    if (fd < 0)
+        return fd;
+    size_t rl = strlen(req);
+    if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+        close(fd);
+        return -EPIPE;
+    }
+    size_t n = 0;
+    while (n + 1 < len) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 5000) <= 0)
+            break;
+        ssize_t r = read(fd, buf + n, len - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    close(fd);
+    return 0;
+}
+
+int lsl_service_connect_agent(const struct lsl_paths *p)
+{
+    int fd = unix_connect(p->runtime, "vsock");
+    if (fd < 0)
+        return fd;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
+    int r;
+    if (write(fd, line, (size_t)n) != n) {
+        r = -EPIPE;
+    } else if ((r = read_line(fd, line, sizeof(line), 30000)) >= 0) {
+        r = strncmp(line, "OK ", 3) == 0 ? 0 : -ECONNREFUSED;
+    }
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static int idle_timeout(void)
+{
+    const char *e = getenv("LSL_VM_IDLE_TIMEOUT");
+    if (!e || !*e)
+        return DEFAULT_IDLE_TIMEOUT_S;
+    char *end;
+    long v = strtol(e, &end, 10);
+    if (*end || v < -1 || v > 1000000) {
+        lsl_log_error("ignoring LSL_VM_IDLE_TIMEOUT='%s' (seconds; negative = never)", e);
+        return DEFAULT_IDLE_TIMEOUT_S;
+    }
+    return (int)(v < 0 ? -1 : v);
+}
+
+/* The VM's root disk is the user's own copy of the image the build made (distributions replace it). */
+static int ensure_rootfs(const struct lsl_paths *p, char *out)
+{
+    int r = lsl_path_join(out, p->state, "root.img");
+    if (r < 0)
+        return r;
+    if (access(out, F_OK) == 0)
+        return 0;
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("cp", "cp", "--sparse=always", p->rootfs, tmp, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || rename(tmp, out) < 0) {
+        unlink(tmp);
+        lsl_log_error("cannot create the VM's disk %s from %s", out, p->rootfs);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir. */
+static int spawn_service(const struct lsl_paths *p)
+{
+    char disk[PATH_MAX], log[PATH_MAX], console[PATH_MAX], idle[16];
+    int r = ensure_rootfs(p, disk);
+    if (r < 0)
+        return r;
+    if ((r = lsl_path_join(log, p->state, "service.log")) < 0 || (r = lsl_path_join(console, p->state, "console.log")) < 0)
+        return r;
+    snprintf(idle, sizeof(idle), "%d", idle_timeout());
+    const char *cpus = getenv("LSL_VM_CPUS"), *mem = getenv("LSL_VM_MEMORY");
+    char *argv[] = {(char *)p->vmm, "--service", (char *)p->runtime, "--idle-timeout", idle,
+                    "--kernel", (char *)p->kernel, "--initrd", (char *)p->initrd,
+                    "--disk", disk, "--root", "/dev/vda", "--console-log", console,
+                    "--cpus", (char *)(cpus && *cpus ? cpus : "2"), "--memory", (char *)(mem && *mem ? mem : "2G"),
+                    NULL};
+    pid_t pid = fork();
+    if (pid < 0)
+        return lsl_log_errno(errno, "fork");
+    if (pid == 0) {
+        setsid();
+        if (fork() != 0)
+            _exit(0);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (null < 0 || out < 0)
+            _exit(1);
+        dup2(null, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        signal(SIGPIPE, SIG_DFL);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return 0;
+}
+
+static bool agent_ready(const struct lsl_paths *p)
+{
+    char reply[512];
+    return lsl_service_request(p, "status", reply, sizeof(reply)) == 0 && strstr(reply, "state running\n");
+}
+
+int lsl_service_ensure(const struct lsl_paths *p)
+{
+    if (agent_ready(p))
+        return 0;
+    char lock_path[PATH_MAX];
+    int r = lsl_path_join(lock_path, p->runtime, "lock");
+    if (r < 0)
+        return r;
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0)
+        return lsl_log_errno(errno, "cannot open %s", lock_path);
+    if (flock(lock, LOCK_EX) < 0) {
+        close(lock);
+        return lsl_log_errno(errno, "cannot lock %s", lock_path);
+    }
+    char reply[512];
+    /* Another lsl may have started it while we waited for the lock, or it is still booting. */
+    bool running = lsl_service_request(p, "status", reply, sizeof(reply)) == 0;
+    if (running && strstr(reply, "state stopping\n")) {
+        bool was;
+        lsl_service_shutdown(p, 60, &was); /* let an idle shutdown finish before starting anew */
+        running = false;
+    }
+    if (!running && access(p->kernel, R_OK) < 0) {
+        r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set LSL_KERNEL)", p->kernel);
+        goto out;
+    }
+    if (!running && (r = spawn_service(p)) < 0)
+        goto out;
+    r = -ETIMEDOUT;
+    for (int i = 0; i < START_TIMEOUT_S * 10; i++) {
+        if (agent_ready(p)) {
+            r = 0;
+            break;
+        }
+        struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (r < 0)
+        lsl_log_error("the VM did not start within %d s; see %s/service.log", START_TIMEOUT_S, p->state);
+out:
+    flock(lock, LOCK_UN);
+    close(lock);
+    return r;
+}
+
+int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_running)
+{
+    char reply[512];
+    *was_running = false;
+    if (lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+        return 0;
+    *was_running = true;
+    const char *pidline = strstr(reply, "pid ");
+    pid_t pid = pidline ? (pid_t)atoi(pidline + 4) : 0;
+    if (lsl_service_request(p, "shutdown", reply, sizeof(reply)) < 0)
+        return 0;
+    for (int i = 0; i < timeout_s * 10; i++) {
+        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+            return 0;
+        struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    lsl_log_error("the VM did not stop within %d s", timeout_s);
+    return -ETIMEDOUT;
+}

@@ -1,0 +1,377 @@
+/* The host side of an agent session. One poll() loop over the socket, a signalfd and the local fds: the
+ * socket is read only while no output is waiting for a local fd (so a slow stdout backpressures the
+ * command), and stdin is read only within the credit the agent granted.
+ * A local stdout that is closed (EPIPE) is handled as ssh does in effect: sshd closes the remote end of the
+ * pipe, so the remote writer dies of SIGPIPE; here the command's group gets SIGNAL(SIGPIPE), further
+ * output is discarded and the command's own status is returned (141 for a writer killed that way). */
+#include "session.h"
+
+#include "agent.h"
+#include "frame.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define STDIN_CHUNK (64u << 10)
+#define GO_ON       1000 /* on_frame(): not a result yet (results are statuses 0-255 or negative) */
+
+struct client {
+    int sock, sigfd;
+    int fds[3];
+    struct lsl_session_io *io;
+    struct lsl_frame_reader rd;
+    struct lsl_frame_writer wr;
+    uint8_t mode[3];
+    int tty; /* the local terminal whose size the pty follows, or -1 */
+    bool hello, started, stdin_done;
+    bool sock_wdead;  /* sending failed: the agent closed; what it sent before (EXIT) is still read */
+    bool out_dead[3]; /* [1], [2]: local stdout/stderr failed; output for it is discarded */
+    uint64_t credit;
+    /* One output frame being written to a local fd; it points into the reader, which is not refilled
+     * until the frame is written. */
+    const uint8_t *pend;
+    size_t pend_len;
+    int pend_idx;
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct client *c, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->io && c->io->errbuf && c->io->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(c->io->errbuf, c->io->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return err;
+}
+
+static int put_exec(struct client *c, const struct lsl_exec_request *req)
+{
+    const char *cwd = req->cwd ? req->cwd : "", *user = req->user ? req->user : "";
+    size_t len = 20 + strlen(cwd) + 1 + strlen(user) + 1;
+    uint32_t argc = 0, envc = 0;
+    struct winsize ws = {0};
+    uint8_t *p;
+
+    for (; req->argv && req->argv[argc]; argc++)
+        len += strlen(req->argv[argc]) + 1;
+    for (; req->envp && req->envp[envc]; envc++)
+        len += strlen(req->envp[envc]) + 1;
+    if (argc == 0)
+        return fail(c, -EINVAL, "no command given");
+    if (len > LSL_FRAME_MAX)
+        return fail(c, -E2BIG, "the command line and environment exceed %u bytes", LSL_FRAME_MAX);
+    if (c->tty >= 0)
+        (void)ioctl(c->tty, TIOCGWINSZ, &ws);
+
+    p = lsl_frame_reserve(&c->wr, len);
+    if (!p)
+        return fail(c, -ENOMEM, "out of memory");
+    lsl_put_u32(p, req->flags);
+    memcpy(p + 4, c->mode, 3);
+    p[7] = 0;
+    lsl_put_u16(p + 8, ws.ws_row);
+    lsl_put_u16(p + 10, ws.ws_col);
+    lsl_put_u32(p + 12, argc);
+    lsl_put_u32(p + 16, envc);
+    p += 20;
+    p = (uint8_t *)stpcpy((char *)p, cwd) + 1;
+    p = (uint8_t *)stpcpy((char *)p, user) + 1;
+    for (uint32_t i = 0; i < argc; i++)
+        p = (uint8_t *)stpcpy((char *)p, req->argv[i]) + 1;
+    for (uint32_t i = 0; i < envc; i++)
+        p = (uint8_t *)stpcpy((char *)p, req->envp[i]) + 1;
+    lsl_frame_commit(&c->wr, LSL_EXEC, len);
+    return 0;
+}
+
+/* Writes the pending output frame to its local fd. Returns 0 when done, -EAGAIN when the fd is full. */
+static int write_pending(struct client *c)
+{
+    int idx = c->pend_idx;
+
+    while (c->pend_len > 0) {
+        ssize_t n;
+
+        if (c->out_dead[idx]) {
+            c->pend_len = 0;
+            break;
+        }
+        n = write(c->fds[idx], c->pend, c->pend_len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return -EAGAIN;
+            /* EPIPE (or any failure): stop writing there; see the top of the file for why SIGPIPE. */
+            c->out_dead[idx] = true;
+            if (idx == 1 && lsl_frame_put_u32(&c->wr, LSL_SIGNAL, SIGPIPE) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        c->pend += n;
+        c->pend_len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* An ERROR from the agent: 127/126 as a shell would return, anything else a session failure. */
+static int on_error(struct client *c, const struct lsl_frame *f)
+{
+    uint32_t code;
+    int len;
+
+    if (f->len < 4)
+        return fail(c, -EPROTO, "malformed ERROR from the agent");
+    code = lsl_get_u32(f->data);
+    len = f->len - 4 > 1024 ? 1024 : (int)(f->len - 4);
+    if (c->io)
+        c->io->remote_error = (int)code;
+    if (code == LSL_ERR_NOT_FOUND || code == LSL_ERR_NO_EXEC) {
+        dprintf(c->fds[2], "lsl: %.*s\n", len, (const char *)(f->data + 4));
+        return code == LSL_ERR_NOT_FOUND ? 127 : 126;
+    }
+    (void)fail(c, 0, "%.*s", len, (const char *)(f->data + 4));
+    return code == LSL_ERR_PROTOCOL ? -EPROTO : -EREMOTEIO;
+}
+
+/* Handles one frame. Returns GO_ON, or the session's result (a status 0-255, or < 0 for a failure). */
+static int on_frame(struct client *c, const struct lsl_frame *f)
+{
+    if (!c->hello) {
+        if (f->type != LSL_HELLO || f->len != 4)
+            return fail(c, -EPROTO, "the agent did not greet (frame type %u)", f->type);
+        if (lsl_get_u32(f->data) != LSL_AGENT_VERSION)
+            return fail(c, -EPROTO, "the agent speaks protocol version %u, not %u", lsl_get_u32(f->data),
+                        LSL_AGENT_VERSION);
+        c->hello = true;
+        return GO_ON;
+    }
+    if (f->type == LSL_ERROR)
+        return on_error(c, f);
+    if (!c->started) {
+        if (f->type != LSL_STARTED || f->len != 4)
+            return fail(c, -EPROTO, "unexpected frame type %u from the agent before STARTED", f->type);
+        c->started = true;
+        return GO_ON;
+    }
+    switch (f->type) {
+    case LSL_STDOUT:
+    case LSL_STDERR:
+        c->pend = f->data;
+        c->pend_len = f->len;
+        c->pend_idx = f->type == LSL_STDOUT ? 1 : 2;
+        return write_pending(c) == -ENOMEM ? fail(c, -ENOMEM, "out of memory") : GO_ON;
+    case LSL_STDIN_CREDIT:
+        if (f->len != 4)
+            break;
+        c->credit += lsl_get_u32(f->data);
+        if (c->credit > UINT32_MAX) /* outstanding credit is bounded by the agent's buffer */
+            break;
+        return GO_ON;
+    case LSL_EXIT:
+        if (f->len != 4 || lsl_get_u32(f->data) > 255)
+            break;
+        return (int)lsl_get_u32(f->data);
+    default:
+        break;
+    }
+    return fail(c, -EPROTO, "malformed or unexpected frame type %u from the agent", f->type);
+}
+
+/* Reads local stdin into a STDIN frame, within credit; EOF (or a failing stdin) becomes STDIN_EOF. */
+static int read_stdin(struct client *c)
+{
+    size_t max = c->credit < STDIN_CHUNK ? (size_t)c->credit : STDIN_CHUNK;
+    uint8_t *p = lsl_frame_reserve(&c->wr, max);
+    ssize_t n;
+
+    if (!p)
+        return fail(c, -ENOMEM, "out of memory");
+    do
+        n = read(c->fds[0], p, max);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        lsl_frame_commit(&c->wr, LSL_STDIN, (size_t)n);
+        c->credit -= (uint64_t)n;
+        return 0;
+    }
+    if (n < 0 && errno == EAGAIN)
+        return 0;
+    c->stdin_done = true; /* EOF; EIO from a hung-up terminal ends input the same way */
+    return lsl_frame_put(&c->wr, LSL_STDIN_EOF, NULL, 0) < 0 ? fail(c, -ENOMEM, "out of memory") : 0;
+}
+
+static int on_signal(struct client *c)
+{
+    struct signalfd_siginfo si;
+
+    while (read(c->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        int r;
+
+        if (si.ssi_signo == SIGWINCH) {
+            struct winsize ws;
+            uint8_t p[4];
+
+            if (c->tty < 0 || ioctl(c->tty, TIOCGWINSZ, &ws) < 0)
+                continue;
+            lsl_put_u16(p, ws.ws_row);
+            lsl_put_u16(p + 2, ws.ws_col);
+            r = lsl_frame_put(&c->wr, LSL_WINSIZE, p, sizeof(p));
+        } else {
+            r = lsl_frame_put_u32(&c->wr, LSL_SIGNAL, si.ssi_signo);
+        }
+        if (r < 0)
+            return fail(c, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+enum { P_SOCK, P_SIG, P_IN, P_OUT, P_N };
+
+static int run(struct client *c, const struct lsl_exec_request *req)
+{
+    int r;
+
+    if ((r = lsl_frame_put_u32(&c->wr, LSL_HELLO, LSL_AGENT_VERSION)) < 0 || (r = put_exec(c, req)) < 0)
+        return r == -ENOMEM ? fail(c, r, "out of memory") : r;
+    /* A closed local stdin is an empty one (poll() would skip a negative fd and never report EOF). */
+    if (c->fds[0] < 0) {
+        c->stdin_done = true;
+        if (lsl_frame_put(&c->wr, LSL_STDIN_EOF, NULL, 0) < 0)
+            return fail(c, -ENOMEM, "out of memory");
+    }
+
+    for (;;) {
+        struct pollfd p[P_N];
+        struct lsl_frame f;
+
+        /* Frames already received go first, unless one is still being written out. */
+        r = 0;
+        while (c->pend_len == 0 && (r = lsl_frame_next(&c->rd, &f)) > 0)
+            if ((r = on_frame(c, &f)) != GO_ON)
+                return r;
+        if (r < 0)
+            return fail(c, -EPROTO, "oversized frame from the agent");
+
+        for (int i = 0; i < P_N; i++)
+            p[i] = (struct pollfd){.fd = -1};
+        p[P_SOCK] =
+            (struct pollfd){.fd = c->sock,
+                            .events = (short)((c->pend_len ? 0 : POLLIN) |
+                                              (lsl_frame_pending(&c->wr) && !c->sock_wdead ? POLLOUT : 0))};
+        p[P_SIG] = (struct pollfd){.fd = c->sigfd, .events = POLLIN};
+        /* Stdin waits for credit, and for the socket to take what was already read. */
+        if (c->started && !c->stdin_done && c->credit > 0 && lsl_frame_pending(&c->wr) < STDIN_CHUNK)
+            p[P_IN] = (struct pollfd){.fd = c->fds[0], .events = POLLIN};
+        if (c->pend_len)
+            p[P_OUT] = (struct pollfd){.fd = c->fds[c->pend_idx], .events = POLLOUT};
+        if (p[P_SOCK].events == 0)
+            p[P_SOCK].fd = -1;
+
+        if (poll(p, P_N, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(c, -errno, "poll: %s", strerror(errno));
+        }
+        if (p[P_SIG].revents && (r = on_signal(c)) < 0)
+            return r;
+        if (p[P_OUT].revents && (r = write_pending(c)) == -ENOMEM)
+            return fail(c, r, "out of memory");
+        if (p[P_IN].revents && (r = read_stdin(c)) < 0)
+            return r;
+        if (lsl_frame_pending(&c->wr) && !c->sock_wdead &&
+            (p[P_SOCK].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            r = lsl_frame_flush(&c->wr, c->sock);
+            /* The agent closes right after EXIT, so a late STDIN_EOF or SIGNAL can fail to send while the
+             * EXIT waits to be read: keep reading, the read side tells how the session ended. */
+            if (r < 0 && r != -EAGAIN) {
+                c->sock_wdead = true;
+                c->stdin_done = true;
+            }
+        }
+        if (p[P_SOCK].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = lsl_frame_fill(&c->rd, c->sock);
+
+            if (n == 0)
+                return fail(c, -ECONNRESET, "the agent closed the connection before the command exited");
+            if (n < 0 && n != -EAGAIN)
+                return fail(c, -ECONNRESET, "lost the connection to the agent: %s", strerror((int)-n));
+        }
+    }
+}
+
+int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_session_io *io)
+{
+    struct client c = {.sock = fd, .sigfd = -1, .tty = -1, .io = io, .fds = {0, 1, 2}};
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
+    struct termios saved;
+    bool raw = false;
+    sigset_t set, old_mask;
+    int r;
+
+    if (io) {
+        memcpy(c.fds, io->fds, sizeof(c.fds));
+        io->remote_error = 0;
+        if (io->errbuf && io->errlen)
+            io->errbuf[0] = '\0';
+    }
+    for (int i = 0; i < 3; i++) {
+        c.mode[i] = isatty(c.fds[i]) ? LSL_STDIO_PTY : LSL_STDIO_PIPE;
+        if (c.mode[i] == LSL_STDIO_PTY && c.tty < 0)
+            c.tty = c.fds[i];
+    }
+
+    /* Signals become frames: blocked and read from a signalfd, so none is lost between poll() calls. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGWINCH);
+    if (sigprocmask(SIG_BLOCK, &set, &old_mask) < 0)
+        return fail(&c, -errno, "cannot block signals: %s", strerror(errno));
+    (void)sigaction(SIGPIPE, &ign, &old_pipe);
+    c.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (c.sigfd < 0) {
+        r = fail(&c, -errno, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    if (lsl_frame_reader_init(&c.rd) < 0) {
+        r = fail(&c, -ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* Raw mode: keys (Ctrl-C, Ctrl-D, Ctrl-Z) travel as bytes to the guest's line discipline. */
+    if (c.mode[0] == LSL_STDIO_PTY && tcgetattr(c.fds[0], &saved) == 0) {
+        struct termios t = saved;
+
+        cfmakeraw(&t);
+        raw = tcsetattr(c.fds[0], TCSADRAIN, &t) == 0;
+    }
+    r = run(&c, req);
+    /* Whatever is still queued (a forwarded signal) is best effort; the session is over. */
+    if (lsl_frame_pending(&c.wr) && !c.sock_wdead)
+        (void)lsl_frame_flush(&c.wr, c.sock);
+out:
+    if (raw)
+        (void)tcsetattr(c.fds[0], TCSADRAIN, &saved);
+    if (c.sigfd >= 0)
+        close(c.sigfd);
+    lsl_frame_reader_free(&c.rd);
+    lsl_frame_writer_free(&c.wr);
+    (void)sigaction(SIGPIPE, &old_pipe, NULL);
+    (void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    return r;
+}

@@ -1,0 +1,38 @@
+/* The host side of an agent session (proto/agent.h): runs one command in the guest over an already
+ * connected stream and relays the local stdin/stdout/stderr, terminal and signals to it. */
+#ifndef LSL_CLI_SESSION_H
+#define LSL_CLI_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct lsl_exec_request {
+    const char *const *argv; /* NULL-terminated, at least one entry */
+    const char *const *envp; /* NULL-terminated "NAME=value" list, or NULL for an empty environment */
+    const char *cwd;         /* NULL or "" for the user's home */
+    const char *user;        /* NULL or "" for root */
+    uint32_t flags;          /* LSL_EXEC_* */
+};
+
+/* Local side of the session; NULL means fds 0, 1, 2 and no details. */
+struct lsl_session_io {
+    int fds[3];   /* local stdin, stdout, stderr */
+    char *errbuf; /* receives a one-line reason when a negative value is returned (may be NULL) */
+    size_t errlen;
+    int remote_error; /* out: the enum lsl_error of an ERROR from the agent, else 0 */
+};
+
+/* Runs req over fd (not closed). Each local fd that is a terminal is connected to the guest pty, the others
+ * to pipes; while stdin is a terminal it is in raw mode (restored before returning, whatever the outcome).
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT received meanwhile are forwarded to the command's process group
+ * (with a pty in raw mode, Ctrl-C is a byte and never becomes a local SIGINT) and SIGWINCH becomes WINSIZE;
+ * the caller's signal mask and SIGPIPE disposition are restored before returning.
+ * Returns the command's status: 0-255 (128+N when killed by signal N); 127 and 126 when the agent reports
+ * NOT_FOUND or NO_EXEC, after writing its message to the local stderr like a shell. Failures of the session
+ * itself are negative, so the CLI can exit with a code of its own, with a reason in io->errbuf:
+ * -EPROTO (the agent broke the protocol or rejected ours), -ECONNRESET (the connection ended before EXIT),
+ * -EREMOTEIO (the agent reported another ERROR: unknown user, bad cwd, internal; see io->remote_error),
+ * or another -errno for a local failure. */
+int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_session_io *io);
+
+#endif

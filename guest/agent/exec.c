@@ -1,0 +1,480 @@
+/* EXEC parsing and command start-up for the agent. Everything that can fail before fork (user lookup, pty,
+ * pipes) fails in the agent; what can only fail in the child (credentials, cwd, exec) is sent back as
+ * {u32 code, u32 errno} over a close-on-exec status pipe that stays empty when exec succeeds. */
+#include "exec.h"
+
+#include "agent.h"
+#include "frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define EXEC_FIXED_SIZE 20u /* struct lsl_exec on the wire */
+#define DEFAULT_PATH    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_Static_assert(sizeof(struct lsl_exec) == EXEC_FIXED_SIZE, "struct lsl_exec must match the wire layout");
+
+/* Takes the next NUL-terminated string from [*pos, end); NULL when no NUL is left inside the payload. */
+static char *next_string(char **pos, char *end)
+{
+    char *s = *pos, *nul;
+
+    if (s >= end)
+        return NULL;
+    nul = memchr(s, '\0', (size_t)(end - s));
+    if (!nul)
+        return NULL;
+    *pos = nul + 1;
+    return s;
+}
+
+int agent_exec_parse(const uint8_t *data, size_t len, struct agent_exec *e)
+{
+    char *pos, *end;
+    size_t nstr;
+
+    *e = (struct agent_exec){0};
+    if (len < EXEC_FIXED_SIZE)
+        return -EPROTO;
+    e->flags = lsl_get_u32(data);
+    memcpy(e->stdio, data + 4, 3);
+    e->rows = lsl_get_u16(data + 8);
+    e->cols = lsl_get_u16(data + 10);
+    e->argc = lsl_get_u32(data + 12);
+    e->envc = lsl_get_u32(data + 16);
+    if ((e->flags & ~(uint32_t)LSL_EXEC_LOGIN) || data[7] != 0)
+        return -EPROTO;
+    for (int i = 0; i < 3; i++)
+        if (e->stdio[i] != LSL_STDIO_PIPE && e->stdio[i] != LSL_STDIO_PTY)
+            return -EPROTO;
+    /* Each string takes at least its NUL, which bounds the counts before anything is allocated. */
+    nstr = (size_t)e->argc + e->envc + 2;
+    if (e->argc < 1 || nstr > len - EXEC_FIXED_SIZE)
+        return -EPROTO;
+
+    e->payload = malloc(len - EXEC_FIXED_SIZE);
+    e->argv = calloc((size_t)e->argc + 1, sizeof(char *));
+    e->env = calloc((size_t)e->envc + 1, sizeof(char *));
+    if (!e->payload || !e->argv || !e->env) {
+        agent_exec_free(e);
+        return -ENOMEM;
+    }
+    memcpy(e->payload, data + EXEC_FIXED_SIZE, len - EXEC_FIXED_SIZE);
+    pos = e->payload;
+    end = e->payload + (len - EXEC_FIXED_SIZE);
+    e->cwd = next_string(&pos, end);
+    e->user = e->cwd ? next_string(&pos, end) : NULL;
+    if (!e->user)
+        goto bad;
+    for (uint32_t i = 0; i < e->argc; i++)
+        if (!(e->argv[i] = next_string(&pos, end)))
+            goto bad;
+    for (uint32_t i = 0; i < e->envc; i++) {
+        char *s = next_string(&pos, end);
+
+        if (!s || s[0] == '=' || !strchr(s, '='))
+            goto bad;
+        e->env[i] = s;
+    }
+    if (pos != end) /* trailing bytes: the counts and the strings disagree */
+        goto bad;
+    return 0;
+bad:
+    agent_exec_free(e);
+    return -EPROTO;
+}
+
+void agent_exec_free(struct agent_exec *e)
+{
+    free(e->payload);
+    free(e->argv);
+    free(e->env);
+    *e = (struct agent_exec){0};
+}
+
+void agent_child_close(struct agent_child *c)
+{
+    int *fds[] = {&c->in, &c->out, &c->err, &c->pty};
+
+    /* in may be the pty master itself. */
+    if (c->in == c->pty)
+        c->in = -1;
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+/* Who the command runs as: copied out of getpwnam()'s static storage. */
+struct account {
+    uid_t uid;
+    gid_t gid;
+    bool known; /* has a passwd entry (so initgroups can look it up) */
+    char name[64], home[PATH_MAX], shell[PATH_MAX];
+};
+
+/* Empty user: the agent's own account (root in the guest), with defaults when passwd lacks it, since an
+ * initramfs may have no /etc/passwd at all. */
+static int resolve_account(const char *user, struct account *a)
+{
+    struct passwd *pw;
+
+    errno = 0;
+    pw = user[0] ? getpwnam(user) : getpwuid(geteuid());
+    if (!pw) {
+        if (user[0])
+            return -ENOENT;
+        *a = (struct account){.uid = geteuid(), .gid = getegid()};
+        snprintf(a->name, sizeof(a->name), a->uid == 0 ? "root" : "%u", (unsigned)a->uid);
+        snprintf(a->home, sizeof(a->home), "%s", a->uid == 0 ? "/root" : "/");
+        snprintf(a->shell, sizeof(a->shell), "/bin/sh");
+        return 0;
+    }
+    *a = (struct account){.uid = pw->pw_uid, .gid = pw->pw_gid, .known = true};
+    if (snprintf(a->name, sizeof(a->name), "%s", pw->pw_name) >= (int)sizeof(a->name) ||
+        snprintf(a->home, sizeof(a->home), "%s", pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : "/") >=
+            (int)sizeof(a->home) ||
+        snprintf(a->shell, sizeof(a->shell), "%s",
+                 pw->pw_shell && pw->pw_shell[0] ? pw->pw_shell : "/bin/sh") >= (int)sizeof(a->shell))
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+static bool env_has(char *const env[], const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+            return true;
+    return false;
+}
+
+/* The request's env plus HOME, USER, LOGNAME and SHELL where missing, as a login would set them. The added
+ * strings live in extra (4 slots). */
+static char **build_env(const struct agent_exec *e, const struct account *a, char *extra[4])
+{
+    static const char *const names[4] = {"HOME", "USER", "LOGNAME", "SHELL"};
+    const char *values[4] = {a->home, a->name, a->name, a->shell};
+    char **env = calloc((size_t)e->envc + 5, sizeof(char *));
+    size_t n = e->envc;
+
+    if (!env)
+        return NULL;
+    memcpy(env, e->env, (size_t)e->envc * sizeof(char *));
+    for (int i = 0; i < 4; i++) {
+        if (env_has(e->env, names[i]))
+            continue;
+        if (asprintf(&extra[i], "%s=%s", names[i], values[i]) < 0) {
+            extra[i] = NULL;
+            free(env);
+            return NULL;
+        }
+        env[n++] = extra[i];
+    }
+    return env;
+}
+
+static _Noreturn void child_fail(int status_fd, uint32_t code, int err)
+{
+    uint8_t msg[8];
+
+    lsl_put_u32(msg, code);
+    lsl_put_u32(msg + 4, (uint32_t)err);
+    (void)!write(status_fd, msg, sizeof(msg)); /* 8 bytes into an empty pipe: atomic */
+    _exit(127);
+}
+
+/* execvp() with PATH taken from the command's environment rather than the agent's. Returns the errno
+ * that decides the report: ENOENT when nothing was found, else the most telling failure. */
+static int exec_search(const char *file, char *const argv[], char *const env[])
+{
+    const char *path = DEFAULT_PATH;
+    char buf[PATH_MAX];
+    int err = ENOENT;
+
+    if (file[0] == '\0')
+        return ENOENT; /* as execvp(): not a search for "dir/" */
+    if (strchr(file, '/')) {
+        execve(file, argv, env);
+        return errno;
+    }
+    for (char *const *p = env; *p; p++)
+        if (strncmp(*p, "PATH=", 5) == 0)
+            path = *p + 5;
+    while (*path) {
+        size_t dlen = strcspn(path, ":");
+
+        if (dlen + 1 + strlen(file) + 1 <= sizeof(buf)) {
+            /* An empty entry means the current directory, as in execvp(). */
+            snprintf(buf, sizeof(buf), "%.*s%s%s", (int)dlen, path, dlen ? "/" : "", file);
+            execve(buf, argv, env);
+            if (errno == EACCES)
+                err = EACCES; /* keep looking, but report "not executable" if nothing else works */
+            else if (errno != ENOENT && errno != ENOTDIR)
+                return errno;
+        }
+        path += dlen;
+        if (*path == ':')
+            path++;
+    }
+    return err;
+}
+
+/* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. */
+static _Noreturn void run_child(const struct agent_exec *e, const struct account *a, const int src[3],
+                                int slave, char *const argv[], char *const env[], int status_fd)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigset_t none;
+    int tmp[3], err;
+
+    /* Some signals cannot be reset (SIGKILL, SIGSTOP, libc-internal ones); failing on those is expected. */
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL);
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+
+    /* Its own session, so SIGNAL and a hang-up reach the whole group and not the agent. */
+    if (setsid() < 0)
+        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) < 0)
+        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    /* Move the sources above 2 first, so that placing one cannot clobber another. */
+    for (int i = 0; i < 3; i++)
+        if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
+            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    for (int i = 0; i < 3; i++)
+        if (dup2(tmp[i], i) < 0)
+            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+
+    if (geteuid() == 0) {
+        if ((a->known ? initgroups(a->name, a->gid) : setgroups(0, NULL)) < 0 || setgid(a->gid) < 0 ||
+            setuid(a->uid) < 0)
+            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    } else if (a->uid != geteuid()) {
+        child_fail(status_fd, LSL_ERR_INTERNAL, EPERM); /* only root can switch users */
+    }
+
+    if (e->cwd[0]) {
+        if (chdir(e->cwd) < 0)
+            child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+    } else if (chdir(a->home) < 0 && chdir("/") < 0) { /* like login: a missing home means "/" */
+        child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+    }
+
+    err = exec_search(e->argv[0], argv, env);
+    child_fail(status_fd, err == ENOENT || err == ENOTDIR ? LSL_ERR_NOT_FOUND : LSL_ERR_NO_EXEC, err);
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+/* Opens the session's pty: master non-blocking for the agent, slave for the child, initial size set. The
+ * slave belongs to the user, as login and sshd arrange, so that programs reopening it by name work. */
+static int open_pty(const struct agent_exec *e, uid_t uid, int *master, int *slave)
+{
+    struct winsize ws = {.ws_row = e->rows, .ws_col = e->cols};
+    char name[64];
+
+    *slave = -1;
+    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (*master < 0)
+        return -errno;
+    errno = 0; /* ptsname_r() returns its error instead of setting errno */
+    if (grantpt(*master) < 0 || unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0 ||
+        (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || ioctl(*master, TIOCSWINSZ, &ws) < 0 ||
+        (geteuid() == 0 && fchown(*slave, uid, (gid_t)-1) < 0)) {
+        int err = errno ? errno : EIO;
+
+        close(*master);
+        if (*slave >= 0)
+            close(*slave);
+        *master = *slave = -1;
+        return -err;
+    }
+    return 0;
+}
+
+/* Reads the child's status pipe: 0 when exec happened (EOF), else the reported code and errno. */
+static uint32_t read_child_status(int fd, int *err)
+{
+    uint8_t msg[8];
+    ssize_t n;
+
+    do
+        n = read(fd, msg, sizeof(msg));
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    if (n != (ssize_t)sizeof(msg)) {
+        *err = n < 0 ? errno : EIO;
+        return LSL_ERR_INTERNAL;
+    }
+    *err = (int)lsl_get_u32(msg + 4);
+    return lsl_get_u32(msg);
+}
+
+static void describe_failure(const struct agent_exec *e, uint32_t code, int err, char *msg, size_t msglen)
+{
+    switch (code) {
+    case LSL_ERR_NOT_FOUND:
+        if (!strchr(e->argv[0], '/'))
+            snprintf(msg, msglen, "%s: command not found", e->argv[0]);
+        else
+            snprintf(msg, msglen, "%s: %s", e->argv[0], strerror(err));
+        break;
+    case LSL_ERR_NO_EXEC:
+        snprintf(msg, msglen, "%s: %s", e->argv[0], strerror(err));
+        break;
+    case LSL_ERR_NO_CWD:
+        snprintf(msg, msglen, "cannot change to %s: %s", e->cwd[0] ? e->cwd : "the home directory",
+                 strerror(err));
+        break;
+    default:
+        snprintf(msg, msglen, "cannot start %s: %s", e->argv[0], strerror(err));
+        break;
+    }
+}
+
+int agent_spawn(const struct agent_exec *e, struct agent_child *c, char *msg, size_t msglen)
+{
+    struct account *acct = malloc(sizeof(*acct));
+    char *extra[4] = {0}, **env = NULL, **argv = NULL, *login_arg0 = NULL;
+    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1};
+    int master = -1, slave = -1, src[3], err = 0, r;
+    uint32_t code = LSL_ERR_INTERNAL;
+    pid_t pid;
+
+    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1};
+    if (!acct) {
+        err = ENOMEM;
+        goto fail;
+    }
+    r = resolve_account(e->user, acct);
+    if (r < 0) {
+        if (r == -ENOENT) {
+            snprintf(msg, msglen, "unknown user %s", e->user);
+            code = LSL_ERR_NO_USER;
+            goto out;
+        }
+        err = -r;
+        goto fail;
+    }
+
+    /* The client cannot know the guest user's shell: an empty program name stands for it. */
+    if (!e->argv[0][0])
+        e->argv[0] = acct->shell;
+
+    env = build_env(e, acct, extra);
+    argv = calloc((size_t)e->argc + 1, sizeof(char *));
+    if (!env || !argv) {
+        err = ENOMEM;
+        goto fail;
+    }
+    memcpy(argv, e->argv, (size_t)e->argc * sizeof(char *));
+    if (e->flags & LSL_EXEC_LOGIN) {
+        /* What login and sshd do: "-" and the program's base name, e.g. "-bash". */
+        const char *base = strrchr(e->argv[0], '/');
+
+        if (asprintf(&login_arg0, "-%s", base ? base + 1 : e->argv[0]) < 0) {
+            login_arg0 = NULL;
+            err = ENOMEM;
+            goto fail;
+        }
+        argv[0] = login_arg0;
+    }
+
+    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY &&
+        (r = open_pty(e, acct->uid, &master, &slave)) < 0) {
+        err = -r;
+        goto fail;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (e->stdio[i] == LSL_STDIO_PTY) {
+            src[i] = slave;
+            continue;
+        }
+        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
+            err = errno;
+            goto fail;
+        }
+        src[i] = pipes[i][i == 0 ? 0 : 1];
+        if (set_nonblock(pipes[i][i == 0 ? 1 : 0]) < 0) {
+            err = errno;
+            goto fail;
+        }
+    }
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        err = errno;
+        goto fail;
+    }
+
+    pid = fork();
+    if (pid < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (pid == 0) {
+        close(status[0]);
+        run_child(e, acct, src, slave, argv, env, status[1]);
+    }
+    close(status[1]);
+    status[1] = -1;
+    code = read_child_status(status[0], &err);
+    if (code != 0) {
+        (void)waitpid(pid, NULL, 0);
+        goto fail;
+    }
+
+    /* Started: keep the agent's ends, drop the child's. */
+    c->pid = pid;
+    c->pty = master;
+    master = -1;
+    c->in = e->stdio[0] == LSL_STDIO_PTY ? c->pty : pipes[0][1];
+    c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
+    c->err = e->stdio[2] == LSL_STDIO_PIPE ? pipes[2][0] : -1;
+    pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
+    goto out;
+
+fail:
+    describe_failure(e, code, err, msg, msglen);
+out:
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++)
+            if (pipes[i][j] >= 0)
+                close(pipes[i][j]);
+    for (int j = 0; j < 2; j++)
+        if (status[j] >= 0)
+            close(status[j]);
+    if (master >= 0)
+        close(master);
+    if (slave >= 0)
+        close(slave);
+    for (int i = 0; i < 4; i++)
+        free(extra[i]);
+    free(login_arg0);
+    free(argv);
+    free(env);
+    free(acct);
+    return c->pid > 0 ? 0 : (int)code;
+}

@@ -1,0 +1,150 @@
+/* Guest-side helper for the vsock VM tests (static musl binary on the test disk):
+ *   vsock-tool listen PORT        accept forever; each connection echoes everything back until EOF
+ *   vsock-tool connect CID PORT   stdin -> socket, socket -> stdout; half-closes on stdin EOF */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* musl ships no <linux/vm_sockets.h>: the ABI, spelled out. */
+#define AF_VSOCK_ 40
+#define VMADDR_CID_ANY_ 0xffffffffu
+struct sockaddr_vm_ {
+    sa_family_t svm_family;
+    unsigned short svm_reserved1;
+    unsigned int svm_port, svm_cid;
+    unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(sa_family_t) - sizeof(unsigned short) -
+                           2 * sizeof(unsigned int)];
+};
+
+static char buf[64 << 10];
+
+static int die(const char *what)
+{
+    fprintf(stderr, "vsock-tool: %s: %s\n", what, strerror(errno));
+    return 1;
+}
+
+static int parse_u32(const char *s, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || !*s || *end || v > 0xffffffffu)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void echo(int fd)
+{
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || write_all(fd, buf, (size_t)r) < 0)
+            break;
+    }
+    close(fd);
+}
+
+static int do_listen(unsigned port)
+{
+    int s = socket(AF_VSOCK_, SOCK_STREAM, 0);
+    if (s < 0)
+        return die("socket");
+    struct sockaddr_vm_ a = {.svm_family = AF_VSOCK_, .svm_port = port, .svm_cid = VMADDR_CID_ANY_};
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0)
+        return die("bind/listen");
+    signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+    fprintf(stderr, "vsock-tool: listening on port %u\n", port);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return die("accept");
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(s);
+            echo(c);
+            _exit(0);
+        }
+        close(c);
+    }
+}
+
+static int do_connect(unsigned cid, unsigned port)
+{
+    int s = socket(AF_VSOCK_, SOCK_STREAM, 0);
+    if (s < 0)
+        return die("socket");
+    struct sockaddr_vm_ a = {.svm_family = AF_VSOCK_, .svm_port = port, .svm_cid = cid};
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+        return die("connect");
+    int in_open = 1, sock_open = 1;
+    while (sock_open) {
+        struct pollfd p[2] = {{.fd = in_open ? 0 : -1, .events = POLLIN}, {.fd = s, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return die("poll");
+        }
+        if (p[0].revents) {
+            ssize_t r = read(0, buf, sizeof(buf));
+            if (r > 0) {
+                if (write_all(s, buf, (size_t)r) < 0)
+                    return die("send");
+            } else if (r == 0 || errno != EINTR) {
+                in_open = 0;
+                shutdown(s, SHUT_WR);
+            }
+        }
+        if (p[1].revents) {
+            ssize_t r = read(s, buf, sizeof(buf));
+            if (r > 0) {
+                if (write_all(1, buf, (size_t)r) < 0)
+                    return die("stdout");
+            } else if (r == 0) {
+                sock_open = 0;
+            } else if (errno != EINTR) {
+                return die("recv");
+            }
+        }
+    }
+    /* The peer finished; whatever stdin still holds has nowhere to go. */
+    close(s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned cid, port;
+    if (argc == 3 && strcmp(argv[1], "listen") == 0 && parse_u32(argv[2], &port) == 0)
+        return do_listen(port);
+    if (argc == 4 && strcmp(argv[1], "connect") == 0 && parse_u32(argv[2], &cid) == 0 &&
+        parse_u32(argv[3], &port) == 0)
+        return do_connect(cid, port);
+    fprintf(stderr, "usage: vsock-tool listen PORT | vsock-tool connect CID PORT\n");
+    return 2;
+}

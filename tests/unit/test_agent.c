@@ -1,0 +1,644 @@
+/* The agent session (guest/agent) against the host client (cli/session.c) over socketpairs, running real
+ * host binaries; plus raw frames for what a well-behaved client never sends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "check.h"
+#include "frame.h"
+/* Both sides are called session.h: name them by path. */
+#include "../../cli/session.h"
+#include "../../guest/agent/session.h"
+
+/* The agent in a child process on one end of a socketpair; *client gets the other end. */
+static pid_t start_agent(int *client)
+{
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        _exit(agent_session_run(sv[1]) < 0 ? 1 : 0);
+    }
+    close(sv[1]);
+    *client = sv[0];
+    return pid;
+}
+
+/* The agent's exit code, or -1 if it crashed. */
+static int finish_agent(pid_t pid)
+{
+    int st;
+
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int memfd_with(const void *data, size_t len)
+{
+    int fd = memfd_create("test", MFD_CLOEXEC);
+
+    if (fd >= 0 && len)
+        CHECK_EQ(write(fd, data, len), (long long)len);
+    if (fd >= 0)
+        lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+/* Everything written to a memfd, NUL-terminated; *len_out its size. */
+static char *memfd_contents(int fd, size_t *len_out)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *buf = malloc((size_t)len + 1);
+
+    CHECK_EQ(pread(fd, buf, (size_t)len, 0), len);
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = (size_t)len;
+    return buf;
+}
+
+struct result {
+    int status, agent, remote_error;
+    char *out, *err;
+    size_t out_len, err_len;
+    char errbuf[256];
+};
+
+/* Runs argv through lsl_session_exec with memfds for stdin (holding in), stdout and stderr. */
+static void run_ex(struct result *res, const char *const *argv, const char *const *envp, const char *cwd,
+                   const char *user, uint32_t flags, const void *in, size_t in_len)
+{
+    struct lsl_exec_request req = {.argv = argv, .envp = envp, .cwd = cwd, .user = user, .flags = flags};
+    struct lsl_session_io io = {.fds = {memfd_with(in, in_len), memfd_with(NULL, 0), memfd_with(NULL, 0)}};
+    int fd;
+    pid_t pid = start_agent(&fd);
+
+    io.errbuf = res->errbuf;
+    io.errlen = sizeof(res->errbuf);
+    res->status = lsl_session_exec(fd, &req, &io);
+    close(fd);
+    res->agent = finish_agent(pid);
+    res->remote_error = io.remote_error;
+    res->out = memfd_contents(io.fds[1], &res->out_len);
+    res->err = memfd_contents(io.fds[2], &res->err_len);
+    for (int i = 0; i < 3; i++)
+        close(io.fds[i]);
+}
+
+static void run(struct result *res, const char *const *argv)
+{
+    run_ex(res, argv, NULL, NULL, NULL, 0, NULL, 0);
+}
+
+static void result_free(struct result *res)
+{
+    free(res->out);
+    free(res->err);
+}
+
+static void test_exit_codes(void)
+{
+    static const char *const codes[] = {"0", "1", "42", "255"};
+
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        char script[32];
+        struct result r;
+
+        snprintf(script, sizeof(script), "exit %s", codes[i]);
+        run(&r, (const char *const[]){"/bin/sh", "-c", script, NULL});
+        CHECK_EQ(r.status, atoi(codes[i]));
+        if (r.status < 0)
+            fprintf(stderr, "%s: %s agent=%d\n", script, r.errbuf, r.agent);
+        CHECK_EQ(r.agent, 0);
+        result_free(&r);
+    }
+}
+
+static void test_killed_by_signal(void)
+{
+    struct result r;
+
+    run(&r, (const char *const[]){"/bin/sh", "-c", "kill -9 $$", NULL});
+    CHECK_EQ(r.status, 128 + 9);
+    result_free(&r);
+}
+
+static void test_not_found(void)
+{
+    struct result r;
+
+    run(&r, (const char *const[]){"/nonexistent/lsl-test", NULL});
+    CHECK_EQ(r.status, 127);
+    CHECK(strstr(r.err, "/nonexistent/lsl-test") != NULL);
+    CHECK_EQ(r.out_len, 0);
+    CHECK_EQ(r.agent, 0);
+    result_free(&r);
+
+    /* PATH comes from the request's environment. */
+    run_ex(&r, (const char *const[]){"no-such-command-lsl", NULL}, (const char *const[]){"PATH=/bin", NULL},
+           NULL, NULL, 0, NULL, 0);
+    CHECK_EQ(r.status, 127);
+    CHECK(strstr(r.err, "command not found") != NULL);
+    result_free(&r);
+    run_ex(&r, (const char *const[]){"true", NULL}, (const char *const[]){"PATH=/nonexistent:/bin", NULL},
+           NULL, NULL, 0, NULL, 0);
+    CHECK_EQ(r.status, 0);
+    result_free(&r);
+
+    run(&r, (const char *const[]){"/etc/passwd", NULL}); /* exists, not executable */
+    CHECK_EQ(r.status, 126);
+    result_free(&r);
+}
+
+static void test_stdout_stderr(void)
+{
+    struct result r;
+
+    run(&r, (const char *const[]){"/bin/sh", "-c", "echo out; echo err >&2; echo out2; exit 3", NULL});
+    CHECK_EQ(r.status, 3);
+    CHECK(strcmp(r.out, "out\nout2\n") == 0);
+    CHECK(strcmp(r.err, "err\n") == 0);
+    result_free(&r);
+}
+
+/* 8 MiB of binary through stdin, cat and stdout, byte for byte; cat ends only if STDIN_EOF arrives. */
+static void test_cat_binary(void)
+{
+    size_t len = 8u << 20;
+    unsigned char *data = malloc(len);
+    uint32_t x = 2463534242u;
+    struct result r;
+
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    run_ex(&r, (const char *const[]){"/bin/cat", NULL}, NULL, NULL, NULL, 0, data, len);
+    CHECK_EQ(r.status, 0);
+    CHECK_EQ(r.out_len, len);
+    CHECK(r.out_len == len && memcmp(r.out, data, len) == 0);
+    CHECK_EQ(r.err_len, 0);
+    result_free(&r);
+    free(data);
+}
+
+static void test_env_cwd_user(void)
+{
+    struct result r;
+
+    run_ex(&r,
+           (const char *const[]){"/bin/sh", "-c", "echo \"$HOME|$USER|$LOGNAME|$FOO|$(pwd)|$(id -u)\"", NULL},
+           (const char *const[]){"FOO=bar baz", "PATH=/usr/bin:/bin", NULL}, "/tmp", "", 0, NULL, 0);
+    CHECK_EQ(r.status, 0);
+    CHECK(strcmp(r.out, "/root|root|root|bar baz|/tmp|0\n") == 0);
+    result_free(&r);
+
+    /* Given variables win over the login defaults; an empty cwd is the home directory. */
+    run_ex(&r, (const char *const[]){"/bin/sh", "-c", "echo \"$HOME|$(pwd)\"", NULL},
+           (const char *const[]){"HOME=/nonexistent", NULL}, NULL, "root", 0, NULL, 0);
+    CHECK(strcmp(r.out, "/nonexistent|/root\n") == 0);
+    result_free(&r);
+
+    run_ex(&r, (const char *const[]){"/bin/cat", "/proc/self/cmdline", NULL}, NULL, NULL, NULL,
+           LSL_EXEC_LOGIN, NULL, 0);
+    CHECK(r.out_len == sizeof("-cat\0/proc/self/cmdline") &&
+          memcmp(r.out, "-cat\0/proc/self/cmdline", r.out_len) == 0);
+    result_free(&r);
+
+    run_ex(&r, (const char *const[]){"/bin/true", NULL}, NULL, NULL, "no-such-user-lsl", 0, NULL, 0);
+    CHECK_EQ(r.status, -EREMOTEIO);
+    CHECK_EQ(r.remote_error, LSL_ERR_NO_USER);
+    CHECK(strstr(r.errbuf, "no-such-user-lsl") != NULL);
+    result_free(&r);
+
+    run_ex(&r, (const char *const[]){"/bin/true", NULL}, NULL, "/nonexistent", NULL, 0, NULL, 0);
+    CHECK_EQ(r.status, -EREMOTEIO);
+    CHECK_EQ(r.remote_error, LSL_ERR_NO_CWD);
+    result_free(&r);
+
+    /* "nobody" really switches: uid and supplementary groups. */
+    run_ex(&r, (const char *const[]){"/bin/sh", "-c", "id -u; id -G", NULL},
+           (const char *const[]){"PATH=/usr/bin:/bin", NULL}, "/", "nobody", 0, NULL, 0);
+    CHECK_EQ(r.status, 0);
+    CHECK(strncmp(r.out, "65534\n", 6) == 0);
+    CHECK(strstr(r.out, "\n0\n") == NULL && strstr(r.out, " 0") == NULL);
+    result_free(&r);
+}
+
+/* --- Raw frames --- */
+
+static void send_raw(int fd, const void *data, size_t len)
+{
+    CHECK_EQ(send(fd, data, len, MSG_NOSIGNAL), (long long)len);
+}
+
+static void send_frame(int fd, uint32_t type, const void *data, size_t len)
+{
+    struct lsl_frame_writer w = {0};
+
+    CHECK_EQ(lsl_frame_put(&w, type, data, len), 0);
+    CHECK_EQ(lsl_frame_flush(&w, fd), 0);
+    lsl_frame_writer_free(&w);
+}
+
+static void send_u32(int fd, uint32_t type, uint32_t v)
+{
+    uint8_t p[4];
+
+    lsl_put_u32(p, v);
+    send_frame(fd, type, p, 4);
+}
+
+/* Next frame within 5 s: 1, 0 at EOF, -1 on timeout or error. */
+static int recv_raw(int fd, struct lsl_frame_reader *rd, struct lsl_frame *f)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = lsl_frame_next(rd, f);
+        ssize_t n;
+
+        if (r != 0)
+            return r > 0 ? 1 : -1;
+        if (poll(&p, 1, 5000) <= 0)
+            return -1;
+        n = lsl_frame_fill(rd, fd);
+        if (n <= 0)
+            return n == 0 ? 0 : -1;
+    }
+}
+
+/* Builds an EXEC payload; returns its length. */
+static size_t build_exec(uint8_t *buf, uint8_t mode, uint16_t rows, uint16_t cols, const char *const *argv)
+{
+    size_t len = 20, argc = 0;
+
+    memset(buf, 0, 20);
+    buf[4] = buf[5] = buf[6] = mode;
+    lsl_put_u16(buf + 8, rows);
+    lsl_put_u16(buf + 10, cols);
+    buf[len++] = '\0'; /* cwd */
+    buf[len++] = '\0'; /* user */
+    for (; argv[argc]; argc++) {
+        strcpy((char *)buf + len, argv[argc]);
+        len += strlen(argv[argc]) + 1;
+    }
+    lsl_put_u32(buf + 12, (uint32_t)argc);
+    return len;
+}
+
+/* Connects, says HELLO and checks the agent's. */
+static pid_t raw_start(int *fd, struct lsl_frame_reader *rd)
+{
+    struct lsl_frame f;
+    pid_t pid = start_agent(fd);
+
+    CHECK_EQ(lsl_frame_reader_init(rd), 0);
+    CHECK_EQ(recv_raw(*fd, rd, &f), 1);
+    CHECK(f.type == LSL_HELLO && f.len == 4 && lsl_get_u32(f.data) == LSL_AGENT_VERSION);
+    send_u32(*fd, LSL_HELLO, LSL_AGENT_VERSION);
+    return pid;
+}
+
+/* Sends EXEC and expects STARTED (returned pid) and the initial credit. */
+static pid_t raw_exec(int fd, struct lsl_frame_reader *rd, uint8_t mode, uint16_t rows, uint16_t cols,
+                      const char *const *argv)
+{
+    uint8_t buf[512];
+    struct lsl_frame f;
+    pid_t cmd;
+
+    send_frame(fd, LSL_EXEC, buf, build_exec(buf, mode, rows, cols, argv));
+    CHECK_EQ(recv_raw(fd, rd, &f), 1);
+    CHECK(f.type == LSL_STARTED && f.len == 4);
+    cmd = (pid_t)lsl_get_u32(f.data);
+    CHECK_EQ(recv_raw(fd, rd, &f), 1);
+    CHECK(f.type == LSL_STDIN_CREDIT && f.len == 4 && lsl_get_u32(f.data) == LSL_STDIN_WINDOW);
+    return cmd;
+}
+
+/* Collects STDOUT into out (appending) until EXIT, or until out contains until; returns the EXIT status,
+ * 0 when until was seen, or -1. */
+static int raw_collect_until(int fd, struct lsl_frame_reader *rd, char *out, size_t outlen, const char *until)
+{
+    struct lsl_frame f;
+    size_t n = strlen(out);
+
+    while ((!until || !strstr(out, until)) && recv_raw(fd, rd, &f) == 1) {
+        if (f.type == LSL_STDOUT && n + f.len < outlen) {
+            memcpy(out + n, f.data, f.len);
+            n += f.len;
+            out[n] = '\0';
+        } else if (f.type == LSL_EXIT && f.len == 4) {
+            return (int)lsl_get_u32(f.data);
+        }
+    }
+    return until && strstr(out, until) ? 0 : -1;
+}
+
+static int raw_collect(int fd, struct lsl_frame_reader *rd, char *out, size_t outlen)
+{
+    return raw_collect_until(fd, rd, out, outlen, NULL);
+}
+
+static void test_signal_frame(void)
+{
+    struct lsl_frame_reader rd;
+    char out[64] = "";
+    int fd;
+    pid_t pid = raw_start(&fd, &rd);
+
+    raw_exec(fd, &rd, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/sleep", "10", NULL});
+    send_u32(fd, LSL_SIGNAL, SIGTERM);
+    CHECK_EQ(raw_collect(fd, &rd, out, sizeof(out)), 128 + SIGTERM);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 0);
+    lsl_frame_reader_free(&rd);
+}
+
+/* WINSIZE resizes the pty; STDIN reaches a reader on it. */
+static void test_winsize_frame(void)
+{
+    struct lsl_frame_reader rd;
+    char out[4096] = "";
+    uint8_t ws[4];
+    int fd;
+    pid_t pid = raw_start(&fd, &rd);
+
+    raw_exec(fd, &rd, LSL_STDIO_PTY, 10, 20,
+             (const char *const[]){"/bin/sh", "-c", "stty size; read x; stty size", NULL});
+    CHECK_EQ(raw_collect_until(fd, &rd, out, sizeof(out), "10 20\r\n"), 0); /* before the resize */
+    lsl_put_u16(ws, 50);
+    lsl_put_u16(ws + 2, 132);
+    send_frame(fd, LSL_WINSIZE, ws, sizeof(ws));
+    send_frame(fd, LSL_STDIN, "go\n", 3);
+    CHECK_EQ(raw_collect(fd, &rd, out, sizeof(out)), 0);
+    CHECK(strstr(out, "50 132") != NULL);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 0);
+    lsl_frame_reader_free(&rd);
+}
+
+/* Sends what (after HELLO, and after a started `cat` when started) and expects ERROR(PROTOCOL), then EOF,
+ * and an agent that exits normally. */
+static void expect_protocol_error(const void *what, size_t len, bool started)
+{
+    struct lsl_frame_reader rd;
+    struct lsl_frame f;
+    int fd, r;
+    pid_t cmd = 0, pid = raw_start(&fd, &rd);
+
+    if (started)
+        cmd = raw_exec(fd, &rd, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/cat", NULL});
+    send_raw(fd, what, len);
+    r = recv_raw(fd, &rd, &f);
+    CHECK_EQ(r, 1);
+    CHECK(r == 1 && f.type == LSL_ERROR && f.len >= 4 && lsl_get_u32(f.data) == LSL_ERR_PROTOCOL);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 1);
+    if (started)
+        CHECK(kill(cmd, 0) < 0 && errno == ESRCH); /* the command went with the session */
+    lsl_frame_reader_free(&rd);
+}
+
+static void test_malformed(void)
+{
+    static uint8_t buf[(LSL_STDIN_WINDOW + 4096)];
+    size_t len;
+
+    /* Oversized frame: only the header is sent, the length alone is the error. */
+    lsl_put_u32(buf, LSL_STDIN);
+    lsl_put_u32(buf + 4, LSL_FRAME_MAX + 1);
+    expect_protocol_error(buf, 8, false);
+
+    /* STDIN before EXEC. */
+    lsl_put_u32(buf, LSL_STDIN);
+    lsl_put_u32(buf + 4, 1);
+    buf[8] = 'x';
+    expect_protocol_error(buf, 9, false);
+
+    /* EXEC with argc 0. */
+    len = build_exec(buf + 8, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/true", NULL});
+    lsl_put_u32(buf + 8 + 12, 0);
+    lsl_put_u32(buf, LSL_EXEC);
+    lsl_put_u32(buf + 4, (uint32_t)len);
+    expect_protocol_error(buf, 8 + len, false);
+
+    /* EXEC whose last string is not NUL-terminated inside the payload. */
+    len = build_exec(buf + 8, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/true", NULL});
+    lsl_put_u32(buf + 4, (uint32_t)len - 1);
+    expect_protocol_error(buf, 8 + len - 1, false);
+
+    /* EXEC with a huge argc, with trailing bytes, with an unknown stdio mode, too short. */
+    len = build_exec(buf + 8, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/true", NULL});
+    lsl_put_u32(buf + 8 + 12, 0xffffffffu);
+    lsl_put_u32(buf + 4, (uint32_t)len);
+    expect_protocol_error(buf, 8 + len, false);
+    len = build_exec(buf + 8, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/true", NULL});
+    buf[8 + len] = 'x';
+    lsl_put_u32(buf + 4, (uint32_t)len + 1);
+    expect_protocol_error(buf, 8 + len + 1, false);
+    len = build_exec(buf + 8, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/true", NULL});
+    buf[8 + 5] = 7;
+    lsl_put_u32(buf + 4, (uint32_t)len);
+    expect_protocol_error(buf, 8 + len, false);
+    lsl_put_u32(buf + 4, 3);
+    expect_protocol_error(buf, 8 + 3, false);
+
+    /* A second HELLO, an unknown type, SIGNAL 0, then STDIN beyond the granted credit, each after EXEC. */
+    lsl_put_u32(buf, LSL_HELLO);
+    lsl_put_u32(buf + 4, 4);
+    lsl_put_u32(buf + 8, LSL_AGENT_VERSION);
+    expect_protocol_error(buf, 12, true);
+    lsl_put_u32(buf, 99);
+    lsl_put_u32(buf + 4, 0);
+    expect_protocol_error(buf, 8, true);
+    lsl_put_u32(buf, LSL_SIGNAL);
+    lsl_put_u32(buf + 4, 4);
+    lsl_put_u32(buf + 8, 0);
+    expect_protocol_error(buf, 12, true);
+    lsl_put_u32(buf, LSL_STDIN);
+    lsl_put_u32(buf + 4, LSL_STDIN_WINDOW + 1);
+    memset(buf + 8, 'x', LSL_STDIN_WINDOW + 1);
+    expect_protocol_error(buf, 8 + LSL_STDIN_WINDOW + 1, true);
+}
+
+static void test_bad_version(void)
+{
+    struct lsl_frame_reader rd;
+    struct lsl_frame f;
+    int fd;
+    pid_t pid = start_agent(&fd);
+
+    CHECK_EQ(lsl_frame_reader_init(&rd), 0);
+    send_u32(fd, LSL_HELLO, LSL_AGENT_VERSION + 1);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
+    CHECK(f.type == LSL_HELLO);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
+    CHECK(f.type == LSL_ERROR && f.len > 4 && lsl_get_u32(f.data) == LSL_ERR_PROTOCOL);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 1);
+    lsl_frame_reader_free(&rd);
+}
+
+/* A client that goes away takes the command with it, even one that ignores SIGHUP. */
+static void test_disconnect_kills(void)
+{
+    struct lsl_frame_reader rd;
+    char out[64] = "";
+    int fd;
+    pid_t pid = raw_start(&fd, &rd), cmd;
+
+    cmd = raw_exec(fd, &rd, LSL_STDIO_PIPE, 0, 0,
+                   (const char *const[]){"/bin/sh", "-c", "trap '' HUP; echo ready; sleep 30", NULL});
+    CHECK_EQ(raw_collect_until(fd, &rd, out, sizeof(out), "ready"), 0); /* SIGHUP is ignored from here */
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 1);
+    CHECK(kill(cmd, 0) < 0 && errno == ESRCH);
+    /* The sleep too, not only the shell. Orphaned, it comes to this process (a subreaper): reap it, as
+     * lsl-init would, since a zombie still counts as a member of the group. */
+    for (int i = 0; i < 100 && kill(-cmd, 0) == 0; i++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    CHECK(kill(-cmd, 0) < 0 && errno == ESRCH);
+    lsl_frame_reader_free(&rd);
+}
+
+/* Runs script through the client on a local terminal (a pty pair, 24x80): every fd in pty mode. Returns
+ * the status and what reached the terminal in out; checks that the local mode is restored. */
+static int pty_session(const char *user, const char *script, char *out, size_t outlen)
+{
+    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    struct termios before, after;
+    int master, slave, fd, status;
+    ssize_t n;
+    pid_t pid;
+
+    out[0] = '\0';
+    if (openpty(&master, &slave, NULL, NULL, &ws) < 0) {
+        CHECK(!"openpty");
+        return -1;
+    }
+    CHECK_EQ(tcgetattr(slave, &before), 0);
+    pid = start_agent(&fd);
+    status = lsl_session_exec(fd,
+                              &(struct lsl_exec_request){
+                                  .argv = (const char *const[]){"/bin/sh", "-c", script, NULL}, .user = user},
+                              &(struct lsl_session_io){.fds = {slave, slave, slave}});
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 0);
+    CHECK_EQ(tcgetattr(slave, &after), 0);
+    CHECK(after.c_lflag == before.c_lflag && after.c_oflag == before.c_oflag &&
+          after.c_iflag == before.c_iflag);
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    n = read(master, out, outlen - 1);
+    out[n > 0 ? n : 0] = '\0';
+    close(slave);
+    close(master);
+    return status;
+}
+
+static void test_pty(void)
+{
+    char out[4096];
+
+    CHECK_EQ(pty_session(NULL, "tty; stty size; exit 7", out, sizeof(out)), 7);
+    CHECK(strstr(out, "/dev/pts/") != NULL);
+    CHECK(strstr(out, "24 80\r\n") != NULL);
+
+    /* The pty belongs to the user it was opened for. */
+    CHECK_EQ(pty_session("nobody", "stat -c %U \"$(tty)\"", out, sizeof(out)), 0);
+    CHECK(strcmp(out, "nobody\r\n") == 0);
+}
+
+/* A signal the client receives reaches the command (no pty: nothing else would carry it). */
+static void test_forward_signal(void)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    pid_t self = getpid(), helper;
+    struct result r;
+
+    sigaction(SIGINT, &dfl, &old); /* an ignored signal would be discarded, not queued */
+    helper = fork();
+    if (helper == 0) {
+        struct timespec t = {.tv_nsec = 300 * 1000 * 1000};
+
+        nanosleep(&t, NULL);
+        kill(self, SIGINT);
+        _exit(0);
+    }
+    run(&r, (const char *const[]){"/bin/sleep", "5", NULL});
+    CHECK_EQ(r.status, 128 + SIGINT);
+    waitpid(helper, NULL, 0);
+    sigaction(SIGINT, &old, NULL);
+    result_free(&r);
+}
+
+/* A closed local stdout: the writer in the guest dies of SIGPIPE, as with ssh. */
+static void test_stdout_epipe(void)
+{
+    struct lsl_exec_request req = {.argv = (const char *const[]){"/usr/bin/yes", NULL}};
+    struct lsl_session_io io = {.fds = {memfd_with(NULL, 0), -1, memfd_with(NULL, 0)}};
+    int p[2], fd, status;
+    pid_t pid;
+
+    CHECK_EQ(pipe(p), 0);
+    close(p[0]);
+    io.fds[1] = p[1];
+    pid = start_agent(&fd);
+    status = lsl_session_exec(fd, &req, &io);
+    close(fd);
+    CHECK_EQ(status, 128 + SIGPIPE);
+    CHECK_EQ(finish_agent(pid), 0);
+    for (int i = 0; i < 3; i++)
+        close(io.fds[i]);
+}
+
+int main(void)
+{
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    (void)prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphaned command processes come back here, as to an init */
+    RUN(test_exit_codes);
+    RUN(test_killed_by_signal);
+    RUN(test_not_found);
+    RUN(test_stdout_stderr);
+    RUN(test_cat_binary);
+    RUN(test_env_cwd_user);
+    RUN(test_signal_frame);
+    RUN(test_winsize_frame);
+    RUN(test_malformed);
+    RUN(test_bad_version);
+    RUN(test_disconnect_kills);
+    RUN(test_pty);
+    RUN(test_forward_signal);
+    RUN(test_stdout_epipe);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return CHECK_DONE();
+}

@@ -1,0 +1,278 @@
+/* The service's control socket and idle shutdown. Both stop the guest the orderly way: the agent is asked to
+ * power off (lsl-init then terminates every process, syncs and unmounts), and only if the guest has not
+ * powered off after SHUTDOWN_GRACE_S does the VMM stop it by force. */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../../proto/agent.h"
+#include "../devices/vsock.h"
+#include "../util/util.h"
+
+#define SHUTDOWN_GRACE_S 15
+#define TICK_S 1
+
+struct service {
+    struct vm *vm;
+    char *dir;
+    int listen_fd, timer_fd, agent_fd;
+    int idle_timeout_s;
+    uint64_t idle_since_ns; /* 0 while sessions are open */
+    uint64_t shutdown_at_ns; /* when the orderly shutdown was requested, 0 if not */
+    char agent_reply[64];
+    size_t agent_reply_len;
+};
+
+static int unix_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    unlink(path);
+    mode_t old = umask(0177); /* the socket file is created 0600 */
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0 || listen(fd, 64) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static unsigned sessions(const struct service *s)
+{
+    return s->vm->vsock ? vsock_connections_to(s->vm->vsock, LSL_AGENT_PORT) : 0;
+}
+
+static void agent_ready(void *opaque, uint32_t events);
+
+/* Asks lsl-init, through its agent, for an orderly poweroff. */
+static void request_guest_shutdown(struct service *s)
+{
+    if (s->shutdown_at_ns)
+        return;
+    s->shutdown_at_ns = now_ns();
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/vsock", s->dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
+        if (fd >= 0)
+            close(fd);
+        return; /* the grace timer will stop the VM */
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    char line[32];
+    int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
+    /* The vsock device serves this socket from this same thread: connect() and a short write complete
+     * without it, the reply arrives through the event loop. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, line, (size_t)n) != n) {
+        close(fd);
+        return;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    s->agent_fd = fd;
+    s->agent_reply_len = 0;
+    if (evloop_add(&s->vm->loop, fd, EPOLLIN, agent_ready, s) < 0) {
+        close(fd);
+        s->agent_fd = -1;
+    }
+}
+
+static void agent_close(struct service *s)
+{
+    if (s->agent_fd < 0)
+        return;
+    evloop_del(&s->vm->loop, s->agent_fd);
+    close(s->agent_fd);
+    s->agent_fd = -1;
+}
+
+/* Reads the hybrid-vsock "OK <port>" line, then sends HELLO and SHUTDOWN; later input is ignored. */
+static void agent_ready(void *opaque, uint32_t events)
+{
+    struct service *s = opaque;
+    if (s->agent_reply_len == sizeof(s->agent_reply)) {
+        char sink[256];
+        if (read(s->agent_fd, sink, sizeof(sink)) <= 0 || (events & (EPOLLHUP | EPOLLERR)))
+            agent_close(s);
+        return;
+    }
+    ssize_t r = read(s->agent_fd, s->agent_reply + s->agent_reply_len, sizeof(s->agent_reply) - s->agent_reply_len);
+    if (r <= 0) {
+        if (r == 0 || errno != EAGAIN)
+            agent_close(s);
+        return;
+    }
+    s->agent_reply_len += (size_t)r;
+    char *nl = memchr(s->agent_reply, '\n', s->agent_reply_len);
+    if (!nl)
+        return;
+    if (strncmp(s->agent_reply, "OK ", 3) != 0) {
+        agent_close(s);
+        return;
+    }
+    struct {
+        struct lsl_frame_hdr h1;
+        uint32_t version;
+        struct lsl_frame_hdr h2;
+    } __attribute__((packed)) msg = {
+        {LSL_HELLO, 4}, LSL_AGENT_VERSION, {LSL_SHUTDOWN, 0}};
+    if (write(s->agent_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+        agent_close(s);
+    s->agent_reply_len = sizeof(s->agent_reply); /* done: drain until the guest goes away */
+}
+
+static void reply(int fd, const char *text)
+{
+    size_t len = strlen(text);
+    while (len) {
+        ssize_t w = write(fd, text, len);
+        if (w <= 0)
+            return;
+        text += w;
+        len -= (size_t)w;
+    }
+}
+
+static uint64_t host_rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void handle_request(struct service *s, int fd, const char *req)
+{
+    char buf[512];
+    if (strcmp(req, SERVICE_REQ_STATUS) == 0) {
+        const struct vm *vm = s->vm;
+        snprintf(buf, sizeof(buf),
+                 "state %s\nuptime_ms %" PRIu64 "\nvcpus %u\nmemory_bytes %" PRIu64 "\nhost_rss_bytes %" PRIu64
+                 "\nsessions %u\nidle_timeout_s %d\npid %d\n",
+                 s->shutdown_at_ns ? "stopping" : (vm->boot_marker_ns ? "running" : "starting"),
+                 (now_ns() - vm->start_ns) / 1000000, vm->ncpus, vm->mem.total, host_rss_bytes(), sessions(s),
+                 s->idle_timeout_s, (int)getpid());
+        reply(fd, buf);
+    } else if (strcmp(req, SERVICE_REQ_SHUTDOWN) == 0) {
+        request_guest_shutdown(s);
+        reply(fd, "ok\n");
+    } else {
+        reply(fd, "error unknown request\n");
+    }
+}
+
+/* Control clients send one short line; a client that does not is dropped rather than waited for. */
+static void on_control(void *opaque, uint32_t events)
+{
+    struct service *s = opaque;
+    (void)events;
+    for (;;) {
+        int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct timeval tv = {.tv_sec = 1};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        char req[64];
+        ssize_t n = read(fd, req, sizeof(req) - 1);
+        if (n > 0) {
+            req[n] = '\0';
+            req[strcspn(req, "\r\n")] = '\0';
+            handle_request(s, fd, req);
+        }
+        close(fd);
+    }
+}
+
+static void on_tick(void *opaque, uint32_t events)
+{
+    struct service *s = opaque;
+    uint64_t expirations;
+    (void)events;
+    if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0)
+        return;
+    uint64_t now = now_ns();
+    if (s->shutdown_at_ns) {
+        if (now - s->shutdown_at_ns > SHUTDOWN_GRACE_S * 1000000000ull)
+            vm_request_stop(s->vm, VM_STOP_POWEROFF, "the guest did not power off within %d s; stopped it",
+                            SHUTDOWN_GRACE_S);
+        return;
+    }
+    if (s->idle_timeout_s < 0 || !s->vm->boot_marker_ns)
+        return;
+    if (sessions(s)) {
+        s->idle_since_ns = 0;
+        return;
+    }
+    if (!s->idle_since_ns)
+        s->idle_since_ns = now;
+    if (now - s->idle_since_ns >= (uint64_t)s->idle_timeout_s * 1000000000ull)
+        request_guest_shutdown(s);
+}
+
+static void service_free(void *p)
+{
+    struct service *s = p;
+    if (s->listen_fd >= 0) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/control", s->dir);
+        unlink(path);
+        close(s->listen_fd);
+    }
+    if (s->timer_fd >= 0)
+        close(s->timer_fd);
+    if (s->agent_fd >= 0)
+        close(s->agent_fd);
+    free(s->dir);
+    free(s);
+}
+
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s)
+{
+    struct service *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->vm = vm;
+    s->listen_fd = s->timer_fd = s->agent_fd = -1;
+    s->idle_timeout_s = idle_timeout_s;
+    s->dir = strdup(dir);
+    int r = s->dir ? vm_own_device(vm, s, service_free) : -ENOMEM;
+    if (r < 0) {
+        service_free(s);
+        return r;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/control", dir);
+    s->listen_fd = unix_listen(path);
+    if (s->listen_fd < 0)
+        return log_errno(-s->listen_fd, "cannot listen on %s", path);
+    s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};
+    if (s->timer_fd < 0 || timerfd_settime(s->timer_fd, 0, &its, NULL) < 0)
+        return log_errno(errno, "timerfd");
+    if ((r = evloop_add(&vm->loop, s->listen_fd, EPOLLIN, on_control, s)) < 0 ||
+        (r = evloop_add(&vm->loop, s->timer_fd, EPOLLIN, on_tick, s)) < 0)
+        return log_errno(-r, "epoll");
+    return 0;
+}

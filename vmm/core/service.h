@@ -1,0 +1,15 @@
+/* Service mode of lsl-vmm: the per-user background VM. A control socket answers `status` and `shutdown`;
+ * an idle timer powers the guest off when no session has been open for the configured time. */
+#ifndef LSL_SERVICE_H
+#define LSL_SERVICE_H
+
+#include "vm.h"
+
+/* Listens on DIR/control (mode 0600). idle_timeout_s < 0 disables the idle shutdown. */
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s);
+
+/* Control socket requests (one line each, one reply, then the server closes). */
+#define SERVICE_REQ_STATUS "status"
+#define SERVICE_REQ_SHUTDOWN "shutdown"
+
+#endif
