@@ -22,6 +22,7 @@
 
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
 #define DEFAULT_IDLE_TIMEOUT_S 60
+#define AGENT_RETRIES 600 /* x 50 ms */
 
 static int unix_connect(const char *dir, const char *name)
 {
@@ -72,8 +73,9 @@ int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, s
     int fd = unix_connect(p->runtime, "control");
     if (fd < 0)
         return fd;
-    size_t rl = strlen(req);
-    if (write(fd, req, rl) != (ssize_t)rl || write(fd, "\n", 1) != 1) {
+    char line[128];
+    int ll = snprintf(line, sizeof(line), "%s\n", req);
+    if (ll < 0 || ll >= (int)sizeof(line) || send(fd, line, (size_t)ll, MSG_NOSIGNAL) != ll) {
         close(fd);
         return -EPIPE;
     }
@@ -92,7 +94,8 @@ int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, s
     return 0;
 }
 
-int lsl_service_connect_agent(const struct lsl_paths *p)
+/* One hybrid-vsock handshake: 0 and the connected fd, or -ECONNREFUSED when nothing listens on the port. */
+static int agent_handshake(const struct lsl_paths *p)
 {
     int fd = unix_connect(p->runtime, "vsock");
     if (fd < 0)
@@ -100,8 +103,8 @@ int lsl_service_connect_agent(const struct lsl_paths *p)
     char line[64];
     int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
     int r;
-    if (write(fd, line, (size_t)n) != n) {
-        r = -EPIPE;
+    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        r = -ECONNREFUSED;
     } else if ((r = read_line(fd, line, sizeof(line), 30000)) >= 0) {
         r = strncmp(line, "OK ", 3) == 0 ? 0 : -ECONNREFUSED;
     }
@@ -110,6 +113,19 @@ int lsl_service_connect_agent(const struct lsl_paths *p)
         return r;
     }
     return fd;
+}
+
+int lsl_service_connect_agent(const struct lsl_paths *p)
+{
+    /* lsl-init prints its boot marker before the agent listens: a refused connect right after start-up
+     * means "not yet", so retry for a while before calling it a failure. */
+    for (int i = 0;; i++) {
+        int fd = agent_handshake(p);
+        if (fd >= 0 || fd != -ECONNREFUSED || i == AGENT_RETRIES)
+            return fd;
+        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int idle_timeout(void)
@@ -138,6 +154,7 @@ static int ensure_rootfs(const struct lsl_paths *p, char *out)
     snprintf(tmp, sizeof(tmp), "%s.tmp", out);
     pid_t pid = fork();
     if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
         execlp("cp", "cp", "--sparse=always", p->rootfs, tmp, (char *)NULL);
         _exit(127);
     }

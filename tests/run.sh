@@ -49,12 +49,11 @@ export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 # host itself wedged, and the tests that did not report get one more run in a fresh one.
 export LSL_VMHOST_STALL=${LSL_VMHOST_STALL:-400}
 if bash scripts/kvm-usable.sh -v; then
-	vm_out() { bash tests/vm/run.sh "$@"; }
+	vm_out() { bash "$@"; }
 else
-	vm_out() { bash tests/vmhost/vmhost.sh --rw "$root" tests/vm/run.sh "$@"; }
+	vm_out() { bash tests/vmhost/vmhost.sh --rw "$root" "$@"; }
 fi
-declare -A reported=()
-run_vm() {
+run_vm() { # suite-script [names...]
 	local line name
 	while IFS= read -r line; do
 		case $line in
@@ -69,25 +68,32 @@ run_vm() {
 			name=${line#* }
 			name=${name%%:*}
 			reported[$name]=1
-			record "${line%% *}" "vm/$name"
+			record "${line%% *}" "$suite/$name"
 			;;
 		esac
 	done < <(vm_out "$@" 2>&1; echo "VM-RUNNER-EXIT $?")
 }
-vm_rc=0
-run_vm
-missing=()
-for name in $(bash tests/vm/run.sh --list); do
-	[ -n "${reported[$name]:-}" ] || missing+=("$name")
+# Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service).
+for script in tests/vm/run.sh tests/vm/cli.sh; do
+	suite=vm-$(basename "$script" .sh)
+	echo "-- $suite"
+	declare -A reported=()
+	vm_rc=0
+	run_vm "$script"
+	missing=()
+	for name in $(bash "$script" --list); do
+		[ -n "${reported[$name]:-}" ] || missing+=("$name")
+	done
+	if [ ${#missing[@]} -gt 0 ] && [ ${#reported[@]} -gt 0 ]; then
+		echo "$suite: runner exited $vm_rc before ${#missing[@]} tests reported; running them once more: ${missing[*]}"
+		run_vm "$script" "${missing[@]}"
+	fi
+	for name in $(bash "$script" --list); do
+		[ -n "${reported[$name]:-}" ] || { record FAIL "$suite/$name (never ran)"; echo "FAIL $name: never ran"; }
+	done
+	[ "$vm_rc" = 0 ] || [ ${#missing[@]} -gt 0 ] || { record FAIL "$suite (runner exit $vm_rc)"; echo "FAIL $suite: runner exited $vm_rc"; }
+	unset reported
 done
-if [ ${#missing[@]} -gt 0 ] && [ ${#reported[@]} -gt 0 ]; then
-	echo "VM runner exited $vm_rc before ${#missing[@]} tests reported; running them once more: ${missing[*]}"
-	run_vm "${missing[@]}"
-fi
-for name in $(bash tests/vm/run.sh --list); do
-	[ -n "${reported[$name]:-}" ] || { record FAIL "vm/$name (never ran)"; echo "FAIL $name: never ran"; }
-done
-[ "$vm_rc" = 0 ] || [ ${#missing[@]} -gt 0 ] || { record FAIL "vm (runner exit $vm_rc)"; echo "FAIL vm: runner exited $vm_rc"; }
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed:"

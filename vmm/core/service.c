@@ -82,7 +82,7 @@ static void request_guest_shutdown(struct service *s)
     int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
     /* The vsock device serves this socket from this same thread: connect() and a short write complete
      * without it, the reply arrives through the event loop. */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, line, (size_t)n) != n) {
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
         return;
     }
@@ -134,7 +134,7 @@ static void agent_ready(void *opaque, uint32_t events)
         struct lsl_frame_hdr h2;
     } __attribute__((packed)) msg = {
         {LSL_HELLO, 4}, LSL_AGENT_VERSION, {LSL_SHUTDOWN, 0}};
-    if (write(s->agent_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+    if (send(s->agent_fd, &msg, sizeof(msg), MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
         agent_close(s);
     s->agent_reply_len = sizeof(s->agent_reply); /* done: drain until the guest goes away */
 }
@@ -143,7 +143,7 @@ static void reply(int fd, const char *text)
 {
     size_t len = strlen(text);
     while (len) {
-        ssize_t w = write(fd, text, len);
+        ssize_t w = send(fd, text, len, MSG_NOSIGNAL);
         if (w <= 0)
             return;
         text += w;

@@ -1,5 +1,5 @@
-/* virtio-vsock with Firecracker-style hybrid sockets: guest vsock streams map to unix sockets on the host
- * (host connects to PATH and writes "CONNECT <port>\n"; the guest's connects to CID 2 port P reach PATH_P). */
+/* virtio-vsock with Firecracker-style hybrid sockets: guest streams map to host unix sockets (the host
+ * connects to PATH and writes "CONNECT <port>\n"; guest connects to CID 2 port P reach PATH_P). */
 #ifndef LSL_VSOCK_H
 #define LSL_VSOCK_H
 

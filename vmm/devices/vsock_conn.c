@@ -218,8 +218,13 @@ static void conn_reset(struct vsock_conn *c, bool tell_guest)
 
 static void hdr_init(const struct vsock *v, struct vsock_hdr *h, uint32_t local, uint32_t peer, uint16_t op)
 {
-    *h = (struct vsock_hdr){.src_cid = VSOCK_HOST_CID, .dst_cid = v->cid, .src_port = local, .dst_port = peer,
-                            .type = VSOCK_TYPE_STREAM, .op = op, .buf_alloc = VSOCK_BUF_ALLOC};
+    *h = (struct vsock_hdr){.src_cid = VSOCK_HOST_CID,
+                            .dst_cid = v->cid,
+                            .src_port = local,
+                            .dst_port = peer,
+                            .type = VSOCK_TYPE_STREAM,
+                            .op = op,
+                            .buf_alloc = VSOCK_BUF_ALLOC};
 }
 
 uint32_t vsock_rst_packet(struct vsock *v, const struct iovec *in, unsigned n)
@@ -256,6 +261,13 @@ static void check_done(struct vsock_conn *c)
     }
 }
 
+/* MSG_NOSIGNAL: a host end that went away is an EPIPE for this connection, never a SIGPIPE for the VMM. */
+static ssize_t send_iov(int fd, struct iovec *iov, unsigned n)
+{
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = n};
+    return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void fwd_advanced(struct vsock_conn *c, uint32_t n)
 {
     c->fwd_cnt += n;
@@ -271,7 +283,7 @@ static void flush_buf(struct vsock_conn *c)
     while (c->buf_len) {
         uint32_t first = MIN(c->buf_len, VSOCK_BUF_ALLOC - c->buf_head);
         struct iovec iov[2] = {{c->buf + c->buf_head, first}, {c->buf, c->buf_len - first}};
-        ssize_t w = writev(c->fd, iov, iov[1].iov_len ? 2 : 1);
+        ssize_t w = send_iov(c->fd, iov, iov[1].iov_len ? 2 : 1);
         if (w < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -316,7 +328,7 @@ static void guest_data(struct vsock_conn *c, const struct iovec *iov, unsigned n
     c->rx_cnt += len;
     uint32_t done = 0;
     if (!c->buf_len) {
-        ssize_t w = writev(c->fd, seg, k);
+        ssize_t w = send_iov(c->fd, seg, (unsigned)k);
         if (w < 0 && errno != EAGAIN && errno != EINTR) {
             v->vdev.stats.errors++;
             conn_reset(c, true);
@@ -367,7 +379,7 @@ static void host_established(struct vsock_conn *c)
     char ok[32];
     int n = snprintf(ok, sizeof(ok), "OK %u\n", c->local_port);
     /* A fresh socket's buffer is empty, so this short write cannot block or split. */
-    if (write(c->fd, ok, (size_t)n) != n) {
+    if (send(c->fd, ok, (size_t)n, MSG_NOSIGNAL) != n) {
         conn_reset(c, true);
         return;
     }
@@ -412,7 +424,8 @@ static bool known_op(uint16_t op)
     return op >= VSOCK_OP_REQUEST && op <= VSOCK_OP_CREDIT_REQUEST;
 }
 
-void vsock_packet(struct vsock *v, const struct vsock_hdr *h, const struct iovec *iov, unsigned n, uint64_t total)
+void vsock_packet(struct vsock *v, const struct vsock_hdr *h, const struct iovec *iov, unsigned n,
+                  uint64_t total)
 {
     uint32_t len = h->len;
     bool ok = h->src_cid == v->cid && h->dst_cid == VSOCK_HOST_CID && h->type == VSOCK_TYPE_STREAM &&
@@ -477,7 +490,8 @@ void vsock_packet(struct vsock *v, const struct vsock_hdr *h, const struct iovec
 }
 
 /* Reads host data into the guest's buffer after the header: at most its credit and one packet. */
-static uint32_t rx_data(struct vsock_conn *c, struct vsock_hdr *h, const struct iovec *in, unsigned n, uint32_t cap)
+static uint32_t rx_data(struct vsock_conn *c, struct vsock_hdr *h, const struct iovec *in, unsigned n,
+                        uint32_t cap)
 {
     if (!c->readable || !may_read_host(c))
         return 0;

@@ -10,13 +10,13 @@
 #include "virtio.h"
 #include "vsock.h"
 
-#define VIRTIO_ID_VSOCK 19
+#define VIRTIO_ID_VSOCK       19
 #define VIRTIO_VSOCK_F_STREAM 0
-#define VSOCK_Q_RX 0
-#define VSOCK_Q_TX 1
-#define VSOCK_Q_EVENT 2
+#define VSOCK_Q_RX            0
+#define VSOCK_Q_TX            1
+#define VSOCK_Q_EVENT         2
 
-#define VSOCK_HOST_CID 2
+#define VSOCK_HOST_CID    2
 #define VSOCK_TYPE_STREAM 1
 enum {
     VSOCK_OP_REQUEST = 1,
@@ -27,23 +27,23 @@ enum {
     VSOCK_OP_CREDIT_UPDATE = 6,
     VSOCK_OP_CREDIT_REQUEST = 7,
 };
-#define VSOCK_SHUT_RCV 1u
+#define VSOCK_SHUT_RCV  1u
 #define VSOCK_SHUT_SEND 2u
 #define VSOCK_SHUT_BOTH 3u
 
 /* Limits that keep a hostile guest's cost bounded. */
-#define VSOCK_BUF_ALLOC (256u << 10)    /* receive buffer we advertise per connection */
-#define VSOCK_MAX_PKT (64u << 10)       /* largest payload in one packet, either way (Linux's limit too) */
-#define VSOCK_MAX_CONNS 1024u
-#define VSOCK_MAX_BUFFERED (64u << 20)  /* guest data held for slow host sockets, all connections together */
-#define VSOCK_MAX_DATA_SEGS 64          /* payload descriptors per guest packet */
-#define VSOCK_TIMEOUT_NS 2000000000ull  /* guest silent after our REQUEST or SHUTDOWN: RST */
-#define VSOCK_HANDSHAKE_NS 10000000000ull /* host client silent before its CONNECT line */
-#define VSOCK_TICK_NS 250000000ull
+#define VSOCK_BUF_ALLOC       (256u << 10) /* receive buffer we advertise per connection */
+#define VSOCK_MAX_PKT         (64u << 10)  /* largest payload in one packet, either way (Linux's limit too) */
+#define VSOCK_MAX_CONNS       1024u
+#define VSOCK_MAX_BUFFERED    (64u << 20) /* guest data held for slow host sockets, all connections together */
+#define VSOCK_MAX_DATA_SEGS   64          /* payload descriptors per guest packet */
+#define VSOCK_TIMEOUT_NS      2000000000ull  /* guest silent after our REQUEST or SHUTDOWN: RST */
+#define VSOCK_HANDSHAKE_NS    10000000000ull /* host client silent before its CONNECT line */
+#define VSOCK_TICK_NS         250000000ull
 #define VSOCK_LOCAL_PORT_BASE (1u << 30) /* host-initiated ports: above anything a guest binds by habit */
-#define VSOCK_RST_RING 2048
-#define VSOCK_BUCKETS 256
-#define VSOCK_LINE_MAX 32
+#define VSOCK_RST_RING        2048
+#define VSOCK_BUCKETS         256
+#define VSOCK_LINE_MAX        32
 
 struct __attribute__((packed)) vsock_hdr {
     uint64_t src_cid, dst_cid;
@@ -60,14 +60,14 @@ enum conn_state {
     CONN_HANDSHAKE,    /* host client connected to the listener; reading its CONNECT line */
     CONN_REQUEST_SENT, /* we asked the guest to accept; waiting for RESPONSE or RST */
     CONN_ESTABLISHED,
-    CONN_CLOSING,      /* both directions done, SHUTDOWN sent; waiting for the guest's RST */
+    CONN_CLOSING, /* both directions done, SHUTDOWN sent; waiting for the guest's RST */
 };
 
 /* Control packets owed to the guest, sent as rx buffers allow. */
-#define PEND_REQUEST 1u
+#define PEND_REQUEST  1u
 #define PEND_RESPONSE 2u
 #define PEND_SHUT_ALL 4u
-#define PEND_CREDIT 8u
+#define PEND_CREDIT   8u
 
 struct vsock;
 
@@ -80,9 +80,9 @@ struct vsock_conn {
     bool readable;                  /* the host socket has data or EOF for the guest */
     bool host_eof;                  /* the host closed its sending side; SHUTDOWN(SEND) went to the guest */
     bool dead, in_rxq;
-    uint32_t peer_shut;             /* VSOCK_SHUT_* the guest announced */
-    uint32_t pending;               /* PEND_* */
-    uint64_t deadline;              /* now_ns() limit for the current state; 0 = none */
+    uint32_t peer_shut; /* VSOCK_SHUT_* the guest announced */
+    uint32_t pending;   /* PEND_* */
+    uint64_t deadline;  /* now_ns() limit for the current state; 0 = none */
 
     /* Credit (spec 5.10.6.3): the guest's buffer and how much of what we sent it has consumed ... */
     uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
@@ -95,9 +95,9 @@ struct vsock_conn {
     char line[VSOCK_LINE_MAX];
     uint32_t line_len;
 
-    struct vsock_conn *hnext;              /* hash chain */
-    struct vsock_conn *prev, *next;        /* every live connection */
-    struct vsock_conn *rxprev, *rxnext;    /* waiting for an rx buffer, round robin */
+    struct vsock_conn *hnext;           /* hash chain */
+    struct vsock_conn *prev, *next;     /* every live connection */
+    struct vsock_conn *rxprev, *rxnext; /* waiting for an rx buffer, round robin */
 };
 
 struct vsock_rst {
@@ -129,7 +129,8 @@ struct vsock {
 };
 
 /* vsock_conn.c */
-void vsock_packet(struct vsock *v, const struct vsock_hdr *h, const struct iovec *iov, unsigned n, uint64_t total);
+void vsock_packet(struct vsock *v, const struct vsock_hdr *h, const struct iovec *iov, unsigned n,
+                  uint64_t total);
 void vsock_accept(struct vsock *v);
 void vsock_tick(struct vsock *v);
 void conn_event(struct vsock_conn *c, uint32_t events);

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# End-to-end tests of the lsl CLI and the per-user service: the VM starts by itself, sessions exec through
+# the vsock agent. Same conventions as run.sh: "PASS name" / "FAIL name: why"; --list; NAME... runs a subset.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --list ]; then
+	sed -n '/^all_tests="/,/"$/p' "$0" | tr -d '"' | sed 's/^all_tests=//'
+	exit 0
+fi
+[ -n "${LSL_VMM:-}" ] || source "$here/../../scripts/env.sh" build
+S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-clitest.XXXXXX")
+export XDG_RUNTIME_DIR=$S/rt HOME=$S/home XDG_STATE_HOME=$S/state
+export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_ROOTFS=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
+export LSL_VM_MEMORY=1G LSL_VM_CPUS=2
+unset LSLENV LSL_VM_IDLE_TIMEOUT
+mkdir -p "$XDG_RUNTIME_DIR" "$HOME"
+L=$LSL_BUILD/cli/lsl
+cleanup() {
+	timeout 60 "$L" --shutdown >/dev/null 2>&1
+	pkill -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" 2>/dev/null
+	tmux -L lsltest kill-server 2>/dev/null
+	rm -rf "$S"
+}
+trap cleanup EXIT
+
+t() { # name function
+	local name=$1 out
+	if out=$("$2" 2>&1); then
+		echo "PASS $name"
+	else
+		echo "FAIL $name: $(tail -n1 <<<"$out")"
+		sed 's/^/    /' <<<"$out" | tail -n 15
+	fi
+}
+lsl() { timeout 300 "$L" "$@"; }
+expect_rc() { # want cmd...
+	local want=$1 rc
+	shift
+	"$@"
+	rc=$?
+	[ "$rc" -eq "$want" ] || { echo "exit status $rc, expected $want: $*"; return 1; }
+}
+vmm_count() { pgrep -c -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" || true; }
+wait_stopped() { # seconds
+	local i
+	for ((i = 0; i < $1 * 2; i++)); do
+		[ "$(vmm_count)" = 0 ] && return 0
+		sleep 0.5
+	done
+	echo "the service is still running after $1 s"
+	return 1
+}
+
+first_start() {
+	# No VM yet: the first command starts it, prints the answer, and the service stays up for the next.
+	[ "$(vmm_count)" = 0 ] || { echo "a service was already running"; return 1; }
+	local out
+	out=$(lsl -- uname -s) || return 1
+	[ "$out" = Linux ] || { echo "unexpected output: $out"; return 1; }
+	[ "$(vmm_count)" = 1 ] || { echo "expected one service process, found $(vmm_count)"; return 1; }
+	[ "$(stat -c %a "$XDG_RUNTIME_DIR/lsl")" = 700 ] || { echo "runtime dir not 0700"; return 1; }
+	[ "$(stat -c %a "$XDG_RUNTIME_DIR/lsl/control")" = 600 ] || { echo "control socket not 0600"; return 1; }
+}
+exit_codes() {
+	expect_rc 0 lsl -- true && expect_rc 1 lsl -- false && expect_rc 255 lsl -- sh -c 'exit 255' &&
+		expect_rc 137 lsl -- sh -c 'kill -9 $$' && expect_rc 143 lsl -- sh -c 'kill -TERM $$' &&
+		expect_rc 127 lsl -- no-such-command && expect_rc 3 lsl 'exit 3'
+}
+binary_64m() {
+	head -c 64M /dev/urandom >"$S/in"
+	lsl -- cat <"$S/in" >"$S/out" || return 1
+	cmp "$S/in" "$S/out" || { echo "64 MiB through stdin/stdout differ"; return 1; }
+}
+stderr_separate() {
+	lsl -- sh -c 'echo to-out; echo to-err >&2' >"$S/o" 2>"$S/e" || return 1
+	[ "$(cat "$S/o")" = to-out ] && [ "$(cat "$S/e")" = to-err ] || { echo "out=$(cat "$S/o") err=$(cat "$S/e")"; return 1; }
+}
+stdin_eof() { [ "$(printf 'a\nb\nc\n' | lsl -- wc -l)" = 3 ] || { echo "wc -l did not see EOF after 3 lines"; return 1; }; }
+pipe_vs_pty() {
+	local out
+	out=$(lsl -- tty </dev/null)
+	[ "$out" = "not a tty" ] || { echo "with a pipe, tty said: $out"; return 1; }
+	out=$(script -qec "$L -- tty" /dev/null | tr -d '\r')
+	[[ $out == /dev/pts/* ]] || { echo "under a pty, tty said: $out"; return 1; }
+	# Decided per fd: stdin a terminal, stdout a file.
+	script -qec "$L -- sh -c '[ -t 0 ] && echo in-tty; [ -t 1 ] || echo out-pipe' >$S/mixed" /dev/null >/dev/null
+	[ "$(tr -d '\r' <"$S/mixed" | tr '\n' ' ')" = "in-tty out-pipe " ] || { echo "mixed: $(cat "$S/mixed")"; return 1; }
+}
+screen() { tmux -L lsltest capture-pane -p -t lsl; }
+wait_screen() { # regex seconds
+	local i
+	for ((i = 0; i < $2 * 4; i++)); do
+		screen | grep -Eq "$1" && return 0
+		sleep 0.25
+	done
+	echo "screen never showed /$1/:"
+	screen
+	return 1
+}
+tmux_terminal() {
+	tmux -L lsltest new-session -d -s lsl -x 80 -y 24 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR HOME=$HOME XDG_STATE_HOME=$XDG_STATE_HOME LSL_KERNEL=$LSL_KERNEL LSL_ROOTFS=$LSL_ROOTFS $L" || return 1
+	wait_screen '[#$] *$' 60 || return 1
+	tmux -L lsltest send-keys -t lsl 'stty size' Enter
+	wait_screen '^24 80' 20 || return 1
+	tmux -L lsltest resize-window -t lsl -x 100 -y 30
+	sleep 1
+	tmux -L lsltest send-keys -t lsl 'stty size' Enter
+	wait_screen '^30 100' 20 || return 1
+	tmux -L lsltest send-keys -t lsl 'sleep 300' Enter
+	sleep 2
+	tmux -L lsltest send-keys -t lsl C-c
+	tmux -L lsltest send-keys -t lsl 'echo alive-$((6*7))' Enter
+	wait_screen '^alive-42' 20 || return 1
+	tmux -L lsltest send-keys -t lsl 'exit' Enter
+	local i
+	for ((i = 0; i < 40; i++)); do
+		tmux -L lsltest has-session -t lsl 2>/dev/null || return 0
+		sleep 0.25
+	done
+	echo "the login shell did not end on exit"
+	return 1
+}
+concurrent_20() {
+	local i pids=()
+	for i in $(seq 1 20); do
+		lsl -- sh -c 'sleep 1; echo "session $1"' sh "$i" >"$S/c$i" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" || { echo "session $((i + 1)) failed"; return 1; }; done
+	for i in $(seq 1 20); do
+		[ "$(cat "$S/c$i")" = "session $i" ] || { echo "session $i said: $(cat "$S/c$i")"; return 1; }
+	done
+}
+cd_user_env() {
+	[ "$(lsl --cd /tmp -- pwd)" = /tmp ] || { echo "--cd /tmp"; return 1; }
+	[ "$(lsl --cd '~' -- pwd)" = /root ] || { echo "--cd ~"; return 1; }
+	lsl -u nosuchuser -- true 2>"$S/err"
+	local rc=$?
+	[ $rc = 255 ] && grep -q 'nosuchuser' "$S/err" || { echo "unknown user: exit $rc, $(cat "$S/err")"; return 1; }
+	[ "$(FOO=bar LSLENV=FOO lsl -- sh -c 'echo "$FOO"')" = bar ] || { echo "LSLENV did not pass FOO"; return 1; }
+	[ -z "$(FOO=bar lsl -- sh -c 'echo "$FOO"')" ] || { echo "FOO passed without LSLENV"; return 1; }
+}
+status_sessions() {
+	lsl -- sleep 6 &
+	local pid=$! out
+	sleep 3
+	out=$(lsl --status)
+	wait $pid
+	grep -q '^State: *running' <<<"$out" && grep -q '^Sessions: *1$' <<<"$out" && grep -q '^vCPUs: *2$' <<<"$out" ||
+		{ echo "status: $out"; return 1; }
+}
+killed_client_cleans_up() {
+	"$L" -- sleep 1234 & # not through timeout(1): the client itself must be the one killed
+	local pid=$!
+	sleep 3
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	local i
+	for i in $(seq 1 20); do
+		lsl -- sh -c 'ps -o args | grep -q "^sleep 1234"' || return 0
+		sleep 0.5
+	done
+	echo "the guest process outlived its killed lsl"
+	return 1
+}
+malformed_input() {
+	# Garbage on the vsock socket and broken frames to the agent must not take the service down.
+	python3 - "$XDG_RUNTIME_DIR/lsl/vsock" <<'PY' || return 1
+import socket, struct, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX); s.connect(path); s.sendall(b"\x00\xffgarbage\n" * 100); s.close()
+s = socket.socket(socket.AF_UNIX); s.connect(path); s.sendall(b"CONNECT 5000\n")
+assert s.recv(64).startswith(b"OK"), "no OK"
+s.sendall(struct.pack("<II", 1, 4) + struct.pack("<I", 1) + struct.pack("<II", 2, 0xffffffff) + b"x" * 64)
+s.settimeout(30)
+data = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+s.close()
+PY
+	expect_rc 0 lsl -- true
+}
+shutdown_kills_stubborn() {
+	lsl -- sh -c 'trap "" TERM HUP; setsid sh -c "trap \"\" TERM HUP; sleep 1000" </dev/null >/dev/null 2>&1 &' || return 1
+	expect_rc 0 lsl --shutdown || return 1
+	wait_stopped 30 || return 1
+	grep -q '^State: *stopped' <<<"$(lsl --status)" || { echo "status does not say stopped"; return 1; }
+}
+two_at_once() {
+	wait_stopped 30 || return 1
+	lsl -- true &
+	local a=$!
+	lsl -- true &
+	local b=$!
+	wait $a && wait $b || { echo "one of the two concurrent starts failed"; return 1; }
+	[ "$(vmm_count)" = 1 ] || { echo "$(vmm_count) services after two concurrent starts"; return 1; }
+}
+idle_shutdown() {
+	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
+	LSL_VM_IDLE_TIMEOUT=3 lsl -- true || return 1
+	wait_stopped 40 || { echo "no idle shutdown within 40 s of a 3 s timeout"; return 1; }
+	[ "$(lsl -- echo again)" = again ] || { echo "the next command did not start the VM again"; return 1; }
+}
+bad_args() {
+	"$L" --bogus 2>"$S/err"
+	local rc=$?
+	[ $rc = 255 ] && [ "$(wc -l <"$S/err")" = 1 ] || { echo "exit $rc: $(cat "$S/err")"; return 1; }
+}
+
+all_tests="first_start exit_codes binary_64m stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
+	cd_user_env status_sessions killed_client_cleans_up malformed_input shutdown_kills_stubborn two_at_once
+	idle_shutdown bad_args"
+for name in ${*:-$all_tests}; do
+	t "$name" "$name"
+done
