@@ -95,7 +95,7 @@ int lsl_paths_init(struct lsl_paths *p)
     if ((e = getenv("LSL_ROOTFS")) && *e)
         snprintf(p->rootfs, sizeof(p->rootfs), "%s", e);
     else
-        r = lsl_path_join(p->rootfs, self, "demo-root.img");
+        r = lsl_path_join(p->rootfs, self, "guest/root.img");
     if ((e = getenv("LSL_KERNEL")) && *e) {
         snprintf(p->kernel, sizeof(p->kernel), "%s", e);
     } else {

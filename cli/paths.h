@@ -11,7 +11,7 @@ struct lsl_paths {
     char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
     char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
     char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
-    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's demo-root.img (copied to state on first start) */
+    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's guest/root.img (copied to state on first start) */
 };
 
 /* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */

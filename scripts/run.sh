@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The main job for now: boot the lsl kernel with lsl-init and a small root disk, run a command, exit with
-# its status. Where this machine's KVM cannot run standard guests, the same job runs in the emulated host.
+# The main job: run a command through lsl, which starts the per-user VM service on first use (kernel, lsl-init
+# agent, the built root disk). Where this machine's KVM cannot run standard guests, the same job runs inside
+# the emulated KVM host, and the VM is shut down at the end (it cannot outlive the emulated host).
 set -euo pipefail
 source "$(dirname "$0")/env.sh" build
-disk=$LSL_BUILD/demo-root.img
-[ -f "$disk" ] || bash "$LSL_ROOT/guest/mkdisk.sh" "$disk" 64 >/dev/null
-job=(timeout 300 "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vmlinux" --initrd "$LSL_INITRD" --cpus 2 --memory 512M
-     --disk "$disk,ro" --root /dev/vda --console-log "$LSL_BUILD/demo-console.log" --stats -- "$@")
+lsl=$LSL_BUILD/cli/lsl
 if bash "$LSL_ROOT/scripts/kvm-usable.sh"; then
-  # Kernel messages go to the log; the command's output comes back through the console.
-  exec "${job[@]/--stats/--console}"
+	exec "$lsl" -- "$@"
 fi
 bash "$LSL_ROOT/scripts/kvm-usable.sh" -v || true
 script=$LSL_BUILD/run-job.sh
-printf '%q ' "${job[@]/--stats/--console}" > "$script"
+{
+	echo 'export XDG_RUNTIME_DIR=/tmp/lsl-run HOME=/tmp/lsl-home'
+	printf 'export LSL_KERNEL=%q\n' "$LSL_KERNEL_DIR/vmlinux"
+	echo 'mkdir -p "$XDG_RUNTIME_DIR" "$HOME"'
+	printf '%q -- ' "$lsl"
+	printf '%q ' "$@"
+	echo
+	echo 'rc=$?'
+	printf '%q --shutdown\n' "$lsl"
+	echo 'exit $rc'
+} >"$script"
 exec bash "$LSL_ROOT/tests/vmhost/vmhost.sh" --rw "$LSL_ROOT" "$script"
