@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Creates an ext4 disk image holding a busybox root, for the tests and the demo, without root privileges.
 # Usage: guest/mkdisk.sh OUT.img [SIZE_MiB=64] [FILE...]   (LSL_BUSYBOX overrides /bin/busybox)
-# Each FILE (a static executable, e.g. a test helper) is installed as /bin/<its name>.
+# Each FILE (a static executable, e.g. a test helper) is installed as /bin/<its name>; a FILE written SRC=/DEST
+# is copied to the absolute path DEST in the image instead, keeping its mode (a dynamic program and its libraries,
+# keys, config), with parent directories made as needed.
 set -euo pipefail
 
 prog=${0##*/}
@@ -19,8 +21,16 @@ shift
 size=64
 case ${1:-} in [0-9]*) size=$1; shift ;; '') [ $# -eq 0 ] || die "size must be a whole number of MiB, got ''" ;; esac
 extra=("$@")
+placed=()
 for f in "${extra[@]}"; do
-    [ -f "$f" ] && [ -r "$f" ] || die "extra file $f not found"
+    case $f in
+    *=/*) src=${f%%=*} dest=${f#*=} ;;
+    *=*) die "$f: the destination after = must be an absolute path" ;;
+    *) src=$f dest= ;;
+    esac
+    [ -f "$src" ] && [ -r "$src" ] || die "extra file $src not found"
+    case /$dest/ in */../*) die "$f: the destination must not contain .." ;; esac
+    [ -n "$dest" ] && placed+=("$f")
 done
 case $size in '' | *[!0-9]*) die "size must be a whole number of MiB, got '$size'" ;; esac
 [ "$size" -ge 8 ] || die "size must be at least 8 MiB, got $size"
@@ -61,6 +71,7 @@ for applet in $applets; do
     [ "$applet" = busybox ] || ln -s busybox "$staging/bin/$applet"
 done
 for f in "${extra[@]}"; do
+    case $f in *=/*) continue ;; esac
     name=$(basename -- "$f")
     rm -f "$staging/bin/$name"
     cp -- "$f" "$staging/bin/$name"
@@ -69,6 +80,13 @@ done
 ln -s bin "$staging/sbin"
 ln -s ../bin "$staging/usr/bin"
 ln -s ../bin "$staging/usr/sbin"
+# After the bin links, so that /usr/sbin/x and /sbin/x land in /bin like the busybox applets.
+for f in "${placed[@]}"; do
+    src=${f%%=*} dest=$staging${f#*=}
+    mkdir -p -- "$(dirname -- "$dest")"
+    rm -f -- "$dest"
+    cp -L --preserve=mode -- "$src" "$dest"
+done
 
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$staging/etc/passwd"
 printf 'root:x:0:\n' >"$staging/etc/group"

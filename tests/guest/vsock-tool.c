@@ -1,6 +1,11 @@
 /* Guest-side helper for the vsock VM tests (static musl binary on the test disk):
  *   vsock-tool listen PORT        accept forever; each connection echoes everything back until EOF
- *   vsock-tool connect CID PORT   stdin -> socket, socket -> stdout; half-closes on stdin EOF */
+ *   vsock-tool connect CID PORT   stdin -> socket, socket -> stdout; half-closes on stdin EOF
+ *   vsock-tool listen-exec [-u] PORT PROG [ARG...]
+ *                                 accept forever; each connection runs PROG with it as stdin and stdout, like
+ *                                 inetd. -u hands PROG a unix socket relayed to the connection instead, for
+ *                                 programs that look up their peer's address and know no AF_VSOCK (the
+ *                                 session benchmark's ssh server, dropbear -i, exits on it) */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,7 +17,7 @@
 #include <unistd.h>
 
 /* musl ships no <linux/vm_sockets.h>: the ABI, spelled out. */
-#define AF_VSOCK_ 40
+#define AF_VSOCK_       40
 #define VMADDR_CID_ANY_ 0xffffffffu
 struct sockaddr_vm_ {
     sa_family_t svm_family;
@@ -67,14 +72,28 @@ static void echo(int fd)
     close(fd);
 }
 
-static int do_listen(unsigned port)
+/* A listening vsock socket on PORT of any CID, or -1 (reported). */
+static int listen_socket(unsigned port)
 {
     int s = socket(AF_VSOCK_, SOCK_STREAM, 0);
-    if (s < 0)
-        return die("socket");
+    if (s < 0) {
+        die("socket");
+        return -1;
+    }
     struct sockaddr_vm_ a = {.svm_family = AF_VSOCK_, .svm_port = port, .svm_cid = VMADDR_CID_ANY_};
-    if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0)
-        return die("bind/listen");
+    if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 64) < 0) {
+        die("bind/listen");
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+static int do_listen(unsigned port)
+{
+    int s = listen_socket(port);
+    if (s < 0)
+        return 1;
     signal(SIGCHLD, SIG_IGN); /* children reap themselves */
     fprintf(stderr, "vsock-tool: listening on port %u\n", port);
     for (;;) {
@@ -89,6 +108,84 @@ static int do_listen(unsigned port)
             close(s);
             echo(c);
             _exit(0);
+        }
+        close(c);
+    }
+}
+
+/* Relays between the connection C and U both ways, passing on half-closes, until both directions ended. */
+static void relay_unix(int c, int u)
+{
+    int open_c = 1, open_u = 1;
+    while (open_c || open_u) {
+        struct pollfd p[2] = {{.fd = open_c ? c : -1, .events = POLLIN},
+                              {.fd = open_u ? u : -1, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!p[i].revents)
+                continue;
+            int from = i ? u : c, to = i ? c : u;
+            ssize_t r = read(from, buf, sizeof(buf));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r > 0 && write_all(to, buf, (size_t)r) == 0)
+                continue;
+            shutdown(to, SHUT_WR);
+            *(i ? &open_u : &open_c) = 0;
+        }
+    }
+}
+
+/* The child's side of a connection C: PROG on C itself, or with UNIX on a relayed unix socket. */
+static void serve_exec(int c, int unix_relay, char **prog)
+{
+    int sp[2];
+    if (unix_relay) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
+            _exit(die("socketpair"));
+        pid_t pid = fork();
+        if (pid < 0)
+            _exit(die("fork"));
+        if (pid > 0) {
+            close(sp[1]);
+            relay_unix(c, sp[0]);
+            _exit(0);
+        }
+        close(sp[0]);
+        close(c);
+        c = sp[1];
+    }
+    /* stderr stays ours: a program's log lines must not corrupt the protocol on the connection. */
+    if (dup2(c, 0) < 0 || dup2(c, 1) < 0)
+        _exit(die("dup2"));
+    close(c);
+    execv(prog[0], prog);
+    _exit(die(prog[0]));
+}
+
+static int do_listen_exec(unsigned port, int unix_relay, char **prog)
+{
+    int s = listen_socket(port);
+    if (s < 0)
+        return 1;
+    signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+    fprintf(stderr, "vsock-tool: listening on port %u for %s\n", port, prog[0]);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return die("accept");
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGCHLD, SIG_DFL);
+            close(s);
+            serve_exec(c, unix_relay, prog);
         }
         close(c);
     }
@@ -142,9 +239,15 @@ int main(int argc, char **argv)
     unsigned cid, port;
     if (argc == 3 && strcmp(argv[1], "listen") == 0 && parse_u32(argv[2], &port) == 0)
         return do_listen(port);
+    if (argc >= 3 && strcmp(argv[1], "listen-exec") == 0) {
+        int u = strcmp(argv[2], "-u") == 0;
+        if (argc >= 4 + u && parse_u32(argv[2 + u], &port) == 0)
+            return do_listen_exec(port, u, argv + 3 + u);
+    }
     if (argc == 4 && strcmp(argv[1], "connect") == 0 && parse_u32(argv[2], &cid) == 0 &&
         parse_u32(argv[3], &port) == 0)
         return do_connect(cid, port);
-    fprintf(stderr, "usage: vsock-tool listen PORT | vsock-tool connect CID PORT\n");
+    fprintf(stderr, "usage: vsock-tool listen PORT | vsock-tool connect CID PORT | "
+                    "vsock-tool listen-exec [-u] PORT PROG [ARG...]\n");
     return 2;
 }

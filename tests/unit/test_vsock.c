@@ -12,19 +12,19 @@
 #include "check.h"
 #include "devices/vsock_int.h"
 
-#define MEM (8u << 20)
-#define QSIZE 64
-#define RX_DESC 0x1000
-#define RX_AVAIL 0x2000
-#define RX_USED 0x3000
-#define TX_DESC 0x4000
-#define TX_AVAIL 0x5000
-#define TX_USED 0x6000
-#define RXBUF 0x100000
+#define MEM       (8u << 20)
+#define QSIZE     64
+#define RX_DESC   0x1000
+#define RX_AVAIL  0x2000
+#define RX_USED   0x3000
+#define TX_DESC   0x4000
+#define TX_AVAIL  0x5000
+#define TX_USED   0x6000
+#define RXBUF     0x100000
 #define RXBUF_LEN (VSOCK_HDR_LEN + 4096)
-#define TXBUF 0x200000
-#define TXSLOT 0x11000
-#define GCID 3
+#define TXBUF     0x200000
+#define TXSLOT    0x11000
+#define GCID      3
 
 static struct gmem m;
 static struct vsock *v;
@@ -86,7 +86,8 @@ static void setup(void)
     g_fwd = 0;
     struct virtq_desc *d = gp(RX_DESC, 16 * QSIZE);
     for (uint16_t i = 0; i < QSIZE; i++) {
-        d[i] = (struct virtq_desc){.addr = RXBUF + i * 0x2000u, .len = RXBUF_LEN, .flags = VIRTQ_DESC_F_WRITE};
+        d[i] =
+            (struct virtq_desc){.addr = RXBUF + i * 0x2000u, .len = RXBUF_LEN, .flags = VIRTQ_DESC_F_WRITE};
         offer(RX_AVAIL, i);
     }
 }
@@ -131,9 +132,15 @@ static bool rx_take(struct vsock_hdr *h, void *data, uint32_t *len)
 
 static struct vsock_hdr ghdr(uint16_t op, uint32_t src_port, uint32_t dst_port, uint32_t len)
 {
-    return (struct vsock_hdr){.src_cid = GCID, .dst_cid = VSOCK_HOST_CID, .src_port = src_port,
-                              .dst_port = dst_port, .len = len, .type = VSOCK_TYPE_STREAM, .op = op,
-                              .buf_alloc = g_buf_alloc, .fwd_cnt = g_fwd};
+    return (struct vsock_hdr){.src_cid = GCID,
+                              .dst_cid = VSOCK_HOST_CID,
+                              .src_port = src_port,
+                              .dst_port = dst_port,
+                              .len = len,
+                              .type = VSOCK_TYPE_STREAM,
+                              .op = op,
+                              .buf_alloc = g_buf_alloc,
+                              .fwd_cnt = g_fwd};
 }
 
 /* The guest sends a packet; buf_len can claim less room than the header's len says. */
@@ -151,7 +158,8 @@ static void tx_raw(const struct vsock_hdr *h, const void *data, uint32_t data_le
     notify(VSOCK_Q_TX);
 }
 
-static void tx(uint16_t op, uint32_t src_port, uint32_t dst_port, const void *data, uint32_t len, uint32_t flags)
+static void tx(uint16_t op, uint32_t src_port, uint32_t dst_port, const void *data, uint32_t len,
+               uint32_t flags)
 {
     struct vsock_hdr h = ghdr(op, src_port, dst_port, len);
     h.flags = flags;
@@ -237,7 +245,7 @@ static void test_host_to_guest(void)
         /* Never more than the window the guest advertised beyond what it has consumed. */
         CHECK(got - g_fwd <= g_buf_alloc);
         if (!round && got - g_fwd < g_buf_alloc)
-            break; /* stalled with credit left: a bug */
+            break;   /* stalled with credit left: a bug */
         g_fwd = got; /* the guest application read everything */
         tx(VSOCK_OP_CREDIT_UPDATE, 5000, local, NULL, 0, 0);
     }

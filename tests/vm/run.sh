@@ -148,10 +148,201 @@ bad_disk() { bad_input 'cannot open disk' --kernel "$K" --disk "$S/nope.img" && 
 bad_initrd() { bad_input 'cannot open initrd' --kernel "$K" --initrd "$S/nope"; }
 bad_option() { bad_input 'unknown option' --kernel "$K" --frobnicate; }
 
+# --- virtio-vsock (--vsock): hybrid unix sockets both ways, with vsock-tool on a second test disk ---------
+VS_TOOL=$LSL_BUILD/tests/vsock-tool
+exec 9>&1 # measurements go to the runner's output even when the test passes (t captures the rest)
+VS_DISK=$LSL_BUILD/vsock-root.img
+vs_disk() { # the test root plus /bin/vsock-tool, kept in the build tree (mkfs under TCG is slow) until it changes
+	[ -x "$VS_TOOL" ] || { echo "no $VS_TOOL (ninja -C $LSL_BUILD)"; return 1; }
+	if [ ! -f "$VS_DISK" ] || [ "$VS_TOOL" -nt "$VS_DISK" ]; then
+		bash "$here/../../guest/mkdisk.sh" "$VS_DISK" 32 "$VS_TOOL" >/dev/null || return 1
+	fi
+	# The host end: echo clients, a one-shot server and a refused-connection check (python3, no TCG compile).
+	cat >"$S/vs.py" <<'PY'
+import hashlib, os, selectors, socket, sys, time
+
+def connect(uds, port, deadline):
+    # The guest's listener may not be up yet: a refused CONNECT closes without "OK"; retry until deadline.
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(uds)
+            s.sendall(b"CONNECT %d\n" % port)
+            line = b""
+            while not line.endswith(b"\n"):
+                c = s.recv(1)
+                if not c:
+                    break
+                line += c
+            if line.startswith(b"OK "):
+                return s
+        except OSError:
+            pass
+        s.close()
+        if time.time() > deadline:
+            sys.exit("no OK from the guest for port %d" % port)
+        time.sleep(0.3)
+
+def echo(uds, port, nconn, size):
+    data = os.urandom(size)
+    socks = [connect(uds, port, time.time() + 90) for _ in range(nconn)]
+    t0 = time.time()
+    sel = selectors.DefaultSelector()
+    st = {}
+    for s in socks:
+        s.setblocking(False)
+        st[s] = [0, bytearray()]
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    live = nconn
+    while live:
+        for key, ev in sel.select(timeout=60):
+            s = key.fileobj
+            sent, got = st[s]
+            if ev & selectors.EVENT_WRITE:
+                if sent < size:
+                    try:
+                        sent += s.send(data[sent:sent + 262144])
+                    except BlockingIOError:
+                        pass
+                    st[s][0] = sent
+                if sent == size:
+                    s.shutdown(socket.SHUT_WR)
+                    sel.modify(s, selectors.EVENT_READ)
+            if ev & selectors.EVENT_READ:
+                try:
+                    b = s.recv(262144)
+                except BlockingIOError:
+                    continue
+                if b:
+                    got += b
+                else:
+                    sel.unregister(s)
+                    live -= 1
+        else:
+            if not sel.get_map():
+                break
+    dt = time.time() - t0
+    for s in socks:
+        got = st[s][1]
+        if len(got) != size or got != data:
+            sys.exit("echo mismatch: sent %d bytes, got %d back" % (size, len(got)))
+        s.close()
+    print("    vsock: %d x %d KiB echoed in %.1f s: %.1f MiB/s each way" % (nconn, size >> 10, dt, nconn * size / dt / 2**20))
+
+def serve(path, out):
+    l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    l.bind(path)
+    l.listen(1)
+    l.settimeout(120)
+    c, _ = l.accept()
+    data = bytearray()
+    while True:
+        b = c.recv(262144)
+        if not b:
+            break
+        data += b
+    open(out, "wb").write(data)
+    c.sendall(b"thanks %d\n" % len(data))
+    c.close()
+
+def refused(uds, port):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(uds)
+    s.settimeout(10)
+    t0 = time.time()
+    s.sendall(b"CONNECT %d\n" % port)
+    b = s.recv(64)
+    if b:
+        sys.exit("connect to a port nobody listens on answered %r" % b)
+    print("refused in %.2f s" % (time.time() - t0))
+
+cmd = sys.argv[1]
+if cmd == "echo":
+    echo(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+elif cmd == "serve":
+    serve(sys.argv[2], sys.argv[3])
+else:
+    refused(sys.argv[2], int(sys.argv[3]))
+PY
+}
+# Boots the vsock disk in the background with a guest command; vs_stop ends it.
+vs_boot() { # log guest-shell-command
+	rm -f "$S/v.sock" "$S/$1"
+	# A plain command, not the vmm function: $! must be timeout itself, which passes vs_stop's SIGTERM on to
+	# lsl-vmm (a function's subshell would die alone and leave the VM holding the test's output pipe).
+	timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$VS_DISK,ro" --root /dev/vda \
+		--vsock "$S/v.sock" --console-log "$S/$1" --stats -- /bin/sh -c "$2" >/dev/null 2>"$S/$1.err" &
+	VS_PID=$!
+}
+vs_stop() {
+	kill -TERM "$VS_PID" 2>/dev/null
+	wait "$VS_PID" 2>/dev/null
+	grep 'virtio-vsock' "$S/$1.err" | sed 's/^/    /' >&9 || true
+}
+vs_wait_log() { # log pattern: waits for the guest to print it (boot under TCG takes a while)
+	local i
+	for i in $(seq 1 300); do
+		grep -q "$2" "$S/$1" 2>/dev/null && return 0
+		kill -0 "$VS_PID" 2>/dev/null || break
+		sleep 0.3
+	done
+	echo "guest never printed '$2'"; cat "$S/$1"; return 1
+}
+vsock_echo_64m() {
+	vs_disk || return 1
+	vs_boot vs1.log 'vsock-tool listen 5000 & sleep 600'
+	local rc=0 out
+	if vs_wait_log vs1.log 'listening on port 5000'; then
+		out=$(timeout 240 python3 "$S/vs.py" echo "$S/v.sock" 5000 1 $((64 << 20))) || rc=1
+		echo "$out" >&9
+	else
+		rc=1
+	fi
+	vs_stop vs1.log
+	return $rc
+}
+vsock_echo_20_conns() {
+	vs_disk || return 1
+	vs_boot vs2.log 'vsock-tool listen 5000 & sleep 600'
+	local rc=0 out
+	if vs_wait_log vs2.log 'listening on port 5000'; then
+		out=$(timeout 240 python3 "$S/vs.py" echo "$S/v.sock" 5000 20 $((1 << 20))) || rc=1
+		echo "$out" >&9
+	else
+		rc=1
+	fi
+	vs_stop vs2.log
+	return $rc
+}
+vsock_guest_to_host() {
+	vs_disk || return 1
+	rm -f "$S/v.sock_6000" "$S/got"
+	timeout 200 python3 "$S/vs.py" serve "$S/v.sock_6000" "$S/got" &
+	local srv=$! i
+	for i in $(seq 1 100); do [ -S "$S/v.sock_6000" ] && break; sleep 0.1; done
+	# The guest sends its busybox, half-closes, and must read the server's reply after that.
+	expect_rc 0 vmm --disk "$VS_DISK,ro" --root /dev/vda --vsock "$S/v.sock" -- /bin/sh -c \
+		'[ "$(vsock-tool connect 2 6000 < /bin/busybox)" = "thanks $(wc -c < /bin/busybox)" ]' || { kill $srv; return 1; }
+	wait $srv || { echo "host server failed"; return 1; }
+	cmp "$S/got" "${LSL_BUSYBOX:-/bin/busybox}" || { echo "the host received different bytes"; return 1; }
+}
+vsock_refused() {
+	vs_disk || return 1
+	# Guest to a host port nobody serves: connect fails at once; then host to a guest port nobody serves.
+	vs_boot vs4.log 'vsock-tool connect 2 6001 </dev/null; echo "guest-connect-rc=$?"; sleep 600'
+	local rc=0
+	vs_wait_log vs4.log 'guest-connect-rc=' || rc=1
+	grep -q 'guest-connect-rc=1' "$S/vs4.log" || { echo "guest connect to a dead port: $(grep rc= "$S/vs4.log")"; rc=1; }
+	grep -q 'vsock-tool: connect:' "$S/vs4.log" || { echo "no connect error from vsock-tool"; rc=1; }
+	[ $rc -eq 0 ] && { timeout 60 python3 "$S/vs.py" refused "$S/v.sock" 5001 || rc=1; }
+	vs_stop vs4.log
+	return $rc
+}
+
 all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe
 	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
-	bad_disk bad_initrd bad_option"
+	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused"
 # `run.sh --list` names the tests; `run.sh NAME...` runs only those (tests/run.sh re-runs what never reported).
 for name in ${*:-$all_tests}; do
 	t "$name" "$name"
