@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the lsl CLI and the per-user service: the VM starts by itself, sessions exec through
 # the vsock agent. Same conventions as run.sh: "PASS name" / "FAIL name: why"; --list; NAME... runs a subset.
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-if [ "${1:-}" = --list ]; then
-	sed -n '/^all_tests="/,/"$/p' "$0" | tr -d '"' | sed 's/^all_tests=//'
-	exit 0
-fi
-[ -n "${LSL_VMM:-}" ] || source "$here/../../scripts/env.sh" build
+source "$(dirname "$0")/lib.sh"
 S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-clitest.XXXXXX")
 export XDG_RUNTIME_DIR=$S/rt HOME=$S/home XDG_STATE_HOME=$S/state
 export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_ROOTFS=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
@@ -23,23 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t() { # name function
-	local name=$1 out
-	if out=$("$2" 2>&1); then
-		echo "PASS $name"
-	else
-		echo "FAIL $name: $(tail -n1 <<<"$out")"
-		sed 's/^/    /' <<<"$out" | tail -n 15
-	fi
-}
 lsl() { timeout 300 "$L" "$@"; }
-expect_rc() { # want cmd...
-	local want=$1 rc
-	shift
-	"$@"
-	rc=$?
-	[ "$rc" -eq "$want" ] || { echo "exit status $rc, expected $want: $*"; return 1; }
-}
 vmm_count() { pgrep -c -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" || true; }
 wait_stopped() { # seconds
 	local i
@@ -213,6 +191,4 @@ bad_args() {
 all_tests="first_start exit_codes binary_64m stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
 	cd_user_env status_sessions killed_client_cleans_up malformed_input shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
-for name in ${*:-$all_tests}; do
-	t "$name" "$name"
-done
+run_suite "$@"

@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # VM tests for lsl-vmm and lsl-init. Needs a /dev/kvm that runs standard guests (tests/run.sh arranges that,
 # using the emulated KVM host where needed). Prints "PASS name", "FAIL name: why" or "SKIP name: why".
-set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-if [ "${1:-}" = --list ]; then
-	sed -n '/^all_tests="/,/"$/p' "$0" | tr -d '"' | sed 's/^all_tests=//'
-	exit 0
-fi
-[ -n "${LSL_VMM:-}" ] || source "$here/../../scripts/env.sh" build
+source "$(dirname "$0")/lib.sh"
 K=$LSL_KERNEL_DIR/vmlinux
 DISK=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
 S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-vmtest.XXXXXX")
@@ -18,22 +12,6 @@ vmm() { timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" "$@"; }
 vm_ro() { vmm --disk "$DISK,ro" --root /dev/vda "$@"; }
 fresh_disk() { cp --sparse=always "$DISK" "$S/rw.img"; }
 
-t() { # name function
-	local name=$1 out
-	if out=$("$2" 2>&1); then
-		echo "PASS $name"
-	else
-		echo "FAIL $name: $(tail -n1 <<<"$out")"
-		sed 's/^/    /' <<<"$out" | tail -n 15
-	fi
-}
-expect_rc() { # want cmd...
-	local want=$1 rc
-	shift
-	"$@"
-	rc=$?
-	[ "$rc" -eq "$want" ] || { echo "exit status $rc, expected $want"; return 1; }
-}
 
 boot_marker() {
 	expect_rc 0 vmm --console-log "$S/boot.log" || return 1
@@ -343,7 +321,4 @@ all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_
 	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
 	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused"
-# `run.sh --list` names the tests; `run.sh NAME...` runs only those (tests/run.sh re-runs what never reported).
-for name in ${*:-$all_tests}; do
-	t "$name" "$name"
-done
+run_suite "$@"

@@ -18,6 +18,7 @@
 
 #include "../../proto/agent.h"
 #include "../devices/vsock.h"
+#include "../util/unix_socket.h"
 #include "../util/util.h"
 
 #define SHUTDOWN_GRACE_S 15
@@ -33,27 +34,6 @@ struct service {
     char agent_reply[64];
     size_t agent_reply_len;
 };
-
-static int unix_listen(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return -errno;
-    unlink(path);
-    mode_t old = umask(0177); /* the socket file is created 0600 */
-    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    umask(old);
-    if (r < 0 || listen(fd, 64) < 0) {
-        r = -errno;
-        close(fd);
-        return r;
-    }
-    return fd;
-}
 
 static unsigned sessions(const struct service *s)
 {
@@ -264,7 +244,7 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s)
     }
     char path[4096];
     snprintf(path, sizeof(path), "%s/control", dir);
-    s->listen_fd = unix_listen(path);
+    s->listen_fd = unix_listen(path, 64);
     if (s->listen_fd < 0)
         return log_errno(-s->listen_fd, "cannot listen on %s", path);
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

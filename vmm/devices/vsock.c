@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/vm.h"
+#include "../util/unix_socket.h"
 #include "../util/util.h"
 #include "virtio_mmio.h"
 #include "vsock_int.h"
@@ -140,33 +141,17 @@ void vsock_poll(struct vsock *v)
 
 static int listen_at(const char *path)
 {
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
     /* Guest-initiated connections go to PATH_<port>: leave room for "_4294967295". */
-    if (strlen(path) + 12 > sizeof(a.sun_path)) {
-        log_error("vsock socket path %s is too long (at most %zu bytes)", path, sizeof(a.sun_path) - 12);
+    if (strlen(path) + 12 > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        log_error("vsock socket path %s is too long (at most %zu bytes)", path,
+                  sizeof(((struct sockaddr_un *)0)->sun_path) - 12);
         return -ENAMETOOLONG;
     }
-    memcpy(a.sun_path, path, strlen(path) + 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            log_error("vsock socket path %s exists and is not a socket", path);
-            return -EEXIST;
-        }
-        unlink(path); /* a stale socket from an earlier run */
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return log_errno(errno, "vsock socket");
-    /* The socket is created under the umask: make it 0600 from the start rather than chmod afterwards. */
-    mode_t old = umask(0177);
-    int r = bind(fd, (struct sockaddr *)&a, sizeof(a));
-    umask(old);
-    if (r < 0 || listen(fd, 128) < 0) {
-        int e = errno;
-        close(fd);
-        return log_errno(e, "cannot listen on vsock socket %s", path);
-    }
+    int fd = unix_listen(path, 128);
+    if (fd == -EEXIST)
+        log_error("vsock socket path %s exists and is not a socket", path);
+    else if (fd < 0)
+        log_errno(-fd, "cannot listen on vsock socket %s", path);
     return fd;
 }
 

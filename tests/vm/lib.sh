@@ -1,0 +1,35 @@
+# Shared by the VM test suites (run.sh, cli.sh): `--list`, the test runner and the assertion helper.
+# A suite sources this first, defines its tests and all_tests="...", then calls run_suite "$@".
+# shellcheck shell=bash
+set -uo pipefail
+suite=${BASH_SOURCE[1]}
+# `SUITE --list` names the tests; `SUITE NAME...` runs only those (tests/run.sh re-runs what never reported).
+if [ "${1:-}" = --list ]; then
+	sed -n '/^all_tests="/,/"$/p' "$suite" | tr -d '"' | sed 's/^all_tests=//'
+	exit 0
+fi
+[ -n "${LSL_VMM:-}" ] || source "$(dirname "$suite")/../../scripts/env.sh" build
+
+t() { # name function: "PASS name", or "FAIL name: last line" and the tail of what it said
+	local name=$1 out
+	if out=$("$2" 2>&1); then
+		echo "PASS $name"
+	else
+		echo "FAIL $name: $(tail -n1 <<<"$out")"
+		sed 's/^/    /' <<<"$out" | tail -n 15
+	fi
+}
+expect_rc() { # want cmd...
+	local want=$1 rc
+	shift
+	"$@"
+	rc=$?
+	[ "$rc" -eq "$want" ] || { echo "exit status $rc, expected $want: $*"; return 1; }
+}
+run_suite() { # [names...]
+	local name
+	# shellcheck disable=SC2154 # all_tests is the suite's
+	for name in ${*:-$all_tests}; do
+		t "$name" "$name"
+	done
+}

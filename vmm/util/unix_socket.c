@@ -1,0 +1,36 @@
+/* Listening unix sockets. */
+#include "unix_socket.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int unix_listen(const char *path, int backlog)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return -EEXIST;
+        unlink(path); /* a stale socket from an earlier run */
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    /* Created under the umask: 0600 from the start rather than chmod afterwards. */
+    mode_t old = umask(0177);
+    int r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+    umask(old);
+    if (r < 0 || listen(fd, backlog) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
