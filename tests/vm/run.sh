@@ -133,7 +133,7 @@ VS_DISK=$LSL_BUILD/vsock-root.img
 vs_disk() { # the test root plus /bin/vsock-tool, kept in the build tree (mkfs under TCG is slow) until it changes
 	[ -x "$VS_TOOL" ] || { echo "no $VS_TOOL (ninja -C $LSL_BUILD)"; return 1; }
 	if [ ! -f "$VS_DISK" ] || [ "$VS_TOOL" -nt "$VS_DISK" ]; then
-		bash "$here/../../guest/mkdisk.sh" "$VS_DISK" 32 "$VS_TOOL" >/dev/null || return 1
+		bash "$LSL_ROOT/guest/mkdisk.sh" "$VS_DISK" 32 "$VS_TOOL" >/dev/null || return 1
 	fi
 	# The host end: echo clients, a one-shot server and a refused-connection check (python3, no TCG compile).
 	cat >"$S/vs.py" <<'PY'
