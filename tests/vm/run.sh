@@ -11,6 +11,8 @@ vmm() { timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" "$@"; }
 # A guest command on the read-only test root: vm_cmd [lsl-vmm options...] -- CMD...
 vm_ro() { vmm --disk "$DISK,ro" --root /dev/vda "$@"; }
 fresh_disk() { cp --sparse=always "$DISK" "$S/rw.img"; }
+# The lsl-vmm process (not its timeout or subshell wrapper) started with --console-log LOG.
+vmm_pid_of() { pgrep -n -f "^$LSL_VMM .*--console-log $1"; }
 
 
 boot_marker() {
@@ -53,7 +55,7 @@ lazy_memory() {
 		sleep 1
 	done
 	sleep 2
-	vmm_pid=$(pgrep -P $pid -x lsl-vmm)
+	vmm_pid=$(vmm_pid_of "$S/lazy.log")
 	[ -n "$vmm_pid" ] && rss=$(awk '/^VmRSS/ {print $2}' "/proc/$vmm_pid/status")
 	kill -TERM $pid 2>/dev/null
 	wait $pid 2>/dev/null
@@ -97,10 +99,17 @@ panic_reported() {
 	grep -q 'guest kernel panic: Kernel panic - not syncing' "$S/err" || { echo "no panic line: $(cat "$S/err")"; return 1; }
 }
 sigterm_stops() {
-	vm_ro -- /bin/sleep 600 &
-	local pid=$!
-	sleep 5
-	kill -TERM $pid
+	# SIGTERM to lsl-vmm itself (not to a wrapper) stops the VM and exits 128+15.
+	vm_ro --console-log "$S/term.log" -- /bin/sleep 600 &
+	local pid=$! i
+	for i in $(seq 1 90); do
+		grep -q '^lsl-init: up' "$S/term.log" 2>/dev/null && break
+		sleep 1
+	done
+	local vmm_pid
+	vmm_pid=$(vmm_pid_of "$S/term.log")
+	[ -n "$vmm_pid" ] || { echo "lsl-vmm not found"; return 1; }
+	kill -TERM "$vmm_pid"
 	local rc=0
 	wait $pid || rc=$?
 	[ $rc -eq 143 ] || { echo "exit status $rc, expected 143"; return 1; }
