@@ -89,13 +89,14 @@ static int listen_socket(unsigned port)
     return s;
 }
 
-static int do_listen(unsigned port)
+/* Accepts connections on port forever, serving each in a child of its own. */
+static int serve_forever(unsigned port, const char *what, void (*serve)(int c, void *ctx), void *ctx)
 {
     int s = listen_socket(port);
     if (s < 0)
         return 1;
     signal(SIGCHLD, SIG_IGN); /* children reap themselves */
-    fprintf(stderr, "vsock-tool: listening on port %u\n", port);
+    fprintf(stderr, "vsock-tool: listening on port %u%s\n", port, what);
     for (;;) {
         int c = accept(s, NULL, NULL);
         if (c < 0) {
@@ -105,12 +106,24 @@ static int do_listen(unsigned port)
         }
         pid_t pid = fork();
         if (pid == 0) {
+            signal(SIGCHLD, SIG_DFL);
             close(s);
-            echo(c);
+            serve(c, ctx);
             _exit(0);
         }
         close(c);
     }
+}
+
+static void serve_echo(int c, void *ctx)
+{
+    (void)ctx;
+    echo(c);
+}
+
+static int do_listen(unsigned port)
+{
+    return serve_forever(port, "", serve_echo, NULL);
 }
 
 /* Relays between the connection C and U both ways, passing on half-closes, until both directions ended. */
@@ -167,28 +180,23 @@ static void serve_exec(int c, int unix_relay, char **prog)
     _exit(die(prog[0]));
 }
 
+struct exec_ctx {
+    int unix_relay;
+    char **prog;
+};
+
+static void serve_exec_ctx(int c, void *ctx)
+{
+    struct exec_ctx *e = ctx;
+    serve_exec(c, e->unix_relay, e->prog);
+}
+
 static int do_listen_exec(unsigned port, int unix_relay, char **prog)
 {
-    int s = listen_socket(port);
-    if (s < 0)
-        return 1;
-    signal(SIGCHLD, SIG_IGN); /* children reap themselves */
-    fprintf(stderr, "vsock-tool: listening on port %u for %s\n", port, prog[0]);
-    for (;;) {
-        int c = accept(s, NULL, NULL);
-        if (c < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return die("accept");
-        }
-        pid_t pid = fork();
-        if (pid == 0) {
-            signal(SIGCHLD, SIG_DFL);
-            close(s);
-            serve_exec(c, unix_relay, prog);
-        }
-        close(c);
-    }
+    struct exec_ctx e = {.unix_relay = unix_relay, .prog = prog};
+    char what[256];
+    snprintf(what, sizeof(what), " for %s", prog[0]);
+    return serve_forever(port, what, serve_exec_ctx, &e);
 }
 
 static int do_connect(unsigned cid, unsigned port)

@@ -275,32 +275,21 @@ vs_wait_log() { # log pattern: waits for the guest to print it (boot under TCG t
 	done
 	echo "guest never printed '$2'"; cat "$S/$1"; return 1
 }
-vsock_echo_64m() {
+vs_echo() { # log connections bytes-each: the guest echoes every stream back; the host checks each byte
 	vs_disk || return 1
-	vs_boot vs1.log 'vsock-tool listen 5000 & sleep 600'
+	vs_boot "$1" 'vsock-tool listen 5000 & sleep 600'
 	local rc=0 out
-	if vs_wait_log vs1.log 'listening on port 5000'; then
-		out=$(timeout 240 python3 "$S/vs.py" echo "$S/v.sock" 5000 1 $((64 << 20))) || rc=1
+	if vs_wait_log "$1" 'listening on port 5000'; then
+		out=$(timeout 240 python3 "$S/vs.py" echo "$S/v.sock" 5000 "$2" "$3") || rc=1
 		echo "$out" >&9
 	else
 		rc=1
 	fi
-	vs_stop vs1.log
+	vs_stop "$1"
 	return $rc
 }
-vsock_echo_20_conns() {
-	vs_disk || return 1
-	vs_boot vs2.log 'vsock-tool listen 5000 & sleep 600'
-	local rc=0 out
-	if vs_wait_log vs2.log 'listening on port 5000'; then
-		out=$(timeout 240 python3 "$S/vs.py" echo "$S/v.sock" 5000 20 $((1 << 20))) || rc=1
-		echo "$out" >&9
-	else
-		rc=1
-	fi
-	vs_stop vs2.log
-	return $rc
-}
+vsock_echo_64m() { vs_echo vs1.log 1 $((64 << 20)); }
+vsock_echo_20_conns() { vs_echo vs2.log 20 $((1 << 20)); }
 vsock_guest_to_host() {
 	vs_disk || return 1
 	rm -f "$S/v.sock_6000" "$S/got"
