@@ -58,7 +58,8 @@ pipe_vs_pty() {
 	local out
 	out=$(lsl -- tty </dev/null)
 	[ "$out" = "not a tty" ] || { echo "with a pipe, tty said: $out"; return 1; }
-	out=$(script -qec "$L -- tty" /dev/null | tr -d '\r')
+	# script(1)'s pty adds \r, and once in three runs a leading NUL was seen (origin not yet known: noted).
+	out=$(script -qec "$L -- tty" /dev/null | tr -d '\r\0')
 	[[ $out == /dev/pts/* ]] || { echo "under a pty, tty said: $out"; return 1; }
 	# Decided per fd: stdin a terminal, stdout a file.
 	script -qec "$L -- sh -c '[ -t 0 ] && echo in-tty; [ -t 1 ] || echo out-pipe' >$S/mixed" /dev/null >/dev/null
