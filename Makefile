@@ -25,7 +25,7 @@ kernel:
 	@bash kernel/build.sh >/dev/null
 
 run: all
-	@bash scripts/run.sh $(if $(CMD),$(CMD),uname -a)
+	@bash scripts/run.sh $(CMD)
 
 check: all asan
 	@bash tests/run.sh $(BUILD) $(ASAN_BUILD)

@@ -6,11 +6,22 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/env.sh" "${1:-build}"
 runs=${LSL_BENCH_RUNS:-10}
 job=$LSL_BUILD/bench-job.sh
+# The session benchmark's ssh ProxyCommand, built here: it is a bench tool, not part of lsl.
+mkdir -p "$LSL_BUILD/bench"
+cc -std=gnu17 -O2 -Wall -Wextra -Werror -o "$LSL_BUILD/bench/vsock-proxy" "$root/bench/vsock-proxy.c"
 cat >"$job" <<JOB
 set -e
 echo "== boot"
 python3 "$root/bench/bootbench.py" --vmm "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vmlinux" --initrd "$LSL_INITRD" \
   --memory 512 --cpus 1 --runs $runs
+echo
+echo "== sessions"
+# Scratch HOME and runtime dir: lsl's service must not meet the user's VM (sessionbench.py also gives lsl its own
+# state dir and root image, built with fresh keys).
+export HOME=/tmp/lsl-bench-home XDG_RUNTIME_DIR=/tmp/lsl-bench-rt LSL_KERNEL="$LSL_KERNEL_DIR/vmlinux"
+mkdir -p "\$HOME" "\$XDG_RUNTIME_DIR"
+python3 "$root/bench/sessionbench.py" --lsl "$LSL_BUILD/cli/lsl" --vsock-tool "$LSL_BUILD/tests/vsock-tool" \
+  --proxy "$LSL_BUILD/bench/vsock-proxy" --cold-runs ${LSL_BENCH_COLD_RUNS:-5} --warm-runs ${LSL_BENCH_WARM_RUNS:-50}
 JOB
 if bash "$root/scripts/kvm-usable.sh" -v; then
 	bash "$job"

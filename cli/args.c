@@ -20,13 +20,26 @@ void lsl_usage(FILE *f)
             "  -d, --distribution NAME  the distribution to use\n"
             "  -u, --user USER          run as USER (default: the distribution's default user)\n"
             "      --cd DIR             working directory (~ is the Linux home)\n"
+            "      --system             use the VM's system root instead of a distribution\n"
             "      --shutdown           stop the VM and everything running in it\n"
             "      --status             VM state, uptime, memory, vCPUs and sessions\n"
             "      --version, --help\n\n"
+            "Distributions:\n"
+            "  --install [NAME] [--name X] [--location DIR] [--from-file FILE] [--no-launch] [--download-only]\n"
+            "                           install from the catalog (lsl --list --online) or a local file\n"
+            "  --import NAME DIR FILE|- [--vhd]\n"
+            "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
+            "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
+            "  -l, --list [-v] [-q] [--running] [--online]\n"
+            "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
+            "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n\n"
             "Each of stdin, stdout and stderr is a pseudo-terminal in the VM when it is a terminal here, a pipe\n"
             "otherwise. Variables named in LSLENV (colon-separated) are passed through, as WSLENV does.\n"
-            "Exit status: the command's (128+N if killed by signal N); %d when lsl itself fails.\n",
-            LSL_EXIT_FAILURE);
+            "Exit status: the command's (128+N if killed by signal N); %d when lsl itself fails. Management\n"
+            "commands exit 0, or: %d unknown distribution, %d name or file already exists, %d bad or corrupt\n"
+            "archive or image, %d checksum mismatch, %d download failed, %d bad arguments, %d other failure.\n",
+            LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
+            LSL_EXIT_DOWNLOAD, LSL_EXIT_USAGE, LSL_EXIT_FAILURE);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -78,11 +91,111 @@ static char *join(int argc, char **argv)
     return s;
 }
 
+static const struct {
+    const char *s, *l;
+    enum lsl_action action;
+    int nargs; /* positional arguments after the verb; -1: optional NAME */
+} verbs[] = {
+    {"--install", "--install", LSL_ACT_INSTALL, -1}, {"--import", "--import", LSL_ACT_IMPORT, 3},
+    {"--export", "--export", LSL_ACT_EXPORT, 2},      {"--unregister", "--unregister", LSL_ACT_UNREGISTER, 1},
+    {"-s", "--set-default", LSL_ACT_SET_DEFAULT, 1}, {"-l", "--list", LSL_ACT_LIST, 0},
+    {"-t", "--terminate", LSL_ACT_TERMINATE, 1},     {"--manage", "--manage", LSL_ACT_MANAGE, 1},
+};
+
+/* A management verb and its own options; they stand alone on the command line, as with wsl.exe. */
+static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *err, size_t errlen)
+{
+    const char *verb = argv[1];
+    const char *pos[3] = {NULL, NULL, NULL};
+    int npos = 0, want = verbs[v].nargs;
+    a->action = verbs[v].action;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i], *val;
+        if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")))
+            a->verbose = true;
+        else if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")))
+            a->quiet = true;
+        else if (a->action == LSL_ACT_LIST && !strcmp(arg, "--running"))
+            a->running = true;
+        else if (a->action == LSL_ACT_LIST && !strcmp(arg, "--all"))
+            ; /* every distribution is listed anyway */
+        else if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-o") || !strcmp(arg, "--online")))
+            a->online = true;
+        else if ((a->action == LSL_ACT_IMPORT || a->action == LSL_ACT_EXPORT) && !strcmp(arg, "--vhd"))
+            a->vhd = true;
+        else if (a->action == LSL_ACT_IMPORT && is_opt(arg, "--version", "--version")) {
+            if (!(val = value_of(argc, argv, &i, "--version", "--version")) || strcmp(val, "2") != 0)
+                return fail(err, errlen, "--import --version: only 2 exists here");
+        } else if (a->action == LSL_ACT_EXPORT && is_opt(arg, "--format", "--format")) {
+            if (!(val = value_of(argc, argv, &i, "--format", "--format")) || !*val)
+                return fail(err, errlen, "--format needs tar, tar.gz, tar.xz or tar.zst");
+            a->format = val;
+        } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "-n", "--name")) {
+            if (!(val = value_of(argc, argv, &i, "-n", "--name")) || !*val)
+                return fail(err, errlen, "--name needs a name");
+            a->new_name = val;
+        } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "--location", "--location")) {
+            if (!(val = value_of(argc, argv, &i, "--location", "--location")) || !*val)
+                return fail(err, errlen, "--location needs a directory");
+            a->dir = val;
+        } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "--from-file", "--from-file")) {
+            if (!(val = value_of(argc, argv, &i, "--from-file", "--from-file")) || !*val)
+                return fail(err, errlen, "--from-file needs a file");
+            a->file = val;
+        } else if (a->action == LSL_ACT_INSTALL && !strcmp(arg, "--no-launch")) {
+            a->no_launch = true;
+        } else if (a->action == LSL_ACT_INSTALL && !strcmp(arg, "--download-only")) {
+            a->download_only = true; /* fetch or bootstrap into the cache, print its path, install nothing */
+        } else if (a->action == LSL_ACT_INSTALL && (!strcmp(arg, "--web-download") || !strcmp(arg, "--legacy"))) {
+            ; /* wsl.exe's transport choices: every download here is a web download */
+        } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--set-default-user", "--set-default-user")) {
+            if (!(val = value_of(argc, argv, &i, "--set-default-user", "--set-default-user")) || !*val)
+                return fail(err, errlen, "--set-default-user needs a user name");
+            a->default_user = val;
+        } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--resize", "--resize")) {
+            if (!(val = value_of(argc, argv, &i, "--resize", "--resize")) || !*val)
+                return fail(err, errlen, "--resize needs a size, e.g. 512GB");
+            a->resize = val;
+        } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--move", "--move")) {
+            if (!(val = value_of(argc, argv, &i, "--move", "--move")) || !*val)
+                return fail(err, errlen, "--move needs a directory");
+            a->dir = val;
+        } else if (arg[0] == '-' && arg[1]) {
+            return fail(err, errlen, "unknown option '%s' for %s (see lsl --help)", arg, verb);
+        } else if (npos < (want < 0 ? 1 : want)) {
+            pos[npos++] = arg;
+        } else {
+            return fail(err, errlen, "too many arguments for %s (see lsl --help)", verb);
+        }
+    }
+    if (want > 0 && npos < want)
+        return fail(err, errlen, "%s needs %s (see lsl --help)", verb,
+                    a->action == LSL_ACT_IMPORT   ? "NAME DIR FILE"
+                    : a->action == LSL_ACT_EXPORT ? "NAME FILE"
+                                                  : "a distribution name");
+    a->name = pos[0] ? pos[0] : "";
+    if (a->action == LSL_ACT_IMPORT) {
+        a->dir = pos[1];
+        a->file = pos[2];
+    } else if (a->action == LSL_ACT_EXPORT) {
+        a->file = pos[1];
+    }
+    if (a->action == LSL_ACT_MANAGE && !!a->default_user + !!a->resize + !!a->dir != 1)
+        return fail(err, errlen, "--manage needs one of --set-default-user, --resize or --move");
+    if (a->action == LSL_ACT_LIST && a->online && (a->verbose || a->running))
+        return fail(err, errlen, "--online cannot be combined with --verbose or --running");
+    return 0;
+}
+
 int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof(*a));
     a->action = LSL_ACT_LOGIN;
     err[0] = '\0';
+    if (argc > 1)
+        for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+            if (strcmp(argv[1], verbs[v].s) == 0 || strcmp(argv[1], verbs[v].l) == 0)
+                return parse_verb(argc, argv, (int)v, a, err, errlen);
     int i = 1;
     for (; i < argc; i++) {
         const char *arg = argv[i], *v;
@@ -104,6 +217,8 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             if (!(v = value_of(argc, argv, &i, "--cd", "--cd")) || !*v)
                 return fail(err, errlen, "--cd needs a directory");
             a->cd = v;
+        } else if (strcmp(arg, "--system") == 0) {
+            a->system = true;
         } else if (strcmp(arg, "--shutdown") == 0) {
             a->action = LSL_ACT_SHUTDOWN;
         } else if (strcmp(arg, "--status") == 0) {

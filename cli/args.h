@@ -14,6 +14,15 @@ enum lsl_action {
     LSL_ACT_STATUS,   /* --status */
     LSL_ACT_VERSION,
     LSL_ACT_HELP,
+    /* Distribution management, wsl.exe's verbs (each must come first on the command line). */
+    LSL_ACT_INSTALL,     /* --install [NAME] [--name X] [--location DIR] [--from-file F] [--no-launch] */
+    LSL_ACT_IMPORT,      /* --import NAME DIR FILE|- [--vhd] */
+    LSL_ACT_EXPORT,      /* --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd] */
+    LSL_ACT_UNREGISTER,  /* --unregister NAME */
+    LSL_ACT_SET_DEFAULT, /* -s/--set-default NAME */
+    LSL_ACT_LIST,        /* -l/--list [-v|--verbose] [-q|--quiet] [--running] [--all] [-o|--online] */
+    LSL_ACT_TERMINATE,   /* -t/--terminate NAME */
+    LSL_ACT_MANAGE,      /* --manage NAME --set-default-user USER | --resize SIZE | --move DIR */
 };
 
 struct lsl_args {
@@ -23,6 +32,18 @@ struct lsl_args {
     const char *cd;     /* --cd DIR ("~" = the Linux home) */
     char **argv;        /* LSL_ACT_EXEC: NULL-terminated */
     char *shell_line;   /* LSL_ACT_SHELL: malloc'd, words joined by single spaces */
+    bool system;        /* --system: the VM's system root instead of a distribution */
+
+    /* Management verbs. */
+    const char *name;     /* the distribution (install: the catalog entry, "" for the default) */
+    const char *new_name; /* --install --name */
+    const char *dir;      /* --import DIR, --install --location, --manage --move */
+    const char *file;     /* --import/--export FILE ("-" = stdin/stdout), --install --from-file */
+    const char *format;   /* --export --format (NULL: from FILE's name, else tar) */
+    bool vhd, no_launch, download_only;
+    bool verbose, quiet, running, online; /* --list */
+    const char *default_user; /* --manage --set-default-user */
+    const char *resize;       /* --manage --resize */
 };
 
 /* Returns 0, or -EINVAL with a one-line message in err. */

@@ -13,6 +13,9 @@
 #include "paths.h"
 #include "service.h"
 #include "session.h"
+#include "distro_vm.h"
+#include "manage.h"
+#include "registry.h"
 
 #ifndef LSL_VERSION
 #define LSL_VERSION "dev"
@@ -76,13 +79,89 @@ static int do_shutdown(const struct lsl_paths *p)
     return lsl_service_shutdown(p, 60, &was) < 0 ? LSL_EXIT_FAILURE : 0;
 }
 
-static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
+/* Runs req in distro (NULL: the system root), starting the distribution first when the agent says it is not
+ * running. Returns the command's status or LSL_EXIT_FAILURE after one error line. */
+static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
+                   bool user_given)
 {
-    if (a->distro) {
-        lsl_log_error("there is no distribution '%s' (lsl runs one built-in root until distributions arrive)",
-                      a->distro);
+    char user[256] = "";
+    if (d && !user_given) {
+        /* -u wins, then wsl.conf's [user] default (read when the distribution started), then the registry's
+         * (--manage --set-default-user, or the .wsl file's defaultUid once its first run is done). */
+        if (lsl_distro_cached_user(p, d->name, user, sizeof(user)) < 0 || !user[0])
+            snprintf(user, sizeof(user), "%s", d->default_user ? d->default_user : "");
+        req->user = user;
+    }
+    req->distro = d ? d->name : "";
+    for (int attempt = 0;; attempt++) {
+        int fd = lsl_service_connect_agent(p);
+        if (fd < 0) {
+            lsl_log_errno(-fd, "cannot reach the agent in the VM");
+            return LSL_EXIT_FAILURE;
+        }
+        char err[256] = "";
+        struct lsl_session_io io = {.fds = {0, 1, 2}, .errbuf = err, .errlen = sizeof(err)};
+        int status = lsl_session_exec(fd, req, &io);
+        close(fd);
+        if (status >= 0)
+            return status;
+        if (d && io.remote_error == LSL_ERR_NO_DISTRO && attempt == 0) {
+            char conf_user[256];
+            if (lsl_distro_start(p, d->name, d->id, d->image, conf_user, sizeof(conf_user)) < 0)
+                return LSL_EXIT_FAILURE;
+            if (!user_given && conf_user[0]) {
+                snprintf(user, sizeof(user), "%s", conf_user);
+                req->user = user;
+            }
+            continue;
+        }
+        lsl_log_error("%s", err[0] ? err : strerror(-status));
         return LSL_EXIT_FAILURE;
     }
+}
+
+/* The first launch of a distribution from a .wsl file runs its OOBE command (as root, on this terminal);
+ * when it succeeds, its defaultUid becomes the default user and it never runs again. */
+static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **env)
+{
+    if (!d->oobe_command || !d->oobe_command[0] || d->oobe_done)
+        return 0;
+    const char *argv[] = {"/bin/sh", "-c", d->oobe_command, NULL};
+    struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
+    int status = exec_in(p, d, &req, true);
+    if (status != 0) {
+        lsl_log_error("the first-run setup of %s failed (exit %d); it runs again next time", d->name, status);
+        return LSL_EXIT_FAILURE;
+    }
+    struct lsl_registry reg;
+    if (lsl_registry_open(&reg, p->state, LSL_REGISTRY_WRITE) < 0)
+        return LSL_EXIT_FAILURE;
+    struct lsl_distro *rd = lsl_registry_find(&reg, d->name);
+    int r = 0;
+    if (rd) {
+        rd->oobe_done = true;
+        if (rd->default_uid >= 0 && (!rd->default_user || !rd->default_user[0])) {
+            char uid[16], *copy;
+            snprintf(uid, sizeof(uid), "%d", rd->default_uid);
+            if ((copy = strdup(uid))) {
+                free(rd->default_user);
+                rd->default_user = copy;
+            }
+        }
+        r = lsl_registry_save(&reg);
+        /* This run goes on with the new default user too. */
+        char *copy = r == 0 && rd->default_user ? strdup(rd->default_user) : NULL;
+        if (copy) {
+            free(d->default_user);
+            d->default_user = copy;
+        }
+    }
+    lsl_registry_close(&reg);
+    return r < 0 ? LSL_EXIT_FAILURE : 0;
+}
+
+static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
+{
     /* An empty argv[0] asks the agent for the user's login shell from the guest's passwd. */
     const char *login_argv[] = {"", NULL};
     const char *shell_argv[] = {"", "-c", a->shell_line, NULL};
@@ -100,32 +179,77 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
         break;
     }
     req.cwd = a->cd && strcmp(a->cd, "~") != 0 ? a->cd : "";
-    char **env = lsl_guest_env();
-    if (!env)
-        return LSL_EXIT_FAILURE;
-    req.envp = (const char *const *)env;
 
-    int r = lsl_service_ensure(p);
-    if (r < 0) {
+    struct lsl_registry reg;
+    struct lsl_distro *d = NULL;
+    bool have_reg = false;
+    if (!a->system) {
+        if (lsl_registry_open(&reg, p->state, LSL_REGISTRY_READ) < 0)
+            return LSL_EXIT_FAILURE;
+        have_reg = true;
+        const struct lsl_distro *def = lsl_registry_default(&reg);
+        const char *name = a->distro ? a->distro : def ? def->name : NULL;
+        d = name ? lsl_registry_find(&reg, name) : NULL;
+        if (!d) {
+            if (name)
+                lsl_log_error("there is no distribution '%s' (lsl --list shows them)", name);
+            else
+                lsl_log_error("no distribution is installed: lsl --install installs one (lsl --list --online)");
+            lsl_registry_close(&reg);
+            return LSL_EXIT_FAILURE;
+        }
+    }
+    char **env = lsl_guest_env();
+    int status = LSL_EXIT_FAILURE;
+    if (!env)
+        goto out;
+    req.envp = (const char *const *)env;
+    if (lsl_service_ensure(p) < 0)
+        goto out;
+    if (d && (status = first_launch(p, d, env)) != 0)
+        goto out;
+    status = exec_in(p, d, &req, a->user != NULL);
+out:
+    if (env)
         lsl_env_free(env);
-        return LSL_EXIT_FAILURE;
-    }
-    int fd = lsl_service_connect_agent(p);
-    if (fd < 0) {
-        lsl_env_free(env);
-        lsl_log_errno(-fd, "cannot reach the agent in the VM");
-        return LSL_EXIT_FAILURE;
-    }
-    char err[256] = "";
-    struct lsl_session_io io = {.fds = {0, 1, 2}, .errbuf = err, .errlen = sizeof(err)};
-    int status = lsl_session_exec(fd, &req, &io);
-    close(fd);
-    lsl_env_free(env);
-    if (status < 0) {
-        lsl_log_error("%s", err[0] ? err : strerror(-status));
-        return LSL_EXIT_FAILURE;
-    }
+    if (have_reg)
+        lsl_registry_close(&reg);
     return status;
+}
+
+static int dispatch(const struct lsl_paths *p, struct lsl_args *a)
+{
+    int rc;
+    switch (a->action) {
+    case LSL_ACT_STATUS:
+        return do_status(p);
+    case LSL_ACT_SHUTDOWN:
+        return do_shutdown(p);
+    case LSL_ACT_IMPORT:
+        return lsl_cmd_import(p, a->name, a->dir, a->file, a->vhd);
+    case LSL_ACT_EXPORT:
+        return lsl_cmd_export(p, a);
+    case LSL_ACT_UNREGISTER:
+        return lsl_cmd_unregister(p, a->name);
+    case LSL_ACT_SET_DEFAULT:
+        return lsl_cmd_set_default(p, a->name);
+    case LSL_ACT_LIST:
+        return lsl_cmd_list(p, a);
+    case LSL_ACT_TERMINATE:
+        return lsl_cmd_terminate(p, a->name);
+    case LSL_ACT_MANAGE:
+        return lsl_cmd_manage(p, a);
+    case LSL_ACT_INSTALL:
+        rc = lsl_cmd_install(p, a);
+        if (rc || a->no_launch || a->download_only)
+            return rc;
+        /* Like wsl --install: straight into the new distribution (its first-run setup, then a shell). */
+        a->action = LSL_ACT_LOGIN;
+        a->distro = a->new_name ? a->new_name : a->name[0] ? a->name : NULL;
+        return do_run(p, a);
+    default:
+        return do_run(p, a);
+    }
 }
 
 int main(int argc, char **argv)
@@ -134,7 +258,7 @@ int main(int argc, char **argv)
     char err[256];
     if (lsl_args_parse(argc, argv, &a, err, sizeof(err)) < 0) {
         lsl_log_error("%s", err[0] ? err : "out of memory");
-        return LSL_EXIT_FAILURE;
+        return a.action >= LSL_ACT_INSTALL ? LSL_EXIT_USAGE : LSL_EXIT_FAILURE;
     }
     int code;
     struct lsl_paths p;
@@ -152,12 +276,7 @@ int main(int argc, char **argv)
             code = LSL_EXIT_FAILURE;
             break;
         }
-        if (a.action == LSL_ACT_STATUS)
-            code = do_status(&p);
-        else if (a.action == LSL_ACT_SHUTDOWN)
-            code = do_shutdown(&p);
-        else
-            code = do_run(&p, &a);
+        code = dispatch(&p, &a);
         break;
     }
     lsl_args_free(&a);

@@ -1,7 +1,10 @@
 /* Runtime, state and build paths for the lsl CLI. */
 #include "paths.h"
 
+#include "config.h"
+
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,15 @@
 #include <unistd.h>
 
 #include "log.h"
+
+int lsl_path_fmt(char *out, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, len, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
 
 int lsl_path_join(char *out, const char *dir, const char *name)
 {
@@ -95,7 +107,7 @@ int lsl_paths_init(struct lsl_paths *p)
     if ((e = getenv("LSL_ROOTFS")) && *e)
         snprintf(p->rootfs, sizeof(p->rootfs), "%s", e);
     else
-        r = lsl_path_join(p->rootfs, self, "guest/root.img");
+        r = lsl_path_join(p->rootfs, self, "guest/system.img");
     if ((e = getenv("LSL_KERNEL")) && *e) {
         snprintf(p->kernel, sizeof(p->kernel), "%s", e);
     } else {
@@ -114,4 +126,15 @@ int lsl_paths_init(struct lsl_paths *p)
     if ((r = mkdir_p(p->state, 0755)) < 0)
         return lsl_log_errno(-r, "cannot create %s", p->state);
     return 0;
+}
+
+void lsl_config_load_user(struct lsl_config *c)
+{
+    const char *home = getenv("HOME");
+    char path[PATH_MAX];
+    if (home && *home && snprintf(path, sizeof(path), "%s/.lslconfig", home) < (int)sizeof(path))
+        (void)lsl_config_load(c, path, NULL); /* an unreadable file was reported; the defaults stand */
+    else
+        lsl_config_init(c);
+    lsl_config_apply_env(c, NULL);
 }

@@ -4,6 +4,7 @@
 #define LSL_CLI_PATHS_H
 
 #include <limits.h>
+#include <stddef.h>
 
 struct lsl_paths {
     char runtime[PATH_MAX]; /* $XDG_RUNTIME_DIR/lsl, 0700 */
@@ -11,11 +12,18 @@ struct lsl_paths {
     char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
     char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
     char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
-    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's guest/root.img (copied to state on first start) */
+    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's guest/system.img: the VM's system root, read-only */
 };
 
 /* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */
 int lsl_paths_init(struct lsl_paths *p);
+/* ~/.lslconfig (warnings on stderr), then the LSL_* environment over it. Free with lsl_config_free. */
+struct lsl_config;
+void lsl_config_load_user(struct lsl_config *c);
+
+/* snprintf into a path buffer: 0, or -ENAMETOOLONG when it does not fit (nothing is logged). */
+int lsl_path_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* path = dir + "/" + name, or -ENAMETOOLONG. */
 int lsl_path_join(char *out, const char *dir, const char *name);
 

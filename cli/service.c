@@ -2,6 +2,8 @@
  * the first lsl to take it starts the VM, the others find it running once they get the lock. */
 #include "service.h"
 
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,7 +23,8 @@
 #include "log.h"
 
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
-#define DEFAULT_IDLE_TIMEOUT_S 60
+/* Disk slots of the VM: one per distribution running at the same time (and one per import or export). */
+#define LSL_DISK_SLOTS "12"
 #define AGENT_RETRIES 600 /* x 50 ms */
 
 static int unix_connect(const char *dir, const char *name)
@@ -73,7 +76,7 @@ int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, s
     int fd = unix_connect(p->runtime, "control");
     if (fd < 0)
         return fd;
-    char line[128];
+    char line[PATH_MAX + 128]; /* "attach ID PATH" */
     int ll = snprintf(line, sizeof(line), "%s\n", req);
     if (ll < 0 || ll >= (int)sizeof(line) || send(fd, line, (size_t)ll, MSG_NOSIGNAL) != ll) {
         close(fd);
@@ -128,61 +131,33 @@ int lsl_service_connect_agent(const struct lsl_paths *p)
     }
 }
 
-static int idle_timeout(void)
-{
-    const char *e = getenv("LSL_VM_IDLE_TIMEOUT");
-    if (!e || !*e)
-        return DEFAULT_IDLE_TIMEOUT_S;
-    char *end;
-    long v = strtol(e, &end, 10);
-    if (*end || v < -1 || v > 1000000) {
-        lsl_log_error("ignoring LSL_VM_IDLE_TIMEOUT='%s' (seconds; negative = never)", e);
-        return DEFAULT_IDLE_TIMEOUT_S;
-    }
-    return (int)(v < 0 ? -1 : v);
-}
-
-/* The VM's root disk is the user's own copy of the image the build made (distributions replace it). */
-static int ensure_rootfs(const struct lsl_paths *p, char *out)
-{
-    int r = lsl_path_join(out, p->state, "root.img");
-    if (r < 0)
-        return r;
-    if (access(out, F_OK) == 0)
-        return 0;
-    char tmp[PATH_MAX + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", out);
-    pid_t pid = fork();
-    if (pid == 0) {
-        signal(SIGPIPE, SIG_DFL);
-        execlp("cp", "cp", "--sparse=always", p->rootfs, tmp, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || rename(tmp, out) < 0) {
-        unlink(tmp);
-        lsl_log_error("cannot create the VM's disk %s from %s", out, p->rootfs);
-        return -EIO;
-    }
-    return 0;
-}
-
 /* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir. */
 static int spawn_service(const struct lsl_paths *p)
 {
-    char disk[PATH_MAX], log[PATH_MAX], console[PATH_MAX], idle[16];
-    int r = ensure_rootfs(p, disk);
-    if (r < 0)
-        return r;
+    char disk[PATH_MAX + 8], log[PATH_MAX], console[PATH_MAX], idle[24];
+    int r;
+    /* The system root is never written: the build's image serves every user, read-only. */
+    snprintf(disk, sizeof(disk), "%s,ro", p->rootfs);
     if ((r = lsl_path_join(log, p->state, "service.log")) < 0 || (r = lsl_path_join(console, p->state, "console.log")) < 0)
         return r;
-    snprintf(idle, sizeof(idle), "%d", idle_timeout());
-    const char *cpus = getenv("LSL_VM_CPUS"), *mem = getenv("LSL_VM_MEMORY");
-    char *argv[] = {(char *)p->vmm, "--service", (char *)p->runtime, "--idle-timeout", idle,
-                    "--kernel", (char *)p->kernel, "--initrd", (char *)p->initrd,
-                    "--disk", disk, "--root", "/dev/vda", "--console-log", console,
-                    "--cpus", (char *)(cpus && *cpus ? cpus : "2"), "--memory", (char *)(mem && *mem ? mem : "2G"),
-                    NULL};
+    /* ~/.lslconfig with the LSL_* environment over it. */
+    struct lsl_config c;
+    lsl_config_load_user(&c);
+    char cpus[16], mem[32];
+    long long idle_s = c.vm_idle_timeout_ms < 0 ? -1 : (c.vm_idle_timeout_ms + 999) / 1000;
+    snprintf(idle, sizeof(idle), "%lld", idle_s);
+    snprintf(cpus, sizeof(cpus), "%u", c.processors);
+    snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
+    const char *argv[24] = {p->vmm, "--service", p->runtime, "--idle-timeout", idle,
+                            "--kernel", c.kernel ? c.kernel : p->kernel, "--initrd", p->initrd,
+                            "--disk", disk, "--root", "/dev/vda", "--console-log", console,
+                            "--cpus", cpus, "--memory", mem, "--disk-slots", LSL_DISK_SLOTS};
+    int argc = 21;
+    if (c.kernel_cmdline && *c.kernel_cmdline) {
+        argv[argc++] = "--append";
+        argv[argc++] = c.kernel_cmdline;
+    }
+    argv[argc] = NULL;
     pid_t pid = fork();
     if (pid < 0)
         return lsl_log_errno(errno, "fork");
@@ -198,9 +173,10 @@ static int spawn_service(const struct lsl_paths *p)
         dup2(out, 1);
         dup2(out, 2);
         signal(SIGPIPE, SIG_DFL);
-        execv(argv[0], argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    lsl_config_free(&c);
     int st;
     waitpid(pid, &st, 0);
     return 0;
@@ -235,9 +211,15 @@ int lsl_service_ensure(const struct lsl_paths *p)
         lsl_service_shutdown(p, 60, &was); /* let an idle shutdown finish before starting anew */
         running = false;
     }
-    if (!running && access(p->kernel, R_OK) < 0) {
-        r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set LSL_KERNEL)", p->kernel);
-        goto out;
+    if (!running) {
+        struct lsl_config c;
+        lsl_config_load_user(&c);
+        const char *kernel = c.kernel ? c.kernel : p->kernel;
+        if (access(kernel, R_OK) < 0)
+            r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)", kernel);
+        lsl_config_free(&c);
+        if (r < 0)
+            goto out;
     }
     if (!running && (r = spawn_service(p)) < 0)
         goto out;

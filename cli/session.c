@@ -59,7 +59,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct client *c, int err,
 static int put_exec(struct client *c, const struct lsl_exec_request *req)
 {
     const char *cwd = req->cwd ? req->cwd : "", *user = req->user ? req->user : "";
-    size_t len = 20 + strlen(cwd) + 1 + strlen(user) + 1;
+    const char *distro = req->distro ? req->distro : "";
+    size_t len = 20 + strlen(cwd) + 1 + strlen(user) + 1 + strlen(distro) + 1;
     uint32_t argc = 0, envc = 0;
     struct winsize ws = {0};
     uint8_t *p;
@@ -88,6 +89,7 @@ static int put_exec(struct client *c, const struct lsl_exec_request *req)
     p += 20;
     p = (uint8_t *)stpcpy((char *)p, cwd) + 1;
     p = (uint8_t *)stpcpy((char *)p, user) + 1;
+    p = (uint8_t *)stpcpy((char *)p, distro) + 1;
     for (uint32_t i = 0; i < argc; i++)
         p = (uint8_t *)stpcpy((char *)p, req->argv[i]) + 1;
     for (uint32_t i = 0; i < envc; i++)

@@ -11,6 +11,7 @@ struct lsl_exec_request {
     const char *const *envp; /* NULL-terminated "NAME=value" list, or NULL for an empty environment */
     const char *cwd;         /* NULL or "" for the user's home */
     const char *user;        /* NULL or "" for root */
+    const char *distro;      /* NULL or "" for the system root, else a running distribution */
     uint32_t flags;          /* LSL_EXEC_* */
 };
 
@@ -31,7 +32,8 @@ struct lsl_session_io {
  * NOT_FOUND or NO_EXEC, after writing its message to the local stderr like a shell. Failures of the session
  * itself are negative, so the CLI can exit with a code of its own, with a reason in io->errbuf:
  * -EPROTO (the agent broke the protocol or rejected ours), -ECONNRESET (the connection ended before EXIT),
- * -EREMOTEIO (the agent reported another ERROR: unknown user, bad cwd, internal; see io->remote_error),
+ * -EREMOTEIO (the agent reported another ERROR: unknown user, bad cwd, distribution not running, internal;
+ * see io->remote_error),
  * or another -errno for a local failure. */
 int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_session_io *io);
 

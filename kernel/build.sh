@@ -14,7 +14,11 @@ key=$( { cat "$fragment"; echo "$pkg $version recipe $recipe_version"; } | sha25
 cache=${LSL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lsl}/kernel
 out=$cache/$pkg-$key
 # "current" names the build for this checkout's config, so the lsl CLI finds the kernel without a hash.
-link_current() { ln -sfn "$(basename "$out")" "$cache/current.tmp" && mv -T "$cache/current.tmp" "$cache/current"; }
+# Left alone when it already points there, so a read-only cache (the emulated KVM host's view) still works.
+link_current() {
+	[ "$(readlink "$cache/current" 2>/dev/null)" = "$(basename "$out")" ] && return 0
+	ln -sfn "$(basename "$out")" "$cache/current.tmp" && mv -T "$cache/current.tmp" "$cache/current"
+}
 if [ -f "$out/vmlinux" ] && [ -f "$out/bzImage" ]; then link_current; echo "$out"; exit 0; fi
 
 mkdir -p "$cache"

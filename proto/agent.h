@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define LSL_AGENT_PORT 5000    /* vsock port the agent listens on */
-#define LSL_AGENT_VERSION 1
+#define LSL_AGENT_VERSION 2 /* 2: EXEC names a distribution */
 #define LSL_FRAME_MAX (1u << 20) /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW (256u << 10) /* initial stdin credit the agent grants with STARTED */
 
@@ -51,9 +51,11 @@ enum lsl_stdio_mode {
 
 #define LSL_EXEC_LOGIN 0x1 /* argv[0] is run as a login shell (argv[0] gets a leading '-') */
 
-/* EXEC payload: this struct, then NUL-terminated strings in order: cwd, user, argv[0..argc-1],
+/* EXEC payload: this struct, then NUL-terminated strings in order: cwd, user, distro, argv[0..argc-1],
  * env[0..envc-1] ("NAME=value"). An empty cwd means the user's home; an empty user means root; an empty
- * argv[0] means the user's login shell from the guest's passwd (what `lsl` and `lsl CMD LINE` run). The
+ * distro means the system root (the VM's own disk, where lsl-distro manages the distributions), otherwise
+ * the command joins the namespaces of that running distribution (LSL_ERR_NO_DISTRO if it is not running);
+ * an empty argv[0] means the user's login shell from the guest's passwd (what `lsl` and `lsl CMD LINE` run). The
  * command gets exactly env (the agent adds nothing but what a login does: HOME, USER, LOGNAME, SHELL when
  * missing). */
 struct lsl_exec {
@@ -72,6 +74,7 @@ enum lsl_error {
     LSL_ERR_NO_USER = 4,   /* unknown user */
     LSL_ERR_NO_CWD = 5,    /* cannot change to the working directory */
     LSL_ERR_INTERNAL = 6,  /* fork, pty or similar failed */
+    LSL_ERR_NO_DISTRO = 7, /* the distribution named in EXEC is not running (the client starts it, retries) */
 };
 
 #endif

@@ -9,14 +9,21 @@ packages=(
 	musl-tools     # musl-gcc: the guest's init and agents are small static binaries
 	python3        # test scripts
 	clang-format   # style check of the C sources
+	# distro management in the CLI (cli/config.c, catalog.c, registry.c, download.c)
+	libinih-dev          # ~/.lslconfig and the distros' wsl.conf
+	libcjson-dev         # the distro catalog and the installed-distro registry
+	libcurl4-openssl-dev # distro downloads (http, https, file), resumable
+	mmdebstrap           # the catalog's bootstrap entries (Debian, the default) build the root filesystem locally
 	# guest kernel: `make vmlinux bzImage` of Debian's source (kernel/build.sh)
 	linux-source   # /usr/src/linux-source-6.1.tar.xz
 	bc bison flex  # Kconfig and kernel build scripts
 	libelf-dev     # objtool (stack validation, ORC unwinder) links libelf
-	libssl-dev     # host tools in certs/ and scripts/ link libcrypto
+	libssl-dev     # host tools in certs/ and scripts/ link libcrypto; so does lsl (sha256 of downloads)
 	xz-utils       # unpacks the .tar.xz source
 	cpio           # kernel build (kheaders) and the emulated host's initramfs
-	e2fsprogs      # mkfs.ext4 -d: guest root filesystem images
+	e2fsprogs      # mkfs.ext4 -d: guest root filesystem images; distro images (mke2fs, e2fsck, resize2fs)
+	# the VM's system root (guest/mksystem.sh copies them in): import and export of distributions
+	tar gzip bzip2 zstd
 	# emulated KVM host for machines whose /dev/kvm cannot run standard guests (tests/vmhost/vmhost.sh)
 	qemu-system-x86
 	busybox-static # the emulated host's initramfs has no libc
@@ -26,6 +33,9 @@ packages=(
 	util-linux     # flock, mount, unshare, script
 	procps         # ps, pgrep, pkill
 	tmux           # terminal sessions in interactive-shell tests
+	# benchmarks (make bench)
+	dropbear-bin   # the ssh server in the guest, the peer of `lsl --` (bench/sessionbench.py)
+	openssh-client # ssh and ssh-keygen, the host side of that peer
 )
 
 missing=()

@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# The main job: run a command through lsl, which starts the per-user VM service on first use (kernel, lsl-init
-# agent, the built root disk). Where this machine's KVM cannot run standard guests, the same job runs inside
-# the emulated KVM host, and the VM is shut down at the end (it cannot outlive the emulated host).
+# The main job: install the default distribution (Debian, built with mmdebstrap from Debian's archive) with
+# `lsl --install`, list it, and run a command in it (default: its name and `uname -a`). The VM starts by
+# itself on first use. Where this machine's KVM cannot run standard guests, the same job runs inside the
+# emulated KVM host (which has no network: the root filesystem is built here first, into lsl's download
+# cache, which the emulated host sees read-only), and the VM is shut down at the end.
 set -euo pipefail
 source "$(dirname "$0")/env.sh" build
 lsl=$LSL_BUILD/cli/lsl
+[ $# -gt 0 ] || set -- sh -c '. /etc/os-release && echo "$PRETTY_NAME" && uname -a'
+job() { # the same steps wherever they run
+	printf 'lsl --list --quiet | grep -qix debian || lsl --install debian --no-launch || exit\n'
+	printf 'lsl --list --verbose\n'
+	printf 'lsl -d debian -- '
+	printf '%q ' "$@"
+	printf '\n'
+}
 if bash "$LSL_ROOT/scripts/kvm-usable.sh"; then
-	exec "$lsl" -- "$@"
+	lsl() { "$lsl" "$@"; }
+	eval "$(job "$@")"
+	exit
 fi
 bash "$LSL_ROOT/scripts/kvm-usable.sh" -v || true
+cache=${XDG_CACHE_HOME:-$HOME/.cache}
+XDG_CACHE_HOME=$cache "$lsl" --install debian --download-only >/dev/null
 script=$LSL_BUILD/run-job.sh
 {
 	echo 'export XDG_RUNTIME_DIR=/tmp/lsl-run HOME=/tmp/lsl-home'
-	printf 'export LSL_KERNEL=%q\n' "$LSL_KERNEL_DIR/vmlinux"
+	printf 'export XDG_CACHE_HOME=%q LSL_KERNEL=%q\n' "$cache" "$LSL_KERNEL_DIR/vmlinux"
 	echo 'mkdir -p "$XDG_RUNTIME_DIR" "$HOME"'
-	printf '%q -- ' "$lsl"
-	printf '%q ' "$@"
-	echo
+	printf 'lsl() { %q "$@"; }\n' "$lsl"
+	job "$@"
 	echo 'rc=$?'
-	printf '%q --shutdown\n' "$lsl"
+	echo 'lsl --shutdown'
 	echo 'exit $rc'
 } >"$script"
 exec bash "$LSL_ROOT/tests/vmhost/vmhost.sh" --rw "$LSL_ROOT" "$script"

@@ -73,8 +73,9 @@ run_vm() { # suite-script [names...]
 		esac
 	done < <(vm_out "$@" 2>&1; echo "VM-RUNNER-EXIT $?")
 }
-# Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service).
-for script in tests/vm/run.sh tests/vm/cli.sh; do
+# Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service),
+# tests/vm/distro.sh (distributions).
+for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
 	suite=vm-$(basename "$script" .sh)
 	echo "-- $suite"
 	declare -A reported=()

@@ -61,7 +61,7 @@ int agent_exec_parse(const uint8_t *data, size_t len, struct agent_exec *e)
         if (e->stdio[i] != LSL_STDIO_PIPE && e->stdio[i] != LSL_STDIO_PTY)
             return -EPROTO;
     /* Each string takes at least its NUL, which bounds the counts before anything is allocated. */
-    nstr = (size_t)e->argc + e->envc + 2;
+    nstr = (size_t)e->argc + e->envc + 3;
     if (e->argc < 1 || nstr > len - EXEC_FIXED_SIZE)
         return -EPROTO;
 
@@ -77,7 +77,8 @@ int agent_exec_parse(const uint8_t *data, size_t len, struct agent_exec *e)
     end = e->payload + (len - EXEC_FIXED_SIZE);
     e->cwd = next_string(&pos, end);
     e->user = e->cwd ? next_string(&pos, end) : NULL;
-    if (!e->user)
+    e->distro = e->user ? next_string(&pos, end) : NULL;
+    if (!e->distro)
         goto bad;
     for (uint32_t i = 0; i < e->argc; i++)
         if (!(e->argv[i] = next_string(&pos, end)))
@@ -135,6 +136,9 @@ static int resolve_account(const char *user, struct account *a)
 
     errno = 0;
     pw = user[0] ? getpwnam(user) : getpwuid(geteuid());
+    /* A number that is no user name is a UID (wsl-distribution.conf's defaultUid arrives this way). */
+    if (!pw && user[0] && strspn(user, "0123456789") == strlen(user) && strlen(user) < 10)
+        pw = getpwuid((uid_t)strtoul(user, NULL, 10));
     if (!pw) {
         if (user[0])
             return -ENOENT;

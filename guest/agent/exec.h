@@ -14,6 +14,7 @@ struct agent_exec {
     uint16_t rows, cols;
     const char *cwd;  /* "" = the user's home */
     const char *user; /* "" = the agent's own user (root in the guest) */
+    const char *distro; /* "" = the system root, else a running distribution's name */
     uint32_t argc, envc;
     char **argv; /* argc entries + NULL */
     char **env;  /* envc entries + NULL */

@@ -4,6 +4,7 @@
 #include "session.h"
 
 #include "agent.h"
+#include "distro_enter.h"
 #include "exec.h"
 #include "frame.h"
 
@@ -458,7 +459,11 @@ static int handshake(struct session *s)
     if (r < 0)
         return r;
 
-    r = agent_spawn(&e, &s->child, msg, sizeof(msg));
+    /* This process only relays from here on, so it can join the distribution itself; the command it forks
+     * is then born inside the distribution's PID namespace. */
+    r = e.distro[0] ? agent_distro_enter(e.distro, msg, sizeof(msg)) : 0;
+    if (r == 0)
+        r = agent_spawn(&e, &s->child, msg, sizeof(msg));
     if (r == 0) {
         s->started = true;
         s->pty_out_type = e.stdio[1] == LSL_STDIO_PTY   ? LSL_STDOUT

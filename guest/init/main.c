@@ -4,6 +4,7 @@
 #include "agent_listen.h"
 #include "boot.h"
 #include "cmdline.h"
+#include "distro.h"
 #include "fileio.h"
 #include "log.h"
 #include "mounts.h"
@@ -100,10 +101,15 @@ out:
     return r;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     struct config cfg = {0};
     int status = 0;
+
+    /* The same binary, installed in the system root as lsl-distro, manages the distributions. */
+    const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], "lsl-distro") == 0)
+        return lsl_distro_main(argc, argv);
 
     /* kill(-1, ...) at shutdown would take down a whole host: refuse to be anything but the guest's init. */
     if (getpid() != 1) {

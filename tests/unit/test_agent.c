@@ -299,6 +299,7 @@ static size_t build_exec(uint8_t *buf, uint8_t mode, uint16_t rows, uint16_t col
     lsl_put_u16(buf + 10, cols);
     buf[len++] = '\0'; /* cwd */
     buf[len++] = '\0'; /* user */
+    buf[len++] = '\0'; /* distro */
     for (; argv[argc]; argc++) {
         strcpy((char *)buf + len, argv[argc]);
         len += strlen(argv[argc]) + 1;

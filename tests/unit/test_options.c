@@ -94,6 +94,31 @@ static void test_parse_vsock(void)
     CHECK(strstr(err, "needs a value") != NULL);
 }
 
+static void test_parse_disk_slots(void)
+{
+    struct vmm_options o;
+    char err[256];
+    CHECK_EQ(parse(&o, err, "-k", "k", NULL), 0);
+    CHECK_EQ(o.disk_slots, 0);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--disk-slots", "24", NULL), 0);
+    CHECK_EQ(o.disk_slots, 24);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--disk-slots", "25", NULL), -22);
+    CHECK(strstr(err, "--disk-slots") != NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--disk-slots", "-1", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--disk-slots", "2x", NULL), -22);
+    /* 32 virtio-mmio devices: disks and slots share 30 of them with rng and vsock. */
+    char d[7][8];
+    for (int i = 0; i < 7; i++)
+        snprintf(d[i], sizeof(d[i]), "%d.img", i);
+    CHECK_EQ(parse(&o, err, "-k", "k", "-d", d[0], "-d", d[1], "-d", d[2], "-d", d[3], "-d", d[4], "-d", d[5],
+                   "--disk-slots", "24", NULL),
+             0);
+    CHECK_EQ(parse(&o, err, "-k", "k", "-d", d[0], "-d", d[1], "-d", d[2], "-d", d[3], "-d", d[4], "-d", d[5],
+                   "-d", d[6], "--disk-slots", "24", NULL),
+             -22);
+    CHECK(strstr(err, "too many") != NULL);
+}
+
 static void test_parse_size(void)
 {
     uint64_t v;
@@ -171,6 +196,7 @@ int main(void)
     RUN(test_parse_ok);
     RUN(test_parse_errors);
     RUN(test_parse_vsock);
+    RUN(test_parse_disk_slots);
     RUN(test_parse_size);
     RUN(test_cmdline_roundtrip);
     RUN(test_guest_decoder_rejects);

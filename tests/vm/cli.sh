@@ -4,11 +4,13 @@
 source "$(dirname "$0")/lib.sh"
 S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-clitest.XXXXXX")
 export XDG_RUNTIME_DIR=$S/rt HOME=$S/home XDG_STATE_HOME=$S/state
-export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_ROOTFS=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
-export LSL_VM_MEMORY=1G LSL_VM_CPUS=2
-unset LSLENV LSL_VM_IDLE_TIMEOUT
+export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_VM_MEMORY=1G LSL_VM_CPUS=2
+unset LSLENV LSL_VM_IDLE_TIMEOUT LSL_ROOTFS
 mkdir -p "$XDG_RUNTIME_DIR" "$HOME"
 L=$LSL_BUILD/cli/lsl
+# The commands run in the test disk (busybox and the test tools), imported as the default distribution; that
+# needs no VM, so the first test still starts it.
+"$L" --import test "$S/distros/test" "${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}" --vhd || exit 1
 cleanup() {
 	timeout 60 "$L" --shutdown >/dev/null 2>&1
 	pkill -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" 2>/dev/null
@@ -77,7 +79,7 @@ wait_screen() { # regex seconds
 	return 1
 }
 tmux_terminal() {
-	tmux -L lsltest new-session -d -s lsl -x 80 -y 24 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR HOME=$HOME XDG_STATE_HOME=$XDG_STATE_HOME LSL_KERNEL=$LSL_KERNEL LSL_ROOTFS=$LSL_ROOTFS $L" || return 1
+	tmux -L lsltest new-session -d -s lsl -x 80 -y 24 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR HOME=$HOME XDG_STATE_HOME=$XDG_STATE_HOME LSL_KERNEL=$LSL_KERNEL $L" || return 1
 	wait_screen '[#$] *$' 60 || return 1
 	tmux -L lsltest send-keys -t lsl 'stty size' Enter
 	wait_screen '^24 80' 20 || return 1

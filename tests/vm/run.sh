@@ -315,8 +315,92 @@ vsock_refused() {
 	return $rc
 }
 
+# --- disk slots (--disk-slots): media attached and detached over the service's control socket at run time ---
+ctl() { # request: sends one line to the test service's control socket, prints the reply
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+r = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    r += b
+sys.stdout.write(r.decode())' "$S/svc/control" "$1"
+}
+expect_reply() { # request want
+	local got
+	got=$(ctl "$1")
+	[ "$got" = "$2" ] || { echo "'$1' answered '$got', expected '$2'"; return 1; }
+}
+# The guest (root vda, slots vdb and vdc) waits for a disk whose serial is t1, reads and writes it; the host
+# detaches it once unmounted and puts a second image with serial t2 into the same slot. Kept short: the
+# script travels hex-encoded on the kernel command line.
+SLOTS_GUEST='for d in /sys/block/vd[bc]; do [ -z "$(cat $d/serial)" ] && [ $(cat $d/size) = 0 ] || exit 3; done
+w() { for i in $(seq 900); do for d in /sys/block/vd[bc]; do [ "$(cat $d/serial)" = $1 ] && [ $(cat $d/size) -gt 0 ] && echo /dev/${d##*/} && return; done; sleep .1; done; exit 4; }
+a=$(w t1) || exit 4
+mount -t ext4 $a /mnt || exit 5
+echo "phase1 $a $(cat /mnt/hello.txt)"
+echo from-guest >/mnt/guest.txt && umount /mnt || exit 6
+echo umounted
+while [ $(cat /sys/block/${a#/dev/}/size) != 0 ]; do sleep .1; done
+echo ejected-seen
+b=$(w t2) || exit 4
+mount -t ext4 -o ro $b /mnt || exit 7
+echo "phase2 $b $(cat /mnt/hello.txt)"
+umount /mnt
+dmesg | grep -E "vd[bc]" | sed "s/^/dmesg: /"'
+disk_slots() {
+	local i1=$S/slot1.img i2=$S/slot2.img t0=$SECONDS rc=0
+	mkdir -p "$S/c1" "$S/c2" "$S/svc"
+	echo from-host-1 >"$S/c1/hello.txt"
+	echo from-host-2 >"$S/c2/hello.txt"
+	PATH=$PATH:/usr/sbin:/sbin mke2fs -q -t ext4 -F -d "$S/c1" "$i1" 16M && PATH=$PATH:/usr/sbin:/sbin \
+		mke2fs -q -t ext4 -F -d "$S/c2" "$i2" 16M || { echo "mke2fs failed"; return 1; }
+	rm -f "$S/slots.log"
+	timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$DISK,ro" --root /dev/vda \
+		--service "$S/svc" --idle-timeout -1 --disk-slots 2 --console-log "$S/slots.log" \
+		-- /bin/sh -c "$SLOTS_GUEST" >/dev/null 2>"$S/slots.err" &
+	VS_PID=$!
+	vs_wait_log slots.log '^lsl-init: up' || rc=1
+	[ $rc -eq 0 ] && expect_reply disks "" && expect_reply "attach t1 $i1" "ok 0" &&
+		expect_reply "attach t1 $i1" "ok 0" && expect_reply "disks" "0 t1 $i1" || rc=1
+	[ $rc -eq 0 ] && ctl "attach t1 $i2" | grep -q "^error t1 is already attached" || { echo "t1 to another image was not refused"; rc=1; }
+	[ $rc -eq 0 ] && ctl status | grep -qx 'disks_attached 1' || { echo "status: $(ctl status | tr '\n' ' ')"; rc=1; }
+	[ $rc -eq 0 ] && vs_wait_log slots.log '^umounted' && expect_reply "detach t1" ok || rc=1
+	[ $rc -eq 0 ] && expect_reply "detach t1" "error t1 is not attached" || rc=1
+	if [ $rc -eq 0 ]; then
+		debugfs -R 'cat /guest.txt' "$i1" 2>/dev/null | grep -qx from-guest || { echo "the guest's write is not in the image"; rc=1; }
+		PATH=$PATH:/usr/sbin:/sbin e2fsck -fn "$i1" >/dev/null 2>&1 || { echo "image not clean after umount and detach"; rc=1; }
+	fi
+	[ $rc -eq 0 ] && vs_wait_log slots.log '^ejected-seen' && expect_reply "attach t2 $i2" "ok 0" || rc=1
+	[ $rc -eq 0 ] && { wait "$VS_PID" || { echo "guest script failed: exit $?"; rc=1; }; }
+	[ $rc -eq 0 ] || { kill -TERM "$VS_PID" 2>/dev/null; wait "$VS_PID" 2>/dev/null; }
+	local p1 p2
+	p1=$(tr -d '\r' <"$S/slots.log" | grep '^phase1 ') p2=$(tr -d '\r' <"$S/slots.log" | grep '^phase2 ')
+	[ "${p1#phase1 /dev/vd? }" = from-host-1 ] && [ "${p2#phase2 /dev/vd? }" = from-host-2 ] || { echo "guest read '$p1' '$p2'"; rc=1; }
+	[ "${p1:7:8}" = "${p2:7:8}" ] || { echo "the second image came up in another device: $p1 / $p2"; rc=1; }
+	grep -q 'blk slot 0: inserted t1 (16 MiB)' "$S/slots.err" || { echo "no insert log line: $(cat "$S/slots.err")"; rc=1; }
+	grep -E '^dmesg: ' "$S/slots.log" | sed 's/^/    /' >&9
+	echo "    disk_slots: $((SECONDS - t0)) s" >&9
+	[ $rc -eq 0 ] || { grep -v '^dmesg: ' "$S/slots.log" | tail -n 8; cat "$S/slots.err"; echo "disk_slots failed (why above)"; }
+	return $rc
+}
+disk_slots_many() {
+	# 24 slots make 27 virtio-mmio devices on 9 IRQ lines: the root disk, rng and vsock share theirs with slots.
+	mkdir -p "$S/svc24"
+	expect_rc 0 vmm --disk "$DISK,ro" --root /dev/vda --service "$S/svc24" --idle-timeout -1 --disk-slots 24 \
+		--console-log "$S/many.log" -- /bin/sh -c '[ $(ls -d /sys/block/vd* | wc -l) = 25 ] &&
+		[ -z "$(cat /sys/block/vdy/serial)" ] && [ "$(cat /sys/block/vda/serial)" = lsl-disk0 ] &&
+		cat /bin/* >/dev/null && grep virtio /proc/interrupts' >/dev/null || { tail -n 20 "$S/many.log"; return 1; }
+	tr -d '\r' <"$S/many.log" | grep -E '^ *[0-9]+:.*virtio' | sed 's/^/    /' >&9
+}
+
 all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe
 	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
-	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused"
+	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
+	disk_slots_many"
 run_suite "$@"

@@ -10,7 +10,8 @@
 
 #include "../util/util.h"
 
-enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT, OPT_VSOCK, OPT_CID, OPT_SERVICE, OPT_IDLE };
+enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT, OPT_VSOCK, OPT_CID, OPT_SERVICE, OPT_IDLE,
+       OPT_DISK_SLOTS };
 
 static const struct option long_opts[] = {
     {"kernel", required_argument, NULL, 'k'},      {"initrd", required_argument, NULL, 'i'},
@@ -22,6 +23,7 @@ static const struct option long_opts[] = {
     {"kvm", required_argument, NULL, OPT_KVM},     {"vsock", required_argument, NULL, OPT_VSOCK},
     {"cid", required_argument, NULL, OPT_CID},     {"help", no_argument, NULL, 'h'},
     {"service", required_argument, NULL, OPT_SERVICE}, {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"disk-slots", required_argument, NULL, OPT_DISK_SLOTS},
     {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
 };
 
@@ -36,6 +38,8 @@ void vmm_options_usage(FILE *f)
             "  -m, --memory SIZE       guest RAM, e.g. 512M, 2G (default 512M); allocated lazily\n"
             "  -c, --cpus N            vCPUs (default 1)\n"
             "  -d, --disk FILE[,ro]    raw disk image as virtio-blk (/dev/vda, /dev/vdb, ...); repeatable\n"
+            "      --disk-slots N      N empty virtio-blk drives after the disks (0-%d), filled and emptied\n"
+            "                          while the VM runs with the --service control requests attach/detach\n"
             "      --root DEV          have lsl-init mount DEV (e.g. /dev/vda) as / before COMMAND\n"
             "      --cmdline STR       kernel command line base (default \"%s\")\n"
             "  -a, --append STR        appended to the kernel command line\n"
@@ -54,7 +58,7 @@ void vmm_options_usage(FILE *f)
             "  -h, --help, -V, --version\n\n"
             "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
             "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
-            VMM_DEFAULT_CMDLINE);
+            VMM_MAX_DISK_SLOTS, VMM_DEFAULT_CMDLINE);
 }
 
 static int fail(char *err, unsigned errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -135,6 +139,15 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
                 return fail(err, errlen, "invalid --disk '%s' (FILE or FILE,ro)", optarg);
             o->ndisks++;
             break;
+        case OPT_DISK_SLOTS: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 0 || v > VMM_MAX_DISK_SLOTS)
+                return fail(err, errlen, "invalid --disk-slots '%s' (0-%d)", optarg, VMM_MAX_DISK_SLOTS);
+            o->disk_slots = (unsigned)v;
+            break;
+        }
         case OPT_ROOT:
             if (strncmp(optarg, "/dev/", 5) != 0 || strpbrk(optarg, " \t\n\""))
                 return fail(err, errlen, "invalid --root '%s' (a guest device like /dev/vda)", optarg);
@@ -200,5 +213,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
     }
     if (!o->kernel)
         return fail(err, errlen, "no kernel given (--kernel FILE)");
+    if (o->ndisks + o->disk_slots > VMM_MAX_DISKS_TOTAL)
+        return fail(err, errlen, "%u disks and %u disk slots are too many (at most %d together)", o->ndisks,
+                    o->disk_slots, VMM_MAX_DISKS_TOTAL);
     return 0;
 }

@@ -7,6 +7,9 @@
 #include <stdio.h>
 
 #define VMM_MAX_DISKS 8
+#define VMM_MAX_DISK_SLOTS 24 /* = BLK_SLOTS_MAX */
+/* virtio-mmio has room for 32 devices; rng and vsock take two. */
+#define VMM_MAX_DISKS_TOTAL 30
 #define VMM_DEFAULT_MEMORY (512ull << 20)
 #define VMM_MIN_MEMORY (64ull << 20)
 #define VMM_DEFAULT_CID 3
@@ -26,6 +29,7 @@ struct vmm_options {
     unsigned cpus;
     struct vmm_disk disks[VMM_MAX_DISKS];
     unsigned ndisks;
+    unsigned disk_slots;   /* empty drives after the disks, filled at run time over the control socket */
     const char *root;      /* guest block device lsl-init mounts as / (e.g. /dev/vda) */
     const char *console_log;
     bool console;          /* copy the guest console to our stdout */

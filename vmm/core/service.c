@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "../../proto/agent.h"
+#include "../devices/blk_slots.h"
 #include "../devices/vsock.h"
 #include "../util/unix_socket.h"
 #include "../util/util.h"
 
 #define SHUTDOWN_GRACE_S 15
 #define TICK_S 1
+#define REQUEST_MAX (4096 + 64) /* "attach ID PATH" with a path up to PATH_MAX */
 
 struct service {
     struct vm *vm;
@@ -143,6 +145,27 @@ static uint64_t host_rss_bytes(void)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* Disk slot requests (attach, detach, disks); false if req is not one. */
+static bool disk_request(struct service *s, int fd, const char *req)
+{
+    static struct blk_slots none; /* without --disk-slots the requests still get their error or empty reply */
+    struct blk_slots *slots = s->vm->disk_slots ? s->vm->disk_slots : &none;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out) {
+        reply(fd, "error out of memory\n");
+        return true;
+    }
+    bool handled = blk_slots_request(slots, req, out);
+    if (fclose(out) == 0 && handled)
+        reply(fd, text);
+    else if (handled)
+        reply(fd, "error out of memory\n");
+    free(text);
+    return handled;
+}
+
 static void handle_request(struct service *s, int fd, const char *req)
 {
     char buf[512];
@@ -150,20 +173,54 @@ static void handle_request(struct service *s, int fd, const char *req)
         const struct vm *vm = s->vm;
         snprintf(buf, sizeof(buf),
                  "state %s\nuptime_ms %" PRIu64 "\nvcpus %u\nmemory_bytes %" PRIu64 "\nhost_rss_bytes %" PRIu64
-                 "\nsessions %u\nidle_timeout_s %d\npid %d\n",
+                 "\nsessions %u\nidle_timeout_s %d\npid %d\ndisk_slots %u\ndisks_attached %u\n",
                  s->shutdown_at_ns ? "stopping" : (vm->boot_marker_ns ? "running" : "starting"),
                  (now_ns() - vm->start_ns) / 1000000, vm->ncpus, vm->mem.total, host_rss_bytes(), sessions(s),
-                 s->idle_timeout_s, (int)getpid());
+                 s->idle_timeout_s, (int)getpid(), vm->disk_slots ? vm->disk_slots->n : 0,
+                 vm->disk_slots ? blk_slots_attached(vm->disk_slots) : 0);
         reply(fd, buf);
     } else if (strcmp(req, SERVICE_REQ_SHUTDOWN) == 0) {
         request_guest_shutdown(s);
         reply(fd, "ok\n");
-    } else {
+    } else if (!disk_request(s, fd, req)) {
         reply(fd, "error unknown request\n");
     }
 }
 
-/* Control clients send one short line; a client that does not is dropped rather than waited for. */
+/* Reads one request line. The loop thread waits for it, so a client gets 1 s in all to send it. */
+static bool read_request(int fd, char *req, size_t size)
+{
+    uint64_t deadline = now_ns() + 1000000000ull;
+    size_t n = 0;
+    while (n < size - 1) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            break;
+        uint64_t left_us = (deadline - now) / 1000 + 1;
+        struct timeval tv = {.tv_sec = (time_t)(left_us / 1000000),
+                             .tv_usec = (suseconds_t)(left_us % 1000000)};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t r = read(fd, req + n, size - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break; /* EOF ends the line too; at the deadline what came is the request, as before */
+        req[n + (size_t)r] = '\0';
+        bool line_done = strpbrk(req + n, "\r\n") != NULL;
+        n += (size_t)r;
+        if (line_done)
+            break;
+    }
+    req[n] = '\0';
+    if (n == size - 1 && !strpbrk(req, "\r\n")) {
+        reply(fd, "error request too long\n");
+        return false;
+    }
+    req[strcspn(req, "\r\n")] = '\0';
+    return n > 0;
+}
+
+/* Control clients send one line; a client that does not is dropped rather than waited for. */
 static void on_control(void *opaque, uint32_t events)
 {
     struct service *s = opaque;
@@ -172,15 +229,9 @@ static void on_control(void *opaque, uint32_t events)
         int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             return;
-        struct timeval tv = {.tv_sec = 1};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        char req[64];
-        ssize_t n = read(fd, req, sizeof(req) - 1);
-        if (n > 0) {
-            req[n] = '\0';
-            req[strcspn(req, "\r\n")] = '\0';
+        char req[REQUEST_MAX];
+        if (read_request(fd, req, sizeof(req)))
             handle_request(s, fd, req);
-        }
         close(fd);
     }
 }

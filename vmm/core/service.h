@@ -1,5 +1,6 @@
-/* Service mode of lsl-vmm: the per-user background VM. A control socket answers `status` and `shutdown`;
- * an idle timer powers the guest off when no session has been open for the configured time. */
+/* Service mode of lsl-vmm: the per-user background VM. A control socket answers `status`, `shutdown` and the
+ * disk slot requests; an idle timer powers the guest off when no session has been open for the configured
+ * time. */
 #ifndef LSL_SERVICE_H
 #define LSL_SERVICE_H
 
@@ -11,5 +12,8 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s);
 /* Control socket requests (one line each, one reply, then the server closes). */
 #define SERVICE_REQ_STATUS "status"
 #define SERVICE_REQ_SHUTDOWN "shutdown"
+/* And the disk slot requests (lsl-vmm --disk-slots; devices/blk_slots.c): "attach ID PATH" -> "ok SLOT";
+ * "detach ID" -> "ok"; "disks" -> one "SLOT ID PATH" line per attached disk. Failures answer one line,
+ * "error MESSAGE". */
 
 #endif

@@ -225,6 +225,10 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
     }
     if (vsock_path && (r = vsock_create(vm, o->cid, vsock_path)) < 0)
         return r;
+    /* Slots come last: the guest still names them after the disks (vdb... with one disk), and they are the
+     * devices that share IRQ lines first (virtio_mmio.c). */
+    if ((r = blk_create_slots(vm, o->disk_slots)) < 0)
+        return r;
     return setup_boot(vm);
 }
 

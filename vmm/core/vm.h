@@ -21,6 +21,7 @@ enum vm_stop {
     VM_STOP_SIGNAL,
 };
 
+struct blk_slots;
 struct vcpu;
 struct serial;
 struct virtio_dev;
@@ -38,11 +39,12 @@ struct vm {
     unsigned ncpus;
     struct serial *serial;
     struct vsock *vsock; /* NULL without --vsock */
-    struct virtio_mmio *transports[16];
+    struct blk_slots *disk_slots; /* NULL without --disk-slots */
+    struct virtio_mmio *transports[32];
     unsigned ntransports;
-    /* Owned device objects, freed at teardown. */
-    void *devices[16];
-    void (*device_free[16])(void *);
+    /* Owned device objects, freed at teardown: each virtio device and its transport, the slot table, ... */
+    void *devices[80];
+    void (*device_free[80])(void *);
     unsigned ndevices;
 
     /* Kernel command-line fragments contributed by devices (virtio_mmio.device=...). */

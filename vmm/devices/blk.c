@@ -1,6 +1,7 @@
 /* virtio-blk (virtio 1.x, section 5.2): read, write, flush (fdatasync), discard and write-zeroes (punch
  * hole, so deleted guest files give host disk space back), get-id. Requests run synchronously in the I/O
- * thread; the guest batches them through event-index suppression. */
+ * thread; the guest batches them through event-index suppression. A disk slot is a drive whose medium
+ * (image, capacity, serial) changes at run time; it is empty (fd -1, capacity 0) in between. */
 #include "blk.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "../util/util.h"
+#include "blk_slots.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
 
@@ -37,7 +39,7 @@
 
 #define SECTOR 512u
 #define QUEUE_SIZE 256
-#define BLK_ID_LEN 20
+#define BLK_ID_LEN BLK_SLOT_ID_MAX
 #define MAX_DISCARD_SEGS 32
 #define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
 
@@ -77,6 +79,8 @@ struct blk_discard {
 struct blk {
     struct virtio_dev vdev;
     struct virtio_dev_ops ops;
+    /* The medium: fixed for --disk; for a slot changed under vdev.lock, which every request holds
+     * throughout, so no request sees half a change or uses a closed fd. */
     int fd;
     bool readonly;
     uint64_t sectors;
@@ -194,6 +198,11 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
     uint8_t s = VIRTIO_BLK_S_OK;
     int n, r;
 
+    if (b->fd < 0 && h.type != VIRTIO_BLK_T_GET_ID) {
+        vdev->stats.errors++; /* an empty slot has no medium to read, write or flush */
+        *status = VIRTIO_BLK_S_IOERR;
+        return 1;
+    }
     switch (h.type) {
     case VIRTIO_BLK_T_IN:
         if (data_in % SECTOR || !in_range(b, h.sector, data_in)) {
@@ -271,31 +280,14 @@ static void blk_free(void *p)
     free(b);
 }
 
-int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
+/* A drive with its features fixed for life; the medium (fd, sectors, id) is the caller's. */
+static int blk_new(struct vm *vm, bool readonly, struct blk **out)
 {
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0)
-        return log_errno(errno, "cannot open disk %s%s", path, readonly ? "" : " for writing");
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        log_error("disk %s is not a regular file", path);
-        return -EINVAL;
-    }
-    if (st.st_size < (off_t)SECTOR) {
-        close(fd);
-        log_error("disk %s is empty (smaller than one sector)", path);
-        return -EINVAL;
-    }
     struct blk *b = calloc(1, sizeof(*b));
-    if (!b) {
-        close(fd);
+    if (!b)
         return -ENOMEM;
-    }
-    b->fd = fd;
+    b->fd = -1;
     b->readonly = readonly;
-    b->sectors = (uint64_t)st.st_size / SECTOR;
-    snprintf(b->id, sizeof(b->id), "lsl-disk%u", index); /* NUL-padded, need not be terminated */
     b->ops = (struct virtio_dev_ops){
         .name = "virtio-blk",
         .device_id = VIRTIO_ID_BLOCK,
@@ -308,7 +300,6 @@ int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
         .queue_notify = blk_notify,
     };
     b->config = (struct blk_config){
-        .capacity = b->sectors,
         .seg_max = QUEUE_SIZE - 2,
         .blk_size = SECTOR,
         .num_queues = 1,
@@ -325,5 +316,99 @@ int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
         blk_free(b);
         return r;
     }
+    *out = b;
+    return 0;
+}
+
+int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
+{
+    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0)
+        return log_errno(errno, "cannot open disk %s%s", path, readonly ? "" : " for writing");
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        log_error("disk %s is not a regular file", path);
+        return -EINVAL;
+    }
+    if (st.st_size < (off_t)SECTOR) {
+        close(fd);
+        log_error("disk %s is empty (smaller than one sector)", path);
+        return -EINVAL;
+    }
+    struct blk *b;
+    int r = blk_new(vm, readonly, &b);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    b->fd = fd;
+    b->sectors = (uint64_t)st.st_size / SECTOR;
+    b->config.capacity = b->sectors;
+    snprintf(b->id, sizeof(b->id), "lsl-disk%u", index); /* NUL-padded, need not be terminated */
     return virtio_mmio_attach(vm, &b->vdev);
+}
+
+/* Medium changes come from the control socket (the I/O thread, between requests), but vCPU threads read the
+ * config space and may run a request themselves (a notify that missed the ioeventfd): hence the lock. */
+static void slot_insert(void *drive, const char *id, int fd, uint64_t sectors)
+{
+    struct blk *b = drive;
+    pthread_mutex_lock(&b->vdev.lock);
+    b->fd = fd;
+    b->sectors = sectors;
+    memset(b->id, 0, sizeof(b->id));
+    memcpy(b->id, id, strnlen(id, sizeof(b->id)));
+    b->config.capacity = sectors;
+    virtio_dev_config_changed(&b->vdev);
+    pthread_mutex_unlock(&b->vdev.lock);
+}
+
+static void slot_eject(void *drive)
+{
+    struct blk *b = drive;
+    pthread_mutex_lock(&b->vdev.lock);
+    int fd = b->fd;
+    b->fd = -1;
+    b->sectors = 0;
+    memset(b->id, 0, sizeof(b->id));
+    b->config.capacity = 0;
+    virtio_dev_config_changed(&b->vdev);
+    pthread_mutex_unlock(&b->vdev.lock);
+    /* No request can hold the old fd any more: they run under the lock from start to finish. */
+    if (fd >= 0)
+        close(fd);
+}
+
+static const struct blk_slot_ops slot_ops = {.insert = slot_insert, .eject = slot_eject};
+
+static void slots_free(void *p)
+{
+    blk_slots_release(p);
+    free(p);
+}
+
+int blk_create_slots(struct vm *vm, unsigned n)
+{
+    if (n == 0)
+        return 0;
+    if (n > BLK_SLOTS_MAX)
+        return -EINVAL;
+    struct blk_slots *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    int r = vm_own_device(vm, t, slots_free);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
+    t->ops = &slot_ops;
+    for (unsigned i = 0; i < n; i++) {
+        struct blk *b;
+        if ((r = blk_new(vm, false, &b)) < 0 || (r = virtio_mmio_attach(vm, &b->vdev)) < 0)
+            return r;
+        t->slot[t->n++].drive = b;
+    }
+    vm->disk_slots = t;
+    return 0;
 }

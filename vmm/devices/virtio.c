@@ -33,6 +33,15 @@ void virtio_dev_break(struct virtio_dev *vdev, const char *why)
         vdev->interrupt(vdev, VIRTIO_INT_CONFIG);
 }
 
+void virtio_dev_config_changed(struct virtio_dev *vdev)
+{
+    vdev->config_generation++;
+    /* From DRIVER on, not only DRIVER_OK: a change during the driver's probe stays pending in
+     * InterruptStatus and Linux handles it once the probe is done; before, the probe reads the config. */
+    if ((vdev->status & VIRTIO_STATUS_DRIVER) && vdev->interrupt)
+        vdev->interrupt(vdev, VIRTIO_INT_CONFIG);
+}
+
 void virtio_dev_reset(struct virtio_dev *vdev)
 {
     if (vdev->ops->reset)

@@ -59,6 +59,9 @@ struct virtio_dev {
     uint64_t driver_features;
     uint32_t status;
     bool broken;
+    /* Bumped with every config change, under the lock, so a driver reading a multi-word field (two 32-bit
+     * reads of a 64-bit capacity) sees it change and reads again. */
+    uint32_t config_generation;
     struct virtq vq[VIRTIO_MAX_QUEUES];
     struct virtq_req req; /* scratch, reused across pops */
     struct virtio_counters stats;
@@ -74,6 +77,8 @@ uint64_t virtio_dev_features(const struct virtio_dev *vdev);
 /* A hostile or buggy driver corrupted a ring: stop using the device and tell the driver (NEEDS_RESET). */
 void virtio_dev_break(struct virtio_dev *vdev, const char *why);
 void virtio_dev_reset(struct virtio_dev *vdev);
+/* The device changed its config space: caller holds the lock. Tells a driver that is there. */
+void virtio_dev_config_changed(struct virtio_dev *vdev);
 
 /* Runs handle() for every available request on queue q and returns them with the length handle() wrote;
  * interrupts the driver once per batch if it asked. handle() returns bytes written into in-segments, or

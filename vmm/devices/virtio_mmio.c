@@ -52,6 +52,17 @@
  * RTC and FPU. Edge-triggered, identity-mapped on the IOAPIC, which is what an irqfd's pulse needs. */
 static const uint8_t free_irqs[] = {5, 6, 7, 10, 11, 12, 14, 15, 3};
 
+/* The first devices get a line each. Later ones (disk slots, created last) share: Linux's virtio_mmio
+ * requests its IRQ with IRQF_SHARED and every sharer's handler runs on each pulse, reading its own
+ * InterruptStatus, so nothing is lost; an idle sharer costs one register read (an exit) per interrupt of its
+ * neighbours. Sharing starts from the most recently given lines so the first devices (root disk, rng, vsock)
+ * stay alone longest. */
+static uint32_t irq_for(unsigned index)
+{
+    const unsigned n = ARRAY_SIZE(free_irqs);
+    return index < n ? free_irqs[index] : free_irqs[n - 1 - (index - n) % n];
+}
+
 struct virtio_mmio;
 
 struct kick {
@@ -68,7 +79,6 @@ struct virtio_mmio {
     int irq_fd;
     uint32_t int_status;
     uint32_t dev_features_sel, drv_features_sel, queue_sel;
-    uint32_t config_generation;
     struct kick kicks[VIRTIO_MAX_QUEUES];
 };
 
@@ -154,7 +164,7 @@ static void mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
             v = vdev->status;
             break;
         case REG_CONFIG_GENERATION:
-            v = t->config_generation;
+            v = vdev->config_generation;
             break;
         default:
             break;
@@ -311,8 +321,8 @@ static int add_cmdline(struct vm *vm, uint64_t base, uint32_t irq)
 
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
 {
-    if (vm->ntransports >= ARRAY_SIZE(free_irqs) || vm->ntransports >= ARRAY_SIZE(vm->transports)) {
-        log_error("too many virtio devices (at most %zu)", ARRAY_SIZE(free_irqs));
+    if (vm->ntransports >= ARRAY_SIZE(vm->transports)) {
+        log_error("too many virtio devices (at most %zu)", ARRAY_SIZE(vm->transports));
         return -ENOSPC;
     }
     struct virtio_mmio *t = calloc(1, sizeof(*t));
@@ -321,7 +331,7 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
     t->vm = vm;
     t->vdev = vdev;
     t->base = LAYOUT_VIRTIO_MMIO + vm->ntransports * LAYOUT_VIRTIO_MMIO_SIZE;
-    t->irq = free_irqs[vm->ntransports];
+    t->irq = irq_for(vm->ntransports);
     t->irq_fd = -1;
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
         t->kicks[i].fd = -1;

@@ -1,4 +1,5 @@
-/* virtio-mmio (virtio 1.x, section 4.2) transport: one 4 KiB register window and one IRQ per device. */
+/* virtio-mmio (virtio 1.x, section 4.2) transport: one 4 KiB register window per device and an
+ * IRQ line (shared once there are more devices than free ISA lines). */
 #ifndef LSL_VIRTIO_MMIO_H
 #define LSL_VIRTIO_MMIO_H
 

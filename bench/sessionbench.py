@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Session benchmark: `lsl -- CMD` against ssh into the same guest, in one run on one VM.
+
+Builds a root image (guest/mkdisk.sh) holding vsock-tool, Debian's dropbear with its shared libraries, a fresh
+host key and a fresh client key, imports it as the default distribution and runs lsl's service with private
+runtime, state and config directories (the user's own VM and distributions are never touched). Measures:
+  cold `lsl -- true`: the VM stopped (`lsl --shutdown`) before each run, so it includes the boot;
+  warm `lsl -- true`, and `ssh guest true` with OpenSSH against `dropbear -i`, which the guest's
+    `vsock-tool listen-exec -u 22` starts per connection (no guest network device: ssh's ProxyCommand is
+    bench/vsock-proxy, connecting through the VMM's hybrid-vsock socket);
+  stdin -> stdout throughput of `cat` through each, MB in and the same MB out.
+Prints medians, p99 (the max below 100 runs) and the lsl/ssh ratios.
+"""
+import argparse
+import os
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SSH_PORT = 22
+
+
+def tail(values):
+    """p99 by nearest rank; below 100 runs that is the max, and the label says so."""
+    s = sorted(values)
+    return s[max(0, -(-99 * len(s) // 100) - 1)], ("p99" if len(s) >= 100 else "max")
+
+
+def shared_libs(prog):
+    """The files `ldd PROG` resolves, the loader included."""
+    out = subprocess.run(["ldd", prog], capture_output=True, text=True, check=True).stdout
+    libs = []
+    for line in out.splitlines():
+        parts = line.split()
+        if "=>" in parts and len(parts) > parts.index("=>") + 1 and parts[parts.index("=>") + 1].startswith("/"):
+            libs.append(parts[parts.index("=>") + 1])
+        elif parts and parts[0].startswith("/"):
+            libs.append(parts[0])
+    return libs
+
+
+def build_image(work, vsock_tool, dropbear):
+    """The bench root image and the client's private key, both fresh in WORK."""
+    keys = os.path.join(work, "keys")
+    os.makedirs(keys)
+    hostkey, client = os.path.join(keys, "hostkey"), os.path.join(keys, "id")
+    subprocess.run(["dropbearkey", "-t", "ed25519", "-f", hostkey], check=True, capture_output=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lsl-bench", "-f", client], check=True)
+    auth = os.path.join(keys, "authorized_keys")
+    shutil.copy(client + ".pub", auth)
+    shells = os.path.join(keys, "shells")
+    with open(shells, "w") as f:
+        f.write("/bin/sh\n")
+    for path, mode in ((hostkey, 0o600), (auth, 0o600), (shells, 0o644)):
+        os.chmod(path, mode)
+    files = [vsock_tool, f"{dropbear}=/usr/sbin/dropbear", f"{hostkey}=/etc/dropbear/key",
+             f"{auth}=/root/.ssh/authorized_keys", f"{shells}=/etc/shells"]
+    files += [f"{lib}={lib}" for lib in shared_libs(dropbear)]
+    image = os.path.join(work, "root.img")
+    subprocess.run(["bash", os.path.join(ROOT, "guest", "mkdisk.sh"), image, "96"] + files, check=True)
+    return image, client
+
+
+def timed(cmd, env, timeout):
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    dt = time.monotonic() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
+    return dt
+
+
+def throughput(cmd, env, data, timeout):
+    """MB/s of DATA through CMD's stdin and back out of its stdout (checked to be the same bytes)."""
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = []
+    threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True).start()
+
+    def feed():
+        try:
+            view = memoryview(data)
+            for off in range(0, len(data), 1 << 20):
+                p.stdin.write(view[off:off + (1 << 20)])
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    t0 = time.monotonic()
+    threading.Thread(target=feed, daemon=True).start()
+    fd = p.stdout.fileno()
+    chunks = []
+    got = 0
+    while True:
+        if time.monotonic() - t0 > timeout:
+            p.kill()
+            raise RuntimeError(f"timeout after {timeout}s: {shlex.join(cmd)}")
+        c = os.read(fd, 1 << 20)
+        if not c:
+            break
+        chunks.append(c)
+        got += len(c)
+    rc = p.wait(timeout=timeout)
+    dt = time.monotonic() - t0
+    if rc != 0 or got != len(data) or b"".join(chunks) != data:
+        time.sleep(0.1)
+        raise RuntimeError(f"{shlex.join(cmd)}: exit {rc}, {got} of {len(data)} bytes back"
+                           f"{' (different)' if got == len(data) else ''}: {b''.join(err).decode(errors='replace')[-500:]}")
+    return len(data) / 1e6 / dt
+
+
+def vsock_banner(sock_path, port, timeout):
+    """True when the guest's PORT answers the VMM's CONNECT handshake and sends an ssh banner."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(sock_path)
+            s.sendall(f"CONNECT {port}\n".encode())
+            buf = b""
+            while b"SSH-" not in buf and len(buf) < 4096:
+                c = s.recv(4096)
+                if not c:
+                    return False
+                buf += c
+            return buf.startswith(b"OK ")
+    except OSError:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lsl", default=os.path.join(ROOT, "build", "cli", "lsl"))
+    ap.add_argument("--vsock-tool", default=os.path.join(ROOT, "build", "tests", "vsock-tool"))
+    ap.add_argument("--proxy", required=True, help="built bench/vsock-proxy.c")
+    ap.add_argument("--kernel", default=os.environ.get("LSL_KERNEL"))
+    ap.add_argument("--dropbear", default="/usr/sbin/dropbear")
+    ap.add_argument("--ssh", default="/usr/bin/ssh")
+    ap.add_argument("--cold-runs", type=int, default=5)
+    ap.add_argument("--warm-runs", type=int, default=50)
+    ap.add_argument("--mb", type=int, default=int(os.environ.get("LSL_BENCH_MB", "64")), help="MiB through cat")
+    ap.add_argument("--timeout", type=float, default=300)
+    a = ap.parse_args()
+    for need in (a.lsl, a.vsock_tool, a.proxy, a.dropbear, a.ssh):
+        if not os.access(need, os.X_OK):
+            sys.exit(f"sessionbench: {need} not found (dropbear: apt-get install dropbear-bin; see scripts/deps.sh)")
+
+    # Short path: the VMM's unix sockets live under it.
+    work = tempfile.mkdtemp(prefix="lsl-sb.", dir="/tmp")
+    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(work, "rt"), XDG_STATE_HOME=os.path.join(work, "state"),
+               HOME=os.path.join(work, "home"), LSL_VM_IDLE_TIMEOUT="-1")
+    env.pop("LSL_ROOTFS", None)
+    os.makedirs(env["HOME"])
+    if a.kernel:
+        env["LSL_KERNEL"] = a.kernel
+    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
+    lsl = [a.lsl, "--"]
+    try:
+        image, client_key = build_image(work, a.vsock_tool, a.dropbear)
+        # The bench disk becomes the default distribution: `lsl --` and ssh reach the same processes' world.
+        subprocess.run([a.lsl, "--import", "bench", os.path.join(work, "distro"), image, "--vhd"], env=env,
+                       check=True)
+        print(f"  image built ({os.path.getsize(image) >> 20} MiB) and imported", file=sys.stderr)
+        timed(lsl + ["true"], env, a.timeout)  # disk copy and page cache warm-up; not counted
+
+        cold = []
+        for _ in range(a.cold_runs):
+            timed([a.lsl, "--shutdown"], env, a.timeout)
+            cold.append(timed(lsl + ["true"], env, a.timeout))
+        print(f"  cold lsl: {a.cold_runs} runs done", file=sys.stderr)
+
+        # The ssh server side: a session of its own that lasts the whole run (a command backgrounded inside a
+        # session would be killed with the session's process group when it returns).
+        server = subprocess.Popen(lsl + ["vsock-tool", "listen-exec", "-u", str(SSH_PORT), "/usr/sbin/dropbear",
+                                         "-i", "-s", "-j", "-k", "-r", "/etc/dropbear/key"],
+                                  env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE)
+        vsock = os.path.join(env["XDG_RUNTIME_DIR"], "lsl", "vsock")
+        deadline = time.monotonic() + 30
+        while not vsock_banner(vsock, SSH_PORT, 10):
+            if time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"dropbear does not answer on guest vsock port {SSH_PORT}: "
+                                   f"{server.communicate()[1].decode(errors='replace')[-1500:]}")
+            time.sleep(0.2)
+        ssh = [a.ssh, "-F", "/dev/null", "-T", "-i", client_key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+               "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+               "-o", f"ProxyCommand={shlex.quote(a.proxy)} {shlex.quote(vsock)} {SSH_PORT}", "root@lsl-guest"]
+        # First connection, also warming dropbear and its libraries into the page cache; -v tells where it stops.
+        try:
+            subprocess.run(ssh[:1] + ["-v"] + ssh[1:] + ["true"], env=env, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, check=True)
+        except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as e:
+            err = e.stderr.decode(errors="replace") if e.stderr else ""
+            raise RuntimeError(f"ssh into the guest failed ({e}):\n{err[-3000:]}")
+
+        warm = {}
+        for name, cmd in (("lsl", lsl), ("ssh", ssh)):
+            warm[name] = [timed(cmd + ["true"], env, a.timeout) for _ in range(a.warm_runs)]
+            print(f"  warm {name}: {a.warm_runs} runs done", file=sys.stderr)
+        data = os.urandom(a.mb << 20)
+        tput = {}
+        for name, cmd in (("lsl", lsl), ("ssh", ssh)):
+            tput[name] = [throughput(cmd + ["cat"], env, data, a.timeout) for _ in range(3)]
+            print(f"  {name} cat: 3 runs done", file=sys.stderr)
+        server.kill()
+        server.wait()
+        timed([a.lsl, "--shutdown"], env, a.timeout)
+    finally:
+        subprocess.run([a.lsl, "--shutdown"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=a.timeout)
+        shutil.rmtree(work, ignore_errors=True)
+
+    ssh_version = subprocess.run([a.ssh, "-V"], capture_output=True, text=True).stderr.strip()
+    where = ("inside the emulated KVM host (QEMU TCG; absolute times ~10x slower than hardware KVM)"
+             if os.environ.get("LSL_IN_VMHOST") == "1" else "on this machine's KVM")
+    print(f"Session benchmark: lsl against ssh into the same guest, one VM, {where}")
+    print(f"kernel {env.get('LSL_KERNEL', '(lsl default)')}; VM {env.get('LSL_VM_CPUS', '2')} vCPU, "
+          f"{env.get('LSL_VM_MEMORY', '2G')}")
+    print(f"peer: {ssh_version} -> dropbear -i (Debian dropbear-bin) over vsock port {SSH_PORT} "
+          "(ProxyCommand bench/vsock-proxy)")
+    print()
+    print(f"{'metric':<34} {'lsl':<26} {'ssh':<26} {'lsl/ssh':>8} {'ssh/lsl':>8}")
+    c_med = statistics.median(cold)
+    c_tail, c_lbl = tail(cold)
+    print(f"{f'cold lsl -- true ({len(cold)} runs)':<34} {f'{c_med * 1000:8.1f} ms ({c_lbl} {c_tail * 1000:.1f})':<26} "
+          f"{'-':<26} {'-':>8} {'-':>8}")
+    for stat in ("median", "tail"):
+        l = warm["lsl"]
+        s = warm["ssh"]
+        if stat == "median":
+            lv, sv, lbl = statistics.median(l), statistics.median(s), "median"
+        else:
+            (lv, lbl), (sv, _) = tail(l), tail(s)
+        label = f"warm true, {lbl} ({len(l)} runs)"
+        print(f"{label:<34} {f'{lv * 1000:8.1f} ms':<26} {f'{sv * 1000:8.1f} ms':<26} {lv / sv:8.3f} {sv / lv:8.1f}")
+    lt, st = statistics.median(tput["lsl"]), statistics.median(tput["ssh"])
+    label = f"cat {a.mb} MiB in+out, median of 3"
+    print(f"{label:<34} {f'{lt:8.1f} MB/s':<26} {f'{st:8.1f} MB/s':<26} {lt / st:8.2f} {st / lt:8.2f}")
+    speedup = statistics.median(warm["ssh"]) / statistics.median(warm["lsl"])
+    print()
+    print(f"acceptance (warm `lsl -- true` at least 10x faster than ssh, medians): {speedup:.1f}x -> "
+          f"{'PASS' if speedup >= 10 else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

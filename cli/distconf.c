@@ -1,0 +1,193 @@
+/* wsl.conf, lsl.conf and wsl-distribution.conf: tables of the keys WSL defines, parsed with libinih through
+ * config.c's line-numbering reader. WSL keys that mean nothing on a Linux host are accepted silently. */
+#include "distconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum key_kind { KEY_STRING, KEY_BOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_IGNORED };
+
+struct key {
+    const char *section, *name;
+    enum key_kind kind;
+    size_t offset; /* into struct lsl_distconf */
+};
+
+#define FIELD(f) offsetof(struct lsl_distconf, f)
+
+static const struct key wsl_conf_keys[] = {
+    {"boot", "command", KEY_STRING, FIELD(boot_command)},
+    {"boot", "systemd", KEY_BOOL, FIELD(boot_systemd)},
+    {"boot", "protectBinfmt", KEY_IGNORED, 0},
+    {"boot", "initTimeout", KEY_IGNORED, 0},
+    {"user", "default", KEY_STRING, FIELD(user_default)},
+    {"network", "hostname", KEY_HOSTNAME, FIELD(network_hostname)},
+    {"network", "generateHosts", KEY_BOOL, FIELD(network_generate_hosts)},
+    {"network", "generateResolvConf", KEY_BOOL, FIELD(network_generate_resolv_conf)},
+    {"automount", "enabled", KEY_BOOL, FIELD(automount_enabled)},
+    {"automount", "root", KEY_PATH, FIELD(automount_root)},
+    {"automount", "options", KEY_STRING, FIELD(automount_options)},
+    {"automount", "mountFsTab", KEY_IGNORED, 0},
+    {"automount", "ldconfig", KEY_IGNORED, 0},
+    {"automount", "cgroups", KEY_IGNORED, 0},
+    {"interop", "enabled", KEY_BOOL, FIELD(interop_enabled)},
+    {"interop", "appendWindowsPath", KEY_BOOL, FIELD(interop_append_windows_path)},
+    {"gpu", "enabled", KEY_IGNORED, 0},
+    {"time", "useWindowsTimezone", KEY_IGNORED, 0},
+    {"filesystem", "umask", KEY_IGNORED, 0},
+    {NULL, NULL, 0, 0},
+};
+
+static const struct key distribution_conf_keys[] = {
+    {"oobe", "command", KEY_STRING, FIELD(oobe_command)},
+    {"oobe", "defaultUid", KEY_UID, FIELD(oobe_default_uid)},
+    {"oobe", "defaultName", KEY_STRING, FIELD(oobe_default_name)},
+    /* Windows Start-menu and Terminal integration: nothing to do on a Linux host. */
+    {"shortcut", NULL, KEY_IGNORED, 0},
+    {"windowsterminal", NULL, KEY_IGNORED, 0},
+    {NULL, NULL, 0, 0},
+};
+
+bool lsl_hostname_valid(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > LSL_HOSTNAME_MAX || name[0] == '-' || name[len - 1] == '-')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-')
+            return false;
+    return true;
+}
+
+struct distconf_parse {
+    struct lsl_distconf *d;
+    const struct key *keys;
+    const char *name;
+    lsl_warn_fn warn;
+    int error;
+};
+
+static bool section_known(const struct key *keys, const char *section)
+{
+    for (const struct key *k = keys; k->section; k++)
+        if (strcasecmp(k->section, section) == 0)
+            return true;
+    return false;
+}
+
+static void set_string(struct distconf_parse *p, char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy) {
+        p->error = -ENOMEM;
+        return;
+    }
+    free(*slot);
+    *slot = copy;
+}
+
+static void distconf_on_key(void *user, int line, const char *section, const char *name, const char *value)
+{
+    struct distconf_parse *p = user;
+    const struct key *k = p->keys;
+    for (; k->section; k++)
+        if (strcasecmp(k->section, section) == 0 && (!k->name || strcasecmp(k->name, name) == 0))
+            break;
+    if (!k->section) {
+        if (!*section)
+            lsl_warn(p->warn, "%s:%d: '%s' outside a section (ignored)", p->name, line, name);
+        else if (section_known(p->keys, section))
+            lsl_warn(p->warn, "%s:%d: unknown key '%s' in [%s] (ignored)", p->name, line, name, section);
+        else
+            lsl_warn(p->warn, "%s:%d: unknown key '%s.%s' (ignored)", p->name, line, section, name);
+        return;
+    }
+    void *field = (char *)p->d + k->offset;
+    bool b;
+    char *end;
+    long uid;
+    switch (k->kind) {
+    case KEY_IGNORED:
+        return;
+    case KEY_STRING:
+        set_string(p, field, value);
+        return;
+    case KEY_BOOL:
+        if (lsl_parse_bool(value, &b) < 0)
+            break;
+        *(bool *)field = b;
+        return;
+    case KEY_HOSTNAME:
+        if (!lsl_hostname_valid(value))
+            break;
+        set_string(p, field, value);
+        return;
+    case KEY_PATH:
+        if (value[0] != '/')
+            break;
+        set_string(p, field, value);
+        return;
+    case KEY_UID:
+        errno = 0;
+        uid = strtol(value, &end, 10);
+        if (!*value || *end || errno || uid < 0 || uid > INT_MAX)
+            break;
+        *(int *)field = (int)uid;
+        return;
+    }
+    lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s (ignored)", p->name, line, value, k->section,
+             k->name);
+}
+
+int lsl_distconf_init(struct lsl_distconf *d)
+{
+    *d = (struct lsl_distconf){
+        .network_generate_hosts = true,
+        .network_generate_resolv_conf = true,
+        .automount_enabled = true,
+        .automount_root = strdup("/mnt/"),
+        .interop_enabled = true,
+        .interop_append_windows_path = true,
+        .oobe_default_uid = -1,
+    };
+    return d->automount_root ? 0 : -ENOMEM;
+}
+
+void lsl_distconf_free(struct lsl_distconf *d)
+{
+    free(d->boot_command);
+    free(d->user_default);
+    free(d->network_hostname);
+    free(d->automount_root);
+    free(d->automount_options);
+    free(d->oobe_command);
+    free(d->oobe_default_name);
+    *d = (struct lsl_distconf){.oobe_default_uid = -1};
+}
+
+static int parse_one(struct lsl_distconf *d, const struct key *keys, const char *text, const char *name,
+                     lsl_warn_fn warn)
+{
+    if (!text)
+        return 0;
+    struct distconf_parse p = {.d = d, .keys = keys, .name = name, .warn = warn};
+    int r = lsl_ini_parse_string(text, name, warn, distconf_on_key, &p);
+    return r < 0 ? r : p.error;
+}
+
+int lsl_distconf_parse(struct lsl_distconf *d, const char *wsl_conf, const char *lsl_conf, lsl_warn_fn warn)
+{
+    /* Parsing lsl.conf into the same struct after wsl.conf is what makes it win key by key. */
+    int r = parse_one(d, wsl_conf_keys, wsl_conf, "/etc/wsl.conf", warn);
+    return r < 0 ? r : parse_one(d, wsl_conf_keys, lsl_conf, "/etc/lsl.conf", warn);
+}
+
+int lsl_distconf_parse_distribution(struct lsl_distconf *d, const char *text, lsl_warn_fn warn)
+{
+    return parse_one(d, distribution_conf_keys, text, "/etc/wsl-distribution.conf", warn);
+}

@@ -1,0 +1,155 @@
+/* See image.h. mke2fs, e2fsck and resize2fs work on image files as any user; the sparse copy uses
+ * SEEK_DATA/SEEK_HOLE so an almost empty 256 GiB image copies in milliseconds. */
+#include "image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Runs a program with stdout and stderr going to /dev/null; returns its exit status or -errno. */
+static int run_quiet(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        /* e2fsprogs live in sbin, which an ordinary user's PATH may lack. */
+        const char *path = getenv("PATH");
+        char buf[4096];
+        snprintf(buf, sizeof(buf), "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
+        setenv("PATH", buf, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        return -errno;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int lsl_image_create(const char *path, uint64_t size, const char *label)
+{
+    char sz[32], lbl[17];
+    snprintf(sz, sizeof(sz), "%" PRIu64 "k", size / 1024);
+    snprintf(lbl, sizeof(lbl), "%s", label);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return lsl_log_errno(errno, "cannot create %s", path);
+    close(fd);
+    /* Lazy inode tables and journal: the file stays sparse; the guest mounts with noinit_itable. */
+    char *argv[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", lbl, "-E", "lazy_itable_init=1,lazy_journal_init=1",
+                    (char *)path, sz, NULL};
+    int r = run_quiet(argv);
+    if (r != 0) {
+        unlink(path);
+        lsl_log_error("cannot create the file system in %s (mke2fs %s; is e2fsprogs installed?)", path,
+                      r == 127 ? "not found" : "failed");
+        return -EIO;
+    }
+    return 0;
+}
+
+int lsl_image_is_ext4(const char *path)
+{
+    unsigned char magic[2];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    /* The superblock sits at byte 1024; its magic 0xEF53 at offset 56 in it. */
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, magic, 2, 1024 + 56) : -1;
+    close(fd);
+    return n == 2 && magic[0] == 0x53 && magic[1] == 0xef;
+}
+
+int lsl_image_copy(const char *src, const char *dest)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0) {
+        r = lsl_log_errno(errno, "cannot open %s", src);
+        goto out;
+    }
+    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        r = lsl_log_errno(errno, "cannot create %s", dest);
+        goto out;
+    }
+    if (ftruncate(out, st.st_size) < 0) {
+        r = lsl_log_errno(errno, "cannot size %s", dest);
+        goto out;
+    }
+    for (off_t pos = 0; pos < st.st_size;) {
+        off_t data = lseek(in, pos, SEEK_DATA);
+        if (data < 0)
+            break; /* ENXIO: only a hole is left */
+        off_t hole = lseek(in, data, SEEK_HOLE);
+        if (hole < 0)
+            hole = st.st_size;
+        for (off_t off = data; off < hole;) {
+            /* copy_file_range may reflink or copy in the kernel; the offsets keep the holes where they were. */
+            off_t o_in = off, o_out = off;
+            ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - off), 0);
+            if (n <= 0) {
+                r = lsl_log_errno(n < 0 ? errno : EIO, "cannot copy %s to %s", src, dest);
+                goto out;
+            }
+            off += n;
+        }
+        pos = hole;
+    }
+    if (fsync(out) < 0)
+        r = lsl_log_errno(errno, "cannot write %s", dest);
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (r < 0 && out >= 0)
+        unlink(dest);
+    return r;
+}
+
+int lsl_image_resize(const char *path, uint64_t size)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return lsl_log_errno(errno, "cannot open %s", path);
+    char sz[32];
+    snprintf(sz, sizeof(sz), "%" PRIu64 "k", size / 1024);
+    /* resize2fs insists on a freshly checked file system; -p repairs only what is safe unattended. */
+    char *fsck[] = {"e2fsck", "-f", "-p", (char *)path, NULL};
+    int r = run_quiet(fsck);
+    if (r != 0 && r != 1) {
+        lsl_log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path, r);
+        return -EIO;
+    }
+    if (size > (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
+        return lsl_log_errno(errno, "cannot grow %s", path);
+    char *resize[] = {"resize2fs", (char *)path, sz, NULL};
+    if ((r = run_quiet(resize)) != 0) {
+        if (size > (uint64_t)st.st_size)
+            (void)truncate(path, st.st_size);
+        lsl_log_error("cannot resize the file system in %s to %s (too small for its files?)", path, sz);
+        return -EIO;
+    }
+    if (size < (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
+        return lsl_log_errno(errno, "cannot shrink %s", path);
+    return 0;
+}

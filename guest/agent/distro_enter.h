@@ -1,0 +1,22 @@
+/* Joining a running distribution: its namespaces and cgroup, so that a command started afterwards is one of
+ * its processes (what `lsl -d NAME` runs in). */
+#ifndef LSL_AGENT_DISTRO_ENTER_H
+#define LSL_AGENT_DISTRO_ENTER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The start time of PID (field 22 of /proc/PID/stat) in *out. Returns 0 or -errno. */
+int lsl_proc_start_time(pid_t pid, unsigned long long *out);
+
+/* Reads NAME's init record and checks that the process is still that init (not a reused PID).
+ * Returns its PID, or -ESRCH when the distribution is not running, -EINVAL for a bad name. */
+pid_t lsl_distro_init_pid(const char *name);
+
+/* Moves the calling process into NAME's cgroup, user-visible namespaces (mount, UTS, IPC, cgroup) and PID
+ * namespace (which applies to the children it forks afterwards); the root and working directory become the
+ * distribution's. Must be single-threaded. Returns 0, or an enum lsl_error code (NO_DISTRO, INTERNAL) with a
+ * one-line message in msg. */
+int agent_distro_enter(const char *name, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,339 @@
+/* lsl-distro's commands (see distro.h). Each runs as an agent session's command in the system root; a
+ * per-distribution lock file keeps two `lsl -d NAME` arriving together from mounting or starting twice. */
+#include "distro.h"
+
+#include "../agent/distro_enter.h"
+#include "../agent/distro_layout.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const config_files[] = {"/etc/wsl.conf", "/etc/lsl.conf", "/etc/wsl-distribution.conf"};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: lsl-distro mount NAME SERIAL | start NAME [KEY=VALUE...] | stop NAME | list |\n"
+                    "       import SERIAL FORMAT | export NAME SERIAL FORMAT\n");
+    return 2;
+}
+
+/* One line on stderr: "lsl-distro: WHAT SUBJECT: reason". Returns the failure status. */
+static int failed(const char *what, const char *subject, int err)
+{
+    fprintf(stderr, "lsl-distro: %s %s: %s\n", what, subject, strerror(err));
+    return 1;
+}
+
+static bool serial_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n <= 20 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+/* Creates NAME's directory and takes its lock (held until exit). */
+static int lock_distro(const char *name, char *root, size_t rootlen)
+{
+    char path[256];
+    int fd, r;
+
+    snprintf(path, sizeof(path), "%s/%s/root", LSL_DISTROS_DIR, name);
+    if ((r = mkdir_p(path)) < 0)
+        return failed("cannot create", path, -r);
+    snprintf(root, rootlen, "%s", path);
+    snprintf(path, sizeof(path), "%s/%s/lock", LSL_DISTROS_DIR, name);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0)
+        return failed("cannot lock", path, errno);
+    return 0;
+}
+
+static bool is_mountpoint(const char *path)
+{
+    struct stat a, b;
+    char parent[4096];
+
+    snprintf(parent, sizeof(parent), "%s/..", path);
+    return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static int cmd_mount(const char *name, const char *serial)
+{
+    char root[256], dev[64];
+    int r;
+
+    if (!lsl_distro_name_ok(name) || !serial_ok(serial))
+        return usage();
+    if (lock_distro(name, root, sizeof(root)))
+        return 1;
+    if (!is_mountpoint(root)) {
+        if ((r = distro_find_disk(serial, dev, sizeof(dev))) < 0)
+            return failed("no disk with serial", serial, -r);
+        if ((r = distro_mount_disk(dev, root)) < 0)
+            return failed("cannot mount", dev, -r);
+    }
+    for (size_t i = 0; i < sizeof(config_files) / sizeof(config_files[0]); i++)
+        distro_print_file(root, config_files[i]);
+    return 0;
+}
+
+static bool flag(const char *v)
+{
+    return strcmp(v, "1") == 0;
+}
+
+static int cmd_start(const char *name, int argc, char **argv)
+{
+    struct distro_start s = {.name = name, .hosts = true, .resolv = true};
+    char root[256], path[256], rec[64];
+    unsigned long long start = 0;
+    pid_t pid;
+    int fd, n;
+
+    if (!lsl_distro_name_ok(name))
+        return usage();
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+
+        if (!eq)
+            return usage();
+        *eq = '\0';
+        if (strcmp(argv[i], "hostname") == 0)
+            s.hostname = eq + 1;
+        else if (strcmp(argv[i], "hosts") == 0)
+            s.hosts = flag(eq + 1);
+        else if (strcmp(argv[i], "resolv") == 0)
+            s.resolv = flag(eq + 1);
+        else if (strcmp(argv[i], "boot") == 0)
+            s.boot = eq + 1;
+        else
+            return usage();
+    }
+    if (lock_distro(name, root, sizeof(root)))
+        return 1;
+    if (lsl_distro_init_pid(name) > 0)
+        return 0;
+    if (!is_mountpoint(root)) {
+        fprintf(stderr, "lsl-distro: %s: the disk is not mounted\n", name);
+        return 1;
+    }
+    s.root = root;
+    (void)mkdir_p(LSL_SHARED_DIR);
+    snprintf(path, sizeof(path), "%s/%s", LSL_CGROUP_DIR, name);
+    (void)mkdir_p(path);
+    pid = distro_spawn(&s);
+    if (pid < 0)
+        return 1;
+    /* The start time makes the record immune to PID reuse (see distro_enter.c). */
+    (void)lsl_proc_start_time(pid, &start);
+    snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
+    n = snprintf(rec, sizeof(rec), "%d %llu\n", (int)pid, start);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, rec, (size_t)n) != n) {
+        kill(pid, SIGKILL);
+        return failed("cannot write", path, errno);
+    }
+    close(fd);
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
+}
+
+static int cmd_stop(const char *name)
+{
+    char root[256], path[256];
+    pid_t pid;
+    int r;
+
+    if (!lsl_distro_name_ok(name))
+        return usage();
+    if (lock_distro(name, root, sizeof(root)))
+        return 1;
+    pid = lsl_distro_init_pid(name);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        /* Its init gives processes two seconds; then the whole PID namespace goes with a SIGKILL. */
+        for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
+            sleep_ms(10);
+        if (kill(pid, 0) == 0)
+            kill(pid, SIGKILL);
+        for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+            sleep_ms(10);
+    }
+    snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
+    unlink(path);
+    if (is_mountpoint(root) && (r = distro_unmount(root)) < 0)
+        return failed("cannot unmount the disk of", name, -r);
+    return 0;
+}
+
+static int cmd_list(void)
+{
+    DIR *d = opendir(LSL_DISTROS_DIR);
+    struct dirent *de;
+
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.' && lsl_distro_init_pid(de->d_name) > 0)
+            printf("%s\n", de->d_name);
+    if (d)
+        closedir(d);
+    return 0;
+}
+
+/* GNU tar's option for each compression. Absolute paths: tar starts the program through /bin/sh, and
+ * busybox's sh would run its own gzip or xz applet (xz only decompresses) for a bare name. */
+static const char *compress_flag(const char *format)
+{
+    static const char *const map[][2] = {{"tar", NULL},
+                                         {"gz", "--use-compress-program=/bin/gzip"},
+                                         {"xz", "--use-compress-program=/bin/xz -T0"},
+                                         {"zst", "--use-compress-program=/bin/zstd -T0"},
+                                         {"bz2", "--use-compress-program=/bin/bzip2"}};
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(format, map[i][0]) == 0)
+            return map[i][1] ? map[i][1] : "";
+    return NULL;
+}
+
+/* Runs tar with stdin/stdout as they are; returns its exit status. */
+static int run_tar(char *const argv[])
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid < 0)
+        return failed("cannot", "fork", errno);
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "lsl-distro: cannot run tar: %s\n", strerror(errno));
+        _exit(127);
+    }
+    if (waitpid(pid, &status, 0) < 0)
+        return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Mounts SERIAL's disk at a fresh directory for import or export. */
+static int temp_mount(const char *serial, char *dir, size_t dirlen)
+{
+    char dev[64];
+    int r;
+
+    snprintf(dir, dirlen, "/run/lsl/work/%s", serial);
+    if ((r = mkdir_p(dir)) < 0)
+        return failed("cannot create", dir, -r);
+    if (is_mountpoint(dir))
+        return 0;
+    if ((r = distro_find_disk(serial, dev, sizeof(dev))) < 0)
+        return failed("no disk with serial", serial, -r);
+    if ((r = distro_mount_disk(dev, dir)) < 0)
+        return failed("cannot mount", dev, -r);
+    return 0;
+}
+
+static int cmd_import(const char *serial, const char *format)
+{
+    const char *z = compress_flag(format);
+    char dir[128];
+    int status, r;
+
+    if (!serial_ok(serial) || !z)
+        return usage();
+    if (temp_mount(serial, dir, sizeof(dir)))
+        return 1;
+    {
+        /* Owners by number (the distribution's passwd is not ours), modes, xattrs, ACLs, hardlinks and device
+         * nodes as they are in the archive. */
+        char *argv[] = {"tar", "--extract", "--file=-", "--directory", dir, "--numeric-owner", "--same-owner",
+                        "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls", "--warning=no-timestamp",
+                        z[0] ? (char *)z : NULL, NULL};
+        status = run_tar(argv);
+    }
+    if (status == 0)
+        distro_print_file(dir, "/etc/wsl-distribution.conf");
+    sync();
+    if ((r = distro_unmount(dir)) < 0 && status == 0)
+        return failed("cannot unmount", dir, -r);
+    rmdir(dir);
+    return status ? 1 : 0;
+}
+
+static int cmd_export(const char *name, const char *serial, const char *format)
+{
+    const char *z = compress_flag(format);
+    char root[256], dir[128];
+    bool temp = false;
+    int status, r;
+
+    if (!lsl_distro_name_ok(name) || !serial_ok(serial) || !z)
+        return usage();
+    snprintf(root, sizeof(root), "%s/%s/root", LSL_DISTROS_DIR, name);
+    if (!is_mountpoint(root)) {
+        if (temp_mount(serial, dir, sizeof(dir)))
+            return 1;
+        snprintf(root, sizeof(root), "%s", dir);
+        temp = true;
+    }
+    {
+        char *argv[] = {"tar", "--create", "--file=-", "--directory", root, "--format=posix", "--numeric-owner",
+                        "--xattrs", "--xattrs-include=*", "--acls", "--sparse", "--one-file-system",
+                        "--pax-option=delete=atime,delete=ctime", z[0] ? (char *)z : ".", z[0] ? "." : NULL, NULL};
+        status = run_tar(argv);
+    }
+    if (temp && (r = distro_unmount(root)) < 0 && status == 0)
+        return failed("cannot unmount", root, -r);
+    if (temp)
+        rmdir(root);
+    return status ? 1 : 0;
+}
+
+int lsl_distro_main(int argc, char **argv)
+{
+    /* Commands come from the agent with a minimal environment; tar and the compressors live in /bin. */
+    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
+    if (argc >= 4 && strcmp(argv[1], "mount") == 0 && argc == 4)
+        return cmd_mount(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "start") == 0)
+        return cmd_start(argv[2], argc - 3, argv + 3);
+    if (argc == 3 && strcmp(argv[1], "stop") == 0)
+        return cmd_stop(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "list") == 0)
+        return cmd_list();
+    if (argc == 4 && strcmp(argv[1], "import") == 0)
+        return cmd_import(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "export") == 0)
+        return cmd_export(argv[2], argv[3], argv[4]);
+    return usage();
+}

@@ -1,0 +1,46 @@
+/* lsl-distro: the system root's tool for distributions, the same binary as lsl-init (called by that name).
+ * The host runs it through the agent in the system root (an EXEC with an empty distro):
+ *   lsl-distro mount NAME SERIAL            mount the disk whose virtio serial is SERIAL for NAME, then print
+ *                                           its /etc/wsl.conf, /etc/lsl.conf, /etc/wsl-distribution.conf
+ *   lsl-distro start NAME [KEY=VALUE...]    start NAME's namespaces and PID 1 (keys: hostname, hosts,
+ *                                           resolv, boot); nothing to do when it runs already
+ *   lsl-distro stop NAME                    stop it (SIGTERM, then SIGKILL) and unmount its disk
+ *   lsl-distro list                         names of the running distributions, one per line
+ *   lsl-distro import SERIAL FORMAT         unpack the tar on stdin (FORMAT tar|gz|xz|zst|bz2) onto the
+ *                                           empty disk SERIAL, then print its /etc/wsl-distribution.conf
+ *   lsl-distro export NAME SERIAL FORMAT    write NAME's files as a tar to stdout
+ * Printed files are framed as "@@lsl-file PATH LENGTH\n" + LENGTH bytes + "\n". Exit status 0 on success,
+ * 1 on failure with one line on stderr, 2 for bad usage. */
+#ifndef LSL_GUEST_DISTRO_H
+#define LSL_GUEST_DISTRO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+int lsl_distro_main(int argc, char **argv);
+
+/* disk.c */
+/* Waits (up to a few seconds: the medium change is asynchronous) for the virtio disk with that serial and
+ * a nonzero size; writes "/dev/vdX" into dev. Returns 0 or -ENOENT. */
+int distro_find_disk(const char *serial, char *dev, size_t devlen);
+int distro_mount_disk(const char *dev, const char *target);
+/* Unmounts target, retrying while a namespace that still holds it is torn down. Returns 0 or -errno. */
+int distro_unmount(const char *target);
+/* Prints root/PATH framed as above when it is a regular file (resolved inside root: a distribution's
+ * symlinks never lead out of it). Missing files are skipped. */
+void distro_print_file(const char *root, const char *path);
+
+/* init.c */
+struct distro_start {
+    const char *name;
+    const char *root;     /* the mounted disk */
+    const char *hostname; /* NULL: the name */
+    bool hosts, resolv;   /* generate /etc/hosts, /etc/resolv.conf */
+    const char *boot;     /* [boot] command, or NULL */
+};
+/* Starts the distribution's PID 1 in new namespaces. Returns its PID (in the system's PID namespace) once
+ * it has set up its root, or -errno with the reason on stderr. */
+pid_t distro_spawn(const struct distro_start *s);
+
+#endif

@@ -1,0 +1,237 @@
+/* ~/.lslconfig: [lsl]/[wsl2] keys, sizes, warnings that never fail the parse, and the environment on top. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+static char warnings[16][256];
+static int nwarnings;
+
+static void collect(const char *line)
+{
+    if (nwarnings < 16)
+        snprintf(warnings[nwarnings], sizeof(warnings[0]), "%s", line);
+    nwarnings++;
+}
+
+static int parse(struct lsl_config *c, const char *text)
+{
+    nwarnings = 0;
+    lsl_config_init(c);
+    return lsl_config_parse_string(c, text, "~/.lslconfig", collect);
+}
+
+static void test_parse_size(void)
+{
+    static const struct {
+        const char *s;
+        unsigned long long bytes;
+    } ok[] = {
+        {"256GB", 256ull << 30},
+        {"512M", 512ull << 20},
+        {"2G", 2ull << 30},
+        {"1048576", 1048576},
+        {"4gb", 4ull << 30},
+        {"1KiB", 1024},
+        {"3 TiB", 3ull << 40},
+        {"7b", 7},
+        {"1k", 1024},
+        {"1T", 1ull << 40},
+        {"0", 0},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        uint64_t v = 1;
+        CHECK_EQ(lsl_parse_size(ok[i].s, &v), 0);
+        CHECK_EQ(v, ok[i].bytes);
+    }
+    static const char *const bad[] = {"abc", "", "-1", "1.5G", "12X", "G", "1 G B", " 1G", "1GBs"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t v;
+        CHECK_EQ(lsl_parse_size(bad[i], &v), -EINVAL);
+    }
+    uint64_t v;
+    CHECK_EQ(lsl_parse_size("99999999999T", &v), -ERANGE);
+    CHECK_EQ(lsl_parse_size("99999999999999999999999", &v), -ERANGE);
+}
+
+static void test_sections_and_keys(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "# comment\n[wsl2]\nmemory=4GB\nprocessors = 3\nvmIdleTimeout=120000\n"
+                       "defaultVhdSize=256GB\nkernelCommandLine = \"quiet loglevel=3\"\n"
+                       "catalog=https://example.org/c.json\n"),
+             0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK_EQ(c.memory, 4ull << 30);
+    CHECK_EQ(c.processors, 3);
+    CHECK_EQ(c.vm_idle_timeout_ms, 120000);
+    CHECK_EQ(c.default_vhd_size, 256ull << 30);
+    CHECK(c.kernel_cmdline && strcmp(c.kernel_cmdline, "quiet loglevel=3") == 0);
+    CHECK(c.catalog && strcmp(c.catalog, "https://example.org/c.json") == 0);
+    lsl_config_free(&c);
+
+    /* [lsl] is the same section; keys and section names are case-insensitive, later values win. */
+    CHECK_EQ(parse(&c, "[LSL]\nMEMORY = 512MB\n[wsl2]\nProcessors=1\nmemory=1G\nvmidletimeout=-5\n"), 0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK_EQ(c.memory, 1ull << 30);
+    CHECK_EQ(c.processors, 1);
+    CHECK_EQ(c.vm_idle_timeout_ms, -1);
+    lsl_config_free(&c);
+}
+
+static void test_defaults(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, ""), 0);
+    CHECK_EQ(c.memory, LSL_CONFIG_DEFAULT_MEMORY);
+    CHECK_EQ(c.processors, LSL_CONFIG_DEFAULT_PROCESSORS);
+    CHECK_EQ(c.vm_idle_timeout_ms, LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS);
+    CHECK_EQ(c.default_vhd_size, LSL_CONFIG_DEFAULT_VHD_SIZE);
+    CHECK(!c.kernel && !c.kernel_cmdline && !c.catalog);
+    lsl_config_free(&c);
+}
+
+static void test_unknown_warns(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=1G\nx=1\n[experimental]\nsparseVhd=true\nautoMemoryReclaim=gradual\n"),
+             0);
+    CHECK_EQ(nwarnings, 2); /* one for the key, one for the whole unknown section */
+    CHECK(strcmp(warnings[0], "~/.lslconfig:3: unknown key 'x' in [wsl2] (ignored)") == 0);
+    CHECK(strcmp(warnings[1], "~/.lslconfig:5: unknown section [experimental] (ignored)") == 0);
+    CHECK_EQ(c.memory, 1ull << 30);
+    lsl_config_free(&c);
+
+    CHECK_EQ(parse(&c, "memory=1G\n"), 0);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(strstr(warnings[0], ":1: 'memory' outside a section") != NULL);
+    CHECK_EQ(c.memory, LSL_CONFIG_DEFAULT_MEMORY);
+    lsl_config_free(&c);
+}
+
+static void test_bad_values(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=abc\nprocessors=0\nvmIdleTimeout=soon\ndefaultVhdSize=0\nmemory=1M\n"
+                       "kernel=relative/vmlinux\nprocessors=2x\n"),
+             0);
+    CHECK_EQ(nwarnings, 7);
+    CHECK(strcmp(warnings[0], "~/.lslconfig:2: invalid value 'abc' for memory (default kept)") == 0);
+    CHECK(strstr(warnings[1], ":3: invalid value '0' for processors") != NULL);
+    CHECK(strstr(warnings[5], ":7: invalid value 'relative/vmlinux' for kernel") != NULL);
+    CHECK_EQ(c.memory, LSL_CONFIG_DEFAULT_MEMORY);
+    CHECK_EQ(c.processors, LSL_CONFIG_DEFAULT_PROCESSORS);
+    CHECK_EQ(c.vm_idle_timeout_ms, LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS);
+    CHECK_EQ(c.default_vhd_size, LSL_CONFIG_DEFAULT_VHD_SIZE);
+    CHECK(!c.kernel);
+    lsl_config_free(&c);
+
+    /* Lines that are not INI: a warning each, and the lines after them still count. */
+    char long_line[400];
+    memset(long_line, 'a', sizeof(long_line) - 1);
+    long_line[sizeof(long_line) - 1] = '\0';
+    char text[600];
+    snprintf(text, sizeof(text), "[wsl2\n[wsl2]\ngarbage\nkernelCommandLine=%s\nprocessors=4\n", long_line);
+    CHECK_EQ(parse(&c, text), 0);
+    CHECK_EQ(nwarnings, 3);
+    CHECK(strstr(warnings[0], ":1: section header without ']'") != NULL);
+    CHECK(strstr(warnings[1], ":3: expected 'key = value'") != NULL);
+    CHECK(strstr(warnings[2], ":4: line too long") != NULL);
+    CHECK_EQ(c.processors, 4);
+    CHECK(!c.kernel_cmdline);
+    lsl_config_free(&c);
+
+    /* An indented line is a key of its own, not a continuation of the previous value. */
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=1G\n   processors=5\n"), 0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK_EQ(c.memory, 1ull << 30);
+    CHECK_EQ(c.processors, 5);
+    lsl_config_free(&c);
+}
+
+static void test_kernel_path(void)
+{
+    struct lsl_config c;
+    setenv("HOME", "/home/tester", 1);
+    CHECK_EQ(parse(&c, "[wsl2]\nkernel=~/kernels/vmlinux\n"), 0);
+    CHECK(c.kernel && strcmp(c.kernel, "/home/tester/kernels/vmlinux") == 0);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nkernel=~/a\nkernel=\"/boot/vmlinuz\"\n"),
+             0); /* the second replaces the first */
+    CHECK(c.kernel && strcmp(c.kernel, "/boot/vmlinuz") == 0);
+    lsl_config_free(&c);
+}
+
+static void test_load_file(void)
+{
+    char dir[] = "/tmp/lsl-config-XXXXXX", path[256];
+    CHECK(mkdtemp(dir) != NULL);
+    setenv("HOME", dir, 1);
+    snprintf(path, sizeof(path), "%s/.lslconfig", dir);
+    struct lsl_config c;
+    nwarnings = 0;
+    CHECK_EQ(lsl_config_load(&c, path, collect), 0); /* missing: defaults, silently */
+    CHECK_EQ(nwarnings, 0);
+    CHECK_EQ(c.memory, LSL_CONFIG_DEFAULT_MEMORY);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("[wsl2]\r\nmemory=3GB\r\nbogus=1\r\n", f); /* edited on Windows */
+        fclose(f);
+    }
+    CHECK_EQ(lsl_config_load(&c, path, collect), 0);
+    CHECK_EQ(c.memory, 3ull << 30);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(strcmp(warnings[0], "~/.lslconfig:3: unknown key 'bogus' in [wsl2] (ignored)") == 0);
+    lsl_config_free(&c);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_env_wins(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=4G\nprocessors=4\nvmIdleTimeout=5000\nkernel=/a\n"), 0);
+    setenv("LSL_VM_MEMORY", "1G", 1);
+    setenv("LSL_VM_CPUS", "x", 1);
+    setenv("LSL_VM_IDLE_TIMEOUT", "30", 1);
+    setenv("LSL_KERNEL", "/b", 1);
+    nwarnings = 0;
+    lsl_config_apply_env(&c, collect);
+    CHECK_EQ(c.memory, 1ull << 30);
+    CHECK_EQ(c.processors, 4); /* bad: the file's value stays */
+    CHECK_EQ(nwarnings, 1);
+    CHECK(strstr(warnings[0], "LSL_VM_CPUS='x'") != NULL);
+    CHECK_EQ(c.vm_idle_timeout_ms, 30000);
+    CHECK(c.kernel && strcmp(c.kernel, "/b") == 0);
+    setenv("LSL_VM_IDLE_TIMEOUT", "-1", 1);
+    lsl_config_apply_env(&c, collect);
+    CHECK_EQ(c.vm_idle_timeout_ms, -1);
+    lsl_config_free(&c);
+    unsetenv("LSL_VM_MEMORY");
+    unsetenv("LSL_VM_CPUS");
+    unsetenv("LSL_VM_IDLE_TIMEOUT");
+    unsetenv("LSL_KERNEL");
+}
+
+int main(void)
+{
+    /* The tests decide the environment: none of the caller's overrides leak in. */
+    unsetenv("LSL_VM_MEMORY");
+    unsetenv("LSL_VM_CPUS");
+    unsetenv("LSL_VM_IDLE_TIMEOUT");
+    unsetenv("LSL_KERNEL");
+    RUN(test_parse_size);
+    RUN(test_sections_and_keys);
+    RUN(test_defaults);
+    RUN(test_unknown_warns);
+    RUN(test_bad_values);
+    RUN(test_kernel_path);
+    RUN(test_load_file);
+    RUN(test_env_wins);
+    return CHECK_DONE();
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# End-to-end tests of distributions: import/export, install from a catalog, several at once, wsl.conf.
+# Same conventions as run.sh and cli.sh: "PASS name" / "FAIL name: why"; --list; NAME... runs a subset.
+source "$(dirname "$0")/lib.sh"
+S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-distrotest.XXXXXX")
+export XDG_RUNTIME_DIR=$S/rt HOME=$S/home XDG_STATE_HOME=$S/state XDG_CACHE_HOME=$S/cache
+export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_VM_MEMORY=1G LSL_VM_CPUS=2
+unset LSLENV LSL_VM_IDLE_TIMEOUT LSL_ROOTFS
+mkdir -p "$XDG_RUNTIME_DIR" "$HOME"
+L=$LSL_BUILD/cli/lsl
+here=$(cd "$(dirname "$0")" && pwd)
+http_pid=
+cleanup() {
+	timeout 60 "$L" --shutdown >/dev/null 2>&1
+	pkill -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" 2>/dev/null
+	[ -z "$http_pid" ] || kill "$http_pid" 2>/dev/null
+	rm -rf "$S"
+}
+trap cleanup EXIT
+
+lsl() { timeout 300 "$L" "$@"; }
+mktar() { python3 "$here/mktar.py" "$@"; }
+registered() { lsl --list --quiet | grep -qx "$1"; }
+# Nothing of a failed import may be left: not registered, no image, no directory it made.
+nothing_left() { # name dir
+	! registered "$1" || { echo "$1 is registered"; return 1; }
+	[ ! -e "$2" ] || { echo "$2 was left behind: $(ls -la "$2")"; return 1; }
+}
+
+import_export_roundtrip() {
+	mktar "$S/rt.tar.gz" --hostname rt-host || return 1
+	lsl --import rt "$S/d/rt" "$S/rt.tar.gz" || return 1
+	# Checked from inside: owners, modes, setuid, device numbers, the hardlink, symlinks.
+	local out
+	out=$(lsl -d rt -- sh -c 'stat -c "%n %u %g %a %h" /home/u/file /home/u/hard /bin/suid "/srv/odd name" /srv;
+		stat -c "%n %t:%T %a" /srv/nodes/null2 /srv/nodes/blk2; readlink /home/u/sym; readlink /home/u/dangling;
+		[ -p /srv/nodes/fifo ] && echo fifo; hostname') || return 1
+	local want="/home/u/file 1000 1000 640 2
+/home/u/hard 1000 1000 640 2
+/bin/suid 0 0 4755 1
+/srv/odd name 123 456 600 1
+/srv 0 0 2775 3
+/srv/nodes/null2 1:3 666
+/srv/nodes/blk2 8:1 660
+file
+/no/such/target
+fifo
+rt-host"
+	[ "$out" = "$want" ] || { echo "inside the distribution:"; echo "$want" >"$S/want"; echo "$out" | diff "$S/want" -; return 1; }
+	# Then out again, as tar: the same tree, byte for byte, xattrs included.
+	lsl --export rt "$S/rt-out.tar" || return 1
+	python3 "$here/treediff.py" "$S/rt.tar.gz" "$S/rt-out.tar"
+}
+export_formats() {
+	registered rt || lsl --import rt "$S/d/rt" "$S/rt.tar.gz" || return 1
+	local f
+	for f in tar.gz tar.xz tar.zst; do
+		lsl --export rt "$S/out.$f" || return 1
+		python3 "$here/treediff.py" "$S/rt.tar.gz" "$S/out.$f" >/dev/null || { echo "export as $f differs"; return 1; }
+		lsl --import "rt-$f" "$S/d/rt-$f" "$S/out.$f" || return 1
+		[ "$(lsl -d "rt-$f" -- cat /home/u/file)" = hello ] || { echo "re-import of $f"; return 1; }
+		lsl --unregister "rt-$f" || return 1
+	done
+	# To stdout, and from stdin.
+	lsl --export rt - --format tar.zst | lsl --import rt-pipe "$S/d/rt-pipe" - || return 1
+	[ "$(lsl -d rt-pipe -- stat -c %u:%a /home/u/file)" = 1000:640 ] || { echo "pipe round trip"; return 1; }
+	lsl --unregister rt-pipe
+}
+wsl_file() {
+	# A .wsl file: a tar.gz with /etc/wsl-distribution.conf, whose OOBE command runs once on the first launch.
+	mktar "$S/w.wsl" --distribution-conf '[oobe]
+command = /bin/sh -c "echo ran >> /root/oobe-runs"
+defaultUid = 1000
+defaultName = Test
+[shortcut]
+icon = /usr/share/icon.ico' || return 1
+	lsl --install --from-file "$S/w.wsl" --name w --location "$S/d/w" --no-launch || return 1
+	[ "$(lsl -d w -- id -u)" = 1000 ] || { echo "the default user is not defaultUid 1000"; return 1; }
+	[ "$(lsl -d w -u root -- id -u)" = 0 ] || return 1
+	lsl -d w -- true || return 1
+	[ "$(lsl -d w -u root -- cat /root/oobe-runs)" = ran ] || { echo "OOBE ran: $(lsl -d w -u root -- cat /root/oobe-runs)"; return 1; }
+}
+serve_http() { # dir: an HTTP server on 127.0.0.1 serving dir; sets port
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$port" >"$S/http.log" 2>&1 &
+	http_pid=$!
+	local i
+	for ((i = 0; i < 50; i++)); do
+		python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the HTTP server did not start"
+	return 1
+}
+install_http() {
+	mkdir -p "$S/www"
+	mktar "$S/www/good.tar.xz" --format xz --hostname good-host || return 1
+	local sum
+	sum=$(sha256sum "$S/www/good.tar.xz" | cut -d' ' -f1)
+	serve_http "$S/www" || return 1
+	cat >"$S/catalog.json" <<JSON
+{"distributions": [
+ {"name": "good", "friendlyName": "Good test", "default": true,
+  "download": {"amd64": {"url": "http://127.0.0.1:$port/good.tar.xz", "sha256": "$sum"}}},
+ {"name": "badsum", "friendlyName": "Wrong checksum",
+  "download": {"amd64": {"url": "http://127.0.0.1:$port/good.tar.xz", "sha256": "$(printf '0%.0s' {1..64})"}}},
+ {"name": "missing", "friendlyName": "404",
+  "download": {"amd64": {"url": "http://127.0.0.1:$port/nope.tar.gz", "sha256": "$(printf '1%.0s' {1..64})"}}}
+]}
+JSON
+	printf '[wsl2]\ncatalog = %s\nnoSuchKey = 1\n' "$S/catalog.json" >"$HOME/.lslconfig"
+	lsl --list --online 2>"$S/warn" | grep -q 'good' || { echo "--list --online"; return 1; }
+	grep -q "noSuchKey" "$S/warn" || { echo "no warning for an unknown config key: $(cat "$S/warn")"; return 1; }
+	printf '[wsl2]\ncatalog = %s\n' "$S/catalog.json" >"$HOME/.lslconfig"
+	lsl --install good --location "$S/d/good" --no-launch 2>/dev/null || return 1
+	[ "$(lsl -d good -- hostname)" = good-host ] || return 1
+	expect_rc 6 lsl --install badsum --location "$S/d/badsum" --no-launch 2>"$S/err" || return 1
+	# Its progress line ("downloading ...") and one error line.
+	[ "$(grep -c '^lsl: cannot' "$S/err")" = 1 ] && grep -q sha256 "$S/err" || { echo "error: $(cat "$S/err")"; return 1; }
+	nothing_left badsum "$S/d/badsum" || return 1
+	! ls "$XDG_CACHE_HOME"/lsl/downloads/* 2>/dev/null | grep -v "/$sum\$" || { echo "a stray download is left"; return 1; }
+	expect_rc 7 lsl --install missing --location "$S/d/missing" --no-launch 2>"$S/err" || return 1
+	nothing_left missing "$S/d/missing" || return 1
+	expect_rc 3 lsl --install no-such-distro --no-launch 2>/dev/null
+}
+corrupt_archives() {
+	registered rt || mktar "$S/rt.tar.gz" || return 1
+	head -c 300000 "$S/rt.tar.gz" >"$S/trunc.tar.gz"
+	expect_rc 5 lsl --import trunc "$S/d/trunc" "$S/trunc.tar.gz" 2>"$S/err" || return 1
+	[ "$(wc -l <"$S/err")" = 1 ] || { echo "more than one error line: $(cat "$S/err")"; return 1; }
+	nothing_left trunc "$S/d/trunc" || return 1
+	head -c 100000 /dev/urandom >"$S/junk.tar"
+	expect_rc 5 lsl --import junk "$S/d/junk" "$S/junk.tar" 2>/dev/null || return 1
+	nothing_left junk "$S/d/junk" || return 1
+	# A gzip stream whose middle is garbage.
+	{ head -c 20000 "$S/rt.tar.gz"; head -c 20000 /dev/urandom; tail -c +40001 "$S/rt.tar.gz"; } >"$S/mangled.tar.gz"
+	expect_rc 5 lsl --import mangled "$S/d/mangled" "$S/mangled.tar.gz" 2>/dev/null || return 1
+	nothing_left mangled "$S/d/mangled" || return 1
+	expect_rc 5 lsl --import notext4 "$S/d/notext4" "$S/junk.tar" --vhd 2>/dev/null || return 1
+	expect_rc 3 lsl --import nofile "$S/d/nofile" "$S/does-not-exist.tar" 2>/dev/null || return 1
+	nothing_left nofile "$S/d/nofile"
+}
+name_collisions() {
+	registered rt || lsl --import rt "$S/d/rt" "$S/rt.tar.gz" || return 1
+	expect_rc 4 lsl --import rt "$S/d/rt2" "$S/rt.tar.gz" 2>/dev/null || return 1
+	expect_rc 4 lsl --import RT "$S/d/rt3" "$S/rt.tar.gz" 2>/dev/null || return 1 # names are case-insensitive
+	expect_rc 4 lsl --import other "$S/d/rt" "$S/rt.tar.gz" 2>/dev/null || return 1 # rt's disk is there
+	[ -f "$S/d/rt/ext4.img" ] || { echo "the collision touched rt's disk"; return 1; }
+	expect_rc 2 lsl --import "bad/name" "$S/d/x" "$S/rt.tar.gz" 2>/dev/null || return 1
+	expect_rc 2 lsl --import onlyname 2>/dev/null || return 1
+	expect_rc 3 lsl --unregister no-such 2>/dev/null || return 1
+	expect_rc 255 lsl -d no-such -- true 2>/dev/null
+}
+two_at_once() {
+	mktar "$S/a.tar.gz" --hostname host-a && mktar "$S/b.tar" --format tar --hostname host-b || return 1
+	lsl --import a "$S/d/a" "$S/a.tar.gz" && lsl --import b "$S/d/b" "$S/b.tar" || return 1
+	# A long-running process in a, then b starts: both run, each with its own hostname and PID 1.
+	lsl -d a -- sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > /run/sleeper' || return 1
+	[ "$(lsl -d a -- hostname)" = host-a ] && [ "$(lsl -d b -- hostname)" = host-b ] || { echo "hostnames"; return 1; }
+	[ "$(lsl -d a -- sh -c 'cat /proc/1/comm; ps | grep -c "[s]leep 300"')" = "$(printf 'init\n1')" ] ||
+		{ echo "a's PID 1 or sleeper: $(lsl -d a -- ps)"; return 1; }
+	lsl -d b -- sh -c '! ps | grep -q "[s]leep 300"' || { echo "b sees a's processes"; return 1; }
+	lsl --list --verbose >"$S/l" || return 1
+	grep -Eq '^ +a +Running' "$S/l" && grep -Eq '^ +b +Running' "$S/l" || { echo "list: $(cat "$S/l")"; return 1; }
+	lsl --terminate b || return 1
+	lsl --list --verbose | grep -Eq '^ +b +Stopped' || { echo "b is not Stopped after -t"; return 1; }
+	lsl -d a -- sh -c 'kill -0 $(cat /run/sleeper)' || { echo "terminating b disturbed a"; return 1; }
+	lsl --list --running --quiet >"$S/l" || return 1
+	grep -qx a "$S/l" && ! grep -qx b "$S/l" || { echo "running: $(cat "$S/l")"; return 1; }
+	# Files are shared through /mnt/lsl, and b comes back when used again.
+	lsl -d a -- sh -c 'echo from-a > /mnt/lsl/x' && [ "$(lsl -d b -- cat /mnt/lsl/x)" = from-a ] ||
+		{ echo "/mnt/lsl is not shared"; return 1; }
+}
+disk_space_returns() {
+	registered a || { mktar "$S/a.tar.gz" && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
+	local img=$S/d/a/ext4.img before grown after
+	lsl -d a -- sync || return 1
+	before=$(du -k "$img" | cut -f1)
+	lsl -d a -- sh -c 'head -c 200000000 /dev/urandom > /big && sync' || return 1
+	grown=$(du -k "$img" | cut -f1)
+	lsl -d a -- sh -c 'rm /big && sync && fstrim / || true' || return 1
+	after=$(du -k "$img" | cut -f1)
+	echo "image: ${before} KiB, ${grown} KiB with 200 MB written, ${after} KiB after delete+fstrim"
+	[ "$grown" -gt $((before + 150000)) ] || { echo "the write did not reach the image"; return 1; }
+	[ "$after" -lt $((before + 20000)) ] || { echo "the space did not come back"; return 1; }
+}
+manage_and_list() {
+	registered rt || lsl --import rt "$S/d/rt" "$S/rt.tar.gz" || return 1
+	lsl --manage rt --set-default-user u || return 1
+	# wsl.conf's [user] default would win; rt's has none.
+	[ "$(lsl -d rt -- id -un)" = u ] || { echo "default user: $(lsl -d rt -- id -un)"; return 1; }
+	lsl --set-default rt || return 1
+	lsl --list --verbose | grep -Eq '^\* +rt ' || { echo "rt is not the default: $(lsl -l -v)"; return 1; }
+	[ "$(lsl -- hostname)" = rt-host ] || return 1
+	# Down to 2 GB, then up by one: the file and the file system follow (df shows less: the journal stays).
+	local kb kb2
+	lsl --manage rt --resize 2GB || return 1
+	[ "$(stat -c %s "$S/d/rt/ext4.img")" = $((2 << 30)) ] || { echo "image size after --resize 2GB"; return 1; }
+	kb=$(lsl -d rt -- df -k / | awk 'NR==2 {print $2}')
+	lsl --manage rt --resize 3GB || return 1
+	kb2=$(lsl -d rt -- df -k / | awk 'NR==2 {print $2}')
+	[ $((kb2 - kb)) -gt 1000000 ] && [ $((kb2 - kb)) -lt 1100000 ] || { echo "df: $kb KiB at 2GB, $kb2 KiB at 3GB"; return 1; }
+	expect_rc 2 lsl --manage rt --resize lots 2>/dev/null || return 1
+	lsl --manage rt --move "$S/moved/rt" || return 1
+	[ -f "$S/moved/rt/ext4.img" ] && [ ! -e "$S/d/rt/ext4.img" ] || { echo "not moved"; return 1; }
+	[ "$(lsl -d rt -u root -- cat /home/u/file)" = hello ] || return 1
+	lsl --unregister rt || return 1
+	! registered rt && [ ! -e "$S/moved/rt" ] || { echo "unregister left $(ls "$S/moved")"; return 1; }
+}
+
+all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
+two_at_once disk_space_returns manage_and_list"
+run_suite "$@"
