@@ -16,12 +16,15 @@ python3 "$root/bench/bootbench.py" --vmm "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vm
   --memory 512 --cpus 1 --runs $runs
 echo
 echo "== sessions"
-# Scratch HOME and runtime dir: lsl's service must not meet the user's VM (sessionbench.py also gives lsl its own
-# state dir and root image, built with fresh keys).
+# Scratch HOME and runtime dir: lsl's service must not meet the user's VM (the benchmarks also give lsl their own
+# state dirs and distributions).
 export HOME=/tmp/lsl-bench-home XDG_RUNTIME_DIR=/tmp/lsl-bench-rt LSL_KERNEL="$LSL_KERNEL_DIR/vmlinux"
 mkdir -p "\$HOME" "\$XDG_RUNTIME_DIR"
 python3 "$root/bench/sessionbench.py" --lsl "$LSL_BUILD/cli/lsl" --vsock-tool "$LSL_BUILD/tests/vsock-tool" \
   --proxy "$LSL_BUILD/bench/vsock-proxy" --cold-runs ${LSL_BENCH_COLD_RUNS:-5} --warm-runs ${LSL_BENCH_WARM_RUNS:-50}
+echo
+echo "== distributions"
+python3 "$root/bench/distrobench.py" --lsl "$LSL_BUILD/cli/lsl" --runs ${LSL_BENCH_IMPORT_RUNS:-3}
 JOB
 if bash "$root/scripts/kvm-usable.sh" -v; then
 	bash "$job"

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ int lsl_image_is_ext4(const char *path)
 int lsl_image_copy(const char *src, const char *dest)
 {
     int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+    bool kernel_copy = true;
     struct stat st;
     if (in < 0 || fstat(in, &st) < 0) {
         r = lsl_log_errno(errno, "cannot open %s", src);
@@ -103,9 +105,21 @@ int lsl_image_copy(const char *src, const char *dest)
         if (hole < 0)
             hole = st.st_size;
         for (off_t off = data; off < hole;) {
-            /* copy_file_range may reflink or copy in the kernel; the offsets keep the holes where they were. */
+            /* copy_file_range may reflink or copy in the kernel; the offsets keep the holes where they were.
+             * Across file systems it may refuse: then plain reads and writes. */
             off_t o_in = off, o_out = off;
-            ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - off), 0);
+            ssize_t n = kernel_copy ? copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - off), 0) : -1;
+            if (n < 0 && kernel_copy && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+                kernel_copy = false;
+                continue;
+            }
+            if (!kernel_copy) {
+                static char buf[1 << 20];
+                size_t want = (size_t)(hole - off) < sizeof(buf) ? (size_t)(hole - off) : sizeof(buf);
+                n = pread(in, buf, want, off);
+                if (n > 0 && pwrite(out, buf, (size_t)n, off) != n)
+                    n = -1;
+            }
             if (n <= 0) {
                 r = lsl_log_errno(n < 0 ? errno : EIO, "cannot copy %s to %s", src, dest);
                 goto out;

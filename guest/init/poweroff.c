@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +85,24 @@ static void kill_all(void)
         lsl_log_error("some processes did not exit; powering off anyway");
 }
 
+/* The distributions' disks (mounted under /run/lsl by lsl-distro) are unmounted one by one, deepest first,
+ * so each file system is clean on the host before the VM goes: the lazy unmount of /run would not wait. */
+static void unmount_distros(void)
+{
+    char line[4096], targets[64][256];
+    size_t n = 0;
+    FILE *f = fopen("/proc/self/mounts", "re");
+
+    while (f && fgets(line, sizeof(line), f) && n < 64)
+        if (sscanf(line, "%*s %255s", targets[n]) == 1 && strncmp(targets[n], "/run/lsl/", 9) == 0)
+            n++;
+    if (f)
+        fclose(f);
+    while (n--)
+        if (umount2(targets[n], 0) < 0 && umount2(targets[n], MNT_DETACH) < 0)
+            (void)lsl_log_errno(errno, "cannot unmount %s: %m", targets[n]);
+}
+
 static void report_status(int status)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -100,6 +121,7 @@ _Noreturn void lsl_poweroff(int status)
 {
     kill_all();
     sync();
+    unmount_distros();
     lsl_root_unmount();
     sync();
     report_status(status & 0xff);
