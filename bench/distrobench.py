@@ -71,6 +71,13 @@ def main():
                 run([lsl, "--unregister", name], env=env)
             rows[fmt] = (host, imp, host_c, exp)
             print(f"  {fmt}: {a.runs} runs done", file=sys.stderr)
+    except subprocess.CalledProcessError:
+        for log in ("service.log", "console.log"):
+            path = os.path.join(work, "state", "lsl", log)
+            if os.path.exists(path):
+                print(f"--- {log} (tail)", file=sys.stderr)
+                print("".join(open(path, errors="replace").readlines()[-25:]), file=sys.stderr)
+        raise
     finally:
         subprocess.run([lsl, "--shutdown"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)

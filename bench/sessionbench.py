@@ -15,6 +15,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -68,13 +69,26 @@ def build_image(work, vsock_tool, dropbear):
     return image, client
 
 
+def run_group(cmd, env, timeout):
+    """Runs CMD in a process group of its own, so that a timeout kills its helpers too (ssh's ProxyCommand
+    keeps the stderr pipe open otherwise). Returns (returncode, stderr bytes)."""
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        _, err = p.communicate()
+        raise RuntimeError(f"{shlex.join(cmd)}: no answer in {timeout} s: {err.decode(errors='replace')[-2000:]}")
+    return p.returncode, err
+
+
 def timed(cmd, env, timeout):
     t0 = time.monotonic()
-    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, timeout=timeout)
+    rc, err = run_group(cmd, env, timeout)
     dt = time.monotonic() - t0
-    if p.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {p.stderr.decode(errors='replace')[-500:]}")
+    if rc != 0:
+        raise RuntimeError(f"{shlex.join(cmd)}: exit {rc}: {err.decode(errors='replace')[-500:]}")
     return dt
 
 
@@ -193,12 +207,9 @@ def main():
                "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
                "-o", f"ProxyCommand={shlex.quote(a.proxy)} {shlex.quote(vsock)} {SSH_PORT}", "root@lsl-guest"]
         # First connection, also warming dropbear and its libraries into the page cache; -v tells where it stops.
-        try:
-            subprocess.run(ssh[:1] + ["-v"] + ssh[1:] + ["true"], env=env, stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=60, check=True)
-        except (subprocess.TimeoutExpired, subprocess.CalledProcessError) as e:
-            err = e.stderr.decode(errors="replace") if e.stderr else ""
-            raise RuntimeError(f"ssh into the guest failed ({e}):\n{err[-3000:]}")
+        rc, err = run_group(ssh[:1] + ["-v"] + ssh[1:] + ["true"], env, 60)
+        if rc != 0:
+            raise RuntimeError(f"ssh into the guest failed (exit {rc}):\n{err.decode(errors='replace')[-3000:]}")
 
         warm = {}
         for name, cmd in (("lsl", lsl), ("ssh", ssh)):

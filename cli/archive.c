@@ -16,7 +16,10 @@ const char *lsl_archive_detect(const unsigned char *h, size_t len)
 {
     if (len >= 2 && h[0] == 0x1f && h[1] == 0x8b)
         return "gz";
-    if (len >= 6 && memcmp(h, "\xfd" "7zXZ\0", 6) == 0)
+    if (len >= 6 && memcmp(h,
+                           "\xfd"
+                           "7zXZ\0",
+                           6) == 0)
         return "xz";
     if (len >= 4 && memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0)
         return "zst";
@@ -38,9 +41,9 @@ const char *lsl_archive_format_for(const char *format, const char *file)
 {
     static const struct {
         const char *name, *fmt;
-    } map[] = {{"tar", "tar"},     {"tar.gz", "gz"},  {"tgz", "gz"},   {"gz", "gz"},       {"wsl", "gz"},
-               {"tar.xz", "xz"},   {"txz", "xz"},     {"xz", "xz"},    {"tar.zst", "zst"}, {"tzst", "zst"},
-               {"zst", "zst"},     {"tar.bz2", "bz2"}, {"tbz2", "bz2"}, {"bz2", "bz2"}};
+    } map[] = {{"tar", "tar"},   {"tar.gz", "gz"},   {"tgz", "gz"},   {"gz", "gz"},       {"wsl", "gz"},
+               {"tar.xz", "xz"}, {"txz", "xz"},      {"xz", "xz"},    {"tar.zst", "zst"}, {"tzst", "zst"},
+               {"zst", "zst"},   {"tar.bz2", "bz2"}, {"tbz2", "bz2"}, {"bz2", "bz2"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (format && strcmp(format, map[i].name) == 0)
             return map[i].fmt;

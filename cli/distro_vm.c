@@ -33,7 +33,8 @@ int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f)
         char path[256];
         size_t len;
         int hdr = 0;
-        if (sscanf(p, "@@lsl-file %255s %zu\n%n", path, &len, &hdr) != 2 || hdr == 0 || strlen(p + hdr) < len) {
+        if (sscanf(p, "@@lsl-file %255s %zu\n%n", path, &len, &hdr) != 2 || hdr == 0 ||
+            strlen(p + hdr) < len) {
             lsl_distro_files_free(f);
             return -EPROTO;
         }
@@ -73,8 +74,8 @@ static int user_cache_path(const struct lsl_paths *p, const char *name, char *ou
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image, char *user,
-                     size_t userlen)
+int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image,
+                     char *user, size_t userlen)
 {
     char req[PATH_MAX + 64], err[512], cache[PATH_MAX];
     user[0] = '\0';
@@ -155,13 +156,10 @@ int lsl_distro_cached_user(const struct lsl_paths *p, const char *name, char *us
 int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id, bool *was_running)
 {
     char err[512], req[64];
-    *was_running = false;
     char *running = lsl_distro_running(p);
+    *was_running = lsl_distro_in_list(running, name);
     if (!running)
         return 0; /* no VM, nothing runs */
-    for (char *line = strtok(running, "\n"); line; line = strtok(NULL, "\n"))
-        if (strcmp(line, name) == 0)
-            *was_running = true;
     free(running);
     const char *argv[] = {"lsl-distro", "stop", name, NULL};
     int r = lsl_guest_run(p, NULL, argv, -1, -1, NULL, err, sizeof(err));
@@ -175,6 +173,19 @@ int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id,
         return -EIO;
     }
     return 0;
+}
+
+bool lsl_distro_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = list; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len == n && memcmp(line, name, n) == 0)
+            return true;
+        line = end ? end + 1 : line + len;
+    }
+    return false;
 }
 
 char *lsl_distro_running(const struct lsl_paths *p)

@@ -18,13 +18,16 @@ int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f);
 /* Starts distribution NAME (disk IMAGE, virtio serial ID) unless it runs already; the VM must be running.
  * user gets its /etc/wsl.conf [user] default ("" if none), remembered from the start. Returns 0 or -errno
  * after one error line. */
-int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image, char *user,
-                     size_t userlen);
+int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image,
+                     char *user, size_t userlen);
 /* The default user remembered by the start of the running NAME. Returns 0, or -ENOENT if none. */
 int lsl_distro_cached_user(const struct lsl_paths *p, const char *name, char *user, size_t userlen);
 /* Stops NAME if it runs and takes its disk out of the VM. true in *was_running if it ran. */
 int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id, bool *was_running);
-/* The names of the running distributions, newline-separated (malloc'd), or NULL when the VM is not running. */
+/* The names of the running distributions, newline-separated (malloc'd), or NULL when the VM is not running.
+ */
 char *lsl_distro_running(const struct lsl_paths *p);
+/* Whether list (from lsl_distro_running, may be NULL) names NAME. */
+bool lsl_distro_in_list(const char *list, const char *name);
 
 #endif

@@ -61,8 +61,8 @@ static void last_line(const char *text, char *err, size_t errlen)
         snprintf(err, errlen, "%.*s", (int)(fallback_end - fallback), fallback);
 }
 
-int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd, int out_fd,
-                  char **out, char *err, size_t errlen)
+int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd,
+                  int out_fd, char **out, char *err, size_t errlen)
 {
     int null = -1, out_mem = -1, err_mem = -1, agent = -1, status;
     err[0] = '\0';
@@ -71,7 +71,8 @@ int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *con
         goto out;
     }
     if (out_fd < 0) {
-        out_fd = out_mem = out ? memfd_create("lsl-out", MFD_CLOEXEC) : open("/dev/null", O_WRONLY | O_CLOEXEC);
+        out_fd = out_mem =
+            out ? memfd_create("lsl-out", MFD_CLOEXEC) : open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (out_fd < 0) {
             status = -errno;
             goto out;
@@ -114,7 +115,8 @@ out:
     return status;
 }
 
-int lsl_control(const struct lsl_paths *p, const char *req, char *reply, size_t replylen, char *err, size_t errlen)
+int lsl_control(const struct lsl_paths *p, const char *req, char *reply, size_t replylen, char *err,
+                size_t errlen)
 {
     char buf[8192];
     int r = lsl_service_request(p, req, buf, sizeof(buf));

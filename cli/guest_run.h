@@ -11,11 +11,12 @@
  * in_fd (-1: empty), stdout to out_fd (-1: captured into *out, malloc'd and NUL-terminated, when out is not
  * NULL; else discarded). stderr is captured: its last line goes to err. Returns the command's exit status,
  * or -errno when the session itself failed (err says why). */
-int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd, int out_fd,
-                  char **out, char *err, size_t errlen);
+int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd,
+                  int out_fd, char **out, char *err, size_t errlen);
 
 /* Sends a control request to the service and checks for an "ok" reply; the reply after "ok " goes to
  * reply (may be NULL), an "error ..." reply's message to err. Returns 0 or -errno. */
-int lsl_control(const struct lsl_paths *p, const char *req, char *reply, size_t replylen, char *err, size_t errlen);
+int lsl_control(const struct lsl_paths *p, const char *req, char *reply, size_t replylen, char *err,
+                size_t errlen);
 
 #endif

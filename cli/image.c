@@ -54,8 +54,9 @@ int lsl_image_create(const char *path, uint64_t size, const char *label)
         return lsl_log_errno(errno, "cannot create %s", path);
     close(fd);
     /* Lazy inode tables and journal: the file stays sparse; the guest mounts with noinit_itable. */
-    char *argv[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-L", lbl, "-E", "lazy_itable_init=1,lazy_journal_init=1",
-                    (char *)path, sz, NULL};
+    char *argv[] = {
+        "mke2fs",     "-q", "-F", "-t", "ext4", "-L", lbl, "-E", "lazy_itable_init=1,lazy_journal_init=1",
+        (char *)path, sz,   NULL};
     int r = run_quiet(argv);
     if (r != 0) {
         unlink(path);
@@ -109,7 +110,8 @@ int lsl_image_copy(const char *src, const char *dest)
              * Across file systems it may refuse: then plain reads and writes. */
             off_t o_in = off, o_out = off;
             ssize_t n = kernel_copy ? copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - off), 0) : -1;
-            if (n < 0 && kernel_copy && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+            if (n < 0 && kernel_copy &&
+                (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
                 kernel_copy = false;
                 continue;
             }
@@ -151,7 +153,8 @@ int lsl_image_resize(const char *path, uint64_t size)
     char *fsck[] = {"e2fsck", "-f", "-p", (char *)path, NULL};
     int r = run_quiet(fsck);
     if (r != 0 && r != 1) {
-        lsl_log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path, r);
+        lsl_log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path,
+                      r);
         return -EIO;
     }
     if (size > (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LSL_IMAGE_NAME "ext4.img"
+#define LSL_IMAGE_NAME       "ext4.img"
 #define LSL_DEFAULT_VHD_SIZE (256ull << 30) /* virtual; nearly nothing is allocated while it is empty */
 
 /* Creates path (which must not exist) as an empty ext4 file system of size bytes. Returns 0 or -errno

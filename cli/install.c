@@ -16,18 +16,43 @@
 #include "archive.h"
 #include "catalog.h"
 #include "config.h"
-#include "download.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "manage.h"
 
 extern const char lsl_builtin_catalog[];
 
+/* Runs lsl-fetch (next to this lsl) for URL into DEST; its exit code (0, LSL_EXIT_CHECKSUM, _DOWNLOAD...). */
+static int fetch(const char *url, const char *dest, const char *sha256)
+{
+    char self[PATH_MAX], helper[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return lsl_log_errno(errno, "cannot find my own executable"), LSL_EXIT_FAILURE;
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    if (lsl_path_fmt(helper, sizeof(helper), "%s/lsl-fetch", self) < 0)
+        return LSL_EXIT_FAILURE;
+    pid_t pid = fork();
+    if (pid < 0)
+        return lsl_log_errno(errno, "fork"), LSL_EXIT_FAILURE;
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        execl(helper, "lsl-fetch", url, dest, sha256, (char *)NULL);
+        fprintf(stderr, "lsl: cannot run %s: %s\n", helper, strerror(errno));
+        _exit(LSL_EXIT_FAILURE);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0)
+        return LSL_EXIT_FAILURE;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : LSL_EXIT_FAILURE;
+}
+
 /* The catalog from ~/.lslconfig's catalog (a URL or a file) or the built-in one. */
 static int load_catalog(const struct lsl_paths *p, struct lsl_catalog *cat)
 {
     struct lsl_config c;
-    char err[512];
+    char err[512] = "";
     lsl_config_load_user(&c);
     int r;
     if (!c.catalog) {
@@ -37,16 +62,14 @@ static int load_catalog(const struct lsl_paths *p, struct lsl_catalog *cat)
         r = lsl_path_fmt(path, sizeof(path), "%s/catalog.json", p->runtime);
         if (r == 0) {
             unlink(path);
-            r = lsl_download(c.catalog, path, NULL, false, err, sizeof(err));
+            r = fetch(c.catalog, path, NULL) == 0 ? lsl_catalog_load_file(cat, path, err, sizeof(err)) : -EIO;
         } else {
             snprintf(err, sizeof(err), "the runtime directory's path is too long");
         }
-        if (r == 0)
-            r = lsl_catalog_load_file(cat, path, err, sizeof(err));
     } else {
         r = lsl_catalog_load_file(cat, c.catalog, err, sizeof(err));
     }
-    if (r < 0)
+    if (r < 0 && err[0])
         lsl_log_error("the distribution catalog %s: %s", c.catalog ? c.catalog : "(built in)", err);
     lsl_config_free(&c);
     return r < 0 ? LSL_EXIT_FAILURE : 0;
@@ -58,7 +81,8 @@ int lsl_cmd_list_online(const struct lsl_paths *p)
     int rc = load_catalog(p, &cat);
     if (rc)
         return rc;
-    printf("Distributions lsl --install can install (lsl --install NAME):\n\n  %-20s %s\n", "NAME", "FRIENDLY NAME");
+    printf("Distributions lsl --install can install (lsl --install NAME):\n\n  %-20s %s\n", "NAME",
+           "FRIENDLY NAME");
     for (size_t i = 0; i < cat.n; i++) {
         const struct lsl_catalog_entry *e = &cat.entries[i];
         printf("%c %-20s %s%s\n", e->is_default ? '*' : ' ', e->name, e->friendly_name,
@@ -71,7 +95,8 @@ int lsl_cmd_list_online(const struct lsl_paths *p)
 static int cache_dir(char *out, size_t len)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n = xdg && *xdg ? snprintf(out, len, "%s/lsl/downloads", xdg) : snprintf(out, len, "%s/.cache/lsl/downloads", home ? home : "/tmp");
+    int n = xdg && *xdg ? snprintf(out, len, "%s/lsl/downloads", xdg)
+                        : snprintf(out, len, "%s/.cache/lsl/downloads", home ? home : "/tmp");
     if (n < 0 || (size_t)n >= len)
         return -ENAMETOOLONG;
     char buf[PATH_MAX];
@@ -114,8 +139,8 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
         strncat(include, b->include[i], sizeof(include) - strlen(include) - 1);
     }
     snprintf(variant, sizeof(variant), "--variant=%s", b->variant ? b->variant : "debootstrap");
-    fprintf(stderr, "lsl: building %s (%s, %s) with mmdebstrap; this takes a few minutes once\n", e->name, b->suite,
-            var);
+    fprintf(stderr, "lsl: building %s (%s, %s) with mmdebstrap; this takes a few minutes once\n", e->name,
+            b->suite, var);
     pid_t pid = fork();
     if (pid < 0)
         return lsl_log_errno(errno, "fork");
@@ -157,7 +182,7 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
 /* The rootfs file of a download entry, fetched into the cache unless it is there with the right sum. */
 static int download(const struct lsl_catalog_entry *e, char *file, size_t len, int *rc)
 {
-    char dir[PATH_MAX], err[512];
+    char dir[PATH_MAX];
     const struct lsl_catalog_download *dl = lsl_catalog_download_for(e, lsl_catalog_arch());
     if (!dl) {
         lsl_log_error("%s has no download for %s", e->name, lsl_catalog_arch());
@@ -168,18 +193,10 @@ static int download(const struct lsl_catalog_entry *e, char *file, size_t len, i
         return lsl_log_errno(ENAMETOOLONG, "cannot create the download cache");
     if (lsl_path_fmt(file, len, "%s/%s", dir, dl->sha256) < 0)
         return lsl_log_errno(ENAMETOOLONG, "%s", dir);
-    char have[65];
-    if (access(file, R_OK) == 0 && lsl_sha256_file(file, have) == 0 && strcasecmp(have, dl->sha256) == 0)
-        return 0;
-    unlink(file);
-    fprintf(stderr, "lsl: downloading %s from %s\n", e->friendly_name, dl->url);
-    int r = lsl_download(dl->url, file, dl->sha256, isatty(2), err, sizeof(err));
-    if (r < 0) {
-        lsl_log_error("cannot download %s: %s", e->name, err);
-        *rc = r == -EBADMSG ? LSL_EXIT_CHECKSUM : LSL_EXIT_DOWNLOAD;
-        return r;
-    }
-    return 0;
+    if (access(file, F_OK) != 0)
+        fprintf(stderr, "lsl: downloading %s from %s\n", e->friendly_name, dl->url);
+    *rc = fetch(dl->url, file, dl->sha256);
+    return *rc ? -EIO : 0;
 }
 
 int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
@@ -200,7 +217,8 @@ int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
         if ((rc = load_catalog(p, &cat)))
             return rc;
         have_cat = true;
-        const struct lsl_catalog_entry *e = a->name[0] ? lsl_catalog_find(&cat, a->name) : lsl_catalog_default(&cat);
+        const struct lsl_catalog_entry *e =
+            a->name[0] ? lsl_catalog_find(&cat, a->name) : lsl_catalog_default(&cat);
         if (!e) {
             lsl_catalog_free(&cat);
             lsl_log_error("there is no distribution '%s' in the catalog (lsl --list --online lists them)",

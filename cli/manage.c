@@ -29,8 +29,9 @@
 /* Opens the registry (locked for a change when lock is set); an exit code after one error line. */
 static int reg_open(const struct lsl_paths *p, struct lsl_registry *reg, bool lock)
 {
-    return lsl_registry_open(reg, p->state, lock ? LSL_REGISTRY_WRITE : LSL_REGISTRY_READ) < 0 ? LSL_EXIT_FAILURE
-                                                                                                : 0;
+    return lsl_registry_open(reg, p->state, lock ? LSL_REGISTRY_WRITE : LSL_REGISTRY_READ) < 0
+               ? LSL_EXIT_FAILURE
+               : 0;
 }
 
 static int reg_commit(struct lsl_registry *reg)
@@ -168,7 +169,10 @@ static int register_distro(const struct lsl_paths *p, const char *name, const ch
         lsl_log_error("a distribution named '%s' already exists", name);
         return LSL_EXIT_EXISTS;
     }
-    struct lsl_distro d = {.dir = (char *)dir, .image = (char *)image, .default_uid = -1, .version = 2,
+    struct lsl_distro d = {.dir = (char *)dir,
+                           .image = (char *)image,
+                           .default_uid = -1,
+                           .version = 2,
                            .created = (int64_t)time(NULL)};
     snprintf(d.name, sizeof(d.name), "%s", name);
     snprintf(d.id, sizeof(d.id), "%s", id);
@@ -193,7 +197,8 @@ static int register_distro(const struct lsl_paths *p, const char *name, const ch
 int lsl_import_stream(const struct lsl_paths *p, const char *name, const char *dir_arg, int archive_fd,
                       const char *format)
 {
-    char dir[PATH_MAX], created[PATH_MAX], image[PATH_MAX], id[LSL_DISTRO_ID_LEN + 1], err[512], req[PATH_MAX + 64];
+    char dir[PATH_MAX], created[PATH_MAX], image[PATH_MAX], id[LSL_DISTRO_ID_LEN + 1], err[512],
+        req[PATH_MAX + 64];
     int rc = check_new_name(p, name);
     if (rc)
         return rc;
@@ -228,7 +233,8 @@ int lsl_import_stream(const struct lsl_paths *p, const char *name, const char *d
     int status = lsl_guest_run(p, NULL, argv, archive_fd, -1, &out, err, sizeof(err));
     if (status != 0) {
         if (status > 0) {
-            lsl_log_error("cannot import into %s: %s", name, err[0] ? err : "the archive is corrupt or truncated");
+            lsl_log_error("cannot import into %s: %s", name,
+                          err[0] ? err : "the archive is corrupt or truncated");
             rc = LSL_EXIT_BAD_ARCHIVE;
         } else {
             lsl_log_error("cannot import into %s: %s", name, err);
@@ -260,7 +266,8 @@ fail:
     return rc;
 }
 
-int lsl_cmd_import(const struct lsl_paths *p, const char *name, const char *dir_arg, const char *file, bool vhd)
+int lsl_cmd_import(const struct lsl_paths *p, const char *name, const char *dir_arg, const char *file,
+                   bool vhd)
 {
     if (!vhd) {
         const char *format;
@@ -330,6 +337,21 @@ static int lookup(const struct lsl_paths *p, const char *name, struct lsl_regist
     return 0;
 }
 
+/* lookup(), then stops NAME if it runs, so its disk is out of the VM: what changing the image needs. */
+static int lookup_stopped(const struct lsl_paths *p, const char *name, struct lsl_registry *reg, bool lock,
+                          struct lsl_distro **d)
+{
+    int rc = lookup(p, name, reg, lock, d);
+    if (rc)
+        return rc;
+    bool was;
+    if (lsl_distro_stop(p, (*d)->name, (*d)->id, &was) < 0) {
+        lsl_registry_close(reg);
+        return LSL_EXIT_FAILURE;
+    }
+    return 0;
+}
+
 int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
 {
     struct lsl_registry reg;
@@ -337,7 +359,8 @@ int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
     int rc = lookup(p, a->name, &reg, false, &d);
     if (rc)
         return rc;
-    const char *format = a->vhd ? NULL : lsl_archive_format_for(a->format, strcmp(a->file, "-") ? a->file : NULL);
+    const char *format =
+        a->vhd ? NULL : lsl_archive_format_for(a->format, strcmp(a->file, "-") ? a->file : NULL);
     if (!a->vhd && !format) {
         lsl_registry_close(&reg);
         lsl_log_error("unknown --format '%s' (tar, tar.gz, tar.xz or tar.zst)", a->format);
@@ -370,7 +393,7 @@ int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
     if (lsl_service_ensure(p) < 0)
         goto out;
     char *running = lsl_distro_running(p);
-    was_running = running && strstr(running, d->name) != NULL;
+    was_running = lsl_distro_in_list(running, d->name);
     free(running);
     snprintf(req, sizeof(req), "attach %s %s", d->id, d->image);
     if (lsl_control(p, req, NULL, 0, err, sizeof(err)) < 0) {
@@ -404,12 +427,9 @@ int lsl_cmd_terminate(const struct lsl_paths *p, const char *name)
 {
     struct lsl_registry reg;
     struct lsl_distro *d;
-    int rc = lookup(p, name, &reg, false, &d);
-    if (rc)
-        return rc;
-    bool was;
-    rc = lsl_distro_stop(p, d->name, d->id, &was) < 0 ? LSL_EXIT_FAILURE : 0;
-    lsl_registry_close(&reg);
+    int rc = lookup_stopped(p, name, &reg, false, &d);
+    if (rc == 0)
+        lsl_registry_close(&reg);
     return rc;
 }
 
@@ -417,14 +437,9 @@ int lsl_cmd_unregister(const struct lsl_paths *p, const char *name)
 {
     struct lsl_registry reg;
     struct lsl_distro *d;
-    int rc = lookup(p, name, &reg, true, &d);
+    int rc = lookup_stopped(p, name, &reg, true, &d);
     if (rc)
         return rc;
-    bool was;
-    if (lsl_distro_stop(p, d->name, d->id, &was) < 0) {
-        lsl_registry_close(&reg);
-        return LSL_EXIT_FAILURE;
-    }
     if (unlink(d->image) < 0 && errno != ENOENT) {
         lsl_log_errno(errno, "cannot delete %s", d->image);
         lsl_registry_close(&reg);
@@ -464,7 +479,8 @@ int lsl_cmd_list(const struct lsl_paths *p, const struct lsl_args *a)
         lsl_registry_close(&reg);
         free(running);
         if (!a->quiet)
-            fprintf(stderr, "lsl: no distributions installed; lsl --install installs one (lsl --list --online)\n");
+            fprintf(stderr,
+                    "lsl: no distributions installed; lsl --install installs one (lsl --list --online)\n");
         return a->quiet ? 0 : LSL_EXIT_NOT_FOUND;
     }
     if (a->verbose)
@@ -473,13 +489,7 @@ int lsl_cmd_list(const struct lsl_paths *p, const struct lsl_args *a)
         printf("lsl distributions:\n");
     for (size_t i = 0; i < n; i++) {
         const struct lsl_distro *d = &reg.distros[i];
-        bool up = false;
-        if (running) {
-            char *copy = strdup(running), *save = NULL;
-            for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
-                up |= strcmp(line, d->name) == 0;
-            free(copy);
-        }
+        bool up = lsl_distro_in_list(running, d->name);
         if (a->running && !up)
             continue;
         bool is_def = def && strcasecmp(def, d->name) == 0;
@@ -509,18 +519,19 @@ int lsl_cmd_manage(const struct lsl_paths *p, const struct lsl_args *a)
         }
         return reg_commit(&reg);
     }
+    uint64_t size = 0;
+    if (a->resize && (lsl_parse_size(a->resize, &size) < 0 || size < (16u << 20))) {
+        lsl_registry_close(&reg);
+        lsl_log_error("invalid --resize '%s' (a size like 64GB, at least 16MB)", a->resize);
+        return LSL_EXIT_USAGE;
+    }
+    /* The image changes below: the distribution stops first, its disk leaves the VM. */
     bool was;
     if (lsl_distro_stop(p, d->name, d->id, &was) < 0) {
         lsl_registry_close(&reg);
         return LSL_EXIT_FAILURE;
     }
     if (a->resize) {
-        uint64_t size;
-        if (lsl_parse_size(a->resize, &size) < 0 || size < (16u << 20)) {
-            lsl_registry_close(&reg);
-            lsl_log_error("invalid --resize '%s' (a size like 64GB, at least 16MB)", a->resize);
-            return LSL_EXIT_USAGE;
-        }
         rc = lsl_image_resize(d->image, size) < 0 ? LSL_EXIT_FAILURE : 0;
         lsl_registry_close(&reg);
         return rc;

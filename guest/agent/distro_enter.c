@@ -94,8 +94,11 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
     static const struct {
         const char *ns;
         int type;
-    } order[] = {{"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-                 {"pid", CLONE_NEWPID},       {"mnt", CLONE_NEWNS}};
+    } order[] = {{"cgroup", CLONE_NEWCGROUP},
+                 {"ipc", CLONE_NEWIPC},
+                 {"uts", CLONE_NEWUTS},
+                 {"pid", CLONE_NEWPID},
+                 {"mnt", CLONE_NEWNS}};
     int fds[sizeof(order) / sizeof(order[0])];
     size_t i, n = sizeof(order) / sizeof(order[0]);
     pid_t pid = lsl_distro_init_pid(name);

@@ -38,7 +38,8 @@ static bool serial_ok(const char *s)
 {
     size_t n = strlen(s);
 
-    return n > 0 && n <= 20 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+    return n > 0 && n <= 20 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
 static int mkdir_p(const char *path)
@@ -276,9 +277,20 @@ static int cmd_import(const char *serial, const char *format)
     {
         /* Owners by number (the distribution's passwd is not ours), modes, xattrs, ACLs, hardlinks and device
          * nodes as they are in the archive. */
-        char *argv[] = {"tar", "--extract", "--file=-", "--directory", dir, "--numeric-owner", "--same-owner",
-                        "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls", "--warning=no-timestamp",
-                        z[0] ? (char *)z : NULL, NULL};
+        char *argv[] = {"tar",
+                        "--extract",
+                        "--file=-",
+                        "--directory",
+                        dir,
+                        "--numeric-owner",
+                        "--same-owner",
+                        "--preserve-permissions",
+                        "--xattrs",
+                        "--xattrs-include=*",
+                        "--acls",
+                        "--warning=no-timestamp",
+                        z[0] ? (char *)z : NULL,
+                        NULL};
         status = run_tar(argv);
     }
     if (status == 0)
@@ -307,9 +319,22 @@ static int cmd_export(const char *name, const char *serial, const char *format)
         temp = true;
     }
     {
-        char *argv[] = {"tar", "--create", "--file=-", "--directory", root, "--format=posix", "--numeric-owner",
-                        "--xattrs", "--xattrs-include=*", "--acls", "--sparse", "--one-file-system",
-                        "--pax-option=delete=atime,delete=ctime", z[0] ? (char *)z : ".", z[0] ? "." : NULL, NULL};
+        char *argv[] = {"tar",
+                        "--create",
+                        "--file=-",
+                        "--directory",
+                        root,
+                        "--format=posix",
+                        "--numeric-owner",
+                        "--xattrs",
+                        "--xattrs-include=*",
+                        "--acls",
+                        "--sparse",
+                        "--one-file-system",
+                        "--pax-option=delete=atime,delete=ctime",
+                        z[0] ? (char *)z : ".",
+                        z[0] ? "." : NULL,
+                        NULL};
         status = run_tar(argv);
     }
     if (temp && (r = distro_unmount(root)) < 0 && status == 0)

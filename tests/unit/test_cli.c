@@ -23,7 +23,8 @@ static void test_run_grammar(void)
     /* Named arrays: the parsed fields point into them. */
     const char *exec_argv[] = {"lsl", "-d", "Debian", "-u", "me", "--", "ls", "-l", NULL};
     CHECK_EQ(parse(&a, exec_argv), 0);
-    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.distro, "Debian") && !strcmp(a.user, "me") && !strcmp(a.argv[0], "ls"));
+    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.distro, "Debian") && !strcmp(a.user, "me") &&
+          !strcmp(a.argv[0], "ls"));
     const char *system_argv[] = {"lsl", "--system", "echo", "hi", NULL};
     CHECK_EQ(parse(&a, system_argv), 0);
     CHECK(a.action == LSL_ACT_SHELL && a.system && !strcmp(a.shell_line, "echo hi"));
@@ -38,7 +39,8 @@ static void test_verbs(void)
     struct lsl_args a;
     const char *import_argv[] = {"lsl", "--import", "x", "/d", "f.tar", "--vhd", NULL};
     CHECK_EQ(parse(&a, import_argv), 0);
-    CHECK(a.action == LSL_ACT_IMPORT && !strcmp(a.name, "x") && !strcmp(a.dir, "/d") && !strcmp(a.file, "f.tar") && a.vhd);
+    CHECK(a.action == LSL_ACT_IMPORT && !strcmp(a.name, "x") && !strcmp(a.dir, "/d") &&
+          !strcmp(a.file, "f.tar") && a.vhd);
     const char *export_argv[] = {"lsl", "--export", "x", "-", "--format", "tar.zst", NULL};
     CHECK_EQ(parse(&a, export_argv), 0);
     CHECK(a.action == LSL_ACT_EXPORT && !strcmp(a.file, "-") && !strcmp(a.format, "tar.zst"));
@@ -49,7 +51,8 @@ static void test_verbs(void)
     const char *install_argv[] = {"lsl", "--install", NULL};
     CHECK_EQ(parse(&a, install_argv), 0);
     CHECK(a.action == LSL_ACT_INSTALL && !strcmp(a.name, ""));
-    const char *install2_argv[] = {"lsl", "--install", "Debian", "--name", "d2", "--location", "/x", "--no-launch", NULL};
+    const char *install2_argv[] = {"lsl",        "--install", "Debian",      "--name", "d2",
+                                   "--location", "/x",        "--no-launch", NULL};
     CHECK_EQ(parse(&a, install2_argv), 0);
     CHECK(!strcmp(a.name, "Debian") && !strcmp(a.new_name, "d2") && !strcmp(a.dir, "/x") && a.no_launch);
     const char *manage_argv[] = {"lsl", "--manage", "x", "--resize", "10GB", NULL};
@@ -62,7 +65,8 @@ static void test_verbs(void)
     CHECK(a.action == LSL_ACT_IMPORT); /* so main can tell a usage error of a verb (exit 2) */
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--unregister", "a", "b", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--list", "--bogus", NULL}), -EINVAL);
-    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--manage", "x", "--resize", "1G", "--move", "/y", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--manage", "x", "--resize", "1G", "--move", "/y", NULL}),
+             -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--manage", "x", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--list", "--online", "-v", NULL}), -EINVAL);
 }
@@ -73,7 +77,10 @@ static void test_archive_formats(void)
     memcpy(tar + 257, "ustar", 5);
     CHECK(!strcmp(lsl_archive_detect(tar, sizeof(tar)), "tar"));
     CHECK(!strcmp(lsl_archive_detect((const unsigned char *)"\x1f\x8b\x08", 3), "gz"));
-    CHECK(!strcmp(lsl_archive_detect((const unsigned char *)"\xfd" "7zXZ\0", 6), "xz"));
+    CHECK(!strcmp(lsl_archive_detect((const unsigned char *)"\xfd"
+                                                            "7zXZ\0",
+                                     6),
+                  "xz"));
     CHECK(!strcmp(lsl_archive_detect((const unsigned char *)"\x28\xb5\x2f\xfd", 4), "zst"));
     CHECK(!strcmp(lsl_archive_detect((const unsigned char *)"BZh9", 4), "bz2"));
     CHECK(lsl_archive_detect((const unsigned char *)"hello", 5) == NULL);
@@ -101,11 +108,22 @@ static void test_file_framing(void)
     CHECK_EQ(lsl_distro_files_parse("@@lsl-file /etc/wsl.conf 18446744073709551615\nx\n", &f), -EPROTO);
 }
 
+static void test_running_list(void)
+{
+    CHECK(lsl_distro_in_list("a\nDebian\n", "Debian"));
+    CHECK(lsl_distro_in_list("a\nDebian", "a"));
+    CHECK(!lsl_distro_in_list("Debian\n", "Deb"));
+    CHECK(!lsl_distro_in_list("rt\nw\n", "r"));
+    CHECK(!lsl_distro_in_list(NULL, "a"));
+    CHECK(!lsl_distro_in_list("", "a"));
+}
+
 int main(void)
 {
     RUN(test_run_grammar);
     RUN(test_verbs);
     RUN(test_archive_formats);
     RUN(test_file_framing);
+    RUN(test_running_list);
     return CHECK_DONE();
 }

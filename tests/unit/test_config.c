@@ -8,15 +8,7 @@
 #include "check.h"
 #include "config.h"
 
-static char warnings[16][256];
-static int nwarnings;
-
-static void collect(const char *line)
-{
-    if (nwarnings < 16)
-        snprintf(warnings[nwarnings], sizeof(warnings[0]), "%s", line);
-    nwarnings++;
-}
+#include "warnings.h"
 
 static int parse(struct lsl_config *c, const char *text)
 {

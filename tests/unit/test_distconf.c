@@ -6,15 +6,7 @@
 #include "check.h"
 #include "distconf.h"
 
-static char warnings[16][256];
-static int nwarnings;
-
-static void collect(const char *line)
-{
-    if (nwarnings < 16)
-        snprintf(warnings[nwarnings], sizeof(warnings[0]), "%s", line);
-    nwarnings++;
-}
+#include "warnings.h"
 
 static bool str_is(const char *s, const char *want)
 {
