@@ -82,7 +82,7 @@ static int do_shutdown(const struct lsl_paths *p)
 /* Runs req in distro (NULL: the system root), starting the distribution first when the agent says it is not
  * running. Returns the command's status or LSL_EXIT_FAILURE after one error line. */
 static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
-                   bool user_given)
+                   bool user_given, int fd)
 {
     char user[256] = "";
     if (d && !user_given) {
@@ -94,7 +94,8 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
     }
     req->distro = d ? d->name : "";
     for (int attempt = 0;; attempt++) {
-        int fd = lsl_service_connect_agent(p);
+        if (attempt > 0 || fd < 0)
+            fd = lsl_service_connect_agent(p);
         if (fd < 0) {
             lsl_log_errno(-fd, "cannot reach the agent in the VM");
             return LSL_EXIT_FAILURE;
@@ -128,7 +129,7 @@ static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **
         return 0;
     const char *argv[] = {"/bin/sh", "-c", d->oobe_command, NULL};
     struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
-    int status = exec_in(p, d, &req, true);
+    int status = exec_in(p, d, &req, true, -1);
     if (status != 0) {
         lsl_log_error("the first-run setup of %s failed (exit %d); it runs again next time", d->name, status);
         return LSL_EXIT_FAILURE;
@@ -204,11 +205,18 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
     if (!env)
         goto out;
     req.envp = (const char *const *)env;
-    if (lsl_service_ensure(p) < 0)
+    /* Warm path: the agent answers at once, no status round trip to the service first. */
+    int fd = lsl_service_try_agent(p);
+    if (fd < 0 && lsl_service_ensure(p) < 0)
         goto out;
-    if (d && (status = first_launch(p, d, env)) != 0)
-        goto out;
-    status = exec_in(p, d, &req, a->user != NULL);
+    if (d && d->oobe_command && d->oobe_command[0] && !d->oobe_done) {
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        if ((status = first_launch(p, d, env)) != 0)
+            goto out;
+    }
+    status = exec_in(p, d, &req, a->user != NULL, fd);
 out:
     if (env)
         lsl_env_free(env);

@@ -118,6 +118,11 @@ static int agent_handshake(const struct lsl_paths *p)
     return fd;
 }
 
+int lsl_service_try_agent(const struct lsl_paths *p)
+{
+    return agent_handshake(p);
+}
+
 int lsl_service_connect_agent(const struct lsl_paths *p)
 {
     /* lsl-init prints its boot marker before the agent listens: a refused connect right after start-up
