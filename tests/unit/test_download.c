@@ -44,7 +44,7 @@ static const char server_py[] =
     "        self.send_header('Content-Length', str(len(data) - start)); self.end_headers()\n"
     "        self.wfile.write(data[start:])\n"
     "s = http.server.HTTPServer(('127.0.0.1', 0), H)\n"
-    "print(s.server_port, flush=True)\n"
+    "os.write(1, b'%d\\n' % s.server_port)\n" /* one write: the test stops reading at the newline */
     "s.serve_forever()\n";
 
 #define FILE_SIZE 300000
@@ -69,10 +69,17 @@ static int start_server(void)
         _exit(127);
     }
     close(p[1]);
+    /* Up to the newline: a port read in two pieces would be a wrong port. */
     char buf[32] = "";
-    ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+    size_t len = 0;
+    while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
+        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
     close(p[0]);
-    int port = n > 0 ? atoi(buf) : 0;
+    int port = memchr(buf, '\n', len) ? atoi(buf) : 0;
     if (port <= 0)
         return -1;
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
@@ -141,7 +148,10 @@ static int get(const char *path, const char *want_sha, char *err, size_t errlen)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", base, path);
-    return lsl_download(url, dest, want_sha, false, err, errlen);
+    int r = lsl_download(url, dest, want_sha, false, err, errlen);
+    if (r < 0)
+        fprintf(stderr, "lsl_download %s: %d: %s\n", url, r, err); /* what a failed CHECK below is about */
+    return r;
 }
 
 static void test_sha256_file(void)
