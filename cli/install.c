@@ -99,15 +99,7 @@ static int cache_dir(char *out, size_t len)
                         : snprintf(out, len, "%s/.cache/lsl/downloads", home ? home : "/tmp");
     if (n < 0 || (size_t)n >= len)
         return -ENAMETOOLONG;
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", out);
-    for (char *s = buf + 1; *s; s++)
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(buf, 0755);
-            *s = '/';
-        }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+    return lsl_mkdir_p(out, 0755);
 }
 
 /* The rootfs of a bootstrap entry: mmdebstrap's tar, made once per (suite, variant, packages, mirror). */

@@ -28,7 +28,7 @@ int lsl_path_join(char *out, const char *dir, const char *name)
     return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
+int lsl_mkdir_p(const char *path, mode_t mode)
 {
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof(tmp), "%s", path);
@@ -48,7 +48,7 @@ static int mkdir_p(const char *path, mode_t mode)
 /* The runtime directory holds the sockets other users must not reach: ours, and 0700. */
 static int private_dir(const char *path)
 {
-    int r = mkdir_p(path, 0700);
+    int r = lsl_mkdir_p(path, 0700);
     if (r < 0)
         return lsl_log_errno(-r, "cannot create %s", path);
     struct stat st;
@@ -123,7 +123,7 @@ int lsl_paths_init(struct lsl_paths *p)
     }
     if ((r = private_dir(p->runtime)) < 0)
         return r;
-    if ((r = mkdir_p(p->state, 0755)) < 0)
+    if ((r = lsl_mkdir_p(p->state, 0755)) < 0)
         return lsl_log_errno(-r, "cannot create %s", p->state);
     return 0;
 }

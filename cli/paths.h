@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct lsl_paths {
     char runtime[PATH_MAX]; /* $XDG_RUNTIME_DIR/lsl, 0700 */
@@ -23,6 +24,9 @@ void lsl_config_load_user(struct lsl_config *c);
 
 /* snprintf into a path buffer: 0, or -ENAMETOOLONG when it does not fit (nothing is logged). */
 int lsl_path_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* mkdir -p: path and its missing parents (parents 0755). Returns 0 or -errno. */
+int lsl_mkdir_p(const char *path, mode_t mode);
 
 /* path = dir + "/" + name, or -ENAMETOOLONG. */
 int lsl_path_join(char *out, const char *dir, const char *name);

@@ -2,6 +2,8 @@
  * per-distribution lock file keeps two `lsl -d NAME` arriving together from mounting or starting twice. */
 #include "distro.h"
 
+#include "fileio.h"
+
 #include "../agent/distro_enter.h"
 #include "../agent/distro_layout.h"
 
@@ -42,22 +44,6 @@ static bool serial_ok(const char *s)
            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* Creates NAME's directory and takes its lock (held until exit). */
 static int lock_distro(const char *name, char *root, size_t rootlen)
 {
@@ -65,7 +51,7 @@ static int lock_distro(const char *name, char *root, size_t rootlen)
     int fd, r;
 
     snprintf(path, sizeof(path), "%s/%s/root", LSL_DISTROS_DIR, name);
-    if ((r = mkdir_p(path)) < 0)
+    if ((r = lsl_mkdir_p(path, 0755)) < 0)
         return failed("cannot create", path, -r);
     snprintf(root, rootlen, "%s", path);
     snprintf(path, sizeof(path), "%s/%s/lock", LSL_DISTROS_DIR, name);
@@ -73,15 +59,6 @@ static int lock_distro(const char *name, char *root, size_t rootlen)
     if (fd < 0 || flock(fd, LOCK_EX) < 0)
         return failed("cannot lock", path, errno);
     return 0;
-}
-
-static bool is_mountpoint(const char *path)
-{
-    struct stat a, b;
-    char parent[4096];
-
-    snprintf(parent, sizeof(parent), "%s/..", path);
-    return stat(path, &a) == 0 && stat(parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
 static int cmd_mount(const char *name, const char *serial)
@@ -93,7 +70,7 @@ static int cmd_mount(const char *name, const char *serial)
         return usage();
     if (lock_distro(name, root, sizeof(root)))
         return 1;
-    if (!is_mountpoint(root)) {
+    if (lsl_is_mountpoint(root) <= 0) {
         if ((r = distro_find_disk(serial, dev, sizeof(dev))) < 0)
             return failed("no disk with serial", serial, -r);
         if ((r = distro_mount_disk(dev, root)) < 0)
@@ -140,14 +117,14 @@ static int cmd_start(const char *name, int argc, char **argv)
         return 1;
     if (lsl_distro_init_pid(name) > 0)
         return 0;
-    if (!is_mountpoint(root)) {
+    if (lsl_is_mountpoint(root) <= 0) {
         fprintf(stderr, "lsl-distro: %s: the disk is not mounted\n", name);
         return 1;
     }
     s.root = root;
-    (void)mkdir_p(LSL_SHARED_DIR);
+    (void)lsl_mkdir_p(LSL_SHARED_DIR, 0755);
     snprintf(path, sizeof(path), "%s/%s", LSL_CGROUP_DIR, name);
-    (void)mkdir_p(path);
+    (void)lsl_mkdir_p(path, 0755);
     pid = distro_spawn(&s);
     if (pid < 0)
         return 1;
@@ -162,13 +139,6 @@ static int cmd_start(const char *name, int argc, char **argv)
     }
     close(fd);
     return 0;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
 }
 
 static int cmd_stop(const char *name)
@@ -186,15 +156,15 @@ static int cmd_stop(const char *name)
         kill(pid, SIGTERM);
         /* Its init gives processes two seconds; then the whole PID namespace goes with a SIGKILL. */
         for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
-            sleep_ms(10);
+            distro_sleep_ms(10);
         if (kill(pid, 0) == 0)
             kill(pid, SIGKILL);
         for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-            sleep_ms(10);
+            distro_sleep_ms(10);
     }
     snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
     unlink(path);
-    if (is_mountpoint(root) && (r = distro_unmount(root)) < 0)
+    if (lsl_is_mountpoint(root) > 0 && (r = distro_unmount(root)) < 0)
         return failed("cannot unmount the disk of", name, -r);
     return 0;
 }
@@ -253,9 +223,9 @@ static int temp_mount(const char *serial, char *dir, size_t dirlen)
     int r;
 
     snprintf(dir, dirlen, "/run/lsl/work/%s", serial);
-    if ((r = mkdir_p(dir)) < 0)
+    if ((r = lsl_mkdir_p(dir, 0755)) < 0)
         return failed("cannot create", dir, -r);
-    if (is_mountpoint(dir))
+    if (lsl_is_mountpoint(dir) > 0)
         return 0;
     if ((r = distro_find_disk(serial, dev, sizeof(dev))) < 0)
         return failed("no disk with serial", serial, -r);
@@ -312,7 +282,7 @@ static int cmd_export(const char *name, const char *serial, const char *format)
     if (!lsl_distro_name_ok(name) || !serial_ok(serial) || !z)
         return usage();
     snprintf(root, sizeof(root), "%s/%s/root", LSL_DISTROS_DIR, name);
-    if (!is_mountpoint(root)) {
+    if (lsl_is_mountpoint(root) <= 0) {
         if (temp_mount(serial, dir, sizeof(dir)))
             return 1;
         snprintf(root, sizeof(root), "%s", dir);

@@ -23,7 +23,7 @@ struct lsl_open_how {
 #define SYS_openat2 437
 #endif
 
-static void sleep_ms(long ms)
+void distro_sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
@@ -72,7 +72,7 @@ int distro_find_disk(const char *serial, char *dev, size_t devlen)
         }
         if (d)
             closedir(d);
-        sleep_ms(10);
+        distro_sleep_ms(10);
     }
     return -ENOENT;
 }
@@ -96,7 +96,7 @@ int distro_unmount(const char *target)
         err = errno;
         if (err != EBUSY)
             break;
-        sleep_ms(10);
+        distro_sleep_ms(10);
     }
     return -err;
 }
