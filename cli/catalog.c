@@ -1,10 +1,11 @@
-/* Catalog parsing and validation with cJSON: lsl's format ("distributions") and WSL's
+/* Catalog parsing and validation with json-c: lsl's format ("distributions") and WSL's
  * ("ModernDistributions"). */
 #include "catalog.h"
 
-#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,17 +111,60 @@ static int oom(struct parse *p)
     return p->ret = -ENOMEM;
 }
 
-/* Optional string member; NULL if absent, a failure if present but not a string. */
-static int get_string(struct parse *p, const char *entry, const cJSON *o, const char *key, bool required,
-                      char **out)
+/* Strict mode, or json-c would take comments, trailing commas and text after the value (it still takes single
+ * quotes and NaN: every value read is type-checked). False if the text is not JSON; a JSON null is true with
+ * *root NULL, as json-c represents null. */
+static bool parse_json(const char *text, json_object **root)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    size_t len = strlen(text);
+    struct json_tokener *tok = len < INT_MAX ? json_tokener_new() : NULL; /* json-c counts in int */
+    *root = NULL;
+    if (!tok)
+        return false;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    *root = json_tokener_parse_ex(tok, text, (int)len + 1); /* the NUL tells it the input ends there */
+    bool ok = json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(*root);
+        *root = NULL;
+    }
+    return ok;
+}
+
+/* A member's value, NULL if absent (or a JSON null: where that matters, json_object_object_get_ex tells). */
+static json_object *member(const json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    return v;
+}
+
+/* A string member's text, NULL if absent or not a string (json_object_get_string would print anything). */
+static const char *string_member(const json_object *o, const char *key)
+{
+    json_object *v = member(o, key);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* Only a JSON true: json_object_get_boolean would take 1 or "yes" too. */
+static bool is_true(const json_object *v)
+{
+    return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+/* Optional string member; NULL if absent, a failure if present but not a string. */
+static int get_string(struct parse *p, const char *entry, const json_object *o, const char *key,
+                      bool required, char **out)
+{
+    json_object *v;
+    bool present = json_object_object_get_ex(o, key, &v);
     *out = NULL;
-    if (!v && !required)
+    if (!present && !required)
         return 0;
-    if (!cJSON_IsString(v) || !*v->valuestring)
-        return fail(p, entry, v ? "%s is not a non-empty string" : "%s is missing", key);
-    return (*out = strdup(v->valuestring)) ? 0 : oom(p);
+    if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v))
+        return fail(p, entry, present ? "%s is not a non-empty string" : "%s is missing", key);
+    return (*out = strdup(json_object_get_string(v))) ? 0 : oom(p);
 }
 
 static bool url_ok(const char *url)
@@ -151,22 +195,40 @@ static int set_download(struct parse *p, const char *entry, const char *arch, co
     return 0;
 }
 
-static int parse_lsl_download(struct parse *p, const char *entry, const cJSON *o, const char *arch,
+static int parse_lsl_download(struct parse *p, const char *entry, const json_object *o, const char *arch,
                               struct lsl_catalog_download *d)
 {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, arch);
-    if (!a)
+    json_object *a;
+    if (!json_object_object_get_ex(o, arch, &a))
         return 0;
-    if (!cJSON_IsObject(a))
+    if (!json_object_is_type(a, json_type_object))
         return fail(p, entry, "download.%s is not an object", arch);
-    const cJSON *url = cJSON_GetObjectItemCaseSensitive(a, "url");
-    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(a, "sha256");
-    return set_download(p, entry, arch, cJSON_GetStringValue(url), cJSON_GetStringValue(sha), d);
+    return set_download(p, entry, arch, string_member(a, "url"), string_member(a, "sha256"), d);
 }
 
-static int parse_bootstrap(struct parse *p, const char *entry, const cJSON *o, struct lsl_catalog_entry *e)
+static int parse_include(struct parse *p, const char *entry, const json_object *inc,
+                         struct lsl_catalog_bootstrap *b)
 {
-    if (!cJSON_IsObject(o))
+    if (!json_object_is_type(inc, json_type_array))
+        return fail(p, entry, "bootstrap.include is not an array");
+    size_t n = json_object_array_length(inc);
+    if (!(b->include = calloc(n + 1, sizeof(char *))))
+        return oom(p);
+    for (size_t i = 0; i < n; i++) {
+        json_object *pkg = json_object_array_get_idx(inc, i);
+        const char *name = json_object_is_type(pkg, json_type_string) ? json_object_get_string(pkg) : "";
+        if (!*name || name[0] == '-')
+            return fail(p, entry, "bootstrap.include has an entry that is not a package name");
+        if (!(b->include[b->ninclude++] = strdup(name)))
+            return oom(p);
+    }
+    return 0;
+}
+
+static int parse_bootstrap(struct parse *p, const char *entry, const json_object *o,
+                           struct lsl_catalog_entry *e)
+{
+    if (!json_object_is_type(o, json_type_object))
         return fail(p, entry, "bootstrap is not an object");
     struct lsl_catalog_bootstrap *b = e->bootstrap = calloc(1, sizeof(*b));
     if (!b)
@@ -178,19 +240,8 @@ static int parse_bootstrap(struct parse *p, const char *entry, const cJSON *o, s
         return p->ret;
     if (strcmp(b->tool, "mmdebstrap") != 0)
         return fail(p, entry, "bootstrap tool '%s' is unknown (only mmdebstrap)", b->tool);
-    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(o, "include"), *pkg;
-    if (inc && !cJSON_IsArray(inc))
-        return fail(p, entry, "bootstrap.include is not an array");
-    if (inc && !(b->include = calloc((size_t)cJSON_GetArraySize(inc) + 1, sizeof(char *))))
-        return oom(p);
-    cJSON_ArrayForEach(pkg, inc)
-    {
-        if (!cJSON_IsString(pkg) || !*pkg->valuestring || pkg->valuestring[0] == '-')
-            return fail(p, entry, "bootstrap.include has an entry that is not a package name");
-        if (!(b->include[b->ninclude++] = strdup(pkg->valuestring)))
-            return oom(p);
-    }
-    return 0;
+    json_object *inc;
+    return json_object_object_get_ex(o, "include", &inc) ? parse_include(p, entry, inc, b) : 0;
 }
 
 /* Checks what both formats share: a valid, unique name, exactly one way to get the root filesystem. */
@@ -221,42 +272,49 @@ static struct lsl_catalog_entry *new_entry(struct parse *p, struct lsl_catalog *
     return &grown[cat->n];
 }
 
-static int parse_lsl_format(struct parse *p, struct lsl_catalog *cat, const cJSON *list)
+static int parse_lsl_entry(struct parse *p, const char *entry, const json_object *o,
+                           struct lsl_catalog_entry *e)
 {
-    const cJSON *o;
-    size_t index = 0;
-    cJSON_ArrayForEach(o, list)
-    {
+    json_object *def, *download, *bootstrap;
+    bool has_def = json_object_object_get_ex(o, "default", &def);
+    bool has_download = json_object_object_get_ex(o, "download", &download);
+    bool has_bootstrap = json_object_object_get_ex(o, "bootstrap", &bootstrap);
+    int r = get_string(p, entry, o, "name", true, &e->name);
+    if (!r)
+        r = get_string(p, entry, o, "friendlyName", false, &e->friendly_name);
+    if (!r)
+        r = get_string(p, entry, o, "source", false, &e->source);
+    if (!r && has_def && !json_object_is_type(def, json_type_boolean))
+        r = fail(p, entry, "default is not true or false");
+    e->is_default = is_true(def);
+    if (!r && has_download && !json_object_is_type(download, json_type_object))
+        r = fail(p, entry, "download is not an object");
+    if (!r && has_download)
+        r = parse_lsl_download(p, entry, download, "amd64", &e->amd64);
+    if (!r && has_download)
+        r = parse_lsl_download(p, entry, download, "arm64", &e->arm64);
+    if (!r && has_download && !e->amd64.url && !e->arm64.url)
+        r = fail(p, entry, "download has neither amd64 nor arm64");
+    if (!r && has_bootstrap)
+        r = parse_bootstrap(p, entry, bootstrap, e);
+    return r;
+}
+
+static int parse_lsl_format(struct parse *p, struct lsl_catalog *cat, const json_object *list)
+{
+    size_t n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(list, i);
         char label[32];
-        snprintf(label, sizeof(label), "#%zu", ++index);
-        const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "name"));
+        snprintf(label, sizeof(label), "#%zu", i + 1);
+        const char *name = string_member(o, "name");
         const char *entry = name ? name : label; /* errors name the entry, by position if it has no name */
-        if (!cJSON_IsObject(o))
+        if (!json_object_is_type(o, json_type_object))
             return fail(p, entry, "not an object");
         struct lsl_catalog_entry *e = new_entry(p, cat);
         if (!e)
             return p->ret;
-        const cJSON *def = cJSON_GetObjectItemCaseSensitive(o, "default");
-        const cJSON *download = cJSON_GetObjectItemCaseSensitive(o, "download");
-        const cJSON *bootstrap = cJSON_GetObjectItemCaseSensitive(o, "bootstrap");
-        int r = get_string(p, entry, o, "name", true, &e->name);
-        if (!r)
-            r = get_string(p, entry, o, "friendlyName", false, &e->friendly_name);
-        if (!r)
-            r = get_string(p, entry, o, "source", false, &e->source);
-        if (!r && def && !cJSON_IsBool(def))
-            r = fail(p, entry, "default is not true or false");
-        e->is_default = cJSON_IsTrue(def);
-        if (!r && download && !cJSON_IsObject(download))
-            r = fail(p, entry, "download is not an object");
-        if (!r && download)
-            r = parse_lsl_download(p, entry, download, "amd64", &e->amd64);
-        if (!r && download)
-            r = parse_lsl_download(p, entry, download, "arm64", &e->arm64);
-        if (!r && download && !e->amd64.url && !e->arm64.url)
-            r = fail(p, entry, "download has neither amd64 nor arm64");
-        if (!r && bootstrap)
-            r = parse_bootstrap(p, entry, bootstrap, e);
+        int r = parse_lsl_entry(p, entry, o, e);
         if (!r)
             r = check_entry(p, cat, e);
         cat->n++; /* owned by cat from here, freed with it on failure */
@@ -266,51 +324,54 @@ static int parse_lsl_format(struct parse *p, struct lsl_catalog *cat, const cJSO
     return 0;
 }
 
+static int parse_wsl_entry(struct parse *p, struct lsl_catalog *cat, const char *flavor, const json_object *o,
+                           bool in_default_flavor)
+{
+    const char *name = string_member(o, "Name");
+    if (!name)
+        return fail(p, NULL, "an entry of %s has no Name", flavor);
+    struct lsl_catalog_entry *e = new_entry(p, cat);
+    if (!e)
+        return p->ret;
+    cat->n++;
+    if (!(e->name = strdup(name)))
+        return oom(p);
+    const char *friendly = string_member(o, "FriendlyName");
+    if (friendly && !(e->friendly_name = strdup(friendly)))
+        return oom(p);
+    e->is_default = in_default_flavor && is_true(member(o, "Default"));
+    static const struct {
+        const char *key, *arch;
+    } archs[] = {{"Amd64Url", "amd64"}, {"Arm64Url", "arm64"}};
+    for (size_t i = 0; i < 2; i++) {
+        json_object *a = member(o, archs[i].key);
+        if (!json_object_is_type(a, json_type_object))
+            continue;
+        const char *url = string_member(a, "Url"), *sha = string_member(a, "Sha256");
+        if (set_download(p, name, archs[i].arch, url, sha, i == 0 ? &e->amd64 : &e->arm64))
+            return p->ret;
+    }
+    cat->n--; /* check_entry looks for duplicates among the entries before this one */
+    int r = check_entry(p, cat, e);
+    cat->n++;
+    return r;
+}
+
 /* WSL: {"ModernDistributions": {"<flavor>": [{"Name", "FriendlyName", "Default", "Amd64Url": {"Url",
  * "Sha256"}, "Arm64Url"}]}, "Default": "<flavor>"}. The default is the Default entry of the default flavor.
  */
-static int parse_wsl_format(struct parse *p, struct lsl_catalog *cat, const cJSON *flavors,
+static int parse_wsl_format(struct parse *p, struct lsl_catalog *cat, const json_object *flavors,
                             const char *default_flavor)
 {
-    const cJSON *flavor, *o;
-    cJSON_ArrayForEach(flavor, flavors)
+    json_object_object_foreach(flavors, flavor, list)
     {
-        if (!cJSON_IsArray(flavor))
-            return fail(p, NULL, "ModernDistributions.%s is not an array", flavor->string);
-        cJSON_ArrayForEach(o, flavor)
-        {
-            const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "Name"));
-            if (!name)
-                return fail(p, NULL, "an entry of %s has no Name", flavor->string);
-            struct lsl_catalog_entry *e = new_entry(p, cat);
-            if (!e)
+        if (!json_object_is_type(list, json_type_array))
+            return fail(p, NULL, "ModernDistributions.%s is not an array", flavor);
+        bool in_default_flavor = default_flavor && strcmp(flavor, default_flavor) == 0;
+        size_t n = json_object_array_length(list);
+        for (size_t i = 0; i < n; i++)
+            if (parse_wsl_entry(p, cat, flavor, json_object_array_get_idx(list, i), in_default_flavor))
                 return p->ret;
-            cat->n++;
-            if (!(e->name = strdup(name)))
-                return oom(p);
-            const char *friendly = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "FriendlyName"));
-            if (friendly && !(e->friendly_name = strdup(friendly)))
-                return oom(p);
-            bool in_default_flavor = default_flavor && strcmp(flavor->string, default_flavor) == 0;
-            e->is_default = in_default_flavor && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "Default"));
-            static const struct {
-                const char *key, *arch;
-            } archs[] = {{"Amd64Url", "amd64"}, {"Arm64Url", "arm64"}};
-            for (size_t i = 0; i < 2; i++) {
-                const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, archs[i].key);
-                if (!cJSON_IsObject(a))
-                    continue;
-                const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "Url"));
-                const char *sha = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "Sha256"));
-                if (set_download(p, name, archs[i].arch, url, sha, i == 0 ? &e->amd64 : &e->arm64))
-                    return p->ret;
-            }
-            cat->n--; /* check_entry looks for duplicates among the entries before this one */
-            int r = check_entry(p, cat, e);
-            cat->n++;
-            if (r)
-                return r;
-        }
     }
     return 0;
 }
@@ -319,21 +380,20 @@ int lsl_catalog_parse(struct lsl_catalog *cat, const char *json, const char *ori
 {
     struct parse p = {.origin = origin, .err = err, .errlen = errlen};
     *cat = (struct lsl_catalog){0};
-    cJSON *root = cJSON_Parse(json);
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "distributions");
-    const cJSON *modern = cJSON_GetObjectItemCaseSensitive(root, "ModernDistributions");
-    if (!root)
+    json_object *root;
+    bool valid = parse_json(json, &root);
+    json_object *list = member(root, "distributions"), *modern = member(root, "ModernDistributions");
+    if (!valid)
         fail(&p, NULL, "not valid JSON");
-    else if (cJSON_IsArray(list))
+    else if (json_object_is_type(list, json_type_array))
         parse_lsl_format(&p, cat, list);
-    else if (cJSON_IsObject(modern))
-        parse_wsl_format(&p, cat, modern,
-                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "Default")));
+    else if (json_object_is_type(modern, json_type_object))
+        parse_wsl_format(&p, cat, modern, string_member(root, "Default"));
     else
         fail(&p, NULL, "neither a \"distributions\" array nor WSL's \"ModernDistributions\"");
     if (!p.ret && cat->n == 0)
         fail(&p, NULL, "no distributions");
-    cJSON_Delete(root);
+    json_object_put(root);
     if (p.ret)
         lsl_catalog_free(cat);
     return p.ret;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "distconf.h"
 #include "guest_run.h"
 #include "log.h"
@@ -61,29 +62,34 @@ int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f)
     return 0;
 }
 
-/* Where the default user from wsl.conf is remembered while the distribution runs (WSL, too, reads
- * wsl.conf only when a distribution starts). */
-static int user_cache_path(const struct lsl_paths *p, const char *name, char *out, size_t len)
+/* Where the start remembers the default user from wsl.conf (WSL, too, reads wsl.conf only when a
+ * distribution starts) and the agent port while the distribution runs: "USER\nPORT\n". */
+static int run_cache_path(const struct lsl_paths *p, const char *name, char *out, size_t len)
 {
     int n = snprintf(out, len, "%s/distros", p->runtime);
     if (n < 0 || (size_t)n >= len)
         return -ENAMETOOLONG;
     if (mkdir(out, 0700) < 0 && errno != EEXIST)
         return -errno;
-    n = snprintf(out, len, "%s/distros/%s.user", p->runtime, name);
+    n = snprintf(out, len, "%s/distros/%s.run", p->runtime, name);
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image,
-                     char *user, size_t userlen)
+                     struct lsl_distro_run *run)
 {
-    char req[PATH_MAX + 64], err[512], cache[PATH_MAX];
-    user[0] = '\0';
+    char req[PATH_MAX + 64], err[512], cache[PATH_MAX], slot_reply[32];
+    *run = (struct lsl_distro_run){0};
     snprintf(req, sizeof(req), "attach %s %s", id, image);
-    if (lsl_control(p, req, NULL, 0, err, sizeof(err)) < 0) {
+    if (lsl_control(p, req, slot_reply, sizeof(slot_reply), err, sizeof(err)) < 0) {
         lsl_log_error("cannot attach the disk of %s: %s", name, err);
         return -EIO;
     }
+    /* The slot is the disk's for as long as it stays attached, so the port is unique among the running. */
+    char *end;
+    unsigned long slot = strtoul(slot_reply, &end, 10);
+    if (slot_reply[0] && !*end && slot < LSL_DISTRO_PORT_SLOTS)
+        run->port = LSL_DISTRO_PORT_BASE + (unsigned)slot;
     char *out = NULL;
     const char *mount_argv[] = {"lsl-distro", "mount", name, id, NULL};
     int r = lsl_guest_run(p, NULL, mount_argv, -1, -1, &out, err, sizeof(err));
@@ -107,7 +113,7 @@ int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id
     }
     lsl_distro_files_free(&files);
 
-    char hostname[128], hosts[16], resolv[16], *boot = NULL;
+    char hostname[128], hosts[16], resolv[16], port[16] = "", *boot = NULL;
     snprintf(hostname, sizeof(hostname), "hostname=%s", conf.network_hostname ? conf.network_hostname : name);
     /* A name may hold '.' and '_', a hostname may not: those become '-' (WSL uses the Windows host name). */
     for (char *c = hostname + strlen("hostname="); !conf.network_hostname && *c; c++)
@@ -117,7 +123,15 @@ int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id
     snprintf(resolv, sizeof(resolv), "resolv=%d", conf.network_generate_resolv_conf ? 1 : 0);
     if (conf.boot_command && asprintf(&boot, "boot=%s", conf.boot_command) < 0)
         boot = NULL;
-    const char *start_argv[] = {"lsl-distro", "start", name, hostname, hosts, resolv, boot, NULL};
+    const char *start_argv[9] = {"lsl-distro", "start", name, hostname, hosts, resolv};
+    int argc = 6;
+    if (run->port) {
+        snprintf(port, sizeof(port), "port=%u", run->port);
+        start_argv[argc++] = port;
+    }
+    if (boot)
+        start_argv[argc++] = boot;
+    start_argv[argc] = NULL;
     r = lsl_guest_run(p, NULL, start_argv, -1, -1, NULL, err, sizeof(err));
     free(boot);
     if (r != 0) {
@@ -125,30 +139,35 @@ int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id
         lsl_log_error("cannot start %s: %s", name, err[0] ? err : "lsl-distro failed");
         return -EIO;
     }
-    snprintf(user, userlen, "%s", conf.user_default ? conf.user_default : "");
+    snprintf(run->user, sizeof(run->user), "%s", conf.user_default ? conf.user_default : "");
     lsl_distconf_free(&conf);
-    if (user_cache_path(p, name, cache, sizeof(cache)) == 0) {
+    if (run_cache_path(p, name, cache, sizeof(cache)) == 0) {
         FILE *f = fopen(cache, "we");
         if (f) {
-            fprintf(f, "%s\n", user);
+            fprintf(f, "%s\n%u\n", run->user, run->port);
             fclose(f);
         }
     }
     return 0;
 }
 
-int lsl_distro_cached_user(const struct lsl_paths *p, const char *name, char *user, size_t userlen)
+int lsl_distro_cached(const struct lsl_paths *p, const char *name, struct lsl_distro_run *run)
 {
-    char cache[PATH_MAX];
-    user[0] = '\0';
-    if (user_cache_path(p, name, cache, sizeof(cache)) < 0)
+    char cache[PATH_MAX], line[32];
+    *run = (struct lsl_distro_run){0};
+    if (run_cache_path(p, name, cache, sizeof(cache)) < 0)
         return -ENOENT;
     FILE *f = fopen(cache, "re");
     if (!f)
         return -ENOENT;
-    if (!fgets(user, (int)userlen, f))
-        user[0] = '\0';
-    user[strcspn(user, "\n")] = '\0';
+    if (!fgets(run->user, (int)sizeof(run->user), f))
+        run->user[0] = '\0';
+    run->user[strcspn(run->user, "\n")] = '\0';
+    if (fgets(line, (int)sizeof(line), f)) {
+        unsigned long port = strtoul(line, NULL, 10);
+        if (port >= LSL_DISTRO_PORT_BASE && port < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
+            run->port = (unsigned)port;
+    }
     fclose(f);
     return 0;
 }

@@ -15,13 +15,18 @@ void lsl_distro_files_free(struct lsl_distro_files *f);
 /* Splits lsl-distro's "@@lsl-file PATH LENGTH\n" framing. Returns 0 or -EPROTO. */
 int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f);
 
+/* What the start of a running distribution leaves for the commands that follow. */
+struct lsl_distro_run {
+    char user[256]; /* its /etc/wsl.conf [user] default, "" if none */
+    unsigned port;  /* its own agent's vsock port (LSL_DISTRO_PORT_BASE + disk slot), 0 if unknown */
+};
 /* Starts distribution NAME (disk IMAGE, virtio serial ID) unless it runs already; the VM must be running.
- * user gets its /etc/wsl.conf [user] default ("" if none), remembered from the start. Returns 0 or -errno
- * after one error line. */
+ * Fills run and remembers it in the runtime directory. Returns 0 or -errno after one error line. */
 int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image,
-                     char *user, size_t userlen);
-/* The default user remembered by the start of the running NAME. Returns 0, or -ENOENT if none. */
-int lsl_distro_cached_user(const struct lsl_paths *p, const char *name, char *user, size_t userlen);
+                     struct lsl_distro_run *run);
+/* What the start of NAME remembered. Returns 0, or -ENOENT if nothing (run is then empty). It may be out of
+ * date (the distribution or the VM stopped since): the agent behind the port checks the name. */
+int lsl_distro_cached(const struct lsl_paths *p, const char *name, struct lsl_distro_run *run);
 /* Stops NAME if it runs and takes its disk out of the VM. true in *was_running if it ran. */
 int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id, bool *was_running);
 /* The names of the running distributions, newline-separated (malloc'd), or NULL when the VM is not running.

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../proto/agent.h"
@@ -79,41 +80,70 @@ static int do_shutdown(const struct lsl_paths *p)
     return lsl_service_shutdown(p, 60, &was) < 0 ? LSL_EXIT_FAILURE : 0;
 }
 
-/* Runs req in distro (NULL: the system root), starting the distribution first when the agent says it is not
- * running. Returns the command's status or LSL_EXIT_FAILURE after one error line. */
+#define AGENT_RETRIES 600 /* x 50 ms: the agent listens a moment after the VM reports that it booted */
+
+/* Runs req in distro (NULL: the system root): straight to the distribution's own agent when its start left
+ * a port, else through the system agent, which joins the distribution, starting the VM and then the
+ * distribution when they are not running. Returns the command's status or LSL_EXIT_FAILURE after one error
+ * line. */
 static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
-                   bool user_given, int fd)
+                   bool user_given)
 {
-    char user[256] = "";
-    if (d && !user_given) {
+    struct lsl_distro_run run = {0};
+    if (d) {
+        (void)lsl_distro_cached(p, d->name, &run);
         /* -u wins, then wsl.conf's [user] default (read when the distribution started), then the registry's
          * (--manage --set-default-user, or the .wsl file's defaultUid once its first run is done). */
-        if (lsl_distro_cached_user(p, d->name, user, sizeof(user)) < 0 || !user[0])
-            snprintf(user, sizeof(user), "%s", d->default_user ? d->default_user : "");
-        req->user = user;
+        if (!user_given)
+            req->user = run.user[0] ? run.user : d->default_user ? d->default_user : "";
     }
     req->distro = d ? d->name : "";
-    for (int attempt = 0;; attempt++) {
-        if (attempt > 0 || fd < 0)
-            fd = lsl_service_connect_agent(p);
+    bool ensured = false, started = false;
+    for (int refused = 0;;) {
+        int fd = lsl_service_vsock(p);
         if (fd < 0) {
-            lsl_log_errno(-fd, "cannot reach the agent in the VM");
-            return LSL_EXIT_FAILURE;
+            if (ensured) {
+                lsl_log_errno(-fd, "cannot reach the agent in the VM");
+                return LSL_EXIT_FAILURE;
+            }
+            if (lsl_service_ensure(p) < 0)
+                return LSL_EXIT_FAILURE;
+            ensured = true;
+            run.port = 0; /* a new VM: what an earlier start left is gone */
+            continue;
         }
         char err[256] = "";
-        struct lsl_session_io io = {.fds = {0, 1, 2}, .errbuf = err, .errlen = sizeof(err)};
+        struct lsl_session_io io = {.fds = {0, 1, 2},
+                                    .errbuf = err,
+                                    .errlen = sizeof(err),
+                                    .connect_port = run.port ? run.port : LSL_AGENT_PORT};
         int status = lsl_session_exec(fd, req, &io);
         close(fd);
         if (status >= 0)
             return status;
-        if (d && io.remote_error == LSL_ERR_NO_DISTRO && attempt == 0) {
-            char conf_user[256];
-            if (lsl_distro_start(p, d->name, d->id, d->image, conf_user, sizeof(conf_user)) < 0)
+        bool gone = status == -ECONNREFUSED || (status == -ECONNRESET && !io.started);
+        if (run.port && (gone || io.remote_error == LSL_ERR_NO_DISTRO)) {
+            run.port = 0; /* the distribution's agent is not there (any more): ask the system's */
+            continue;
+        }
+        if (gone && !ensured) {
+            /* A VM in its idle shutdown, or still booting: ensure waits for either, then starts anew. */
+            if (lsl_service_ensure(p) < 0)
                 return LSL_EXIT_FAILURE;
-            if (!user_given && conf_user[0]) {
-                snprintf(user, sizeof(user), "%s", conf_user);
-                req->user = user;
-            }
+            ensured = true;
+            continue;
+        }
+        if (status == -ECONNREFUSED && ++refused < AGENT_RETRIES) {
+            struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (d && io.remote_error == LSL_ERR_NO_DISTRO && !started) {
+            if (lsl_distro_start(p, d->name, d->id, d->image, &run) < 0)
+                return LSL_EXIT_FAILURE;
+            if (!user_given && run.user[0])
+                req->user = run.user;
+            started = true;
             continue;
         }
         lsl_log_error("%s", err[0] ? err : strerror(-status));
@@ -129,7 +159,7 @@ static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **
         return 0;
     const char *argv[] = {"/bin/sh", "-c", d->oobe_command, NULL};
     struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
-    int status = exec_in(p, d, &req, true, -1);
+    int status = exec_in(p, d, &req, true);
     if (status != 0) {
         lsl_log_error("the first-run setup of %s failed (exit %d); it runs again next time", d->name, status);
         return LSL_EXIT_FAILURE;
@@ -205,18 +235,11 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
     if (!env)
         goto out;
     req.envp = (const char *const *)env;
-    /* Warm path: the agent answers at once, no status round trip to the service first. */
-    int fd = lsl_service_try_agent(p);
-    if (fd < 0 && lsl_service_ensure(p) < 0)
+    /* No status round trip to the service first: exec_in starts what is not running. */
+    if (d && d->oobe_command && d->oobe_command[0] && !d->oobe_done &&
+        (status = first_launch(p, d, env)) != 0)
         goto out;
-    if (d && d->oobe_command && d->oobe_command[0] && !d->oobe_done) {
-        if (fd >= 0)
-            close(fd);
-        fd = -1;
-        if ((status = first_launch(p, d, env)) != 0)
-            goto out;
-    }
-    status = exec_in(p, d, &req, a->user != NULL, fd);
+    status = exec_in(p, d, &req, a->user != NULL);
 out:
     if (env)
         lsl_env_free(env);

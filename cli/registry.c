@@ -1,10 +1,10 @@
-/* distros.json: load and validate with cJSON, edit in memory, save atomically under the registry lock. */
+/* distros.json: load and validate with json-c, edit in memory, save atomically under the registry lock. */
 #include "registry.h"
 
-#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +20,12 @@
 #define REGISTRY_FILE    "distros.json"
 #define REGISTRY_LOCK    "distros.lock"
 #define REGISTRY_VERSION 1
+/* Human-readable, tab-indented like the files of earlier (cJSON) versions; no escaped slashes in paths. */
+#define REGISTRY_FORMAT                                                                                      \
+    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB | JSON_C_TO_STRING_SPACED |                       \
+     JSON_C_TO_STRING_NOSLASHESCAPE)
+/* Far beyond any real time, and keeps the conversion to int64_t defined. */
+#define CREATED_LIMIT 1e18
 
 static void freep(void *p)
 {
@@ -157,30 +163,58 @@ int lsl_registry_remove(struct lsl_registry *r, const char *name)
 
 /* --- loading --- */
 
-static const char *json_string(const cJSON *obj, const char *key)
+/* Strict mode, or json-c would take comments, trailing commas and text after the value (it still takes single
+ * quotes and NaN: every value read is type-checked). False if the text is not JSON; a JSON null is true with
+ * *root NULL, as json-c represents null. */
+static bool parse_json(const char *text, json_object **root)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    size_t len = strlen(text);
+    struct json_tokener *tok = len < INT_MAX ? json_tokener_new() : NULL; /* json-c counts in int */
+    *root = NULL;
+    if (!tok)
+        return false;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    *root = json_tokener_parse_ex(tok, text, (int)len + 1); /* the NUL tells it the input ends there */
+    bool ok = json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(*root);
+        *root = NULL;
+    }
+    return ok;
 }
 
-static bool json_number(const cJSON *obj, const char *key, double *out)
+/* A string member's text, NULL if absent or not a string (json_object_get_string would print anything). */
+static const char *json_string(const json_object *obj, const char *key)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!cJSON_IsNumber(v))
+    json_object *v = NULL;
+    json_object_object_get_ex(obj, key, &v);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* An optional number member in [min, max]; absent leaves *out. False if present and anything else. */
+static bool json_number(const json_object *obj, const char *key, double min, double max, double *out)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(obj, key, &v))
+        return true;
+    /* Not json_object_get_double alone: it turns "12" into 12. */
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
         return false;
-    *out = v->valuedouble;
-    return true;
+    *out = json_object_get_double(v);
+    return *out >= min && *out <= max; /* false for NaN, which json-c parses */
 }
 
 /* Fills d from one entry; returns NULL or what is wrong with it. */
-static const char *distro_from_json(const cJSON *o, struct lsl_distro *d)
+static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
 {
     const char *name = json_string(o, "name"), *id = json_string(o, "id");
     const char *dir = json_string(o, "dir"), *image = json_string(o, "image");
     const char *user = json_string(o, "default_user"), *oobe = json_string(o, "oobe_command");
-    const cJSON *done = cJSON_GetObjectItemCaseSensitive(o, "oobe_done");
+    json_object *done;
+    bool has_done = json_object_object_get_ex(o, "oobe_done", &done);
     double uid = -1, version = 2, created = 0;
-    if (!cJSON_IsObject(o))
+    if (!json_object_is_type(o, json_type_object))
         return "an entry is not an object";
     if (!name || !lsl_distro_name_valid(name))
         return "an entry has no valid name";
@@ -188,10 +222,10 @@ static const char *distro_from_json(const cJSON *o, struct lsl_distro *d)
         return "an entry has no valid id";
     if (!dir || !image)
         return "an entry has no dir or image";
-    if ((cJSON_GetObjectItemCaseSensitive(o, "default_uid") && !json_number(o, "default_uid", &uid)) ||
-        (cJSON_GetObjectItemCaseSensitive(o, "version") && !json_number(o, "version", &version)) ||
-        (cJSON_GetObjectItemCaseSensitive(o, "created") && !json_number(o, "created", &created)) ||
-        (done && !cJSON_IsBool(done)) || uid < -1 || uid > INT_MAX)
+    if (!json_number(o, "default_uid", -1, INT_MAX, &uid) ||
+        !json_number(o, "version", INT_MIN, INT_MAX, &version) ||
+        !json_number(o, "created", -CREATED_LIMIT, CREATED_LIMIT, &created) ||
+        (has_done && !json_object_is_type(done, json_type_boolean)))
         return "an entry has a field of the wrong type";
     *d = (struct lsl_distro){
         .dir = (char *)dir,
@@ -199,7 +233,7 @@ static const char *distro_from_json(const cJSON *o, struct lsl_distro *d)
         .default_user = (char *)user,
         .oobe_command = (char *)oobe,
         .default_uid = (int)uid,
-        .oobe_done = cJSON_IsTrue(done),
+        .oobe_done = has_done && json_object_get_boolean(done),
         .version = (int)version,
         .created = (int64_t)created,
     };
@@ -238,6 +272,36 @@ static int read_all(int fd, char **out)
     return 0;
 }
 
+/* Fills r from the parsed file; returns NULL or what is wrong with it, *ret a -errno of its own. */
+static const char *registry_from_json(struct lsl_registry *r, const json_object *root, int *ret)
+{
+    json_object *list, *def;
+    bool has_def = json_object_object_get_ex(root, "default", &def);
+    if (!json_object_object_get_ex(root, "distros", &list) || !json_object_is_type(list, json_type_array))
+        return "no \"distros\" array";
+    if (has_def && !json_object_is_type(def, json_type_string) && !json_object_is_type(def, json_type_null))
+        return "\"default\" is not a string";
+    size_t n = json_object_array_length(list);
+    for (size_t i = 0; i < n; i++) {
+        struct lsl_distro d;
+        const char *why = distro_from_json(json_object_array_get_idx(list, i), &d);
+        if (why)
+            return why;
+        if ((*ret = lsl_registry_add(r, &d)) == -EEXIST)
+            return "two entries share a name or id";
+        if (*ret < 0)
+            return NULL;
+    }
+    if (json_object_is_type(def, json_type_string))
+        return lsl_registry_set_default(r, json_object_get_string(def)) < 0
+                   ? "the default distro is not registered"
+                   : NULL;
+    /* lsl_registry_add made the first distro the default; the file's own choice (none) is what counts. */
+    free(r->default_name);
+    r->default_name = NULL;
+    return NULL;
+}
+
 static int registry_load(struct lsl_registry *r)
 {
     int fd = open(r->path, O_RDONLY | O_CLOEXEC);
@@ -251,37 +315,9 @@ static int registry_load(struct lsl_registry *r)
     if (ret < 0)
         return lsl_log_errno(-ret, "cannot read %s", r->path);
 
-    cJSON *root = cJSON_Parse(text);
-    const char *why = NULL;
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "distros");
-    const cJSON *def = cJSON_GetObjectItemCaseSensitive(root, "default");
-    if (!root)
-        why = "not JSON";
-    else if (!cJSON_IsObject(root) || !cJSON_IsArray(list))
-        why = "no \"distros\" array";
-    else if (def && !cJSON_IsString(def) && !cJSON_IsNull(def))
-        why = "\"default\" is not a string";
-    const cJSON *item, *entries = why ? NULL : list;
-    cJSON_ArrayForEach(item, entries)
-    {
-        struct lsl_distro d;
-        if ((why = distro_from_json(item, &d)))
-            break;
-        if ((ret = lsl_registry_add(r, &d)) == -EEXIST) {
-            why = "two entries share a name or id";
-            break;
-        }
-        if (ret < 0)
-            break;
-    }
-    if (!why && !ret && cJSON_IsString(def) && lsl_registry_set_default(r, def->valuestring) < 0)
-        why = "the default distro is not registered";
-    /* lsl_registry_add made the first distro the default; the file's own choice (or none) is what counts. */
-    if (!why && !ret && !cJSON_IsString(def)) {
-        free(r->default_name);
-        r->default_name = NULL;
-    }
-    cJSON_Delete(root);
+    json_object *root;
+    const char *why = parse_json(text, &root) ? registry_from_json(r, root, &ret) : "not JSON";
+    json_object_put(root);
     if (why) {
         lsl_log_error("%s is corrupt (%s); fix or move it away, lsl will not overwrite it", r->path, why);
         return -EBADMSG;
@@ -338,27 +374,51 @@ void lsl_registry_close(struct lsl_registry *r)
 
 /* --- saving --- */
 
-static cJSON *registry_to_json(const struct lsl_registry *r)
+/* Adds v to o (an object, or an array if key is NULL), which then owns it. False, v freed, if v is NULL (out
+ * of memory) or cannot be added. */
+static bool add(json_object *o, const char *key, json_object *v)
 {
-    cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "distros");
-    bool ok = root && list && cJSON_AddNumberToObject(root, "version", REGISTRY_VERSION) &&
-              (r->default_name ? cJSON_AddStringToObject(root, "default", r->default_name)
-                               : cJSON_AddNullToObject(root, "default"));
-    for (size_t i = 0; ok && i < r->n; i++) {
-        const struct lsl_distro *d = &r->distros[i];
-        cJSON *o = cJSON_CreateObject();
-        ok = o && cJSON_AddItemToArray(list, o) && cJSON_AddStringToObject(o, "name", d->name) &&
-             cJSON_AddStringToObject(o, "id", d->id) && cJSON_AddStringToObject(o, "dir", d->dir) &&
-             cJSON_AddStringToObject(o, "image", d->image) &&
-             cJSON_AddStringToObject(o, "default_user", d->default_user) &&
-             cJSON_AddNumberToObject(o, "default_uid", d->default_uid) &&
-             cJSON_AddStringToObject(o, "oobe_command", d->oobe_command) &&
-             cJSON_AddBoolToObject(o, "oobe_done", d->oobe_done) &&
-             cJSON_AddNumberToObject(o, "version", d->version) &&
-             cJSON_AddNumberToObject(o, "created", (double)d->created);
-    }
+    if (o && v && (key ? json_object_object_add(o, key, v) : json_object_array_add(o, v)) == 0)
+        return true;
+    json_object_put(v);
+    return false;
+}
+
+/* NULL for a NULL string, so that the save fails instead of json_object_new_string crashing. */
+static json_object *new_string(const char *s)
+{
+    return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *distro_to_json(const struct lsl_distro *d)
+{
+    json_object *o = json_object_new_object();
+    bool ok = add(o, "name", new_string(d->name)) && add(o, "id", new_string(d->id)) &&
+              add(o, "dir", new_string(d->dir)) && add(o, "image", new_string(d->image)) &&
+              add(o, "default_user", new_string(d->default_user)) &&
+              add(o, "default_uid", json_object_new_int(d->default_uid)) &&
+              add(o, "oobe_command", new_string(d->oobe_command)) &&
+              add(o, "oobe_done", json_object_new_boolean(d->oobe_done)) &&
+              add(o, "version", json_object_new_int(d->version)) &&
+              add(o, "created", json_object_new_int64(d->created));
     if (!ok) {
-        cJSON_Delete(root);
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Keys in the order earlier (cJSON) versions wrote them. */
+static json_object *registry_to_json(const struct lsl_registry *r)
+{
+    json_object *root = json_object_new_object(), *list = json_object_new_array();
+    bool ok = add(root, "distros", list) && add(root, "version", json_object_new_int(REGISTRY_VERSION)) &&
+              (r->default_name ? add(root, "default", new_string(r->default_name))
+                               : json_object_object_add(root, "default", NULL) == 0); /* null */
+    for (size_t i = 0; ok && i < r->n; i++)
+        ok = add(list, NULL, distro_to_json(&r->distros[i]));
+    if (!ok) {
+        json_object_put(root);
         return NULL;
     }
     return root;
@@ -377,19 +437,13 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-int lsl_registry_save(struct lsl_registry *r)
+/* Replaces path by text and a newline, atomically. 0 or -errno after one error line. */
+static int write_file(const char *path, const char *text)
 {
-    if (r->lock_fd < 0) {
-        lsl_log_error("internal error: registry saved without its lock");
-        return -EPERM;
-    }
-    cJSON *root = registry_to_json(r);
-    _cleanup_free_ char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
     _cleanup_free_ char *tmp = NULL;
-    if (!text || asprintf(&tmp, "%s.XXXXXX", r->path) < 0) {
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
         tmp = NULL;
-        return lsl_log_errno(ENOMEM, "cannot save %s", r->path);
+        return lsl_log_errno(ENOMEM, "cannot save %s", path);
     }
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
@@ -404,11 +458,11 @@ int lsl_registry_save(struct lsl_registry *r)
         ret = -errno;
     if (close(fd) < 0 && !ret)
         ret = -errno;
-    if (!ret && rename(tmp, r->path) < 0)
+    if (!ret && rename(tmp, path) < 0)
         ret = -errno;
     if (ret < 0) {
         unlink(tmp);
-        return lsl_log_errno(-ret, "cannot save %s", r->path);
+        return lsl_log_errno(-ret, "cannot save %s", path);
     }
     char *slash = strrchr(tmp, '/');
     if (slash) {
@@ -420,4 +474,17 @@ int lsl_registry_save(struct lsl_registry *r)
         }
     }
     return 0;
+}
+
+int lsl_registry_save(struct lsl_registry *r)
+{
+    if (r->lock_fd < 0) {
+        lsl_log_error("internal error: registry saved without its lock");
+        return -EPERM;
+    }
+    json_object *root = registry_to_json(r);
+    const char *text = root ? json_object_to_json_string_ext(root, REGISTRY_FORMAT) : NULL; /* root's */
+    int ret = text ? write_file(r->path, text) : lsl_log_errno(ENOMEM, "cannot save %s", r->path);
+    json_object_put(root);
+    return ret;
 }

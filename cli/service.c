@@ -118,9 +118,9 @@ static int agent_handshake(const struct lsl_paths *p)
     return fd;
 }
 
-int lsl_service_try_agent(const struct lsl_paths *p)
+int lsl_service_vsock(const struct lsl_paths *p)
 {
-    return agent_handshake(p);
+    return unix_connect(p->runtime, "vsock");
 }
 
 int lsl_service_connect_agent(const struct lsl_paths *p)

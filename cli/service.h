@@ -12,9 +12,9 @@
 int lsl_service_ensure(const struct lsl_paths *p);
 /* Sends one control request; the reply (NUL-terminated) goes into buf. -ECONNREFUSED/-ENOENT: not running. */
 int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len);
-/* One attempt at a stream to the agent, for the warm path: the fd, or -errno when the VM is not up (then
- * lsl_service_ensure and lsl_service_connect_agent). */
-int lsl_service_try_agent(const struct lsl_paths *p);
+/* A stream to the service's hybrid-vsock socket before its CONNECT line (see lsl_session_io.connect_port):
+ * the fd, or -errno when the service is not running. */
+int lsl_service_vsock(const struct lsl_paths *p);
 /* Opens a stream to the agent through the service's hybrid-vsock socket. Returns the fd or -errno. */
 int lsl_service_connect_agent(const struct lsl_paths *p);
 /* Asks the service to stop and waits (up to timeout_s) until it is gone. true if it was running. */

@@ -19,7 +19,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STDIN_CHUNK (64u << 10)
@@ -166,6 +168,8 @@ static int on_frame(struct client *c, const struct lsl_frame *f)
         if (f->type != LSL_STARTED || f->len != 4)
             return fail(c, -EPROTO, "unexpected frame type %u from the agent before STARTED", f->type);
         c->started = true;
+        if (c->io)
+            c->io->started = true;
         return GO_ON;
     }
     switch (f->type) {
@@ -242,12 +246,61 @@ static int on_signal(struct client *c)
 
 enum { P_SOCK, P_SIG, P_IN, P_OUT, P_N };
 
+#define CONNECT_TIMEOUT_MS 30000
+
+/* The VMM's hybrid vsock: "CONNECT PORT\n" on its socket is answered "OK HOSTPORT\n" once the guest accepted,
+ * and the VMM reads nothing past the line before that, so HELLO and EXEC go out right behind it: the
+ * handshake costs no round trip of its own. The answer is read up to its newline and no further (the
+ * agent's HELLO follows it). A connection the guest refuses is closed by the VMM without an answer. */
+static int hybrid_connect(struct client *c, unsigned port)
+{
+    char line[32];
+    int n = snprintf(line, sizeof(line), "CONNECT %u\n", port), r;
+
+    if (send(c->sock, line, (size_t)n, MSG_NOSIGNAL) != n ||
+        ((r = lsl_frame_flush(&c->wr, c->sock)) < 0 && r != -EAGAIN))
+        return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
+    for (int waited = 0;;) {
+        struct pollfd p = {.fd = c->sock, .events = POLLIN};
+        ssize_t got;
+        char *nl;
+
+        if (waited >= CONNECT_TIMEOUT_MS)
+            return fail(c, -ETIMEDOUT, "no answer from guest port %u within %d s", port,
+                        CONNECT_TIMEOUT_MS / 1000);
+        r = poll(&p, 1, CONNECT_TIMEOUT_MS - waited);
+        if (r < 0 && errno != EINTR)
+            return fail(c, -errno, "poll: %s", strerror(errno));
+        if (r <= 0) {
+            waited += r == 0 ? CONNECT_TIMEOUT_MS : 0;
+            continue;
+        }
+        got = recv(c->sock, line, sizeof(line) - 1, MSG_PEEK);
+        if (got <= 0)
+            return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
+        nl = memchr(line, '\n', (size_t)got);
+        if (!nl && got < (ssize_t)sizeof(line) - 1) {
+            struct timespec ts = {.tv_nsec = 1000000}; /* the rest of a split line is on its way */
+
+            nanosleep(&ts, NULL);
+            waited++;
+            continue;
+        }
+        if (!nl || strncmp(line, "OK ", 3) != 0 ||
+            recv(c->sock, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
+            return fail(c, -EPROTO, "unexpected answer from the VM's vsock socket");
+        return 0;
+    }
+}
+
 static int run(struct client *c, const struct lsl_exec_request *req)
 {
     int r;
 
     if ((r = lsl_frame_put_u32(&c->wr, LSL_HELLO, LSL_AGENT_VERSION)) < 0 || (r = put_exec(c, req)) < 0)
         return r == -ENOMEM ? fail(c, r, "out of memory") : r;
+    if (c->io && c->io->connect_port && (r = hybrid_connect(c, c->io->connect_port)) < 0)
+        return r;
     /* A closed local stdin is an empty one (poll() would skip a negative fd and never report EOF). */
     if (c->fds[0] < 0) {
         c->stdin_done = true;
@@ -326,6 +379,7 @@ int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_sess
     if (io) {
         memcpy(c.fds, io->fds, sizeof(c.fds));
         io->remote_error = 0;
+        io->started = false;
         if (io->errbuf && io->errlen)
             io->errbuf[0] = '\0';
     }

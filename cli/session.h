@@ -3,6 +3,7 @@
 #ifndef LSL_CLI_SESSION_H
 #define LSL_CLI_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ struct lsl_session_io {
     char *errbuf; /* receives a one-line reason when a negative value is returned (may be NULL) */
     size_t errlen;
     int remote_error; /* out: the enum lsl_error of an ERROR from the agent, else 0 */
+    unsigned connect_port; /* in: fd is the VMM's hybrid-vsock socket, not yet connected: connect to this
+                            * guest port first (see hybrid_connect() in session.c); 0: fd is connected */
+    bool started;          /* out: the command started (before that, nothing of stdin was read) */
 };
 
 /* Runs req over fd (not closed). Each local fd that is a terminal is connected to the guest pty, the others
@@ -31,6 +35,7 @@ struct lsl_session_io {
  * Returns the command's status: 0-255 (128+N when killed by signal N); 127 and 126 when the agent reports
  * NOT_FOUND or NO_EXEC, after writing its message to the local stderr like a shell. Failures of the session
  * itself are negative, so the CLI can exit with a code of its own, with a reason in io->errbuf:
+ * -ECONNREFUSED (io->connect_port: nothing accepted the connection on that port),
  * -EPROTO (the agent broke the protocol or rejected ours), -ECONNRESET (the connection ended before EXIT),
  * -EREMOTEIO (the agent reported another ERROR: unknown user, bad cwd, distribution not running, internal;
  * see io->remote_error),

@@ -10,8 +10,9 @@ packages=(
 	python3        # test scripts
 	clang-format   # style check of the C sources
 	# distro management in the CLI (cli/config.c, catalog.c, registry.c, download.c)
+	# (lsl links inih and json-c statically: both packages ship the .a)
 	libinih-dev          # ~/.lslconfig and the distros' wsl.conf
-	libcjson-dev         # the distro catalog and the installed-distro registry
+	libjson-c-dev        # the distro catalog and the installed-distro registry
 	libcurl4-openssl-dev # distro downloads (http, https, file), resumable
 	mmdebstrap           # the catalog's bootstrap entries (Debian, the default) build the root filesystem locally
 	# guest kernel: `make vmlinux bzImage` of Debian's source (kernel/build.sh)

@@ -32,6 +32,7 @@
 
 struct session {
     int sock, sigfd;
+    const char *home; /* see agent_session_run() */
     struct lsl_frame_reader rd;
     struct lsl_frame_writer wr;
     struct agent_child child;
@@ -448,7 +449,7 @@ static int handshake(struct session *s)
     r = recv_frame(s, &f);
     if (r <= 0)
         return r == 0 ? -ECONNRESET : r;
-    if (f.type == LSL_SHUTDOWN && f.len == 0) {
+    if (f.type == LSL_SHUTDOWN && f.len == 0 && !s->home) {
         /* PID 1 treats SIGTERM like busybox's reboot/poweroff request and powers off the orderly way. */
         kill(1, SIGTERM);
         return 0;
@@ -460,8 +461,15 @@ static int handshake(struct session *s)
         return r;
 
     /* This process only relays from here on, so it can join the distribution itself; the command it forks
-     * is then born inside the distribution's PID namespace. */
-    r = e.distro[0] ? agent_distro_enter(e.distro, msg, sizeof(msg)) : 0;
+     * is then born inside the distribution's PID namespace. A distribution's own agent serves only it: a
+     * client with an out-of-date port learns that the distribution it wants is not here. */
+    if (s->home) {
+        r = strcmp(e.distro, s->home) == 0 ? 0 : LSL_ERR_NO_DISTRO;
+        if (r)
+            snprintf(msg, sizeof(msg), "this is the agent of %s, not of '%s'", s->home, e.distro);
+    } else {
+        r = e.distro[0] ? agent_distro_enter(e.distro, msg, sizeof(msg)) : 0;
+    }
     if (r == 0)
         r = agent_spawn(&e, &s->child, msg, sizeof(msg));
     if (r == 0) {
@@ -481,10 +489,12 @@ static int handshake(struct session *s)
     return r;
 }
 
-int agent_session_run(int fd)
+int agent_session_run(int fd, const char *home)
 {
-    struct session s = {
-        .sock = fd, .sigfd = -1, .child = {.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1}};
+    struct session s = {.sock = fd,
+                        .sigfd = -1,
+                        .home = home,
+                        .child = {.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1}};
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     sigset_t chld, old_mask;
     int r, fl;

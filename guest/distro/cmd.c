@@ -2,6 +2,7 @@
  * per-distribution lock file keeps two `lsl -d NAME` arriving together from mounting or starting twice. */
 #include "distro.h"
 
+#include "agent.h"
 #include "fileio.h"
 
 #include "../agent/distro_enter.h"
@@ -86,6 +87,17 @@ static bool flag(const char *v)
     return strcmp(v, "1") == 0;
 }
 
+/* A distribution's agent port, or 0 when value is not one. */
+static unsigned parse_port(const char *value)
+{
+    char *end;
+    unsigned long v = strtoul(value, &end, 10);
+
+    if (!*value || *end || v < LSL_DISTRO_PORT_BASE || v >= LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
+        return 0;
+    return (unsigned)v;
+}
+
 static int cmd_start(const char *name, int argc, char **argv)
 {
     struct distro_start s = {.name = name, .hosts = true, .resolv = true};
@@ -110,6 +122,8 @@ static int cmd_start(const char *name, int argc, char **argv)
             s.resolv = flag(eq + 1);
         else if (strcmp(argv[i], "boot") == 0)
             s.boot = eq + 1;
+        else if (strcmp(argv[i], "port") == 0 && (s.port = parse_port(eq + 1)))
+            continue;
         else
             return usage();
     }

@@ -3,7 +3,8 @@
  *   lsl-distro mount NAME SERIAL            mount the disk whose virtio serial is SERIAL for NAME, then print
  *                                           its /etc/wsl.conf, /etc/lsl.conf, /etc/wsl-distribution.conf
  *   lsl-distro start NAME [KEY=VALUE...]    start NAME's namespaces and PID 1 (keys: hostname, hosts,
- *                                           resolv, boot); nothing to do when it runs already
+ *                                           resolv, boot, port: its own agent's vsock port); nothing to
+ *                                           do when it runs already
  *   lsl-distro stop NAME                    stop it (SIGTERM, then SIGKILL) and unmount its disk
  *   lsl-distro list                         names of the running distributions, one per line
  *   lsl-distro import SERIAL FORMAT         unpack the tar on stdin (FORMAT tar|gz|xz|zst|bz2) onto the
@@ -39,6 +40,7 @@ struct distro_start {
     const char *hostname; /* NULL: the name */
     bool hosts, resolv;   /* generate /etc/hosts, /etc/resolv.conf */
     const char *boot;     /* [boot] command, or NULL */
+    unsigned port;        /* the distribution's agent port, or 0 for none (sessions join it from outside) */
 };
 /* Starts the distribution's PID 1 in new namespaces. Returns its PID (in the system's PID namespace) once
  * it has set up its root, or -errno with the reason on stderr. */

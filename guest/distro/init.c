@@ -1,11 +1,13 @@
 /* A distribution's PID 1: lsl-init forked into new mount, UTS, IPC, cgroup and PID namespaces (the network
  * is the VM's, shared by all, as in WSL). It gives the distribution its API file systems, moves into the disk
  * with pivot_root (leaving no mount of the system root or of other distributions behind), applies
- * /etc/wsl.conf's [network] settings, runs the [boot] command and then reaps orphans until it is told to
- * stop. systemd as PID 1 comes later; this init is what runs without it. */
+ * /etc/wsl.conf's [network] settings, runs the [boot] command and then serves the distribution's own agent
+ * port and reaps orphans until it is told to stop. systemd as PID 1 comes later; this init is what runs
+ * without it. */
 #include "distro.h"
 
 #include "../agent/distro_layout.h"
+#include "../init/agent_listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,40 +165,43 @@ static void run_boot_command(const char *cmd)
     }
 }
 
-/* PID 1's life after setup: reap, and on SIGTERM take everything down (the kernel kills what is left in the
- * namespace when we exit). */
-static _Noreturn void reap_forever(void)
+/* PID 1's life after setup: serve the distribution's agent port (or only reap, without one) until told to
+ * stop, then take everything down (the kernel kills what is left in the namespace when we exit). */
+static _Noreturn void serve_until_stopped(const struct distro_start *s, int listener)
 {
-    sigset_t set;
+    struct timespec step = {.tv_nsec = 20 * 1000 * 1000};
+    sigset_t stop;
+    int sig = 0;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    for (;;) {
-        int sig = sigwaitinfo(&set, NULL);
-
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (sig == SIGTERM || sig == SIGINT) {
-            struct timespec step = {.tv_nsec = 20 * 1000 * 1000};
-
-            kill(-1, SIGTERM);
-            kill(-1, SIGCONT);
-            for (int i = 0; i < 100; i++) { /* two seconds to exit the polite way */
-                if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
-                    break;
-                nanosleep(&step, NULL);
-            }
-            _exit(0);
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (listener >= 0)
+        sig = lsl_agent_serve_on(listener, s->name, &stop);
+    if (sig <= 0) { /* no listener, or its loop failed: reaping is all that is left to do */
+        sigaddset(&stop, SIGCHLD);
+        while (sig != SIGTERM && sig != SIGINT) {
+            sig = sigwaitinfo(&stop, NULL);
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
         }
     }
+    if (listener >= 0)
+        close(listener);
+    kill(-1, SIGTERM);
+    kill(-1, SIGCONT);
+    for (int i = 0; i < 100; i++) { /* two seconds to exit the polite way */
+        if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+            break;
+        nanosleep(&step, NULL);
+    }
+    _exit(0);
 }
 
 static _Noreturn void distro_pid1(const struct distro_start *s, int ready)
 {
     const char *host = s->hostname && s->hostname[0] ? s->hostname : s->name;
-    int r;
+    int r, listener = -1;
 
     (void)prctl(PR_SET_NAME, "init"); /* what ps and /proc/1/comm show, as for WSL's /init */
 
@@ -225,10 +230,12 @@ static _Noreturn void distro_pid1(const struct distro_start *s, int ready)
     if (sethostname(host, strlen(host)) < 0)
         fail(ready, "sethostname", errno);
     generate_network_files(s, host);
+    if (s->port && (listener = lsl_agent_listen(s->port)) < 0)
+        fail(ready, "cannot listen on the distribution's vsock port", -listener);
     close(ready); /* setup done: the parent reads EOF */
     if (s->boot && s->boot[0])
         run_boot_command(s->boot);
-    reap_forever();
+    serve_until_stopped(s, listener);
 }
 
 pid_t distro_spawn(const struct distro_start *s)

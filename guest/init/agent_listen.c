@@ -1,5 +1,5 @@
-/* The agent listener in PID 1. Signals stay blocked as everywhere in lsl-init and arrive through a
- * signalfd, so one poll() covers new connections, exited children and shutdown requests. */
+/* The agent listeners. Signals stay blocked as everywhere in lsl-init and arrive through a signalfd, so one
+ * poll() covers the spare's hand-over, exited children and stop requests. */
 #include "agent_listen.h"
 
 #include "agent.h"
@@ -9,13 +9,14 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <time.h>
-#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* musl-gcc has no kernel headers, so <linux/vm_sockets.h> is spelled out here: a stable kernel ABI. */
@@ -28,98 +29,142 @@ struct lsl_sockaddr_vm {
                            2 * sizeof(unsigned int)];
 };
 #define LSL_VMADDR_CID_ANY 0xffffffffu
+#define BACKLOG            64 /* connections wait here while the next spare is forked */
+#define RETRY_MS           100
 
-static int listen_vsock(void)
+int lsl_agent_listen(unsigned port)
 {
-    struct lsl_sockaddr_vm addr = {
-        .svm_family = AF_VSOCK, .svm_cid = LSL_VMADDR_CID_ANY, .svm_port = LSL_AGENT_PORT};
+    struct lsl_sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = LSL_VMADDR_CID_ANY, .svm_port = port};
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
     if (fd < 0)
-        return lsl_log_errno(errno, "cannot create the agent's vsock socket: %m");
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 16) < 0) {
+        return lsl_log_errno(errno, "cannot create an agent vsock socket: %m");
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, BACKLOG) < 0) {
         int err = errno;
 
         close(fd);
-        return lsl_log_errno(err, "cannot listen on vsock port %d: %m", LSL_AGENT_PORT);
+        return lsl_log_errno(err, "cannot listen on vsock port %u: %m", port);
     }
     return fd;
 }
 
-/* The connection's process: nothing of PID 1's state but the connection, then the session. */
-static _Noreturn void serve_connection(int conn, int listener, int sigfd)
+static void pause_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
+}
+
+/* The spare: waits for one connection, says so by closing its end of the pipe `taken` (the server then
+ * forks the next spare), and serves it. Nothing of the server's state but the connection stays open. */
+static _Noreturn void spare_main(int listener, int sigfd, int taken, const char *home)
 {
     sigset_t none;
 
-    close(listener);
     close(sigfd);
-    /* PID 1 blocks the shutdown signals; the session must die of the SIGTERM that poweroff sends. */
+    (void)prctl(PR_SET_NAME, "lsl-session");
+    /* The server blocks its stop signals; a session must die of the SIGTERM that a shutdown sends. */
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
-    _exit(agent_session_run(conn) < 0 ? 1 : 0);
+    for (;;) {
+        struct pollfd p = {.fd = listener, .events = POLLIN};
+        int conn;
+
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            pause_ms(RETRY_MS);
+        conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (conn >= 0) {
+            close(taken);
+            close(listener);
+            _exit(agent_session_run(conn, home) < 0 ? 1 : 0);
+        }
+        /* A connection that went away before accept is nobody's problem. Out of fds or memory: the pending
+         * connection keeps the listener readable, so wait instead of spinning on the same failure. */
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            (void)lsl_log_errno(errno, "agent: cannot accept a connection: %m");
+            pause_ms(RETRY_MS);
+        }
+    }
 }
 
-int lsl_agent_serve(void)
+/* Forks a spare; returns the read end of its `taken` pipe, or -errno. */
+static int fork_spare(int listener, int sigfd, const char *home)
 {
-    sigset_t set;
-    int listener, sigfd, status = 0;
+    int pfd[2];
+    pid_t pid;
 
-    listener = listen_vsock();
-    if (listener < 0)
-        return LSL_INIT_EXIT_SETUP;
-    lsl_signals_init_set(&set);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
-        (void)lsl_log_errno(errno, "cannot create a signalfd: %m");
-        close(listener);
-        return LSL_INIT_EXIT_SETUP;
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        spare_main(listener, sigfd, pfd[1], home);
     }
+    close(pfd[1]);
+    if (pid < 0) {
+        int err = errno;
 
-    for (;;) {
-        struct pollfd p[2] = {{.fd = listener, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+        close(pfd[0]);
+        return -err;
+    }
+    return pfd[0];
+}
+
+int lsl_agent_serve_on(int listener, const char *home, const sigset_t *stop)
+{
+    sigset_t set = *stop;
+    int sigfd, taken = -1, result = 0;
+    bool fork_failed = false;
+
+    sigaddset(&set, SIGCHLD);
+    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0)
+        return lsl_log_errno(errno, "cannot create a signalfd: %m");
+    while (!result) {
+        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
         struct signalfd_siginfo si;
-        bool shutdown = false;
 
-        if (poll(p, 2, -1) < 0) {
+        if (taken < 0) {
+            taken = fork_spare(listener, sigfd, home);
+            /* Without a spare, clients wait in the backlog: try again shortly, say so once. */
+            if (taken < 0 && !fork_failed)
+                (void)lsl_log_errno(-taken, "agent: cannot fork a session process: %m");
+            fork_failed = taken < 0;
+        }
+        p[1].fd = taken;
+        if (poll(p, 2, taken < 0 ? RETRY_MS : -1) < 0) {
             if (errno == EINTR)
                 continue;
-            (void)lsl_log_errno(errno, "agent: poll failed: %m");
-            status = LSL_INIT_EXIT_SETUP;
+            result = lsl_log_errno(errno, "agent: poll failed: %m");
             break;
         }
         while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
             if (si.ssi_signo != SIGCHLD)
-                shutdown = true; /* "poweroff" and friends */
-        /* Orphans are reparented to PID 1: reap them all, not only the sessions. */
+                result = (int)si.ssi_signo;
+        /* Orphans are reparented to us: reap them all, not only the sessions. */
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
-        if (shutdown)
-            break;
-        if (p[0].revents & POLLIN) {
-            int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-            pid_t pid;
-
-            if (conn < 0) {
-                /* A connection that went away before accept is nobody's problem; keep serving. */
-                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                    struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
-
-                    (void)lsl_log_errno(errno, "agent: cannot accept a connection: %m");
-                    /* Out of fds or memory: the pending connection keeps the listener readable, so wait
-                     * for sessions to end instead of spinning on the same failure. */
-                    (void)nanosleep(&pause, NULL);
-                }
-                continue;
-            }
-            pid = fork();
-            if (pid == 0)
-                serve_connection(conn, listener, sigfd);
-            if (pid < 0)
-                (void)lsl_log_errno(errno, "agent: cannot fork for a connection: %m");
-            close(conn); /* without a process to serve it, the client sees the connection close */
+        if (taken >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            close(taken); /* the spare took a connection, or died: the next one */
+            taken = -1;
         }
     }
+    if (taken >= 0)
+        close(taken);
     close(sigfd);
+    return result;
+}
+
+int lsl_agent_serve(void)
+{
+    sigset_t stop;
+    int listener = lsl_agent_listen(LSL_AGENT_PORT), r;
+
+    if (listener < 0)
+        return LSL_INIT_EXIT_SETUP;
+    lsl_signals_init_set(&stop);
+    sigdelset(&stop, SIGCHLD);
+    r = lsl_agent_serve_on(listener, NULL, &stop);
     close(listener);
-    return status;
+    return r < 0 ? LSL_INIT_EXIT_SETUP : 0;
 }

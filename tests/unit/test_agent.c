@@ -24,8 +24,11 @@
 #include "../../cli/session.h"
 #include "../../guest/agent/session.h"
 
-/* The agent in a child process on one end of a socketpair; *client gets the other end. */
-static pid_t start_agent(int *client)
+/* The agent in a child process on one end of a socketpair; *client gets the other end. home: see
+ * agent_session_run(). vmm: NULL, or the part of the VMM's hybrid vsock: the child first reads the
+ * "CONNECT PORT" line byte by byte (as the VMM does, nothing past it) and answers vmm + "\n" ("" closes
+ * instead: a guest that refused), and only then serves the session. */
+static pid_t start_agent_ex(int *client, const char *home, const char *vmm)
 {
     int sv[2];
     pid_t pid;
@@ -34,12 +37,27 @@ static pid_t start_agent(int *client)
         return -1;
     pid = fork();
     if (pid == 0) {
+        char line[64];
+        size_t n = 0;
+
         close(sv[0]);
-        _exit(agent_session_run(sv[1]) < 0 ? 1 : 0);
+        while (vmm && n < sizeof(line) - 1 && read(sv[1], line + n, 1) == 1 && line[n] != '\n')
+            n++;
+        line[n] = '\0';
+        if (vmm && (strcmp(line, "CONNECT 1003") != 0 || !vmm[0]))
+            _exit(3);
+        if (vmm && (write(sv[1], vmm, strlen(vmm)) < 0 || write(sv[1], "\n", 1) < 0))
+            _exit(4);
+        _exit(agent_session_run(sv[1], home) < 0 ? 1 : 0);
     }
     close(sv[1]);
     *client = sv[0];
     return pid;
+}
+
+static pid_t start_agent(int *client)
+{
+    return start_agent_ex(client, NULL, NULL);
 }
 
 /* The agent's exit code, or -1 if it crashed. */
@@ -82,6 +100,26 @@ struct result {
     size_t out_len, err_len;
     char errbuf[256];
 };
+
+/* `true` through a session with the given home agent and VMM answer (start_agent_ex), naming distro. */
+static void run_routed(struct result *res, const char *home, const char *vmm, const char *distro)
+{
+    struct lsl_exec_request req = {.argv = (const char *const[]){"/bin/true", NULL}, .distro = distro};
+    struct lsl_session_io io = {.fds = {-1, memfd_with(NULL, 0), memfd_with(NULL, 0)}};
+    int fd;
+    pid_t pid = start_agent_ex(&fd, home, vmm);
+
+    memset(res, 0, sizeof(*res));
+    io.errbuf = res->errbuf;
+    io.errlen = sizeof(res->errbuf);
+    io.connect_port = vmm ? 1003 : 0;
+    res->status = lsl_session_exec(fd, &req, &io);
+    close(fd);
+    res->agent = finish_agent(pid);
+    res->remote_error = io.remote_error;
+    close(io.fds[1]);
+    close(io.fds[2]);
+}
 
 /* Runs argv through lsl_session_exec with memfds for stdin (holding in), stdout and stderr. */
 static void run_ex(struct result *res, const char *const *argv, const char *const *envp, const char *cwd,
@@ -504,6 +542,60 @@ static void test_bad_version(void)
     lsl_frame_reader_free(&rd);
 }
 
+/* A distribution's own agent runs commands where it is, and only for that distribution. */
+static void test_home_agent(void)
+{
+    struct result r;
+
+    run_routed(&r, "alpha", NULL, "alpha");
+    CHECK_EQ(r.status, 0);
+    CHECK_EQ(r.agent, 0);
+    run_routed(&r, "alpha", NULL, "beta");
+    CHECK_EQ(r.status, -EREMOTEIO);
+    CHECK_EQ(r.remote_error, LSL_ERR_NO_DISTRO);
+    CHECK(strstr(r.errbuf, "alpha") != NULL);
+    run_routed(&r, "alpha", NULL, NULL);
+    CHECK_EQ(r.remote_error, LSL_ERR_NO_DISTRO);
+}
+
+/* SHUTDOWN powers the VM off only through the system agent; a distribution's agent takes it for a protocol
+ * error (its PID 1 is the distribution's init). */
+static void test_home_no_shutdown(void)
+{
+    struct lsl_frame_reader rd;
+    struct lsl_frame f;
+    int fd;
+    pid_t pid = start_agent_ex(&fd, "alpha", NULL);
+
+    CHECK_EQ(lsl_frame_reader_init(&rd), 0);
+    send_u32(fd, LSL_HELLO, LSL_AGENT_VERSION);
+    send_frame(fd, LSL_SHUTDOWN, NULL, 0);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
+    CHECK(f.type == LSL_HELLO);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
+    CHECK(f.type == LSL_ERROR && f.len >= 4 && lsl_get_u32(f.data) == LSL_ERR_PROTOCOL);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 1);
+    lsl_frame_reader_free(&rd);
+}
+
+/* The hybrid-vsock handshake: HELLO and EXEC go out before OK, the answer is consumed up to its newline and
+ * no further; a refusal and a wrong answer are told apart. */
+static void test_hybrid_connect(void)
+{
+    struct result r;
+
+    run_routed(&r, NULL, "OK 1073741824", NULL);
+    CHECK_EQ(r.status, 0);
+    CHECK_EQ(r.agent, 0);
+    run_routed(&r, NULL, "", NULL);
+    CHECK_EQ(r.status, -ECONNREFUSED);
+    CHECK_EQ(r.agent, 3);
+    run_routed(&r, NULL, "NO", NULL);
+    CHECK_EQ(r.status, -EPROTO);
+}
+
 /* A client that goes away takes the command with it, even one that ignores SIGHUP. */
 static void test_disconnect_kills(void)
 {
@@ -639,6 +731,9 @@ int main(void)
     RUN(test_pty);
     RUN(test_forward_signal);
     RUN(test_stdout_epipe);
+    RUN(test_home_agent);
+    RUN(test_home_no_shutdown);
+    RUN(test_hybrid_connect);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return CHECK_DONE();

@@ -161,15 +161,36 @@ two_at_once() {
 		{ echo "a's PID 1 or sleeper: $(lsl -d a -- ps)"; return 1; }
 	lsl -d b -- sh -c '! ps | grep -q "[s]leep 300"' || { echo "b sees a's processes"; return 1; }
 	lsl --list --verbose >"$S/l" || return 1
-	grep -Eq '^ +a +Running' "$S/l" && grep -Eq '^ +b +Running' "$S/l" || { echo "list: $(cat "$S/l")"; return 1; }
+	grep -Eq '^[* ] +a +Running' "$S/l" && grep -Eq '^[* ] +b +Running' "$S/l" || { echo "list: $(cat "$S/l")"; return 1; }
 	lsl --terminate b || return 1
-	lsl --list --verbose | grep -Eq '^ +b +Stopped' || { echo "b is not Stopped after -t"; return 1; }
+	lsl --list --verbose | grep -Eq '^[* ] +b +Stopped' || { echo "b is not Stopped after -t"; return 1; }
 	lsl -d a -- sh -c 'kill -0 $(cat /run/sleeper)' || { echo "terminating b disturbed a"; return 1; }
 	lsl --list --running --quiet >"$S/l" || return 1
 	grep -qx a "$S/l" && ! grep -qx b "$S/l" || { echo "running: $(cat "$S/l")"; return 1; }
 	# Files are shared through /mnt/lsl, and b comes back when used again.
 	lsl -d a -- sh -c 'echo from-a > /mnt/lsl/x' && [ "$(lsl -d b -- cat /mnt/lsl/x)" = from-a ] ||
 		{ echo "/mnt/lsl is not shared"; return 1; }
+}
+own_agent() {
+	# A running distribution's commands are forked by its own init's session processes (no namespace join
+	# per command); a port record that is stale or missing falls back to the system agent, never to the
+	# wrong distribution.
+	registered a || { mktar "$S/a.tar.gz" --hostname host-a && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
+	registered b || { mktar "$S/b.tar" --format tar --hostname host-b && lsl --import b "$S/d/b" "$S/b.tar"; } || return 1
+	lsl -d a -- true && lsl -d b -- true || return 1
+	local run=$XDG_RUNTIME_DIR/lsl/distros pa pb out
+	pa=$(sed -n 2p "$run/a.run") && pb=$(sed -n 2p "$run/b.run") || return 1
+	[ -n "$pa" ] && [ -n "$pb" ] && [ "$pa" != 0 ] && [ "$pa" != "$pb" ] || { echo "ports: a=$pa b=$pb"; return 1; }
+	out=$(lsl -d a -- sh -c 'echo $(cat /proc/$PPID/comm) $(cut -d" " -f4 /proc/$PPID/stat)') || return 1
+	[ "$out" = "lsl-session 1" ] || { echo "the command's parent (comm, its parent): $out"; return 1; }
+	printf '\n%s\n' "$pb" >"$run/a.run"
+	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "with b's port in a's record"; return 1; }
+	rm "$run/a.run"
+	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "without a record"; return 1; }
+	lsl --terminate b || return 1
+	printf '\n%s\n' "$pb" >"$run/a.run"
+	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "with a port nobody listens on"; return 1; }
+	[ "$(lsl -d b -- hostname)" = host-b ] || { echo "b after -t"; return 1; }
 }
 disk_space_returns() {
 	registered a || { mktar "$S/a.tar.gz" && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
@@ -209,5 +230,5 @@ manage_and_list() {
 }
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
-two_at_once disk_space_returns manage_and_list"
+two_at_once own_agent disk_space_returns manage_and_list"
 run_suite "$@"
