@@ -8,6 +8,7 @@
 
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"
+#include "../init/proctitle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #ifndef SYS_close_range
@@ -198,12 +198,18 @@ static _Noreturn void serve_until_stopped(const struct distro_start *s, int list
     _exit(0);
 }
 
-static _Noreturn void distro_pid1(const struct distro_start *s, int ready)
+static _Noreturn void distro_pid1(const struct distro_start *start, int ready)
 {
-    const char *host = s->hostname && s->hostname[0] ? s->hostname : s->name;
+    /* The strings point into the command line, which the title overwrites: keep copies. */
+    struct distro_start copy = *start, *s = &copy;
+    const char **strings[] = {&copy.name, &copy.root, &copy.hostname, &copy.boot};
     int r, listener = -1;
 
-    (void)prctl(PR_SET_NAME, "init"); /* what ps and /proc/1/comm show, as for WSL's /init */
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+        if (*strings[i] && !(*strings[i] = strdup(*strings[i])))
+            fail(ready, "strdup", ENOMEM);
+    lsl_proctitle_set("init"); /* what ps and /proc/1/comm show, as for WSL's /init */
+    const char *host = s->hostname && s->hostname[0] ? s->hostname : s->name;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         fail(ready, "cannot make the mounts private", errno);

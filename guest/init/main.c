@@ -9,6 +9,7 @@
 #include "log.h"
 #include "mounts.h"
 #include "poweroff.h"
+#include "proctitle.h"
 #include "root.h"
 #include "run.h"
 
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
     struct config cfg = {0};
     int status = 0;
 
+    lsl_proctitle_init(argc, argv);
     /* The same binary, installed in the system root as lsl-distro, manages the distributions. */
     const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
     if (argc > 0 && strcmp(self ? self + 1 : argv[0], "lsl-distro") == 0)

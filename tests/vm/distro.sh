@@ -183,6 +183,8 @@ own_agent() {
 	[ -n "$pa" ] && [ -n "$pb" ] && [ "$pa" != 0 ] && [ "$pa" != "$pb" ] || { echo "ports: a=$pa b=$pb"; return 1; }
 	out=$(lsl -d a -- sh -c 'echo $(cat /proc/$PPID/comm) $(cut -d" " -f4 /proc/$PPID/stat)') || return 1
 	[ "$out" = "lsl-session 1" ] || { echo "the command's parent (comm, its parent): $out"; return 1; }
+	out=$(lsl -d a -- sh -c 'tr -d "\\0" </proc/1/cmdline') || return 1
+	[ "$out" = init ] || { echo "PID 1's command line: $out"; return 1; }
 	printf '\n%s\n' "$pb" >"$run/a.run"
 	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "with b's port in a's record"; return 1; }
 	rm "$run/a.run"

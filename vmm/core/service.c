@@ -39,7 +39,11 @@ struct service {
 
 static unsigned sessions(const struct service *s)
 {
-    return s->vm->vsock ? vsock_connections_to(s->vm->vsock, LSL_AGENT_PORT) : 0;
+    /* The system agent's and every distribution's own agent's. */
+    if (!s->vm->vsock)
+        return 0;
+    return vsock_connections_to(s->vm->vsock, LSL_AGENT_PORT, 1) +
+           vsock_connections_to(s->vm->vsock, LSL_DISTRO_PORT_BASE, LSL_DISTRO_PORT_SLOTS);
 }
 
 static void agent_ready(void *opaque, uint32_t events);
