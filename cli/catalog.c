@@ -1,10 +1,10 @@
 /* Catalog parsing and validation with json-c: lsl's format ("distributions") and WSL's
  * ("ModernDistributions"). */
 #include "catalog.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,27 +109,6 @@ static int oom(struct parse *p)
 {
     snprintf(p->err, p->errlen, "%s: out of memory", p->origin);
     return p->ret = -ENOMEM;
-}
-
-/* Strict mode, or json-c would take comments, trailing commas and text after the value (it still takes single
- * quotes and NaN: every value read is type-checked). False if the text is not JSON; a JSON null is true with
- * *root NULL, as json-c represents null. */
-static bool parse_json(const char *text, json_object **root)
-{
-    size_t len = strlen(text);
-    struct json_tokener *tok = len < INT_MAX ? json_tokener_new() : NULL; /* json-c counts in int */
-    *root = NULL;
-    if (!tok)
-        return false;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    *root = json_tokener_parse_ex(tok, text, (int)len + 1); /* the NUL tells it the input ends there */
-    bool ok = json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
-    if (!ok) {
-        json_object_put(*root);
-        *root = NULL;
-    }
-    return ok;
 }
 
 /* A member's value, NULL if absent (or a JSON null: where that matters, json_object_object_get_ex tells). */
@@ -381,7 +360,7 @@ int lsl_catalog_parse(struct lsl_catalog *cat, const char *json, const char *ori
     struct parse p = {.origin = origin, .err = err, .errlen = errlen};
     *cat = (struct lsl_catalog){0};
     json_object *root;
-    bool valid = parse_json(json, &root);
+    bool valid = lsl_json_parse(json, &root);
     json_object *list = member(root, "distributions"), *modern = member(root, "ModernDistributions");
     if (!valid)
         fail(&p, NULL, "not valid JSON");

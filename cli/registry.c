@@ -1,10 +1,10 @@
 /* distros.json: load and validate with json-c, edit in memory, save atomically under the registry lock. */
 #include "registry.h"
+#include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,27 +163,6 @@ int lsl_registry_remove(struct lsl_registry *r, const char *name)
 
 /* --- loading --- */
 
-/* Strict mode, or json-c would take comments, trailing commas and text after the value (it still takes single
- * quotes and NaN: every value read is type-checked). False if the text is not JSON; a JSON null is true with
- * *root NULL, as json-c represents null. */
-static bool parse_json(const char *text, json_object **root)
-{
-    size_t len = strlen(text);
-    struct json_tokener *tok = len < INT_MAX ? json_tokener_new() : NULL; /* json-c counts in int */
-    *root = NULL;
-    if (!tok)
-        return false;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    *root = json_tokener_parse_ex(tok, text, (int)len + 1); /* the NUL tells it the input ends there */
-    bool ok = json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
-    if (!ok) {
-        json_object_put(*root);
-        *root = NULL;
-    }
-    return ok;
-}
-
 /* A string member's text, NULL if absent or not a string (json_object_get_string would print anything). */
 static const char *json_string(const json_object *obj, const char *key)
 {
@@ -316,7 +295,7 @@ static int registry_load(struct lsl_registry *r)
         return lsl_log_errno(-ret, "cannot read %s", r->path);
 
     json_object *root;
-    const char *why = parse_json(text, &root) ? registry_from_json(r, root, &ret) : "not JSON";
+    const char *why = lsl_json_parse(text, &root) ? registry_from_json(r, root, &ret) : "not JSON";
     json_object_put(root);
     if (why) {
         lsl_log_error("%s is corrupt (%s); fix or move it away, lsl will not overwrite it", r->path, why);
