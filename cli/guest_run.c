@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "service.h"
 #include "session.h"
 
@@ -64,7 +65,7 @@ static void last_line(const char *text, char *err, size_t errlen)
 int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd,
                   int out_fd, char **out, char *err, size_t errlen)
 {
-    int null = -1, out_mem = -1, err_mem = -1, agent = -1, status;
+    int null = -1, out_mem = -1, err_mem = -1, status;
     err[0] = '\0';
     if (in_fd < 0 && (in_fd = null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
         status = -errno;
@@ -82,16 +83,13 @@ int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *con
         status = -errno;
         goto out;
     }
-    agent = lsl_service_connect_agent(p);
-    if (agent < 0) {
-        status = agent;
-        snprintf(err, errlen, "cannot reach the agent in the VM: %s", strerror(-agent));
-        goto out;
-    }
     struct lsl_exec_request req = {.argv = argv, .distro = distro};
     char serr[256] = "";
-    struct lsl_session_io io = {.fds = {in_fd, out_fd, err_mem}, .errbuf = serr, .errlen = sizeof(serr)};
-    status = lsl_session_exec(agent, &req, &io);
+    struct lsl_session_io io = {.fds = {in_fd, out_fd, err_mem},
+                                .errbuf = serr,
+                                .errlen = sizeof(serr),
+                                .connect_port = LSL_AGENT_PORT};
+    status = lsl_service_exec(p, &req, &io);
     if (status < 0) {
         snprintf(err, errlen, "%s", serr[0] ? serr : strerror(-status));
         goto out;
@@ -104,8 +102,6 @@ int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *con
     if (out && out_mem >= 0 && !(*out = slurp(out_mem)))
         status = -ENOMEM;
 out:
-    if (agent >= 0)
-        close(agent);
     if (null >= 0)
         close(null);
     if (out_mem >= 0)

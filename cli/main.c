@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../proto/agent.h"
@@ -80,8 +79,6 @@ static int do_shutdown(const struct lsl_paths *p)
     return lsl_service_shutdown(p, 60, &was) < 0 ? LSL_EXIT_FAILURE : 0;
 }
 
-#define AGENT_RETRIES 600 /* x 50 ms: the agent listens a moment after the VM reports that it booted */
-
 /* Runs req in distro (NULL: the system root): straight to the distribution's own agent when its start left
  * a port, else through the system agent, which joins the distribution, starting the VM and then the
  * distribution when they are not running. Returns the command's status or LSL_EXIT_FAILURE after one error
@@ -99,43 +96,26 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
     }
     req->distro = d ? d->name : "";
     bool ensured = false, started = false;
-    for (int refused = 0;;) {
-        int fd = lsl_service_vsock(p);
-        if (fd < 0) {
-            if (ensured) {
-                lsl_log_errno(-fd, "cannot reach the agent in the VM");
-                return LSL_EXIT_FAILURE;
-            }
-            if (lsl_service_ensure(p) < 0)
-                return LSL_EXIT_FAILURE;
-            ensured = true;
-            run.port = 0; /* a new VM: what an earlier start left is gone */
-            continue;
-        }
+    for (;;) {
         char err[256] = "";
         struct lsl_session_io io = {.fds = {0, 1, 2},
                                     .errbuf = err,
                                     .errlen = sizeof(err),
                                     .connect_port = run.port ? run.port : LSL_AGENT_PORT};
-        int status = lsl_session_exec(fd, req, &io);
-        close(fd);
+        int status = lsl_service_exec(p, req, &io);
         if (status >= 0)
             return status;
-        bool gone = status == -ECONNREFUSED || (status == -ECONNRESET && !io.started);
+        /* Nothing ran: no service, nobody accepted, or the agent went away before the command started. */
+        bool gone = status == -ENOTCONN || status == -ECONNREFUSED || (status == -ECONNRESET && !io.started);
         if (run.port && (gone || io.remote_error == LSL_ERR_NO_DISTRO)) {
             run.port = 0; /* the distribution's agent is not there (any more): ask the system's */
             continue;
         }
         if (gone && !ensured) {
-            /* A VM in its idle shutdown, or still booting: ensure waits for either, then starts anew. */
+            /* No VM, one in its idle shutdown or one still booting: ensure starts one or waits. */
             if (lsl_service_ensure(p) < 0)
                 return LSL_EXIT_FAILURE;
             ensured = true;
-            continue;
-        }
-        if (status == -ECONNREFUSED && ++refused < AGENT_RETRIES) {
-            struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
             continue;
         }
         if (d && io.remote_error == LSL_ERR_NO_DISTRO && !started) {

@@ -45,32 +45,6 @@ static int unix_connect(const char *dir, const char *name)
     return fd;
 }
 
-/* Reads up to a newline (or len-1 bytes), waiting at most timeout_ms. */
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-    size_t n = 0;
-    while (n + 1 < len) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = poll(&pfd, 1, timeout_ms);
-        if (r == 0)
-            return -ETIMEDOUT;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        ssize_t got = read(fd, buf + n, 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        if (buf[n++] == '\n')
-            break;
-    }
-    buf[n] = '\0';
-    return (int)n;
-}
-
 int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len)
 {
     int fd = unix_connect(p->runtime, "control");
@@ -97,40 +71,22 @@ int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, s
     return 0;
 }
 
-/* One hybrid-vsock handshake: 0 and the connected fd, or -ECONNREFUSED when nothing listens on the port. */
-static int agent_handshake(const struct lsl_paths *p)
+int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *req, struct lsl_session_io *io)
 {
-    int fd = unix_connect(p->runtime, "vsock");
-    if (fd < 0)
-        return fd;
-    char line[64];
-    int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
-    int r;
-    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
-        r = -ECONNREFUSED;
-    } else if ((r = read_line(fd, line, sizeof(line), 30000)) >= 0) {
-        r = strncmp(line, "OK ", 3) == 0 ? 0 : -ECONNREFUSED;
-    }
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
-    return fd;
-}
-
-int lsl_service_vsock(const struct lsl_paths *p)
-{
-    return unix_connect(p->runtime, "vsock");
-}
-
-int lsl_service_connect_agent(const struct lsl_paths *p)
-{
-    /* lsl-init prints its boot marker before the agent listens: a refused connect right after start-up
-     * means "not yet", so retry for a while before calling it a failure. */
     for (int i = 0;; i++) {
-        int fd = agent_handshake(p);
-        if (fd >= 0 || fd != -ECONNREFUSED || i == AGENT_RETRIES)
-            return fd;
+        int fd = unix_connect(p->runtime, "vsock");
+        if (fd < 0) {
+            if (io->errbuf && io->errlen)
+                snprintf(io->errbuf, io->errlen, "cannot reach the VM: %s", strerror(-fd));
+            io->started = false;
+            return -ENOTCONN;
+        }
+        int status = lsl_session_exec(fd, req, io);
+        close(fd);
+        /* lsl-init prints its boot marker before the agent listens: a refusal right after start-up means
+         * "not yet", so retry for a while before calling it a failure. */
+        if (status != -ECONNREFUSED || io->connect_port != LSL_AGENT_PORT || i == AGENT_RETRIES)
+            return status;
         struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

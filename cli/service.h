@@ -7,16 +7,18 @@
 #include <stddef.h>
 
 #include "paths.h"
+#include "session.h"
 
 /* Starts the VM service unless it runs already; returns once the guest's agent accepts sessions. */
 int lsl_service_ensure(const struct lsl_paths *p);
 /* Sends one control request; the reply (NUL-terminated) goes into buf. -ECONNREFUSED/-ENOENT: not running. */
 int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len);
-/* A stream to the service's hybrid-vsock socket before its CONNECT line (see lsl_session_io.connect_port):
- * the fd, or -errno when the service is not running. */
-int lsl_service_vsock(const struct lsl_paths *p);
-/* Opens a stream to the agent through the service's hybrid-vsock socket. Returns the fd or -errno. */
-int lsl_service_connect_agent(const struct lsl_paths *p);
+/* Runs req through the service's hybrid-vsock socket on guest port io->connect_port (must be set):
+ * lsl_session_exec over a fresh stream, retried for a while when the system agent (LSL_AGENT_PORT) refuses,
+ * as it does for a moment after boot. Returns what lsl_session_exec does, or -ENOTCONN (reason in
+ * io->errbuf, io->started false) when the service's socket cannot be reached. */
+int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *req,
+                     struct lsl_session_io *io);
 /* Asks the service to stop and waits (up to timeout_s) until it is gone. true if it was running. */
 int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_running);
 
