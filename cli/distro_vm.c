@@ -165,7 +165,7 @@ int lsl_distro_cached(const struct lsl_paths *p, const char *name, struct lsl_di
     run->user[strcspn(run->user, "\n")] = '\0';
     if (fgets(line, (int)sizeof(line), f)) {
         unsigned long port = strtoul(line, NULL, 10);
-        if (port >= LSL_DISTRO_PORT_BASE && port < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
+        if (LSL_DISTRO_PORT_OK(port))
             run->port = (unsigned)port;
     }
     fclose(f);

@@ -16,6 +16,8 @@
  * start inside its namespaces (no join per command). Below 1024, so only root in the guest can bind one. */
 #define LSL_DISTRO_PORT_BASE  1000
 #define LSL_DISTRO_PORT_SLOTS 24
+#define LSL_DISTRO_PORT_OK(port)                                                                             \
+    ((port) >= LSL_DISTRO_PORT_BASE && (port) < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
 #define LSL_AGENT_VERSION 2 /* 2: EXEC names a distribution */
 #define LSL_FRAME_MAX (1u << 20) /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW (256u << 10) /* initial stdin credit the agent grants with STARTED */

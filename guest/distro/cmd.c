@@ -93,7 +93,7 @@ static unsigned parse_port(const char *value)
     char *end;
     unsigned long v = strtoul(value, &end, 10);
 
-    if (!*value || *end || v < LSL_DISTRO_PORT_BASE || v >= LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
+    if (!*value || *end || !LSL_DISTRO_PORT_OK(v))
         return 0;
     return (unsigned)v;
 }
@@ -170,11 +170,11 @@ static int cmd_stop(const char *name)
         kill(pid, SIGTERM);
         /* Its init gives processes two seconds; then the whole PID namespace goes with a SIGKILL. */
         for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
-            distro_sleep_ms(10);
+            lsl_sleep_ms(10);
         if (kill(pid, 0) == 0)
             kill(pid, SIGKILL);
         for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-            distro_sleep_ms(10);
+            lsl_sleep_ms(10);
     }
     snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
     unlink(path);

@@ -2,6 +2,8 @@
  * that deleted files give space back to the host's sparse image. */
 #include "distro.h"
 
+#include "fileio.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +13,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* musl has no openat2 wrapper or header yet; the ABI is stable. */
@@ -22,13 +23,6 @@ struct lsl_open_how {
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
-
-void distro_sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
 
 static int read_small(const char *path, char *buf, size_t len)
 {
@@ -72,7 +66,7 @@ int distro_find_disk(const char *serial, char *dev, size_t devlen)
         }
         if (d)
             closedir(d);
-        distro_sleep_ms(10);
+        lsl_sleep_ms(10);
     }
     return -ENOENT;
 }
@@ -96,7 +90,7 @@ int distro_unmount(const char *target)
         err = errno;
         if (err != EBUSY)
             break;
-        distro_sleep_ms(10);
+        lsl_sleep_ms(10);
     }
     return -err;
 }

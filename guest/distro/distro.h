@@ -22,7 +22,6 @@
 int lsl_distro_main(int argc, char **argv);
 
 /* disk.c */
-void distro_sleep_ms(long ms);
 /* Waits (up to a few seconds: the medium change is asynchronous) for the virtio disk with that serial and
  * a nonzero size; writes "/dev/vdX" into dev. Returns 0 or -ENOENT. */
 int distro_find_disk(const char *serial, char *dev, size_t devlen);

@@ -8,6 +8,7 @@
 
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"
+#include "../init/fileio.h"
 #include "../init/proctitle.h"
 
 #include <errno.h>
@@ -24,7 +25,6 @@
 #define SYS_close_range 436
 #endif
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Reports a setup failure through the readiness pipe (the parent prints it) and dies. */
@@ -169,7 +169,6 @@ static void run_boot_command(const char *cmd)
  * stop, then take everything down (the kernel kills what is left in the namespace when we exit). */
 static _Noreturn void serve_until_stopped(const struct distro_start *s, int listener)
 {
-    struct timespec step = {.tv_nsec = 20 * 1000 * 1000};
     sigset_t stop;
     int sig = 0;
 
@@ -193,7 +192,7 @@ static _Noreturn void serve_until_stopped(const struct distro_start *s, int list
     for (int i = 0; i < 100; i++) { /* two seconds to exit the polite way */
         if (waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
             break;
-        nanosleep(&step, NULL);
+        lsl_sleep_ms(20);
     }
     _exit(0);
 }

@@ -4,6 +4,7 @@
 
 #include "agent.h"
 #include "boot.h"
+#include "fileio.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
@@ -16,7 +17,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* musl-gcc has no kernel headers, so <linux/vm_sockets.h> is spelled out here: a stable kernel ABI. */
@@ -48,13 +48,6 @@ int lsl_agent_listen(unsigned port)
     return fd;
 }
 
-static void pause_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
-
-    (void)nanosleep(&ts, NULL);
-}
-
 /* The spare: waits for one connection, says so by closing its end of the pipe `taken` (the server then
  * forks the next spare), and serves it. Nothing of the server's state but the connection stays open. */
 static _Noreturn void spare_main(int listener, int sigfd, int taken, const char *home)
@@ -71,7 +64,7 @@ static _Noreturn void spare_main(int listener, int sigfd, int taken, const char 
         int conn;
 
         if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            pause_ms(RETRY_MS);
+            lsl_sleep_ms(RETRY_MS);
         conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
         if (conn >= 0) {
             close(taken);
@@ -82,7 +75,7 @@ static _Noreturn void spare_main(int listener, int sigfd, int taken, const char 
          * connection keeps the listener readable, so wait instead of spinning on the same failure. */
         if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
             (void)lsl_log_errno(errno, "agent: cannot accept a connection: %m");
-            pause_ms(RETRY_MS);
+            lsl_sleep_ms(RETRY_MS);
         }
     }
 }

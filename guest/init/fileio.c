@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 ssize_t lsl_read_file(const char *path, char **contents_out)
@@ -115,4 +116,11 @@ int lsl_is_mountpoint(const char *path)
         return 1;
     /* "/" is its own parent: it is always a mount root. */
     return st.st_ino == parent_st.st_ino;
+}
+
+void lsl_sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    (void)nanosleep(&ts, NULL);
 }

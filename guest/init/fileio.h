@@ -1,4 +1,4 @@
-/* Small file-system helpers for lsl-init: whole-file reads (for /proc files) and mkdir -p. */
+/* Small helpers for lsl-init: whole-file reads (for /proc files), mkdir -p, mount points, a sleep. */
 #ifndef LSL_INIT_FILEIO_H
 #define LSL_INIT_FILEIO_H
 
@@ -15,5 +15,8 @@ int lsl_mkdir_p(const char *path, mode_t mode);
 /* Whether path is the root of a mount (its device differs from its parent's, or it is "/").
  * Returns 1, 0, or -errno (e.g. -ENOENT). */
 int lsl_is_mountpoint(const char *path);
+
+/* Sleeps ms milliseconds (an interruption cuts it short: callers poll in loops). */
+void lsl_sleep_ms(long ms);
 
 #endif
