@@ -347,16 +347,21 @@ static size_t build_exec(uint8_t *buf, uint8_t mode, uint16_t rows, uint16_t col
 }
 
 /* Connects, says HELLO and checks the agent's. */
-static pid_t raw_start(int *fd, struct lsl_frame_reader *rd)
+static pid_t raw_start_at(int *fd, struct lsl_frame_reader *rd, const char *home)
 {
     struct lsl_frame f;
-    pid_t pid = start_agent(fd);
+    pid_t pid = start_agent_ex(fd, home, NULL);
 
     CHECK_EQ(lsl_frame_reader_init(rd), 0);
     CHECK_EQ(recv_raw(*fd, rd, &f), 1);
     CHECK(f.type == LSL_HELLO && f.len == 4 && lsl_get_u32(f.data) == LSL_AGENT_VERSION);
     send_u32(*fd, LSL_HELLO, LSL_AGENT_VERSION);
     return pid;
+}
+
+static pid_t raw_start(int *fd, struct lsl_frame_reader *rd)
+{
+    return raw_start_at(fd, rd, NULL);
 }
 
 /* Sends EXEC and expects STARTED (returned pid) and the initial credit. */
@@ -440,12 +445,12 @@ static void test_winsize_frame(void)
 
 /* Sends what (after HELLO, and after a started `cat` when started) and expects ERROR(PROTOCOL), then EOF,
  * and an agent that exits normally. */
-static void expect_protocol_error(const void *what, size_t len, bool started)
+static void expect_protocol_error_at(const char *home, const void *what, size_t len, bool started)
 {
     struct lsl_frame_reader rd;
     struct lsl_frame f;
     int fd, r;
-    pid_t cmd = 0, pid = raw_start(&fd, &rd);
+    pid_t cmd = 0, pid = raw_start_at(&fd, &rd, home);
 
     if (started)
         cmd = raw_exec(fd, &rd, LSL_STDIO_PIPE, 0, 0, (const char *const[]){"/bin/cat", NULL});
@@ -459,6 +464,11 @@ static void expect_protocol_error(const void *what, size_t len, bool started)
     if (started)
         CHECK(kill(cmd, 0) < 0 && errno == ESRCH); /* the command went with the session */
     lsl_frame_reader_free(&rd);
+}
+
+static void expect_protocol_error(const void *what, size_t len, bool started)
+{
+    expect_protocol_error_at(NULL, what, len, started);
 }
 
 static void test_malformed(void)
@@ -562,22 +572,11 @@ static void test_home_agent(void)
  * error (its PID 1 is the distribution's init). */
 static void test_home_no_shutdown(void)
 {
-    struct lsl_frame_reader rd;
-    struct lsl_frame f;
-    int fd;
-    pid_t pid = start_agent_ex(&fd, "alpha", NULL);
+    uint8_t shutdown[8];
 
-    CHECK_EQ(lsl_frame_reader_init(&rd), 0);
-    send_u32(fd, LSL_HELLO, LSL_AGENT_VERSION);
-    send_frame(fd, LSL_SHUTDOWN, NULL, 0);
-    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
-    CHECK(f.type == LSL_HELLO);
-    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
-    CHECK(f.type == LSL_ERROR && f.len >= 4 && lsl_get_u32(f.data) == LSL_ERR_PROTOCOL);
-    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
-    close(fd);
-    CHECK_EQ(finish_agent(pid), 1);
-    lsl_frame_reader_free(&rd);
+    lsl_put_u32(shutdown, LSL_SHUTDOWN);
+    lsl_put_u32(shutdown + 4, 0);
+    expect_protocol_error_at("alpha", shutdown, sizeof(shutdown), false);
 }
 
 /* The hybrid-vsock handshake: HELLO and EXEC go out before OK, the answer is consumed up to its newline and
