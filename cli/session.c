@@ -36,6 +36,7 @@ struct client {
     uint8_t mode[3];
     int tty; /* the local terminal whose size the pty follows, or -1 */
     bool hello, started, stdin_done;
+    bool term_sent;   /* a SIGTERM or SIGHUP went to the command: the next one ends lsl (see on_signal) */
     bool sock_wdead;  /* sending failed: the agent closed; what it sent before (EXIT) is still read */
     bool out_dead[3]; /* [1], [2]: local stdout/stderr failed; output for it is discarded */
     uint64_t credit;
@@ -219,6 +220,10 @@ static int read_stdin(struct client *c)
     return lsl_frame_put(&c->wr, LSL_STDIN_EOF, NULL, 0) < 0 ? fail(c, -ENOMEM, "out of memory") : 0;
 }
 
+/* Returns 0, a negative errno, or 128+N when lsl gives up on the session: a second SIGTERM or SIGHUP, after
+ * the first went to the command and the session did not end, means the command ignores it or the VM no longer
+ * answers; waiting for ever would make lsl itself unkillable short of SIGKILL. (The agent takes the command
+ * down when the connection closes.) SIGINT is always forwarded: a program may well catch it twice. */
 static int on_signal(struct client *c)
 {
     struct signalfd_siginfo si;
@@ -236,6 +241,11 @@ static int on_signal(struct client *c)
             lsl_put_u16(p + 2, ws.ws_col);
             r = lsl_frame_put(&c->wr, LSL_WINSIZE, p, sizeof(p));
         } else {
+            bool term = si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP;
+
+            if (term && c->term_sent)
+                return 128 + (int)si.ssi_signo;
+            c->term_sent |= term;
             r = lsl_frame_put_u32(&c->wr, LSL_SIGNAL, si.ssi_signo);
         }
         if (r < 0)
@@ -340,7 +350,7 @@ static int run(struct client *c, const struct lsl_exec_request *req)
                 continue;
             return fail(c, -errno, "poll: %s", strerror(errno));
         }
-        if (p[P_SIG].revents && (r = on_signal(c)) < 0)
+        if (p[P_SIG].revents && (r = on_signal(c)) != 0)
             return r;
         if (p[P_OUT].revents && (r = write_pending(c)) == -ENOMEM)
             return fail(c, r, "out of memory");

@@ -690,6 +690,39 @@ static void test_forward_signal(void)
     result_free(&r);
 }
 
+/* A command that ignores SIGTERM (or a VM that stopped answering) keeps lsl only until the second SIGTERM:
+ * then the client gives up with 128+SIGTERM, and the closed connection takes the command down. */
+static void test_second_sigterm(void)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    struct timespec t0, t1;
+    pid_t self = getpid(), helper;
+    struct result r;
+
+    sigaction(SIGTERM, &dfl, &old);
+    helper = fork();
+    if (helper == 0) {
+        struct timespec t = {.tv_nsec = 300 * 1000 * 1000};
+
+        nanosleep(&t, NULL);
+        kill(self, SIGTERM);
+        nanosleep(&t, NULL);
+        kill(self, SIGTERM);
+        _exit(0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run(&r, (const char *const[]){"/bin/sh", "-c", "trap '' TERM; sleep 20", NULL});
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CHECK_EQ(r.status, 128 + SIGTERM);
+    CHECK_EQ(r.agent, 1); /* the agent saw the client go and ended the command */
+    CHECK(t1.tv_sec - t0.tv_sec < 10);
+    waitpid(helper, NULL, 0);
+    sigaction(SIGTERM, &old, NULL);
+    while (waitpid(-1, NULL, WNOHANG) > 0) /* the orphaned sleep, killed with its group */
+        ;
+    result_free(&r);
+}
+
 /* A closed local stdout: the writer in the guest dies of SIGPIPE, as with ssh. */
 static void test_stdout_epipe(void)
 {
@@ -729,6 +762,7 @@ int main(void)
     RUN(test_disconnect_kills);
     RUN(test_pty);
     RUN(test_forward_signal);
+    RUN(test_second_sigterm);
     RUN(test_stdout_epipe);
     RUN(test_home_agent);
     RUN(test_home_no_shutdown);
