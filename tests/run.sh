@@ -46,7 +46,7 @@ echo "== VM tests"
 export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 [ -f "$LSL_TEST_DISK" ] || bash guest/mkdisk.sh "$LSL_TEST_DISK" 64 >/dev/null
 # Inside the emulated host every test has its own timeout; silence for longer than that means the emulated
-# host itself wedged, and the tests that did not report get one more run in a fresh one.
+# host itself wedged, and the tests that did not report run again in a fresh one.
 export LSL_VMHOST_STALL=${LSL_VMHOST_STALL:-400}
 if bash scripts/kvm-usable.sh -v; then
 	vm_out() { bash "$@"; }
@@ -81,14 +81,22 @@ for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
 	declare -A reported=()
 	vm_rc=0
 	run_vm "$script"
-	missing=()
-	for name in $(bash "$script" --list); do
-		[ -n "${reported[$name]:-}" ] || missing+=("$name")
-	done
-	if [ ${#missing[@]} -gt 0 ] && [ ${#reported[@]} -gt 0 ]; then
-		echo "$suite: runner exited $vm_rc before ${#missing[@]} tests reported; running them once more: ${missing[*]}"
+	# A wedge is rare but not once per run: up to two fresh emulated hosts for what never reported, as long
+	# as each attempt gets further.
+	reruns=0
+	while :; do
+		missing=()
+		for name in $(bash "$script" --list); do
+			[ -n "${reported[$name]:-}" ] || missing+=("$name")
+		done
+		# (Nothing reported and no stall: the suite itself is broken, and a re-run would only say so again.)
+		[ ${#missing[@]} -gt 0 ] && { [ ${#reported[@]} -gt 0 ] || [ "$vm_rc" = 124 ]; } && [ $reruns -lt 2 ] || break
+		[ $reruns = 0 ] || [ ${#missing[@]} -lt "$before" ] || break
+		before=${#missing[@]}
+		reruns=$((reruns + 1))
+		echo "$suite: runner exited $vm_rc before ${#missing[@]} tests reported; running them again: ${missing[*]}"
 		run_vm "$script" "${missing[@]}"
-	fi
+	done
 	for name in $(bash "$script" --list); do
 		[ -n "${reported[$name]:-}" ] || { record FAIL "$suite/$name (never ran)"; echo "FAIL $name: never ran"; }
 	done

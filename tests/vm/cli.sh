@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lsl() { timeout 300 "$L" "$@"; }
+lsl() { lsl_bounded "$@"; }
 vmm_count() { pgrep -c -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" || true; }
 wait_stopped() { # seconds
 	local i

@@ -7,7 +7,7 @@ DISK=${LSL_TEST_DISK:-$LSL_BUILD/test-root.img}
 S=$(mktemp -d "${TMPDIR:-/tmp}/lsl-vmtest.XXXXXX")
 trap 'rm -rf "$S"' EXIT
 
-vmm() { timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" "$@"; }
+vmm() { timeout -k 10 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" "$@"; }
 # A guest command on the read-only test root: vm_cmd [lsl-vmm options...] -- CMD...
 vm_ro() { vmm --disk "$DISK,ro" --root /dev/vda "$@"; }
 fresh_disk() { cp --sparse=always "$DISK" "$S/rw.img"; }

@@ -269,7 +269,9 @@ qemu=(qemu-system-x86_64 -name lsl-vmhost -M q35 -accel tcg,thread=multi -cpu EP
 	-fsdev local,id=root,path=/,security_model=none,readonly=on,multidevs=remap
 	-device virtio-9p-pci,fsdev=root,mount_tag=lslroot
 	-fsdev "local,id=run,path=$(qarg "$share"),security_model=none,readonly=on,multidevs=remap"
-	-device virtio-9p-pci,fsdev=run,mount_tag=lslrun)
+	-device virtio-9p-pci,fsdev=run,mount_tag=lslrun
+	-chardev "pipe,id=mon,path=$(qarg "$tmp/mon")" -mon chardev=mon,mode=readline)
+mkfifo "$tmp/mon.in" "$tmp/mon.out"
 : >"$share/mounts"
 i=0
 # Parents before children, so a nested --rw is mounted on top of its parent's mount.
@@ -280,7 +282,7 @@ while IFS= read -r p; do
 	printf 'lslrw%d %s\n' "$i" "$p" >>"$share/mounts"
 	i=$((i + 1))
 done < <([ ${#rw_paths[@]} = 0 ] || printf '%s\n' "${rw_paths[@]}" | LC_ALL=C sort -u)
-append="console=ttyS0 panic=-1 mitigations=off tsc=reliable lsl.rootcache=$rootcache"
+append="console=ttyS0 panic=-1 mitigations=off tsc=reliable nokaslr lsl.rootcache=$rootcache"
 if [ "${LSL_VMHOST_DEBUG:-0}" = 1 ]; then append+=" loglevel=7"; else append+=" quiet loglevel=1"; fi
 qemu+=(-append "$append")
 
@@ -293,6 +295,16 @@ qpid=$!
 # nonce is the status, written to a file instead; what follows it is the kernel powering off, dropped.
 awk=(awk)
 case $(awk -W version 2>&1) in *mawk*) awk+=(-W interactive) ;; esac
+# Where each emulated CPU is, from QEMU's monitor, to tell a wedged emulated kernel (a CPU at the same address
+# look after look) from a guest or a test that hangs. The emulated host boots with nokaslr, so its addresses
+# can be looked up in its /proc/kallsyms (Debian's System.map is a placeholder). EFER without SVME (0x1000)
+# means the emulated host itself, running no VM; with it, the host or (QEMU shows the guest's registers while
+# one runs) the lsl guest.
+where() {
+	{ printf 'info registers -a\n' >"$tmp/mon.in"; timeout 3 cat "$tmp/mon.out"; } 2>/dev/null | tr -d '\r' |
+		awk '/^CPU#/ { cpu = $0 } /^RIP=/ { rip = $0 } /^CR0=/ { cr3 = $3 } /^EFER=/ { print "  " cpu " " rip " " cr3 " " $1 }' ||
+		true # cat ends by its timeout; errexit would end the watchdog with it
+}
 # Under TCG the emulated host's own kernel can wedge (seen: soft lockups of every vCPU for minutes on a loaded
 # machine); then nothing inside times out. LSL_VMHOST_STALL seconds without a line of output from the script
 # (the emulated kernel's own messages do not count) ends the run (124).
@@ -305,7 +317,8 @@ if [ "$stall_s" -gt 0 ]; then
 		while sleep 5; do
 			age=$(($(date +%s) - $(stat -c %Y "$tmp/heartbeat" 2>/dev/null || date +%s)))
 			if [ "$age" -ge "$stall_s" ]; then
-				echo "$prog: no output for ${age}s (LSL_VMHOST_STALL): the emulated host is stuck; stopping it" >&2
+				echo "$prog: no output for ${age}s (LSL_VMHOST_STALL): the emulated host or the test is stuck; stopping it" >&2
+				for k in 1 2; do echo "$prog: emulated CPUs (look $k of 2):" >&2; where >&2; sleep 2; done
 				: >"$tmp/stalled"
 				kill -TERM "$qpid" 2>/dev/null
 				exit 0
