@@ -180,7 +180,7 @@ int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id,
     if (!running)
         return 0; /* no VM, nothing runs */
     free(running);
-    const char *argv[] = {"lsl-distro", "stop", name, NULL};
+    const char *argv[] = {"lsl-distro", "stop", name, id, NULL};
     int r = lsl_guest_run(p, NULL, argv, -1, -1, NULL, err, sizeof(err));
     if (r != 0) {
         lsl_log_error("cannot stop %s: %s", name, err[0] ? err : "lsl-distro failed");

@@ -155,7 +155,7 @@ static int cmd_start(const char *name, int argc, char **argv)
     return 0;
 }
 
-static int cmd_stop(const char *name)
+static int cmd_stop(const char *name, const char *serial)
 {
     char root[256], path[256];
     pid_t pid;
@@ -180,6 +180,9 @@ static int cmd_stop(const char *name)
     unlink(path);
     if (lsl_is_mountpoint(root) > 0 && (r = distro_unmount(root)) < 0)
         return failed("cannot unmount the disk of", name, -r);
+    /* Not mounted here (an earlier stop failed on a disk still in use): it must still be free to go. */
+    if (serial && (r = distro_release(serial)) < 0)
+        return failed("the disk is still in use by", name, -r);
     return 0;
 }
 
@@ -336,8 +339,8 @@ int lsl_distro_main(int argc, char **argv)
         return cmd_mount(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "start") == 0)
         return cmd_start(argv[2], argc - 3, argv + 3);
-    if (argc == 3 && strcmp(argv[1], "stop") == 0)
-        return cmd_stop(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "stop") == 0)
+        return argc == 4 && !serial_ok(argv[3]) ? usage() : cmd_stop(argv[2], argc == 4 ? argv[3] : NULL);
     if (argc == 2 && strcmp(argv[1], "list") == 0)
         return cmd_list();
     if (argc == 4 && strcmp(argv[1], "import") == 0)

@@ -5,7 +5,9 @@
  *   lsl-distro start NAME [KEY=VALUE...]    start NAME's namespaces and PID 1 (keys: hostname, hosts,
  *                                           resolv, boot, port: its own agent's vsock port); nothing to
  *                                           do when it runs already
- *   lsl-distro stop NAME                    stop it (SIGTERM, then SIGKILL) and unmount its disk
+ *   lsl-distro stop NAME [SERIAL]           stop it (SIGTERM, then SIGKILL), unmount its disk and wait until
+ *                                           nothing holds the disk (SERIAL's, even when not mounted), so
+ *                                           the host may take it out
  *   lsl-distro list                         names of the running distributions, one per line
  *   lsl-distro import SERIAL FORMAT         unpack the tar on stdin (FORMAT tar|gz|xz|zst|bz2) onto the
  *                                           empty disk SERIAL, then print its /etc/wsl-distribution.conf
@@ -26,8 +28,12 @@ int lsl_distro_main(int argc, char **argv);
  * a nonzero size; writes "/dev/vdX" into dev. Returns 0 or -ENOENT. */
 int distro_find_disk(const char *serial, char *dev, size_t devlen);
 int distro_mount_disk(const char *dev, const char *target);
-/* Unmounts target, retrying while a namespace that still holds it is torn down. Returns 0 or -errno. */
+/* Unmounts target, retrying while a namespace that still holds it is torn down, then waits (up to 10 s)
+ * until nothing holds its disk any more, so the host may take it out. Returns 0 or -errno (-EBUSY: the
+ * disk is still in use). */
 int distro_unmount(const char *target);
+/* Waits like distro_unmount until nothing holds the disk with that serial (none attached: nothing to do). */
+int distro_release(const char *serial);
 /* Prints root/PATH framed as above when it is a regular file (resolved inside root: a distribution's
  * symlinks never lead out of it). Missing files are skipped. */
 void distro_print_file(const char *root, const char *path);

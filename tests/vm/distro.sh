@@ -210,6 +210,22 @@ disk_space_returns() {
 	[ "$grown" -gt $((before + 150000)) ] || { echo "the write did not reach the image"; return 1; }
 	[ "$after" -lt $((before + 20000)) ] || { echo "the space did not come back"; return 1; }
 }
+disk_held_after_stop() {
+	# A process outside the distribution that joined its mounts keeps its file system alive after its init
+	# is gone. The disk must not be taken out of the VM under it: --terminate says so and fails; once the
+	# holder is gone, the distribution starts and stops as usual, its data intact.
+	registered a || { mktar "$S/a.tar.gz" && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
+	lsl -d a -- sh -c 'echo kept > /kept' || return 1
+	local init
+	init=$(lsl --system -- cut -d' ' -f1 /run/lsl/distros/a/init) && [ -n "$init" ] || { echo "a's init: $init"; return 1; }
+	lsl --system -- sh -c "setsid nsenter -t $init -m -r /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo \$! > /run/holder" || return 1
+	expect_rc 255 lsl --terminate a 2>"$S/err" || return 1
+	grep -q 'busy' "$S/err" || { echo "the error: $(cat "$S/err")"; return 1; }
+	lsl --system -- sh -c 'kill $(cat /run/holder)' || return 1
+	[ "$(lsl -d a -- cat /kept)" = kept ] || { echo "after the failed stop"; return 1; }
+	lsl --terminate a || return 1
+	[ "$(lsl -d a -- cat /kept)" = kept ] || { echo "after the stop"; return 1; }
+}
 manage_and_list() {
 	rt_ready || return 1
 	lsl --manage rt --set-default-user u || return 1
@@ -235,5 +251,5 @@ manage_and_list() {
 }
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
-two_at_once own_agent disk_space_returns manage_and_list"
+two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list"
 run_suite "$@"
