@@ -90,26 +90,20 @@ int distro_mount_disk(const char *dev, const char *target)
 /* "/dev/vdX" for the block device dev, from its uevent in sysfs (no udev here to make /dev/block/M:m). */
 static int dev_path(dev_t dev, char *out, size_t len)
 {
-    char path[96], buf[512], *name;
+    char path[96], *text = NULL, *name;
     ssize_t n;
-    int fd;
 
     snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(dev), minor(dev));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -EIO;
-    buf[n] = '\0';
-    name = strstr(buf, "DEVNAME=");
-    if (!name)
-        return -ENOENT;
-    name += strlen("DEVNAME=");
-    name[strcspn(name, "\n")] = '\0';
-    snprintf(out, len, "/dev/%s", name);
-    return 0;
+    if ((n = lsl_read_file(path, &text)) < 0)
+        return (int)n;
+    name = strstr(text, "DEVNAME=");
+    if (name) {
+        name += strlen("DEVNAME=");
+        name[strcspn(name, "\n")] = '\0';
+        snprintf(out, len, "/dev/%s", name);
+    }
+    free(text);
+    return name ? 0 : -ENOENT;
 }
 
 /* Waits until no file system holds dev any more. A mount namespace of a stopped distribution, or a session
