@@ -66,7 +66,7 @@ run_vm() { # suite-script [names...]
 		case $line in
 		PASS\ * | FAIL\ * | SKIP\ *)
 			name=${line#* }
-			name=${name%%:*}
+			name=${name%%[: ]*}
 			reported[$name]=1
 			record "${line%% *}" "$suite/$name"
 			;;
