@@ -119,13 +119,6 @@ static json_object *member(const json_object *o, const char *key)
     return v;
 }
 
-/* A string member's text, NULL if absent or not a string (json_object_get_string would print anything). */
-static const char *string_member(const json_object *o, const char *key)
-{
-    json_object *v = member(o, key);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* Only a JSON true: json_object_get_boolean would take 1 or "yes" too. */
 static bool is_true(const json_object *v)
 {
@@ -182,7 +175,7 @@ static int parse_lsl_download(struct parse *p, const char *entry, const json_obj
         return 0;
     if (!json_object_is_type(a, json_type_object))
         return fail(p, entry, "download.%s is not an object", arch);
-    return set_download(p, entry, arch, string_member(a, "url"), string_member(a, "sha256"), d);
+    return set_download(p, entry, arch, lsl_json_string(a, "url"), lsl_json_string(a, "sha256"), d);
 }
 
 static int parse_include(struct parse *p, const char *entry, const json_object *inc,
@@ -286,7 +279,7 @@ static int parse_lsl_format(struct parse *p, struct lsl_catalog *cat, const json
         json_object *o = json_object_array_get_idx(list, i);
         char label[32];
         snprintf(label, sizeof(label), "#%zu", i + 1);
-        const char *name = string_member(o, "name");
+        const char *name = lsl_json_string(o, "name");
         const char *entry = name ? name : label; /* errors name the entry, by position if it has no name */
         if (!json_object_is_type(o, json_type_object))
             return fail(p, entry, "not an object");
@@ -306,7 +299,7 @@ static int parse_lsl_format(struct parse *p, struct lsl_catalog *cat, const json
 static int parse_wsl_entry(struct parse *p, struct lsl_catalog *cat, const char *flavor, const json_object *o,
                            bool in_default_flavor)
 {
-    const char *name = string_member(o, "Name");
+    const char *name = lsl_json_string(o, "Name");
     if (!name)
         return fail(p, NULL, "an entry of %s has no Name", flavor);
     struct lsl_catalog_entry *e = new_entry(p, cat);
@@ -315,7 +308,7 @@ static int parse_wsl_entry(struct parse *p, struct lsl_catalog *cat, const char 
     cat->n++;
     if (!(e->name = strdup(name)))
         return oom(p);
-    const char *friendly = string_member(o, "FriendlyName");
+    const char *friendly = lsl_json_string(o, "FriendlyName");
     if (friendly && !(e->friendly_name = strdup(friendly)))
         return oom(p);
     e->is_default = in_default_flavor && is_true(member(o, "Default"));
@@ -326,7 +319,7 @@ static int parse_wsl_entry(struct parse *p, struct lsl_catalog *cat, const char 
         json_object *a = member(o, archs[i].key);
         if (!json_object_is_type(a, json_type_object))
             continue;
-        const char *url = string_member(a, "Url"), *sha = string_member(a, "Sha256");
+        const char *url = lsl_json_string(a, "Url"), *sha = lsl_json_string(a, "Sha256");
         if (set_download(p, name, archs[i].arch, url, sha, i == 0 ? &e->amd64 : &e->arm64))
             return p->ret;
     }
@@ -367,7 +360,7 @@ int lsl_catalog_parse(struct lsl_catalog *cat, const char *json, const char *ori
     else if (json_object_is_type(list, json_type_array))
         parse_lsl_format(&p, cat, list);
     else if (json_object_is_type(modern, json_type_object))
-        parse_wsl_format(&p, cat, modern, string_member(root, "Default"));
+        parse_wsl_format(&p, cat, modern, lsl_json_string(root, "Default"));
     else
         fail(&p, NULL, "neither a \"distributions\" array nor WSL's \"ModernDistributions\"");
     if (!p.ret && cat->n == 0)

@@ -21,3 +21,10 @@ bool lsl_json_parse(const char *text, json_object **root)
     }
     return ok;
 }
+
+const char *lsl_json_string(const json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    json_object_object_get_ex(o, key, &v);
+    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}

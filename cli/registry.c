@@ -163,14 +163,6 @@ int lsl_registry_remove(struct lsl_registry *r, const char *name)
 
 /* --- loading --- */
 
-/* A string member's text, NULL if absent or not a string (json_object_get_string would print anything). */
-static const char *json_string(const json_object *obj, const char *key)
-{
-    json_object *v = NULL;
-    json_object_object_get_ex(obj, key, &v);
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* An optional number member in [min, max]; absent leaves *out. False if present and anything else. */
 static bool json_number(const json_object *obj, const char *key, double min, double max, double *out)
 {
@@ -187,9 +179,9 @@ static bool json_number(const json_object *obj, const char *key, double min, dou
 /* Fills d from one entry; returns NULL or what is wrong with it. */
 static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
 {
-    const char *name = json_string(o, "name"), *id = json_string(o, "id");
-    const char *dir = json_string(o, "dir"), *image = json_string(o, "image");
-    const char *user = json_string(o, "default_user"), *oobe = json_string(o, "oobe_command");
+    const char *name = lsl_json_string(o, "name"), *id = lsl_json_string(o, "id");
+    const char *dir = lsl_json_string(o, "dir"), *image = lsl_json_string(o, "image");
+    const char *user = lsl_json_string(o, "default_user"), *oobe = lsl_json_string(o, "oobe_command");
     json_object *done;
     bool has_done = json_object_object_get_ex(o, "oobe_done", &done);
     double uid = -1, version = 2, created = 0;
