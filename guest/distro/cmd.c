@@ -178,11 +178,13 @@ static int cmd_stop(const char *name, const char *serial)
     }
     snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
     unlink(path);
-    if (lsl_is_mountpoint(root) > 0 && (r = distro_unmount(root)) < 0)
-        return failed("cannot unmount the disk of", name, -r);
-    /* Not mounted here (an earlier stop failed on a disk still in use): it must still be free to go. */
-    if (serial && (r = distro_release(serial)) < 0)
+    if (lsl_is_mountpoint(root) > 0) {
+        if ((r = distro_unmount(root)) < 0) /* waits until nothing holds the disk */
+            return failed("cannot unmount the disk of", name, -r);
+    } else if (serial && (r = distro_release(serial)) < 0) {
+        /* Not mounted here (an earlier stop failed on a disk still in use): it must still be free to go. */
         return failed("the disk is still in use by", name, -r);
+    }
     return 0;
 }
 
