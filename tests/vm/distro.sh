@@ -21,10 +21,13 @@ trap cleanup EXIT
 lsl() { lsl_bounded "$@"; }
 mktar() { python3 "$here/mktar.py" "$@"; }
 registered() { lsl --list --quiet | grep -qx "$1"; }
-# rt: the tar every test of rt starts from, and rt imported from it. Each test makes what it needs itself, so any
-# subset runs alone (tests/run.sh re-runs the tests a wedged emulated host never reported, in a fresh one).
-rt_tar() { [ -f "$S/rt.tar.gz" ] || mktar "$S/rt.tar.gz" --hostname rt-host; }
-rt_ready() { rt_tar && { registered rt || lsl --import rt "$S/d/rt" "$S/rt.tar.gz"; }; }
+# Each test makes what it needs itself, so any subset runs alone (tests/run.sh re-runs the tests a wedged
+# emulated host never reported, in a fresh one).
+tar_of() { [ -f "$S/$1" ] || mktar "$S/$1" "${@:2}"; } # file mktar-args...: made once
+ready() { registered "$1" || { tar_of "${@:2}" && lsl --import "$1" "$S/d/$1" "$S/$2"; }; } # name file mktar-args...
+# rt: the tar every test of rt starts from, and rt imported from it.
+rt_tar() { tar_of rt.tar.gz --hostname rt-host; }
+rt_ready() { ready rt rt.tar.gz --hostname rt-host; }
 # Nothing of a failed import may be left: not registered, no image, no directory it made.
 nothing_left() { # name dir
 	! registered "$1" || { echo "$1 is registered"; return 1; }
@@ -178,8 +181,7 @@ own_agent() {
 	# A running distribution's commands are forked by its own init's session processes (no namespace join
 	# per command); a port record that is stale or missing falls back to the system agent, never to the
 	# wrong distribution.
-	registered a || { mktar "$S/a.tar.gz" --hostname host-a && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
-	registered b || { mktar "$S/b.tar" --format tar --hostname host-b && lsl --import b "$S/d/b" "$S/b.tar"; } || return 1
+	ready a a.tar.gz --hostname host-a && ready b b.tar --format tar --hostname host-b || return 1
 	lsl -d a -- true && lsl -d b -- true || return 1
 	local run=$XDG_RUNTIME_DIR/lsl/distros pa pb out
 	pa=$(sed -n 2p "$run/a.run") && pb=$(sed -n 2p "$run/b.run") || return 1
@@ -198,7 +200,7 @@ own_agent() {
 	[ "$(lsl -d b -- hostname)" = host-b ] || { echo "b after -t"; return 1; }
 }
 disk_space_returns() {
-	registered a || { mktar "$S/a.tar.gz" && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
+	ready a a.tar.gz --hostname host-a || return 1
 	local img=$S/d/a/ext4.img before grown after
 	lsl -d a -- sync || return 1
 	before=$(du -k "$img" | cut -f1)
@@ -214,7 +216,7 @@ disk_held_after_stop() {
 	# A process outside the distribution that joined its mounts keeps its file system alive after its init
 	# is gone. The disk must not be taken out of the VM under it: --terminate says so and fails; once the
 	# holder is gone, the distribution starts and stops as usual, its data intact.
-	registered a || { mktar "$S/a.tar.gz" && lsl --import a "$S/d/a" "$S/a.tar.gz"; } || return 1
+	ready a a.tar.gz --hostname host-a || return 1
 	lsl -d a -- sh -c 'echo kept > /kept' || return 1
 	local init
 	init=$(lsl --system -- cut -d' ' -f1 /run/lsl/distros/a/init) && [ -n "$init" ] || { echo "a's init: $init"; return 1; }
