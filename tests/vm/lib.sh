@@ -15,7 +15,7 @@ t() { # name function: "PASS name", or "FAIL name: last line" and the tail of wh
 	if out=$("$2" 2>&1); then
 		echo "PASS $name"
 	elif grep -q '^timed out after' <<<"$out" && [ -n "${L:-}" ]; then
-		# A command that hung: under TCG the VM itself can livelock (see tests/vmhost/runner.sh). One more
+		# A command that hung: under TCG the VM can livelock like its host (tests/vmhost/vmhost.sh). One more
 		# try on a fresh VM; both outcomes are reported.
 		first=$(tail -n 8 <<<"$out")
 		echo "note: $name hung; trying it once more on a new VM" # also a sign of life for vmhost's watchdog

@@ -306,7 +306,8 @@ where() {
 		true # cat ends by its timeout; errexit would end the watchdog with it
 }
 # Under TCG the emulated host's own kernel can wedge (seen: soft lockups of every vCPU for minutes on a loaded
-# machine); then nothing inside times out. LSL_VMHOST_STALL seconds without a line of output from the script
+# machine; both CPUs looping between exc_int3 and the jump label in __schedule that KVM flips as VMs come and
+# go: a translation that kept the int3 of the code patching); then nothing inside times out. LSL_VMHOST_STALL seconds without a line of output from the script
 # (the emulated kernel's own messages do not count) ends the run (124).
 stall_s=${LSL_VMHOST_STALL:-0}
 [[ $stall_s =~ ^[0-9]+$ ]] || die "LSL_VMHOST_STALL wants seconds, got '$stall_s'"
