@@ -69,6 +69,8 @@ def main():
                 host_c.append(run(["tar", "-czf" if fmt == "tar.gz" else "-cf", out, "-C", parent, base]))
                 os.unlink(out)
                 run([lsl, "--unregister", name], env=env)
+                print(f"  {fmt} run {i + 1}: import {imp[-1]:.1f} s (host {host[-1]:.1f} s), "
+                      f"export {exp[-1]:.1f} s (host {host_c[-1]:.1f} s)", file=sys.stderr)
             rows[fmt] = (host, imp, host_c, exp)
             print(f"  {fmt}: {a.runs} runs done", file=sys.stderr)
     except subprocess.CalledProcessError:

@@ -25,8 +25,7 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}
 XDG_CACHE_HOME=$cache "$lsl" --install debian --download-only >/dev/null
 script=$LSL_BUILD/run-job.sh
 {
-	# One vCPU: under long, busy guest work (the rootfs import) the emulated host's own timer on the CPU that
-	# runs a guest vCPU can starve (QEMU TCG nested SVM); a spare CPU keeps it responsive.
+	# One vCPU: the emulated host has one CPU (tests/vmhost/vmhost.sh says why); a second would only share it.
 	echo 'export XDG_RUNTIME_DIR=/tmp/lsl-run HOME=/tmp/lsl-home LSL_VM_CPUS=1'
 	printf 'export XDG_CACHE_HOME=%q LSL_KERNEL=%q\n' "$cache" "$LSL_KERNEL_DIR/vmlinux"
 	echo 'mkdir -p "$XDG_RUNTIME_DIR" "$HOME"'

@@ -48,11 +48,16 @@ export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 # Inside the emulated host every test has its own timeout; silence for longer than that means the emulated
 # host itself wedged, and the tests that did not report run again in a fresh one.
 export LSL_VMHOST_STALL=${LSL_VMHOST_STALL:-400}
+# The emulated host runs with one CPU (tests/vmhost/vmhost.sh says why), so there the suites run in two
+# lanes at once, one emulated host each, to keep both of this machine's cores busy.
+lanes=1
 if bash scripts/kvm-usable.sh -v; then
 	vm_out() { bash "$@"; }
 else
 	vm_out() { bash tests/vmhost/vmhost.sh --rw "$root" "$@"; }
+	lanes=2
 fi
+# A lane prints its suites' output and, for the tally, one "@@ STATUS suite/name" line per test.
 run_vm() { # suite-script [names...]
 	local line name
 	while IFS= read -r line; do
@@ -68,14 +73,13 @@ run_vm() { # suite-script [names...]
 			name=${line#* }
 			name=${name%%[: ]*}
 			reported[$name]=1
-			record "${line%% *}" "$suite/$name"
+			echo "@@ ${line%% *} $suite/$name"
 			;;
 		esac
 	done < <(vm_out "$@" 2>&1; echo "VM-RUNNER-EXIT $?")
 }
-# Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service),
-# tests/vm/distro.sh (distributions).
-for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
+run_suite() { # suite-script
+	local script=$1 name reruns=0 before=0 missing=()
 	suite=vm-$(basename "$script" .sh)
 	echo "-- $suite"
 	declare -A reported=()
@@ -83,7 +87,6 @@ for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
 	run_vm "$script"
 	# A wedge is rare but not once per run: up to two fresh emulated hosts for what never reported, as long
 	# as each attempt gets further.
-	reruns=0
 	while :; do
 		missing=()
 		for name in $(bash "$script" --list); do
@@ -98,11 +101,29 @@ for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
 		run_vm "$script" "${missing[@]}"
 	done
 	for name in $(bash "$script" --list); do
-		[ -n "${reported[$name]:-}" ] || { record FAIL "$suite/$name (never ran)"; echo "FAIL $name: never ran"; }
+		[ -n "${reported[$name]:-}" ] || { echo "FAIL $name: never ran"; echo "@@ FAIL $suite/$name (never ran)"; }
 	done
-	[ "$vm_rc" = 0 ] || [ ${#missing[@]} -gt 0 ] || { record FAIL "$suite (runner exit $vm_rc)"; echo "FAIL $suite: runner exited $vm_rc"; }
-	unset reported
-done
+	[ "$vm_rc" = 0 ] || [ ${#missing[@]} -gt 0 ] || { echo "FAIL $suite: runner exited $vm_rc"; echo "@@ FAIL $suite (runner exit $vm_rc)"; }
+}
+# Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service),
+# tests/vm/distro.sh (distributions). With two lanes the first streams as it runs, the second is shown when
+# both are done.
+tally=$(mktemp -d "${TMPDIR:-/tmp}/lsl-check.XXXXXX")
+if [ $lanes = 2 ]; then
+	{ run_suite tests/vm/cli.sh; run_suite tests/vm/distro.sh; } >"$tally/lane2" 2>&1 &
+	lane2=$!
+	run_suite tests/vm/run.sh 2>&1 | tee "$tally/lane1" | grep -v '^@@ '
+	wait "$lane2"
+	grep -v '^@@ ' "$tally/lane2"
+else
+	for script in tests/vm/run.sh tests/vm/cli.sh tests/vm/distro.sh; do
+		run_suite "$script" 2>&1 | tee -a "$tally/lane1" | grep -v '^@@ '
+	done
+fi
+while read -r _ status name; do
+	record "$status" "$name"
+done < <(cat "$tally"/lane* | grep '^@@ ')
+rm -rf "$tally"
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed:"

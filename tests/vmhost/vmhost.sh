@@ -4,13 +4,15 @@
 # SVM and NPT, booting Debian's generic kernel, whose kvm_amd gives a /dev/kvm that runs unmodified guests.
 #
 #   tests/vmhost/vmhost.sh [--mem MB] [--cpus N] [--rw DIR]... SCRIPT [ARGS...]
+#   (defaults: 4096 MB, 1 CPU or LSL_VMHOST_CPUS)
 #
 # Inside: this machine's / is the root, read-only over virtio-9p; /run, /tmp and /var/tmp are empty tmpfs;
 # each --rw DIR is this machine's DIR, read-write, at the same path. `bash SCRIPT ARGS...` runs in the same
 # working directory, with the variables LSL_*, CI, PATH, TERM and HOME passed in (plus LSL_IN_VMHOST=1,
 # TMPDIR=/tmp; LSL_VMHOST is dropped, since /dev/kvm in there is usable). Its output streams to our stdout
 # line by line; we exit with its status, 124 if LSL_VMHOST_TIMEOUT (default 1800) seconds pass first, 1 if the
-# emulated host could not be set up or died. LSL_VMHOST_DEBUG=1 shows the guest kernel's messages too.
+# emulated host could not be set up or died. LSL_VMHOST_DEBUG=1 shows the guest kernel's messages too;
+# LSL_VMHOST_APPEND adds to its kernel command line (module parameters as for modprobe: kvm_amd.npt=0).
 # The read-only root is mounted with 9p cache=loose (10x faster exec and stat under TCG), so a file changed on
 # this machine while the VM runs may look stale inside; LSL_VMHOST_ROOTCACHE=none makes it fully coherent.
 # --rw exports are always uncached.
@@ -37,7 +39,14 @@ usage() {
 
 # --- arguments ---------------------------------------------------------------------------------------------
 mem=4096
-cpus=2
+# One emulated CPU by default. With two, QEMU 7.2's multi-threaded TCG breaks the emulated host under nested
+# guests within minutes of vsock traffic (measured with 64 MiB `lsl -- cat` loops: a guest vCPU spins, then
+# the emulated kernel panics in exc_page_fault with a guest's GS base, 5 of 5 runs within 1-4 min; also the
+# int3/jump-label livelock): cross-CPU code patching and IPIs race in the emulation. QEMU 10.0 (bookworm-
+# backports) did no better: both CPUs halted for good within a minute. With one CPU: 99 iterations over
+# 20 min, none. Guest-heavy work takes about twice as long; callers that want throughput run several emulated
+# hosts side by side (tests/run.sh).
+cpus=${LSL_VMHOST_CPUS:-1}
 rw=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,7 +64,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 1 ] || usage
 [[ $mem =~ ^[0-9]+$ ]] && [ "$mem" -ge 256 ] || die "--mem wants megabytes (at least 256), got '$mem'"
-[[ $cpus =~ ^[0-9]+$ ]] && [ "$cpus" -ge 1 ] || die "--cpus wants a positive number, got '$cpus'"
+[[ $cpus =~ ^[0-9]+$ ]] && [ "$cpus" -ge 1 ] || die "--cpus (or LSL_VMHOST_CPUS) wants a positive number, got '$cpus'"
 timeout_s=${LSL_VMHOST_TIMEOUT:-1800}
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 1 ] || die "LSL_VMHOST_TIMEOUT wants seconds, got '$timeout_s'"
 rootcache=${LSL_VMHOST_ROOTCACHE:-loose}
@@ -284,6 +293,7 @@ while IFS= read -r p; do
 done < <([ ${#rw_paths[@]} = 0 ] || printf '%s\n' "${rw_paths[@]}" | LC_ALL=C sort -u)
 append="console=ttyS0 panic=-1 mitigations=off tsc=reliable nokaslr lsl.rootcache=$rootcache"
 if [ "${LSL_VMHOST_DEBUG:-0}" = 1 ]; then append+=" loglevel=7"; else append+=" quiet loglevel=1"; fi
+[ -z "${LSL_VMHOST_APPEND:-}" ] || append+=" $LSL_VMHOST_APPEND"
 qemu+=(-append "$append")
 
 # --- run ---------------------------------------------------------------------------------------------------
