@@ -9,6 +9,7 @@
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"
 #include "../init/fileio.h"
+#include "../init/mounts.h"
 #include "../init/proctitle.h"
 
 #include <errno.h>
@@ -86,21 +87,9 @@ static const struct ns_mount ns_mounts[] = {
  * and a copy would keep another distribution's disk busy after it stopped. */
 static void drop_other_distros(const char *root)
 {
-    FILE *f = fopen("/proc/self/mounts", "re");
-    char line[4096], paths[64][512];
-    size_t n = 0;
+    static char paths[64][LSL_MOUNT_PATH_MAX];
+    size_t n = lsl_mounts_below(LSL_DISTROS_DIR, root, paths, 64);
 
-    while (f && fgets(line, sizeof(line), f) && n < 64) {
-        char target[512];
-
-        if (sscanf(line, "%*s %511s", target) != 1 || strncmp(target, LSL_DISTROS_DIR "/", 17) != 0)
-            continue;
-        if (strncmp(target, root, strlen(root)) == 0)
-            continue;
-        snprintf(paths[n++], sizeof(paths[0]), "%s", target);
-    }
-    if (f)
-        fclose(f);
     while (n--)
         (void)umount2(paths[n], MNT_DETACH);
 }

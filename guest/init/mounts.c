@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -99,4 +101,29 @@ int lsl_mount_api_filesystems(void)
             first = r;
     }
     return first;
+}
+
+static bool below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+size_t lsl_mounts_below(const char *prefix, const char *skip, char (*out)[LSL_MOUNT_PATH_MAX], size_t max)
+{
+    char line[4096], target[LSL_MOUNT_PATH_MAX];
+    size_t n = 0;
+    FILE *f = fopen("/proc/self/mounts", "re");
+
+    if (!f)
+        return 0;
+    while (n < max && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%*s %511s", target) != 1 || !below(target, prefix))
+            continue;
+        if (skip && (strcmp(target, skip) == 0 || below(target, skip)))
+            continue;
+        memcpy(out[n++], target, sizeof(target));
+    }
+    fclose(f);
+    return n;
 }

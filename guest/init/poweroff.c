@@ -4,6 +4,7 @@
 
 #include "boot.h"
 #include "log.h"
+#include "mounts.h"
 #include "root.h"
 
 #include <errno.h>
@@ -89,15 +90,9 @@ static void kill_all(void)
  * so each file system is clean on the host before the VM goes: the lazy unmount of /run would not wait. */
 static void unmount_distros(void)
 {
-    char line[4096], targets[64][256];
-    size_t n = 0;
-    FILE *f = fopen("/proc/self/mounts", "re");
+    static char targets[64][LSL_MOUNT_PATH_MAX];
+    size_t n = lsl_mounts_below("/run/lsl", NULL, targets, 64);
 
-    while (f && fgets(line, sizeof(line), f) && n < 64)
-        if (sscanf(line, "%*s %255s", targets[n]) == 1 && strncmp(targets[n], "/run/lsl/", 9) == 0)
-            n++;
-    if (f)
-        fclose(f);
     while (n--)
         if (umount2(targets[n], 0) < 0 && umount2(targets[n], MNT_DETACH) < 0)
             (void)lsl_log_errno(errno, "cannot unmount %s: %m", targets[n]);
