@@ -16,9 +16,11 @@
 #include "archive.h"
 #include "catalog.h"
 #include "config.h"
+#include "distconf.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "manage.h"
+#include "registry.h"
 
 extern const char lsl_builtin_catalog[];
 
@@ -191,19 +193,87 @@ static int download(const struct lsl_catalog_entry *e, char *file, size_t len, i
     return *rc ? -EIO : 0;
 }
 
+/* /etc/wsl-distribution.conf's [oobe] defaultName from the archive FILE, read by the host's GNU tar (which
+ * knows the compression by itself), as wsl.exe names a distribution installed from a .wsl file. Returns 0
+ * with the name in OUT, or an exit code after one error line. */
+static int name_from_file(const char *file, char *out, size_t len)
+{
+    int pipefd[2];
+    if (strcmp(file, "-") == 0) {
+        lsl_log_error("--install --from-file - needs a name: --name NAME");
+        return LSL_EXIT_USAGE;
+    }
+    if (access(file, R_OK) < 0) {
+        lsl_log_errno(errno, "cannot read %s", file);
+        return errno == ENOENT ? LSL_EXIT_NOT_FOUND : LSL_EXIT_FAILURE;
+    }
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return lsl_log_errno(errno, "pipe"), LSL_EXIT_FAILURE;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return lsl_log_errno(errno, "fork"), LSL_EXIT_FAILURE;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(pipefd[1], 1);
+        dup2(null, 2);
+        signal(SIGPIPE, SIG_DFL);
+        /* "*" spans "./" too: archives name their members both ways. */
+        execlp("tar", "tar", "-xOf", file, "--wildcards", "*etc/wsl-distribution.conf", (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    char text[65536];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(text) - 1 && (n = read(pipefd[0], text + got, sizeof(text) - 1 - got)) != 0)
+        if (n > 0)
+            got += (size_t)n;
+        else if (errno != EINTR)
+            break;
+    text[got] = '\0';
+    close(pipefd[0]); /* a longer file than we read ends tar with SIGPIPE */
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+        lsl_log_error("cannot run tar to read %s (apt-get install tar)", file);
+        return LSL_EXIT_FAILURE;
+    }
+    struct lsl_distconf conf;
+    if (lsl_distconf_init(&conf) < 0 || lsl_distconf_parse_distribution(&conf, text, NULL) < 0) {
+        lsl_distconf_free(&conf);
+        return lsl_log_errno(ENOMEM, "%s", file), LSL_EXIT_FAILURE;
+    }
+    int rc = 0;
+    if (!conf.oobe_default_name) {
+        lsl_log_error("%s names no distribution (no defaultName in /etc/wsl-distribution.conf): --name NAME",
+                      file);
+        rc = LSL_EXIT_USAGE;
+    } else if (!lsl_distro_name_valid(conf.oobe_default_name) ||
+               (size_t)snprintf(out, len, "%s", conf.oobe_default_name) >= len) {
+        lsl_log_error("%s: defaultName '%s' is no valid distribution name: --name NAME", file,
+                      conf.oobe_default_name);
+        rc = LSL_EXIT_USAGE;
+    }
+    lsl_distconf_free(&conf);
+    return rc;
+}
+
 int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
 {
+    char from_file_name[256];
     const char *name = a->new_name;
     char file[PATH_MAX], dir[PATH_MAX];
     struct lsl_catalog cat = {0};
     bool have_cat = false;
     int rc;
     if (a->file) {
-        if (!name && !a->name[0]) {
-            lsl_log_error("--install --from-file needs a name: --name NAME");
-            return LSL_EXIT_USAGE;
-        }
-        name = name ? name : a->name;
+        if (!name && a->name[0])
+            name = a->name;
         snprintf(file, sizeof(file), "%s", a->file);
     } else {
         if ((rc = load_catalog(p, &cat)))
@@ -229,6 +299,11 @@ int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
             lsl_catalog_free(&cat);
         printf("%s\n", file);
         return 0;
+    }
+    if (!name) { /* --from-file without a name */
+        if ((rc = name_from_file(a->file, from_file_name, sizeof(from_file_name))))
+            return rc;
+        name = from_file_name;
     }
     if (a->dir)
         snprintf(dir, sizeof(dir), "%s", a->dir);

@@ -85,6 +85,13 @@ icon = /usr/share/icon.ico' || return 1
 	[ "$(lsl -d w -u root -- id -u)" = 0 ] || return 1
 	lsl -d w -- true || return 1
 	[ "$(lsl -d w -u root -- cat /root/oobe-runs)" = ran ] || { echo "OOBE ran: $(lsl -d w -u root -- cat /root/oobe-runs)"; return 1; }
+	# Without --name the distribution is called what its wsl-distribution.conf says, as with wsl.exe.
+	lsl --install --from-file "$S/w.wsl" --location "$S/d/w-named" --no-launch || return 1
+	registered Test || { echo "not registered as its defaultName Test: $(lsl -l -q)"; return 1; }
+	lsl --unregister Test || return 1
+	mktar "$S/plain.tar.gz" || return 1
+	expect_rc 2 lsl --install --from-file "$S/plain.tar.gz" --location "$S/d/plain" || return 1
+	nothing_left plain "$S/d/plain"
 }
 serve_http() { # dir: an HTTP server on 127.0.0.1 serving dir; sets port
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
