@@ -20,8 +20,11 @@ void lsl_usage(FILE *f)
             "  -d, --distribution NAME  the distribution to use\n"
             "  -u, --user USER          run as USER (default: the distribution's default user)\n"
             "      --cd DIR             working directory (~ is the Linux home)\n"
+            "      --shell-type standard|login|none\n"
+            "                           the command line through the shell (standard), a login shell,\n"
+            "                           or exec'd word by word without one (none)\n"
             "      --system             use the VM's system root instead of a distribution\n"
-            "      --shutdown           stop the VM and everything running in it\n"
+            "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
             "      --status             VM state, uptime, memory, vCPUs and sessions\n"
             "      --version, --help\n\n"
             "Distributions:\n"
@@ -217,6 +220,18 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             if (!(v = value_of(argc, argv, &i, "--cd", "--cd")) || !*v)
                 return fail(err, errlen, "--cd needs a directory");
             a->cd = v;
+        } else if (is_opt(arg, "--shell-type", "--shell-type")) {
+            v = value_of(argc, argv, &i, "--shell-type", "--shell-type");
+            if (v && !strcmp(v, "standard"))
+                a->shell_type = LSL_SHELL_STANDARD;
+            else if (v && !strcmp(v, "login"))
+                a->shell_type = LSL_SHELL_LOGIN;
+            else if (v && !strcmp(v, "none"))
+                a->shell_type = LSL_SHELL_NONE;
+            else
+                return fail(err, errlen, "--shell-type needs standard, login or none");
+        } else if (strcmp(arg, "--force") == 0) {
+            a->force = true;
         } else if (strcmp(arg, "--system") == 0) {
             a->system = true;
         } else if (strcmp(arg, "--shutdown") == 0) {
@@ -233,9 +248,16 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             break; /* the command line starts here */
         }
     }
+    if (a->force && a->action != LSL_ACT_SHUTDOWN)
+        return fail(err, errlen, "--force goes with --shutdown");
     if (i < argc) {
         if (a->action != LSL_ACT_LOGIN)
             return fail(err, errlen, "'%s' cannot be combined with a command", argv[i - 1]);
+        if (a->shell_type == LSL_SHELL_NONE) {
+            a->action = LSL_ACT_EXEC;
+            a->argv = &argv[i];
+            return 0;
+        }
         a->action = LSL_ACT_SHELL;
         a->shell_line = join(argc - i, &argv[i]);
         if (!a->shell_line)

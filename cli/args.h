@@ -10,7 +10,7 @@ enum lsl_action {
     LSL_ACT_LOGIN,    /* no command: the default user's login shell */
     LSL_ACT_SHELL,    /* `lsl CMD LINE`: the words joined with spaces, run by the user's shell */
     LSL_ACT_EXEC,     /* `lsl -- CMD ARGS` or `lsl -e CMD ARGS`: exec without a shell */
-    LSL_ACT_SHUTDOWN, /* --shutdown */
+    LSL_ACT_SHUTDOWN, /* --shutdown [--force] */
     LSL_ACT_STATUS,   /* --status */
     LSL_ACT_VERSION,
     LSL_ACT_HELP,
@@ -25,6 +25,13 @@ enum lsl_action {
     LSL_ACT_MANAGE,      /* --manage NAME --set-default-user USER | --resize SIZE | --move DIR */
 };
 
+/* wsl.exe's --shell-type: how a command line (or no command) reaches the user's shell. */
+enum lsl_shell_type {
+    LSL_SHELL_STANDARD, /* the command line through `SHELL -c`; no command: a login shell */
+    LSL_SHELL_LOGIN,    /* the command line through a login shell (profile read first) */
+    LSL_SHELL_NONE,     /* the words exec'd as they are; no command: a shell that is not a login shell */
+};
+
 struct lsl_args {
     enum lsl_action action;
     const char *distro; /* -d/--distribution */
@@ -33,6 +40,8 @@ struct lsl_args {
     char **argv;        /* LSL_ACT_EXEC: NULL-terminated */
     char *shell_line;   /* LSL_ACT_SHELL: malloc'd, words joined by single spaces */
     bool system;        /* --system: the VM's system root instead of a distribution */
+    bool force;         /* --shutdown --force: kill the VM without the guest's orderly poweroff */
+    enum lsl_shell_type shell_type;
 
     /* Management verbs. */
     const char *name;     /* the distribution (install: the catalog entry, "" for the default) */

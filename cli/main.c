@@ -73,10 +73,11 @@ static int do_status(const struct lsl_paths *p)
     return 0;
 }
 
-static int do_shutdown(const struct lsl_paths *p)
+static int do_shutdown(const struct lsl_paths *p, bool force)
 {
     bool was;
-    return lsl_service_shutdown(p, 60, &was) < 0 ? LSL_EXIT_FAILURE : 0;
+    int r = force ? lsl_service_kill(p, 10, &was) : lsl_service_shutdown(p, 60, &was);
+    return r < 0 ? LSL_EXIT_FAILURE : 0;
 }
 
 /* Runs req in distro (NULL: the system root): straight to the distribution's own agent when its start left
@@ -180,10 +181,11 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
     switch (a->action) {
     case LSL_ACT_LOGIN:
         req.argv = login_argv;
-        req.flags = LSL_EXEC_LOGIN;
+        req.flags = a->shell_type == LSL_SHELL_NONE ? 0 : LSL_EXEC_LOGIN;
         break;
     case LSL_ACT_SHELL:
         req.argv = shell_argv;
+        req.flags = a->shell_type == LSL_SHELL_LOGIN ? LSL_EXEC_LOGIN : 0;
         break;
     default:
         req.argv = (const char *const *)a->argv;
@@ -235,7 +237,7 @@ static int dispatch(const struct lsl_paths *p, struct lsl_args *a)
     case LSL_ACT_STATUS:
         return do_status(p);
     case LSL_ACT_SHUTDOWN:
-        return do_shutdown(p);
+        return do_shutdown(p, a->force);
     case LSL_ACT_IMPORT:
         return lsl_cmd_import(p, a->name, a->dir, a->file, a->vhd);
     case LSL_ACT_EXPORT:

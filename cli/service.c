@@ -201,6 +201,37 @@ out:
     return r;
 }
 
+int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running)
+{
+    *was_running = false;
+    int fd = unix_connect(p->runtime, "control");
+    if (fd < 0)
+        return 0;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    int r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+    close(fd);
+    if (r < 0)
+        return lsl_log_errno(errno, "cannot tell which process serves %s/control", p->runtime);
+    /* The runtime directory is ours alone (0700), but a pid from a socket is checked before a SIGKILL. */
+    if (cred.pid <= 0 || cred.uid != getuid()) {
+        lsl_log_error("%s/control is served by pid %d of uid %u, not by this user's service", p->runtime,
+                      (int)cred.pid, (unsigned)cred.uid);
+        return -EPERM;
+    }
+    *was_running = true;
+    if (kill(cred.pid, SIGKILL) < 0 && errno != ESRCH)
+        return lsl_log_errno(errno, "cannot kill the VM service (pid %d)", (int)cred.pid);
+    for (int i = 0; i < timeout_s * 100; i++) {
+        if (kill(cred.pid, 0) < 0 && errno == ESRCH)
+            return 0;
+        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    lsl_log_error("the VM service (pid %d) is still there %d s after SIGKILL", (int)cred.pid, timeout_s);
+    return -ETIMEDOUT;
+}
+
 int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_running)
 {
     char reply[512];

@@ -21,5 +21,9 @@ int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *r
                      struct lsl_session_io *io);
 /* Asks the service to stop and waits (up to timeout_s) until it is gone. true if it was running. */
 int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_running);
+/* --shutdown --force: SIGKILL to the process that listens on the control socket (found by SO_PEERCRED, so a
+ * service that no longer answers is killed too), then waits up to timeout_s for it to be gone. The guest gets
+ * no chance to sync: what it had not written to its disks is lost, as with a power cut. */
+int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running);
 
 #endif

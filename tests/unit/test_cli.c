@@ -29,6 +29,22 @@ static void test_run_grammar(void)
     CHECK_EQ(parse(&a, system_argv), 0);
     CHECK(a.action == LSL_ACT_SHELL && a.system && !strcmp(a.shell_line, "echo hi"));
     lsl_args_free(&a);
+    /* --shell-type: none execs the words as they are, login keeps the line for a login shell. */
+    const char *none_argv[] = {"lsl", "--shell-type", "none", "echo", "$HOME", NULL};
+    CHECK_EQ(parse(&a, none_argv), 0);
+    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.argv[0], "echo") && !strcmp(a.argv[1], "$HOME"));
+    CHECK(a.argv[2] == NULL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--shell-type=login", "echo", "$0", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SHELL && a.shell_type == LSL_SHELL_LOGIN && !strcmp(a.shell_line, "echo $0"));
+    lsl_args_free(&a);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--shell-type", "none", NULL}), 0);
+    CHECK(a.action == LSL_ACT_LOGIN && a.shell_type == LSL_SHELL_NONE);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--shell-type", "bash", "true", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--shell-type", NULL}), -EINVAL);
+    /* --force only with --shutdown. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--shutdown", "--force", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SHUTDOWN && a.force);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--force", "true", NULL}), -EINVAL);
     /* A verb only counts first, as with wsl.exe: later it is the command's. */
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--", "lsl", "--import", NULL}), 0);
     CHECK(a.action == LSL_ACT_EXEC);

@@ -122,6 +122,15 @@ cd_user_env() {
 	[ "$(FOO=bar LSLENV=FOO lsl -- sh -c 'echo "$FOO"')" = bar ] || { echo "LSLENV did not pass FOO"; return 1; }
 	[ -z "$(FOO=bar lsl -- sh -c 'echo "$FOO"')" ] || { echo "FOO passed without LSLENV"; return 1; }
 }
+shell_types() {
+	local out
+	out=$(lsl 'echo $0') && [ "$out" = /bin/sh ] || { echo "standard: \$0 is '$out'"; return 1; }
+	out=$(lsl --shell-type login 'echo $0') && [ "$out" = -sh ] || { echo "login: \$0 is '$out'"; return 1; }
+	out=$(lsl --shell-type none echo '$0' 'a  b') && [ "$out" = '$0 a  b' ] || { echo "none: '$out'"; return 1; }
+	lsl --shell-type bash true 2>"$S/err"
+	local rc=$?
+	[ $rc = 255 ] && grep -q 'shell-type' "$S/err" || { echo "bad --shell-type: exit $rc, $(cat "$S/err")"; return 1; }
+}
 status_sessions() {
 	lsl -- sleep 6 &
 	local pid=$! out
@@ -171,6 +180,21 @@ shutdown_kills_stubborn() {
 	wait_stopped 30 || return 1
 	grep -q '^State: *stopped' <<<"$(lsl --status)" || { echo "status does not say stopped"; return 1; }
 }
+shutdown_force() {
+	"$L" -- sleep 300 &
+	local pid=$! rc
+	sleep 3
+	# A service that no longer answers (stopped here) is killed all the same.
+	pkill -STOP -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" || { echo "no service to stop"; return 1; }
+	timeout 30 "$L" --shutdown --force || { echo "--shutdown --force failed"; return 1; }
+	[ "$(vmm_count)" = 0 ] || { echo "the service outlived --shutdown --force"; return 1; }
+	timeout 10 tail --pid=$pid -f /dev/null || { echo "lsl -- sleep did not end with its VM"; return 1; }
+	wait $pid
+	rc=$?
+	[ $rc = 255 ] || { echo "lsl -- sleep ended with $rc when its VM was killed, not 255"; return 1; }
+	# The killed service left its sockets behind: the next command starts a new VM all the same.
+	[ "$(lsl -- echo back)" = back ] || { echo "no new VM after a forced shutdown"; return 1; }
+}
 two_at_once() {
 	wait_stopped 30 || return 1
 	lsl -- true &
@@ -193,6 +217,7 @@ bad_args() {
 }
 
 all_tests="first_start exit_codes binary_64m stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
-	cd_user_env status_sessions killed_client_cleans_up malformed_input shutdown_kills_stubborn two_at_once
+	cd_user_env shell_types status_sessions killed_client_cleans_up malformed_input shutdown_force
+	shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
 run_suite "$@"
