@@ -140,6 +140,28 @@ status_sessions() {
 	grep -q '^State: *running' <<<"$out" && grep -q '^Sessions: *1$' <<<"$out" && grep -q '^vCPUs: *2$' <<<"$out" ||
 		{ echo "status: $out"; return 1; }
 }
+signals_forwarded() {
+	# With pipes (no terminal to type ^C into) signals sent to lsl reach the command, which decides the status.
+	local sig pid rc
+	for sig in INT TERM HUP QUIT; do
+		"$L" -- sh -c "trap 'echo got-$sig; exit 7' $sig; while :; do sleep 0.2; done" </dev/null >"$S/sig" &
+		pid=$!
+		sleep 3
+		kill -$sig $pid
+		timeout 20 tail --pid=$pid -f /dev/null || { kill -9 $pid; echo "SIG$sig: lsl did not end"; return 1; }
+		wait $pid
+		rc=$?
+		[ $rc = 7 ] && [ "$(cat "$S/sig")" = got-$sig ] || { echo "SIG$sig: exit $rc, said '$(cat "$S/sig")'"; return 1; }
+	done
+	# Not caught: the command dies of it and lsl reports 128+N.
+	"$L" -- sleep 100 </dev/null &
+	pid=$!
+	sleep 3
+	kill -INT $pid
+	wait $pid
+	rc=$?
+	[ $rc = 130 ] || { echo "uncaught SIGINT: exit $rc, not 130"; return 1; }
+}
 killed_client_cleans_up() {
 	"$L" -- sleep 1234 & # not through timeout(1): the client itself must be the one killed
 	local pid=$!
@@ -217,7 +239,7 @@ bad_args() {
 }
 
 all_tests="first_start exit_codes binary_64m stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
-	cd_user_env shell_types status_sessions killed_client_cleans_up malformed_input shutdown_force
+	cd_user_env shell_types status_sessions signals_forwarded killed_client_cleans_up malformed_input shutdown_force
 	shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
 run_suite "$@"
