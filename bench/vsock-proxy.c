@@ -1,10 +1,10 @@
 /* ssh ProxyCommand for the session benchmark: reaches a guest vsock port through lsl-vmm's hybrid-vsock unix
  * socket and relays stdin/stdout to it, so that ssh into the guest needs no guest network device.
  *   vsock-proxy SOCKET PORT      e.g. vsock-proxy $XDG_RUNTIME_DIR/lsl/vsock 22
- * The handshake is the VMM's: write "CONNECT <port>\n", read "OK <n>\n". It is on the peer's measured path, so
- * it is C rather than an interpreter, and each direction is its own process blocking in read(2). Not splice:
- * with a socket spliced into ssh's pipe, ssh's one-byte reads of the banner stalled after the first byte (seen
- * on the emulated host's Linux 6.1). */
+ * The handshake is the VMM's: write "CONNECT <port>\n", read "OK <n>\n". It is on the peer's measured path,
+ * so it is C rather than an interpreter, and each direction is its own process blocking in read(2). Not
+ * splice: with a socket spliced into ssh's pipe, ssh's one-byte reads of the banner stalled after the first
+ * byte (seen on the emulated host's Linux 6.1). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +91,8 @@ int main(int argc, char **argv)
     }
     int r = relay(s, 1); /* guest -> ssh, until the guest closes */
     close(1);
-    /* ssh closes our stdin when it exits; do not wait for a writer that may still be blocked on a full pipe. */
+    /* ssh closes our stdin when it exits; do not wait for a writer that may still be blocked on a full pipe.
+     */
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     return r < 0 ? 1 : 0;

@@ -10,39 +10,40 @@
 
 void lsl_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lsl [options] [COMMAND LINE]\n"
-            "       lsl [options] -- COMMAND [ARG...]\n"
-            "Runs Linux commands in the lsl VM, which starts on first use and stops when idle.\n\n"
-            "  (no command)             the default user's login shell\n"
-            "  COMMAND LINE             run through the user's shell, like `wsl ls -la | wc`\n"
-            "  -e, --exec CMD [ARG...]  run CMD directly, without a shell (same as `-- CMD ARG...`)\n"
-            "  -d, --distribution NAME  the distribution to use\n"
-            "  -u, --user USER          run as USER (default: the distribution's default user)\n"
-            "      --cd DIR             working directory (~ is the Linux home)\n"
-            "      --shell-type standard|login|none\n"
-            "                           the command line through the shell (standard), a login shell,\n"
-            "                           or exec'd word by word without one (none)\n"
-            "      --system             use the VM's system root instead of a distribution\n"
-            "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
-            "      --status             VM state, uptime, memory, vCPUs and sessions\n"
-            "      --version, --help\n\n"
-            "Distributions:\n"
-            "  --install [NAME] [--name X] [--location DIR] [--from-file FILE] [--no-launch] [--download-only]\n"
-            "                           install from the catalog (lsl --list --online) or a local file\n"
-            "  --import NAME DIR FILE|- [--vhd]\n"
-            "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
-            "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
-            "  -l, --list [-v] [-q] [--running] [--online]\n"
-            "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
-            "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n\n"
-            "Each of stdin, stdout and stderr is a pseudo-terminal in the VM when it is a terminal here, a pipe\n"
-            "otherwise. Variables named in LSLENV (colon-separated) are passed through, as WSLENV does.\n"
-            "Exit status: the command's (128+N if killed by signal N); %d when lsl itself fails. Management\n"
-            "commands exit 0, or: %d unknown distribution, %d name or file already exists, %d bad or corrupt\n"
-            "archive or image, %d checksum mismatch, %d download failed, %d bad arguments, %d other failure.\n",
-            LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
-            LSL_EXIT_DOWNLOAD, LSL_EXIT_USAGE, LSL_EXIT_FAILURE);
+    fprintf(
+        f,
+        "usage: lsl [options] [COMMAND LINE]\n"
+        "       lsl [options] -- COMMAND [ARG...]\n"
+        "Runs Linux commands in the lsl VM, which starts on first use and stops when idle.\n\n"
+        "  (no command)             the default user's login shell\n"
+        "  COMMAND LINE             run through the user's shell, like `wsl ls -la | wc`\n"
+        "  -e, --exec CMD [ARG...]  run CMD directly, without a shell (same as `-- CMD ARG...`)\n"
+        "  -d, --distribution NAME  the distribution to use\n"
+        "  -u, --user USER          run as USER (default: the distribution's default user)\n"
+        "      --cd DIR             working directory (~ is the Linux home)\n"
+        "      --shell-type standard|login|none\n"
+        "                           the command line through the shell (standard), a login shell,\n"
+        "                           or exec'd word by word without one (none)\n"
+        "      --system             use the VM's system root instead of a distribution\n"
+        "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
+        "      --status             VM state, uptime, memory, vCPUs and sessions\n"
+        "      --version, --help\n\n"
+        "Distributions:\n"
+        "  --install [NAME] [--name X] [--location DIR] [--from-file FILE] [--no-launch] [--download-only]\n"
+        "                           install from the catalog (lsl --list --online) or a local file\n"
+        "  --import NAME DIR FILE|- [--vhd]\n"
+        "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
+        "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
+        "  -l, --list [-v] [-q] [--running] [--online]\n"
+        "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
+        "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n\n"
+        "Each of stdin, stdout and stderr is a pseudo-terminal in the VM when it is a terminal here, a pipe\n"
+        "otherwise. Variables named in LSLENV (colon-separated) are passed through, as WSLENV does.\n"
+        "Exit status: the command's (128+N if killed by signal N); %d when lsl itself fails. Management\n"
+        "commands exit 0, or: %d unknown distribution, %d name or file already exists, %d bad or corrupt\n"
+        "archive or image, %d checksum mismatch, %d download failed, %d bad arguments, %d other failure.\n",
+        LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
+        LSL_EXIT_DOWNLOAD, LSL_EXIT_USAGE, LSL_EXIT_FAILURE);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -100,7 +101,7 @@ static const struct {
     int nargs; /* positional arguments after the verb; -1: optional NAME */
 } verbs[] = {
     {"--install", "--install", LSL_ACT_INSTALL, -1}, {"--import", "--import", LSL_ACT_IMPORT, 3},
-    {"--export", "--export", LSL_ACT_EXPORT, 2},      {"--unregister", "--unregister", LSL_ACT_UNREGISTER, 1},
+    {"--export", "--export", LSL_ACT_EXPORT, 2},     {"--unregister", "--unregister", LSL_ACT_UNREGISTER, 1},
     {"-s", "--set-default", LSL_ACT_SET_DEFAULT, 1}, {"-l", "--list", LSL_ACT_LIST, 0},
     {"-t", "--terminate", LSL_ACT_TERMINATE, 1},     {"--manage", "--manage", LSL_ACT_MANAGE, 1},
 };
@@ -149,7 +150,8 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
             a->no_launch = true;
         } else if (a->action == LSL_ACT_INSTALL && !strcmp(arg, "--download-only")) {
             a->download_only = true; /* fetch or bootstrap into the cache, print its path, install nothing */
-        } else if (a->action == LSL_ACT_INSTALL && (!strcmp(arg, "--web-download") || !strcmp(arg, "--legacy"))) {
+        } else if (a->action == LSL_ACT_INSTALL &&
+                   (!strcmp(arg, "--web-download") || !strcmp(arg, "--legacy"))) {
             ; /* wsl.exe's transport choices: every download here is a web download */
         } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--set-default-user", "--set-default-user")) {
             if (!(val = value_of(argc, argv, &i, "--set-default-user", "--set-default-user")) || !*val)

@@ -1,5 +1,6 @@
 /* The lsl command line, wsl.exe's grammar: options first, then either nothing (login shell), a command line
- * for the user's shell, or `--`/`-e` and an argv to exec directly. Parsed by a pure function (unit-tested). */
+ * for the user's shell, or `--`/`-e` and an argv to exec directly. Parsed by a pure function (unit-tested).
+ */
 #ifndef LSL_CLI_ARGS_H
 #define LSL_CLI_ARGS_H
 
@@ -51,8 +52,8 @@ struct lsl_args {
     const char *format;   /* --export --format (NULL: from FILE's name, else tar) */
     bool vhd, no_launch, download_only;
     bool verbose, quiet, running, online; /* --list */
-    const char *default_user; /* --manage --set-default-user */
-    const char *resize;       /* --manage --resize */
+    const char *default_user;             /* --manage --set-default-user */
+    const char *resize;                   /* --manage --resize */
 };
 
 /* Returns 0, or -EINVAL with a one-line message in err. */

@@ -19,7 +19,8 @@ static bool listed(const char *name, size_t len, const char *list)
     while (list && *list) {
         const char *end = strchr(list, ':');
         size_t n = end ? (size_t)(end - list) : strlen(list);
-        /* WSLENV allows "/flags" after a name; lsl has no path translation, so flags are accepted and ignored. */
+        /* WSLENV allows "/flags" after a name; lsl has no path translation, so flags are accepted and
+         * ignored. */
         const char *slash = memchr(list, '/', n);
         size_t name_len = slash ? (size_t)(slash - list) : n;
         if (name_len == len && strncmp(list, name, len) == 0)

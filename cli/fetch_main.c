@@ -4,7 +4,8 @@
  *   lsl-fetch URL DEST [SHA256]   exit 0: DEST is complete (and verified when SHA256 is given; an existing
  *                                 DEST with that sum is kept without downloading); 6: sha256 mismatch;
  *                                 7: the transfer failed (DEST.partial is kept for resume); 2: bad usage;
- *                                 1: a local error. One error line on stderr, a progress bar on a terminal. */
+ *                                 1: a local error. One error line on stderr, a progress bar on a terminal.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,5 +29,8 @@ int main(int argc, char **argv)
     if (r == 0)
         return 0;
     fprintf(stderr, "lsl: cannot download %s: %s\n", url, err);
-    return r == -EBADMSG ? LSL_EXIT_CHECKSUM : r == -EIO ? LSL_EXIT_DOWNLOAD : r == -EINVAL ? LSL_EXIT_USAGE : 1;
+    return r == -EBADMSG  ? LSL_EXIT_CHECKSUM
+           : r == -EIO    ? LSL_EXIT_DOWNLOAD
+           : r == -EINVAL ? LSL_EXIT_USAGE
+                          : 1;
 }

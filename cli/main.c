@@ -61,8 +61,8 @@ static int do_status(const struct lsl_paths *p)
     printf("Uptime:       ");
     print_duration(field(reply, "uptime_ms"));
     printf("vCPUs:        %llu\n", field(reply, "vcpus"));
-    printf("Memory:       %llu MiB guest, %llu MiB resident on the host\n", field(reply, "memory_bytes") >> 20,
-           field(reply, "host_rss_bytes") >> 20);
+    printf("Memory:       %llu MiB guest, %llu MiB resident on the host\n",
+           field(reply, "memory_bytes") >> 20, field(reply, "host_rss_bytes") >> 20);
     printf("Sessions:     %llu\n", field(reply, "sessions"));
     long long idle = (long long)field(reply, "idle_timeout_s");
     if (strstr(reply, "idle_timeout_s -"))
@@ -207,7 +207,8 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
             if (name)
                 lsl_log_error("there is no distribution '%s' (lsl --list shows them)", name);
             else
-                lsl_log_error("no distribution is installed: lsl --install installs one (lsl --list --online)");
+                lsl_log_error(
+                    "no distribution is installed: lsl --install installs one (lsl --list --online)");
             lsl_registry_close(&reg);
             return LSL_EXIT_FAILURE;
         }

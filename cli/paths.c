@@ -63,7 +63,6 @@ static int private_dir(const char *path)
     return 0;
 }
 
-
 int lsl_paths_init(struct lsl_paths *p)
 {
     memset(p, 0, sizeof(*p));

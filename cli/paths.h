@@ -13,7 +13,7 @@ struct lsl_paths {
     char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
     char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
     char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
-    char rootfs[PATH_MAX];  /* $LSL_ROOTFS or this build's guest/system.img: the VM's system root, read-only */
+    char rootfs[PATH_MAX]; /* $LSL_ROOTFS or this build's guest/system.img: the VM's system root, read-only */
 };
 
 /* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */

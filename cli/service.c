@@ -25,7 +25,7 @@
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
 /* Disk slots of the VM: one per distribution running at the same time (and one per import or export). */
 #define LSL_DISK_SLOTS "12"
-#define AGENT_RETRIES 600 /* x 50 ms */
+#define AGENT_RETRIES  600 /* x 50 ms */
 
 static int unix_connect(const char *dir, const char *name)
 {
@@ -92,14 +92,16 @@ int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *r
     }
 }
 
-/* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir. */
+/* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir.
+ */
 static int spawn_service(const struct lsl_paths *p)
 {
     char disk[PATH_MAX + 8], log[PATH_MAX], console[PATH_MAX], idle[24];
     int r;
     /* The system root is never written: the build's image serves every user, read-only. */
     snprintf(disk, sizeof(disk), "%s,ro", p->rootfs);
-    if ((r = lsl_path_join(log, p->state, "service.log")) < 0 || (r = lsl_path_join(console, p->state, "console.log")) < 0)
+    if ((r = lsl_path_join(log, p->state, "service.log")) < 0 ||
+        (r = lsl_path_join(console, p->state, "console.log")) < 0)
         return r;
     /* ~/.lslconfig with the LSL_* environment over it. */
     struct lsl_config c;
@@ -109,10 +111,27 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(idle, sizeof(idle), "%lld", idle_s);
     snprintf(cpus, sizeof(cpus), "%u", c.processors);
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
-    const char *argv[24] = {p->vmm, "--service", p->runtime, "--idle-timeout", idle,
-                            "--kernel", c.kernel ? c.kernel : p->kernel, "--initrd", p->initrd,
-                            "--disk", disk, "--root", "/dev/vda", "--console-log", console,
-                            "--cpus", cpus, "--memory", mem, "--disk-slots", LSL_DISK_SLOTS};
+    const char *argv[24] = {p->vmm,
+                            "--service",
+                            p->runtime,
+                            "--idle-timeout",
+                            idle,
+                            "--kernel",
+                            c.kernel ? c.kernel : p->kernel,
+                            "--initrd",
+                            p->initrd,
+                            "--disk",
+                            disk,
+                            "--root",
+                            "/dev/vda",
+                            "--console-log",
+                            console,
+                            "--cpus",
+                            cpus,
+                            "--memory",
+                            mem,
+                            "--disk-slots",
+                            LSL_DISK_SLOTS};
     int argc = 21;
     if (c.kernel_cmdline && *c.kernel_cmdline) {
         argv[argc++] = "--append";
@@ -177,7 +196,8 @@ int lsl_service_ensure(const struct lsl_paths *p)
         lsl_config_load_user(&c);
         const char *kernel = c.kernel ? c.kernel : p->kernel;
         if (access(kernel, R_OK) < 0)
-            r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)", kernel);
+            r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)",
+                              kernel);
         lsl_config_free(&c);
         if (r < 0)
             goto out;
@@ -244,7 +264,8 @@ int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_run
     if (lsl_service_request(p, "shutdown", reply, sizeof(reply)) < 0)
         return 0;
     for (int i = 0; i < timeout_s * 10; i++) {
-        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH
+                    : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
             return 0;
         struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -21,7 +21,7 @@ struct lsl_session_io {
     int fds[3];   /* local stdin, stdout, stderr */
     char *errbuf; /* receives a one-line reason when a negative value is returned (may be NULL) */
     size_t errlen;
-    int remote_error; /* out: the enum lsl_error of an ERROR from the agent, else 0 */
+    int remote_error;      /* out: the enum lsl_error of an ERROR from the agent, else 0 */
     unsigned connect_port; /* in: fd is the VMM's hybrid-vsock socket, not yet connected: connect to this
                             * guest port first (see hybrid_connect() in session.c); 0: fd is connected */
     bool started;          /* out: the command started (before that, nothing of stdin was read) */

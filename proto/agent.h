@@ -11,16 +11,16 @@
 
 #include <stdint.h>
 
-#define LSL_AGENT_PORT 5000    /* vsock port the agent listens on */
+#define LSL_AGENT_PORT 5000 /* vsock port the agent listens on */
 /* A running distribution's own agent listens on LSL_DISTRO_PORT_BASE + its disk slot: sessions served there
  * start inside its namespaces (no join per command). Below 1024, so only root in the guest can bind one. */
 #define LSL_DISTRO_PORT_BASE  1000
 #define LSL_DISTRO_PORT_SLOTS 24
 #define LSL_DISTRO_PORT_OK(port)                                                                             \
     ((port) >= LSL_DISTRO_PORT_BASE && (port) < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
-#define LSL_AGENT_VERSION 2 /* 2: EXEC names a distribution */
-#define LSL_FRAME_MAX (1u << 20) /* payload bytes; larger frames are a protocol error */
-#define LSL_STDIN_WINDOW (256u << 10) /* initial stdin credit the agent grants with STARTED */
+#define LSL_AGENT_VERSION 2            /* 2: EXEC names a distribution */
+#define LSL_FRAME_MAX     (1u << 20)   /* payload bytes; larger frames are a protocol error */
+#define LSL_STDIN_WINDOW  (256u << 10) /* initial stdin credit the agent grants with STARTED */
 
 struct lsl_frame_hdr {
     uint32_t type; /* enum lsl_frame_type */
@@ -61,15 +61,15 @@ enum lsl_stdio_mode {
  * env[0..envc-1] ("NAME=value"). An empty cwd means the user's home; an empty user means root; an empty
  * distro means the system root (the VM's own disk, where lsl-distro manages the distributions), otherwise
  * the command joins the namespaces of that running distribution (LSL_ERR_NO_DISTRO if it is not running);
- * an empty argv[0] means the user's login shell from the guest's passwd (what `lsl` and `lsl CMD LINE` run). The
- * command gets exactly env (the agent adds nothing but what a login does: HOME, USER, LOGNAME, SHELL when
+ * an empty argv[0] means the user's login shell from the guest's passwd (what `lsl` and `lsl CMD LINE` run).
+ * The command gets exactly env (the agent adds nothing but what a login does: HOME, USER, LOGNAME, SHELL when
  * missing). */
 struct lsl_exec {
-    uint32_t flags;     /* LSL_EXEC_* */
-    uint8_t stdio[3];   /* enum lsl_stdio_mode for stdin, stdout, stderr */
-    uint8_t reserved;   /* 0 */
+    uint32_t flags;      /* LSL_EXEC_* */
+    uint8_t stdio[3];    /* enum lsl_stdio_mode for stdin, stdout, stderr */
+    uint8_t reserved;    /* 0 */
     uint16_t rows, cols; /* initial pty size when any fd is a pty */
-    uint32_t argc;      /* >= 1 */
+    uint32_t argc;       /* >= 1 */
     uint32_t envc;
 };
 

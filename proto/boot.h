@@ -5,10 +5,10 @@
 #define LSL_PROTO_BOOT_H
 
 /* Kernel command line keys read by lsl-init (from /proc/cmdline). */
-#define LSL_CMDLINE_CMD "lsl.cmd="         /* argv as lowercase hex of "arg0\0arg1\0...argN\0" */
-#define LSL_CMDLINE_ROOT "lsl.root="       /* block device to mount and chroot into, e.g. /dev/vda */
+#define LSL_CMDLINE_CMD       "lsl.cmd="       /* argv as lowercase hex of "arg0\0arg1\0...argN\0" */
+#define LSL_CMDLINE_ROOT      "lsl.root="      /* block device to mount and chroot into, e.g. /dev/vda */
 #define LSL_CMDLINE_ROOTFLAGS "lsl.rootflags=" /* "ro" or "rw" (default rw) */
-#define LSL_CMDLINE_AGENT "lsl.agent="     /* "1": serve agent sessions on vsock (proto/agent.h) */
+#define LSL_CMDLINE_AGENT     "lsl.agent="     /* "1": serve agent sessions on vsock (proto/agent.h) */
 
 /* Printed by lsl-init on the console as soon as /proc is mounted: "<marker> uptime=<seconds>s". */
 #define LSL_BOOT_MARKER "lsl-init: up"
@@ -24,8 +24,8 @@
 #define LSL_VMM_EXIT_PANIC 124 /* the guest kernel panicked: the panic line goes to stderr */
 
 /* Exit statuses lsl-init reports for its own failures (like a shell's). */
-#define LSL_INIT_EXIT_NOEXEC 126   /* command found but not executable */
+#define LSL_INIT_EXIT_NOEXEC   126 /* command found but not executable */
 #define LSL_INIT_EXIT_NOTFOUND 127 /* command not found */
-#define LSL_INIT_EXIT_SETUP 125    /* could not mount the root disk or similar; error line printed */
+#define LSL_INIT_EXIT_SETUP    125 /* could not mount the root disk or similar; error line printed */
 
 #endif

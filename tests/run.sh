@@ -34,6 +34,20 @@ run_unit() { # label exe
 	fi
 }
 
+echo "== style"
+# The sources as clang-format (.clang-format) writes them: `make format` fixes what this reports.
+if command -v clang-format >/dev/null; then
+	out=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 | grep -o '^[^:]*:[0-9]*' | sort -u)
+	if [ -z "$out" ]; then
+		record PASS style/clang-format; echo "PASS style/clang-format"
+	else
+		record FAIL style/clang-format; echo "FAIL style/clang-format: not formatted (make format):"
+		sed 's/^/    /' <<<"$out" | head -20
+	fi
+else
+	record SKIP style/clang-format; echo "SKIP style/clang-format: no clang-format"
+fi
+
 echo "== unit tests"
 for b in "$LSL_BUILD" "$root/$asan_build"; do
 	tag=unit; [ "$b" = "$LSL_BUILD" ] || tag=unit-asan

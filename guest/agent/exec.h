@@ -12,8 +12,8 @@ struct agent_exec {
     uint32_t flags;   /* LSL_EXEC_* */
     uint8_t stdio[3]; /* enum lsl_stdio_mode */
     uint16_t rows, cols;
-    const char *cwd;  /* "" = the user's home */
-    const char *user; /* "" = the agent's own user (root in the guest) */
+    const char *cwd;    /* "" = the user's home */
+    const char *user;   /* "" = the agent's own user (root in the guest) */
     const char *distro; /* "" = the system root, else a running distribution's name */
     uint32_t argc, envc;
     char **argv; /* argc entries + NULL */

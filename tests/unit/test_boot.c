@@ -35,7 +35,7 @@ static void test_e820_above_hole(void)
     for (unsigned i = 0; i < n; i++)
         if (e[i].type == E820_RAM)
             ram += e[i].size;
-    CHECK_EQ(ram, (5ull << 30) - (0x100000 - LAYOUT_EBDA)); /* all RAM but the legacy hole */
+    CHECK_EQ(ram, (5ull << 30) - (0x100000 - LAYOUT_EBDA));          /* all RAM but the legacy hole */
     CHECK_EQ(x86_e820_build(5ull << 30, LAYOUT_MMIO_HOLE, e, 2), 2); /* never writes past cap */
 }
 

@@ -64,8 +64,8 @@ static void test_bzimage(void)
     buf[0x1fe] = 0x55, buf[0x1ff] = 0xaa;
     buf[0x200] = 0xeb, buf[0x201] = 0x66;
     memcpy(buf + 0x202, "HdrS", 4);
-    buf[0x206] = 0x0f, buf[0x207] = 0x02; /* protocol 2.15 */
-    buf[0x236] = 1;                       /* XLF_KERNEL_64 */
+    buf[0x206] = 0x0f, buf[0x207] = 0x02;                    /* protocol 2.15 */
+    buf[0x236] = 1;                                          /* XLF_KERNEL_64 */
     buf[0x260] = 0x00, buf[0x261] = 0x00, buf[0x262] = 0x10; /* init_size 1 MiB */
     memcpy(buf + 1024, "PMODE", 5);
     struct kernel_image k;

@@ -31,8 +31,8 @@ static void test_parse_ok(void)
     struct vmm_options o;
     char err[256];
     char d1[] = "a.img", d2[] = "b.img,ro";
-    CHECK_EQ(parse(&o, err, "-k", "vmlinux", "--initrd", "i.cpio", "-m", "1G", "--cpus", "4", "-d", d1, "--disk", d2,
-                   "--root", "/dev/vda", "--console", "--", "sh", "-c", "exit 3", NULL),
+    CHECK_EQ(parse(&o, err, "-k", "vmlinux", "--initrd", "i.cpio", "-m", "1G", "--cpus", "4", "-d", d1,
+                   "--disk", d2, "--root", "/dev/vda", "--console", "--", "sh", "-c", "exit 3", NULL),
              0);
     CHECK(strcmp(o.kernel, "vmlinux") == 0);
     CHECK(strcmp(o.initrd, "i.cpio") == 0);
@@ -42,7 +42,8 @@ static void test_parse_ok(void)
     CHECK(!o.disks[0].readonly && o.disks[1].readonly);
     CHECK(strcmp(o.disks[1].path, "b.img") == 0);
     CHECK(o.console);
-    CHECK(o.command && strcmp(o.command[0], "sh") == 0 && strcmp(o.command[2], "exit 3") == 0 && !o.command[3]);
+    CHECK(o.command && strcmp(o.command[0], "sh") == 0 && strcmp(o.command[2], "exit 3") == 0 &&
+          !o.command[3]);
     CHECK(!boot_root_readonly(&o));
     o.root = "/dev/vdb";
     CHECK(boot_root_readonly(&o));
@@ -148,7 +149,9 @@ static void test_cmdline_roundtrip(void)
     CHECK_EQ(boot_cmdline_add_root(&c, "/dev/vda", true), 0);
     CHECK_EQ(boot_cmdline_add_command(&c, argv), 0);
     CHECK_EQ(boot_cmdline_add(&c, "   "), 0);
-    CHECK(strncmp(c.buf, "console=ttyS0 quiet virtio_mmio.device=4K@0xd0000000:5 lsl.root=/dev/vda lsl.rootflags=ro lsl.cmd=",
+    CHECK(strncmp(c.buf,
+                  "console=ttyS0 quiet virtio_mmio.device=4K@0xd0000000:5 lsl.root=/dev/vda lsl.rootflags=ro "
+                  "lsl.cmd=",
                   97) == 0);
     CHECK(c.buf[c.len - 1] != ' ');
     CHECK(strchr(c.buf, '"') == NULL); /* binary-safe: nothing the kernel's parser would interpret */

@@ -5,12 +5,12 @@
 #include "check.h"
 #include "devices/virtq.h"
 
-#define MEM (1u << 20)
+#define MEM   (1u << 20)
 #define QSIZE 8
-#define DESC 0x1000
+#define DESC  0x1000
 #define AVAIL 0x2000
-#define USED 0x3000
-#define BUF 0x10000
+#define USED  0x3000
+#define BUF   0x10000
 
 static struct gmem m;
 static struct virtq vq;

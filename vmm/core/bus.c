@@ -17,8 +17,8 @@ int bus_add(struct bus *b, uint64_t base, uint64_t len, const char *name, bus_re
     if (!nr)
         return -ENOMEM;
     b->ranges = nr;
-    b->ranges[b->n++] =
-        (struct bus_range){.base = base, .len = len, .name = name, .read = read, .write = write, .opaque = opaque};
+    b->ranges[b->n++] = (struct bus_range){
+        .base = base, .len = len, .name = name, .read = read, .write = write, .opaque = opaque};
     return 0;
 }
 

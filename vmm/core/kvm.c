@@ -12,17 +12,17 @@
 #include "../util/util.h"
 
 /* Identity-map page and TSS live in the 32-bit hole just below the BIOS area, as QEMU places them. */
-#define KVM_TSS_ADDR 0xfffbd000ull
+#define KVM_TSS_ADDR          0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 
 static const struct {
     int cap;
     const char *name;
 } required_caps[] = {
-    {KVM_CAP_IRQCHIP, "in-kernel irqchip"},    {KVM_CAP_USER_MEMORY, "user memory"},
-    {KVM_CAP_IOEVENTFD, "ioeventfd"},          {KVM_CAP_IRQFD, "irqfd"},
-    {KVM_CAP_PIT2, "in-kernel PIT"},           {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
-    {KVM_CAP_SET_TSS_ADDR, "TSS address"},     {KVM_CAP_EXT_CPUID, "CPUID2"},
+    {KVM_CAP_IRQCHIP, "in-kernel irqchip"}, {KVM_CAP_USER_MEMORY, "user memory"},
+    {KVM_CAP_IOEVENTFD, "ioeventfd"},       {KVM_CAP_IRQFD, "irqfd"},
+    {KVM_CAP_PIT2, "in-kernel PIT"},        {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+    {KVM_CAP_SET_TSS_ADDR, "TSS address"},  {KVM_CAP_EXT_CPUID, "CPUID2"},
 };
 
 int kvm_open(struct kvm *k, const char *dev)

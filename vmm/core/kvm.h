@@ -23,7 +23,8 @@ void kvm_close(struct kvm *k);
 int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
 int kvm_irq_line(struct kvm *k, uint32_t gsi, int level);
 int kvm_irqfd(struct kvm *k, int fd, uint32_t gsi);
-/* Routes a guest write of `datamatch` (len bytes) at addr to an eventfd, handled without leaving the kernel. */
+/* Routes a guest write of `datamatch` (len bytes) at addr to an eventfd, handled without leaving the kernel.
+ */
 int kvm_ioeventfd(struct kvm *k, int fd, uint64_t addr, uint32_t len, uint64_t datamatch, bool pio);
 
 int kvm_vcpu_create(struct kvm *k, unsigned id, int *fd, struct kvm_run **run);

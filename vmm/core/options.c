@@ -10,55 +10,76 @@
 
 #include "../util/util.h"
 
-enum { OPT_CMDLINE = 256, OPT_CONSOLE_LOG, OPT_STATS, OPT_KVM, OPT_ROOT, OPT_VSOCK, OPT_CID, OPT_SERVICE, OPT_IDLE,
-       OPT_DISK_SLOTS };
+enum {
+    OPT_CMDLINE = 256,
+    OPT_CONSOLE_LOG,
+    OPT_STATS,
+    OPT_KVM,
+    OPT_ROOT,
+    OPT_VSOCK,
+    OPT_CID,
+    OPT_SERVICE,
+    OPT_IDLE,
+    OPT_DISK_SLOTS
+};
 
 static const struct option long_opts[] = {
-    {"kernel", required_argument, NULL, 'k'},      {"initrd", required_argument, NULL, 'i'},
-    {"cmdline", required_argument, NULL, OPT_CMDLINE}, {"append", required_argument, NULL, 'a'},
-    {"memory", required_argument, NULL, 'm'},      {"cpus", required_argument, NULL, 'c'},
-    {"disk", required_argument, NULL, 'd'},        {"root", required_argument, NULL, OPT_ROOT},
+    {"kernel", required_argument, NULL, 'k'},
+    {"initrd", required_argument, NULL, 'i'},
+    {"cmdline", required_argument, NULL, OPT_CMDLINE},
+    {"append", required_argument, NULL, 'a'},
+    {"memory", required_argument, NULL, 'm'},
+    {"cpus", required_argument, NULL, 'c'},
+    {"disk", required_argument, NULL, 'd'},
+    {"root", required_argument, NULL, OPT_ROOT},
     {"console-log", required_argument, NULL, OPT_CONSOLE_LOG},
-    {"console", no_argument, NULL, 'C'},           {"stats", no_argument, NULL, OPT_STATS},
-    {"kvm", required_argument, NULL, OPT_KVM},     {"vsock", required_argument, NULL, OPT_VSOCK},
-    {"cid", required_argument, NULL, OPT_CID},     {"help", no_argument, NULL, 'h'},
-    {"service", required_argument, NULL, OPT_SERVICE}, {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"console", no_argument, NULL, 'C'},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"kvm", required_argument, NULL, OPT_KVM},
+    {"vsock", required_argument, NULL, OPT_VSOCK},
+    {"cid", required_argument, NULL, OPT_CID},
+    {"help", no_argument, NULL, 'h'},
+    {"service", required_argument, NULL, OPT_SERVICE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"disk-slots", required_argument, NULL, OPT_DISK_SLOTS},
-    {"version", no_argument, NULL, 'V'},           {NULL, 0, NULL, 0},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 void vmm_options_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: lsl-vmm --kernel FILE [options] [-- COMMAND [ARG...]]\n"
-            "Boots a Linux kernel in a KVM virtual machine; with lsl-init as the initramfs, runs COMMAND in\n"
-            "the guest and exits with its status.\n\n"
-            "  -k, --kernel FILE       kernel: ELF vmlinux (fastest) or bzImage\n"
-            "  -i, --initrd FILE       initramfs (lsl-init's is build/guest/initramfs.cpio)\n"
-            "  -m, --memory SIZE       guest RAM, e.g. 512M, 2G (default 512M); allocated lazily\n"
-            "  -c, --cpus N            vCPUs (default 1)\n"
-            "  -d, --disk FILE[,ro]    raw disk image as virtio-blk (/dev/vda, /dev/vdb, ...); repeatable\n"
-            "      --disk-slots N      N empty virtio-blk drives after the disks (0-%d), filled and emptied\n"
-            "                          while the VM runs with the --service control requests attach/detach\n"
-            "      --root DEV          have lsl-init mount DEV (e.g. /dev/vda) as / before COMMAND\n"
-            "      --cmdline STR       kernel command line base (default \"%s\")\n"
-            "  -a, --append STR        appended to the kernel command line\n"
-            "      --console-log FILE  write the serial console here (default: none)\n"
-            "  -C, --console           also copy the serial console to stdout\n"
-            "      --stats             print boot timings and device counters on exit\n"
-            "      --kvm DEV           KVM device (default /dev/kvm)\n"
-            "      --vsock PATH        virtio-vsock: host programs reach guest port P by connecting to the\n"
-            "                          unix socket PATH and sending \"CONNECT P\\n\" (answer: \"OK <port>\\n\");\n"
-            "                          guest connections to CID 2 port P go to the unix socket PATH_P\n"
-            "      --cid N             the guest's vsock CID (default 3, at least 3)\n"
-            "      --service DIR       run as the per-user service: control socket DIR/control, vsock at\n"
-            "                          DIR/vsock, lsl-init's agent on (what the lsl CLI starts)\n"
-            "      --idle-timeout S    service mode: power off after S seconds without sessions (default 60;\n"
-            "                          negative: never)\n"
-            "  -h, --help, -V, --version\n\n"
-            "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
-            "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
-            VMM_MAX_DISK_SLOTS, VMM_DEFAULT_CMDLINE);
+    fprintf(
+        f,
+        "usage: lsl-vmm --kernel FILE [options] [-- COMMAND [ARG...]]\n"
+        "Boots a Linux kernel in a KVM virtual machine; with lsl-init as the initramfs, runs COMMAND in\n"
+        "the guest and exits with its status.\n\n"
+        "  -k, --kernel FILE       kernel: ELF vmlinux (fastest) or bzImage\n"
+        "  -i, --initrd FILE       initramfs (lsl-init's is build/guest/initramfs.cpio)\n"
+        "  -m, --memory SIZE       guest RAM, e.g. 512M, 2G (default 512M); allocated lazily\n"
+        "  -c, --cpus N            vCPUs (default 1)\n"
+        "  -d, --disk FILE[,ro]    raw disk image as virtio-blk (/dev/vda, /dev/vdb, ...); repeatable\n"
+        "      --disk-slots N      N empty virtio-blk drives after the disks (0-%d), filled and emptied\n"
+        "                          while the VM runs with the --service control requests attach/detach\n"
+        "      --root DEV          have lsl-init mount DEV (e.g. /dev/vda) as / before COMMAND\n"
+        "      --cmdline STR       kernel command line base (default \"%s\")\n"
+        "  -a, --append STR        appended to the kernel command line\n"
+        "      --console-log FILE  write the serial console here (default: none)\n"
+        "  -C, --console           also copy the serial console to stdout\n"
+        "      --stats             print boot timings and device counters on exit\n"
+        "      --kvm DEV           KVM device (default /dev/kvm)\n"
+        "      --vsock PATH        virtio-vsock: host programs reach guest port P by connecting to the\n"
+        "                          unix socket PATH and sending \"CONNECT P\\n\" (answer: \"OK "
+        "<port>\\n\");\n"
+        "                          guest connections to CID 2 port P go to the unix socket PATH_P\n"
+        "      --cid N             the guest's vsock CID (default 3, at least 3)\n"
+        "      --service DIR       run as the per-user service: control socket DIR/control, vsock at\n"
+        "                          DIR/vsock, lsl-init's agent on (what the lsl CLI starts)\n"
+        "      --idle-timeout S    service mode: power off after S seconds without sessions (default 60;\n"
+        "                          negative: never)\n"
+        "  -h, --help, -V, --version\n\n"
+        "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
+        "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
+        VMM_MAX_DISK_SLOTS, VMM_DEFAULT_CMDLINE);
 }
 
 static int fail(char *err, unsigned errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -6,13 +6,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define VMM_MAX_DISKS 8
+#define VMM_MAX_DISKS      8
 #define VMM_MAX_DISK_SLOTS 24 /* = BLK_SLOTS_MAX */
 /* virtio-mmio has room for 32 devices; rng and vsock take two. */
 #define VMM_MAX_DISKS_TOTAL 30
-#define VMM_DEFAULT_MEMORY (512ull << 20)
-#define VMM_MIN_MEMORY (64ull << 20)
-#define VMM_DEFAULT_CID 3
+#define VMM_DEFAULT_MEMORY  (512ull << 20)
+#define VMM_MIN_MEMORY      (64ull << 20)
+#define VMM_DEFAULT_CID     3
 #define VMM_DEFAULT_CMDLINE "console=ttyS0 quiet panic=-1"
 
 struct vmm_disk {
@@ -23,23 +23,23 @@ struct vmm_disk {
 struct vmm_options {
     const char *kernel;
     const char *initrd;
-    const char *cmdline;   /* replaces VMM_DEFAULT_CMDLINE */
-    const char *append;    /* added after everything lsl-vmm generates */
+    const char *cmdline; /* replaces VMM_DEFAULT_CMDLINE */
+    const char *append;  /* added after everything lsl-vmm generates */
     uint64_t memory;
     unsigned cpus;
     struct vmm_disk disks[VMM_MAX_DISKS];
     unsigned ndisks;
-    unsigned disk_slots;   /* empty drives after the disks, filled at run time over the control socket */
-    const char *root;      /* guest block device lsl-init mounts as / (e.g. /dev/vda) */
+    unsigned disk_slots; /* empty drives after the disks, filled at run time over the control socket */
+    const char *root;    /* guest block device lsl-init mounts as / (e.g. /dev/vda) */
     const char *console_log;
-    bool console;          /* copy the guest console to our stdout */
-    bool stats;            /* print timings and device counters at exit */
+    bool console; /* copy the guest console to our stdout */
+    bool stats;   /* print timings and device counters at exit */
     const char *kvm_dev;
-    const char *vsock;     /* unix socket path for the virtio-vsock device; NULL: no device */
-    uint64_t cid;          /* the guest's vsock CID */
-    const char *service;   /* service mode: runtime directory for the control and vsock sockets */
-    int idle_timeout;      /* service mode: seconds without sessions before poweroff; < 0 never */
-    char **command;        /* argv for lsl-init to run, NULL-terminated; NULL when none */
+    const char *vsock;   /* unix socket path for the virtio-vsock device; NULL: no device */
+    uint64_t cid;        /* the guest's vsock CID */
+    const char *service; /* service mode: runtime directory for the control and vsock sockets */
+    int idle_timeout;    /* service mode: seconds without sessions before poweroff; < 0 never */
+    char **command;      /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };
 

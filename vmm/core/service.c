@@ -23,15 +23,15 @@
 #include "../util/util.h"
 
 #define SHUTDOWN_GRACE_S 15
-#define TICK_S 1
-#define REQUEST_MAX (4096 + 64) /* "attach ID PATH" with a path up to PATH_MAX */
+#define TICK_S           1
+#define REQUEST_MAX      (4096 + 64) /* "attach ID PATH" with a path up to PATH_MAX */
 
 struct service {
     struct vm *vm;
     char *dir;
     int listen_fd, timer_fd, agent_fd;
     int idle_timeout_s;
-    uint64_t idle_since_ns; /* 0 while sessions are open */
+    uint64_t idle_since_ns;  /* 0 while sessions are open */
     uint64_t shutdown_at_ns; /* when the orderly shutdown was requested, 0 if not */
     char agent_reply[64];
     size_t agent_reply_len;
@@ -100,7 +100,8 @@ static void agent_ready(void *opaque, uint32_t events)
             agent_close(s);
         return;
     }
-    ssize_t r = read(s->agent_fd, s->agent_reply + s->agent_reply_len, sizeof(s->agent_reply) - s->agent_reply_len);
+    ssize_t r =
+        read(s->agent_fd, s->agent_reply + s->agent_reply_len, sizeof(s->agent_reply) - s->agent_reply_len);
     if (r <= 0) {
         if (r == 0 || errno != EAGAIN)
             agent_close(s);
@@ -118,8 +119,7 @@ static void agent_ready(void *opaque, uint32_t events)
         struct lsl_frame_hdr h1;
         uint32_t version;
         struct lsl_frame_hdr h2;
-    } __attribute__((packed)) msg = {
-        {LSL_HELLO, 4}, LSL_AGENT_VERSION, {LSL_SHUTDOWN, 0}};
+    } __attribute__((packed)) msg = {{LSL_HELLO, 4}, LSL_AGENT_VERSION, {LSL_SHUTDOWN, 0}};
     if (send(s->agent_fd, &msg, sizeof(msg), MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
         agent_close(s);
     s->agent_reply_len = sizeof(s->agent_reply); /* done: drain until the guest goes away */
@@ -176,7 +176,8 @@ static void handle_request(struct service *s, int fd, const char *req)
     if (strcmp(req, SERVICE_REQ_STATUS) == 0) {
         const struct vm *vm = s->vm;
         snprintf(buf, sizeof(buf),
-                 "state %s\nuptime_ms %" PRIu64 "\nvcpus %u\nmemory_bytes %" PRIu64 "\nhost_rss_bytes %" PRIu64
+                 "state %s\nuptime_ms %" PRIu64 "\nvcpus %u\nmemory_bytes %" PRIu64
+                 "\nhost_rss_bytes %" PRIu64
                  "\nsessions %u\nidle_timeout_s %d\npid %d\ndisk_slots %u\ndisks_attached %u\n",
                  s->shutdown_at_ns ? "stopping" : (vm->boot_marker_ns ? "running" : "starting"),
                  (now_ns() - vm->start_ns) / 1000000, vm->ncpus, vm->mem.total, host_rss_bytes(), sessions(s),

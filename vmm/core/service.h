@@ -10,7 +10,7 @@
 int service_create(struct vm *vm, const char *dir, int idle_timeout_s);
 
 /* Control socket requests (one line each, one reply, then the server closes). */
-#define SERVICE_REQ_STATUS "status"
+#define SERVICE_REQ_STATUS   "status"
 #define SERVICE_REQ_SHUTDOWN "shutdown"
 /* And the disk slot requests (lsl-vmm --disk-slots; devices/blk_slots.c): "attach ID PATH" -> "ok SLOT";
  * "detach ID" -> "ok"; "disks" -> one "SLOT ID PATH" line per attached disk. Failures answer one line,

@@ -82,16 +82,17 @@ static void *vcpu_thread(void *arg)
             vm_request_stop(vm, VM_STOP_REBOOT, NULL);
             break;
         case KVM_EXIT_SYSTEM_EVENT:
-            vm_request_stop(vm, run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VM_STOP_REBOOT
-                                                                                 : VM_STOP_POWEROFF,
-                            NULL);
+            vm_request_stop(
+                vm, run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VM_STOP_REBOOT : VM_STOP_POWEROFF,
+                NULL);
             break;
         case KVM_EXIT_FAIL_ENTRY:
             vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: entry failed (hardware reason 0x%llx)", c->id,
                             (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
             break;
         case KVM_EXIT_INTERNAL_ERROR:
-            vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: KVM internal error %u", c->id, run->internal.suberror);
+            vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: KVM internal error %u", c->id,
+                            run->internal.suberror);
             break;
         default:
             vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: unhandled exit reason %u", c->id, run->exit_reason);

@@ -29,7 +29,7 @@
 #include "vcpu.h"
 
 #define PANIC_LINE "Kernel panic - not syncing"
-#define PANIC_END "---[ end Kernel panic"
+#define PANIC_END  "---[ end Kernel panic"
 
 int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *))
 {
@@ -119,8 +119,8 @@ static int build_cmdline(struct vm *vm, char **out)
     }
     if (c.len >= LAYOUT_CMDLINE_MAX) {
         free(c.buf);
-        log_error("kernel command line is %zu bytes, the limit is %u (shorten the command or --append)", c.len,
-                  LAYOUT_CMDLINE_MAX - 1);
+        log_error("kernel command line is %zu bytes, the limit is %u (shorten the command or --append)",
+                  c.len, LAYOUT_CMDLINE_MAX - 1);
         return -E2BIG;
     }
     *out = c.buf;
@@ -139,7 +139,8 @@ static int setup_boot(struct vm *vm)
         return r;
 
     uint8_t *acpi = gmem_ptr(&vm->mem, LAYOUT_ACPI, LAYOUT_ACPI_END - LAYOUT_ACPI);
-    long acpi_len = acpi ? x86_acpi_build(acpi, LAYOUT_ACPI_END - LAYOUT_ACPI, LAYOUT_ACPI, vm->ncpus) : -ENOSPC;
+    long acpi_len =
+        acpi ? x86_acpi_build(acpi, LAYOUT_ACPI_END - LAYOUT_ACPI, LAYOUT_ACPI, vm->ncpus) : -ENOSPC;
     if (acpi_len < 0) {
         log_error("cannot build ACPI tables");
         return (int)acpi_len;
@@ -157,7 +158,8 @@ static int setup_boot(struct vm *vm)
     struct boot_params *bp = gmem_ptr(&vm->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
     if (!bp)
         return -EFAULT;
-    x86_boot_params_build(bp, &k, LAYOUT_CMDLINE, (uint32_t)clen, initrd_gpa, initrd_size, e820, ne, LAYOUT_ACPI);
+    x86_boot_params_build(bp, &k, LAYOUT_CMDLINE, (uint32_t)clen, initrd_gpa, initrd_size, e820, ne,
+                          LAYOUT_ACPI);
     if ((r = x86_setup_boot_memory(&vm->mem)) < 0)
         return r;
 
@@ -204,7 +206,8 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
         return log_errno(-r, "event loop");
     if (o->console_log && (vm->log_fd = open_console_log(o->console_log)) < 0)
         return vm->log_fd;
-    if ((r = serial_create(vm, vm->log_fd, o->console ? STDOUT_FILENO : -1)) < 0 || (r = platform_create(vm)) < 0)
+    if ((r = serial_create(vm, vm->log_fd, o->console ? STDOUT_FILENO : -1)) < 0 ||
+        (r = platform_create(vm)) < 0)
         return r;
     for (unsigned i = 0; i < o->ndisks; i++)
         if ((r = blk_create(vm, o->disks[i].path, o->disks[i].readonly, i)) < 0)
@@ -217,7 +220,8 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
     char service_vsock[4096];
     const char *vsock_path = o->vsock;
     if (o->service && !vsock_path) {
-        if (snprintf(service_vsock, sizeof(service_vsock), "%s/vsock", o->service) >= (int)sizeof(service_vsock)) {
+        if (snprintf(service_vsock, sizeof(service_vsock), "%s/vsock", o->service) >=
+            (int)sizeof(service_vsock)) {
             log_error("--service directory path too long");
             return -ENAMETOOLONG;
         }
@@ -310,18 +314,19 @@ void vm_print_stats(const struct vm *vm)
         io += vm->vcpus[i].exits_io;
         mmio += vm->vcpus[i].exits_mmio;
     }
-    fprintf(stderr, "lsl-vmm: exits to userspace: %" PRIu64 " port I/O, %" PRIu64 " MMIO; unclaimed %" PRIu64
-                    " port, %" PRIu64 " MMIO\n",
+    fprintf(stderr,
+            "lsl-vmm: exits to userspace: %" PRIu64 " port I/O, %" PRIu64 " MMIO; unclaimed %" PRIu64
+            " port, %" PRIu64 " MMIO\n",
             io, mmio, vm->pio.unhandled, vm->mmio.unhandled);
     for (unsigned i = 0; i < BUS_UNCLAIMED_SLOTS && vm->pio.unclaimed[i].count; i++)
-        fprintf(stderr, "lsl-vmm: unclaimed port 0x%" PRIx64 ": %" PRIu64 " accesses\n", vm->pio.unclaimed[i].addr,
-                vm->pio.unclaimed[i].count);
+        fprintf(stderr, "lsl-vmm: unclaimed port 0x%" PRIx64 ": %" PRIu64 " accesses\n",
+                vm->pio.unclaimed[i].addr, vm->pio.unclaimed[i].count);
     for (unsigned i = 0; i < vm->ntransports; i++) {
         const struct virtio_dev *d = virtio_mmio_dev(vm->transports[i]);
         const struct virtio_counters *s = &d->stats;
         fprintf(stderr,
-                "lsl-vmm: %-10s #%u kicks %" PRIu64 " irqs %" PRIu64 " reqs %" PRIu64 " in %" PRIu64 " B out %" PRIu64
-                " B errors %" PRIu64 " malformed %" PRIu64 "\n",
+                "lsl-vmm: %-10s #%u kicks %" PRIu64 " irqs %" PRIu64 " reqs %" PRIu64 " in %" PRIu64
+                " B out %" PRIu64 " B errors %" PRIu64 " malformed %" PRIu64 "\n",
                 d->ops->name, i, s->kicks, s->interrupts, s->requests, s->bytes_in, s->bytes_out, s->errors,
                 s->malformed);
     }

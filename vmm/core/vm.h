@@ -38,7 +38,7 @@ struct vm {
     struct vcpu *vcpus;
     unsigned ncpus;
     struct serial *serial;
-    struct vsock *vsock; /* NULL without --vsock */
+    struct vsock *vsock;          /* NULL without --vsock */
     struct blk_slots *disk_slots; /* NULL without --disk-slots */
     struct virtio_mmio *transports[32];
     unsigned ntransports;
@@ -53,7 +53,7 @@ struct vm {
     /* How the run ended; the first stop reason wins. */
     pthread_mutex_t stop_lock;
     enum vm_stop stop_reason;
-    int exit_status;   /* from lsl-init's exit port, -1 if never written */
+    int exit_status; /* from lsl-init's exit port, -1 if never written */
     int stop_signal;
     char stop_message[512];
     char panic_message[256]; /* the guest's "Kernel panic" line, if it printed one */

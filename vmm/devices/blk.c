@@ -18,29 +18,29 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 
-#define VIRTIO_ID_BLOCK 2
-#define VIRTIO_BLK_F_SEG_MAX 2
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_BLK_SIZE 6
-#define VIRTIO_BLK_F_FLUSH 9
-#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_ID_BLOCK           2
+#define VIRTIO_BLK_F_SEG_MAX      2
+#define VIRTIO_BLK_F_RO           5
+#define VIRTIO_BLK_F_BLK_SIZE     6
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_DISCARD      13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
-#define VIRTIO_BLK_T_GET_ID 8
-#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_DISCARD      11
 #define VIRTIO_BLK_T_WRITE_ZEROES 13
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
-#define VIRTIO_BLK_S_UNSUPP 2
-#define VIRTIO_BLK_WZ_UNMAP 1
+#define VIRTIO_BLK_S_OK           0
+#define VIRTIO_BLK_S_IOERR        1
+#define VIRTIO_BLK_S_UNSUPP       2
+#define VIRTIO_BLK_WZ_UNMAP       1
 
-#define SECTOR 512u
-#define QUEUE_SIZE 256
-#define BLK_ID_LEN BLK_SLOT_ID_MAX
-#define MAX_DISCARD_SEGS 32
+#define SECTOR              512u
+#define QUEUE_SIZE          256
+#define BLK_ID_LEN          BLK_SLOT_ID_MAX
+#define MAX_DISCARD_SEGS    32
 #define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
 
 struct __attribute__((packed)) blk_config {
@@ -209,7 +209,8 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
             s = VIRTIO_BLK_S_IOERR;
             break;
         }
-        if (ensure_data_cap(b, req->n_in) < 0 || (n = iov_slice(in, req->n_in, 0, data_in, b->data, b->data_cap)) < 0) {
+        if (ensure_data_cap(b, req->n_in) < 0 ||
+            (n = iov_slice(in, req->n_in, 0, data_in, b->data, b->data_cap)) < 0) {
             s = VIRTIO_BLK_S_IOERR;
             break;
         }

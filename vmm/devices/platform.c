@@ -7,11 +7,11 @@
 #include "../util/util.h"
 #include "../x86/layout.h"
 
-#define PM1_CNT_SCI_EN 0x0001
-#define PM1_CNT_SLP_EN 0x2000
+#define PM1_CNT_SCI_EN     0x0001
+#define PM1_CNT_SLP_EN     0x2000
 #define PM1_CNT_SLP_TYP(v) (((v) >> 10) & 7)
-#define SLP_TYP_S5 5 /* matches \_S5 in the DSDT */
-#define I8042_CMD_RESET 0xfe
+#define SLP_TYP_S5         5 /* matches \_S5 in the DSDT */
+#define I8042_CMD_RESET    0xfe
 
 static uint32_t le_value(const uint8_t *data, uint32_t len)
 {
@@ -42,7 +42,8 @@ static void pm1_evt_write(void *opaque, uint64_t off, const uint8_t *data, uint3
         if (off + i == 2)
             __atomic_store_n(&pm1_enable, (uint16_t)((pm1_enable & 0xff00) | data[i]), __ATOMIC_RELAXED);
         else if (off + i == 3)
-            __atomic_store_n(&pm1_enable, (uint16_t)((pm1_enable & 0x00ff) | (data[i] << 8)), __ATOMIC_RELAXED);
+            __atomic_store_n(&pm1_enable, (uint16_t)((pm1_enable & 0x00ff) | (data[i] << 8)),
+                             __ATOMIC_RELAXED);
     }
 }
 

@@ -9,7 +9,7 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 
-#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_RNG   4
 #define RNG_MAX_REQUEST (64u << 10) /* bound the work one request can make the I/O thread do */
 
 struct rng {

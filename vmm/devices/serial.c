@@ -10,8 +10,8 @@
 #include "../util/util.h"
 #include "../x86/layout.h"
 
-#define UART_RX 0
-#define UART_TX 0
+#define UART_RX  0
+#define UART_TX  0
 #define UART_IER 1
 #define UART_IIR 2
 #define UART_FCR 2
@@ -21,24 +21,24 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define IER_RDI 0x01
-#define IER_THRI 0x02
-#define IIR_NO_INT 0x01
-#define IIR_THRI 0x02
-#define IIR_RDI 0x04
-#define IIR_FIFO_BITS 0xc0
+#define IER_RDI         0x01
+#define IER_THRI        0x02
+#define IIR_NO_INT      0x01
+#define IIR_THRI        0x02
+#define IIR_RDI         0x04
+#define IIR_FIFO_BITS   0xc0
 #define FCR_FIFO_ENABLE 0x01
-#define FCR_CLEAR_RX 0x02
-#define LCR_DLAB 0x80
-#define MCR_LOOP 0x10
-#define LSR_DR 0x01
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define MSR_DCD 0x80
-#define MSR_DSR 0x20
-#define MSR_CTS 0x10
+#define FCR_CLEAR_RX    0x02
+#define LCR_DLAB        0x80
+#define MCR_LOOP        0x10
+#define LSR_DR          0x01
+#define LSR_THRE        0x20
+#define LSR_TEMT        0x40
+#define MSR_DCD         0x80
+#define MSR_DSR         0x20
+#define MSR_CTS         0x10
 
-#define RX_SIZE 1024
+#define RX_SIZE      1024
 #define LINE_MAX_LEN 1024
 
 struct serial {

@@ -12,17 +12,17 @@
 #define VIRTIO_MAX_QUEUES 8
 
 #define VIRTIO_F_INDIRECT_DESC 28
-#define VIRTIO_F_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_EVENT_IDX     29
+#define VIRTIO_F_VERSION_1     32
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_DRIVER      2
+#define VIRTIO_STATUS_DRIVER_OK   4
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
+#define VIRTIO_STATUS_FAILED      128
 
-#define VIRTIO_INT_VRING 1
+#define VIRTIO_INT_VRING  1
 #define VIRTIO_INT_CONFIG 2
 
 struct virtio_dev;
@@ -46,8 +46,8 @@ struct virtio_counters {
     uint64_t interrupts; /* used-buffer interrupts raised */
     uint64_t requests;
     uint64_t bytes_in, bytes_out; /* to the guest, from the guest */
-    uint64_t errors;     /* requests failed with an I/O error */
-    uint64_t malformed;  /* rings or requests the guest got wrong; the device broke */
+    uint64_t errors;              /* requests failed with an I/O error */
+    uint64_t malformed;           /* rings or requests the guest got wrong; the device broke */
 };
 
 struct virtio_dev {

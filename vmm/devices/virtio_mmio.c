@@ -20,32 +20,32 @@
 #include "../util/util.h"
 #include "../x86/layout.h"
 
-#define REG_MAGIC 0x000
-#define REG_VERSION 0x004
-#define REG_DEVICE_ID 0x008
-#define REG_VENDOR_ID 0x00c
-#define REG_DEVICE_FEATURES 0x010
+#define REG_MAGIC               0x000
+#define REG_VERSION             0x004
+#define REG_DEVICE_ID           0x008
+#define REG_VENDOR_ID           0x00c
+#define REG_DEVICE_FEATURES     0x010
 #define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES 0x020
+#define REG_DRIVER_FEATURES     0x020
 #define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL 0x030
-#define REG_QUEUE_NUM_MAX 0x034
-#define REG_QUEUE_NUM 0x038
-#define REG_QUEUE_READY 0x044
-#define REG_QUEUE_NOTIFY 0x050
-#define REG_INTERRUPT_STATUS 0x060
-#define REG_INTERRUPT_ACK 0x064
-#define REG_STATUS 0x070
-#define REG_QUEUE_DESC_LOW 0x080
-#define REG_QUEUE_DESC_HIGH 0x084
-#define REG_QUEUE_DRIVER_LOW 0x090
-#define REG_QUEUE_DRIVER_HIGH 0x094
-#define REG_QUEUE_DEVICE_LOW 0x0a0
-#define REG_QUEUE_DEVICE_HIGH 0x0a4
-#define REG_CONFIG_GENERATION 0x0fc
-#define REG_CONFIG 0x100
+#define REG_QUEUE_SEL           0x030
+#define REG_QUEUE_NUM_MAX       0x034
+#define REG_QUEUE_NUM           0x038
+#define REG_QUEUE_READY         0x044
+#define REG_QUEUE_NOTIFY        0x050
+#define REG_INTERRUPT_STATUS    0x060
+#define REG_INTERRUPT_ACK       0x064
+#define REG_STATUS              0x070
+#define REG_QUEUE_DESC_LOW      0x080
+#define REG_QUEUE_DESC_HIGH     0x084
+#define REG_QUEUE_DRIVER_LOW    0x090
+#define REG_QUEUE_DRIVER_HIGH   0x094
+#define REG_QUEUE_DEVICE_LOW    0x0a0
+#define REG_QUEUE_DEVICE_HIGH   0x0a4
+#define REG_CONFIG_GENERATION   0x0fc
+#define REG_CONFIG              0x100
 
-#define MMIO_MAGIC 0x74726976 /* "virt" */
+#define MMIO_MAGIC  0x74726976 /* "virt" */
 #define MMIO_VENDOR 0x4c534c00 /* "\0LSL" */
 
 /* ISA IRQs that nothing else uses: 4 is COM1, 9 the ACPI SCI; 0-2, 8 and 13 are the PIT, keyboard, cascade,
@@ -149,7 +149,8 @@ static void mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
             v = MMIO_VENDOR;
             break;
         case REG_DEVICE_FEATURES:
-            v = t->dev_features_sel < 2 ? (uint32_t)(virtio_dev_features(vdev) >> (32 * t->dev_features_sel)) : 0;
+            v = t->dev_features_sel < 2 ? (uint32_t)(virtio_dev_features(vdev) >> (32 * t->dev_features_sel))
+                                        : 0;
             break;
         case REG_QUEUE_NUM_MAX:
             v = vq ? vdev->ops->queue_max : 0;
@@ -360,7 +361,8 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
         if ((r = evloop_add(&vm->loop, k->fd, EPOLLIN, kick_ready, k)) < 0)
             return log_errno(-r, "epoll");
     }
-    if ((r = bus_add(&vm->mmio, t->base, LAYOUT_VIRTIO_MMIO_SIZE, vdev->ops->name, mmio_read, mmio_write, t)) < 0)
+    if ((r = bus_add(&vm->mmio, t->base, LAYOUT_VIRTIO_MMIO_SIZE, vdev->ops->name, mmio_read, mmio_write,
+                     t)) < 0)
         return r;
     if ((r = add_cmdline(vm, t->base, t->irq)) < 0)
         return r;

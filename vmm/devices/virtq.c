@@ -8,14 +8,14 @@
 
 #include "../util/util.h"
 
-#define AVAIL_FLAGS(vq) (&(vq)->avail[0])
-#define AVAIL_IDX(vq) (&(vq)->avail[1])
+#define AVAIL_FLAGS(vq)   (&(vq)->avail[0])
+#define AVAIL_IDX(vq)     (&(vq)->avail[1])
 #define AVAIL_RING(vq, i) (&(vq)->avail[2 + (i)])
-#define USED_EVENT(vq) (&(vq)->avail[2 + (vq)->size])
-#define USED_FLAGS(vq) (&(vq)->used[0])
-#define USED_IDX(vq) (&(vq)->used[1])
-#define USED_ELEM(vq, i) ((struct virtq_used_elem *)&(vq)->used[2] + (i))
-#define AVAIL_EVENT(vq) ((uint16_t *)USED_ELEM(vq, (vq)->size))
+#define USED_EVENT(vq)    (&(vq)->avail[2 + (vq)->size])
+#define USED_FLAGS(vq)    (&(vq)->used[0])
+#define USED_IDX(vq)      (&(vq)->used[1])
+#define USED_ELEM(vq, i)  ((struct virtq_used_elem *)&(vq)->used[2] + (i))
+#define AVAIL_EVENT(vq)   ((uint16_t *)USED_ELEM(vq, (vq)->size))
 
 static inline uint16_t load16(const uint16_t *p)
 {
@@ -199,7 +199,8 @@ size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void 
     return iov_copy(iov, n, off, (uint8_t *)buf, len, true);
 }
 
-int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst, unsigned dst_cap)
+int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst,
+              unsigned dst_cap)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n && len; i++) {

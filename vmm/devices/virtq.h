@@ -10,12 +10,12 @@
 
 #include "../core/guest_mem.h"
 
-#define VIRTQ_MAX_SIZE 1024
-#define VIRTQ_DESC_F_NEXT 1
-#define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_MAX_SIZE             1024
+#define VIRTQ_DESC_F_NEXT          1
+#define VIRTQ_DESC_F_WRITE         2
+#define VIRTQ_DESC_F_INDIRECT      4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY 1
+#define VIRTQ_USED_F_NO_NOTIFY     1
 
 struct virtq_desc {
     uint64_t addr;
@@ -38,8 +38,8 @@ struct virtq {
 
     /* Resolved and validated by virtq_enable(). */
     struct virtq_desc *desc;
-    uint16_t *avail;  /* flags, idx, ring[size], used_event */
-    uint16_t *used;   /* flags, idx, then elems; avail_event after ring */
+    uint16_t *avail; /* flags, idx, ring[size], used_event */
+    uint16_t *used;  /* flags, idx, then elems; avail_event after ring */
     uint16_t last_avail;
     uint16_t used_idx;
     uint16_t signalled_used;
@@ -76,10 +76,12 @@ static inline struct iovec *virtq_req_in(struct virtq_req *r)
     return r->iov + r->n_out;
 }
 
-/* iovec helpers: copy between a flat buffer and an iovec array starting at byte `off`; return bytes copied. */
+/* iovec helpers: copy between a flat buffer and an iovec array starting at byte `off`; return bytes copied.
+ */
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len);
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len);
 /* Describes bytes [off, off+len) of src in dst (at most dst_cap entries); returns entries used or -1. */
-int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst, unsigned dst_cap);
+int iov_slice(const struct iovec *src, unsigned n, size_t off, size_t len, struct iovec *dst,
+              unsigned dst_cap);
 
 #endif

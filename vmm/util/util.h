@@ -1,4 +1,5 @@
-/* Small helpers used across the VMM: cleanup attributes (systemd style), error logging, overflow-safe math. */
+/* Small helpers used across the VMM: cleanup attributes (systemd style), error logging, overflow-safe math.
+ */
 #ifndef LSL_UTIL_H
 #define LSL_UTIL_H
 
@@ -9,10 +10,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ARRAY_SIZE(a)    (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b)        ((a) < (b) ? (a) : (b))
+#define MAX(a, b)        ((a) > (b) ? (a) : (b))
+#define ALIGN_UP(x, a)   (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
 
 static inline void freep(void *p)
@@ -24,7 +25,7 @@ static inline void closep(int *fd)
     if (*fd >= 0)
         close(*fd);
 }
-#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_free_  __attribute__((cleanup(freep)))
 #define _cleanup_close_ __attribute__((cleanup(closep)))
 
 /* Takes ownership out of a cleanup variable. */

@@ -72,11 +72,11 @@ struct __attribute__((packed)) acpi_fadt {
 };
 _Static_assert(sizeof(struct acpi_fadt) == 276, "FADT revision 6 is 276 bytes");
 
-#define FADT_F_WBINVD (1u << 0)
-#define FADT_F_RESET_REG_SUP (1u << 10)
-#define FADT_F_PWR_BUTTON (1u << 4) /* set = no fixed power button */
-#define FADT_F_SLP_BUTTON (1u << 5)
-#define IAPC_VGA_NOT_PRESENT (1u << 2)
+#define FADT_F_WBINVD             (1u << 0)
+#define FADT_F_RESET_REG_SUP      (1u << 10)
+#define FADT_F_PWR_BUTTON         (1u << 4) /* set = no fixed power button */
+#define FADT_F_SLP_BUTTON         (1u << 5)
+#define IAPC_VGA_NOT_PRESENT      (1u << 2)
 #define IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
 
 struct __attribute__((packed)) acpi_facs {
@@ -139,7 +139,8 @@ long x86_acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus)
     size_t dsdt_len = sizeof(struct acpi_header) + sizeof(dsdt_aml);
     size_t fadt_off = ALIGN_UP(dsdt_off + dsdt_len, 16);
     size_t madt_off = ALIGN_UP(fadt_off + sizeof(struct acpi_fadt), 16);
-    size_t madt_len = sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) + sizeof(struct madt_ioapic);
+    size_t madt_len =
+        sizeof(struct acpi_header) + 8 + ncpus * sizeof(struct madt_lapic) + sizeof(struct madt_ioapic);
     size_t xsdt_off = ALIGN_UP(madt_off + madt_len, 16);
     size_t xsdt_len = sizeof(struct acpi_header) + 2 * sizeof(uint64_t);
     size_t total = xsdt_off + xsdt_len;
@@ -184,12 +185,15 @@ long x86_acpi_build(uint8_t *buf, size_t cap, uint64_t gpa, unsigned ncpus)
     memcpy(p + 4, &madt_flags, 4);
     p += 8;
     for (unsigned i = 0; i < ncpus; i++, p += sizeof(struct madt_lapic)) {
-        struct madt_lapic l = {.type = 0, .length = sizeof(l), .processor_uid = (uint8_t)i,
-                               .apic_id = (uint8_t)i, .flags = 1};
+        struct madt_lapic l = {
+            .type = 0, .length = sizeof(l), .processor_uid = (uint8_t)i, .apic_id = (uint8_t)i, .flags = 1};
         memcpy(p, &l, sizeof(l));
     }
-    struct madt_ioapic io = {.type = 1, .length = sizeof(io), .id = (uint8_t)ncpus,
-                             .address = (uint32_t)LAYOUT_IOAPIC, .gsi_base = 0};
+    struct madt_ioapic io = {.type = 1,
+                             .length = sizeof(io),
+                             .id = (uint8_t)ncpus,
+                             .address = (uint32_t)LAYOUT_IOAPIC,
+                             .gsi_base = 0};
     memcpy(p, &io, sizeof(io));
     madt->checksum = checksum(madt, madt_len);
 

@@ -10,8 +10,8 @@
 #include "boot_params.h"
 
 struct kernel_image {
-    uint64_t entry;          /* 64-bit entry point (guest physical) */
-    uint64_t end;            /* first byte above the loaded image (incl. bss/init_size) */
+    uint64_t entry; /* 64-bit entry point (guest physical) */
+    uint64_t end;   /* first byte above the loaded image (incl. bss/init_size) */
     int is_bzimage;
     struct setup_header hdr; /* from the bzImage; synthesized for ELF */
     size_t hdr_len;          /* bytes of hdr that came from the file */

@@ -1,12 +1,13 @@
-/* Linux x86 boot protocol structures (Documentation/arch/x86/boot.rst, zero-page.rst): the parts lsl fills. */
+/* Linux x86 boot protocol structures (Documentation/arch/x86/boot.rst, zero-page.rst): the parts lsl fills.
+ */
 #ifndef LSL_X86_BOOT_PARAMS_H
 #define LSL_X86_BOOT_PARAMS_H
 
 #include <assert.h>
 #include <stdint.h>
 
-#define E820_RAM 1
-#define E820_RESERVED 2
+#define E820_RAM         1
+#define E820_RESERVED    2
 #define E820_MAX_ENTRIES 128
 
 struct __attribute__((packed)) e820_entry {
@@ -77,11 +78,11 @@ static_assert(__builtin_offsetof(struct boot_params, hdr.xloadflags) == 0x236, "
 static_assert(__builtin_offsetof(struct boot_params, hdr.init_size) == 0x260, "init_size");
 static_assert(__builtin_offsetof(struct boot_params, e820_table) == 0x2d0, "e820 table");
 
-#define BOOT_FLAG_MAGIC 0xaa55
-#define SETUP_HEADER_MAGIC 0x53726448 /* "HdrS" */
-#define LOADFLAG_LOADED_HIGH 0x01
+#define BOOT_FLAG_MAGIC       0xaa55
+#define SETUP_HEADER_MAGIC    0x53726448 /* "HdrS" */
+#define LOADFLAG_LOADED_HIGH  0x01
 #define LOADFLAG_CAN_USE_HEAP 0x80
-#define XLF_KERNEL_64 0x01
+#define XLF_KERNEL_64         0x01
 #define LOADER_TYPE_UNDEFINED 0xff
 
 #endif

@@ -11,16 +11,16 @@
 #include "boot.h"
 #include "layout.h"
 
-#define PTE_P 0x1ull
+#define PTE_P  0x1ull
 #define PTE_RW 0x2ull
 #define PTE_PS 0x80ull
 
 #define GDT_CODE64 0x00af9b000000ffffull
-#define GDT_DATA 0x00cf93000000ffffull
-#define GDT_TSS 0x008f8b000000ffffull
-#define SEL_CODE 0x08
-#define SEL_DATA 0x10
-#define SEL_TSS 0x18
+#define GDT_DATA   0x00cf93000000ffffull
+#define GDT_TSS    0x008f8b000000ffffull
+#define SEL_CODE   0x08
+#define SEL_DATA   0x10
+#define SEL_TSS    0x18
 
 int x86_setup_boot_memory(const struct gmem *m)
 {
@@ -73,8 +73,8 @@ int x86_setup_boot_cpu(int fd, uint64_t entry, uint64_t boot_params_gpa)
     s.tr = segment(GDT_TSS, SEL_TSS);
     s.cr0 |= 0x80000001ull; /* PG | PE */
     s.cr3 = LAYOUT_PML4;
-    s.cr4 |= 0x20;      /* PAE */
-    s.efer |= 0x500;    /* LME | LMA */
+    s.cr4 |= 0x20;   /* PAE */
+    s.efer |= 0x500; /* LME | LMA */
     if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
         return log_errno(errno, "KVM_SET_SREGS");
 
@@ -134,8 +134,9 @@ static void normalize_xsave(struct kvm_cpuid2 *c)
     d0->eax = (uint32_t)mask;
     d0->edx = (uint32_t)(mask >> 32);
     d0->ecx = size;
-    /* EBX is the size for the current XCR0. Linux reads it right after enabling every component, and not every
-     * KVM recomputes it on XSETBV (the emulated host's does not), so start from the full size, as QEMU does. */
+    /* EBX is the size for the current XCR0. Linux reads it right after enabling every component, and not
+     * every KVM recomputes it on XSETBV (the emulated host's does not), so start from the full size, as QEMU
+     * does. */
     d0->ebx = size;
 }
 

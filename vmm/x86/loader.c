@@ -67,7 +67,8 @@ static int load_elf(const struct gmem *m, int fd, const char *path, const Elf64_
     for (unsigned i = 0; i < eh->e_phnum; i++) {
         if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
             continue;
-        if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > fsize || ph[i].p_filesz > fsize - ph[i].p_offset) {
+        if (ph[i].p_filesz > ph[i].p_memsz || ph[i].p_offset > fsize ||
+            ph[i].p_filesz > fsize - ph[i].p_offset) {
             log_error("%s: corrupt ELF segment", path);
             return -ENOEXEC;
         }
@@ -108,8 +109,8 @@ static int load_bzimage(const struct gmem *m, int fd, const char *path, const ui
     size_t hdr_end = 0x202 + head[0x201];
     size_t hdr_len = MIN(hdr_end - 0x1f1, sizeof(h));
     if (h.version < 0x20c || !(h.xloadflags & XLF_KERNEL_64)) {
-        log_error("%s: bzImage too old or not 64-bit (boot protocol %u.%u, need 2.12 with 64-bit entry)", path,
-                  h.version >> 8, h.version & 0xff);
+        log_error("%s: bzImage too old or not 64-bit (boot protocol %u.%u, need 2.12 with 64-bit entry)",
+                  path, h.version >> 8, h.version & 0xff);
         return -ENOEXEC;
     }
     unsigned setup_sects = h.setup_sects ? h.setup_sects : 4;
@@ -122,7 +123,8 @@ static int load_bzimage(const struct gmem *m, int fd, const char *path, const ui
     uint64_t need = MAX(size, (uint64_t)h.init_size);
     uint8_t *dst = gmem_ptr(m, LAYOUT_HIGH, need);
     if (!dst) {
-        log_error("%s: kernel needs %llu MiB, more than guest memory", path, (unsigned long long)(need >> 20));
+        log_error("%s: kernel needs %llu MiB, more than guest memory", path,
+                  (unsigned long long)(need >> 20));
         return -ENOSPC;
     }
     int r = read_exact(fd, dst, size, (off_t)setup_size);
@@ -178,8 +180,8 @@ int x86_load_initrd(const struct gmem *m, const char *path, const struct kernel_
     if (k->is_bzimage && k->hdr.initrd_addr_max)
         limit = MIN(limit, (uint64_t)k->hdr.initrd_addr_max + 1);
     if (len > limit || ALIGN_DOWN(limit - len, 4096) < ALIGN_UP(k->end, 4096)) {
-        log_error("initrd %s (%llu MiB) does not fit in guest memory next to the kernel; raise --memory", path,
-                  (unsigned long long)(len >> 20));
+        log_error("initrd %s (%llu MiB) does not fit in guest memory next to the kernel; raise --memory",
+                  path, (unsigned long long)(len >> 20));
         return -ENOSPC;
     }
     uint64_t at = ALIGN_DOWN(limit - len, 4096);
