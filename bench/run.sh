@@ -42,6 +42,8 @@ fi
 failed=()
 for f in "${jobs[@]}"; do
 	name=$(basename "$f" .sh)
+	# LSL_BENCH_ONLY="boot sessions" runs only those.
+	[ -z "${LSL_BENCH_ONLY:-}" ] || [[ " $LSL_BENCH_ONLY " == *" $name "* ]] || continue
 	echo "== $name"
 	run_job "$f" || { echo "bench: $name failed (exit $?)"; failed+=("$name"); }
 	echo

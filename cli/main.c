@@ -114,10 +114,14 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
         }
         if (gone && !ensured) {
             /* No VM, one in its idle shutdown or one still booting: ensure starts one or waits. */
-            if (lsl_service_ensure(p) < 0)
+            int fresh = lsl_service_ensure(p);
+            if (fresh < 0)
                 return LSL_EXIT_FAILURE;
             ensured = true;
-            continue;
+            if (fresh && d)
+                io.remote_error = LSL_ERR_NO_DISTRO; /* a new VM runs no distribution: start it, no asking */
+            else
+                continue;
         }
         if (d && io.remote_error == LSL_ERR_NO_DISTRO && !started) {
             if (lsl_distro_start(p, d->name, d->id, d->image, &run) < 0)

@@ -25,7 +25,10 @@
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
 /* Disk slots of the VM: one per distribution running at the same time (and one per import or export). */
 #define LSL_DISK_SLOTS "12"
-#define AGENT_RETRIES  600 /* x 50 ms */
+/* Polls while the VM boots and its agent comes up: short, since each one costs little and a boot on
+ * hardware is a few hundred ms. */
+#define POLL_MS       25
+#define AGENT_RETRIES (30000 / POLL_MS)
 
 static int unix_connect(const char *dir, const char *name)
 {
@@ -87,7 +90,7 @@ int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *r
          * "not yet", so retry for a while before calling it a failure. */
         if (status != -ECONNREFUSED || io->connect_port != LSL_AGENT_PORT || i == AGENT_RETRIES)
             return status;
-        struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
+        struct timespec ts = {.tv_nsec = POLL_MS * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }
@@ -205,12 +208,12 @@ int lsl_service_ensure(const struct lsl_paths *p)
     if (!running && (r = spawn_service(p)) < 0)
         goto out;
     r = -ETIMEDOUT;
-    for (int i = 0; i < START_TIMEOUT_S * 10; i++) {
+    for (int i = 0; i < START_TIMEOUT_S * 1000 / POLL_MS; i++) {
         if (agent_ready(p)) {
-            r = 0;
+            r = running ? 0 : 1;
             break;
         }
-        struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
+        struct timespec ts = {.tv_nsec = POLL_MS * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (r < 0)

@@ -9,7 +9,8 @@
 #include "paths.h"
 #include "session.h"
 
-/* Starts the VM service unless it runs already; returns once the guest's agent accepts sessions. */
+/* Starts the VM service unless it runs already; returns once the guest's agent accepts sessions: 1 if this
+ * call started the VM (so no distribution runs in it yet), 0 if it was running, or a negative errno. */
 int lsl_service_ensure(const struct lsl_paths *p);
 /* Sends one control request; the reply (NUL-terminated) goes into buf. -ECONNREFUSED/-ENOENT: not running. */
 int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len);
