@@ -45,6 +45,13 @@ disk_persists() {
 	debugfs -R 'cat /persist.txt' "$S/rw.img" 2>/dev/null | grep -q written-by-the-guest || { echo "file not on the host image"; return 1; }
 	e2fsck -fn "$S/rw.img" >/dev/null 2>&1 || { echo "filesystem not clean after poweroff"; return 1; }
 }
+loop_on_demand() {
+	# The kernel makes no loop devices at boot (kernel/lsl.config): losetup gets one from /dev/loop-control.
+	fresh_disk
+	expect_rc 0 vmm --disk "$S/rw.img" --root /dev/vda -- /bin/sh -c '[ ! -e /dev/loop0 ] || exit 3
+		dd if=/dev/zero of=/loop.img bs=1M count=4 2>/dev/null && losetup -f /loop.img || exit 4
+		[ -b /dev/loop0 ] && [ "$(cat /sys/block/loop0/size)" = 8192 ] || exit 5'
+}
 disk_serial() { expect_rc 0 vm_ro -- /bin/sh -c '[ "$(cat /sys/block/vda/serial)" = lsl-disk0 ]'; }
 lazy_memory() {
 	# A 2 GiB guest that has booted and runs a command must cost the host far less than 2 GiB.
@@ -399,7 +406,7 @@ disk_slots_many() {
 }
 
 all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe
-	disk_persists disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
+	disk_persists loop_on_demand disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
 	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
 	disk_slots_many"
