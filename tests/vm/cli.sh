@@ -51,6 +51,32 @@ binary_64m() {
 	lsl -- cat <"$S/in" >"$S/out" || return 1
 	cmp "$S/in" "$S/out" || { echo "64 MiB through stdin/stdout differ"; return 1; }
 }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+backpressure() {
+	# 100 MB that nobody reads for 8 s must wait where it is made, not pile up in the VMM or in lsl.
+	local vmm before peak=0 lslpid n i
+	vmm=$(pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl") || { echo "no service"; return 1; }
+	lsl -- true || return 1
+	before=$(rss_kib "$vmm")
+	"$L" -- sh -c 'head -c 100000000 /dev/zero' | { sleep 8; wc -c >"$S/bp-out"; } &
+	sleep 6
+	lslpid=$(pgrep -n -f "^$L -- sh -c head") || { echo "lsl is not running"; return 1; }
+	peak=$(($(rss_kib "$vmm") - before))
+	n=$(rss_kib "$lslpid")
+	wait
+	[ "$(cat "$S/bp-out")" = 100000000 ] || { echo "stdout: $(cat "$S/bp-out") bytes, not 100000000"; return 1; }
+	[ "$peak" -lt 32768 ] && [ "$n" -lt 32768 ] || { echo "output piled up: VMM +$peak KiB, lsl $n KiB"; return 1; }
+	# And the other way: lsl must not read stdin faster than the command takes it.
+	before=$(rss_kib "$vmm")
+	head -c 100000000 /dev/zero | "$L" -- sh -c 'sleep 8; wc -c' >"$S/bp-in" &
+	sleep 6
+	lslpid=$(pgrep -n -f "^$L -- sh -c sleep") || { echo "lsl is not running"; return 1; }
+	peak=$(($(rss_kib "$vmm") - before))
+	n=$(rss_kib "$lslpid")
+	wait
+	[ "$(cat "$S/bp-in")" = 100000000 ] || { echo "stdin: the command got $(cat "$S/bp-in") bytes"; return 1; }
+	[ "$peak" -lt 32768 ] && [ "$n" -lt 32768 ] || { echo "input piled up: VMM +$peak KiB, lsl $n KiB"; return 1; }
+}
 stderr_separate() {
 	lsl -- sh -c 'echo to-out; echo to-err >&2' >"$S/o" 2>"$S/e" || return 1
 	[ "$(cat "$S/o")" = to-out ] && [ "$(cat "$S/e")" = to-err ] || { echo "out=$(cat "$S/o") err=$(cat "$S/e")"; return 1; }
@@ -238,7 +264,7 @@ bad_args() {
 	[ $rc = 255 ] && [ "$(wc -l <"$S/err")" = 1 ] || { echo "exit $rc: $(cat "$S/err")"; return 1; }
 }
 
-all_tests="first_start exit_codes binary_64m stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
+all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
 	cd_user_env shell_types status_sessions signals_forwarded killed_client_cleans_up malformed_input shutdown_force
 	shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
