@@ -20,7 +20,7 @@ void lsl_usage(FILE *f)
         "  -e, --exec CMD [ARG...]  run CMD directly, without a shell (same as `-- CMD ARG...`)\n"
         "  -d, --distribution NAME  the distribution to use\n"
         "  -u, --user USER          run as USER (default: the distribution's default user)\n"
-        "      --cd DIR             working directory (~ is the Linux home)\n"
+        "      --cd DIR             working directory (~ and ~/DIR: in the Linux home)\n"
         "      --shell-type standard|login|none\n"
         "                           the command line through the shell (standard), a login shell,\n"
         "                           or exec'd word by word without one (none)\n"

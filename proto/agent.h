@@ -58,12 +58,12 @@ enum lsl_stdio_mode {
 #define LSL_EXEC_LOGIN 0x1 /* argv[0] is run as a login shell (argv[0] gets a leading '-') */
 
 /* EXEC payload: this struct, then NUL-terminated strings in order: cwd, user, distro, argv[0..argc-1],
- * env[0..envc-1] ("NAME=value"). An empty cwd means the user's home; an empty user means root; an empty
- * distro means the system root (the VM's own disk, where lsl-distro manages the distributions), otherwise
- * the command joins the namespaces of that running distribution (LSL_ERR_NO_DISTRO if it is not running);
- * an empty argv[0] means the user's login shell from the guest's passwd (what `lsl` and `lsl CMD LINE` run).
- * The command gets exactly env (the agent adds nothing but what a login does: HOME, USER, LOGNAME, SHELL when
- * missing). */
+ * env[0..envc-1] ("NAME=value"). An empty cwd means the user's home, "~/DIR" DIR below it; an empty user
+ * means root; an empty distro means the system root (the VM's own disk, where lsl-distro manages the
+ * distributions), otherwise the command joins the namespaces of that running distribution (LSL_ERR_NO_DISTRO
+ * if it is not running); an empty argv[0] means the user's login shell from the guest's passwd (what `lsl`
+ * and `lsl CMD LINE` run). The command gets exactly env (the agent adds nothing but what a login does: HOME,
+ * USER, LOGNAME, SHELL when missing). */
 struct lsl_exec {
     uint32_t flags;      /* LSL_EXEC_* */
     uint8_t stdio[3];    /* enum lsl_stdio_mode for stdin, stdout, stderr */

@@ -275,7 +275,10 @@ static _Noreturn void run_child(const struct agent_exec *e, const struct account
         child_fail(status_fd, LSL_ERR_INTERNAL, EPERM); /* only root can switch users */
     }
 
-    if (e->cwd[0]) {
+    if (strncmp(e->cwd, "~/", 2) == 0) { /* below the user's home, which only this side knows */
+        if (chdir(a->home) < 0 || chdir(e->cwd + 2) < 0)
+            child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+    } else if (e->cwd[0]) {
         if (chdir(e->cwd) < 0)
             child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     } else if (chdir(a->home) < 0 && chdir("/") < 0) { /* like login: a missing home means "/" */

@@ -142,8 +142,12 @@ concurrent_20() {
 cd_user_env() {
 	[ "$(lsl --cd /tmp -- pwd)" = /tmp ] || { echo "--cd /tmp"; return 1; }
 	[ "$(lsl --cd '~' -- pwd)" = /root ] || { echo "--cd ~"; return 1; }
-	lsl -u nosuchuser -- true 2>"$S/err"
+	lsl -- mkdir -p /root/sub && [ "$(lsl --cd '~/sub' -- pwd)" = /root/sub ] || { echo "--cd ~/sub"; return 1; }
+	lsl --cd /no/such/dir -- true 2>"$S/err"
 	local rc=$?
+	[ $rc = 255 ] && grep -q /no/such/dir "$S/err" || { echo "missing --cd dir: exit $rc, $(cat "$S/err")"; return 1; }
+	lsl -u nosuchuser -- true 2>"$S/err"
+	rc=$?
 	[ $rc = 255 ] && grep -q 'nosuchuser' "$S/err" || { echo "unknown user: exit $rc, $(cat "$S/err")"; return 1; }
 	[ "$(FOO=bar LSLENV=FOO lsl -- sh -c 'echo "$FOO"')" = bar ] || { echo "LSLENV did not pass FOO"; return 1; }
 	[ -z "$(FOO=bar lsl -- sh -c 'echo "$FOO"')" ] || { echo "FOO passed without LSLENV"; return 1; }
