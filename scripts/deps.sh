@@ -34,6 +34,7 @@ packages=(
 	util-linux     # flock, mount, unshare, script
 	procps         # ps, pgrep, pkill
 	tmux           # terminal sessions in interactive-shell tests
+	locales        # localedef: a real locale archive for the agent's locale check (tests/unit/test_locale.c)
 	# benchmarks (make bench)
 	dropbear-bin   # the ssh server in the guest, the peer of `lsl --` (bench/sessionbench.py)
 	openssh-client # ssh and ssh-keygen, the host side of that peer

@@ -2,6 +2,7 @@
  * pipes) fails in the agent; what can only fail in the child (credentials, cwd, exec) is sent back as
  * {u32 code, u32 errno} over a close-on-exec status pipe that stays empty when exec succeeds. */
 #include "exec.h"
+#include "env_fit.h"
 
 #include "agent.h"
 #include "frame.h"
@@ -168,9 +169,10 @@ static bool env_has(char *const env[], const char *name)
     return false;
 }
 
-/* The request's env plus HOME, USER, LOGNAME and SHELL where missing, as a login would set them. The added
- * strings live in extra (4 slots). */
-static char **build_env(const struct agent_exec *e, const struct account *a, char *extra[4])
+/* The request's env plus HOME, USER, LOGNAME and SHELL where missing, as a login would set them, and with
+ * locales and a terminal this root lacks replaced (env_fit.h). The new strings live in extra (envc + 4
+ * slots). */
+static char **build_env(const struct agent_exec *e, const struct account *a, char **extra)
 {
     static const char *const names[4] = {"HOME", "USER", "LOGNAME", "SHELL"};
     const char *values[4] = {a->home, a->name, a->name, a->shell};
@@ -189,6 +191,10 @@ static char **build_env(const struct agent_exec *e, const struct account *a, cha
             return NULL;
         }
         env[n++] = extra[i];
+    }
+    if (agent_env_fit("/", a->home, env, extra + 4) < 0) {
+        free(env);
+        return NULL;
     }
     return env;
 }
@@ -366,14 +372,15 @@ static void describe_failure(const struct agent_exec *e, uint32_t code, int err,
 int agent_spawn(const struct agent_exec *e, struct agent_child *c, char *msg, size_t msglen)
 {
     struct account *acct = malloc(sizeof(*acct));
-    char *extra[4] = {0}, **env = NULL, **argv = NULL, *login_arg0 = NULL;
+    char **extra = calloc((size_t)e->envc + 4, sizeof(char *)), **env = NULL, **argv = NULL,
+         *login_arg0 = NULL;
     int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1};
     int master = -1, slave = -1, src[3], err = 0, r;
     uint32_t code = LSL_ERR_INTERNAL;
     pid_t pid;
 
     *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1};
-    if (!acct) {
+    if (!acct || !extra) {
         err = ENOMEM;
         goto fail;
     }
@@ -477,8 +484,9 @@ out:
         close(master);
     if (slave >= 0)
         close(slave);
-    for (int i = 0; i < 4; i++)
+    for (size_t i = 0; extra && i < (size_t)e->envc + 4; i++)
         free(extra[i]);
+    free(extra);
     free(login_arg0);
     free(argv);
     free(env);

@@ -152,6 +152,22 @@ cd_user_env() {
 	[ "$(FOO=bar LSLENV=FOO lsl -- sh -c 'echo "$FOO"')" = bar ] || { echo "LSLENV did not pass FOO"; return 1; }
 	[ -z "$(FOO=bar lsl -- sh -c 'echo "$FOO"')" ] || { echo "FOO passed without LSLENV"; return 1; }
 }
+locale_and_term() {
+	# No glibc locale directory (busybox): the host's locale passes unchanged.
+	[ "$(LANG=en_US.UTF-8 lsl -- sh -c 'echo $LANG')" = en_US.UTF-8 ] || { echo "LANG changed without glibc"; return 1; }
+	# glibc's layout with only C.utf8 and de_DE.utf8, like a minimal Debian with one generated locale.
+	lsl -- mkdir -p /usr/lib/locale/C.utf8 /usr/lib/locale/de_DE.utf8 || return 1
+	local out
+	out=$(LANG=en_US.UTF-8 LC_TIME=de_DE.UTF-8 LC_ALL=fr_FR.ISO-8859-1 lsl -- sh -c 'echo $LANG $LC_TIME $LC_ALL')
+	[ "$out" = "C.UTF-8 de_DE.UTF-8 C" ] || { echo "locales: '$out'"; return 1; }
+	lsl -- rm -r /usr/lib/locale || return 1
+	# A terminal the distribution has no terminfo entry for becomes one it has.
+	[ "$(TERM=xterm-kitty lsl -- sh -c 'echo $TERM')" = xterm-kitty ] || { echo "TERM changed with no fallback"; return 1; }
+	lsl -- sh -c 'mkdir -p /usr/share/terminfo/x && : >/usr/share/terminfo/x/xterm-256color' || return 1
+	out=$(TERM=xterm-kitty lsl -- sh -c 'echo $TERM')
+	[ "$out" = xterm-256color ] || { echo "TERM=xterm-kitty became '$out'"; return 1; }
+	lsl -- rm -r /usr/share/terminfo
+}
 shell_types() {
 	local out
 	out=$(lsl 'echo $0') && [ "$out" = /bin/sh ] || { echo "standard: \$0 is '$out'"; return 1; }
@@ -269,7 +285,7 @@ bad_args() {
 }
 
 all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
-	cd_user_env shell_types status_sessions signals_forwarded killed_client_cleans_up malformed_input shutdown_force
+	cd_user_env locale_and_term shell_types status_sessions signals_forwarded killed_client_cleans_up malformed_input shutdown_force
 	shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
 run_suite "$@"
