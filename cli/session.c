@@ -307,7 +307,13 @@ static int run(struct client *c, const struct lsl_exec_request *req)
 {
     int r;
 
-    if ((r = lsl_frame_put_u32(&c->wr, LSL_HELLO, LSL_AGENT_VERSION)) < 0 || (r = put_exec(c, req)) < 0)
+    /* The host's time goes with every session: the guest's clock is set right before the command runs. */
+    struct timespec now;
+    uint8_t clock[8];
+    clock_gettime(CLOCK_REALTIME, &now);
+    lsl_put_u64(clock, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+    if ((r = lsl_frame_put_u32(&c->wr, LSL_HELLO, LSL_AGENT_VERSION)) < 0 ||
+        (r = lsl_frame_put(&c->wr, LSL_CLOCK, clock, sizeof(clock))) < 0 || (r = put_exec(c, req)) < 0)
         return r == -ENOMEM ? fail(c, r, "out of memory") : r;
     if (c->io && c->io->connect_port && (r = hybrid_connect(c, c->io->connect_port)) < 0)
         return r;

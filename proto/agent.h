@@ -1,11 +1,12 @@
 /* The wire protocol between the host (lsl CLI, service) and the agent in lsl-init, over one vsock stream per
  * session: length-prefixed little-endian frames. Shared by host and guest; plain C, no dependencies.
  *
- * A session: the client connects to the agent's port, both sides send HELLO, the client sends one EXEC, the
- * agent answers STARTED (or ERROR and closes), then STDIN/STDOUT/STDERR/SIGNAL/WINSIZE flow until the agent
- * sends EXIT and closes. Control frames never wait behind data: stdin is credit-based (the client sends at
- * most what the agent granted with STDIN_CREDIT), so the agent can always read the socket. Output is
- * backpressured by the stream itself: an agent whose writes block stops reading the command's output. */
+ * A session: the client connects to the agent's port, both sides send HELLO, the client may send CLOCK, then
+ * one EXEC, the agent answers STARTED (or ERROR and closes), then STDIN/STDOUT/STDERR/SIGNAL/WINSIZE flow
+ * until the agent sends EXIT and closes. Control frames never wait behind data: stdin is credit-based (the
+ * client sends at most what the agent granted with STDIN_CREDIT), so the agent can always read the socket.
+ * Output is backpressured by the stream itself: an agent whose writes block stops reading the command's
+ * output. */
 #ifndef LSL_PROTO_AGENT_H
 #define LSL_PROTO_AGENT_H
 
@@ -18,7 +19,7 @@
 #define LSL_DISTRO_PORT_SLOTS 24
 #define LSL_DISTRO_PORT_OK(port)                                                                             \
     ((port) >= LSL_DISTRO_PORT_BASE && (port) < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
-#define LSL_AGENT_VERSION 2            /* 2: EXEC names a distribution */
+#define LSL_AGENT_VERSION 3            /* 2: EXEC names a distribution; 3: CLOCK */
 #define LSL_FRAME_MAX     (1u << 20)   /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW  (256u << 10) /* initial stdin credit the agent grants with STARTED */
 
@@ -39,6 +40,9 @@ enum lsl_frame_type {
     LSL_WINSIZE = 6,   /* payload: u16 rows, u16 cols: resize the session's pty */
     LSL_SHUTDOWN = 7,  /* no payload, instead of EXEC: power the guest off the orderly way (every process gets
                         * SIGTERM, then SIGKILL; disks are synced and unmounted); the agent just closes */
+    LSL_CLOCK = 8,     /* payload: u64 the host's CLOCK_REALTIME in ns, right after HELLO: the agent sets the
+                        * guest's clock to it when the guest is off (kvm-clock does not count the host's
+                        * suspend). The session may end here: the service's resync after the host slept. */
 
     /* Agent to client. */
     LSL_STARTED = 16,     /* payload: u32 pid of the command (in the agent's namespace) */

@@ -20,6 +20,14 @@ uint32_t lsl_get_u32(const uint8_t *p)
     return le32toh(v);
 }
 
+uint64_t lsl_get_u64(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return le64toh(v);
+}
+
 uint16_t lsl_get_u16(const uint8_t *p)
 {
     uint16_t v;
@@ -31,6 +39,12 @@ uint16_t lsl_get_u16(const uint8_t *p)
 void lsl_put_u32(uint8_t *p, uint32_t v)
 {
     v = htole32(v);
+    memcpy(p, &v, sizeof(v));
+}
+
+void lsl_put_u64(uint8_t *p, uint64_t v)
+{
+    v = htole64(v);
     memcpy(p, &v, sizeof(v));
 }
 

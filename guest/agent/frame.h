@@ -67,8 +67,10 @@ int lsl_frame_flush(struct lsl_frame_writer *w, int fd);
 
 /* Little-endian field access for payloads. */
 uint32_t lsl_get_u32(const uint8_t *p);
+uint64_t lsl_get_u64(const uint8_t *p);
 uint16_t lsl_get_u16(const uint8_t *p);
 void lsl_put_u32(uint8_t *p, uint32_t v);
+void lsl_put_u64(uint8_t *p, uint64_t v);
 void lsl_put_u16(uint8_t *p, uint16_t v);
 
 #endif

@@ -4,6 +4,7 @@
 #include "session.h"
 
 #include "agent.h"
+#include "clock.h"
 #include "distro_enter.h"
 #include "exec.h"
 #include "frame.h"
@@ -449,6 +450,15 @@ static int handshake(struct session *s)
     r = recv_frame(s, &f);
     if (r <= 0)
         return r == 0 ? -ECONNRESET : r;
+    if (f.type == LSL_CLOCK) {
+        if (f.len != 8)
+            return -EPROTO;
+        /* Best effort: a guest without CAP_SYS_TIME keeps its clock, the command runs all the same. */
+        (void)agent_clock_sync((int64_t)lsl_get_u64(f.data));
+        r = recv_frame(s, &f);
+        if (r <= 0)
+            return r; /* EOF here ends a clock-only session */
+    }
     if (f.type == LSL_SHUTDOWN && f.len == 0 && !s->home) {
         /* PID 1 treats SIGTERM like busybox's reboot/poweroff request and powers off the orderly way. */
         kill(1, SIGTERM);

@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "check.h"
+#include "clock.h"
 #include "frame.h"
 /* Both sides are called session.h: name them by path. */
 #include "../../cli/session.h"
@@ -743,12 +744,71 @@ static void test_stdout_epipe(void)
         close(io.fds[i]);
 }
 
+/* The agent runs in a child: what it would have set the clock to comes back through shared memory. */
+static int64_t *clock_set;
+
+static int record_settime(const struct timespec *ts)
+{
+    *clock_set = (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+    return 0;
+}
+
+static void test_clock(void)
+{
+    const int64_t h = 1800000000LL * 1000000000LL, ms = 1000000;
+    struct lsl_frame_reader rd;
+    struct lsl_frame f;
+    struct timespec now;
+    struct result res;
+    uint8_t buf[16];
+    int fd;
+
+    /* Behind by more than 200 ms, or ahead by more than 2 s (the frame's delay looks like a lead). */
+    CHECK(!agent_clock_should_step(h, h));
+    CHECK(!agent_clock_should_step(h - 150 * ms, h));
+    CHECK(agent_clock_should_step(h - 250 * ms, h));
+    CHECK(!agent_clock_should_step(h + 1900 * ms, h));
+    CHECK(agent_clock_should_step(h + 2100 * ms, h));
+    CHECK(agent_clock_should_step(h + 3600000 * ms, h));
+
+    /* A clock-only session (the service's resync): an hour back is set, and EOF then is no error. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t then = ((int64_t)now.tv_sec - 3600) * 1000000000LL;
+    *clock_set = 0;
+    pid_t pid = raw_start(&fd, &rd);
+    lsl_put_u64(buf, (uint64_t)then);
+    send_frame(fd, LSL_CLOCK, buf, 8);
+    shutdown(fd, SHUT_WR);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 0);
+    CHECK_EQ(*clock_set, then);
+    lsl_frame_reader_free(&rd);
+
+    /* Every session through the client carries the host's time, which is this clock: nothing to set. */
+    *clock_set = 0;
+    run_routed(&res, NULL, NULL, "");
+    CHECK_EQ(res.status, 0);
+    CHECK_EQ(*clock_set, 0);
+
+    /* A CLOCK of the wrong size is a protocol error. */
+    lsl_put_u32(buf, LSL_CLOCK);
+    lsl_put_u32(buf + 4, 4);
+    lsl_put_u32(buf + 8, 1);
+    expect_protocol_error(buf, 12, false);
+}
+
 int main(void)
 {
     struct timespec t0, t1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     (void)prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphaned command processes come back here, as to an init */
+    /* Before any agent starts: a test running as root must never set this machine's clock. */
+    clock_set = mmap(NULL, sizeof(*clock_set), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (clock_set == MAP_FAILED)
+        return 1;
+    agent_clock_settime = record_settime;
     RUN(test_exit_codes);
     RUN(test_killed_by_signal);
     RUN(test_not_found);
@@ -767,6 +827,7 @@ int main(void)
     RUN(test_home_agent);
     RUN(test_home_no_shutdown);
     RUN(test_hybrid_connect);
+    RUN(test_clock);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return CHECK_DONE();

@@ -177,6 +177,25 @@ shell_types() {
 	local rc=$?
 	[ $rc = 255 ] && grep -q 'shell-type' "$S/err" || { echo "bad --shell-type: exit $rc, $(cat "$S/err")"; return 1; }
 }
+clock_sync() {
+	# A guest clock a quarter of a century behind: the next command runs on the host's time again.
+	lsl -- date -s '2001-01-01 00:00:00' >/dev/null || return 1
+	local g h pid
+	g=$(lsl -- date +%s) && h=$(date +%s) || return 1
+	[ $((h - g)) -le 2 ] && [ $((g - h)) -le 2 ] || { echo "after a command: guest $g, host $h"; return 1; }
+	# The service's resync, which it sends when the host has slept, reaches processes already running: this
+	# one waits for it (no other session runs meanwhile), then reports the time.
+	"$L" -- sh -c 'date -s "2001-01-01 00:00:00" >/dev/null
+		for i in $(seq 60); do sleep 1; [ "$(date +%Y)" = 2001 ] || break; done; date +%s' >"$S/clk" &
+	pid=$!
+	sleep 2
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"clock\n")
+assert s.recv(64) == b"ok\n"' "$XDG_RUNTIME_DIR/lsl/control" || { echo "control: clock refused"; return 1; }
+	wait $pid || return 1
+	g=$(cat "$S/clk") h=$(date +%s)
+	[ $((h - g)) -le 3 ] && [ $((g - h)) -le 3 ] || { echo "after the service's resync: guest $g, host $h"; return 1; }
+}
 status_sessions() {
 	lsl -- sleep 6 &
 	local pid=$! out
@@ -284,8 +303,8 @@ bad_args() {
 	[ $rc = 255 ] && [ "$(wc -l <"$S/err")" = 1 ] || { echo "exit $rc: $(cat "$S/err")"; return 1; }
 }
 
-all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal concurrent_20
-	cd_user_env locale_and_term shell_types status_sessions signals_forwarded killed_client_cleans_up malformed_input shutdown_force
-	shutdown_kills_stubborn two_at_once
+all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal
+	concurrent_20 cd_user_env locale_and_term shell_types clock_sync status_sessions signals_forwarded
+	killed_client_cleans_up malformed_input shutdown_force shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args"
 run_suite "$@"

@@ -3,6 +3,7 @@
  * powered off after SHUTDOWN_GRACE_S does the VMM stop it by force. */
 #include "service.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../proto/agent.h"
@@ -35,6 +37,9 @@ struct service {
     uint64_t shutdown_at_ns; /* when the orderly shutdown was requested, 0 if not */
     char agent_reply[64];
     size_t agent_reply_len;
+    uint32_t agent_errand; /* what agent_fd is for: LSL_SHUTDOWN or LSL_CLOCK */
+    int64_t
+        host_slept_ns; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last tick: grows while the host sleeps */
 };
 
 static unsigned sessions(const struct service *s)
@@ -48,12 +53,12 @@ static unsigned sessions(const struct service *s)
 
 static void agent_ready(void *opaque, uint32_t events);
 
-/* Asks lsl-init, through its agent, for an orderly poweroff. */
-static void request_guest_shutdown(struct service *s)
+static void agent_close(struct service *s);
+
+/* Opens a session to lsl-init's agent for an errand (agent_ready sends it once the guest accepts). */
+static void agent_errand(struct service *s, uint32_t what)
 {
-    if (s->shutdown_at_ns)
-        return;
-    s->shutdown_at_ns = now_ns();
+    agent_close(s); /* a clock resync still under way gives way */
     char path[4096];
     snprintf(path, sizeof(path), "%s/vsock", s->dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -61,7 +66,7 @@ static void request_guest_shutdown(struct service *s)
     if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
         if (fd >= 0)
             close(fd);
-        return; /* the grace timer will stop the VM */
+        return; /* a shutdown's grace timer stops the VM; a clock waits for the next session */
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
     char line[32];
@@ -75,10 +80,28 @@ static void request_guest_shutdown(struct service *s)
     fcntl(fd, F_SETFL, O_NONBLOCK);
     s->agent_fd = fd;
     s->agent_reply_len = 0;
+    s->agent_errand = what;
     if (evloop_add(&s->vm->loop, fd, EPOLLIN, agent_ready, s) < 0) {
         close(fd);
         s->agent_fd = -1;
     }
+}
+
+/* Asks lsl-init, through its agent, for an orderly poweroff. */
+static void request_guest_shutdown(struct service *s)
+{
+    if (s->shutdown_at_ns)
+        return;
+    s->shutdown_at_ns = now_ns();
+    agent_errand(s, LSL_SHUTDOWN);
+}
+
+/* Sets the guest's clock to the host's (sessions do it too, but the guest's own services should not wait for
+ * one after the host slept). */
+static void push_guest_clock(struct service *s)
+{
+    if (!s->shutdown_at_ns && s->vm->boot_marker_ns)
+        agent_errand(s, LSL_CLOCK);
 }
 
 static void agent_close(struct service *s)
@@ -90,7 +113,8 @@ static void agent_close(struct service *s)
     s->agent_fd = -1;
 }
 
-/* Reads the hybrid-vsock "OK <port>" line, then sends HELLO and SHUTDOWN; later input is ignored. */
+/* Reads the hybrid-vsock "OK <port>" line, then sends HELLO and the errand (SHUTDOWN, or CLOCK and the end
+ * of the session); later input is ignored until the guest closes. */
 static void agent_ready(void *opaque, uint32_t events)
 {
     struct service *s = opaque;
@@ -119,9 +143,23 @@ static void agent_ready(void *opaque, uint32_t events)
         struct lsl_frame_hdr h1;
         uint32_t version;
         struct lsl_frame_hdr h2;
-    } __attribute__((packed)) msg = {{LSL_HELLO, 4}, LSL_AGENT_VERSION, {LSL_SHUTDOWN, 0}};
-    if (send(s->agent_fd, &msg, sizeof(msg), MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
+        uint64_t clock;
+    } __attribute__((packed)) msg = {{htole32(LSL_HELLO), htole32(4)}, htole32(LSL_AGENT_VERSION), {0, 0}, 0};
+    size_t len = sizeof(msg) - sizeof(msg.clock);
+    msg.h2.type = htole32(s->agent_errand);
+    if (s->agent_errand == LSL_CLOCK) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        msg.h2.len = htole32(sizeof(msg.clock));
+        msg.clock = htole64((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+        len = sizeof(msg);
+    }
+    if (send(s->agent_fd, &msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
         agent_close(s);
+        return;
+    }
+    if (s->agent_errand == LSL_CLOCK)
+        shutdown(s->agent_fd, SHUT_WR);          /* the end of a clock-only session */
     s->agent_reply_len = sizeof(s->agent_reply); /* done: drain until the guest goes away */
 }
 
@@ -187,6 +225,9 @@ static void handle_request(struct service *s, int fd, const char *req)
     } else if (strcmp(req, SERVICE_REQ_SHUTDOWN) == 0) {
         request_guest_shutdown(s);
         reply(fd, "ok\n");
+    } else if (strcmp(req, SERVICE_REQ_CLOCK) == 0) {
+        push_guest_clock(s);
+        reply(fd, "ok\n");
     } else if (!disk_request(s, fd, req)) {
         reply(fd, "error unknown request\n");
     }
@@ -249,6 +290,15 @@ static void on_tick(void *opaque, uint32_t events)
     if (read(s->timer_fd, &expirations, sizeof(expirations)) < 0)
         return;
     uint64_t now = now_ns();
+    /* Time the host spent asleep shows as CLOCK_BOOTTIME running ahead of CLOCK_MONOTONIC; kvm-clock did not
+     * count it, so the guest's clock is behind by as much. */
+    struct timespec boot, mono;
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    int64_t slept = ((int64_t)boot.tv_sec - mono.tv_sec) * 1000000000LL + (boot.tv_nsec - mono.tv_nsec);
+    if (slept - s->host_slept_ns > 1000000000LL && s->host_slept_ns)
+        push_guest_clock(s);
+    s->host_slept_ns = slept;
     if (s->shutdown_at_ns) {
         if (now - s->shutdown_at_ns > SHUTDOWN_GRACE_S * 1000000000ull)
             vm_request_stop(s->vm, VM_STOP_POWEROFF, "the guest did not power off within %d s; stopped it",
