@@ -235,7 +235,10 @@ def main():
         if rc != 0:
             raise RuntimeError(f"ssh into the guest failed (exit {rc}):\n{err.decode(errors='replace')[-3000:]}")
 
-        warm = {"spawn": [timed(["/bin/true"], env, a.timeout) for _ in range(a.warm_runs)]}
+        warm = {"spawn": [timed(["/bin/true"], env, a.timeout) for _ in range(a.warm_runs)],
+                # Each client's own start, no connection: how much of a round trip is just exec and loading.
+                "lsl start": [timed([a.lsl, "--version"], env, a.timeout) for _ in range(a.warm_runs)],
+                "ssh start": [timed([a.ssh, "-V"], env, a.timeout) for _ in range(a.warm_runs)]}
         for name, cmd in (("lsl", lsl), ("ssh", ssh)):
             warm[name] = [timed(cmd + ["true"], env, a.timeout) for _ in range(a.warm_runs)]
             print(f"  warm {name}: {a.warm_runs} runs done", file=sys.stderr)
@@ -273,6 +276,9 @@ def main():
           f"{'-':<26} {'-':>8} {'-':>8}")
     spawn = f"{statistics.median(warm['spawn']) * 1000:8.1f} ms"
     print(f"{'harness: spawn /bin/true, median':<34} {spawn:<26} {'(in both columns)':<26} {'-':>8} {'-':>8}")
+    ls, ss = statistics.median(warm["lsl start"]), statistics.median(warm["ssh start"])
+    print(f"{'client start (--version, -V)':<34} {f'{ls * 1000:8.1f} ms':<26} {f'{ss * 1000:8.1f} ms':<26} "
+          f"{ls / ss:8.3f} {ss / ls:8.1f}")
     for stat in ("median", "tail"):
         l = warm["lsl"]
         s = warm["ssh"]
