@@ -239,9 +239,12 @@ def main():
                 # Each client's own start, no connection: how much of a round trip is just exec and loading.
                 "lsl start": [timed([a.lsl, "--version"], env, a.timeout) for _ in range(a.warm_runs)],
                 "ssh start": [timed([a.ssh, "-V"], env, a.timeout) for _ in range(a.warm_runs)]}
-        for name, cmd in (("lsl", lsl), ("ssh", ssh)):
-            warm[name] = [timed(cmd + ["true"], env, a.timeout) for _ in range(a.warm_runs)]
-            print(f"  warm {name}: {a.warm_runs} runs done", file=sys.stderr)
+        # Interleaved, so that a slow spell of the (emulated) machine weighs on both columns alike.
+        warm["lsl"], warm["ssh"] = [], []
+        for _ in range(a.warm_runs):
+            for name, cmd in (("lsl", lsl), ("ssh", ssh)):
+                warm[name].append(timed(cmd + ["true"], env, a.timeout))
+        print(f"  warm lsl and ssh: {a.warm_runs} runs each, interleaved", file=sys.stderr)
         data = os.urandom(a.mb << 20)
         tput = {}
         for name, cmd in (("lsl", lsl), ("ssh", ssh)):
