@@ -52,30 +52,33 @@ binary_64m() {
 	cmp "$S/in" "$S/out" || { echo "64 MiB through stdin/stdout differ"; return 1; }
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# 6 s into a transfer that nobody drains: "VMM-growth-KiB lsl-KiB" (args: vmm-pid its-rss-before lsl-argv-word).
+held_back() {
+	local pid
+	sleep 6
+	pid=$(pgrep -n -f "^$L -- sh -c $3") || { echo "lsl is not running"; return 1; }
+	echo "$(($(rss_kib "$1") - $2)) $(rss_kib "$pid")"
+}
+arrived_whole() { # direction file "vmm-KiB lsl-KiB"
+	local vmm_kib=${3% *} lsl_kib=${3#* }
+	[ "$(cat "$S/$2")" = 100000000 ] || { echo "$1: $(cat "$S/$2") bytes arrived, not 100000000"; return 1; }
+	[ "$vmm_kib" -lt 32768 ] && [ "$lsl_kib" -lt 32768 ] ||
+		{ echo "$1 piled up: VMM +$vmm_kib KiB, lsl $lsl_kib KiB"; return 1; }
+}
 backpressure() {
 	# 100 MB that nobody reads for 8 s must wait where it is made, not pile up in the VMM or in lsl.
-	local vmm before peak=0 lslpid n i
+	local vmm held
 	vmm=$(pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl") || { echo "no service"; return 1; }
 	lsl -- true || return 1
-	before=$(rss_kib "$vmm")
 	"$L" -- sh -c 'head -c 100000000 /dev/zero' | { sleep 8; wc -c >"$S/bp-out"; } &
-	sleep 6
-	lslpid=$(pgrep -n -f "^$L -- sh -c head") || { echo "lsl is not running"; return 1; }
-	peak=$(($(rss_kib "$vmm") - before))
-	n=$(rss_kib "$lslpid")
+	held=$(held_back "$vmm" "$(rss_kib "$vmm")" head) || return 1
 	wait
-	[ "$(cat "$S/bp-out")" = 100000000 ] || { echo "stdout: $(cat "$S/bp-out") bytes, not 100000000"; return 1; }
-	[ "$peak" -lt 32768 ] && [ "$n" -lt 32768 ] || { echo "output piled up: VMM +$peak KiB, lsl $n KiB"; return 1; }
+	arrived_whole stdout bp-out "$held" || return 1
 	# And the other way: lsl must not read stdin faster than the command takes it.
-	before=$(rss_kib "$vmm")
 	head -c 100000000 /dev/zero | "$L" -- sh -c 'sleep 8; wc -c' >"$S/bp-in" &
-	sleep 6
-	lslpid=$(pgrep -n -f "^$L -- sh -c sleep") || { echo "lsl is not running"; return 1; }
-	peak=$(($(rss_kib "$vmm") - before))
-	n=$(rss_kib "$lslpid")
+	held=$(held_back "$vmm" "$(rss_kib "$vmm")" sleep) || return 1
 	wait
-	[ "$(cat "$S/bp-in")" = 100000000 ] || { echo "stdin: the command got $(cat "$S/bp-in") bytes"; return 1; }
-	[ "$peak" -lt 32768 ] && [ "$n" -lt 32768 ] || { echo "input piled up: VMM +$peak KiB, lsl $n KiB"; return 1; }
+	arrived_whole stdin bp-in "$held"
 }
 stderr_separate() {
 	lsl -- sh -c 'echo to-out; echo to-err >&2' >"$S/o" 2>"$S/e" || return 1
