@@ -744,6 +744,122 @@ static void test_stdout_epipe(void)
         close(io.fds[i]);
 }
 
+/* A hostile guest's side of a session: a child writes these bytes as the agent's frames, then drains what
+ * the client sends until it closes. Returns what lsl_session_exec returned; *out gets the command's stdout.
+ */
+static int fake_agent(const uint8_t *frames, size_t len, char **out, size_t *out_len)
+{
+    struct lsl_exec_request req = {.argv = (const char *const[]){"/bin/true", NULL}};
+    struct lsl_session_io io = {.fds = {-1, memfd_with(NULL, 0), memfd_with(NULL, 0)}};
+    char errbuf[256];
+    int sv[2], status;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char sink[4096];
+        close(sv[0]);
+        if (write(sv[1], frames, len) != (ssize_t)len)
+            _exit(1);
+        shutdown(sv[1], SHUT_WR); /* nothing more comes: a client waiting for more sees the end */
+        while (read(sv[1], sink, sizeof(sink)) > 0)
+            ;
+        _exit(0);
+    }
+    close(sv[1]);
+    io.errbuf = errbuf;
+    io.errlen = sizeof(errbuf);
+    status = lsl_session_exec(sv[0], &req, &io);
+    close(sv[0]);
+    CHECK_EQ(finish_agent(pid), 0);
+    *out = memfd_contents(io.fds[1], out_len);
+    close(io.fds[1]);
+    close(io.fds[2]);
+    return status;
+}
+
+static size_t put_frame(uint8_t *p, uint32_t type, uint32_t len, const void *data)
+{
+    lsl_put_u32(p, type);
+    lsl_put_u32(p + 4, len);
+    if (data)
+        memcpy(p + 8, data, len);
+    return 8 + (data ? len : 0);
+}
+
+static void test_hostile_agent(void)
+{
+    static const struct {
+        const char *what;
+        uint32_t type, len, value; /* after HELLO and STARTED (unless type is 0: right after HELLO) */
+        bool started, header_only;
+    } cases[] = {
+        {"STDOUT before STARTED", LSL_STDOUT, 4, 0, false, false},
+        {"STARTED of 2 bytes", LSL_STARTED, 2, 0, false, false},
+        {"EXIT 300", LSL_EXIT, 4, 300, true, false},
+        {"EXIT without status", LSL_EXIT, 0, 0, true, false},
+        {"ERROR without code", LSL_ERROR, 2, 0, true, false},
+        {"unknown type", 99, 4, 0, true, false},
+        {"STDIN_CREDIT of 3 bytes", LSL_STDIN_CREDIT, 3, 0, true, false},
+        {"frame over the limit", LSL_STDOUT, LSL_FRAME_MAX + 1, 0, true, true},
+        {"HELLO again", LSL_HELLO, 4, LSL_AGENT_VERSION, true, false},
+    };
+    uint8_t buf[256], v[4];
+    char *out;
+    size_t n, out_len;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        lsl_put_u32(v, LSL_AGENT_VERSION);
+        n = put_frame(buf, LSL_HELLO, 4, v);
+        if (cases[i].started) {
+            lsl_put_u32(v, 42);
+            n += put_frame(buf + n, LSL_STARTED, 4, v);
+        }
+        uint8_t payload[8] = {0};
+        lsl_put_u32(payload, cases[i].value);
+        n += put_frame(buf + n, cases[i].type, cases[i].len, cases[i].header_only ? NULL : payload);
+        int status = fake_agent(buf, n, &out, &out_len);
+        if (status >= 0)
+            fprintf(stderr, "  accepted: %s (status %d)\n", cases[i].what, status);
+        CHECK(status < 0);
+        free(out);
+    }
+    /* A wrong version, no greeting at all, a stream cut inside a header, credit beyond 4 GiB in all. */
+    lsl_put_u32(v, LSL_AGENT_VERSION + 1);
+    n = put_frame(buf, LSL_HELLO, 4, v);
+    CHECK(fake_agent(buf, n, &out, &out_len) < 0);
+    free(out);
+    lsl_put_u32(v, 1);
+    n = put_frame(buf, LSL_EXIT, 4, v);
+    CHECK(fake_agent(buf, n, &out, &out_len) < 0);
+    free(out);
+    lsl_put_u32(v, LSL_AGENT_VERSION);
+    n = put_frame(buf, LSL_HELLO, 4, v);
+    CHECK(fake_agent(buf, n + 5, &out, &out_len) < 0); /* 5 bytes of a header, then EOF */
+    free(out);
+    n = put_frame(buf, LSL_HELLO, 4, v);
+    lsl_put_u32(v, 42);
+    n += put_frame(buf + n, LSL_STARTED, 4, v);
+    lsl_put_u32(v, 0xffffffffu);
+    n += put_frame(buf + n, LSL_STDIN_CREDIT, 4, v);
+    n += put_frame(buf + n, LSL_STDIN_CREDIT, 4, v);
+    CHECK(fake_agent(buf, n, &out, &out_len) < 0);
+    free(out);
+    /* The same fake, well-behaved: its output and status arrive (so the cases above fail for their reason).
+     */
+    lsl_put_u32(v, LSL_AGENT_VERSION);
+    n = put_frame(buf, LSL_HELLO, 4, v);
+    lsl_put_u32(v, 42);
+    n += put_frame(buf + n, LSL_STARTED, 4, v);
+    n += put_frame(buf + n, LSL_STDOUT, 2, "ok");
+    lsl_put_u32(v, 7);
+    n += put_frame(buf + n, LSL_EXIT, 4, v);
+    CHECK_EQ(fake_agent(buf, n, &out, &out_len), 7);
+    CHECK(out_len == 2 && memcmp(out, "ok", 2) == 0);
+    free(out);
+}
+
 /* The agent runs in a child: what it would have set the clock to comes back through shared memory. */
 static int64_t *clock_set;
 
@@ -828,6 +944,7 @@ int main(void)
     RUN(test_home_no_shutdown);
     RUN(test_hybrid_connect);
     RUN(test_clock);
+    RUN(test_hostile_agent);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return CHECK_DONE();
