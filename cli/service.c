@@ -224,6 +224,20 @@ out:
     return r;
 }
 
+/* Waits up to timeout_s for the service to be gone: process pid (if known, else its control socket). */
+static bool wait_gone(const struct lsl_paths *p, pid_t pid, int timeout_s)
+{
+    char reply[512];
+    for (int i = 0; i < timeout_s * 100; i++) {
+        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH
+                    : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+            return true;
+        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running)
 {
     *was_running = false;
@@ -245,12 +259,8 @@ int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running
     *was_running = true;
     if (kill(cred.pid, SIGKILL) < 0 && errno != ESRCH)
         return lsl_log_errno(errno, "cannot kill the VM service (pid %d)", (int)cred.pid);
-    for (int i = 0; i < timeout_s * 100; i++) {
-        if (kill(cred.pid, 0) < 0 && errno == ESRCH)
-            return 0;
-        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if (wait_gone(p, cred.pid, timeout_s))
+        return 0;
     lsl_log_error("the VM service (pid %d) is still there %d s after SIGKILL", (int)cred.pid, timeout_s);
     return -ETIMEDOUT;
 }
@@ -266,13 +276,8 @@ int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_run
     pid_t pid = pidline ? (pid_t)atoi(pidline + 4) : 0;
     if (lsl_service_request(p, "shutdown", reply, sizeof(reply)) < 0)
         return 0;
-    for (int i = 0; i < timeout_s * 10; i++) {
-        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH
-                    : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
-            return 0;
-        struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if (wait_gone(p, pid, timeout_s))
+        return 0;
     lsl_log_error("the VM did not stop within %d s", timeout_s);
     return -ETIMEDOUT;
 }

@@ -180,11 +180,11 @@ const char *agent_term_substitute(const char *root, const char *home, const char
     return NULL;
 }
 
-static bool has_var(char **env, const char *name)
+bool agent_env_has(char *const env[], const char *name)
 {
     size_t n = strlen(name);
-    for (char **e = env; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+    for (; *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
             return true;
     return false;
 }
@@ -196,7 +196,7 @@ static bool locale_variable(const char *entry)
 
 int agent_env_fit(const char *root, const char *home, char **env, char **owned)
 {
-    bool own_terminfo = has_var(env, "TERMINFO") || has_var(env, "TERMINFO_DIRS");
+    bool own_terminfo = agent_env_has(env, "TERMINFO") || agent_env_has(env, "TERMINFO_DIRS");
     size_t n = 0;
     for (char **e = env; *e; e++) {
         const char *eq = strchr(*e, '='), *repl = NULL;

@@ -6,7 +6,11 @@
 #ifndef LSL_AGENT_ENV_FIT_H
 #define LSL_AGENT_ENV_FIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+/* Whether env (NULL-terminated "NAME=value" entries) sets name. */
+bool agent_env_has(char *const env[], const char *name);
 
 enum agent_locale {
     AGENT_LOCALE_UNKNOWN,   /* no ROOT/usr/lib/locale: not glibc's layout (musl loads any name), leave it */

@@ -159,16 +159,6 @@ static int resolve_account(const char *user, struct account *a)
     return 0;
 }
 
-static bool env_has(char *const env[], const char *name)
-{
-    size_t n = strlen(name);
-
-    for (; *env; env++)
-        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
-            return true;
-    return false;
-}
-
 /* The request's env plus HOME, USER, LOGNAME and SHELL where missing, as a login would set them, and with
  * locales and a terminal this root lacks replaced (env_fit.h). The new strings live in extra (envc + 4
  * slots). */
@@ -183,7 +173,7 @@ static char **build_env(const struct agent_exec *e, const struct account *a, cha
         return NULL;
     memcpy(env, e->env, (size_t)e->envc * sizeof(char *));
     for (int i = 0; i < 4; i++) {
-        if (env_has(e->env, names[i]))
+        if (agent_env_has(e->env, names[i]))
             continue;
         if (asprintf(&extra[i], "%s=%s", names[i], values[i]) < 0) {
             extra[i] = NULL;
