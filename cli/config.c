@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "size.h"
 
 void lsl_warn(lsl_warn_fn warn, const char *fmt, ...)
 {
@@ -36,35 +37,6 @@ int lsl_parse_bool(const char *s, bool *out)
             return *out = true, 0;
         if (strcasecmp(s, no[i]) == 0)
             return *out = false, 0;
-    }
-    return -EINVAL;
-}
-
-int lsl_parse_size(const char *s, uint64_t *bytes)
-{
-    static const struct {
-        const char *suffix;
-        unsigned shift;
-    } units[] = {
-        {"", 0},     {"b", 0},  {"k", 10},  {"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
-        {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},   {"tb", 40}, {"tib", 40},
-    };
-    if (!s || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno == ERANGE)
-        return -ERANGE;
-    while (*end == ' ')
-        end++;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcasecmp(end, units[i].suffix) != 0)
-            continue;
-        if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
-            return -ERANGE;
-        *bytes = (uint64_t)v << units[i].shift;
-        return 0;
     }
     return -EINVAL;
 }
@@ -219,7 +191,7 @@ static void config_on_key(void *user, int line, const char *section, const char 
     uint64_t size;
     long long n;
     if (strcasecmp(key, "memory") == 0) {
-        if (lsl_parse_size(value, &size) < 0 || size < LSL_CONFIG_MIN_MEMORY)
+        if (parse_size(value, &size) < 0 || size < LSL_CONFIG_MIN_MEMORY)
             goto bad;
         c->memory = size;
     } else if (strcasecmp(key, "processors") == 0) {
@@ -239,7 +211,7 @@ static void config_on_key(void *user, int line, const char *section, const char 
             goto bad;
         c->vm_idle_timeout_ms = n < 0 ? -1 : n;
     } else if (strcasecmp(key, "defaultVhdSize") == 0) {
-        if (lsl_parse_size(value, &size) < 0 || size == 0)
+        if (parse_size(value, &size) < 0 || size == 0)
             goto bad;
         c->default_vhd_size = size;
     } else if (strcasecmp(key, "catalog") == 0) {
@@ -299,7 +271,7 @@ int lsl_config_load(struct lsl_config *c, const char *path, lsl_warn_fn warn)
     if (r == -ENOENT)
         return 0;
     if (r < 0)
-        return lsl_log_errno(-r, "cannot read %s", path);
+        return log_errno(-r, "cannot read %s", path);
     /* Warnings name the file the way users write it. */
     char name[PATH_MAX];
     const char *home = getenv("HOME");
@@ -319,7 +291,7 @@ void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn)
     uint64_t size;
     long long n;
     if ((e = getenv("LSL_VM_MEMORY")) && *e) {
-        if (lsl_parse_size(e, &size) == 0 && size >= LSL_CONFIG_MIN_MEMORY)
+        if (parse_size(e, &size) == 0 && size >= LSL_CONFIG_MIN_MEMORY)
             c->memory = size;
         else
             lsl_warn(warn, "ignoring LSL_VM_MEMORY='%s' (a size like 2G)", e);

@@ -1,6 +1,6 @@
-/* The global configuration ~/.lslconfig (lsl's .wslconfig: [lsl] or [wsl2]), the size parser it shares with
- * --manage --resize, and the INI reading (libinih with line numbers) that the per-distro wsl.conf shares.
- * Order of precedence: built-in defaults, then the file, then the LSL_* environment variables. */
+/* The global configuration ~/.lslconfig (lsl's .wslconfig: [lsl] or [wsl2]) and the INI reading (libinih with
+ * line numbers) that the per-distro wsl.conf shares. Order of precedence: built-in defaults, then the file,
+ * then the LSL_* environment variables. */
 #ifndef LSL_CLI_CONFIG_H
 #define LSL_CLI_CONFIG_H
 
@@ -39,10 +39,6 @@ int lsl_config_parse_string(struct lsl_config *c, const char *text, const char *
 /* LSL_VM_MEMORY (size), LSL_VM_CPUS, LSL_VM_IDLE_TIMEOUT (seconds, negative = never) and LSL_KERNEL override
  * the file. Bad values warn and leave the file's value. */
 void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn);
-
-/* "256GB", "512M", "2 GiB", "1048576": B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB, case-insensitive, all
- * binary multiples as in WSL; a bare number is bytes. Returns 0, -EINVAL or -ERANGE. */
-int lsl_parse_size(const char *s, uint64_t *bytes);
 
 /* --- shared with distconf.c --- */
 

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "control.h"
+#include "distro.h"
 #include "distconf.h"
 #include "guest_run.h"
 #include "log.h"
@@ -26,38 +28,31 @@ void lsl_distro_files_free(struct lsl_distro_files *f)
     *f = (struct lsl_distro_files){0};
 }
 
-int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f)
+int lsl_distro_files_parse(const char *out, size_t len, struct lsl_distro_files *f)
 {
+    struct lsl_file_frame frame;
+    size_t pos = 0;
+    int r;
     *f = (struct lsl_distro_files){0};
-    const char *p = out;
-    while (*p) {
-        char path[256];
-        size_t len;
-        int hdr = 0;
-        if (sscanf(p, "@@lsl-file %255s %zu\n%n", path, &len, &hdr) != 2 || hdr == 0 ||
-            strlen(p + hdr) < len) {
-            lsl_distro_files_free(f);
-            return -EPROTO;
-        }
-        p += hdr;
-        char *text = strndup(p, len);
+    while ((r = lsl_file_frame_next(out, len, &pos, &frame)) > 0) {
+        char **slot = !strcmp(frame.path, "/etc/wsl.conf")                ? &f->wsl_conf
+                      : !strcmp(frame.path, "/etc/lsl.conf")              ? &f->lsl_conf
+                      : !strcmp(frame.path, "/etc/wsl-distribution.conf") ? &f->distribution_conf
+                                                                          : NULL;
+        if (!slot)
+            continue;
+        /* A NUL inside a config file ends it, as it would for any reader of the text. */
+        char *text = strndup(frame.data, frame.len);
         if (!text) {
             lsl_distro_files_free(f);
             return -ENOMEM;
         }
-        char **slot = !strcmp(path, "/etc/wsl.conf")                ? &f->wsl_conf
-                      : !strcmp(path, "/etc/lsl.conf")              ? &f->lsl_conf
-                      : !strcmp(path, "/etc/wsl-distribution.conf") ? &f->distribution_conf
-                                                                    : NULL;
-        if (slot) {
-            free(*slot);
-            *slot = text;
-        } else {
-            free(text);
-        }
-        p += len;
-        if (*p == '\n')
-            p++;
+        free(*slot);
+        *slot = text;
+    }
+    if (r < 0) {
+        lsl_distro_files_free(f);
+        return -EPROTO;
     }
     return 0;
 }
@@ -78,55 +73,55 @@ static int run_cache_path(const struct lsl_paths *p, const char *name, char *out
 int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id, const char *image,
                      struct lsl_distro_run *run)
 {
-    char req[PATH_MAX + 64], err[512], cache[PATH_MAX], slot_reply[32];
+    char err[512], cache[PATH_MAX];
+    int slot;
     *run = (struct lsl_distro_run){0};
-    snprintf(req, sizeof(req), "attach %s %s", id, image);
-    if (lsl_control(p, req, slot_reply, sizeof(slot_reply), err, sizeof(err)) < 0) {
-        lsl_log_error("cannot attach the disk of %s: %s", name, err);
+    if (lsl_disk_attach(p, id, image, &slot, err, sizeof(err)) < 0) {
+        log_error("cannot attach the disk of %s: %s", name, err);
         return -EIO;
     }
     /* The slot is the disk's for as long as it stays attached, so the port is unique among the running. */
-    char *end;
-    unsigned long slot = strtoul(slot_reply, &end, 10);
-    if (slot_reply[0] && !*end && slot < LSL_DISTRO_PORT_SLOTS)
+    if (slot >= 0 && slot < LSL_DISTRO_PORT_SLOTS)
         run->port = LSL_DISTRO_PORT_BASE + (unsigned)slot;
     char *out = NULL;
-    const char *mount_argv[] = {"lsl-distro", "mount", name, id, NULL};
+    const char *mount_argv[] = {LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_MOUNT), name, id, NULL};
     int r = lsl_guest_run(p, NULL, mount_argv, -1, -1, &out, err, sizeof(err));
     if (r != 0) {
         free(out);
-        lsl_log_error("cannot mount the disk of %s: %s", name, err[0] ? err : "lsl-distro failed");
+        log_error("cannot mount the disk of %s: %s", name, err[0] ? err : "lsl-distro failed");
         return -EIO;
     }
     struct lsl_distro_files files;
-    r = lsl_distro_files_parse(out, &files);
+    r = lsl_distro_files_parse(out, strlen(out), &files);
     free(out);
     if (r < 0) {
-        lsl_log_error("cannot read the configuration of %s: malformed answer from the VM", name);
+        log_error("cannot read the configuration of %s: malformed answer from the VM", name);
         return r;
     }
     struct lsl_distconf conf;
     if (lsl_distconf_init(&conf) < 0 || lsl_distconf_parse(&conf, files.wsl_conf, files.lsl_conf, NULL) < 0) {
         lsl_distro_files_free(&files);
-        lsl_log_error("out of memory");
+        log_error("out of memory");
         return -ENOMEM;
     }
     lsl_distro_files_free(&files);
 
     char hostname[128], hosts[16], resolv[16], port[16] = "", *boot = NULL;
-    snprintf(hostname, sizeof(hostname), "hostname=%s", conf.network_hostname ? conf.network_hostname : name);
+    snprintf(hostname, sizeof(hostname), LSL_DISTRO_KEY_HOSTNAME "=%s",
+             conf.network_hostname ? conf.network_hostname : name);
     /* A name may hold '.' and '_', a hostname may not: those become '-' (WSL uses the Windows host name). */
-    for (char *c = hostname + strlen("hostname="); !conf.network_hostname && *c; c++)
+    for (char *c = hostname + strlen(LSL_DISTRO_KEY_HOSTNAME "="); !conf.network_hostname && *c; c++)
         if (*c == '.' || *c == '_')
             *c = '-';
-    snprintf(hosts, sizeof(hosts), "hosts=%d", conf.network_generate_hosts ? 1 : 0);
-    snprintf(resolv, sizeof(resolv), "resolv=%d", conf.network_generate_resolv_conf ? 1 : 0);
-    if (conf.boot_command && asprintf(&boot, "boot=%s", conf.boot_command) < 0)
+    snprintf(hosts, sizeof(hosts), LSL_DISTRO_KEY_HOSTS "=%d", conf.network_generate_hosts ? 1 : 0);
+    snprintf(resolv, sizeof(resolv), LSL_DISTRO_KEY_RESOLV "=%d", conf.network_generate_resolv_conf ? 1 : 0);
+    if (conf.boot_command && asprintf(&boot, LSL_DISTRO_KEY_BOOT "=%s", conf.boot_command) < 0)
         boot = NULL;
-    const char *start_argv[9] = {"lsl-distro", "start", name, hostname, hosts, resolv};
+    const char *start_argv[9] = {
+        LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_START), name, hostname, hosts, resolv};
     int argc = 6;
     if (run->port) {
-        snprintf(port, sizeof(port), "port=%u", run->port);
+        snprintf(port, sizeof(port), LSL_DISTRO_KEY_PORT "=%u", run->port);
         start_argv[argc++] = port;
     }
     if (boot)
@@ -136,7 +131,7 @@ int lsl_distro_start(const struct lsl_paths *p, const char *name, const char *id
     free(boot);
     if (r != 0) {
         lsl_distconf_free(&conf);
-        lsl_log_error("cannot start %s: %s", name, err[0] ? err : "lsl-distro failed");
+        log_error("cannot start %s: %s", name, err[0] ? err : "lsl-distro failed");
         return -EIO;
     }
     snprintf(run->user, sizeof(run->user), "%s", conf.user_default ? conf.user_default : "");
@@ -174,21 +169,20 @@ int lsl_distro_cached(const struct lsl_paths *p, const char *name, struct lsl_di
 
 int lsl_distro_stop(const struct lsl_paths *p, const char *name, const char *id, bool *was_running)
 {
-    char err[512], req[64];
+    char err[512];
     char *running = lsl_distro_running(p);
     *was_running = lsl_distro_in_list(running, name);
     if (!running)
         return 0; /* no VM, nothing runs */
     free(running);
-    const char *argv[] = {"lsl-distro", "stop", name, id, NULL};
+    const char *argv[] = {LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_STOP), name, id, NULL};
     int r = lsl_guest_run(p, NULL, argv, -1, -1, NULL, err, sizeof(err));
     if (r != 0) {
-        lsl_log_error("cannot stop %s: %s", name, err[0] ? err : "lsl-distro failed");
+        log_error("cannot stop %s: %s", name, err[0] ? err : "lsl-distro failed");
         return -EIO;
     }
-    snprintf(req, sizeof(req), "detach %s", id);
-    if (lsl_control(p, req, NULL, 0, err, sizeof(err)) < 0 && !strstr(err, "not attached")) {
-        lsl_log_error("cannot take the disk of %s out of the VM: %s", name, err);
+    if (lsl_disk_detach(p, id, err, sizeof(err)) < 0 && !strstr(err, "not attached")) {
+        log_error("cannot take the disk of %s out of the VM: %s", name, err);
         return -EIO;
     }
     return 0;
@@ -209,11 +203,13 @@ bool lsl_distro_in_list(const char *list, const char *name)
 
 char *lsl_distro_running(const struct lsl_paths *p)
 {
-    char reply[512], err[256];
-    if (lsl_service_request(p, "status", reply, sizeof(reply)) < 0 || !strstr(reply, "state running\n"))
+    char buf[1024], state[32] = "", err[256];
+    const char *body;
+    if (lsl_service_status(p, buf, sizeof(buf), &body) < 0 ||
+        !lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state)) || strcmp(state, "running") != 0)
         return NULL;
     char *out = NULL;
-    const char *argv[] = {"lsl-distro", "list", NULL};
+    const char *argv[] = {LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_LIST), NULL};
     if (lsl_guest_run(p, NULL, argv, -1, -1, &out, err, sizeof(err)) != 0) {
         free(out);
         return NULL;

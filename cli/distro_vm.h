@@ -12,8 +12,9 @@ struct lsl_distro_files {
     char *wsl_conf, *lsl_conf, *distribution_conf; /* malloc'd contents, NULL when absent */
 };
 void lsl_distro_files_free(struct lsl_distro_files *f);
-/* Splits lsl-distro's "@@lsl-file PATH LENGTH\n" framing. Returns 0 or -EPROTO. */
-int lsl_distro_files_parse(const char *out, struct lsl_distro_files *f);
+/* Takes the configuration files out of lsl-distro's output (proto/distro.h framing). Returns 0, -EPROTO or
+ * -ENOMEM. */
+int lsl_distro_files_parse(const char *out, size_t len, struct lsl_distro_files *f);
 
 /* What the start of a running distribution leaves for the commands that follow. */
 struct lsl_distro_run {

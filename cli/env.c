@@ -52,7 +52,7 @@ char **lsl_guest_env(void)
         n++;
     char **out = calloc(n + 2, sizeof(*out));
     if (!out) {
-        lsl_log_error("out of memory");
+        log_error("out of memory");
         return NULL;
     }
     size_t k = 0;
@@ -70,7 +70,7 @@ char **lsl_guest_env(void)
     return out;
 oom:
     lsl_env_free(out);
-    lsl_log_error("out of memory");
+    log_error("out of memory");
     return NULL;
 }
 

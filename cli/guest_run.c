@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "control.h"
+#include "distro.h"
 #include "service.h"
 #include "session.h"
 
@@ -111,21 +113,41 @@ out:
     return status;
 }
 
-int lsl_control(const struct lsl_paths *p, const char *req, char *reply, size_t replylen, char *err,
-                size_t errlen)
+int lsl_control(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *value, size_t valuelen,
+                char *err, size_t errlen)
 {
     char buf[8192];
-    int r = lsl_service_request(p, req, buf, sizeof(buf));
+    struct lsl_ctl_reply reply;
+    int r = lsl_service_request(p, req, buf, sizeof(buf), &reply);
     if (r < 0) {
-        snprintf(err, errlen, "the VM service did not answer: %s", strerror(-r));
+        snprintf(err, errlen, "the VM service did not answer: %s", r == -EPROTO ? reply.error : strerror(-r));
         return r;
     }
-    buf[strcspn(buf, "\n")] = '\0';
-    if (strncmp(buf, "ok", 2) == 0 && (buf[2] == '\0' || buf[2] == ' ')) {
-        if (reply)
-            snprintf(reply, replylen, "%s", buf[2] ? buf + 3 : "");
-        return 0;
+    if (!reply.ok) {
+        snprintf(err, errlen, "%s", reply.error);
+        return -EIO;
     }
-    snprintf(err, errlen, "%s", strncmp(buf, "error ", 6) == 0 ? buf + 6 : buf);
-    return -EIO;
+    if (value)
+        snprintf(value, valuelen, "%s", reply.value);
+    return 0;
+}
+
+int lsl_disk_attach(const struct lsl_paths *p, const char *id, const char *image, int *slot, char *err,
+                    size_t errlen)
+{
+    struct lsl_ctl_request req = {.verb = LSL_CTL_ATTACH, .id = id, .path = image};
+    char value[32], *end;
+    int r = lsl_control(p, &req, value, sizeof(value), err, errlen);
+    if (r < 0)
+        return r;
+    long n = strtol(value, &end, 10);
+    if (slot)
+        *slot = value[0] && !*end && n >= 0 && n < LSL_DISK_SLOTS_MAX ? (int)n : -1;
+    return 0;
+}
+
+int lsl_disk_detach(const struct lsl_paths *p, const char *id, char *err, size_t errlen)
+{
+    struct lsl_ctl_request req = {.verb = LSL_CTL_DETACH, .id = id};
+    return lsl_control(p, &req, NULL, 0, err, errlen);
 }

@@ -51,7 +51,7 @@ int lsl_image_create(const char *path, uint64_t size, const char *label)
     snprintf(lbl, sizeof(lbl), "%s", label);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        return lsl_log_errno(errno, "cannot create %s", path);
+        return log_errno(errno, "cannot create %s", path);
     close(fd);
     /* Lazy inode tables and journal: the file stays sparse; the guest mounts with noinit_itable. */
     char *argv[] = {
@@ -60,8 +60,8 @@ int lsl_image_create(const char *path, uint64_t size, const char *label)
     int r = run_quiet(argv);
     if (r != 0) {
         unlink(path);
-        lsl_log_error("cannot create the file system in %s (mke2fs %s; is e2fsprogs installed?)", path,
-                      r == 127 ? "not found" : "failed");
+        log_error("cannot create the file system in %s (mke2fs %s; is e2fsprogs installed?)", path,
+                  r == 127 ? "not found" : "failed");
         return -EIO;
     }
     return 0;
@@ -86,16 +86,16 @@ int lsl_image_copy(const char *src, const char *dest)
     bool kernel_copy = true;
     struct stat st;
     if (in < 0 || fstat(in, &st) < 0) {
-        r = lsl_log_errno(errno, "cannot open %s", src);
+        r = log_errno(errno, "cannot open %s", src);
         goto out;
     }
     out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
-        r = lsl_log_errno(errno, "cannot create %s", dest);
+        r = log_errno(errno, "cannot create %s", dest);
         goto out;
     }
     if (ftruncate(out, st.st_size) < 0) {
-        r = lsl_log_errno(errno, "cannot size %s", dest);
+        r = log_errno(errno, "cannot size %s", dest);
         goto out;
     }
     for (off_t pos = 0; pos < st.st_size;) {
@@ -123,7 +123,7 @@ int lsl_image_copy(const char *src, const char *dest)
                     n = -1;
             }
             if (n <= 0) {
-                r = lsl_log_errno(n < 0 ? errno : EIO, "cannot copy %s to %s", src, dest);
+                r = log_errno(n < 0 ? errno : EIO, "cannot copy %s to %s", src, dest);
                 goto out;
             }
             off += n;
@@ -131,7 +131,7 @@ int lsl_image_copy(const char *src, const char *dest)
         pos = hole;
     }
     if (fsync(out) < 0)
-        r = lsl_log_errno(errno, "cannot write %s", dest);
+        r = log_errno(errno, "cannot write %s", dest);
 out:
     if (in >= 0)
         close(in);
@@ -146,27 +146,26 @@ int lsl_image_resize(const char *path, uint64_t size)
 {
     struct stat st;
     if (stat(path, &st) < 0)
-        return lsl_log_errno(errno, "cannot open %s", path);
+        return log_errno(errno, "cannot open %s", path);
     char sz[32];
     snprintf(sz, sizeof(sz), "%" PRIu64 "k", size / 1024);
     /* resize2fs insists on a freshly checked file system; -p repairs only what is safe unattended. */
     char *fsck[] = {"e2fsck", "-f", "-p", (char *)path, NULL};
     int r = run_quiet(fsck);
     if (r != 0 && r != 1) {
-        lsl_log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path,
-                      r);
+        log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path, r);
         return -EIO;
     }
     if (size > (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
-        return lsl_log_errno(errno, "cannot grow %s", path);
+        return log_errno(errno, "cannot grow %s", path);
     char *resize[] = {"resize2fs", (char *)path, sz, NULL};
     if ((r = run_quiet(resize)) != 0) {
         if (size > (uint64_t)st.st_size)
             (void)truncate(path, st.st_size);
-        lsl_log_error("cannot resize the file system in %s to %s (too small for its files?)", path, sz);
+        log_error("cannot resize the file system in %s to %s (too small for its files?)", path, sz);
         return -EIO;
     }
     if (size < (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
-        return lsl_log_errno(errno, "cannot shrink %s", path);
+        return log_errno(errno, "cannot shrink %s", path);
     return 0;
 }

@@ -30,14 +30,14 @@ static int fetch(const char *url, const char *dest, const char *sha256)
     char self[PATH_MAX], helper[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
-        return lsl_log_errno(errno, "cannot find my own executable"), LSL_EXIT_FAILURE;
+        return log_errno(errno, "cannot find my own executable"), LSL_EXIT_FAILURE;
     self[n] = '\0';
     *strrchr(self, '/') = '\0';
     if (lsl_path_fmt(helper, sizeof(helper), "%s/lsl-fetch", self) < 0)
         return LSL_EXIT_FAILURE;
     pid_t pid = fork();
     if (pid < 0)
-        return lsl_log_errno(errno, "fork"), LSL_EXIT_FAILURE;
+        return log_errno(errno, "fork"), LSL_EXIT_FAILURE;
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
         execl(helper, "lsl-fetch", url, dest, sha256, (char *)NULL);
@@ -72,7 +72,7 @@ static int load_catalog(const struct lsl_paths *p, struct lsl_catalog *cat)
         r = lsl_catalog_load_file(cat, c.catalog, err, sizeof(err));
     }
     if (r < 0 && err[0])
-        lsl_log_error("the distribution catalog %s: %s", c.catalog ? c.catalog : "(built in)", err);
+        log_error("the distribution catalog %s: %s", c.catalog ? c.catalog : "(built in)", err);
     lsl_config_free(&c);
     return r < 0 ? LSL_EXIT_FAILURE : 0;
 }
@@ -109,7 +109,7 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
 {
     char dir[PATH_MAX], key[1024] = "";
     if (cache_dir(dir, sizeof(dir)) < 0)
-        return lsl_log_errno(ENAMETOOLONG, "cannot create the download cache");
+        return log_errno(ENAMETOOLONG, "cannot create the download cache");
     const struct lsl_catalog_bootstrap *b = e->bootstrap;
     const char *var = b->variant ? b->variant : "default";
     snprintf(key, sizeof(key), "%s-%s-%s", b->suite, var, b->mirror ? b->mirror : "");
@@ -121,7 +121,7 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
     for (const char *s = key; *s; s++)
         h = h * 33 + (unsigned char)*s;
     if (lsl_path_fmt(tar, len, "%s/%s-%s-%s-%08lx.tar", dir, e->name, b->suite, var, h & 0xffffffffUL) < 0)
-        return lsl_log_errno(ENAMETOOLONG, "%s", dir);
+        return log_errno(ENAMETOOLONG, "%s", dir);
     if (access(tar, R_OK) == 0)
         return 0;
     char partial[PATH_MAX + 16], include[1024] = "--include=", variant[64];
@@ -137,7 +137,7 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
             b->suite, var);
     pid_t pid = fork();
     if (pid < 0)
-        return lsl_log_errno(errno, "fork");
+        return log_errno(errno, "fork");
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);
         const char *argv[10];
@@ -163,12 +163,12 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         unlink(partial);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 127)
-            lsl_log_error("mmdebstrap failed to build %s (see its messages above)", e->name);
+            log_error("mmdebstrap failed to build %s (see its messages above)", e->name);
         return -EIO;
     }
     if (rename(partial, tar) < 0) {
         unlink(partial);
-        return lsl_log_errno(errno, "cannot store %s", tar);
+        return log_errno(errno, "cannot store %s", tar);
     }
     return 0;
 }
@@ -179,14 +179,14 @@ static int download(const struct lsl_catalog_entry *e, char *file, size_t len, i
     char dir[PATH_MAX];
     const struct lsl_catalog_download *dl = lsl_catalog_download_for(e, lsl_catalog_arch());
     if (!dl) {
-        lsl_log_error("%s has no download for %s", e->name, lsl_catalog_arch());
+        log_error("%s has no download for %s", e->name, lsl_catalog_arch());
         *rc = LSL_EXIT_NOT_FOUND;
         return -ENOENT;
     }
     if (cache_dir(dir, sizeof(dir)) < 0)
-        return lsl_log_errno(ENAMETOOLONG, "cannot create the download cache");
+        return log_errno(ENAMETOOLONG, "cannot create the download cache");
     if (lsl_path_fmt(file, len, "%s/%s", dir, dl->sha256) < 0)
-        return lsl_log_errno(ENAMETOOLONG, "%s", dir);
+        return log_errno(ENAMETOOLONG, "%s", dir);
     if (access(file, F_OK) != 0)
         fprintf(stderr, "lsl: downloading %s from %s\n", e->friendly_name, dl->url);
     *rc = fetch(dl->url, file, dl->sha256);
@@ -200,20 +200,20 @@ static int name_from_file(const char *file, char *out, size_t len)
 {
     int pipefd[2];
     if (strcmp(file, "-") == 0) {
-        lsl_log_error("--install --from-file - needs a name: --name NAME");
+        log_error("--install --from-file - needs a name: --name NAME");
         return LSL_EXIT_USAGE;
     }
     if (access(file, R_OK) < 0) {
-        lsl_log_errno(errno, "cannot read %s", file);
+        log_errno(errno, "cannot read %s", file);
         return errno == ENOENT ? LSL_EXIT_NOT_FOUND : LSL_EXIT_FAILURE;
     }
     if (pipe2(pipefd, O_CLOEXEC) < 0)
-        return lsl_log_errno(errno, "pipe"), LSL_EXIT_FAILURE;
+        return log_errno(errno, "pipe"), LSL_EXIT_FAILURE;
     pid_t pid = fork();
     if (pid < 0) {
         close(pipefd[0]);
         close(pipefd[1]);
-        return lsl_log_errno(errno, "fork"), LSL_EXIT_FAILURE;
+        return log_errno(errno, "fork"), LSL_EXIT_FAILURE;
     }
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
@@ -240,23 +240,23 @@ static int name_from_file(const char *file, char *out, size_t len)
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
-        lsl_log_error("cannot run tar to read %s (apt-get install tar)", file);
+        log_error("cannot run tar to read %s (apt-get install tar)", file);
         return LSL_EXIT_FAILURE;
     }
     struct lsl_distconf conf;
     if (lsl_distconf_init(&conf) < 0 || lsl_distconf_parse_distribution(&conf, text, NULL) < 0) {
         lsl_distconf_free(&conf);
-        return lsl_log_errno(ENOMEM, "%s", file), LSL_EXIT_FAILURE;
+        return log_errno(ENOMEM, "%s", file), LSL_EXIT_FAILURE;
     }
     int rc = 0;
     if (!conf.oobe_default_name) {
-        lsl_log_error("%s names no distribution (no defaultName in /etc/wsl-distribution.conf): --name NAME",
-                      file);
+        log_error("%s names no distribution (no defaultName in /etc/wsl-distribution.conf): --name NAME",
+                  file);
         rc = LSL_EXIT_USAGE;
     } else if (!lsl_distro_name_valid(conf.oobe_default_name) ||
                (size_t)snprintf(out, len, "%s", conf.oobe_default_name) >= len) {
-        lsl_log_error("%s: defaultName '%s' is no valid distribution name: --name NAME", file,
-                      conf.oobe_default_name);
+        log_error("%s: defaultName '%s' is no valid distribution name: --name NAME", file,
+                  conf.oobe_default_name);
         rc = LSL_EXIT_USAGE;
     }
     lsl_distconf_free(&conf);
@@ -283,8 +283,8 @@ int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
             a->name[0] ? lsl_catalog_find(&cat, a->name) : lsl_catalog_default(&cat);
         if (!e) {
             lsl_catalog_free(&cat);
-            lsl_log_error("there is no distribution '%s' in the catalog (lsl --list --online lists them)",
-                          a->name[0] ? a->name : "(default)");
+            log_error("there is no distribution '%s' in the catalog (lsl --list --online lists them)",
+                      a->name[0] ? a->name : "(default)");
             return LSL_EXIT_NOT_FOUND;
         }
         name = name ? name : e->name;
@@ -310,7 +310,7 @@ int lsl_cmd_install(const struct lsl_paths *p, const struct lsl_args *a)
     else if (lsl_path_fmt(dir, sizeof(dir), "%s/distros/%s", p->state, name) < 0) {
         if (have_cat)
             lsl_catalog_free(&cat);
-        return lsl_log_errno(ENAMETOOLONG, "%s", p->state), LSL_EXIT_FAILURE;
+        return log_errno(ENAMETOOLONG, "%s", p->state), LSL_EXIT_FAILURE;
     }
     rc = lsl_cmd_import(p, name, dir, file, false);
     if (have_cat)

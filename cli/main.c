@@ -5,7 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../proto/agent.h"
+#include "agent.h"
+#include "control.h"
 #include "args.h"
 #include "env.h"
 #include "exitcodes.h"
@@ -33,43 +34,42 @@ static void print_duration(uint64_t ms)
         printf("%.1fs\n", (double)ms / 1000);
 }
 
-static unsigned long long field(const char *reply, const char *name)
+static long long field(const char *body, const char *key)
 {
-    char key[64];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    char *copy = NULL;
-    if (asprintf(&copy, "\n%s", reply) < 0)
-        return 0;
-    const char *p = strstr(copy, key);
-    unsigned long long v = p ? strtoull(p + strlen(key), NULL, 10) : 0;
-    free(copy);
+    int64_t v = 0;
+    (void)lsl_ctl_field_i64(body, key, &v);
     return v;
 }
 
 static int do_status(const struct lsl_paths *p)
 {
-    char reply[1024];
-    if (lsl_service_request(p, "status", reply, sizeof(reply)) < 0) {
+    char buf[2048], state[32] = "unknown";
+    const char *body;
+    int r = lsl_service_status(p, buf, sizeof(buf), &body);
+    if (r == -EPROTO) {
+        log_error("the VM service answers in another lsl version's words: lsl --shutdown --force stops it");
+        return LSL_EXIT_FAILURE;
+    }
+    if (r < 0) {
         printf("State:        stopped\n");
         return 0;
     }
-    const char *state = strstr(reply, "state ");
-    char st[32] = "unknown";
-    if (state)
-        sscanf(state + 6, "%31s", st);
-    printf("State:        %s\n", st);
+    if (field(body, LSL_CTL_KEY_VERSION) != LSL_CONTROL_VERSION)
+        log_warn("the VM service is from another lsl version (lsl --shutdown restarts it)");
+    lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state));
+    printf("State:        %s\n", state);
     printf("Uptime:       ");
-    print_duration(field(reply, "uptime_ms"));
-    printf("vCPUs:        %llu\n", field(reply, "vcpus"));
-    printf("Memory:       %llu MiB guest, %llu MiB resident on the host\n",
-           field(reply, "memory_bytes") >> 20, field(reply, "host_rss_bytes") >> 20);
-    printf("Sessions:     %llu\n", field(reply, "sessions"));
-    long long idle = (long long)field(reply, "idle_timeout_s");
-    if (strstr(reply, "idle_timeout_s -"))
+    print_duration((uint64_t)field(body, LSL_CTL_KEY_UPTIME_MS));
+    printf("vCPUs:        %lld\n", field(body, LSL_CTL_KEY_VCPUS));
+    printf("Memory:       %lld MiB guest, %lld MiB resident on the host\n",
+           field(body, LSL_CTL_KEY_MEMORY) >> 20, field(body, LSL_CTL_KEY_HOST_RSS) >> 20);
+    printf("Sessions:     %lld\n", field(body, LSL_CTL_KEY_SESSIONS));
+    long long idle = field(body, LSL_CTL_KEY_IDLE_TIMEOUT_S);
+    if (idle < 0)
         printf("Idle timeout: never\n");
     else
         printf("Idle timeout: %llds\n", idle);
-    printf("Service PID:  %llu\n", field(reply, "pid"));
+    printf("Service PID:  %lld\n", field(body, LSL_CTL_KEY_PID));
     return 0;
 }
 
@@ -131,7 +131,7 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
             started = true;
             continue;
         }
-        lsl_log_error("%s", err[0] ? err : strerror(-status));
+        log_error("%s", err[0] ? err : strerror(-status));
         return LSL_EXIT_FAILURE;
     }
 }
@@ -146,7 +146,7 @@ static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **
     struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
     int status = exec_in(p, d, &req, true);
     if (status != 0) {
-        lsl_log_error("the first-run setup of %s failed (exit %d); it runs again next time", d->name, status);
+        log_error("the first-run setup of %s failed (exit %d); it runs again next time", d->name, status);
         return LSL_EXIT_FAILURE;
     }
     struct lsl_registry reg;
@@ -209,10 +209,9 @@ static int do_run(const struct lsl_paths *p, const struct lsl_args *a)
         d = name ? lsl_registry_find(&reg, name) : NULL;
         if (!d) {
             if (name)
-                lsl_log_error("there is no distribution '%s' (lsl --list shows them)", name);
+                log_error("there is no distribution '%s' (lsl --list shows them)", name);
             else
-                lsl_log_error(
-                    "no distribution is installed: lsl --install installs one (lsl --list --online)");
+                log_error("no distribution is installed: lsl --install installs one (lsl --list --online)");
             lsl_registry_close(&reg);
             return LSL_EXIT_FAILURE;
         }
@@ -274,8 +273,9 @@ int main(int argc, char **argv)
 {
     struct lsl_args a;
     char err[256];
+    log_init("lsl");
     if (lsl_args_parse(argc, argv, &a, err, sizeof(err)) < 0) {
-        lsl_log_error("%s", err[0] ? err : "out of memory");
+        log_error("%s", err[0] ? err : "out of memory");
         return a.action >= LSL_ACT_INSTALL ? LSL_EXIT_USAGE : LSL_EXIT_FAILURE;
     }
     int code;

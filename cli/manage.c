@@ -23,6 +23,7 @@
 #include "guest_run.h"
 #include "image.h"
 #include "log.h"
+#include "size.h"
 #include "registry.h"
 #include "service.h"
 
@@ -54,7 +55,7 @@ static int set_str(char **field, const char *value)
 
 static int no_such(const char *name)
 {
-    lsl_log_error("there is no distribution '%s' (lsl --list shows them)", name);
+    log_error("there is no distribution '%s' (lsl --list shows them)", name);
     return LSL_EXIT_NOT_FOUND;
 }
 
@@ -82,7 +83,7 @@ static int make_dir(const char *dir, char *created, size_t len)
             if (!created[0])
                 snprintf(created, len, "%s", buf);
         } else if (errno != EEXIST) {
-            return lsl_log_errno(errno, "cannot create %s", buf);
+            return log_errno(errno, "cannot create %s", buf);
         }
         *s = c;
         if (!c)
@@ -90,7 +91,7 @@ static int make_dir(const char *dir, char *created, size_t len)
     }
     struct stat st;
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
-        return lsl_log_errno(ENOTDIR, "%s", dir);
+        return log_errno(ENOTDIR, "%s", dir);
     return 0;
 }
 
@@ -116,7 +117,7 @@ static int image_path(const char *dir, char *out, size_t len)
 {
     int n = snprintf(out, len, "%s/%s", dir, LSL_IMAGE_NAME);
     if (n < 0 || (size_t)n >= len) {
-        lsl_log_error("the path %s is too long", dir);
+        log_error("the path %s is too long", dir);
         return -ENAMETOOLONG;
     }
     return 0;
@@ -131,16 +132,16 @@ static int absolute(const char *path, char *out, size_t len)
     }
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof(cwd)))
-        return lsl_log_errno(errno, "cannot tell the working directory");
+        return log_errno(errno, "cannot tell the working directory");
     int n = snprintf(out, len, "%s/%s", cwd, path);
-    return n < 0 || (size_t)n >= len ? lsl_log_errno(ENAMETOOLONG, "%s", path) : 0;
+    return n < 0 || (size_t)n >= len ? log_errno(ENAMETOOLONG, "%s", path) : 0;
 }
 
 /* Checks the name is valid and free; an exit code otherwise. */
 static int check_new_name(const struct lsl_paths *p, const char *name)
 {
     if (!lsl_distro_name_valid(name)) {
-        lsl_log_error("invalid distribution name '%s' (1-64 letters, digits, '.', '_' or '-')", name);
+        log_error("invalid distribution name '%s' (1-64 letters, digits, '.', '_' or '-')", name);
         return LSL_EXIT_USAGE;
     }
     struct lsl_registry reg;
@@ -150,7 +151,7 @@ static int check_new_name(const struct lsl_paths *p, const char *name)
     bool taken = lsl_registry_find(&reg, name) != NULL;
     lsl_registry_close(&reg);
     if (taken) {
-        lsl_log_error("a distribution named '%s' already exists", name);
+        log_error("a distribution named '%s' already exists", name);
         return LSL_EXIT_EXISTS;
     }
     return 0;
@@ -166,7 +167,7 @@ static int register_distro(const struct lsl_paths *p, const char *name, const ch
         return rc;
     if (lsl_registry_find(&reg, name)) { /* another lsl got there first */
         lsl_registry_close(&reg);
-        lsl_log_error("a distribution named '%s' already exists", name);
+        log_error("a distribution named '%s' already exists", name);
         return LSL_EXIT_EXISTS;
     }
     struct lsl_distro d = {.dir = (char *)dir,
@@ -188,7 +189,7 @@ static int register_distro(const struct lsl_paths *p, const char *name, const ch
         lsl_distconf_free(&conf);
     if (r < 0) {
         lsl_registry_close(&reg);
-        lsl_log_errno(-r, "cannot register %s", name);
+        log_errno(-r, "cannot register %s", name);
         return r == -EEXIST ? LSL_EXIT_EXISTS : LSL_EXIT_FAILURE;
     }
     return reg_commit(&reg);
@@ -197,15 +198,14 @@ static int register_distro(const struct lsl_paths *p, const char *name, const ch
 int lsl_import_stream(const struct lsl_paths *p, const char *name, const char *dir_arg, int archive_fd,
                       const char *format)
 {
-    char dir[PATH_MAX], created[PATH_MAX], image[PATH_MAX], id[LSL_DISTRO_ID_LEN + 1], err[512],
-        req[PATH_MAX + 64];
+    char dir[PATH_MAX], created[PATH_MAX], image[PATH_MAX], id[LSL_DISTRO_ID_LEN + 1], err[512];
     int rc = check_new_name(p, name);
     if (rc)
         return rc;
     if (absolute(dir_arg, dir, sizeof(dir)) < 0 || image_path(dir, image, sizeof(image)) < 0)
         return LSL_EXIT_FAILURE;
     if (access(image, F_OK) == 0) {
-        lsl_log_error("%s exists already (another distribution's disk?)", image);
+        log_error("%s exists already (another distribution's disk?)", image);
         return LSL_EXIT_EXISTS;
     }
     if (make_dir(dir, created, sizeof(created)) < 0)
@@ -223,30 +223,28 @@ int lsl_import_stream(const struct lsl_paths *p, const char *name, const char *d
     }
     if (lsl_service_ensure(p) < 0)
         goto fail;
-    snprintf(req, sizeof(req), "attach %s %s", id, image);
-    if (lsl_control(p, req, NULL, 0, err, sizeof(err)) < 0) {
-        lsl_log_error("cannot attach the new disk: %s", err);
+    if (lsl_disk_attach(p, id, image, NULL, err, sizeof(err)) < 0) {
+        log_error("cannot attach the new disk: %s", err);
         goto fail;
     }
     attached = true;
-    const char *argv[] = {"lsl-distro", "import", id, format, NULL};
+    const char *argv[] = {LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_IMPORT), id, format, NULL};
     int status = lsl_guest_run(p, NULL, argv, archive_fd, -1, &out, err, sizeof(err));
     if (status != 0) {
         if (status > 0) {
-            lsl_log_error("cannot import into %s: %s", name,
-                          err[0] ? err : "the archive is corrupt or truncated");
+            log_error("cannot import into %s: %s", name,
+                      err[0] ? err : "the archive is corrupt or truncated");
             rc = LSL_EXIT_BAD_ARCHIVE;
         } else {
-            lsl_log_error("cannot import into %s: %s", name, err);
+            log_error("cannot import into %s: %s", name, err);
         }
         goto fail;
     }
-    snprintf(req, sizeof(req), "detach %s", id);
-    (void)lsl_control(p, req, NULL, 0, err, sizeof(err));
+    (void)lsl_disk_detach(p, id, err, sizeof(err));
     attached = false;
     struct lsl_distro_files files;
-    if (lsl_distro_files_parse(out, &files) < 0) {
-        lsl_log_error("cannot import into %s: malformed answer from the VM", name);
+    if (lsl_distro_files_parse(out, strlen(out), &files) < 0) {
+        log_error("cannot import into %s: malformed answer from the VM", name);
         goto fail;
     }
     rc = register_distro(p, name, dir, image, id, files.distribution_conf);
@@ -258,8 +256,7 @@ int lsl_import_stream(const struct lsl_paths *p, const char *name, const char *d
 fail:
     free(out);
     if (attached) {
-        snprintf(req, sizeof(req), "detach %s", id);
-        (void)lsl_control(p, req, NULL, 0, err, sizeof(err));
+        (void)lsl_disk_detach(p, id, err, sizeof(err));
     }
     unlink(image);
     unmake_dir(dir, created);
@@ -274,12 +271,12 @@ int lsl_cmd_import(const struct lsl_paths *p, const char *name, const char *dir_
         pid_t feeder;
         int fd = lsl_archive_open(file, &format, &feeder);
         if (fd == -EMEDIUMTYPE) {
-            lsl_log_error("%s is not a tar archive (plain, gzip, xz, zstd or bzip2) or .wsl file",
-                          strcmp(file, "-") ? file : "the input");
+            log_error("%s is not a tar archive (plain, gzip, xz, zstd or bzip2) or .wsl file",
+                      strcmp(file, "-") ? file : "the input");
             return LSL_EXIT_BAD_ARCHIVE;
         }
         if (fd < 0) {
-            lsl_log_errno(-fd, "cannot read %s", file);
+            log_errno(-fd, "cannot read %s", file);
             return fd == -ENOENT ? LSL_EXIT_NOT_FOUND : LSL_EXIT_FAILURE;
         }
         int rc = lsl_import_stream(p, name, dir_arg, fd, format);
@@ -294,15 +291,15 @@ int lsl_cmd_import(const struct lsl_paths *p, const char *name, const char *dir_
     int e = lsl_image_is_ext4(file);
     if (e <= 0) {
         if (e < 0)
-            lsl_log_errno(-e, "cannot read %s", file);
+            log_errno(-e, "cannot read %s", file);
         else
-            lsl_log_error("%s is not an ext4 disk image", file);
+            log_error("%s is not an ext4 disk image", file);
         return e == -ENOENT ? LSL_EXIT_NOT_FOUND : e < 0 ? LSL_EXIT_FAILURE : LSL_EXIT_BAD_ARCHIVE;
     }
     if (absolute(dir_arg, dir, sizeof(dir)) < 0 || image_path(dir, image, sizeof(image)) < 0)
         return LSL_EXIT_FAILURE;
     if (access(image, F_OK) == 0) {
-        lsl_log_error("%s exists already (another distribution's disk?)", image);
+        log_error("%s exists already (another distribution's disk?)", image);
         return LSL_EXIT_EXISTS;
     }
     if (make_dir(dir, created, sizeof(created)) < 0)
@@ -363,17 +360,17 @@ int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
         a->vhd ? NULL : lsl_archive_format_for(a->format, strcmp(a->file, "-") ? a->file : NULL);
     if (!a->vhd && !format) {
         lsl_registry_close(&reg);
-        lsl_log_error("unknown --format '%s' (tar, tar.gz, tar.xz or tar.zst)", a->format);
+        log_error("unknown --format '%s' (tar, tar.gz, tar.xz or tar.zst)", a->format);
         return LSL_EXIT_USAGE;
     }
     bool to_stdout = strcmp(a->file, "-") == 0, was_running = false;
-    char tmp[PATH_MAX + 16], err[512], req[PATH_MAX + 64];
+    char tmp[PATH_MAX + 16], err[512];
     snprintf(tmp, sizeof(tmp), "%s.lsl-partial", a->file);
     if (a->vhd) {
         /* A consistent copy needs the file system unmounted: stop the distribution first, as WSL does. */
         rc = lsl_distro_stop(p, d->name, d->id, &was_running) < 0 ? LSL_EXIT_FAILURE : 0;
         if (!rc && to_stdout) {
-            lsl_log_error("--export --vhd needs a file name, not -");
+            log_error("--export --vhd needs a file name, not -");
             rc = LSL_EXIT_USAGE;
         }
         if (!rc && (lsl_image_copy(d->image, tmp) < 0 || rename(tmp, a->file) < 0)) {
@@ -386,7 +383,7 @@ int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
     int out = to_stdout ? dup(1) : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         lsl_registry_close(&reg);
-        lsl_log_errno(errno, "cannot create %s", a->file);
+        log_errno(errno, "cannot create %s", a->file);
         return LSL_EXIT_FAILURE;
     }
     rc = LSL_EXIT_FAILURE;
@@ -395,23 +392,22 @@ int lsl_cmd_export(const struct lsl_paths *p, const struct lsl_args *a)
     char *running = lsl_distro_running(p);
     was_running = lsl_distro_in_list(running, d->name);
     free(running);
-    snprintf(req, sizeof(req), "attach %s %s", d->id, d->image);
-    if (lsl_control(p, req, NULL, 0, err, sizeof(err)) < 0) {
-        lsl_log_error("cannot attach the disk of %s: %s", d->name, err);
+    if (lsl_disk_attach(p, d->id, d->image, NULL, err, sizeof(err)) < 0) {
+        log_error("cannot attach the disk of %s: %s", d->name, err);
         goto out;
     }
-    const char *argv[] = {"lsl-distro", "export", d->name, d->id, format, NULL};
+    const char *argv[] = {
+        LSL_DISTRO_TOOL, lsl_distro_verb_name(LSL_DISTRO_EXPORT), d->name, d->id, format, NULL};
     int status = lsl_guest_run(p, NULL, argv, -1, out, NULL, err, sizeof(err));
     if (!was_running) {
-        snprintf(req, sizeof(req), "detach %s", d->id);
-        (void)lsl_control(p, req, NULL, 0, err, sizeof(err));
+        (void)lsl_disk_detach(p, d->id, err, sizeof(err));
     }
     if (status != 0) {
-        lsl_log_error("cannot export %s: %s", d->name, err[0] ? err : "tar failed in the VM");
+        log_error("cannot export %s: %s", d->name, err[0] ? err : "tar failed in the VM");
         goto out;
     }
     if (!to_stdout && (fsync(out) < 0 || rename(tmp, a->file) < 0)) {
-        lsl_log_errno(errno, "cannot write %s", a->file);
+        log_errno(errno, "cannot write %s", a->file);
         goto out;
     }
     rc = 0;
@@ -441,7 +437,7 @@ int lsl_cmd_unregister(const struct lsl_paths *p, const char *name)
     if (rc)
         return rc;
     if (unlink(d->image) < 0 && errno != ENOENT) {
-        lsl_log_errno(errno, "cannot delete %s", d->image);
+        log_errno(errno, "cannot delete %s", d->image);
         lsl_registry_close(&reg);
         return LSL_EXIT_FAILURE;
     }
@@ -520,9 +516,9 @@ int lsl_cmd_manage(const struct lsl_paths *p, const struct lsl_args *a)
         return reg_commit(&reg);
     }
     uint64_t size = 0;
-    if (a->resize && (lsl_parse_size(a->resize, &size) < 0 || size < (16u << 20))) {
+    if (a->resize && (parse_size(a->resize, &size) < 0 || size < (16u << 20))) {
         lsl_registry_close(&reg);
-        lsl_log_error("invalid --resize '%s' (a size like 64GB, at least 16MB)", a->resize);
+        log_error("invalid --resize '%s' (a size like 64GB, at least 16MB)", a->resize);
         return LSL_EXIT_USAGE;
     }
     /* The image changes below: the distribution stops first, its disk leaves the VM. */
@@ -544,7 +540,7 @@ int lsl_cmd_manage(const struct lsl_paths *p, const struct lsl_args *a)
     }
     if (access(image, F_OK) == 0) {
         lsl_registry_close(&reg);
-        lsl_log_error("%s exists already", image);
+        log_error("%s exists already", image);
         return LSL_EXIT_EXISTS;
     }
     if (make_dir(dir, created, sizeof(created)) < 0) {
@@ -554,7 +550,7 @@ int lsl_cmd_manage(const struct lsl_paths *p, const struct lsl_args *a)
     if (rename(d->image, image) < 0) {
         if (errno != EXDEV || lsl_image_copy(d->image, image) < 0) {
             if (errno != EXDEV)
-                lsl_log_errno(errno, "cannot move %s", d->image);
+                log_errno(errno, "cannot move %s", d->image);
             unmake_dir(dir, created);
             lsl_registry_close(&reg);
             return LSL_EXIT_FAILURE;

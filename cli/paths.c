@@ -50,16 +50,16 @@ static int private_dir(const char *path)
 {
     int r = lsl_mkdir_p(path, 0700);
     if (r < 0)
-        return lsl_log_errno(-r, "cannot create %s", path);
+        return log_errno(-r, "cannot create %s", path);
     struct stat st;
     if (lstat(path, &st) < 0)
-        return lsl_log_errno(errno, "cannot stat %s", path);
+        return log_errno(errno, "cannot stat %s", path);
     if (!S_ISDIR(st.st_mode) || st.st_uid != getuid()) {
-        lsl_log_error("%s is not a directory owned by you", path);
+        log_error("%s is not a directory owned by you", path);
         return -EPERM;
     }
     if ((st.st_mode & 0777) != 0700 && chmod(path, 0700) < 0)
-        return lsl_log_errno(errno, "cannot make %s private", path);
+        return log_errno(errno, "cannot make %s private", path);
     return 0;
 }
 
@@ -68,7 +68,7 @@ int lsl_paths_init(struct lsl_paths *p)
     memset(p, 0, sizeof(*p));
     const char *home = getenv("HOME");
     if (!home || !*home) {
-        lsl_log_error("HOME is not set");
+        log_error("HOME is not set");
         return -EINVAL;
     }
     const char *xdg_runtime = getenv("XDG_RUNTIME_DIR");
@@ -85,7 +85,7 @@ int lsl_paths_init(struct lsl_paths *p)
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0)
-        return lsl_log_errno(errno, "cannot find my own executable");
+        return log_errno(errno, "cannot find my own executable");
     self[n] = '\0';
     char *slash = strrchr(self, '/');
     *slash = '\0'; /* build/cli */
@@ -117,13 +117,13 @@ int lsl_paths_init(struct lsl_paths *p)
             snprintf(p->kernel, sizeof(p->kernel), "%s/.cache/lsl/kernel/current/vmlinux", home);
     }
     if (r < 0) {
-        lsl_log_error("the path of this build is too long");
+        log_error("the path of this build is too long");
         return r;
     }
     if ((r = private_dir(p->runtime)) < 0)
         return r;
     if ((r = lsl_mkdir_p(p->state, 0755)) < 0)
-        return lsl_log_errno(-r, "cannot create %s", p->state);
+        return log_errno(-r, "cannot create %s", p->state);
     return 0;
 }
 

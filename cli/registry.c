@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "macro.h"
 
 #define REGISTRY_FILE    "distros.json"
 #define REGISTRY_LOCK    "distros.lock"
@@ -26,23 +27,6 @@
      JSON_C_TO_STRING_NOSLASHESCAPE)
 /* Far beyond any real time, and keeps the conversion to int64_t defined. */
 #define CREATED_LIMIT 1e18
-
-static void freep(void *p)
-{
-    free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-
-bool lsl_distro_name_valid(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len > LSL_DISTRO_NAME_MAX || name[0] == '.' || name[0] == '-')
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-            return false;
-    return true;
-}
 
 static bool id_valid(const char *id)
 {
@@ -279,21 +263,21 @@ static int registry_load(struct lsl_registry *r)
     if (fd < 0 && errno == ENOENT)
         return 0;
     if (fd < 0)
-        return lsl_log_errno(errno, "cannot open %s", r->path);
+        return log_errno(errno, "cannot open %s", r->path);
     _cleanup_free_ char *text = NULL;
     int ret = read_all(fd, &text);
     close(fd);
     if (ret < 0)
-        return lsl_log_errno(-ret, "cannot read %s", r->path);
+        return log_errno(-ret, "cannot read %s", r->path);
 
     json_object *root;
     const char *why = lsl_json_parse(text, &root) ? registry_from_json(r, root, &ret) : "not JSON";
     json_object_put(root);
     if (why) {
-        lsl_log_error("%s is corrupt (%s); fix or move it away, lsl will not overwrite it", r->path, why);
+        log_error("%s is corrupt (%s); fix or move it away, lsl will not overwrite it", r->path, why);
         return -EBADMSG;
     }
-    return ret < 0 ? lsl_log_errno(-ret, "cannot load %s", r->path) : 0;
+    return ret < 0 ? log_errno(-ret, "cannot load %s", r->path) : 0;
 }
 
 int lsl_registry_open(struct lsl_registry *r, const char *state_dir, enum lsl_registry_mode mode)
@@ -301,25 +285,25 @@ int lsl_registry_open(struct lsl_registry *r, const char *state_dir, enum lsl_re
     *r = (struct lsl_registry){.lock_fd = -1};
     if (asprintf(&r->path, "%s/%s", state_dir, REGISTRY_FILE) < 0) {
         r->path = NULL;
-        return lsl_log_errno(ENOMEM, "registry");
+        return log_errno(ENOMEM, "registry");
     }
     int ret;
     if (mode == LSL_REGISTRY_WRITE) {
         _cleanup_free_ char *lock = NULL;
         if (asprintf(&lock, "%s/%s", state_dir, REGISTRY_LOCK) < 0) {
             lock = NULL;
-            ret = lsl_log_errno(ENOMEM, "registry");
+            ret = log_errno(ENOMEM, "registry");
             goto fail;
         }
         r->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (r->lock_fd < 0) {
-            ret = lsl_log_errno(errno, "cannot open %s", lock);
+            ret = log_errno(errno, "cannot open %s", lock);
             goto fail;
         }
         while ((ret = flock(r->lock_fd, LOCK_EX)) < 0 && errno == EINTR)
             ;
         if (ret < 0) {
-            ret = lsl_log_errno(errno, "cannot lock %s", lock);
+            ret = log_errno(errno, "cannot lock %s", lock);
             goto fail;
         }
     }
@@ -414,11 +398,11 @@ static int write_file(const char *path, const char *text)
     _cleanup_free_ char *tmp = NULL;
     if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
         tmp = NULL;
-        return lsl_log_errno(ENOMEM, "cannot save %s", path);
+        return log_errno(ENOMEM, "cannot save %s", path);
     }
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
-        return lsl_log_errno(errno, "cannot create %s", tmp);
+        return log_errno(errno, "cannot create %s", tmp);
     int ret = fchmod(fd, 0644) < 0 ? -errno : 0;
     if (!ret)
         ret = write_all(fd, text, strlen(text));
@@ -433,7 +417,7 @@ static int write_file(const char *path, const char *text)
         ret = -errno;
     if (ret < 0) {
         unlink(tmp);
-        return lsl_log_errno(-ret, "cannot save %s", path);
+        return log_errno(-ret, "cannot save %s", path);
     }
     char *slash = strrchr(tmp, '/');
     if (slash) {
@@ -450,12 +434,12 @@ static int write_file(const char *path, const char *text)
 int lsl_registry_save(struct lsl_registry *r)
 {
     if (r->lock_fd < 0) {
-        lsl_log_error("internal error: registry saved without its lock");
+        log_error("internal error: registry saved without its lock");
         return -EPERM;
     }
     json_object *root = registry_to_json(r);
     const char *text = root ? json_object_to_json_string_ext(root, REGISTRY_FORMAT) : NULL; /* root's */
-    int ret = text ? write_file(r->path, text) : lsl_log_errno(ENOMEM, "cannot save %s", r->path);
+    int ret = text ? write_file(r->path, text) : log_errno(ENOMEM, "cannot save %s", r->path);
     json_object_put(root);
     return ret;
 }

@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LSL_DISTRO_NAME_MAX 64
-#define LSL_DISTRO_ID_LEN   16 /* hex digits; the virtio-blk serial (at most 20 characters) */
+#include "distro.h" /* the name rule and LSL_DISTRO_NAME_MAX */
+
+#define LSL_DISTRO_ID_LEN 16 /* hex digits; the virtio-blk serial (at most 20 characters) */
 
 struct lsl_distro {
     char name[LSL_DISTRO_NAME_MAX + 1];
@@ -58,8 +59,6 @@ int lsl_registry_remove(struct lsl_registry *r, const char *name);
 /* Returns 0 or -ENOENT. Stores the registered spelling of the name. */
 int lsl_registry_set_default(struct lsl_registry *r, const char *name);
 
-/* 1-64 characters of [A-Za-z0-9._-], not starting with '.' or '-'. */
-bool lsl_distro_name_valid(const char *name);
 /* A fresh random id (16 lowercase hex digits), unique in r if r is not NULL. Returns 0 or -errno. */
 int lsl_distro_new_id(const struct lsl_registry *r, char id[LSL_DISTRO_ID_LEN + 1]);
 /* Frees the strings of a distro filled by hand (not one owned by a registry). */

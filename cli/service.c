@@ -19,65 +19,90 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../proto/agent.h"
+#include "agent.h"
+#include "control.h"
+#include "distro.h"
+#include "io.h"
 #include "log.h"
+#include "unix_socket.h"
 
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
-/* Disk slots of the VM: one per distribution running at the same time (and one per import or export). */
-#define LSL_DISK_SLOTS "12"
 /* Polls while the VM boots and its agent comes up: short, since each one costs little and a boot on
  * hardware is a few hundred ms. */
 #define POLL_MS       25
 #define AGENT_RETRIES (30000 / POLL_MS)
 
-static int unix_connect(const char *dir, const char *name)
+static int connect_to(const char *dir, const char *name)
 {
     char path[PATH_MAX];
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (lsl_path_join(path, dir, name) < 0 || strlen(path) >= sizeof(sa.sun_path))
+    if (lsl_path_join(path, dir, name) < 0)
         return -ENAMETOOLONG;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
+    return unix_connect(path, false);
 }
 
-int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len)
+int lsl_service_request(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *buf, size_t len,
+                        struct lsl_ctl_reply *reply)
 {
-    int fd = unix_connect(p->runtime, "control");
+    char line[LSL_CONTROL_LINE_MAX + 1];
+    int ll = lsl_ctl_format(req, line, sizeof(line));
+    if (ll < 0)
+        return ll;
+    int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
     if (fd < 0)
         return fd;
-    char line[PATH_MAX + 128]; /* "attach ID PATH" */
-    int ll = snprintf(line, sizeof(line), "%s\n", req);
-    if (ll < 0 || ll >= (int)sizeof(line) || send(fd, line, (size_t)ll, MSG_NOSIGNAL) != ll) {
-        close(fd);
-        return -EPIPE;
-    }
+    int r = write_full(fd, line, (size_t)ll);
     size_t n = 0;
-    while (n + 1 < len) {
+    while (r == 0 && n + 1 < len) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 5000) <= 0)
+        int pr = poll(&pfd, 1, 5000);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
+            r = pr == 0 ? -ETIMEDOUT : -errno;
             break;
-        ssize_t r = read(fd, buf + n, len - 1 - n);
-        if (r <= 0)
+        }
+        ssize_t got = read(fd, buf + n, len - 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
             break;
-        n += (size_t)r;
+        n += (size_t)got;
     }
     buf[n] = '\0';
     close(fd);
+    if (r < 0)
+        return r;
+    return lsl_ctl_reply_parse(buf, reply);
+}
+
+int lsl_service_status(const struct lsl_paths *p, char *buf, size_t len, const char **body)
+{
+    struct lsl_ctl_request req = {.verb = LSL_CTL_STATUS};
+    struct lsl_ctl_reply reply;
+    int r = lsl_service_request(p, &req, buf, len, &reply);
+    if (r < 0)
+        return r;
+    if (!reply.ok)
+        return -EPROTO;
+    *body = reply.body;
     return 0;
+}
+
+/* The service's state ("running", "starting", "stopping"), or "" when it does not answer. */
+static const char *service_state(const struct lsl_paths *p, char *state, size_t len)
+{
+    char buf[1024];
+    const char *body;
+    state[0] = '\0';
+    if (lsl_service_status(p, buf, sizeof(buf), &body) == 0)
+        lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, len);
+    return state;
 }
 
 int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *req, struct lsl_session_io *io)
 {
     for (int i = 0;; i++) {
-        int fd = unix_connect(p->runtime, "vsock");
+        int fd = connect_to(p->runtime, LSL_VSOCK_SOCKET);
         if (fd < 0) {
             if (io->errbuf && io->errlen)
                 snprintf(io->errbuf, io->errlen, "cannot reach the VM: %s", strerror(-fd));
@@ -109,11 +134,12 @@ static int spawn_service(const struct lsl_paths *p)
     /* ~/.lslconfig with the LSL_* environment over it. */
     struct lsl_config c;
     lsl_config_load_user(&c);
-    char cpus[16], mem[32];
+    char cpus[16], mem[32], slots[16];
     long long idle_s = c.vm_idle_timeout_ms < 0 ? -1 : (c.vm_idle_timeout_ms + 999) / 1000;
     snprintf(idle, sizeof(idle), "%lld", idle_s);
     snprintf(cpus, sizeof(cpus), "%u", c.processors);
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
+    snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
     const char *argv[24] = {p->vmm,
                             "--service",
                             p->runtime,
@@ -134,7 +160,7 @@ static int spawn_service(const struct lsl_paths *p)
                             "--memory",
                             mem,
                             "--disk-slots",
-                            LSL_DISK_SLOTS};
+                            slots};
     int argc = 21;
     if (c.kernel_cmdline && *c.kernel_cmdline) {
         argv[argc++] = "--append";
@@ -143,7 +169,7 @@ static int spawn_service(const struct lsl_paths *p)
     argv[argc] = NULL;
     pid_t pid = fork();
     if (pid < 0)
-        return lsl_log_errno(errno, "fork");
+        return log_errno(errno, "fork");
     if (pid == 0) {
         setsid();
         if (fork() != 0)
@@ -156,6 +182,7 @@ static int spawn_service(const struct lsl_paths *p)
         dup2(out, 1);
         dup2(out, 2);
         signal(SIGPIPE, SIG_DFL);
+        setenv("LSL_LOG", "info", 0); /* the service log records what the VM did (disks in and out) */
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -167,8 +194,8 @@ static int spawn_service(const struct lsl_paths *p)
 
 static bool agent_ready(const struct lsl_paths *p)
 {
-    char reply[512];
-    return lsl_service_request(p, "status", reply, sizeof(reply)) == 0 && strstr(reply, "state running\n");
+    char state[32];
+    return strcmp(service_state(p, state, sizeof(state)), "running") == 0;
 }
 
 int lsl_service_ensure(const struct lsl_paths *p)
@@ -181,15 +208,15 @@ int lsl_service_ensure(const struct lsl_paths *p)
         return r;
     int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0)
-        return lsl_log_errno(errno, "cannot open %s", lock_path);
+        return log_errno(errno, "cannot open %s", lock_path);
     if (flock(lock, LOCK_EX) < 0) {
         close(lock);
-        return lsl_log_errno(errno, "cannot lock %s", lock_path);
+        return log_errno(errno, "cannot lock %s", lock_path);
     }
-    char reply[512];
+    char state[32];
     /* Another lsl may have started it while we waited for the lock, or it is still booting. */
-    bool running = lsl_service_request(p, "status", reply, sizeof(reply)) == 0;
-    if (running && strstr(reply, "state stopping\n")) {
+    bool running = service_state(p, state, sizeof(state))[0] != '\0';
+    if (running && strcmp(state, "stopping") == 0) {
         bool was;
         lsl_service_shutdown(p, 60, &was); /* let an idle shutdown finish before starting anew */
         running = false;
@@ -199,8 +226,7 @@ int lsl_service_ensure(const struct lsl_paths *p)
         lsl_config_load_user(&c);
         const char *kernel = c.kernel ? c.kernel : p->kernel;
         if (access(kernel, R_OK) < 0)
-            r = lsl_log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)",
-                              kernel);
+            r = log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)", kernel);
         lsl_config_free(&c);
         if (r < 0)
             goto out;
@@ -217,7 +243,7 @@ int lsl_service_ensure(const struct lsl_paths *p)
         nanosleep(&ts, NULL);
     }
     if (r < 0)
-        lsl_log_error("the VM did not start within %d s; see %s/service.log", START_TIMEOUT_S, p->state);
+        log_error("the VM did not start within %d s; see %s/service.log", START_TIMEOUT_S, p->state);
 out:
     flock(lock, LOCK_UN);
     close(lock);
@@ -227,10 +253,9 @@ out:
 /* Waits up to timeout_s for the service to be gone: process pid (if known, else its control socket). */
 static bool wait_gone(const struct lsl_paths *p, pid_t pid, int timeout_s)
 {
-    char reply[512];
+    char state[32];
     for (int i = 0; i < timeout_s * 100; i++) {
-        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH
-                    : lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+        if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH : service_state(p, state, sizeof(state))[0] == '\0')
             return true;
         struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -241,7 +266,7 @@ static bool wait_gone(const struct lsl_paths *p, pid_t pid, int timeout_s)
 int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running)
 {
     *was_running = false;
-    int fd = unix_connect(p->runtime, "control");
+    int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
     if (fd < 0)
         return 0;
     struct ucred cred;
@@ -249,35 +274,38 @@ int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running
     int r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
     close(fd);
     if (r < 0)
-        return lsl_log_errno(errno, "cannot tell which process serves %s/control", p->runtime);
+        return log_errno(errno, "cannot tell which process serves %s/" LSL_CONTROL_SOCKET, p->runtime);
     /* The runtime directory is ours alone (0700), but a pid from a socket is checked before a SIGKILL. */
     if (cred.pid <= 0 || cred.uid != getuid()) {
-        lsl_log_error("%s/control is served by pid %d of uid %u, not by this user's service", p->runtime,
-                      (int)cred.pid, (unsigned)cred.uid);
+        log_error("%s/" LSL_CONTROL_SOCKET " is served by pid %d of uid %u, not by this user's service",
+                  p->runtime, (int)cred.pid, (unsigned)cred.uid);
         return -EPERM;
     }
     *was_running = true;
     if (kill(cred.pid, SIGKILL) < 0 && errno != ESRCH)
-        return lsl_log_errno(errno, "cannot kill the VM service (pid %d)", (int)cred.pid);
+        return log_errno(errno, "cannot kill the VM service (pid %d)", (int)cred.pid);
     if (wait_gone(p, cred.pid, timeout_s))
         return 0;
-    lsl_log_error("the VM service (pid %d) is still there %d s after SIGKILL", (int)cred.pid, timeout_s);
+    log_error("the VM service (pid %d) is still there %d s after SIGKILL", (int)cred.pid, timeout_s);
     return -ETIMEDOUT;
 }
 
 int lsl_service_shutdown(const struct lsl_paths *p, int timeout_s, bool *was_running)
 {
-    char reply[512];
+    char buf[1024];
+    const char *body;
+    struct lsl_ctl_request req = {.verb = LSL_CTL_SHUTDOWN};
+    struct lsl_ctl_reply reply;
+    int64_t pid = 0;
     *was_running = false;
-    if (lsl_service_request(p, "status", reply, sizeof(reply)) < 0)
+    if (lsl_service_status(p, buf, sizeof(buf), &body) < 0)
         return 0;
     *was_running = true;
-    const char *pidline = strstr(reply, "pid ");
-    pid_t pid = pidline ? (pid_t)atoi(pidline + 4) : 0;
-    if (lsl_service_request(p, "shutdown", reply, sizeof(reply)) < 0)
+    (void)lsl_ctl_field_i64(body, LSL_CTL_KEY_PID, &pid);
+    if (lsl_service_request(p, &req, buf, sizeof(buf), &reply) < 0)
         return 0;
-    if (wait_gone(p, pid, timeout_s))
+    if (wait_gone(p, (pid_t)pid, timeout_s))
         return 0;
-    lsl_log_error("the VM did not stop within %d s", timeout_s);
+    log_error("the VM did not stop within %d s", timeout_s);
     return -ETIMEDOUT;
 }

@@ -12,8 +12,16 @@
 /* Starts the VM service unless it runs already; returns once the guest's agent accepts sessions: 1 if this
  * call started the VM (so no distribution runs in it yet), 0 if it was running, or a negative errno. */
 int lsl_service_ensure(const struct lsl_paths *p);
-/* Sends one control request; the reply (NUL-terminated) goes into buf. -ECONNREFUSED/-ENOENT: not running. */
-int lsl_service_request(const struct lsl_paths *p, const char *req, char *buf, size_t len);
+/* Sends one control request (proto/control.h) and reads the whole reply into buf, parsed in place into
+ * *reply. Returns 0 (reply->ok says whether it was done, reply->error why not), -ECONNREFUSED/-ENOENT when
+ * no service runs, -EPROTO for a reply of another lsl version, -ETIMEDOUT or another -errno. */
+struct lsl_ctl_request;
+struct lsl_ctl_reply;
+int lsl_service_request(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *buf, size_t len,
+                        struct lsl_ctl_reply *reply);
+/* The status reply's "KEY VALUE" lines (read them with lsl_ctl_field), in buf. Returns 0 or -errno as above.
+ */
+int lsl_service_status(const struct lsl_paths *p, char *buf, size_t len, const char **body);
 /* Runs req through the service's hybrid-vsock socket on guest port io->connect_port (must be set):
  * lsl_session_exec over a fresh stream, retried for a while when the system agent (LSL_AGENT_PORT) refuses,
  * as it does for a moment after boot. Returns what lsl_session_exec does, or -ENOTCONN (reason in

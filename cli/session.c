@@ -7,6 +7,7 @@
 #include "session.h"
 
 #include "agent.h"
+#include "exec.h"
 #include "frame.h"
 
 #include <errno.h>
@@ -61,42 +62,32 @@ __attribute__((format(printf, 3, 4))) static int fail(struct client *c, int err,
 
 static int put_exec(struct client *c, const struct lsl_exec_request *req)
 {
-    const char *cwd = req->cwd ? req->cwd : "", *user = req->user ? req->user : "";
-    const char *distro = req->distro ? req->distro : "";
-    size_t len = 20 + strlen(cwd) + 1 + strlen(user) + 1 + strlen(distro) + 1;
-    uint32_t argc = 0, envc = 0;
     struct winsize ws = {0};
+    struct lsl_exec_msg m = {.flags = req->flags, .cwd = req->cwd, .user = req->user, .distro = req->distro};
     uint8_t *p;
+    size_t len;
 
-    for (; req->argv && req->argv[argc]; argc++)
-        len += strlen(req->argv[argc]) + 1;
-    for (; req->envp && req->envp[envc]; envc++)
-        len += strlen(req->envp[envc]) + 1;
-    if (argc == 0)
-        return fail(c, -EINVAL, "no command given");
-    if (len > LSL_FRAME_MAX)
-        return fail(c, -E2BIG, "the command line and environment exceed %u bytes", LSL_FRAME_MAX);
+    /* The encoder only reads the strings; the arrays are typed for the decoder's sake. */
+    m.argv = (char **)req->argv;
+    m.env = (char **)req->envp;
+    for (; req->argv && req->argv[m.argc]; m.argc++)
+        ;
+    for (; req->envp && req->envp[m.envc]; m.envc++)
+        ;
+    memcpy(m.stdio, c->mode, 3);
     if (c->tty >= 0)
         (void)ioctl(c->tty, TIOCGWINSZ, &ws);
-
+    m.rows = ws.ws_row;
+    m.cols = ws.ws_col;
+    if (m.argc == 0)
+        return fail(c, -EINVAL, "no command given");
+    len = lsl_exec_size(&m);
+    if (len == 0)
+        return fail(c, -E2BIG, "the command line and environment exceed %u bytes", LSL_FRAME_MAX);
     p = lsl_frame_reserve(&c->wr, len);
     if (!p)
         return fail(c, -ENOMEM, "out of memory");
-    lsl_put_u32(p, req->flags);
-    memcpy(p + 4, c->mode, 3);
-    p[7] = 0;
-    lsl_put_u16(p + 8, ws.ws_row);
-    lsl_put_u16(p + 10, ws.ws_col);
-    lsl_put_u32(p + 12, argc);
-    lsl_put_u32(p + 16, envc);
-    p += 20;
-    p = (uint8_t *)stpcpy((char *)p, cwd) + 1;
-    p = (uint8_t *)stpcpy((char *)p, user) + 1;
-    p = (uint8_t *)stpcpy((char *)p, distro) + 1;
-    for (uint32_t i = 0; i < argc; i++)
-        p = (uint8_t *)stpcpy((char *)p, req->argv[i]) + 1;
-    for (uint32_t i = 0; i < envc; i++)
-        p = (uint8_t *)stpcpy((char *)p, req->envp[i]) + 1;
+    lsl_exec_encode(&m, p, len);
     lsl_frame_commit(&c->wr, LSL_EXEC, len);
     return 0;
 }

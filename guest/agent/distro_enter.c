@@ -3,6 +3,7 @@
 #include "distro_enter.h"
 
 #include "agent.h"
+#include "distro.h"
 #include "distro_layout.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ pid_t lsl_distro_init_pid(const char *name)
     int pid, fd;
     ssize_t n;
 
-    if (!lsl_distro_name_ok(name))
+    if (!lsl_distro_name_valid(name))
         return -EINVAL;
     snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
     fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -6,20 +6,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define LSL_DISTROS_DIR     "/run/lsl/distros"   /* NAME/root: the mounted disk; NAME/init: "PID STARTTIME" */
-#define LSL_SHARED_DIR      "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
-#define LSL_SHARED_MOUNT    "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
-#define LSL_CGROUP_DIR      "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
-#define LSL_DISTRO_NAME_MAX 64
-
-/* A name is used as a path component: the host validates it too, the guest does not rely on that. */
-static inline bool lsl_distro_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (n == 0 || n > LSL_DISTRO_NAME_MAX || name[0] == '.' || name[0] == '-')
-        return false;
-    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
+#define LSL_DISTROS_DIR  "/run/lsl/distros"   /* NAME/root: the mounted disk; NAME/init: "PID STARTTIME" */
+#define LSL_SHARED_DIR   "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
+#define LSL_SHARED_MOUNT "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
+#define LSL_CGROUP_DIR   "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
 
 #endif

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "distro_enter.h"
 #include "exec.h"
+#include "spawn.h"
 #include "frame.h"
 
 #include <errno.h>
@@ -427,7 +428,7 @@ static int relay(struct session *s)
  * could not start (ERROR queued), or -errno (-EPROTO: the client broke the protocol). */
 static int handshake(struct session *s)
 {
-    struct agent_exec e;
+    struct lsl_exec_msg e;
     struct lsl_frame f;
     char msg[512];
     int r;
@@ -466,7 +467,7 @@ static int handshake(struct session *s)
     }
     if (f.type != LSL_EXEC)
         return -EPROTO;
-    r = agent_exec_parse(f.data, f.len, &e);
+    r = lsl_exec_decode(f.data, f.len, &e);
     if (r < 0)
         return r;
 
@@ -495,7 +496,7 @@ static int handshake(struct session *s)
     } else {
         r = put_error(s, (uint32_t)r, msg);
     }
-    agent_exec_free(&e);
+    lsl_exec_msg_free(&e);
     return r;
 }
 

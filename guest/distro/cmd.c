@@ -1,12 +1,13 @@
-/* lsl-distro's commands (see distro.h). Each runs as an agent session's command in the system root; a
+/* lsl-distro's commands (see distro_tool.h). Each runs as an agent session's command in the system root; a
  * per-distribution lock file keeps two `lsl -d NAME` arriving together from mounting or starting twice. */
-#include "distro.h"
+#include "distro_tool.h"
 
 #include "agent.h"
 #include "fileio.h"
 
 #include "../agent/distro_enter.h"
 #include "../agent/distro_layout.h"
+#include "distro.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,14 +38,6 @@ static int failed(const char *what, const char *subject, int err)
     return 1;
 }
 
-static bool serial_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    return n > 0 && n <= 20 &&
-           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* Creates NAME's directory and takes its lock (held until exit). */
 static int lock_distro(const char *name, char *root, size_t rootlen)
 {
@@ -67,7 +60,7 @@ static int cmd_mount(const char *name, const char *serial)
     char root[256], dev[64];
     int r;
 
-    if (!lsl_distro_name_ok(name) || !serial_ok(serial))
+    if (!lsl_distro_name_valid(name) || !lsl_disk_id_valid(serial))
         return usage();
     if (lock_distro(name, root, sizeof(root)))
         return 1;
@@ -106,7 +99,7 @@ static int cmd_start(const char *name, int argc, char **argv)
     pid_t pid;
     int fd, n;
 
-    if (!lsl_distro_name_ok(name))
+    if (!lsl_distro_name_valid(name))
         return usage();
     for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
@@ -114,15 +107,15 @@ static int cmd_start(const char *name, int argc, char **argv)
         if (!eq)
             return usage();
         *eq = '\0';
-        if (strcmp(argv[i], "hostname") == 0)
+        if (strcmp(argv[i], LSL_DISTRO_KEY_HOSTNAME) == 0)
             s.hostname = eq + 1;
-        else if (strcmp(argv[i], "hosts") == 0)
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_HOSTS) == 0)
             s.hosts = flag(eq + 1);
-        else if (strcmp(argv[i], "resolv") == 0)
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_RESOLV) == 0)
             s.resolv = flag(eq + 1);
-        else if (strcmp(argv[i], "boot") == 0)
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_BOOT) == 0)
             s.boot = eq + 1;
-        else if (strcmp(argv[i], "port") == 0 && (s.port = parse_port(eq + 1)))
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_PORT) == 0 && (s.port = parse_port(eq + 1)))
             continue;
         else
             return usage();
@@ -161,7 +154,7 @@ static int cmd_stop(const char *name, const char *serial)
     pid_t pid;
     int r;
 
-    if (!lsl_distro_name_ok(name))
+    if (!lsl_distro_name_valid(name))
         return usage();
     if (lock_distro(name, root, sizeof(root)))
         return 1;
@@ -259,7 +252,7 @@ static int cmd_import(const char *serial, const char *format)
     char dir[128];
     int status, r;
 
-    if (!serial_ok(serial) || !z)
+    if (!lsl_disk_id_valid(serial) || !z)
         return usage();
     if (temp_mount(serial, dir, sizeof(dir)))
         return 1;
@@ -298,7 +291,7 @@ static int cmd_export(const char *name, const char *serial, const char *format)
     bool temp = false;
     int status, r;
 
-    if (!lsl_distro_name_ok(name) || !serial_ok(serial) || !z)
+    if (!lsl_distro_name_valid(name) || !lsl_disk_id_valid(serial) || !z)
         return usage();
     snprintf(root, sizeof(root), "%s/%s/root", LSL_DISTROS_DIR, name);
     if (lsl_is_mountpoint(root) <= 0) {
@@ -337,17 +330,21 @@ int lsl_distro_main(int argc, char **argv)
 {
     /* Commands come from the agent with a minimal environment; tar and the compressors live in /bin. */
     setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 0);
-    if (argc >= 4 && strcmp(argv[1], "mount") == 0 && argc == 4)
+    switch (lsl_distro_verb_parse(argc, argv)) {
+    case LSL_DISTRO_MOUNT:
         return cmd_mount(argv[2], argv[3]);
-    if (argc >= 3 && strcmp(argv[1], "start") == 0)
+    case LSL_DISTRO_START:
         return cmd_start(argv[2], argc - 3, argv + 3);
-    if ((argc == 3 || argc == 4) && strcmp(argv[1], "stop") == 0)
-        return argc == 4 && !serial_ok(argv[3]) ? usage() : cmd_stop(argv[2], argc == 4 ? argv[3] : NULL);
-    if (argc == 2 && strcmp(argv[1], "list") == 0)
+    case LSL_DISTRO_STOP:
+        return argc == 4 && !lsl_disk_id_valid(argv[3]) ? usage()
+                                                        : cmd_stop(argv[2], argc == 4 ? argv[3] : NULL);
+    case LSL_DISTRO_LIST:
         return cmd_list();
-    if (argc == 4 && strcmp(argv[1], "import") == 0)
+    case LSL_DISTRO_IMPORT:
         return cmd_import(argv[2], argv[3]);
-    if (argc == 5 && strcmp(argv[1], "export") == 0)
+    case LSL_DISTRO_EXPORT:
         return cmd_export(argv[2], argv[3], argv[4]);
-    return usage();
+    default:
+        return usage();
+    }
 }

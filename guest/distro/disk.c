@@ -1,5 +1,7 @@
 /* Disks of distributions: found by the serial the host gives the virtio-blk slot, mounted with discard so
  * that deleted files give space back to the host's sparse image. */
+#include "distro_tool.h"
+
 #include "distro.h"
 
 #include "fileio.h"
@@ -181,7 +183,10 @@ void distro_print_file(const char *root, const char *path)
     close(fd);
     if (n < 0 && len == 0)
         return;
-    printf("@@lsl-file %s %zu\n", path, len);
+    char hdr[LSL_FILE_FRAME_PATH_MAX + 64];
+    if (lsl_file_frame_header(hdr, sizeof(hdr), path, len) < 0)
+        return;
+    fputs(hdr, stdout);
     fwrite(buf, 1, len, stdout);
     printf("\n");
     fflush(stdout);

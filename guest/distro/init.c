@@ -4,7 +4,7 @@
  * /etc/wsl.conf's [network] settings, runs the [boot] command and then serves the distribution's own agent
  * port and reaps orphans until it is told to stop. systemd as PID 1 comes later; this init is what runs
  * without it. */
-#include "distro.h"
+#include "distro_tool.h"
 
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"

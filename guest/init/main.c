@@ -4,7 +4,7 @@
 #include "agent_listen.h"
 #include "boot.h"
 #include "cmdline.h"
-#include "distro.h"
+#include "distro_tool.h"
 #include "fileio.h"
 #include "log.h"
 #include "mounts.h"

@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "control.h"
 #include "devices/blk_slots.h"
 
 struct fake_drive {
-    char id[BLK_SLOT_ID_MAX + 1];
+    char id[LSL_DISK_ID_MAX + 1];
     int fd;
     uint64_t sectors;
     unsigned inserts, ejects;
@@ -38,7 +39,7 @@ static void fake_eject(void *drive)
 }
 
 static const struct blk_slot_ops fake_ops = {.insert = fake_insert, .eject = fake_eject};
-static struct fake_drive drives[BLK_SLOTS_MAX];
+static struct fake_drive drives[LSL_DISK_SLOTS_MAX];
 static char dir[] = "/tmp/lsl-test-slots.XXXXXX";
 
 static void setup(struct blk_slots *s, unsigned n)
@@ -52,14 +53,22 @@ static void setup(struct blk_slots *s, unsigned n)
     }
 }
 
-/* The reply to one request line, or "(not handled)". Static buffer: compare before the next call. */
+/* The reply to one request line as the service gives it (proto/control.h parses, the slots serve), or
+ * "(not handled)" for a request that is not theirs. Static buffer: compare before the next call. */
 static const char *req(struct blk_slots *s, const char *line)
 {
     static char buf[16384];
-    char *text = NULL;
+    char *text = NULL, copy[8192];
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
-    bool handled = blk_slots_request(s, line, out);
+    struct lsl_ctl_request r;
+    const char *why;
+    bool handled = true;
+    snprintf(copy, sizeof(copy), "%s", line);
+    if (lsl_ctl_parse(copy, &r, &why) < 0)
+        lsl_ctl_reply_error(out, "%s", why);
+    else
+        handled = blk_slots_request(s, &r, out);
     fclose(out);
     snprintf(buf, sizeof(buf), "%s", handled ? text : "(not handled)");
     free(text);
@@ -109,15 +118,15 @@ static const char *fmt(const char *a, const char *b, const char *c)
 
 static void test_id_valid(void)
 {
-    CHECK(blk_slot_id_valid("t1"));
-    CHECK(blk_slot_id_valid("debian-12_x86.64"));
-    CHECK(blk_slot_id_valid("abcdefghijklmnopqrst")); /* 20 */
-    CHECK(!blk_slot_id_valid(""));
-    CHECK(!blk_slot_id_valid("abcdefghijklmnopqrstu")); /* 21 */
-    CHECK(!blk_slot_id_valid("a b"));
-    CHECK(!blk_slot_id_valid("a/b"));
-    CHECK(!blk_slot_id_valid("a\tb"));
-    CHECK(!blk_slot_id_valid("\xc3\xa9"));
+    CHECK(lsl_disk_id_valid("t1"));
+    CHECK(lsl_disk_id_valid("debian-12_x86.64"));
+    CHECK(lsl_disk_id_valid("abcdefghijklmnopqrst")); /* 20 */
+    CHECK(!lsl_disk_id_valid(""));
+    CHECK(!lsl_disk_id_valid("abcdefghijklmnopqrstu")); /* 21 */
+    CHECK(!lsl_disk_id_valid("a b"));
+    CHECK(!lsl_disk_id_valid("a/b"));
+    CHECK(!lsl_disk_id_valid("a\tb"));
+    CHECK(!lsl_disk_id_valid("\xc3\xa9"));
 }
 
 static void test_attach_detach(void)
@@ -125,7 +134,7 @@ static void test_attach_detach(void)
     struct blk_slots s;
     setup(&s, 2);
     const char *a = image("a.img", 1 << 20), *b = image("b.img", 4096);
-    CHECK_REPLY(&s, "disks", "");
+    CHECK_REPLY(&s, "disks", "ok\n");
     CHECK_REPLY(&s, fmt("attach", "t1", a), "ok 0\n");
     CHECK_EQ(drives[0].inserts, 1);
     CHECK_EQ(drives[0].sectors, 2048);
@@ -139,7 +148,7 @@ static void test_attach_detach(void)
     CHECK_REPLY(&s, fmt("attach", "t2", b), "ok 1\n");
     CHECK_EQ(drives[1].sectors, 8);
     CHECK_EQ(blk_slots_attached(&s), 2);
-    snprintf(line, sizeof(line), "0 t1 %s\n1 t2 %s\n", a, b);
+    snprintf(line, sizeof(line), "ok\n0 t1 %s\n1 t2 %s\n", a, b);
     char want[8192];
     snprintf(want, sizeof(want), "%s", line);
     CHECK_REPLY(&s, "disks", want);
@@ -155,11 +164,11 @@ static void test_attach_detach(void)
     CHECK_REPLY(&s, fmt("attach", "t3", a), "ok 0\n");
     CHECK_EQ(drives[0].inserts, 2);
     CHECK(strcmp(drives[0].id, "t3") == 0);
-    snprintf(want, sizeof(want), "0 t3 %s\n1 t2 %s\n", a, b);
+    snprintf(want, sizeof(want), "ok\n0 t3 %s\n1 t2 %s\n", a, b);
     CHECK_REPLY(&s, "disks", want);
     CHECK_REPLY(&s, "detach t3", "ok\n");
     CHECK_REPLY(&s, "detach t2", "ok\n");
-    CHECK_REPLY(&s, "disks", "");
+    CHECK_REPLY(&s, "disks", "ok\n");
     CHECK_EQ(blk_slots_attached(&s), 0);
     blk_slots_release(&s);
 }
@@ -198,16 +207,17 @@ static void test_bad_requests(void)
     CHECK_ERROR(&s, fmt("attach", "bad/id", image("x.img", 512)), "invalid disk id");
     CHECK_ERROR(&s, fmt("attach", "abcdefghijklmnopqrstu", image("x.img", 512)), "invalid disk id");
     CHECK_EQ(drives[0].inserts, 0);
-    CHECK_REPLY(&s, "attach", "(not handled)");
-    CHECK_REPLY(&s, "detach", "(not handled)");
-    CHECK_REPLY(&s, "disks x", "(not handled)");
+    CHECK_ERROR(&s, "attach", "usage: attach ID PATH");
+    CHECK_ERROR(&s, "detach", "usage: detach ID");
+    CHECK_ERROR(&s, "disks x", "takes no arguments");
+    CHECK_ERROR(&s, "attachx t1 /a", "unknown request");
     CHECK_REPLY(&s, "status", "(not handled)");
     /* A path is the rest of the line: spaces are part of it. */
     snprintf(d, sizeof(d), "%s/with space", dir);
     CHECK(mkdir(d, 0700) == 0);
     const char *sp = image("with space/disk one.img", 512);
     CHECK_REPLY(&s, fmt("attach", "sp", sp), "ok 0\n");
-    snprintf(line, sizeof(line), "0 sp %s\n", sp);
+    snprintf(line, sizeof(line), "ok\n0 sp %s\n", sp);
     char want[8192];
     snprintf(want, sizeof(want), "%s", line);
     CHECK_REPLY(&s, "disks", want);
@@ -220,7 +230,7 @@ static void test_no_slots(void)
     struct blk_slots s;
     setup(&s, 0);
     CHECK_ERROR(&s, fmt("attach", "t1", image("n.img", 512)), "no disk slots");
-    CHECK_REPLY(&s, "disks", "");
+    CHECK_REPLY(&s, "disks", "ok\n");
     CHECK_ERROR(&s, "detach t1", "not attached");
 }
 

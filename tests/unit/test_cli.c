@@ -113,15 +113,27 @@ static void test_file_framing(void)
     struct lsl_distro_files f;
     const char *out = "@@lsl-file /etc/wsl.conf 12\n[user]\na=b\n\n\n@@lsl-file /etc/other 3\nxyz\n"
                       "@@lsl-file /etc/wsl-distribution.conf 0\n\n";
-    CHECK_EQ(lsl_distro_files_parse(out, &f), 0);
+    CHECK_EQ(lsl_distro_files_parse(out, strlen(out), &f), 0);
     CHECK(f.wsl_conf && !strcmp(f.wsl_conf, "[user]\na=b\n\n"));
     CHECK(!f.lsl_conf && f.distribution_conf && !f.distribution_conf[0]);
     lsl_distro_files_free(&f);
-    CHECK_EQ(lsl_distro_files_parse("", &f), 0);
+    CHECK_EQ(lsl_distro_files_parse("", strlen(""), &f), 0);
     /* A length past the end, garbage, a huge length: refused, nothing leaked. */
-    CHECK_EQ(lsl_distro_files_parse("@@lsl-file /etc/wsl.conf 99\nshort\n", &f), -EPROTO);
-    CHECK_EQ(lsl_distro_files_parse("hello\n", &f), -EPROTO);
-    CHECK_EQ(lsl_distro_files_parse("@@lsl-file /etc/wsl.conf 18446744073709551615\nx\n", &f), -EPROTO);
+    CHECK_EQ(lsl_distro_files_parse("@@lsl-file /etc/wsl.conf 99\nshort\n",
+                                    strlen("@@lsl-file /etc/wsl.conf 99\nshort\n"), &f),
+             -EPROTO);
+    CHECK_EQ(lsl_distro_files_parse("hello\n", strlen("hello\n"), &f), -EPROTO);
+    CHECK_EQ(lsl_distro_files_parse("@@lsl-file /etc/wsl.conf 18446744073709551615\nx\n",
+                                    strlen("@@lsl-file /etc/wsl.conf 18446744073709551615\nx\n"), &f),
+             -EPROTO);
+    /* Content that starts with blank lines, CRs or spaces arrives byte for byte (the framing once skipped
+     * them and then misread every length after). */
+    const char *crlf = "@@lsl-file /etc/wsl.conf 19\n\r\n\r\n[foo]\r\na=b\r\n  x\n"
+                       "@@lsl-file /etc/lsl.conf 2\n  \n";
+    CHECK_EQ(lsl_distro_files_parse(crlf, strlen(crlf), &f), 0);
+    CHECK(f.wsl_conf && !strcmp(f.wsl_conf, "\r\n\r\n[foo]\r\na=b\r\n  x"));
+    CHECK(f.lsl_conf && !strcmp(f.lsl_conf, "  "));
+    lsl_distro_files_free(&f);
 }
 
 static void test_running_list(void)

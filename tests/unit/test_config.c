@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "size.h"
 
 #include "warnings.h"
 
@@ -37,17 +38,17 @@ static void test_parse_size(void)
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         uint64_t v = 1;
-        CHECK_EQ(lsl_parse_size(ok[i].s, &v), 0);
+        CHECK_EQ(parse_size(ok[i].s, &v), 0);
         CHECK_EQ(v, ok[i].bytes);
     }
     static const char *const bad[] = {"abc", "", "-1", "1.5G", "12X", "G", "1 G B", " 1G", "1GBs"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint64_t v;
-        CHECK_EQ(lsl_parse_size(bad[i], &v), -EINVAL);
+        CHECK_EQ(parse_size(bad[i], &v), -EINVAL);
     }
     uint64_t v;
-    CHECK_EQ(lsl_parse_size("99999999999T", &v), -ERANGE);
-    CHECK_EQ(lsl_parse_size("99999999999999999999999", &v), -ERANGE);
+    CHECK_EQ(parse_size("99999999999T", &v), -ERANGE);
+    CHECK_EQ(parse_size("99999999999999999999999", &v), -ERANGE);
 }
 
 static void test_sections_and_keys(void)

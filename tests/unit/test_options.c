@@ -8,7 +8,7 @@
 #include "cmdline.h"
 #include "core/cmdline.h"
 #include "core/options.h"
-#include "util/util.h"
+#include "size.h"
 
 static int parse(struct vmm_options *o, char *err, const char *first, ...)
 {
@@ -59,6 +59,9 @@ static void test_parse_errors(void)
     CHECK_EQ(parse(&o, err, "-k", "k", "-m", "lots", NULL), -22);
     CHECK(strstr(err, "memory") != NULL);
     CHECK_EQ(parse(&o, err, "-k", "k", "-m", "1M", NULL), -22); /* below the minimum */
+    /* A bare number is bytes, as in ~/.lslconfig and LSL_VM_MEMORY: 2048 is far too small, and says why. */
+    CHECK_EQ(parse(&o, err, "-k", "k", "-m", "2048", NULL), -22);
+    CHECK(strstr(err, "without a unit is bytes") != NULL);
     CHECK_EQ(parse(&o, err, "-k", "k", "-c", "0", NULL), -22);
     CHECK_EQ(parse(&o, err, "-k", "k", "-c", "2x", NULL), -22);
     CHECK_EQ(parse(&o, err, "-k", "k", "--bogus", NULL), -22);
@@ -123,8 +126,11 @@ static void test_parse_disk_slots(void)
 static void test_parse_size(void)
 {
     uint64_t v;
+    /* One rule for every program (issue 11: lsl-vmm took a bare number as MiB, the CLI as bytes). */
     CHECK_EQ(parse_size("512", &v), 0);
-    CHECK_EQ(v, 512ull << 20);
+    CHECK_EQ(v, 512);
+    CHECK_EQ(parse_size("2 GiB", &v), 0);
+    CHECK_EQ(v, 2ull << 30);
     CHECK_EQ(parse_size("2G", &v), 0);
     CHECK_EQ(v, 2ull << 30);
     CHECK_EQ(parse_size("2GiB", &v), 0);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../proto/boot.h"
+#include "boot.h"
 
 static int append(struct boot_cmdline *c, const char *s, size_t n)
 {

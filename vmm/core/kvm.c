@@ -9,7 +9,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 
 /* Identity-map page and TSS live in the 32-bit hole just below the BIOS area, as QEMU places them. */
 #define KVM_TSS_ADDR          0xfffbd000ull

@@ -2,8 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../proto/boot.h"
-#include "../util/util.h"
+#include "boot.h"
+#include "log.h"
+#include "../service/service.h"
 #include "options.h"
 #include "vm.h"
 
@@ -15,6 +16,7 @@ int main(int argc, char **argv)
 {
     struct vmm_options opts;
     char err[256];
+    log_init("lsl-vmm");
     if (vmm_options_parse(argc, argv, &opts, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return LSL_VMM_EXIT_ERROR;
@@ -29,7 +31,9 @@ int main(int argc, char **argv)
     }
     static struct vm vm;
     int code;
-    if (vm_create(&vm, &opts) < 0) {
+    /* The service is built on top of the VM; the VM knows nothing of it. */
+    if (vm_create(&vm, &opts) < 0 ||
+        (opts.service && service_create(&vm, opts.service, opts.idle_timeout) < 0)) {
         code = LSL_VMM_EXIT_ERROR;
     } else {
         vm_run(&vm);

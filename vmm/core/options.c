@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 
 enum {
     OPT_CMDLINE = 256,
@@ -140,7 +143,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             if (parse_size(optarg, &v) < 0)
                 return fail(err, errlen, "invalid --memory '%s' (use e.g. 512M or 2G)", optarg);
             if (v < VMM_MIN_MEMORY)
-                return fail(err, errlen, "--memory %s is too small (minimum 64M)", optarg);
+                return fail(err, errlen,
+                            "--memory %s is too small (minimum 64M; a size without a unit is bytes)", optarg);
             o->memory = v;
             break;
         }

@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "distro.h"
+
 #define VMM_MAX_DISKS      8
-#define VMM_MAX_DISK_SLOTS 24 /* = BLK_SLOTS_MAX */
+#define VMM_MAX_DISK_SLOTS LSL_DISK_SLOTS_MAX
 /* virtio-mmio has room for 32 devices; rng and vsock take two. */
 #define VMM_MAX_DISKS_TOTAL 30
 #define VMM_DEFAULT_MEMORY  (512ull << 20)

@@ -13,7 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../../proto/boot.h"
+#include "boot.h"
 #include "../devices/blk.h"
 #include "../devices/platform.h"
 #include "../devices/rng.h"
@@ -21,11 +21,14 @@
 #include "../devices/virtio.h"
 #include "../devices/virtio_mmio.h"
 #include "../devices/vsock.h"
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "../x86/boot.h"
 #include "../x86/layout.h"
 #include "cmdline.h"
-#include "service.h"
+#include "control.h"
 #include "vcpu.h"
 
 #define PANIC_LINE "Kernel panic - not syncing"
@@ -214,13 +217,11 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
             return r;
     if ((r = rng_create(vm)) < 0)
         return r;
-    if (o->service && (r = service_create(vm, o->service, o->idle_timeout)) < 0)
-        return r;
     /* The service's sessions reach the agent through the vsock socket in its runtime directory. */
     char service_vsock[4096];
     const char *vsock_path = o->vsock;
     if (o->service && !vsock_path) {
-        if (snprintf(service_vsock, sizeof(service_vsock), "%s/vsock", o->service) >=
+        if (snprintf(service_vsock, sizeof(service_vsock), "%s/" LSL_VSOCK_SOCKET, o->service) >=
             (int)sizeof(service_vsock)) {
             log_error("--service directory path too long");
             return -ENAMETOOLONG;

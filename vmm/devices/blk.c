@@ -13,7 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "blk_slots.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
@@ -39,7 +42,7 @@
 
 #define SECTOR              512u
 #define QUEUE_SIZE          256
-#define BLK_ID_LEN          BLK_SLOT_ID_MAX
+#define BLK_ID_LEN          LSL_DISK_ID_MAX
 #define MAX_DISCARD_SEGS    32
 #define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
 
@@ -393,7 +396,7 @@ int blk_create_slots(struct vm *vm, unsigned n)
 {
     if (n == 0)
         return 0;
-    if (n > BLK_SLOTS_MAX)
+    if (n > LSL_DISK_SLOTS_MAX)
         return -EINVAL;
     struct blk_slots *t = calloc(1, sizeof(*t));
     if (!t)

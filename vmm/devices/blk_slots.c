@@ -9,17 +9,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "control.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 
 #define SECTOR 512u
-
-bool blk_slot_id_valid(const char *id)
-{
-    size_t n = strlen(id);
-    return n >= 1 && n <= BLK_SLOT_ID_MAX &&
-           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                      "0123456789._-") == n;
-}
 
 unsigned blk_slots_attached(const struct blk_slots *s)
 {
@@ -42,7 +38,7 @@ static int open_image(const char *path, struct stat *st, FILE *out)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        fprintf(out, "error cannot open %s for writing: %s\n", path, strerror(errno));
+        lsl_ctl_reply_error(out, "cannot open %s for writing: %s", path, strerror(errno));
         return -1;
     }
     const char *why = NULL;
@@ -55,47 +51,31 @@ static int open_image(const char *path, struct stat *st, FILE *out)
     else if (st->st_size % SECTOR)
         why = "size is not a multiple of 512 bytes";
     if (why) {
-        fprintf(out, "error %s: %s\n", path, why);
+        lsl_ctl_reply_error(out, "%s: %s", path, why);
         close(fd);
         return -1;
     }
     return fd;
 }
 
-static void attach(struct blk_slots *s, char *args, FILE *out)
+void blk_slots_attach(struct blk_slots *s, const char *id, const char *path, FILE *out)
 {
-    char *sp = strchr(args, ' ');
-    if (!sp || !sp[1]) {
-        fprintf(out, "error usage: attach ID PATH\n");
-        return;
-    }
-    *sp = '\0';
-    const char *id = args, *path = sp + 1;
-    if (!blk_slot_id_valid(id)) {
-        fprintf(out, "error invalid disk id '%.*s' (1-%d characters of A-Z a-z 0-9 . _ -)\n", 64, id,
-                BLK_SLOT_ID_MAX);
-        return;
-    }
-    if (path[0] != '/') {
-        fprintf(out, "error disk path must be absolute: %s\n", path);
-        return;
-    }
     int i = find_id(s, id);
     if (i >= 0) {
         /* Concurrent clients attach the disk they need without knowing who came first. */
         if (strcmp(s->slot[i].path, path) == 0)
-            fprintf(out, "ok %d\n", i);
+            lsl_ctl_reply_ok(out, "%d", i);
         else
-            fprintf(out, "error %s is already attached to %s (slot %d)\n", id, s->slot[i].path, i);
+            lsl_ctl_reply_error(out, "%s is already attached to %s (slot %d)", id, s->slot[i].path, i);
         return;
     }
     for (i = 0; i < (int)s->n && s->slot[i].id[0]; i++)
         ;
     if (i == (int)s->n) {
         if (s->n == 0)
-            fprintf(out, "error no disk slots (lsl-vmm was started without --disk-slots)\n");
+            lsl_ctl_reply_error(out, "no disk slots (lsl-vmm was started without --disk-slots)");
         else
-            fprintf(out, "error no free disk slot (%u in use)\n", s->n);
+            lsl_ctl_reply_error(out, "no free disk slot (%u in use)", s->n);
         return;
     }
     struct blk_slot *slot = &s->slot[i];
@@ -106,14 +86,14 @@ static void attach(struct blk_slots *s, char *args, FILE *out)
     /* Two guest mounts of one image would corrupt it, whatever names it is reached by. */
     for (unsigned j = 0; j < s->n; j++) {
         if (s->slot[j].id[0] && s->slot[j].dev == st.st_dev && s->slot[j].ino == st.st_ino) {
-            fprintf(out, "error %s is already attached as %s (slot %u)\n", path, s->slot[j].id, j);
+            lsl_ctl_reply_error(out, "%s is already attached as %s (slot %u)", path, s->slot[j].id, j);
             close(fd);
             return;
         }
     }
     char *p = strdup(path);
     if (!p) {
-        fprintf(out, "error out of memory\n");
+        lsl_ctl_reply_error(out, "out of memory");
         close(fd);
         return;
     }
@@ -127,7 +107,7 @@ static void attach(struct blk_slots *s, char *args, FILE *out)
     char size[32];
     log_info("blk slot %d: inserted %s (%s) from %s", i, id,
              format_size((uint64_t)st.st_size, size, sizeof(size)), path);
-    fprintf(out, "ok %d\n", i);
+    lsl_ctl_reply_ok(out, "%d", i);
 }
 
 static void eject(struct blk_slots *s, unsigned i)
@@ -140,42 +120,40 @@ static void eject(struct blk_slots *s, unsigned i)
     slot->path = NULL;
 }
 
-static void detach(struct blk_slots *s, const char *id, FILE *out)
+void blk_slots_detach(struct blk_slots *s, const char *id, FILE *out)
 {
     int i = find_id(s, id);
     if (i < 0) {
-        if (blk_slot_id_valid(id))
-            fprintf(out, "error %s is not attached\n", id);
-        else
-            fprintf(out, "error invalid disk id '%.*s'\n", 64, id);
+        lsl_ctl_reply_error(out, "%s is not attached", id);
         return;
     }
     eject(s, (unsigned)i);
-    fprintf(out, "ok\n");
+    lsl_ctl_reply_ok(out, NULL);
 }
 
-bool blk_slots_request(struct blk_slots *s, const char *req, FILE *out)
+void blk_slots_list(const struct blk_slots *s, FILE *out)
 {
-    if (strcmp(req, "disks") == 0) {
-        for (unsigned i = 0; i < s->n; i++)
-            if (s->slot[i].id[0])
-                fprintf(out, "%u %s %s\n", i, s->slot[i].id, s->slot[i].path);
+    lsl_ctl_reply_ok(out, NULL);
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->slot[i].id[0])
+            fprintf(out, "%u %s %s\n", i, s->slot[i].id, s->slot[i].path);
+}
+
+bool blk_slots_request(struct blk_slots *s, const struct lsl_ctl_request *r, FILE *out)
+{
+    switch (r->verb) {
+    case LSL_CTL_ATTACH:
+        blk_slots_attach(s, r->id, r->path, out);
         return true;
-    }
-    if (strncmp(req, "detach ", 7) == 0) {
-        detach(s, req + 7, out);
+    case LSL_CTL_DETACH:
+        blk_slots_detach(s, r->id, out);
         return true;
-    }
-    if (strncmp(req, "attach ", 7) == 0) {
-        char *args = strdup(req + 7);
-        if (!args)
-            fprintf(out, "error out of memory\n");
-        else
-            attach(s, args, out);
-        free(args);
+    case LSL_CTL_DISKS:
+        blk_slots_list(s, out);
         return true;
+    default:
+        return false;
     }
-    return false;
 }
 
 void blk_slots_release(struct blk_slots *s)

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define BLK_SLOTS_MAX   24
-#define BLK_SLOT_ID_MAX 20 /* the virtio-blk serial (GET_ID) is 20 bytes */
+#include "distro.h"
 
 struct blk_slot_ops {
     /* Puts the open image (fd, ownership passes) of `sectors` 512-byte sectors into the slot's drive. */
@@ -21,7 +20,7 @@ struct blk_slot_ops {
 
 struct blk_slot {
     void *drive;
-    char id[BLK_SLOT_ID_MAX + 1]; /* "" when empty */
+    char id[LSL_DISK_ID_MAX + 1]; /* "" when empty */
     char *path;
     dev_t dev;
     ino_t ino;
@@ -31,15 +30,18 @@ struct blk_slot {
 struct blk_slots {
     const struct blk_slot_ops *ops;
     unsigned n;
-    struct blk_slot slot[BLK_SLOTS_MAX];
+    struct blk_slot slot[LSL_DISK_SLOTS_MAX];
 };
 
-/* 1-20 characters of [A-Za-z0-9._-]: safe in a reply line, a sysfs file and a shell word. */
-bool blk_slot_id_valid(const char *id);
 unsigned blk_slots_attached(const struct blk_slots *s);
-/* Handles one control request line: "attach ID PATH", "detach ID" or "disks", writing the whole reply to
- * out. Returns false (writing nothing) if req is none of these. */
-bool blk_slots_request(struct blk_slots *s, const char *req, FILE *out);
+/* The control requests (proto/control.h), with arguments the parser checked; each writes its whole reply to
+ * out. attach is idempotent for the same id and path, so concurrent clients need not know who came first. */
+void blk_slots_attach(struct blk_slots *s, const char *id, const char *path, FILE *out);
+void blk_slots_detach(struct blk_slots *s, const char *id, FILE *out);
+void blk_slots_list(const struct blk_slots *s, FILE *out);
+/* Serves r if it is one of the three; false (writing nothing) otherwise. */
+struct lsl_ctl_request;
+bool blk_slots_request(struct blk_slots *s, const struct lsl_ctl_request *r, FILE *out);
 /* Frees what the table holds at VM teardown; the drives close their own images. */
 void blk_slots_release(struct blk_slots *s);
 

@@ -3,8 +3,11 @@
 
 #include <string.h>
 
-#include "../../proto/boot.h"
-#include "../util/util.h"
+#include "boot.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "../x86/layout.h"
 
 #define PM1_CNT_SCI_EN     0x0001

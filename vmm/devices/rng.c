@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
 

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "../x86/layout.h"
 
 #define UART_RX  0

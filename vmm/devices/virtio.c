@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 
 void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,
                      const struct gmem *mem)

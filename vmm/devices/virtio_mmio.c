@@ -17,7 +17,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "../x86/layout.h"
 
 #define REG_MAGIC               0x000

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 
 #define AVAIL_FLAGS(vq)   (&(vq)->avail[0])
 #define AVAIL_IDX(vq)     (&(vq)->avail[1])

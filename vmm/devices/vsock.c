@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include "../core/vm.h"
-#include "../util/unix_socket.h"
-#include "../util/util.h"
+#include "unix_socket.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "virtio_mmio.h"
 #include "vsock_int.h"
 

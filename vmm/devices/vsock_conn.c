@@ -10,7 +10,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "vsock_int.h"
 
 static unsigned bucket(uint32_t local, uint32_t peer)

@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "boot.h"
 #include "layout.h"
 

@@ -7,7 +7,10 @@
 
 #include <linux/kvm.h>
 
-#include "../util/util.h"
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "size.h"
 #include "boot.h"
 #include "layout.h"
 

@@ -1,7 +1,8 @@
-/* Frame codec for proto/agent.h, shared by the agent (guest) and the session client (host): a bounded
- * reader that yields whole frames from a stream and an output queue flushed as the stream accepts it. */
-#ifndef LSL_AGENT_FRAME_H
-#define LSL_AGENT_FRAME_H
+/* Frame codec for proto/agent.h, shared by the agent (guest), the session client and the service (host): a
+ * bounded reader that yields whole frames from a stream and an output queue flushed as the stream accepts it.
+ */
+#ifndef LSL_PROTO_FRAME_H
+#define LSL_PROTO_FRAME_H
 
 #include "agent.h"
 
@@ -43,9 +44,6 @@ ssize_t lsl_frame_fill(struct lsl_frame_reader *r, int fd);
  * -EPROTO when the header announces more than LSL_FRAME_MAX bytes. */
 int lsl_frame_next(struct lsl_frame_reader *r, struct lsl_frame *f);
 
-/* Bytes received but not yet returned as frames (a stream that ends with some left ended mid-frame). */
-size_t lsl_frame_buffered(const struct lsl_frame_reader *r);
-
 void lsl_frame_writer_free(struct lsl_frame_writer *w);
 
 /* Queues one frame. Returns 0, -EINVAL when len > LSL_FRAME_MAX, or -ENOMEM. */
@@ -57,6 +55,10 @@ int lsl_frame_put_u32(struct lsl_frame_writer *w, uint32_t type, uint32_t value)
  * (n <= max, n > 0). Nothing is queued if commit is not called. */
 uint8_t *lsl_frame_reserve(struct lsl_frame_writer *w, size_t max);
 void lsl_frame_commit(struct lsl_frame_writer *w, uint32_t type, size_t n);
+
+/* Encodes one frame into out (cap bytes), for a sender with no queue of its own (the service's errands).
+ * Returns the encoded length, or 0 when it does not fit or len > LSL_FRAME_MAX. */
+size_t lsl_frame_encode(uint8_t *out, size_t cap, uint32_t type, const void *data, size_t len);
 
 /* Bytes queued but not yet written. */
 size_t lsl_frame_pending(const struct lsl_frame_writer *w);

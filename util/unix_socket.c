@@ -1,4 +1,4 @@
-/* Listening unix sockets. */
+/* Unix stream sockets: listeners that are private from the start, and clients. */
 #include "unix_socket.h"
 
 #include <errno.h>
@@ -28,6 +28,27 @@ int unix_listen(const char *path, int backlog)
     int r = bind(fd, (struct sockaddr *)&a, sizeof(a));
     umask(old);
     if (r < 0 || listen(fd, backlog) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int unix_connect(const char *path, bool nonblock)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    if (fd < 0)
+        return -errno;
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
         r = -errno;
         close(fd);
         return r;

@@ -106,11 +106,6 @@ int lsl_frame_next(struct lsl_frame_reader *r, struct lsl_frame *f)
     return 1;
 }
 
-size_t lsl_frame_buffered(const struct lsl_frame_reader *r)
-{
-    return r->end - r->start;
-}
-
 void lsl_frame_writer_free(struct lsl_frame_writer *w)
 {
     free(w->buf);
@@ -180,6 +175,17 @@ int lsl_frame_put_u32(struct lsl_frame_writer *w, uint32_t type, uint32_t value)
 
     lsl_put_u32(v, value);
     return lsl_frame_put(w, type, v, sizeof(v));
+}
+
+size_t lsl_frame_encode(uint8_t *out, size_t cap, uint32_t type, const void *data, size_t len)
+{
+    if (len > LSL_FRAME_MAX || cap < LSL_FRAME_HDR_SIZE || cap - LSL_FRAME_HDR_SIZE < len)
+        return 0;
+    lsl_put_u32(out, type);
+    lsl_put_u32(out + 4, (uint32_t)len);
+    if (len)
+        memcpy(out + LSL_FRAME_HDR_SIZE, data, len);
+    return LSL_FRAME_HDR_SIZE + len;
 }
 
 size_t lsl_frame_pending(const struct lsl_frame_writer *w)

@@ -1,12 +1,9 @@
-/* Small helpers used across the VMM: cleanup attributes (systemd style), error logging, overflow-safe math.
- */
-#ifndef LSL_UTIL_H
-#define LSL_UTIL_H
+/* Everyday macros of the host programs (lsl, lsl-fetch, lsl-vmm): array size, min/max, alignment and
+ * systemd-style cleanup attributes, so every function frees and closes the same way. */
+#ifndef LSL_UTIL_MACRO_H
+#define LSL_UTIL_MACRO_H
 
-#include <errno.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -25,8 +22,15 @@ static inline void closep(int *fd)
     if (*fd >= 0)
         close(*fd);
 }
-#define _cleanup_free_  __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
+static inline void fclosep(FILE **f)
+{
+    if (*f)
+        fclose(*f);
+}
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_close_  _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Takes ownership out of a cleanup variable. */
 #define TAKE_PTR(p)                                                                                          \
@@ -41,25 +45,5 @@ static inline void closep(int *fd)
         (fd) = -1;                                                                                           \
         _fd;                                                                                                 \
     })
-
-/* "lsl-vmm: <message>" on stderr. The caller decides once whether a failure is worth a line. */
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Returns -errno after printing "<message>: <strerror>" (errno value passed explicitly, positive). */
-int log_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* True if [start, start+len) does not wrap around 2^64. */
-static inline bool range_ok(uint64_t start, uint64_t len)
-{
-    return start + len >= start;
-}
-
-/* Parses "512", "512M", "2G", "64K", "1048576B" (bare numbers are MiB, like wsl's memory= without unit
- * is not allowed; we accept it because users type it). Returns 0 or -EINVAL/-ERANGE. */
-int parse_size(const char *s, uint64_t *bytes);
-/* "1.5 GiB"-style rendering into buf. */
-const char *format_size(uint64_t bytes, char *buf, size_t len);
-/* Monotonic nanoseconds. */
-uint64_t now_ns(void);
 
 #endif

@@ -1,21 +1,9 @@
 /* lsl-distro: the system root's tool for distributions, the same binary as lsl-init (called by that name).
- * The host runs it through the agent in the system root (an EXEC with an empty distro):
- *   lsl-distro mount NAME SERIAL            mount the disk whose virtio serial is SERIAL for NAME, then print
- *                                           its /etc/wsl.conf, /etc/lsl.conf, /etc/wsl-distribution.conf
- *   lsl-distro start NAME [KEY=VALUE...]    start NAME's namespaces and PID 1 (keys: hostname, hosts,
- *                                           resolv, boot, port: its own agent's vsock port); nothing to
- *                                           do when it runs already
- *   lsl-distro stop NAME [SERIAL]           stop it (SIGTERM, then SIGKILL), unmount its disk and wait until
- *                                           nothing holds the disk (SERIAL's, even when not mounted), so
- *                                           the host may take it out
- *   lsl-distro list                         names of the running distributions, one per line
- *   lsl-distro import SERIAL FORMAT         unpack the tar on stdin (FORMAT tar|gz|xz|zst|bz2) onto the
- *                                           empty disk SERIAL, then print its /etc/wsl-distribution.conf
- *   lsl-distro export NAME SERIAL FORMAT    write NAME's files as a tar to stdout
- * Printed files are framed as "@@lsl-file PATH LENGTH\n" + LENGTH bytes + "\n". Exit status 0 on success,
- * 1 on failure with one line on stderr, 2 for bad usage. */
-#ifndef LSL_GUEST_DISTRO_H
-#define LSL_GUEST_DISTRO_H
+ * The host runs it through the agent in the system root (an EXEC with an empty distro); its verbs, start
+ * keys and output framing are the contract in proto/distro.h. Exit status 0 on success, 1 on failure with
+ * one line on stderr, 2 for bad usage. */
+#ifndef LSL_GUEST_DISTRO_TOOL_H
+#define LSL_GUEST_DISTRO_TOOL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
-/* EXEC parsing and command start-up for the agent. Everything that can fail before fork (user lookup, pty,
- * pipes) fails in the agent; what can only fail in the child (credentials, cwd, exec) is sent back as
+/* Command start-up for the agent. Everything that can fail before fork (user lookup, pty, pipes) fails in the
+ * agent; what can only fail in the child (credentials, cwd, exec) is sent back as
  * {u32 code, u32 errno} over a close-on-exec status pipe that stays empty when exec succeeds. */
-#include "exec.h"
+#include "spawn.h"
 #include "env_fit.h"
 
 #include "agent.h"
@@ -23,89 +23,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define EXEC_FIXED_SIZE 20u /* struct lsl_exec on the wire */
-#define DEFAULT_PATH    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-_Static_assert(sizeof(struct lsl_exec) == EXEC_FIXED_SIZE, "struct lsl_exec must match the wire layout");
-
-/* Takes the next NUL-terminated string from [*pos, end); NULL when no NUL is left inside the payload. */
-static char *next_string(char **pos, char *end)
-{
-    char *s = *pos, *nul;
-
-    if (s >= end)
-        return NULL;
-    nul = memchr(s, '\0', (size_t)(end - s));
-    if (!nul)
-        return NULL;
-    *pos = nul + 1;
-    return s;
-}
-
-int agent_exec_parse(const uint8_t *data, size_t len, struct agent_exec *e)
-{
-    char *pos, *end;
-    size_t nstr;
-
-    *e = (struct agent_exec){0};
-    if (len < EXEC_FIXED_SIZE)
-        return -EPROTO;
-    e->flags = lsl_get_u32(data);
-    memcpy(e->stdio, data + 4, 3);
-    e->rows = lsl_get_u16(data + 8);
-    e->cols = lsl_get_u16(data + 10);
-    e->argc = lsl_get_u32(data + 12);
-    e->envc = lsl_get_u32(data + 16);
-    if ((e->flags & ~(uint32_t)LSL_EXEC_LOGIN) || data[7] != 0)
-        return -EPROTO;
-    for (int i = 0; i < 3; i++)
-        if (e->stdio[i] != LSL_STDIO_PIPE && e->stdio[i] != LSL_STDIO_PTY)
-            return -EPROTO;
-    /* Each string takes at least its NUL, which bounds the counts before anything is allocated. */
-    nstr = (size_t)e->argc + e->envc + 3;
-    if (e->argc < 1 || nstr > len - EXEC_FIXED_SIZE)
-        return -EPROTO;
-
-    e->payload = malloc(len - EXEC_FIXED_SIZE);
-    e->argv = calloc((size_t)e->argc + 1, sizeof(char *));
-    e->env = calloc((size_t)e->envc + 1, sizeof(char *));
-    if (!e->payload || !e->argv || !e->env) {
-        agent_exec_free(e);
-        return -ENOMEM;
-    }
-    memcpy(e->payload, data + EXEC_FIXED_SIZE, len - EXEC_FIXED_SIZE);
-    pos = e->payload;
-    end = e->payload + (len - EXEC_FIXED_SIZE);
-    e->cwd = next_string(&pos, end);
-    e->user = e->cwd ? next_string(&pos, end) : NULL;
-    e->distro = e->user ? next_string(&pos, end) : NULL;
-    if (!e->distro)
-        goto bad;
-    for (uint32_t i = 0; i < e->argc; i++)
-        if (!(e->argv[i] = next_string(&pos, end)))
-            goto bad;
-    for (uint32_t i = 0; i < e->envc; i++) {
-        char *s = next_string(&pos, end);
-
-        if (!s || s[0] == '=' || !strchr(s, '='))
-            goto bad;
-        e->env[i] = s;
-    }
-    if (pos != end) /* trailing bytes: the counts and the strings disagree */
-        goto bad;
-    return 0;
-bad:
-    agent_exec_free(e);
-    return -EPROTO;
-}
-
-void agent_exec_free(struct agent_exec *e)
-{
-    free(e->payload);
-    free(e->argv);
-    free(e->env);
-    *e = (struct agent_exec){0};
-}
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void agent_child_close(struct agent_child *c)
 {
@@ -162,7 +80,7 @@ static int resolve_account(const char *user, struct account *a)
 /* The request's env plus HOME, USER, LOGNAME and SHELL where missing, as a login would set them, and with
  * locales and a terminal this root lacks replaced (env_fit.h). The new strings live in extra (envc + 4
  * slots). */
-static char **build_env(const struct agent_exec *e, const struct account *a, char **extra)
+static char **build_env(const struct lsl_exec_msg *e, const struct account *a, char **extra)
 {
     static const char *const names[4] = {"HOME", "USER", "LOGNAME", "SHELL"};
     const char *values[4] = {a->home, a->name, a->name, a->shell};
@@ -236,7 +154,7 @@ static int exec_search(const char *file, char *const argv[], char *const env[])
 }
 
 /* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. */
-static _Noreturn void run_child(const struct agent_exec *e, const struct account *a, const int src[3],
+static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct account *a, const int src[3],
                                 int slave, char *const argv[], char *const env[], int status_fd)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -294,7 +212,7 @@ static int set_nonblock(int fd)
 
 /* Opens the session's pty: master non-blocking for the agent, slave for the child, initial size set. The
  * slave belongs to the user, as login and sshd arrange, so that programs reopening it by name work. */
-static int open_pty(const struct agent_exec *e, uid_t uid, int *master, int *slave)
+static int open_pty(const struct lsl_exec_msg *e, uid_t uid, int *master, int *slave)
 {
     struct winsize ws = {.ws_row = e->rows, .ws_col = e->cols};
     char name[64];
@@ -337,7 +255,7 @@ static uint32_t read_child_status(int fd, int *err)
     return lsl_get_u32(msg);
 }
 
-static void describe_failure(const struct agent_exec *e, uint32_t code, int err, char *msg, size_t msglen)
+static void describe_failure(const struct lsl_exec_msg *e, uint32_t code, int err, char *msg, size_t msglen)
 {
     switch (code) {
     case LSL_ERR_NOT_FOUND:
@@ -359,7 +277,7 @@ static void describe_failure(const struct agent_exec *e, uint32_t code, int err,
     }
 }
 
-int agent_spawn(const struct agent_exec *e, struct agent_child *c, char *msg, size_t msglen)
+int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen)
 {
     struct account *acct = malloc(sizeof(*acct));
     char **extra = calloc((size_t)e->envc + 4, sizeof(char *)), **env = NULL, **argv = NULL,

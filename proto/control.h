@@ -1,0 +1,79 @@
+/* The per-user service's control socket ($XDG_RUNTIME_DIR/lsl/control): the CLI sends one request line, the
+ * service answers and closes. Requests are "VERB [ARGS]\n"; a reply's first line is "ok[ VALUE]" or
+ * "error MESSAGE", and the replies to status and disks go on with "KEY VALUE" lines. Host-only: lsl and
+ * lsl-vmm both build the requests and replies through this file, never from string literals of their own. */
+#ifndef LSL_PROTO_CONTROL_H
+#define LSL_PROTO_CONTROL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* In the status reply ("version N"): a CLI meeting a service of another version after an upgrade says so
+ * instead of misreading it. */
+#define LSL_CONTROL_VERSION 1
+
+#define LSL_CONTROL_SOCKET "control" /* in the runtime directory, mode 0600 */
+#define LSL_VSOCK_SOCKET   "vsock"   /* the VMM's hybrid-vsock socket, next to it */
+/* A request line, newline included: "attach ID PATH" with a path up to PATH_MAX. */
+#define LSL_CONTROL_LINE_MAX (4096 + 64)
+
+enum lsl_ctl_verb {
+    LSL_CTL_STATUS,   /* -> ok, then the status keys below */
+    LSL_CTL_SHUTDOWN, /* -> ok: the guest powers off the orderly way (or is stopped after a grace period) */
+    LSL_CTL_CLOCK,    /* -> ok: the guest's clock is set to the host's now */
+    LSL_CTL_ATTACH,   /* ID PATH -> "ok SLOT": the image at PATH (absolute) in a free disk slot, serial ID */
+    LSL_CTL_DETACH,   /* ID -> ok */
+    LSL_CTL_DISKS,    /* -> ok, then one "SLOT ID PATH" line per attached disk */
+};
+
+struct lsl_ctl_request {
+    enum lsl_ctl_verb verb;
+    const char *id;   /* attach, detach: a disk id (lsl_disk_id_valid) */
+    const char *path; /* attach: an absolute path without newlines (it may hold spaces) */
+};
+
+/* Writes the request line (newline included) into buf. Returns its length, -EINVAL for arguments the verb
+ * does not take or that break the line, or -ENAMETOOLONG. */
+int lsl_ctl_format(const struct lsl_ctl_request *r, char *buf, size_t len);
+/* Parses one request line (its newline already removed), in place: r's strings point into line. Returns 0,
+ * or -EINVAL with *why saying what is wrong (unknown request, usage, invalid id, relative path). */
+int lsl_ctl_parse(char *line, struct lsl_ctl_request *r, const char **why);
+
+/* Reply lines, for the service. */
+void lsl_ctl_reply_ok(FILE *out, const char *value_fmt, ...) __attribute__((format(printf, 2, 3)));
+void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Keys of the status reply. */
+#define LSL_CTL_KEY_VERSION        "version"
+#define LSL_CTL_KEY_STATE          "state" /* starting, running, stopping */
+#define LSL_CTL_KEY_UPTIME_MS      "uptime_ms"
+#define LSL_CTL_KEY_VCPUS          "vcpus"
+#define LSL_CTL_KEY_MEMORY         "memory_bytes"
+#define LSL_CTL_KEY_HOST_RSS       "host_rss_bytes"
+#define LSL_CTL_KEY_SESSIONS       "sessions"
+#define LSL_CTL_KEY_IDLE_TIMEOUT_S "idle_timeout_s" /* -1: never */
+#define LSL_CTL_KEY_PID            "pid"
+#define LSL_CTL_KEY_DISK_SLOTS     "disk_slots"
+#define LSL_CTL_KEY_DISKS_ATTACHED "disks_attached"
+/* One "KEY VALUE" line of a reply body. */
+void lsl_ctl_put(FILE *out, const char *key, const char *value_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A reply as the client reads it: parsed in place. */
+struct lsl_ctl_reply {
+    bool ok;
+    const char *value; /* after "ok ", "" when none */
+    const char *error; /* after "error " */
+    const char *body;  /* the lines after the first, "" when none */
+};
+/* Returns 0, or -EPROTO when the first line is neither ok nor error (a service of another version). */
+int lsl_ctl_reply_parse(char *text, struct lsl_ctl_reply *r);
+/* The value of KEY in a reply body, copied into out (truncated to len). Returns true if the key is there. */
+bool lsl_ctl_field(const char *body, const char *key, char *out, size_t len);
+/* The same as a signed number; false if missing or not a number. */
+bool lsl_ctl_field_i64(const char *body, const char *key, int64_t *v);
+
+#endif

@@ -1,0 +1,187 @@
+/* proto/: the contracts both sides use. Each codec against its own counterpart and against hostile input. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "control.h"
+#include "distro.h"
+#include "exec.h"
+#include "frame.h"
+
+static void test_exec_roundtrip(void)
+{
+    char *argv[] = {"sh", "-c", "echo \"$1\"", "", NULL};
+    char *env[] = {"A=1", "EMPTY=", "PATH=/bin", NULL};
+    struct lsl_exec_msg m = {.flags = LSL_EXEC_LOGIN,
+                             .stdio = {LSL_STDIO_PIPE, LSL_STDIO_PTY, LSL_STDIO_PIPE},
+                             .rows = 24,
+                             .cols = 80,
+                             .cwd = "~/src",
+                             .user = "alice",
+                             .distro = "Debian",
+                             .argc = 4,
+                             .envc = 3,
+                             .argv = argv,
+                             .env = env};
+    size_t len = lsl_exec_size(&m);
+    CHECK(len > LSL_EXEC_FIXED_SIZE);
+    uint8_t *buf = malloc(len);
+    CHECK_EQ(lsl_exec_encode(&m, buf, len), len);
+    CHECK_EQ(lsl_exec_encode(&m, buf, len - 1), 0); /* no room: nothing */
+    struct lsl_exec_msg d;
+    CHECK_EQ(lsl_exec_decode(buf, len, &d), 0);
+    CHECK_EQ(d.flags, LSL_EXEC_LOGIN);
+    CHECK(d.stdio[1] == LSL_STDIO_PTY && d.rows == 24 && d.cols == 80);
+    CHECK(!strcmp(d.cwd, "~/src") && !strcmp(d.user, "alice") && !strcmp(d.distro, "Debian"));
+    CHECK_EQ(d.argc, 4);
+    CHECK(!strcmp(d.argv[2], "echo \"$1\"") && !strcmp(d.argv[3], "") && d.argv[4] == NULL);
+    CHECK_EQ(d.envc, 3);
+    CHECK(!strcmp(d.env[1], "EMPTY=") && d.env[3] == NULL);
+    lsl_exec_msg_free(&d);
+
+    /* Every truncation and a trailing byte are refused. */
+    for (size_t cut = 0; cut < len; cut++)
+        CHECK_EQ(lsl_exec_decode(buf, cut, &d), -EPROTO);
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, buf, len);
+    longer[len] = 'x';
+    CHECK_EQ(lsl_exec_decode(longer, len + 1, &d), -EPROTO);
+    /* Counts that the bytes cannot hold fail before any allocation. */
+    lsl_put_u32(buf + 12, 0xffffffffu);
+    CHECK_EQ(lsl_exec_decode(buf, len, &d), -EPROTO);
+    free(longer);
+    free(buf);
+
+    /* What cannot be sent is not encoded. */
+    char *bad_env[] = {"NOEQUALS", NULL};
+    struct lsl_exec_msg b = {.argc = 1, .argv = argv, .envc = 1, .env = bad_env};
+    CHECK_EQ(lsl_exec_size(&b), 0);
+    b.envc = 0;
+    b.argc = 0;
+    CHECK_EQ(lsl_exec_size(&b), 0);
+}
+
+static void test_frame_encode(void)
+{
+    uint8_t out[16];
+    CHECK_EQ(lsl_frame_encode(out, sizeof(out), LSL_CLOCK, "12345678", 8), 16);
+    CHECK_EQ(lsl_get_u32(out), LSL_CLOCK);
+    CHECK_EQ(lsl_get_u32(out + 4), 8);
+    CHECK_EQ(lsl_frame_encode(out, 15, LSL_CLOCK, "12345678", 8), 0);
+    CHECK_EQ(lsl_frame_encode(out, 8, LSL_SHUTDOWN, NULL, 0), 8);
+}
+
+static void test_control(void)
+{
+    char buf[LSL_CONTROL_LINE_MAX + 1], line[128];
+    struct lsl_ctl_request r = {.verb = LSL_CTL_ATTACH, .id = "0123abcd", .path = "/home/a b/ext4.img"};
+    const char *why;
+    int n = lsl_ctl_format(&r, buf, sizeof(buf));
+    CHECK(n > 0 && !strcmp(buf, "attach 0123abcd /home/a b/ext4.img\n"));
+    buf[n - 1] = '\0';
+    struct lsl_ctl_request p;
+    CHECK_EQ(lsl_ctl_parse(buf, &p, &why), 0);
+    CHECK(p.verb == LSL_CTL_ATTACH && !strcmp(p.id, "0123abcd") && !strcmp(p.path, "/home/a b/ext4.img"));
+
+    /* What the parser would refuse cannot be formatted either. */
+    struct lsl_ctl_request bad[] = {
+        {.verb = LSL_CTL_ATTACH, .id = "a b", .path = "/x"},
+        {.verb = LSL_CTL_ATTACH, .id = "ok", .path = "relative"},
+        {.verb = LSL_CTL_ATTACH, .id = "ok", .path = "/x\nshutdown"},
+        {.verb = LSL_CTL_DETACH, .id = "abcdefghijklmnopqrstu"},
+        {.verb = (enum lsl_ctl_verb)99},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ(lsl_ctl_format(&bad[i], buf, sizeof(buf)), -EINVAL);
+    r = (struct lsl_ctl_request){.verb = LSL_CTL_STATUS};
+    CHECK_EQ(lsl_ctl_format(&r, line, 4), -ENAMETOOLONG);
+
+    static const char *const refused[] = {"",           "stat",          "status x", "attach",
+                                          "attach id",  "attach id rel", "detach",   "detach a/b",
+                                          "attach  /x", "shutdown now"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        snprintf(line, sizeof(line), "%s", refused[i]);
+        CHECK_EQ(lsl_ctl_parse(line, &p, &why), -EINVAL);
+        CHECK(why && why[0]);
+    }
+
+    char reply[] = "ok\nversion 1\nstate running\nidle_timeout_s -1\nsessions 3";
+    struct lsl_ctl_reply rep;
+    char v[32];
+    int64_t x;
+    CHECK_EQ(lsl_ctl_reply_parse(reply, &rep), 0);
+    CHECK(rep.ok && !rep.value[0]);
+    CHECK(lsl_ctl_field(rep.body, "state", v, sizeof(v)) && !strcmp(v, "running"));
+    CHECK(!lsl_ctl_field(rep.body, "stat", v, sizeof(v)));
+    CHECK(lsl_ctl_field_i64(rep.body, "idle_timeout_s", &x) && x == -1);
+    CHECK(lsl_ctl_field_i64(rep.body, "sessions", &x) && x == 3);
+    char slot[] = "ok 7\n", err[] = "error no free disk slot\n", old[] = "state running\n";
+    CHECK(lsl_ctl_reply_parse(slot, &rep) == 0 && rep.ok && !strcmp(rep.value, "7"));
+    CHECK(lsl_ctl_reply_parse(err, &rep) == 0 && !rep.ok && !strcmp(rep.error, "no free disk slot"));
+    CHECK_EQ(lsl_ctl_reply_parse(old, &rep), -EPROTO);
+}
+
+static void test_distro_rules(void)
+{
+    CHECK(lsl_distro_name_valid("Debian") && lsl_distro_name_valid("a.b_c-1"));
+    CHECK(!lsl_distro_name_valid("") && !lsl_distro_name_valid(".x") && !lsl_distro_name_valid("-x"));
+    CHECK(!lsl_distro_name_valid("a/b") && !lsl_distro_name_valid("a b") && !lsl_distro_name_valid(NULL));
+    char longname[LSL_DISTRO_NAME_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    CHECK(!lsl_distro_name_valid(longname));
+    longname[LSL_DISTRO_NAME_MAX] = '\0';
+    CHECK(lsl_distro_name_valid(longname));
+    CHECK(lsl_disk_id_valid("abcdefghijklmnopqrst") && !lsl_disk_id_valid("abcdefghijklmnopqrstu"));
+    CHECK(!lsl_disk_id_valid("") && !lsl_disk_id_valid("a\tb") && !lsl_disk_id_valid("\xc3\xa9"));
+
+    char *mount[] = {"lsl-distro", "mount", "D", "id", NULL},
+         *start[] = {"lsl-distro", "start", "D", "a=b", "c=d"};
+    char *stop2[] = {"lsl-distro", "stop", "D", "id", "x"}, *list1[] = {"lsl-distro", "list", "x"};
+    CHECK_EQ(lsl_distro_verb_parse(4, mount), LSL_DISTRO_MOUNT);
+    CHECK_EQ(lsl_distro_verb_parse(3, mount), -1);
+    CHECK_EQ(lsl_distro_verb_parse(5, start), LSL_DISTRO_START);
+    CHECK_EQ(lsl_distro_verb_parse(3, start), LSL_DISTRO_START);
+    CHECK_EQ(lsl_distro_verb_parse(4, stop2), LSL_DISTRO_STOP);
+    CHECK_EQ(lsl_distro_verb_parse(5, stop2), -1);
+    CHECK_EQ(lsl_distro_verb_parse(3, list1), -1);
+    CHECK_EQ(lsl_distro_verb_parse(2, list1), LSL_DISTRO_LIST);
+    CHECK(!strcmp(lsl_distro_verb_name(LSL_DISTRO_EXPORT), "export"));
+    CHECK(lsl_archive_format_valid("zst") && !lsl_archive_format_valid("rar"));
+}
+
+static void test_file_frames(void)
+{
+    char hdr[64], text[256];
+    int n = lsl_file_frame_header(hdr, sizeof(hdr), "/etc/wsl.conf", 5);
+    CHECK(n > 0 && !strcmp(hdr, "@@lsl-file /etc/wsl.conf 5\n"));
+    CHECK_EQ(lsl_file_frame_header(hdr, sizeof(hdr), "/a b", 1), -1);
+    /* A file holding a header of its own and a NUL is taken by its length, not its look. */
+    size_t len = (size_t)snprintf(text, sizeof(text), "%sab\n@@c\n", hdr);
+    text[n + 1] = '\0';
+    struct lsl_file_frame f;
+    size_t pos = 0;
+    CHECK_EQ(lsl_file_frame_next(text, len, &pos, &f), 1);
+    CHECK(!strcmp(f.path, "/etc/wsl.conf") && f.len == 5 && f.data[1] == '\0' &&
+          !memcmp(f.data + 2, "\n@@", 3));
+    CHECK_EQ(lsl_file_frame_next(text, len, &pos, &f), -1); /* "c\n" left: not a frame */
+    pos = 0;
+    CHECK_EQ(lsl_file_frame_next(text, 0, &pos, &f), 0);
+    const char *bad[] = {"@@lsl-file /x\n", "@@lsl-file  5\nhello", "@@lsl-file /x -1\n",
+                         "@@lsl-file /x 5\nab", "@@lsl-file /x 99999999999999999999999\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pos = 0;
+        CHECK_EQ(lsl_file_frame_next(bad[i], strlen(bad[i]), &pos, &f), -1);
+    }
+}
+
+int main(void)
+{
+    RUN(test_exec_roundtrip);
+    RUN(test_frame_encode);
+    RUN(test_control);
+    RUN(test_distro_rules);
+    RUN(test_file_frames);
+    return CHECK_DONE();
+}
