@@ -2,8 +2,9 @@
 # `make run` boots a guest and runs a command in it; `make check` runs every test; `make bench` the benchmarks.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all build asan kernel run check bench format clean
+.PHONY: all build asan kernel run check bench fuzz format clean
 
 all: build kernel
 
@@ -30,6 +31,16 @@ run: all
 check: all asan
 	@bash tests/run.sh $(BUILD) $(ASAN_BUILD)
 
+# libFuzzer targets (tests/fuzz/README.md): clang with ASan+UBSan, the whole tree instrumented for coverage;
+# each runs FUZZ_SECONDS (default 60) on its committed corpus. FUZZ_TARGETS="virtq args" picks some.
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dwerror=true -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dc_args='-fsanitize=fuzzer-no-link -fno-sanitize-recover=all'
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) fuzz
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
 bench: all
 	@bash bench/run.sh $(BUILD)
 
@@ -37,4 +48,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

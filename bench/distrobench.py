@@ -47,7 +47,7 @@ def main():
         sizes = {"tar.gz": os.path.getsize(tgz), "tar": os.path.getsize(tar)}
         print(f"  corpus {a.corpus}: {files} entries, tar {sizes['tar'] / 1e6:.1f} MB, tar.gz {sizes['tar.gz'] / 1e6:.1f} MB",
               file=sys.stderr)
-        run([lsl, "--system", "--", "true"], env=env)  # the VM runs before anything is timed
+        run([lsl, "--system", "-e", "true"], env=env)  # the VM runs before anything is timed
 
         def host_extract(archive, flags):
             out = os.path.join(work, "x")

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Session benchmark: `lsl -- CMD` against ssh into the same guest, in one run on one VM.
+"""Session benchmark: `lsl -e CMD` against ssh into the same guest, in one run on one VM.
 
 Builds a root image (guest/mkdisk.sh) holding vsock-tool, Debian's dropbear with its shared libraries, a fresh
 host key and a fresh client key, imports it as the default distribution and runs lsl's service with private
 runtime, state and config directories (the user's own VM and distributions are never touched). Measures:
-  cold `lsl -- true`: the VM stopped (`lsl --shutdown`) before each run, so it includes the boot;
-  warm `lsl -- true`, and `ssh guest true` with OpenSSH against `dropbear -i`, which the guest's
+  cold `lsl -e true`: the VM stopped (`lsl --shutdown`) before each run, so it includes the boot;
+  warm `lsl -e true`, and `ssh guest true` with OpenSSH against `dropbear -i`, which the guest's
     `vsock-tool listen-exec -u 22` starts per connection (no guest network device: ssh's ProxyCommand is
     bench/vsock-proxy, connecting through the VMM's hybrid-vsock socket);
   stdin -> stdout throughput of `cat` through each, MB in and the same MB out.
@@ -199,9 +199,9 @@ def main():
     os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
     try:
         a.lsl, a.proxy = local_build(work, a.lsl, a.proxy, env)
-        lsl = [a.lsl, "--"]
+        lsl = [a.lsl, "-e"]  # exec, no shell in between: the session itself is measured
         image, client_key = build_image(work, a.vsock_tool, a.dropbear)
-        # The bench disk becomes the default distribution: `lsl --` and ssh reach the same processes' world.
+        # The bench disk becomes the default distribution: `lsl -e` and ssh reach the same processes' world.
         subprocess.run([a.lsl, "--import", "bench", os.path.join(work, "distro"), image, "--vhd"], env=env,
                        check=True)
         print(f"  image built ({os.path.getsize(image) >> 20} MiB) and imported", file=sys.stderr)
@@ -275,7 +275,7 @@ def main():
     print(f"{'metric':<34} {'lsl':<26} {'ssh':<26} {'lsl/ssh':>8} {'ssh/lsl':>8}")
     c_med = statistics.median(cold)
     c_tail, c_lbl = tail(cold)
-    print(f"{f'cold lsl -- true ({len(cold)} runs)':<34} {f'{c_med * 1000:8.1f} ms ({c_lbl} {c_tail * 1000:.1f})':<26} "
+    print(f"{f'cold lsl -e true ({len(cold)} runs)':<34} {f'{c_med * 1000:8.1f} ms ({c_lbl} {c_tail * 1000:.1f})':<26} "
           f"{'-':<26} {'-':>8} {'-':>8}")
     spawn = f"{statistics.median(warm['spawn']) * 1000:8.1f} ms"
     print(f"{'harness: spawn /bin/true, median':<34} {spawn:<26} {'(in both columns)':<26} {'-':>8} {'-':>8}")
@@ -299,7 +299,7 @@ def main():
         print(f"{'cat ' + str(a.mb) + ' MiB in+out':<34} failed (see above)")
     speedup = statistics.median(warm["ssh"]) / statistics.median(warm["lsl"])
     print()
-    print(f"acceptance (warm `lsl -- true` at least 10x faster than ssh, medians): {speedup:.1f}x -> "
+    print(f"acceptance (warm `lsl -e true` at least 10x faster than ssh, medians): {speedup:.1f}x -> "
           f"{'PASS' if speedup >= 10 else 'FAIL'}")
     return 0
 

@@ -10,6 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "macro.h"
+
 #define HEAD 512 /* a tar header, and more than every compression magic */
 
 const char *lsl_archive_detect(const unsigned char *h, size_t len)
@@ -44,7 +47,7 @@ const char *lsl_archive_format_for(const char *format, const char *file)
     } map[] = {{"tar", "tar"},   {"tar.gz", "gz"},   {"tgz", "gz"},   {"gz", "gz"},       {"wsl", "gz"},
                {"tar.xz", "xz"}, {"txz", "xz"},      {"xz", "xz"},    {"tar.zst", "zst"}, {"tzst", "zst"},
                {"zst", "zst"},   {"tar.bz2", "bz2"}, {"tbz2", "bz2"}, {"bz2", "bz2"}};
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
         if (format && strcmp(format, map[i].name) == 0)
             return map[i].fmt;
         if (!format && file) {
@@ -57,72 +60,37 @@ const char *lsl_archive_format_for(const char *format, const char *file)
     return format ? NULL : "tar";
 }
 
-static ssize_t read_full(int fd, unsigned char *buf, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    return (ssize_t)got;
-}
-
-static int write_full(int fd, const unsigned char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int lsl_archive_open(const char *file, const char **format, pid_t *feeder)
 {
     unsigned char head[HEAD];
-    int fd = strcmp(file, "-") == 0 ? dup(0) : open(file, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd =
+        strcmp(file, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(file, O_RDONLY | O_CLOEXEC);
     *format = NULL;
     *feeder = 0;
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) < 0 || S_ISDIR(st.st_mode)) {
-        close(fd);
-        return S_ISDIR(st.st_mode) ? -EISDIR : -errno;
-    }
-    ssize_t n = read_full(fd, head, sizeof(head));
-    if (n < 0) {
-        close(fd);
-        return (int)n;
-    }
-    *format = lsl_archive_detect(head, (size_t)n);
-    if (!*format) {
-        close(fd);
-        return -EMEDIUMTYPE;
-    }
-    if (S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_SET) == 0)
-        return fd;
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        close(fd);
+    if (fstat(fd, &st) < 0)
         return -errno;
-    }
+    if (S_ISDIR(st.st_mode))
+        return -EISDIR;
+    ssize_t n = read_full(fd, head, sizeof(head));
+    if (n < 0)
+        return (int)n;
+    *format = lsl_archive_detect(head, (size_t)n);
+    if (!*format)
+        return -EMEDIUMTYPE;
+    if (S_ISREG(st.st_mode) && lseek(fd, 0, SEEK_SET) == 0)
+        return TAKE_FD(fd);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
     pid_t pid = fork();
     if (pid < 0) {
-        close(fd);
+        int e = errno;
         close(p[0]);
         close(p[1]);
-        return -errno;
+        return -e;
     }
     if (pid == 0) {
         /* The replay: what we read, then the rest as it comes (a reader that stops early ends us). */
@@ -132,7 +100,7 @@ int lsl_archive_open(const char *file, const char **format, pid_t *feeder)
         if (write_full(p[1], head, (size_t)n) < 0)
             _exit(1);
         for (;;) {
-            ssize_t r = read(fd, buf, sizeof(buf));
+            ssize_t r = read(fd, buf, sizeof(buf)); /* passed on as it comes, not a whole buffer at a time */
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0)
@@ -141,7 +109,6 @@ int lsl_archive_open(const char *file, const char **format, pid_t *feeder)
                 _exit(1);
         }
     }
-    close(fd);
     close(p[1]);
     *feeder = pid;
     return p[0];

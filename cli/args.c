@@ -12,12 +12,14 @@ void lsl_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: lsl [options] [COMMAND LINE]\n"
-        "       lsl [options] -- COMMAND [ARG...]\n"
+        "usage: lsl [options] [--] [COMMAND LINE]\n"
+        "       lsl [options] -e COMMAND [ARG...]\n"
         "Runs Linux commands in the lsl VM, which starts on first use and stops when idle.\n\n"
         "  (no command)             the default user's login shell\n"
-        "  COMMAND LINE             run through the user's shell, like `wsl ls -la | wc`\n"
-        "  -e, --exec CMD [ARG...]  run CMD directly, without a shell (same as `-- CMD ARG...`)\n"
+        "  COMMAND LINE             its words joined with spaces (as ssh joins them) and run by the\n"
+        "                           user's shell: lsl 'ls -la | wc -l', lsl -- 'exit 42'\n"
+        "  --                       ends lsl's options: what follows is the command line, as above\n"
+        "  -e, --exec CMD [ARG...]  run CMD directly with these arguments, no shell\n"
         "  -d, --distribution NAME  the distribution to use\n"
         "  -u, --user USER          run as USER (default: the distribution's default user)\n"
         "      --cd DIR             working directory (~ and ~/DIR: in the Linux home)\n"
@@ -26,7 +28,8 @@ void lsl_usage(FILE *f)
         "                           or exec'd word by word without one (none)\n"
         "      --system             use the VM's system root instead of a distribution\n"
         "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
-        "      --status             VM state, uptime, memory, vCPUs and sessions\n"
+        "      --status             VM state, uptime, memory, vCPUs, and what keeps it from its idle\n"
+        "                           stop (sessions, processes they left running) or when it comes\n"
         "      --version, --help\n\n"
         "Distributions:\n"
         "  --install [NAME] [--name X] [--location DIR] [--from-file FILE] [--no-launch] [--download-only]\n"
@@ -34,16 +37,19 @@ void lsl_usage(FILE *f)
         "  --import NAME DIR FILE|- [--vhd]\n"
         "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
         "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
-        "  -l, --list [-v] [-q] [--running] [--online]\n"
+        "  -l, --list [-v | -q] [--running | --all] [--online]\n"
         "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
         "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n\n"
         "Each of stdin, stdout and stderr is a pseudo-terminal in the VM when it is a terminal here, a pipe\n"
-        "otherwise. Variables named in LSLENV (colon-separated) are passed through, as WSLENV does.\n"
+        "otherwise. Variables named in WSLENV or LSLENV (NAME[/FLAGS]:..., WSL's flags u w p l) are passed\n"
+        "through; LSL_DISTRO_NAME and WSL_DISTRO_NAME name the distribution.\n"
         "Exit status: the command's (128+N if killed by signal N); %d when lsl itself fails. Management\n"
-        "commands exit 0, or: %d unknown distribution, %d name or file already exists, %d bad or corrupt\n"
-        "archive or image, %d checksum mismatch, %d download failed, %d bad arguments, %d other failure.\n",
+        "commands exit 0, or: %d unknown distribution, user or file, %d name or file already exists, %d bad "
+        "or\n"
+        "corrupt archive or image, %d checksum mismatch, %d download failed, %d the distribution is busy\n"
+        "(being exported), %d other failure. Bad arguments exit %d; --list --running with none running, 1.\n",
         LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
-        LSL_EXIT_DOWNLOAD, LSL_EXIT_USAGE, LSL_EXIT_FAILURE);
+        LSL_EXIT_DOWNLOAD, LSL_EXIT_BUSY, LSL_EXIT_FAILURE, LSL_EXIT_USAGE);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -122,7 +128,7 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
         else if (a->action == LSL_ACT_LIST && !strcmp(arg, "--running"))
             a->running = true;
         else if (a->action == LSL_ACT_LIST && !strcmp(arg, "--all"))
-            ; /* every distribution is listed anyway */
+            a->all = true; /* every distribution is listed anyway: none is ever half-installed */
         else if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-o") || !strcmp(arg, "--online")))
             a->online = true;
         else if ((a->action == LSL_ACT_IMPORT || a->action == LSL_ACT_EXPORT) && !strcmp(arg, "--vhd"))
@@ -184,11 +190,18 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
         a->file = pos[2];
     } else if (a->action == LSL_ACT_EXPORT) {
         a->file = pos[1];
+        if (a->vhd && !strcmp(a->file, "-"))
+            return fail(err, errlen, "--export --vhd needs a file name, not -");
     }
     if (a->action == LSL_ACT_MANAGE && !!a->default_user + !!a->resize + !!a->dir != 1)
         return fail(err, errlen, "--manage needs one of --set-default-user, --resize or --move");
-    if (a->action == LSL_ACT_LIST && a->online && (a->verbose || a->running))
-        return fail(err, errlen, "--online cannot be combined with --verbose or --running");
+    /* wsl.exe's own combinations of --list options that make no sense. */
+    if (a->action == LSL_ACT_LIST && a->quiet && a->verbose)
+        return fail(err, errlen, "--quiet and --verbose cannot be combined");
+    if (a->action == LSL_ACT_LIST && a->all && a->running)
+        return fail(err, errlen, "--all and --running cannot be combined");
+    if (a->action == LSL_ACT_LIST && a->online && (a->verbose || a->running || a->all))
+        return fail(err, errlen, "--online cannot be combined with --verbose, --running or --all");
     return 0;
 }
 
@@ -202,15 +215,21 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             if (strcmp(argv[1], verbs[v].s) == 0 || strcmp(argv[1], verbs[v].l) == 0)
                 return parse_verb(argc, argv, (int)v, a, err, errlen);
     int i = 1;
+    const char *action_opt = NULL; /* the option that chose a verb other than running something */
     for (; i < argc; i++) {
         const char *arg = argv[i], *v;
-        if (strcmp(arg, "--") == 0 || strcmp(arg, "-e") == 0 || strcmp(arg, "--exec") == 0) {
+        if (strcmp(arg, "--") == 0) {
+            i++; /* wsl.exe's meaning: lsl's options end, the rest is still a command line for the shell */
+            break;
+        } else if (strcmp(arg, "-e") == 0 || strcmp(arg, "--exec") == 0) {
             if (i + 1 >= argc)
                 return fail(err, errlen, "%s needs a command", arg);
             a->action = LSL_ACT_EXEC;
             a->argv = &argv[i + 1];
             return 0;
         } else if (is_opt(arg, "-d", "--distribution")) {
+            if (a->distro) /* wsl.exe refuses it too: which one was meant? */
+                return fail(err, errlen, "%s given twice (the distribution is '%s' already)", arg, a->distro);
             if (!(v = value_of(argc, argv, &i, "-d", "--distribution")) || !*v)
                 return fail(err, errlen, "%s needs a distribution name", arg);
             a->distro = v;
@@ -238,12 +257,16 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             a->system = true;
         } else if (strcmp(arg, "--shutdown") == 0) {
             a->action = LSL_ACT_SHUTDOWN;
+            action_opt = arg;
         } else if (strcmp(arg, "--status") == 0) {
             a->action = LSL_ACT_STATUS;
+            action_opt = arg;
         } else if (strcmp(arg, "--version") == 0 || strcmp(arg, "-v") == 0) {
             a->action = LSL_ACT_VERSION;
+            action_opt = arg;
         } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "-?") == 0) {
             a->action = LSL_ACT_HELP;
+            action_opt = arg;
         } else if (arg[0] == '-' && arg[1]) {
             return fail(err, errlen, "unknown option '%s' (see lsl --help)", arg);
         } else {
@@ -254,7 +277,8 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
         return fail(err, errlen, "--force goes with --shutdown");
     if (i < argc) {
         if (a->action != LSL_ACT_LOGIN)
-            return fail(err, errlen, "'%s' cannot be combined with a command", argv[i - 1]);
+            return fail(err, errlen, "'%s' cannot be combined with a command", action_opt);
+        /* `lsl -- WORDS` is `lsl WORDS`: with --shell-type none the words are exec'd, else joined. */
         if (a->shell_type == LSL_SHELL_NONE) {
             a->action = LSL_ACT_EXEC;
             a->argv = &argv[i];

@@ -1,6 +1,6 @@
 /* The lsl command line, wsl.exe's grammar: options first, then either nothing (login shell), a command line
- * for the user's shell, or `--`/`-e` and an argv to exec directly. Parsed by a pure function (unit-tested).
- */
+ * for the user's shell (`--` only ends the options: `lsl -- WORDS` is `lsl WORDS`), or `-e` and an argv to
+ * exec directly. Parsed by a pure function (unit-tested). */
 #ifndef LSL_CLI_ARGS_H
 #define LSL_CLI_ARGS_H
 
@@ -8,9 +8,10 @@
 #include <stdio.h>
 
 enum lsl_action {
-    LSL_ACT_LOGIN,    /* no command: the default user's login shell */
-    LSL_ACT_SHELL,    /* `lsl CMD LINE`: the words joined with spaces, run by the user's shell */
-    LSL_ACT_EXEC,     /* `lsl -- CMD ARGS` or `lsl -e CMD ARGS`: exec without a shell */
+    LSL_ACT_LOGIN, /* no command: the default user's login shell */
+    LSL_ACT_SHELL, /* `lsl CMD LINE`, `lsl -- CMD LINE`: the words joined with spaces, run by the user's shell
+                    */
+    LSL_ACT_EXEC,  /* `lsl -e CMD ARGS` (or --shell-type none): exec without a shell */
     LSL_ACT_SHUTDOWN, /* --shutdown [--force] */
     LSL_ACT_STATUS,   /* --status */
     LSL_ACT_VERSION,
@@ -21,7 +22,7 @@ enum lsl_action {
     LSL_ACT_EXPORT,      /* --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd] */
     LSL_ACT_UNREGISTER,  /* --unregister NAME */
     LSL_ACT_SET_DEFAULT, /* -s/--set-default NAME */
-    LSL_ACT_LIST,        /* -l/--list [-v|--verbose] [-q|--quiet] [--running] [--all] [-o|--online] */
+    LSL_ACT_LIST,        /* -l/--list [-v|--verbose | -q|--quiet] [--running | --all] [-o|--online] */
     LSL_ACT_TERMINATE,   /* -t/--terminate NAME */
     LSL_ACT_MANAGE,      /* --manage NAME --set-default-user USER | --resize SIZE | --move DIR */
 };
@@ -35,7 +36,7 @@ enum lsl_shell_type {
 
 struct lsl_args {
     enum lsl_action action;
-    const char *distro; /* -d/--distribution */
+    const char *distro; /* -d/--distribution (once) */
     const char *user;   /* -u/--user */
     const char *cd;     /* --cd DIR ("~" = the Linux home) */
     char **argv;        /* LSL_ACT_EXEC: NULL-terminated */
@@ -51,12 +52,12 @@ struct lsl_args {
     const char *file;     /* --import/--export FILE ("-" = stdin/stdout), --install --from-file */
     const char *format;   /* --export --format (NULL: from FILE's name, else tar) */
     bool vhd, no_launch, download_only;
-    bool verbose, quiet, running, online; /* --list */
-    const char *default_user;             /* --manage --set-default-user */
-    const char *resize;                   /* --manage --resize */
+    bool verbose, quiet, running, all, online; /* --list */
+    const char *default_user;                  /* --manage --set-default-user */
+    const char *resize;                        /* --manage --resize */
 };
 
-/* Returns 0, or -EINVAL with a one-line message in err. */
+/* Returns 0, or -EINVAL with a one-line message in err (a usage error: exit LSL_EXIT_USAGE). */
 int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t errlen);
 void lsl_args_free(struct lsl_args *a);
 void lsl_usage(FILE *f);

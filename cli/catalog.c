@@ -1,10 +1,14 @@
 /* Catalog parsing and validation with json-c: lsl's format ("distributions") and WSL's
- * ("ModernDistributions"). */
+ * ("ModernDistributions"). A catalog comes from any file or URL ~/.lslconfig names, and its fields end up on
+ * command lines (mmdebstrap's, lsl-fetch's), in file names and on the terminal: every field is checked
+ * for its kind here, when the catalog is read, so nothing later has to wonder (a mirror of
+ * "--customize-hook=..." would otherwise run a host command through mmdebstrap). */
 #include "catalog.h"
 #include "json.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "io.h"
+#include "macro.h"
 #include "registry.h" /* lsl_distro_name_valid: a catalog name becomes a distro name */
 
 const char *lsl_catalog_arch(void)
@@ -93,13 +99,20 @@ static int fail(struct parse *p, const char *entry, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct parse *p, const char *entry, const char *fmt, ...)
 {
-    char why[256];
+    char why[256], name[LSL_DISTRO_NAME_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
+    /* The entry's name is not checked yet: shown with anything unprintable as '?', and cut short. */
+    snprintf(name, sizeof(name), "%s", entry ? entry : "");
+    for (char *c = name; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+            *c = '?';
+    if (entry && strlen(entry) >= sizeof(name))
+        memcpy(name + sizeof(name) - 4, "...", 4);
     if (entry)
-        snprintf(p->err, p->errlen, "%s: entry '%s': %s", p->origin, entry, why);
+        snprintf(p->err, p->errlen, "%s: entry '%s': %s", p->origin, name, why);
     else
         snprintf(p->err, p->errlen, "%s: %s", p->origin, why);
     return p->ret = -EINVAL;
@@ -125,9 +138,97 @@ static bool is_true(const json_object *v)
     return json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
 }
 
-/* Optional string member; NULL if absent, a failure if present but not a string. */
+/* --- the kinds of fields --- */
+
+enum kind {
+    K_TEXT,    /* shown to the user: no control characters (a terminal would obey them) */
+    K_URL,     /* http, https or file; printable ASCII without blanks */
+    K_SUITE,   /* a Debian suite or codename ("bookworm", "stable-backports"), or an mmdebstrap variant */
+    K_PACKAGE, /* a Debian package name, by Debian policy */
+};
+#define TEXT_MAX  4096
+#define URL_MAX   4096
+#define SUITE_MAX 64
+#define PKG_MAX   128
+
+static bool text_ok(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    for (; *c; c++)
+        /* C0 controls and DEL, and C1 controls as UTF-8 writes them (C2 80 to C2 9F). */
+        if (*c < 0x20 || *c == 0x7f || (c[0] == 0xc2 && c[1] >= 0x80 && c[1] <= 0x9f))
+            return false;
+    return c - (const unsigned char *)s <= TEXT_MAX;
+}
+
+static bool url_ok(const char *url)
+{
+    static const char *const schemes[] = {"https://", "http://", "file://"};
+    const char *rest = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(schemes) && !rest; i++)
+        if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+            rest = url + strlen(schemes[i]);
+    if (!rest || !*rest || strlen(url) > URL_MAX)
+        return false;
+    for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+        if (*c <= ' ' || *c >= 0x7f)
+            return false;
+    return true;
+}
+
+/* [a-z0-9] first, then those and extra; min..max characters. */
+static bool word_ok(const char *s, const char *extra, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < min || n > max || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+        return false;
+    for (const char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || (*c && strchr(extra, *c))))
+            return false;
+    return true;
+}
+
+static bool kind_ok(enum kind kind, const char *s)
+{
+    switch (kind) {
+    case K_URL:
+        return url_ok(s);
+    case K_SUITE:
+        return word_ok(s, "._-", 1, SUITE_MAX);
+    case K_PACKAGE: /* Debian policy 5.6.1: [a-z0-9][a-z0-9+.-]+ */
+        return word_ok(s, "+.-", 2, PKG_MAX);
+    case K_TEXT:
+    default:
+        return text_ok(s);
+    }
+}
+
+static const char *kind_says(enum kind kind)
+{
+    switch (kind) {
+    case K_URL:
+        return "is not an http, https or file URL";
+    case K_SUITE:
+        return "is not a Debian suite name (a-z, 0-9, '.', '_', '-')";
+    case K_PACKAGE:
+        return "is not a Debian package name (a-z, 0-9, '+', '.', '-')";
+    case K_TEXT:
+    default:
+        return "has control characters or is too long";
+    }
+}
+
+/* Checks one field's value by its kind; field names it in the error ("bootstrap.mirror"). */
+static int check_kind(struct parse *p, const char *entry, const char *field, enum kind kind,
+                      const char *value)
+{
+    return kind_ok(kind, value) ? 0 : fail(p, entry, "%s %s", field, kind_says(kind));
+}
+
+/* Optional string member of the given kind; NULL if absent, a failure if present but not a non-empty string
+ * of that kind. field is how errors name it. */
 static int get_string(struct parse *p, const char *entry, const json_object *o, const char *key,
-                      bool required, char **out)
+                      const char *field, enum kind kind, bool required, char **out)
 {
     json_object *v;
     bool present = json_object_object_get_ex(o, key, &v);
@@ -135,14 +236,10 @@ static int get_string(struct parse *p, const char *entry, const json_object *o, 
     if (!present && !required)
         return 0;
     if (!json_object_is_type(v, json_type_string) || !*json_object_get_string(v))
-        return fail(p, entry, present ? "%s is not a non-empty string" : "%s is missing", key);
+        return fail(p, entry, present ? "%s is not a non-empty string" : "%s is missing", field);
+    if (check_kind(p, entry, field, kind, json_object_get_string(v)))
+        return p->ret;
     return (*out = strdup(json_object_get_string(v))) ? 0 : oom(p);
-}
-
-static bool url_ok(const char *url)
-{
-    return strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0 ||
-           strncmp(url, "file://", 7) == 0;
 }
 
 /* sha256 as 64 hex digits, lowercased; WSL's manifest also writes some as "0x..." */
@@ -150,7 +247,7 @@ static int set_download(struct parse *p, const char *entry, const char *arch, co
                         const char *sha, struct lsl_catalog_download *d)
 {
     if (!url || !url_ok(url))
-        return fail(p, entry, "%s.url is %s", arch, url ? "not an http, https or file URL" : "missing");
+        return fail(p, entry, "%s.url %s", arch, url ? kind_says(K_URL) : "is missing");
     if (!sha)
         return fail(p, entry, "%s.sha256 is missing", arch);
     if (strncasecmp(sha, "0x", 2) == 0)
@@ -189,8 +286,10 @@ static int parse_include(struct parse *p, const char *entry, const json_object *
     for (size_t i = 0; i < n; i++) {
         json_object *pkg = json_object_array_get_idx(inc, i);
         const char *name = json_object_is_type(pkg, json_type_string) ? json_object_get_string(pkg) : "";
-        if (!*name || name[0] == '-')
-            return fail(p, entry, "bootstrap.include has an entry that is not a package name");
+        char field[48];
+        snprintf(field, sizeof(field), "bootstrap.include[%zu]", i);
+        if (check_kind(p, entry, field, K_PACKAGE, name))
+            return p->ret;
         if (!(b->include[b->ninclude++] = strdup(name)))
             return oom(p);
     }
@@ -205,10 +304,10 @@ static int parse_bootstrap(struct parse *p, const char *entry, const json_object
     struct lsl_catalog_bootstrap *b = e->bootstrap = calloc(1, sizeof(*b));
     if (!b)
         return oom(p);
-    if (get_string(p, entry, o, "tool", true, &b->tool) ||
-        get_string(p, entry, o, "suite", true, &b->suite) ||
-        get_string(p, entry, o, "variant", false, &b->variant) ||
-        get_string(p, entry, o, "mirror", false, &b->mirror))
+    if (get_string(p, entry, o, "tool", "bootstrap.tool", K_SUITE, true, &b->tool) ||
+        get_string(p, entry, o, "suite", "bootstrap.suite", K_SUITE, true, &b->suite) ||
+        get_string(p, entry, o, "variant", "bootstrap.variant", K_SUITE, false, &b->variant) ||
+        get_string(p, entry, o, "mirror", "bootstrap.mirror", K_URL, false, &b->mirror))
         return p->ret;
     if (strcmp(b->tool, "mmdebstrap") != 0)
         return fail(p, entry, "bootstrap tool '%s' is unknown (only mmdebstrap)", b->tool);
@@ -251,11 +350,11 @@ static int parse_lsl_entry(struct parse *p, const char *entry, const json_object
     bool has_def = json_object_object_get_ex(o, "default", &def);
     bool has_download = json_object_object_get_ex(o, "download", &download);
     bool has_bootstrap = json_object_object_get_ex(o, "bootstrap", &bootstrap);
-    int r = get_string(p, entry, o, "name", true, &e->name);
+    int r = get_string(p, entry, o, "name", "name", K_TEXT, true, &e->name);
     if (!r)
-        r = get_string(p, entry, o, "friendlyName", false, &e->friendly_name);
+        r = get_string(p, entry, o, "friendlyName", "friendlyName", K_TEXT, false, &e->friendly_name);
     if (!r)
-        r = get_string(p, entry, o, "source", false, &e->source);
+        r = get_string(p, entry, o, "source", "source", K_TEXT, false, &e->source);
     if (!r && has_def && !json_object_is_type(def, json_type_boolean))
         r = fail(p, entry, "default is not true or false");
     e->is_default = is_true(def);
@@ -309,6 +408,8 @@ static int parse_wsl_entry(struct parse *p, struct lsl_catalog *cat, const char 
     if (!(e->name = strdup(name)))
         return oom(p);
     const char *friendly = lsl_json_string(o, "FriendlyName");
+    if (friendly && check_kind(p, name, "FriendlyName", K_TEXT, friendly))
+        return p->ret;
     if (friendly && !(e->friendly_name = strdup(friendly)))
         return oom(p);
     e->is_default = in_default_flavor && is_true(member(o, "Default"));
@@ -371,32 +472,23 @@ int lsl_catalog_parse(struct lsl_catalog *cat, const char *json, const char *ori
     return p.ret;
 }
 
+/* WSL's own manifest is about 30 KiB; a catalog is not read past this. */
+#define CATALOG_MAX (16u << 20)
+
 int lsl_catalog_load_file(struct lsl_catalog *cat, const char *path, char *err, size_t errlen)
 {
     *cat = (struct lsl_catalog){0};
-    FILE *f = fopen(path, "re");
-    if (!f) {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
         return -e;
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    char buf[65536];
-    size_t n;
-    while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, mem);
-    int e = ferror(f) ? EIO : !mem ? ENOMEM : 0;
-    fclose(f);
-    if (mem && fclose(mem) != 0 && !e)
-        e = ENOMEM;
-    if (e) {
-        free(text);
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-        return -e;
+    _cleanup_free_ char *text = NULL;
+    int r = read_fd_text(fd, CATALOG_MAX, &text, NULL);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+        return r;
     }
-    int r = lsl_catalog_parse(cat, text, path, err, errlen);
-    free(text);
-    return r;
+    return lsl_catalog_parse(cat, text, path, err, errlen);
 }

@@ -1,11 +1,9 @@
-/* ~/.lslconfig: the [lsl]/[wsl2] keys, the environment overrides, sizes, and the INI reading shared with the
- * per-distro wsl.conf. Like WSL, nothing in the file is fatal: a bad line is a warning and the default stays.
- */
+/* ~/.lslconfig: the [lsl]/[wsl2] keys and the environment overrides. Like WSL, nothing in the file is fatal:
+ * a bad line or value is a warning and the default stays; a key set twice keeps its first value. */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <ini.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,110 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "io.h"
 #include "log.h"
+#include "macro.h"
 #include "size.h"
+#include "fwd.h"
 
-void lsl_warn(lsl_warn_fn warn, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (warn)
-        warn(line);
-    else
-        fprintf(stderr, "lsl: %s\n", line);
-}
-
-int lsl_parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcasecmp(s, yes[i]) == 0)
-            return *out = true, 0;
-        if (strcasecmp(s, no[i]) == 0)
-            return *out = false, 0;
-    }
-    return -EINVAL;
-}
-
-/* libinih's handler has no line number (INI_HANDLER_LINENO is a build option of the library), so lines are
- * fed through our own reader, which counts them and screens out what libinih would reject silently. */
-struct ini_reader {
-    const char *pos;
-    int line;
-    const char *name;
-    lsl_warn_fn warn;
-    lsl_ini_handler handler;
-    void *user;
-    int error;
-};
-
-static char *ini_read_line(char *buf, int size, void *stream)
-{
-    struct ini_reader *r = stream;
-    if (!*r->pos)
-        return NULL;
-    const char *eol = strchr(r->pos, '\n');
-    size_t len = eol ? (size_t)(eol - r->pos) : strlen(r->pos);
-    const char *line = r->pos;
-    r->pos += len + (eol ? 1 : 0);
-    r->line++;
-    /* Leading blanks go: libinih would take an indented line as the continuation of the previous value,
-     * which neither WSL nor a user expects. */
-    while (len && (*line == ' ' || *line == '\t'))
-        line++, len--;
-    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    const char *why = NULL;
-    if (len + 2 > (size_t)size)
-        why = "line too long";
-    else if (len && *line == '[' && !memchr(line, ']', len))
-        why = "section header without ']'";
-    else if (len && *line != '[' && *line != '#' && *line != ';' && !memchr(line, '=', len) &&
-             !memchr(line, ':', len))
-        why = "expected 'key = value'";
-    if (why) {
-        lsl_warn(r->warn, "%s:%d: %s (ignored)", r->name, r->line, why);
-        len = 0;
-    }
-    memcpy(buf, line, len);
-    buf[len] = '\n';
-    buf[len + 1] = '\0';
-    return buf;
-}
-
-static int ini_on_key(void *user, const char *section, const char *key, const char *value)
-{
-    struct ini_reader *r = user;
-    size_t len = strlen(value);
-    /* WSL strips one pair of double quotes around a value. */
-    if (len >= 2 && value[0] == '"' && value[len - 1] == '"')
-        value++, len -= 2;
-    char *v = strndup(value, len);
-    if (!v) {
-        r->error = -ENOMEM;
-        return 0;
-    }
-    r->handler(r->user, r->line, section, key, v);
-    free(v);
-    return 1;
-}
-
-int lsl_ini_parse_string(const char *text, const char *name, lsl_warn_fn warn, lsl_ini_handler handler,
-                         void *user)
-{
-    struct ini_reader r = {.pos = text, .name = name, .warn = warn, .handler = handler, .user = user};
-    int e = ini_parse_stream(ini_read_line, &r, ini_on_key, &r);
-    if (r.error)
-        return r.error;
-    if (e == -2)
-        return -ENOMEM;
-    if (e > 0) /* our reader screens every line libinih rejects; keep a warning in case it ever differs */
-        lsl_warn(warn, "%s:%d: cannot parse (ignored)", name, e);
-    return 0;
-}
+#define MAX_IDLE_TIMEOUT_MS (LSL_IDLE_TIMEOUT_MAX_S * 1000LL)
 
 void lsl_config_init(struct lsl_config *c)
 {
@@ -125,7 +26,12 @@ void lsl_config_init(struct lsl_config *c)
         .processors = LSL_CONFIG_DEFAULT_PROCESSORS,
         .vm_idle_timeout_ms = LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS,
         .default_vhd_size = LSL_CONFIG_DEFAULT_VHD_SIZE,
+        .share_uid = LSL_CONFIG_DEFAULT_SHARE_OWNER,
+        .share_gid = LSL_CONFIG_DEFAULT_SHARE_OWNER,
+        .localhost_forwarding = true,
     };
+    char err[8];
+    (void)lsl_hostshares_parse(LSL_HOSTSHARES_DEFAULT, &c->shares, err, sizeof(err));
 }
 
 void lsl_config_free(struct lsl_config *c)
@@ -133,7 +39,9 @@ void lsl_config_free(struct lsl_config *c)
     free(c->kernel);
     free(c->kernel_cmdline);
     free(c->catalog);
-    c->kernel = c->kernel_cmdline = c->catalog = NULL;
+    free(c->forward_ports);
+    free(c->forward_exclude);
+    c->kernel = c->kernel_cmdline = c->catalog = c->forward_ports = c->forward_exclude = NULL;
 }
 
 static void set_string(char **slot, const char *value)
@@ -145,11 +53,42 @@ static void set_string(char **slot, const char *value)
     *slot = copy;
 }
 
+enum config_key {
+    K_MEMORY,
+    K_PROCESSORS,
+    K_KERNEL,
+    K_CMDLINE,
+    K_IDLE,
+    K_VHD_SIZE,
+    K_CATALOG,
+    K_SHARES,
+    K_SHARE_OWNER,
+    K_FORWARDING,
+    K_FORWARD_PORTS,
+    K_FORWARD_EXCLUDE,
+    K_COUNT
+};
+static const char *const key_names[K_COUNT] = {
+    [K_MEMORY] = "memory",
+    [K_PROCESSORS] = "processors",
+    [K_KERNEL] = "kernel",
+    [K_CMDLINE] = "kernelCommandLine",
+    [K_IDLE] = "vmIdleTimeout",
+    [K_VHD_SIZE] = "defaultVhdSize",
+    [K_CATALOG] = "catalog",
+    [K_SHARES] = "hostShares",
+    [K_SHARE_OWNER] = "hostShareOwner",
+    [K_FORWARDING] = "localhostForwarding",
+    [K_FORWARD_PORTS] = "localhostForwardingPorts",
+    [K_FORWARD_EXCLUDE] = "localhostForwardingExclude",
+};
+
 struct config_parse {
     struct lsl_config *c;
     const char *name;
     lsl_warn_fn warn;
     char last_unknown_section[128];
+    int seen[K_COUNT]; /* the line that set each key, 0 if none yet: [lsl] and [wsl2] are one section */
 };
 
 static int parse_long_long(const char *s, long long min, long long max, long long *out)
@@ -160,6 +99,25 @@ static int parse_long_long(const char *s, long long min, long long max, long lon
     if (!*s || *end || errno || v < min || v > max)
         return -EINVAL;
     *out = v;
+    return 0;
+}
+
+/* hostShareOwner: "UID" (the group the same number) or "UID:GID". */
+static int parse_owner(const char *value, unsigned *uid, unsigned *gid)
+{
+    char num[24];
+    const char *colon = strchr(value, ':');
+    size_t n = colon ? (size_t)(colon - value) : strlen(value);
+    long long u, g;
+    if (n >= sizeof(num))
+        return -EINVAL;
+    memcpy(num, value, n);
+    num[n] = '\0';
+    if (parse_long_long(num, 0, 0xfffffffe, &u) < 0 ||
+        (colon && parse_long_long(colon + 1, 0, 0xfffffffe, &g) < 0))
+        return -EINVAL;
+    *uid = (unsigned)u;
+    *gid = colon ? (unsigned)g : (unsigned)u;
     return 0;
 }
 
@@ -188,36 +146,98 @@ static void config_on_key(void *user, int line, const char *section, const char 
         }
         return;
     }
+    enum config_key k = 0;
+    while (k < K_COUNT && strcasecmp(key, key_names[k]) != 0)
+        k++;
+    if (k == K_COUNT) {
+        lsl_warn(p->warn, "%s:%d: unknown key '%s' in [%s] (ignored)", p->name, line, key, section);
+        return;
+    }
+    if (p->seen[k]) {
+        /* WSL's rule: the first one counts, even when its value was bad (the default then stays). */
+        lsl_warn(p->warn, "%s:%d: %s was set on line %d already; that value stays", p->name, line,
+                 key_names[k], p->seen[k]);
+        return;
+    }
+    p->seen[k] = line;
     uint64_t size;
     long long n;
-    if (strcasecmp(key, "memory") == 0) {
+    switch (k) {
+    case K_MEMORY:
         if (parse_size(value, &size) < 0 || size < LSL_CONFIG_MIN_MEMORY)
             goto bad;
         c->memory = size;
-    } else if (strcasecmp(key, "processors") == 0) {
+        break;
+    case K_PROCESSORS:
         if (parse_long_long(value, 1, LSL_CONFIG_MAX_PROCESSORS, &n) < 0)
             goto bad;
         c->processors = (unsigned)n;
-    } else if (strcasecmp(key, "kernel") == 0) {
+        break;
+    case K_KERNEL: {
         char *path = *value ? expand_home(value) : NULL;
         if (*value && !path)
             goto bad;
         free(c->kernel);
         c->kernel = path;
-    } else if (strcasecmp(key, "kernelCommandLine") == 0) {
+        break;
+    }
+    case K_CMDLINE:
         set_string(&c->kernel_cmdline, value);
-    } else if (strcasecmp(key, "vmIdleTimeout") == 0) {
+        break;
+    case K_IDLE:
         if (parse_long_long(value, LLONG_MIN, LLONG_MAX, &n) < 0)
             goto bad;
+        /* A huge timeout means "hardly ever": the longest the VMM takes, said once. */
+        if (n > MAX_IDLE_TIMEOUT_MS) {
+            lsl_warn(p->warn,
+                     "%s:%d: vmIdleTimeout %lld is over the maximum %lld ms (about 11 days); using that",
+                     p->name, line, n, MAX_IDLE_TIMEOUT_MS);
+            n = MAX_IDLE_TIMEOUT_MS;
+        }
         c->vm_idle_timeout_ms = n < 0 ? -1 : n;
-    } else if (strcasecmp(key, "defaultVhdSize") == 0) {
+        break;
+    case K_VHD_SIZE:
         if (parse_size(value, &size) < 0 || size == 0)
             goto bad;
         c->default_vhd_size = size;
-    } else if (strcasecmp(key, "catalog") == 0) {
+        break;
+    case K_CATALOG:
         set_string(&c->catalog, value);
-    } else {
-        lsl_warn(p->warn, "%s:%d: unknown key '%s' in [%s] (ignored)", p->name, line, key, section);
+        break;
+    case K_SHARES: {
+        struct lsl_hostshares shares;
+        char why[160];
+        if (lsl_hostshares_parse(value, &shares, why, sizeof(why)) < 0) {
+            lsl_warn(p->warn, "%s:%d: invalid hostShares: %s (default kept)", p->name, line, why);
+            return;
+        }
+        c->shares = shares;
+        break;
+    }
+    case K_SHARE_OWNER:
+        if (parse_owner(value, &c->share_uid, &c->share_gid) < 0)
+            goto bad;
+        break;
+    case K_FORWARDING:
+        if (lsl_parse_bool(value, &c->localhost_forwarding) < 0)
+            goto bad;
+        break;
+    case K_FORWARD_PORTS:
+    case K_FORWARD_EXCLUDE: {
+        /* Checked here, handed to lsl-vmm as written (--forward-ports, --forward-exclude). */
+        struct lsl_fwd_portset *set = malloc(sizeof(*set));
+        bool ok = set && lsl_fwd_portset_parse(value, set) == 0;
+        free(set);
+        if (!ok)
+            goto bad;
+        set_string(k == K_FORWARD_PORTS ? &c->forward_ports : &c->forward_exclude, value);
+        /* An empty allow list is "no port", not "not given". */
+        if (k == K_FORWARD_PORTS && !*value)
+            set_string(&c->forward_ports, " ");
+        break;
+    }
+    case K_COUNT:
+        break;
     }
     return;
 bad:
@@ -230,46 +250,17 @@ int lsl_config_parse_string(struct lsl_config *c, const char *text, const char *
     return lsl_ini_parse_string(text, name, warn, config_on_key, &p);
 }
 
-static int read_file(const char *path, char **out)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *b = realloc(buf, cap + 65536);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return -ENOMEM;
-            }
-            buf = b, cap += 65536;
-        }
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int err = ferror(f) ? EIO : 0;
-    fclose(f);
-    if (err) {
-        free(buf);
-        return -err;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
+/* Far more than any configuration file; a bigger one is not read into memory. */
+#define CONFIG_FILE_MAX (1u << 20)
 
 int lsl_config_load(struct lsl_config *c, const char *path, lsl_warn_fn warn)
 {
     lsl_config_init(c);
-    char *text = NULL;
-    int r = read_file(path, &text);
-    if (r == -ENOENT)
+    _cleanup_free_ char *text = NULL;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
         return 0;
+    int r = fd < 0 ? -errno : read_fd_text(fd, CONFIG_FILE_MAX, &text, NULL);
     if (r < 0)
         return log_errno(-r, "cannot read %s", path);
     /* Warnings name the file the way users write it. */
@@ -280,9 +271,7 @@ int lsl_config_load(struct lsl_config *c, const char *path, lsl_warn_fn warn)
         snprintf(name, sizeof(name), "~%s", path + hl);
     else
         snprintf(name, sizeof(name), "%s", path);
-    r = lsl_config_parse_string(c, text, name, warn);
-    free(text);
-    return r;
+    return lsl_config_parse_string(c, text, name, warn);
 }
 
 void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn)
@@ -303,11 +292,25 @@ void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn)
             lsl_warn(warn, "ignoring LSL_VM_CPUS='%s' (1 to %d)", e, LSL_CONFIG_MAX_PROCESSORS);
     }
     if ((e = getenv("LSL_VM_IDLE_TIMEOUT")) && *e) {
-        if (parse_long_long(e, LLONG_MIN, LLONG_MAX / 1000, &n) == 0)
-            c->vm_idle_timeout_ms = n < 0 ? -1 : n * 1000;
-        else
+        if (parse_long_long(e, LLONG_MIN, LLONG_MAX, &n) < 0) {
             lsl_warn(warn, "ignoring LSL_VM_IDLE_TIMEOUT='%s' (seconds; negative = never)", e);
+        } else {
+            if (n > LSL_IDLE_TIMEOUT_MAX_S) {
+                lsl_warn(warn,
+                         "LSL_VM_IDLE_TIMEOUT=%lld is over the maximum %d s (about 11 days); using that", n,
+                         LSL_IDLE_TIMEOUT_MAX_S);
+                n = LSL_IDLE_TIMEOUT_MAX_S;
+            }
+            c->vm_idle_timeout_ms = n < 0 ? -1 : n * 1000;
+        }
     }
     if ((e = getenv("LSL_KERNEL")) && *e)
         set_string(&c->kernel, e);
+}
+
+long long lsl_config_idle_timeout_s(const struct lsl_config *c)
+{
+    long long ms =
+        MIN(c->vm_idle_timeout_ms, MAX_IDLE_TIMEOUT_MS); /* clamped when parsed; a caller's own too */
+    return ms < 0 ? -1 : (ms + 999) / 1000;
 }

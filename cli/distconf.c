@@ -1,16 +1,18 @@
-/* wsl.conf, lsl.conf and wsl-distribution.conf: tables of the keys WSL defines, parsed with libinih through
- * config.c's line-numbering reader. WSL keys that mean nothing on a Linux host are accepted silently. */
+/* wsl.conf, lsl.conf and wsl-distribution.conf: tables of the keys WSL defines, read with WSL's grammar
+ * (conffile.c) and WSL's value rules (its booleans and integers, the first of a repeated key, hostnames
+ * cleaned). WSL keys that mean nothing on a Linux host are accepted silently. */
 #include "distconf.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-enum key_kind { KEY_STRING, KEY_BOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_IGNORED };
+enum key_kind { KEY_STRING, KEY_BOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_UMASK, KEY_IGNORED };
 
 struct key {
     const char *section, *name;
@@ -19,6 +21,7 @@ struct key {
 };
 
 #define FIELD(f) offsetof(struct lsl_distconf, f)
+#define KEYS_MAX 48 /* entries of the longest table */
 
 static const struct key wsl_conf_keys[] = {
     {"boot", "command", KEY_STRING, FIELD(boot_command)},
@@ -32,14 +35,20 @@ static const struct key wsl_conf_keys[] = {
     {"automount", "enabled", KEY_BOOL, FIELD(automount_enabled)},
     {"automount", "root", KEY_PATH, FIELD(automount_root)},
     {"automount", "options", KEY_STRING, FIELD(automount_options)},
-    {"automount", "mountFsTab", KEY_IGNORED, 0},
+    {"automount", "mountFsTab", KEY_BOOL, FIELD(automount_mount_fstab)},
     {"automount", "ldconfig", KEY_IGNORED, 0},
     {"automount", "cgroups", KEY_IGNORED, 0},
     {"interop", "enabled", KEY_BOOL, FIELD(interop_enabled)},
     {"interop", "appendWindowsPath", KEY_BOOL, FIELD(interop_append_windows_path)},
     {"gpu", "enabled", KEY_IGNORED, 0},
+    {"gpu", "appendLibPath", KEY_IGNORED, 0},
     {"time", "useWindowsTimezone", KEY_IGNORED, 0},
-    {"filesystem", "umask", KEY_IGNORED, 0},
+    {"filesystem", "umask", KEY_UMASK, FIELD(filesystem_umask)},
+    {"fileServer", "enabled", KEY_IGNORED, 0},
+    {"fileServer", "logFile", KEY_IGNORED, 0},
+    {"fileServer", "logLevel", KEY_IGNORED, 0},
+    {"fileServer", "logTruncate", KEY_IGNORED, 0},
+    {"general", "guiApplications", KEY_IGNORED, 0},
     {NULL, NULL, 0, 0},
 };
 
@@ -53,15 +62,42 @@ static const struct key distribution_conf_keys[] = {
     {NULL, NULL, 0, 0},
 };
 
+_Static_assert(sizeof(wsl_conf_keys) / sizeof(wsl_conf_keys[0]) <= KEYS_MAX, "KEYS_MAX");
+_Static_assert(sizeof(distribution_conf_keys) / sizeof(distribution_conf_keys[0]) <= KEYS_MAX, "KEYS_MAX");
+
 bool lsl_hostname_valid(const char *name)
 {
-    size_t len = strlen(name);
-    if (len == 0 || len > LSL_HOSTNAME_MAX || name[0] == '-' || name[len - 1] == '-')
-        return false;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
-    return true;
+    char clean[LSL_HOSTNAME_MAX + 1];
+    lsl_hostname_clean(name, clean);
+    return name[0] && strcmp(clean, name) == 0;
+}
+
+void lsl_hostname_clean(const char *in, char out[LSL_HOSTNAME_MAX + 1])
+{
+    /* microsoft/WSL src/shared/inc/stringshared.h CleanHostname, character by character. */
+    char buf[LSL_HOSTNAME_MAX + 1];
+    size_t n = 0;
+    bool dot = false;
+    for (const char *p = in; *p; p++) {
+        char c = *p, last = n ? buf[n - 1] : 0;
+        if (c == '.') {
+            if (dot || !n || last == '-')
+                continue;
+            dot = true;
+        } else if (c == '-') {
+            if (!n || last == '-' || last == '.')
+                continue;
+        } else if (!isalnum((unsigned char)c)) {
+            continue;
+        }
+        if (n == LSL_HOSTNAME_MAX)
+            break; /* the rest would be cut anyway */
+        buf[n++] = c;
+    }
+    while (n && (buf[n - 1] == '.' || buf[n - 1] == '-'))
+        n--;
+    buf[n] = '\0';
+    snprintf(out, LSL_HOSTNAME_MAX + 1, "%s", n ? buf : "localhost");
 }
 
 struct distconf_parse {
@@ -70,6 +106,7 @@ struct distconf_parse {
     const char *name;
     lsl_warn_fn warn;
     int error;
+    int seen[KEYS_MAX]; /* per key of the table: the line that set it in this file, 0 if none yet */
 };
 
 static bool section_known(const struct key *keys, const char *section)
@@ -107,10 +144,18 @@ static void distconf_on_key(void *user, int line, const char *section, const cha
             lsl_warn(p->warn, "%s:%d: unknown key '%s.%s' (ignored)", p->name, line, section, name);
         return;
     }
+    size_t i = (size_t)(k - p->keys);
+    if (k->name && p->seen[i]) {
+        /* WSL's rule: the first one counts, even when its value was bad (the default then stays). */
+        lsl_warn(p->warn, "%s:%d: %s.%s was set on line %d already; that value stays", p->name, line,
+                 k->section, k->name, p->seen[i]);
+        return;
+    }
+    p->seen[i] = line;
     void *field = (char *)p->d + k->offset;
+    char host[LSL_HOSTNAME_MAX + 1];
     bool b;
-    char *end;
-    long uid;
+    int n;
     switch (k->kind) {
     case KEY_IGNORED:
         return;
@@ -118,14 +163,19 @@ static void distconf_on_key(void *user, int line, const char *section, const cha
         set_string(p, field, value);
         return;
     case KEY_BOOL:
-        if (lsl_parse_bool(value, &b) < 0)
-            break;
+        if (lsl_parse_bool(value, &b) < 0) {
+            lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s: true or false (default kept)", p->name,
+                     line, value, k->section, k->name);
+            return;
+        }
         *(bool *)field = b;
         return;
     case KEY_HOSTNAME:
-        if (!lsl_hostname_valid(value))
-            break;
-        set_string(p, field, value);
+        /* WSL takes any value and cleans it; saying what became of it is the least surprise. */
+        lsl_hostname_clean(value, host);
+        if (strcmp(host, value) != 0)
+            lsl_warn(p->warn, "%s:%d: '%s' is no valid hostname; using '%s'", p->name, line, value, host);
+        set_string(p, field, host);
         return;
     case KEY_PATH:
         if (value[0] != '/')
@@ -133,14 +183,17 @@ static void distconf_on_key(void *user, int line, const char *section, const cha
         set_string(p, field, value);
         return;
     case KEY_UID:
-        errno = 0;
-        uid = strtol(value, &end, 10);
-        if (!*value || *end || errno || uid < 0 || uid > INT_MAX)
+        if (lsl_parse_int(value, &n) < 0 || n < 0)
             break;
-        *(int *)field = (int)uid;
+        *(int *)field = n;
+        return;
+    case KEY_UMASK:
+        if (lsl_parse_int(value, &n) < 0 || n < 0 || n > 0777)
+            break;
+        *(int *)field = n;
         return;
     }
-    lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s (ignored)", p->name, line, value, k->section,
+    lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s (default kept)", p->name, line, value, k->section,
              k->name);
 }
 
@@ -151,6 +204,8 @@ int lsl_distconf_init(struct lsl_distconf *d)
         .network_generate_resolv_conf = true,
         .automount_enabled = true,
         .automount_root = strdup("/mnt/"),
+        .automount_mount_fstab = true,
+        .filesystem_umask = LSL_DISTRO_UMASK_DEFAULT,
         .interop_enabled = true,
         .interop_append_windows_path = true,
         .oobe_default_uid = -1,

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "config.h" /* lsl_warn_fn */
+#include "distro.h" /* LSL_DISTRO_UMASK_DEFAULT, WSL's 0022 too */
 
 #define LSL_HOSTNAME_MAX 64
 
@@ -14,12 +15,14 @@ struct lsl_distconf {
     char *boot_command;                /* [boot] command: run as root at distro start */
     bool boot_systemd;                 /* [boot] systemd: parsed only */
     char *user_default;                /* [user] default */
-    char *network_hostname;            /* [network] hostname, validated */
+    char *network_hostname;            /* [network] hostname, cleaned as WSL cleans it (lsl_hostname_clean) */
     bool network_generate_hosts;       /* [network] generateHosts, default true */
     bool network_generate_resolv_conf; /* [network] generateResolvConf, default true */
     bool automount_enabled;            /* [automount] enabled, default true */
     char *automount_root;              /* [automount] root, default "/mnt/" */
     char *automount_options;           /* [automount] options */
+    bool automount_mount_fstab;        /* [automount] mountFsTab, default true: mount -a at start */
+    int filesystem_umask;              /* [filesystem] umask, default 0022 (0 to 0777) */
     bool interop_enabled;              /* [interop] enabled, default true */
     bool interop_append_windows_path;  /* [interop] appendWindowsPath: parsed, no meaning on Linux hosts */
     /* wsl-distribution.conf */
@@ -31,12 +34,18 @@ struct lsl_distconf {
 /* Defaults (allocates automount_root). Returns 0 or -ENOMEM. */
 int lsl_distconf_init(struct lsl_distconf *d);
 void lsl_distconf_free(struct lsl_distconf *d);
-/* Parses wsl.conf, then lsl.conf over it (either may be NULL: file absent). Unknown keys, bad values and
- * invalid hostnames are warnings naming /etc/<file>:LINE; the earlier value stays. Returns 0 or -ENOMEM. */
+/* Parses wsl.conf, then lsl.conf over it (either may be NULL: file absent), as WSL reads wsl.conf
+ * (conffile.h). Unknown keys, bad values and a key set twice in one file are warnings naming
+ * /etc/<file>:LINE; a bad value keeps the default, a repeated key the file's first value, an invalid hostname
+ * is cleaned. Returns 0 or -ENOMEM: no content is an error. */
 int lsl_distconf_parse(struct lsl_distconf *d, const char *wsl_conf, const char *lsl_conf, lsl_warn_fn warn);
 /* Parses /etc/wsl-distribution.conf ([oobe]; [shortcut] and [windowsterminal] are ignored silently). */
 int lsl_distconf_parse_distribution(struct lsl_distconf *d, const char *text, lsl_warn_fn warn);
-/* RFC 1123 label: 1-64 of [A-Za-z0-9-], no '-' at either end. */
+/* A hostname as WSL's CleanHostname leaves it: 1-64 letters, digits, '-' and at most one '.', neither of
+ * those first or last, no '-' after a '-' or a '.', no '.' after a '-'. */
 bool lsl_hostname_valid(const char *name);
+/* WSL's CleanHostname: drops the characters that break those rules, cuts to 64, drops a trailing '-' or '.';
+ * nothing left is "localhost". out gets a valid hostname. */
+void lsl_hostname_clean(const char *in, char out[LSL_HOSTNAME_MAX + 1]);
 
 #endif

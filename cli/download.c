@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "macro.h"
+
 #define CONNECT_TIMEOUT_S 30
 #define LOW_SPEED_BYTES   1024 /* slower than this ... */
 #define LOW_SPEED_TIME_S  60   /* ... for this long aborts: resumable, unlike a hang */
@@ -22,7 +24,7 @@
 
 int lsl_sha256_file(const char *path, char hex_out[65])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -44,7 +46,6 @@ int lsl_sha256_file(const char *path, char hex_out[65])
     if (!ret && (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32))
         ret = -EIO;
     EVP_MD_CTX_free(ctx);
-    close(fd);
     for (unsigned i = 0; !ret && i < mdlen; i++)
         snprintf(hex_out + 2 * i, 3, "%02x", md[i]);
     return ret;
@@ -150,7 +151,7 @@ static CURLcode fetch(const char *url, const char *partial, bool restart, bool p
     *http = 0;
     *sys_errno = 0;
     curl_err[0] = '\0';
-    t.fd = open(partial, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    t.fd = open(partial, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); /* like everything lsl keeps */
     if (t.fd < 0) {
         *sys_errno = errno;
         return CURLE_WRITE_ERROR;
@@ -227,8 +228,9 @@ int lsl_download(const char *url, const char *dest, const char *sha256_hex, bool
         snprintf(err, errlen, "invalid sha256 '%s' (64 hex digits)", sha256_hex);
         return -EINVAL;
     }
-    char *partial;
+    _cleanup_free_ char *partial = NULL;
     if (asprintf(&partial, "%s.partial", dest) < 0) {
+        partial = NULL;
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
@@ -255,25 +257,22 @@ int lsl_download(const char *url, const char *dest, const char *sha256_hex, bool
         }
         if (file_empty(partial)) /* nothing worth resuming */
             unlink(partial);
-        goto out;
+        return ret;
     }
     if (sha256_hex) {
         if ((ret = lsl_sha256_file(partial, got)) < 0) {
             snprintf(err, errlen, "cannot read %s: %s", partial, strerror(-ret));
-            goto out;
+            return ret;
         }
         if (strcasecmp(got, sha256_hex) != 0) {
             snprintf(err, errlen, "sha256 mismatch: expected %s, got %s", sha256_hex, got);
             unlink(partial); /* resuming a corrupt file would only reproduce the mismatch */
-            ret = -EBADMSG;
-            goto out;
+            return -EBADMSG;
         }
     }
     if (rename(partial, dest) < 0) {
         ret = -errno;
         snprintf(err, errlen, "cannot rename %s to %s: %s", partial, dest, strerror(errno));
     }
-out:
-    free(partial);
     return ret;
 }

@@ -1,5 +1,6 @@
-/* See guest_run.h. Output is captured through memfds: the session writes them like any local fd, and a
- * regular file never blocks the relay. */
+/* See guest_run.h. Output the caller wants is captured by the session itself (struct lsl_capture), within
+ * fixed limits, instead of being spooled to a file first: whatever the guest sends, lsl holds at most
+ * LSL_GUEST_OUT_MAX + LSL_GUEST_ERR_KEEP bytes of it. */
 #include "guest_run.h"
 
 #include <errno.h>
@@ -8,37 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
-#include "control.h"
-#include "distro.h"
+#include "macro.h"
 #include "service.h"
 #include "session.h"
 
-/* The whole of a memfd as a NUL-terminated string. */
-static char *slurp(int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return NULL;
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf)
-        return NULL;
-    ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-    buf[n > 0 ? n : 0] = '\0';
-    return buf;
-}
-
 /* The last line of text that says what went wrong: GNU tar ends its complaints with lines that only say
  * that it gave up. */
-static void last_line(const char *text, char *err, size_t errlen)
+static void last_line(const char *text, size_t len, char *err, size_t errlen)
 {
     static const char *const generic[] = {"Error is not recoverable", "Exiting with failure status",
                                           "Child returned status"};
-    const char *end = text + strlen(text), *fallback = NULL, *fallback_end = NULL;
+    const char *end = text + len, *fallback = NULL, *fallback_end = NULL;
     while (end > text) {
         while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
             end--;
@@ -52,7 +36,7 @@ static void last_line(const char *text, char *err, size_t errlen)
             fallback_end = end;
         }
         bool boring = false;
-        for (size_t i = 0; i < sizeof(generic) / sizeof(generic[0]); i++)
+        for (size_t i = 0; i < ARRAY_SIZE(generic); i++)
             boring |= memmem(start, (size_t)(end - start), generic[i], strlen(generic[i])) != NULL;
         if (!boring) {
             snprintf(err, errlen, "%.*s", (int)(end - start), start);
@@ -65,89 +49,46 @@ static void last_line(const char *text, char *err, size_t errlen)
 }
 
 int lsl_guest_run(const struct lsl_paths *p, const char *distro, const char *const *argv, int in_fd,
-                  int out_fd, char **out, char *err, size_t errlen)
+                  int out_fd, char **out, size_t *out_len, char *err, size_t errlen)
 {
-    int null = -1, out_mem = -1, err_mem = -1, status;
+    _cleanup_close_ int null_in = -1, null_out = -1;
+    struct lsl_capture out_cap = {.mode = LSL_CAPTURE_HEAD, .max = LSL_GUEST_OUT_MAX};
+    struct lsl_capture err_cap = {.mode = LSL_CAPTURE_TAIL, .max = LSL_GUEST_ERR_KEEP};
+    bool keep = out_fd < 0 && out;
+    int status;
+
     err[0] = '\0';
-    if (in_fd < 0 && (in_fd = null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        status = -errno;
-        goto out;
-    }
-    if (out_fd < 0) {
-        out_fd = out_mem =
-            out ? memfd_create("lsl-out", MFD_CLOEXEC) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (out_fd < 0) {
-            status = -errno;
-            goto out;
-        }
-    }
-    if ((err_mem = memfd_create("lsl-err", MFD_CLOEXEC)) < 0) {
-        status = -errno;
-        goto out;
-    }
+    if (out)
+        *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    if (in_fd < 0 && (in_fd = null_in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        return -errno;
+    if (out_fd < 0 && !keep && (out_fd = null_out = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+        return -errno;
     struct lsl_exec_request req = {.argv = argv, .distro = distro};
     char serr[256] = "";
-    struct lsl_session_io io = {.fds = {in_fd, out_fd, err_mem},
+    struct lsl_session_io io = {.fds = {in_fd, out_fd, -1},
+                                .capture = {NULL, keep ? &out_cap : NULL, &err_cap},
                                 .errbuf = serr,
                                 .errlen = sizeof(serr),
                                 .connect_port = LSL_AGENT_PORT};
     status = lsl_service_exec(p, &req, &io);
-    if (status < 0) {
+    if (status == -EMSGSIZE)
+        snprintf(err, errlen, "malformed answer from the VM (more than %u bytes)", LSL_GUEST_OUT_MAX);
+    else if (status < 0)
         snprintf(err, errlen, "%s", serr[0] ? serr : strerror(-status));
-        goto out;
+    else if (err_cap.len)
+        last_line(err_cap.data, err_cap.len, err, errlen);
+    free(err_cap.data);
+    if (status == 0 && keep) {
+        /* An empty answer still comes back as "" (the session allocates only for output). */
+        if (!out_cap.data && !(out_cap.data = strdup("")))
+            return -ENOMEM;
+        *out = TAKE_PTR(out_cap.data);
+        if (out_len)
+            *out_len = out_cap.len;
     }
-    char *e = slurp(err_mem);
-    if (e) {
-        last_line(e, err, errlen);
-        free(e);
-    }
-    if (out && out_mem >= 0 && !(*out = slurp(out_mem)))
-        status = -ENOMEM;
-out:
-    if (null >= 0)
-        close(null);
-    if (out_mem >= 0)
-        close(out_mem);
-    if (err_mem >= 0)
-        close(err_mem);
+    free(out_cap.data);
     return status;
-}
-
-int lsl_control(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *value, size_t valuelen,
-                char *err, size_t errlen)
-{
-    char buf[8192];
-    struct lsl_ctl_reply reply;
-    int r = lsl_service_request(p, req, buf, sizeof(buf), &reply);
-    if (r < 0) {
-        snprintf(err, errlen, "the VM service did not answer: %s", r == -EPROTO ? reply.error : strerror(-r));
-        return r;
-    }
-    if (!reply.ok) {
-        snprintf(err, errlen, "%s", reply.error);
-        return -EIO;
-    }
-    if (value)
-        snprintf(value, valuelen, "%s", reply.value);
-    return 0;
-}
-
-int lsl_disk_attach(const struct lsl_paths *p, const char *id, const char *image, int *slot, char *err,
-                    size_t errlen)
-{
-    struct lsl_ctl_request req = {.verb = LSL_CTL_ATTACH, .id = id, .path = image};
-    char value[32], *end;
-    int r = lsl_control(p, &req, value, sizeof(value), err, errlen);
-    if (r < 0)
-        return r;
-    long n = strtol(value, &end, 10);
-    if (slot)
-        *slot = value[0] && !*end && n >= 0 && n < LSL_DISK_SLOTS_MAX ? (int)n : -1;
-    return 0;
-}
-
-int lsl_disk_detach(const struct lsl_paths *p, const char *id, char *err, size_t errlen)
-{
-    struct lsl_ctl_request req = {.verb = LSL_CTL_DETACH, .id = id};
-    return lsl_control(p, &req, NULL, 0, err, errlen);
 }

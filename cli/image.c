@@ -1,5 +1,6 @@
 /* See image.h. mke2fs, e2fsck and resize2fs work on image files as any user; the sparse copy uses
- * SEEK_DATA/SEEK_HOLE so an almost empty 256 GiB image copies in milliseconds. */
+ * SEEK_DATA/SEEK_HOLE so an almost empty 256 GiB image copies in milliseconds. Images are made 0600: a
+ * distribution's disk holds its users' files, /etc/shadow included. */
 #include "image.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "macro.h"
 
 /* Runs a program with stdout and stderr going to /dev/null; returns its exit status or -errno. */
 static int run_quiet(char *const argv[])
@@ -49,7 +51,7 @@ int lsl_image_create(const char *path, uint64_t size, const char *label)
     char sz[32], lbl[17];
     snprintf(sz, sizeof(sz), "%" PRIu64 "k", size / 1024);
     snprintf(lbl, sizeof(lbl), "%s", label);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return log_errno(errno, "cannot create %s", path);
     close(fd);
@@ -70,30 +72,26 @@ int lsl_image_create(const char *path, uint64_t size, const char *label)
 int lsl_image_is_ext4(const char *path)
 {
     unsigned char magic[2];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     struct stat st;
     /* The superblock sits at byte 1024; its magic 0xEF53 at offset 56 in it. */
     ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, magic, 2, 1024 + 56) : -1;
-    close(fd);
     return n == 2 && magic[0] == 0x53 && magic[1] == 0xef;
 }
 
 int lsl_image_copy(const char *src, const char *dest)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, r = 0;
+    _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
+    int r = 0;
     bool kernel_copy = true;
     struct stat st;
-    if (in < 0 || fstat(in, &st) < 0) {
-        r = log_errno(errno, "cannot open %s", src);
-        goto out;
-    }
-    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0) {
-        r = log_errno(errno, "cannot create %s", dest);
-        goto out;
-    }
+    if (in < 0 || fstat(in, &st) < 0)
+        return log_errno(errno, "cannot open %s", src);
+    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0)
+        return log_errno(errno, "cannot create %s", dest);
     if (ftruncate(out, st.st_size) < 0) {
         r = log_errno(errno, "cannot size %s", dest);
         goto out;
@@ -133,12 +131,8 @@ int lsl_image_copy(const char *src, const char *dest)
     if (fsync(out) < 0)
         r = log_errno(errno, "cannot write %s", dest);
 out:
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    if (r < 0 && out >= 0)
-        unlink(dest);
+    if (r < 0)
+        unlink(dest); /* ours: created above with O_EXCL */
     return r;
 }
 
@@ -168,4 +162,11 @@ int lsl_image_resize(const char *path, uint64_t size)
     if (size < (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
         return log_errno(errno, "cannot shrink %s", path);
     return 0;
+}
+
+void lsl_image_make_private(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == getuid() && (st.st_mode & 077))
+        (void)chmod(path, st.st_mode & 0700);
 }

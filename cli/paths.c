@@ -1,10 +1,13 @@
-/* Runtime, state and build paths for the lsl CLI. */
+/* Runtime, state and build paths for the lsl CLI. Both directories are private: the runtime one holds the
+ * sockets that run commands in the VM, the state one every distribution's disk, its logs and the registry
+ * (ssh keeps ~/.ssh the same way). */
 #include "paths.h"
 
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +39,7 @@ int lsl_mkdir_p(const char *path, mode_t mode)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST) /* as the XDG base directory spec asks */
             return -errno;
         *p = '/';
     }
@@ -45,14 +48,17 @@ int lsl_mkdir_p(const char *path, mode_t mode)
     return 0;
 }
 
-/* The runtime directory holds the sockets other users must not reach: ours, and 0700. */
-static int private_dir(const char *path)
+/* Creates path 0700, or makes an existing one private without a word, as an older lsl left it 0755. It must
+ * be ours: the runtime directory may sit in /tmp, where another user could have made it first (and there a
+ * symlink is not followed); the state directory lives in the home, where a symlink to another disk is the
+ * user's own doing. */
+static int private_dir(const char *path, bool follow)
 {
     int r = lsl_mkdir_p(path, 0700);
     if (r < 0)
         return log_errno(-r, "cannot create %s", path);
     struct stat st;
-    if (lstat(path, &st) < 0)
+    if ((follow ? stat(path, &st) : lstat(path, &st)) < 0)
         return log_errno(errno, "cannot stat %s", path);
     if (!S_ISDIR(st.st_mode) || st.st_uid != getuid()) {
         log_error("%s is not a directory owned by you", path);
@@ -120,11 +126,9 @@ int lsl_paths_init(struct lsl_paths *p)
         log_error("the path of this build is too long");
         return r;
     }
-    if ((r = private_dir(p->runtime)) < 0)
+    if ((r = private_dir(p->runtime, false)) < 0)
         return r;
-    if ((r = lsl_mkdir_p(p->state, 0755)) < 0)
-        return log_errno(-r, "cannot create %s", p->state);
-    return 0;
+    return private_dir(p->state, true);
 }
 
 void lsl_config_load_user(struct lsl_config *c)

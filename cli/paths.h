@@ -9,7 +9,7 @@
 
 struct lsl_paths {
     char runtime[PATH_MAX]; /* $XDG_RUNTIME_DIR/lsl, 0700 */
-    char state[PATH_MAX];   /* ${XDG_STATE_HOME:-~/.local/state}/lsl */
+    char state[PATH_MAX];   /* ${XDG_STATE_HOME:-~/.local/state}/lsl, 0700 */
     char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
     char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
     char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
@@ -25,7 +25,7 @@ void lsl_config_load_user(struct lsl_config *c);
 /* snprintf into a path buffer: 0, or -ENAMETOOLONG when it does not fit (nothing is logged). */
 int lsl_path_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* mkdir -p: path and its missing parents (parents 0755). Returns 0 or -errno. */
+/* mkdir -p: path and its missing parents (parents 0700). Returns 0 or -errno. */
 int lsl_mkdir_p(const char *path, mode_t mode);
 
 /* path = dir + "/" + name, or -ENAMETOOLONG. */

@@ -10,11 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "lock.h"
 #include "log.h"
 #include "macro.h"
 
@@ -27,6 +28,8 @@
      JSON_C_TO_STRING_NOSLASHESCAPE)
 /* Far beyond any real time, and keeps the conversion to int64_t defined. */
 #define CREATED_LIMIT 1e18
+/* Far beyond any real registry (a few hundred bytes per distribution); a bigger file is not read. */
+#define REGISTRY_MAX (16u << 20)
 
 static bool id_valid(const char *id)
 {
@@ -197,36 +200,6 @@ static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
     return NULL;
 }
 
-static int read_all(int fd, char **out)
-{
-    size_t len = 0, cap = 0;
-    char *buf = NULL;
-    for (;;) {
-        if (cap - len < 4096) {
-            char *b = realloc(buf, cap + 65536);
-            if (!b) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = b, cap += 65536;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            free(buf);
-            return -e;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
-
 /* Fills r from the parsed file; returns NULL or what is wrong with it, *ret a -errno of its own. */
 static const char *registry_from_json(struct lsl_registry *r, const json_object *root, int *ret)
 {
@@ -259,14 +232,13 @@ static const char *registry_from_json(struct lsl_registry *r, const json_object 
 
 static int registry_load(struct lsl_registry *r)
 {
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    _cleanup_close_ int fd = open(r->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
         return 0;
     if (fd < 0)
         return log_errno(errno, "cannot open %s", r->path);
     _cleanup_free_ char *text = NULL;
-    int ret = read_all(fd, &text);
-    close(fd);
+    int ret = read_fd_text(fd, REGISTRY_MAX, &text, NULL);
     if (ret < 0)
         return log_errno(-ret, "cannot read %s", r->path);
 
@@ -295,17 +267,15 @@ int lsl_registry_open(struct lsl_registry *r, const char *state_dir, enum lsl_re
             ret = log_errno(ENOMEM, "registry");
             goto fail;
         }
-        r->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (r->lock_fd < 0) {
-            ret = log_errno(errno, "cannot open %s", lock);
+        ret = r->lock_fd = lsl_lock_take(lock, LSL_REGISTRY_LOCK_S);
+        if (ret == -ETIMEDOUT)
+            log_error("another lsl has held %s for %d s (a --manage --move or --resize under way?)", lock,
+                      LSL_REGISTRY_LOCK_S);
+        else if (ret < 0)
+            log_errno(-ret, "cannot lock %s", lock);
+        if (ret < 0)
             goto fail;
-        }
-        while ((ret = flock(r->lock_fd, LOCK_EX)) < 0 && errno == EINTR)
-            ;
-        if (ret < 0) {
-            ret = log_errno(errno, "cannot lock %s", lock);
-            goto fail;
-        }
+        r->locked = true;
     }
     if ((ret = registry_load(r)) < 0)
         goto fail;
@@ -322,7 +292,7 @@ void lsl_registry_close(struct lsl_registry *r)
     free(r->distros);
     free(r->default_name);
     free(r->path);
-    if (r->lock_fd >= 0)
+    if (r->locked)
         close(r->lock_fd); /* drops the flock */
     *r = (struct lsl_registry){.lock_fd = -1};
 }
@@ -379,19 +349,6 @@ static json_object *registry_to_json(const struct lsl_registry *r)
     return root;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        buf += n, len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Replaces path by text and a newline, atomically. 0 or -errno after one error line. */
 static int write_file(const char *path, const char *text)
 {
@@ -400,14 +357,12 @@ static int write_file(const char *path, const char *text)
         tmp = NULL;
         return log_errno(ENOMEM, "cannot save %s", path);
     }
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* 0600: the registry names where every disk is */
     if (fd < 0)
         return log_errno(errno, "cannot create %s", tmp);
-    int ret = fchmod(fd, 0644) < 0 ? -errno : 0;
+    int ret = write_full(fd, text, strlen(text));
     if (!ret)
-        ret = write_all(fd, text, strlen(text));
-    if (!ret)
-        ret = write_all(fd, "\n", 1);
+        ret = write_full(fd, "\n", 1);
     /* Data on disk before the rename makes it visible: a crash leaves the old file or the new one. */
     if (!ret && fsync(fd) < 0)
         ret = -errno;
@@ -422,18 +377,16 @@ static int write_file(const char *path, const char *text)
     char *slash = strrchr(tmp, '/');
     if (slash) {
         *slash = '\0';
-        int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
+        _cleanup_close_ int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
             fsync(dfd); /* the rename itself; best effort */
-            close(dfd);
-        }
     }
     return 0;
 }
 
 int lsl_registry_save(struct lsl_registry *r)
 {
-    if (r->lock_fd < 0) {
+    if (!r->locked) {
         log_error("internal error: registry saved without its lock");
         return -EPERM;
     }

@@ -1,6 +1,7 @@
 /* The installed distros: $STATE/distros.json, changed only under an exclusive flock on $STATE/distros.lock
  * held from load to save, and saved atomically (temporary file, fsync, rename), so concurrent lsl processes
- * never lose an update and a crash never leaves half a file. */
+ * never lose an update and a crash never leaves half a file. It names every distribution's disk: private
+ * (0600), like the disks themselves. */
 #ifndef LSL_CLI_REGISTRY_H
 #define LSL_CLI_REGISTRY_H
 
@@ -35,17 +36,25 @@ struct lsl_registry {
     char *default_name; /* NULL = none */
     struct lsl_distro *distros;
     size_t n;
-    int lock_fd; /* -1 unless opened for writing */
+    int lock_fd; /* valid while locked */
+    bool locked; /* opened for writing */
 };
 
-/* Opens (and in WRITE mode locks, waiting for other writers) state_dir/distros.json and loads it; a missing
- * file is an empty registry. A corrupt file is one error line and -EBADMSG: never silently reset. Other
- * failures: -errno after one error line. On failure r needs no close. */
+/* Opens (and in WRITE mode locks, waiting for other writers up to LSL_REGISTRY_LOCK_S) state_dir/distros.json
+ * and loads it; a missing file is an empty registry. A corrupt file is one error line and -EBADMSG: never
+ * silently reset. Other failures: -errno after one error line (-ETIMEDOUT when the lock stayed taken). On
+ * failure r needs no close (closing it is harmless). */
+#define LSL_REGISTRY_LOCK_S 900 /* the longest holder: --manage --move copying an image between disks */
 int lsl_registry_open(struct lsl_registry *r, const char *state_dir, enum lsl_registry_mode mode);
 /* Writes the registry atomically. WRITE mode only (-EPERM otherwise). 0 or -errno after one error line. */
 int lsl_registry_save(struct lsl_registry *r);
 /* Frees and unlocks. Safe on a zeroed or already closed registry. */
 void lsl_registry_close(struct lsl_registry *r);
+/* For _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0}; */
+static inline void lsl_registry_closep(struct lsl_registry *r)
+{
+    lsl_registry_close(r);
+}
 
 /* By name, case-insensitive like WSL. NULL if absent. */
 struct lsl_distro *lsl_registry_find(const struct lsl_registry *r, const char *name);

@@ -1,5 +1,7 @@
 /* Starting and talking to the per-user service (lsl-vmm in service mode). A lock file serialises start-up:
- * the first lsl to take it starts the VM, the others find it running once they get the lock. */
+ * the first lsl to take it starts the VM, the others find it running once they get the lock. Nothing here
+ * waits without a bound: connects do not block on a full backlog, replies have a deadline, the start-up
+ * lock and the boot are waited for a fixed time. */
 #include "service.h"
 
 #include "config.h"
@@ -22,8 +24,11 @@
 #include "agent.h"
 #include "control.h"
 #include "distro.h"
+#include "hostshares.h"
 #include "io.h"
+#include "lock.h"
 #include "log.h"
+#include "macro.h"
 #include "unix_socket.h"
 
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
@@ -31,13 +36,34 @@
  * hardware is a few hundred ms. */
 #define POLL_MS       25
 #define AGENT_RETRIES (30000 / POLL_MS)
+#define CONNECT_MS    5000 /* a listener whose backlog stays full for this long is not serving */
+#define REPLY_MS      5000 /* the whole reply to a control request */
+/* Whoever holds the start-up lock boots the VM (START_TIMEOUT_S at most) after letting an idle stop finish
+ * (60 s at most). */
+#define START_LOCK_S (START_TIMEOUT_S + 90)
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* A non-blocking connect: a plain one blocks for as long as the listener's backlog is full. Returns the
+ * (non-blocking) fd or -errno. */
 static int connect_to(const char *dir, const char *name)
 {
     char path[PATH_MAX];
     if (lsl_path_join(path, dir, name) < 0)
         return -ENAMETOOLONG;
-    return unix_connect(path, false);
+    uint64_t deadline = now_ns() + CONNECT_MS * 1000000ull;
+    for (;;) {
+        int fd = unix_connect(path, true);
+        if (fd != -EAGAIN)
+            return fd;
+        if (now_ns() >= deadline)
+            return -ETIMEDOUT;
+        sleep_ms(5);
+    }
 }
 
 int lsl_service_request(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *buf, size_t len,
@@ -47,29 +73,37 @@ int lsl_service_request(const struct lsl_paths *p, const struct lsl_ctl_request 
     int ll = lsl_ctl_format(req, line, sizeof(line));
     if (ll < 0)
         return ll;
-    int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
+    _cleanup_close_ int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
     if (fd < 0)
         return fd;
+    /* A request line always fits in a fresh socket's buffer: this write does not wait. */
     int r = write_full(fd, line, (size_t)ll);
     size_t n = 0;
+    uint64_t deadline = now_ns() + REPLY_MS * 1000000ull;
     while (r == 0 && n + 1 < len) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, 5000);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0) {
-            r = pr == 0 ? -ETIMEDOUT : -errno;
+        uint64_t now = now_ns();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
             break;
         }
+        int pr = poll(&pfd, 1, (int)((deadline - now) / 1000000 + 1));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0) {
+            r = -errno;
+            break;
+        }
+        if (pr == 0)
+            continue;
         ssize_t got = read(fd, buf + n, len - 1 - n);
-        if (got < 0 && errno == EINTR)
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (got <= 0)
             break;
         n += (size_t)got;
     }
     buf[n] = '\0';
-    close(fd);
     if (r < 0)
         return r;
     return lsl_ctl_reply_parse(buf, reply);
@@ -115,9 +149,56 @@ int lsl_service_exec(const struct lsl_paths *p, const struct lsl_exec_request *r
          * "not yet", so retry for a while before calling it a failure. */
         if (status != -ECONNREFUSED || io->connect_port != LSL_AGENT_PORT || i == AGENT_RETRIES)
             return status;
-        struct timespec ts = {.tv_nsec = POLL_MS * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(POLL_MS);
     }
+}
+
+int lsl_control(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *value, size_t valuelen,
+                char *err, size_t errlen)
+{
+    char buf[8192];
+    struct lsl_ctl_reply reply;
+    int r = lsl_service_request(p, req, buf, sizeof(buf), &reply);
+    if (r < 0) {
+        snprintf(err, errlen, "the VM service did not answer: %s", r == -EPROTO ? reply.error : strerror(-r));
+        return r;
+    }
+    if (!reply.ok) {
+        snprintf(err, errlen, "%s", reply.error);
+        return -EIO;
+    }
+    if (value)
+        snprintf(value, valuelen, "%s", reply.value);
+    return 0;
+}
+
+int lsl_disk_attach(const struct lsl_paths *p, const char *id, const char *image, int *slot, char *err,
+                    size_t errlen)
+{
+    struct lsl_ctl_request req = {.verb = LSL_CTL_ATTACH, .id = id, .path = image};
+    char value[32], *end;
+    int r = lsl_control(p, &req, value, sizeof(value), err, errlen);
+    if (r < 0)
+        return r;
+    long n = strtol(value, &end, 10);
+    if (slot)
+        *slot = value[0] && !*end && n >= 0 && n < LSL_DISK_SLOTS_MAX ? (int)n : -1;
+    return 0;
+}
+
+int lsl_disk_detach(const struct lsl_paths *p, const char *id, char *err, size_t errlen)
+{
+    struct lsl_ctl_request req = {.verb = LSL_CTL_DETACH, .id = id};
+    return lsl_control(p, &req, NULL, 0, err, errlen);
+}
+
+/* The VM's console log is written by lsl-vmm, which opens it without O_EXCL: made here first, private, it
+ * stays private (an older, too open one is fixed too). Best effort: lsl-vmm reports what it cannot open. */
+static void private_file(const char *path)
+{
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        (void)fchmod(fd, 0600);
 }
 
 /* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir.
@@ -135,48 +216,72 @@ static int spawn_service(const struct lsl_paths *p)
     struct lsl_config c;
     lsl_config_load_user(&c);
     char cpus[16], mem[32], slots[16];
-    long long idle_s = c.vm_idle_timeout_ms < 0 ? -1 : (c.vm_idle_timeout_ms + 999) / 1000;
-    snprintf(idle, sizeof(idle), "%lld", idle_s);
+    snprintf(idle, sizeof(idle), "%lld", lsl_config_idle_timeout_s(&c));
     snprintf(cpus, sizeof(cpus), "%u", c.processors);
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
-    const char *argv[24] = {p->vmm,
-                            "--service",
-                            p->runtime,
-                            "--idle-timeout",
-                            idle,
-                            "--kernel",
-                            c.kernel ? c.kernel : p->kernel,
-                            "--initrd",
-                            p->initrd,
-                            "--disk",
-                            disk,
-                            "--root",
-                            "/dev/vda",
-                            "--console-log",
-                            console,
-                            "--cpus",
-                            cpus,
-                            "--memory",
-                            mem,
-                            "--disk-slots",
-                            slots};
+    /* 21 fixed words, --append, and a --share per host share (hostshares.h). */
+    const char *argv[21 + 2 + 2 * LSL_HOSTSHARES_MAX + 5 + 1] = {p->vmm,
+                                                                 "--service",
+                                                                 p->runtime,
+                                                                 "--idle-timeout",
+                                                                 idle,
+                                                                 "--kernel",
+                                                                 c.kernel ? c.kernel : p->kernel,
+                                                                 "--initrd",
+                                                                 p->initrd,
+                                                                 "--disk",
+                                                                 disk,
+                                                                 "--root",
+                                                                 "/dev/vda",
+                                                                 "--console-log",
+                                                                 console,
+                                                                 "--cpus",
+                                                                 cpus,
+                                                                 "--memory",
+                                                                 mem,
+                                                                 "--disk-slots",
+                                                                 slots};
     int argc = 21;
     if (c.kernel_cmdline && *c.kernel_cmdline) {
         argv[argc++] = "--append";
         argv[argc++] = c.kernel_cmdline;
     }
+    char shares[LSL_HOSTSHARES_MAX][LSL_HOSTSHARE_NAME_MAX + LSL_HOSTSHARE_PATH_MAX + 48];
+    for (size_t i = 0; i < c.shares.n; i++) {
+        /* The tag is the share's name; the host user's files belong to hostShareOwner in the guest. */
+        snprintf(shares[i], sizeof(shares[i]), "%s=%s,uid=%u,gid=%u", c.shares.s[i].name, c.shares.s[i].host,
+                 c.share_uid, c.share_gid);
+        argv[argc++] = "--share";
+        argv[argc++] = shares[i];
+    }
+    /* localhostForwarding and its port lists (proto/fwd.h). */
+    if (!c.localhost_forwarding)
+        argv[argc++] = "--no-localhost-forwarding";
+    if (c.forward_ports) {
+        argv[argc++] = "--forward-ports";
+        argv[argc++] = c.forward_ports;
+    }
+    if (c.forward_exclude) {
+        argv[argc++] = "--forward-exclude";
+        argv[argc++] = c.forward_exclude;
+    }
     argv[argc] = NULL;
+    /* What the CLI translates paths through from now on, whatever ~/.lslconfig says later. */
+    (void)lsl_hostshares_record(p, &c);
+    private_file(console);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        lsl_config_free(&c);
         return log_errno(errno, "fork");
+    }
     if (pid == 0) {
         setsid();
         if (fork() != 0)
             _exit(0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (null < 0 || out < 0)
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (null < 0 || out < 0 || fchmod(out, 0600) < 0)
             _exit(1);
         dup2(null, 0);
         dup2(out, 1);
@@ -187,8 +292,8 @@ static int spawn_service(const struct lsl_paths *p)
         _exit(127);
     }
     lsl_config_free(&c);
-    int st;
-    waitpid(pid, &st, 0);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) /* the first child exits at once */
+        ;
     return 0;
 }
 
@@ -206,13 +311,14 @@ int lsl_service_ensure(const struct lsl_paths *p)
     int r = lsl_path_join(lock_path, p->runtime, "lock");
     if (r < 0)
         return r;
-    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock < 0)
-        return log_errno(errno, "cannot open %s", lock_path);
-    if (flock(lock, LOCK_EX) < 0) {
-        close(lock);
-        return log_errno(errno, "cannot lock %s", lock_path);
+    _cleanup_close_ int lock = lsl_lock_take(lock_path, START_LOCK_S);
+    if (lock == -ETIMEDOUT) {
+        log_error("another lsl has been starting the VM for %d s; see %s/service.log", START_LOCK_S,
+                  p->state);
+        return lock;
     }
+    if (lock < 0)
+        return log_errno(-lock, "cannot lock %s", lock_path);
     char state[32];
     /* Another lsl may have started it while we waited for the lock, or it is still booting. */
     bool running = service_state(p, state, sizeof(state))[0] != '\0';
@@ -229,52 +335,49 @@ int lsl_service_ensure(const struct lsl_paths *p)
             r = log_errno(errno, "no guest kernel at %s (run make, or set kernel in ~/.lslconfig)", kernel);
         lsl_config_free(&c);
         if (r < 0)
-            goto out;
+            return r;
     }
     if (!running && (r = spawn_service(p)) < 0)
-        goto out;
-    r = -ETIMEDOUT;
-    for (int i = 0; i < START_TIMEOUT_S * 1000 / POLL_MS; i++) {
-        if (agent_ready(p)) {
-            r = running ? 0 : 1;
-            break;
+        return r;
+    /* Bounded by the clock, not by a count of polls: each status request may take its own while. */
+    uint64_t deadline = now_ns() + START_TIMEOUT_S * 1000000000ull;
+    while (!agent_ready(p)) {
+        if (now_ns() >= deadline) {
+            log_error("the VM did not start within %d s; see %s/service.log", START_TIMEOUT_S, p->state);
+            return -ETIMEDOUT;
         }
-        struct timespec ts = {.tv_nsec = POLL_MS * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(POLL_MS);
     }
-    if (r < 0)
-        log_error("the VM did not start within %d s; see %s/service.log", START_TIMEOUT_S, p->state);
-out:
-    flock(lock, LOCK_UN);
-    close(lock);
-    return r;
+    return running ? 0 : 1; /* closing the lock file lets the next lsl in */
 }
 
 /* Waits up to timeout_s for the service to be gone: process pid (if known, else its control socket). */
 static bool wait_gone(const struct lsl_paths *p, pid_t pid, int timeout_s)
 {
     char state[32];
-    for (int i = 0; i < timeout_s * 100; i++) {
+    uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000ull;
+    do {
         if (pid > 0 ? kill(pid, 0) < 0 && errno == ESRCH : service_state(p, state, sizeof(state))[0] == '\0')
             return true;
-        struct timespec ts = {.tv_nsec = 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+        sleep_ms(10);
+    } while (now_ns() < deadline);
     return false;
 }
 
 int lsl_service_kill(const struct lsl_paths *p, int timeout_s, bool *was_running)
 {
     *was_running = false;
-    int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
-    if (fd < 0)
-        return 0;
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    int r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
-    close(fd);
+    int r;
+    {
+        _cleanup_close_ int fd = connect_to(p->runtime, LSL_CONTROL_SOCKET);
+        if (fd < 0)
+            return 0;
+        r = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ? -errno : 0;
+    }
     if (r < 0)
-        return log_errno(errno, "cannot tell which process serves %s/" LSL_CONTROL_SOCKET, p->runtime);
+        return log_errno(-r, "cannot tell which process serves %s/" LSL_CONTROL_SOCKET, p->runtime);
     /* The runtime directory is ours alone (0700), but a pid from a socket is checked before a SIGKILL. */
     if (cred.pid <= 0 || cred.uid != getuid()) {
         log_error("%s/" LSL_CONTROL_SOCKET " is served by pid %d of uid %u, not by this user's service",

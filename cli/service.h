@@ -1,5 +1,6 @@
 /* The CLI's side of the per-user service: start it when it is not running (exactly once, even when many
- * lsl start together), ask it for status or shutdown, and open a session stream to the guest's agent. */
+ * lsl start together), ask it for status, shutdown or disk slots, and open a session stream to the guest's
+ * agent. Every wait here is bounded: a service that hangs costs a timeout, never a hung lsl. */
 #ifndef LSL_CLI_SERVICE_H
 #define LSL_CLI_SERVICE_H
 
@@ -19,6 +20,15 @@ struct lsl_ctl_request;
 struct lsl_ctl_reply;
 int lsl_service_request(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *buf, size_t len,
                         struct lsl_ctl_reply *reply);
+/* lsl_service_request, then checks for an "ok" reply: its value goes to value (may be NULL), the reason of
+ * anything else to err. Returns 0 or -errno. */
+int lsl_control(const struct lsl_paths *p, const struct lsl_ctl_request *req, char *value, size_t valuelen,
+                char *err, size_t errlen);
+/* The disk slot requests: attach puts the image in a slot (its number in *slot, may be NULL), detach takes
+ * it out. Return 0 or -errno with the reason in err. */
+int lsl_disk_attach(const struct lsl_paths *p, const char *id, const char *image, int *slot, char *err,
+                    size_t errlen);
+int lsl_disk_detach(const struct lsl_paths *p, const char *id, char *err, size_t errlen);
 /* The status reply's "KEY VALUE" lines (read them with lsl_ctl_field), in buf. Returns 0 or -errno as above.
  */
 int lsl_service_status(const struct lsl_paths *p, char *buf, size_t len, const char **body);

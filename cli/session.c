@@ -3,7 +3,10 @@
  * command), and stdin is read only within the credit the agent granted.
  * A local stdout that is closed (EPIPE) is handled as ssh does in effect: sshd closes the remote end of the
  * pipe, so the remote writer dies of SIGPIPE; here the command's group gets SIGNAL(SIGPIPE), further
- * output is discarded and the command's own status is returned (141 for a writer killed that way). */
+ * output is discarded and the command's own status is returned (141 for a writer killed that way).
+ * While the session runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked and read from the signalfd, so
+ * nothing here may wait anywhere but in poll(): the socket is non-blocking from the first frame on, and
+ * local output goes through writes that cannot block (see out_prepare). */
 #include "session.h"
 
 #include "agent.h"
@@ -11,6 +14,8 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,16 +26,33 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
+#include "macro.h"
+#include "unix_socket.h"
+
 #define STDIN_CHUNK (64u << 10)
 #define GO_ON       1000 /* on_frame(): not a result yet (results are statuses 0-255 or negative) */
+
+/* How output reaches a local fd without a write() that blocks (out_prepare). */
+enum out_how {
+    OUT_UNSET,   /* not looked at yet: done at the first output, so a silent command costs nothing */
+    OUT_PLAIN,   /* write() never blocks: a regular file, a non-blocking fd, or our own reopened one */
+    OUT_SOCKET,  /* send() with MSG_DONTWAIT */
+    OUT_CHUNKED, /* at most PIPE_BUF bytes per wake-up */
+};
 
 struct client {
     int sock, sigfd;
     int fds[3];
+    int out[3];                 /* [1], [2]: the fd output is written to (fds[] or out_own[]) */
+    int out_own[3];             /* [1], [2]: a non-blocking file description of our own, or -1 */
+    enum out_how out_how[3];    /* [1], [2] */
+    struct lsl_capture *cap[3]; /* [1], [2]: output kept in memory instead */
     struct lsl_session_io *io;
     struct lsl_frame_reader rd;
     struct lsl_frame_writer wr;
@@ -92,6 +114,46 @@ static int put_exec(struct client *c, const struct lsl_exec_request *req)
     return 0;
 }
 
+/* Local output must never block a write(): the signals wait in the signalfd while the session runs, so a
+ * write() stuck on a pipe nobody drains, or on a terminal that does not read, would leave lsl deaf to
+ * SIGTERM (poll() says that there is room, not how much). A regular file never blocks and a socket takes
+ * MSG_DONTWAIT. A pipe or a terminal is opened once more through /proc: a file description of our own that
+ * can be non-blocking without touching the one the shell shares with us (ssh sets O_NONBLOCK on the shared
+ * one, and the shell then meets EAGAIN). Where that cannot be done, at most PIPE_BUF bytes go per wake-up,
+ * which a pipe that polled writable takes without blocking. */
+static void out_prepare(struct client *c, int i)
+{
+    struct stat st;
+    char path[32];
+    int fd = c->fds[i], fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+    c->out[i] = fd;
+    c->out_how[i] = OUT_PLAIN;
+    if (fl < 0 || fstat(fd, &st) < 0 || (fl & O_NONBLOCK) || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        return;
+    if (S_ISSOCK(st.st_mode)) {
+        c->out_how[i] = OUT_SOCKET;
+        return;
+    }
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    c->out_own[i] = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (c->out_own[i] >= 0)
+        c->out[i] = c->out_own[i];
+    else
+        c->out_how[i] = OUT_CHUNKED;
+}
+
+/* One write to local output idx that cannot block (out_prepare): what it took, or -1 with errno. */
+static ssize_t out_write(struct client *c, int idx, const void *buf, size_t len)
+{
+    if (c->out_how[idx] == OUT_UNSET)
+        out_prepare(c, idx);
+    if (c->out_how[idx] == OUT_CHUNKED)
+        len = MIN(len, (size_t)PIPE_BUF);
+    return c->out_how[idx] == OUT_SOCKET ? send(c->out[idx], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                         : write(c->out[idx], buf, len);
+}
+
 /* Writes the pending output frame to its local fd. Returns 0 when done, -EAGAIN when the fd is full. */
 static int write_pending(struct client *c)
 {
@@ -104,7 +166,7 @@ static int write_pending(struct client *c)
             c->pend_len = 0;
             break;
         }
-        n = write(c->fds[idx], c->pend, c->pend_len);
+        n = out_write(c, idx, c->pend, c->pend_len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -118,8 +180,44 @@ static int write_pending(struct client *c)
         }
         c->pend += n;
         c->pend_len -= (size_t)n;
+        if (c->out_how[idx] == OUT_CHUNKED && c->pend_len)
+            return -EAGAIN; /* the next piece once poll() says there is room again */
     }
     return 0;
+}
+
+/* Output for a capture (struct lsl_capture): kept within its max, whatever arrives. Returns GO_ON or a
+ * failure. */
+static int capture_put(struct client *c, struct lsl_capture *k, const uint8_t *data, size_t len)
+{
+    if (k->len + len > k->max) {
+        if (k->mode == LSL_CAPTURE_HEAD)
+            return fail(c, -EMSGSIZE, "the command's output is over %zu bytes", k->max);
+        if (len >= k->max) { /* only the end of this one stays */
+            data += len - k->max;
+            len = k->max;
+            k->len = 0;
+        } else {
+            size_t drop = k->len + len - k->max;
+            memmove(k->data, k->data + drop, k->len - drop);
+            k->len -= drop;
+        }
+        k->cut = true;
+    }
+    if (!k->data || k->len + len + 1 > k->size) {
+        /* Doubling, up to max + 1: a small answer stays small, and nothing grows past the limit. */
+        size_t size = MAX(k->len + len + 1, MIN(k->max + 1, MAX(k->size * 2, (size_t)4096)));
+        char *grown = realloc(k->data, size);
+
+        if (!grown)
+            return fail(c, -ENOMEM, "out of memory");
+        k->data = grown;
+        k->size = size;
+    }
+    memcpy(k->data + k->len, data, len);
+    k->len += len;
+    k->data[k->len] = '\0';
+    return GO_ON;
 }
 
 /* An ERROR from the agent: 127/126 as a shell would return, anything else a session failure. */
@@ -135,10 +233,21 @@ static int on_error(struct client *c, const struct lsl_frame *f)
     if (c->io)
         c->io->remote_error = (int)code;
     if (code == LSL_ERR_NOT_FOUND || code == LSL_ERR_NO_EXEC) {
-        dprintf(c->fds[2], "lsl: %.*s\n", len, (const char *)(f->data + 4));
+        char line[1100];
+        int n = snprintf(line, sizeof(line), "lsl: %.*s\n", len, (const char *)(f->data + 4));
+
+        /* Like a shell's complaint, on the command's stderr; one short line, written as a whole. */
+        if (c->cap[2])
+            (void)capture_put(c, c->cap[2], (const uint8_t *)line, (size_t)n);
+        else
+            (void)out_write(c, 2, line, MIN((size_t)n, sizeof(line) - 1));
         return code == LSL_ERR_NOT_FOUND ? 127 : 126;
     }
-    (void)fail(c, 0, "%.*s", len, (const char *)(f->data + 4));
+    /* The reason is the agent's message; one that says nothing (empty, or a NUL first) still gets one. */
+    if (len > 0 && f->data[4] != '\0')
+        (void)fail(c, 0, "%.*s", len, (const char *)(f->data + 4));
+    else
+        (void)fail(c, 0, "the agent reported error %u without a message", code);
     return code == LSL_ERR_PROTOCOL ? -EPROTO : -EREMOTEIO;
 }
 
@@ -167,6 +276,8 @@ static int on_frame(struct client *c, const struct lsl_frame *f)
     switch (f->type) {
     case LSL_STDOUT:
     case LSL_STDERR:
+        if (c->cap[f->type == LSL_STDOUT ? 1 : 2])
+            return capture_put(c, c->cap[f->type == LSL_STDOUT ? 1 : 2], f->data, f->len);
         c->pend = f->data;
         c->pend_len = f->len;
         c->pend_idx = f->type == LSL_STDOUT ? 1 : 2;
@@ -214,7 +325,9 @@ static int read_stdin(struct client *c)
 /* Returns 0, a negative errno, or 128+N when lsl gives up on the session: a second SIGTERM or SIGHUP, after
  * the first went to the command and the session did not end, means the command ignores it or the VM no longer
  * answers; waiting for ever would make lsl itself unkillable short of SIGKILL. (The agent takes the command
- * down when the connection closes.) SIGINT is always forwarded: a program may well catch it twice. */
+ * down when the connection closes.) SIGINT is always forwarded: a program may well catch it twice. Before
+ * the command started there is nobody to forward to (and an agent that never reads would never get it):
+ * any of them ends lsl at once. */
 static int on_signal(struct client *c)
 {
     struct signalfd_siginfo si;
@@ -234,7 +347,7 @@ static int on_signal(struct client *c)
         } else {
             bool term = si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP;
 
-            if (term && c->term_sent)
+            if (!c->started || (term && c->term_sent))
                 return 128 + (int)si.ssi_signo;
             c->term_sent |= term;
             r = lsl_frame_put_u32(&c->wr, LSL_SIGNAL, si.ssi_signo);
@@ -252,45 +365,59 @@ enum { P_SOCK, P_SIG, P_IN, P_OUT, P_N };
 /* The VMM's hybrid vsock: "CONNECT PORT\n" on its socket is answered "OK HOSTPORT\n" once the guest accepted,
  * and the VMM reads nothing past the line before that, so HELLO and EXEC go out right behind it: the
  * handshake costs no round trip of its own. The answer is read up to its newline and no further (the
- * agent's HELLO follows it). A connection the guest refuses is closed by the VMM without an answer. */
+ * agent's HELLO follows it). A connection the guest refuses is closed by the VMM without an answer. The
+ * frames are sent as the socket takes them (an EXEC of a MiB does not fit at once), and the wait for the
+ * answer is bounded and hears the signals. */
 static int hybrid_connect(struct client *c, unsigned port)
 {
-    char line[32];
-    int n = snprintf(line, sizeof(line), "CONNECT %u\n", port), r;
+    char line[HVSOCK_LINE_MAX];
+    int n = hvsock_connect_line(line, port), sent = 0, r;
+    uint64_t deadline = now_ns() + CONNECT_TIMEOUT_MS * 1000000ull;
+    bool partial = false, closed = false;
 
-    if (send(c->sock, line, (size_t)n, MSG_NOSIGNAL) != n ||
-        ((r = lsl_frame_flush(&c->wr, c->sock)) < 0 && r != -EAGAIN))
-        return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
-    for (int waited = 0;;) {
-        struct pollfd p = {.fd = c->sock, .events = POLLIN};
+    for (;;) {
+        struct pollfd p[2] = {{.fd = c->sock}, {.fd = c->sigfd, .events = POLLIN}};
+        uint64_t now;
         ssize_t got;
         char *nl;
 
-        if (waited >= CONNECT_TIMEOUT_MS)
+        if (sent < n) {
+            got = send(c->sock, line + sent, (size_t)(n - sent), MSG_NOSIGNAL);
+            if (got < 0 && errno != EAGAIN && errno != EINTR)
+                return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
+            sent += got > 0 ? (int)got : 0;
+        }
+        if (sent == n && lsl_frame_pending(&c->wr) && (r = lsl_frame_flush(&c->wr, c->sock)) < 0 &&
+            r != -EAGAIN)
+            return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
+        got = recv(c->sock, line, sizeof(line) - 1, MSG_PEEK);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+            return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
+        nl = got > 0 ? memchr(line, '\n', (size_t)got) : NULL;
+        if (nl) {
+            if (strncmp(line, "OK ", 3) != 0 ||
+                recv(c->sock, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
+                return fail(c, -EPROTO, "unexpected answer from the VM's vsock socket");
+            return 0;
+        }
+        /* Too long for an answer, or cut short: the end of the stream came before its newline. */
+        if (got == (ssize_t)sizeof(line) - 1 || (got > 0 && closed))
+            return fail(c, -EPROTO, "unexpected answer from the VM's vsock socket");
+        /* Part of a line is there and the rest is on its way: poll() would report it readable at once, so
+         * look again in a millisecond. */
+        partial = got > 0;
+        now = now_ns();
+        if (now >= deadline)
             return fail(c, -ETIMEDOUT, "no answer from guest port %u within %d s", port,
                         CONNECT_TIMEOUT_MS / 1000);
-        r = poll(&p, 1, CONNECT_TIMEOUT_MS - waited);
+        p[0].events =
+            (short)((partial ? POLLRDHUP : POLLIN) | (sent < n || lsl_frame_pending(&c->wr) ? POLLOUT : 0));
+        r = poll(p, 2, partial ? 1 : (int)MIN((deadline - now) / 1000000 + 1, (uint64_t)INT_MAX));
         if (r < 0 && errno != EINTR)
             return fail(c, -errno, "poll: %s", strerror(errno));
-        if (r <= 0) {
-            waited += r == 0 ? CONNECT_TIMEOUT_MS : 0;
-            continue;
-        }
-        got = recv(c->sock, line, sizeof(line) - 1, MSG_PEEK);
-        if (got <= 0)
-            return fail(c, -ECONNREFUSED, "nothing accepted the connection to guest port %u", port);
-        nl = memchr(line, '\n', (size_t)got);
-        if (!nl && got < (ssize_t)sizeof(line) - 1) {
-            struct timespec ts = {.tv_nsec = 1000000}; /* the rest of a split line is on its way */
-
-            nanosleep(&ts, NULL);
-            waited++;
-            continue;
-        }
-        if (!nl || strncmp(line, "OK ", 3) != 0 ||
-            recv(c->sock, line, (size_t)(nl - line + 1), 0) != nl - line + 1)
-            return fail(c, -EPROTO, "unexpected answer from the VM's vsock socket");
-        return 0;
+        closed |= r > 0 && (p[0].revents & (POLLRDHUP | POLLHUP));
+        if (r > 0 && p[1].revents && (r = on_signal(c)) != 0)
+            return r;
     }
 }
 
@@ -306,7 +433,7 @@ static int run(struct client *c, const struct lsl_exec_request *req)
     if ((r = lsl_frame_put_u32(&c->wr, LSL_HELLO, LSL_AGENT_VERSION)) < 0 ||
         (r = lsl_frame_put(&c->wr, LSL_CLOCK, clock, sizeof(clock))) < 0 || (r = put_exec(c, req)) < 0)
         return r == -ENOMEM ? fail(c, r, "out of memory") : r;
-    if (c->io && c->io->connect_port && (r = hybrid_connect(c, c->io->connect_port)) < 0)
+    if (c->io && c->io->connect_port && (r = hybrid_connect(c, c->io->connect_port)) != 0)
         return r;
     /* A closed local stdin is an empty one (poll() would skip a negative fd and never report EOF). */
     if (c->fds[0] < 0) {
@@ -338,7 +465,7 @@ static int run(struct client *c, const struct lsl_exec_request *req)
         if (c->started && !c->stdin_done && c->credit > 0 && lsl_frame_pending(&c->wr) < STDIN_CHUNK)
             p[P_IN] = (struct pollfd){.fd = c->fds[0], .events = POLLIN};
         if (c->pend_len)
-            p[P_OUT] = (struct pollfd){.fd = c->fds[c->pend_idx], .events = POLLOUT};
+            p[P_OUT] = (struct pollfd){.fd = c->out[c->pend_idx], .events = POLLOUT};
         if (p[P_SOCK].events == 0)
             p[P_SOCK].fd = -1;
 
@@ -376,25 +503,31 @@ static int run(struct client *c, const struct lsl_exec_request *req)
 
 int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_session_io *io)
 {
-    struct client c = {.sock = fd, .sigfd = -1, .tty = -1, .io = io, .fds = {0, 1, 2}};
+    struct client c = {
+        .sock = fd, .sigfd = -1, .tty = -1, .io = io, .fds = {0, 1, 2}, .out_own = {-1, -1, -1}};
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     struct termios saved;
     bool raw = false;
     sigset_t set, old_mask;
-    int r;
+    int r, sock_flags;
 
     if (io) {
         memcpy(c.fds, io->fds, sizeof(c.fds));
+        memcpy(c.cap, io->capture, sizeof(c.cap));
         io->remote_error = 0;
         io->started = false;
         if (io->errbuf && io->errlen)
             io->errbuf[0] = '\0';
     }
     for (int i = 0; i < 3; i++) {
-        c.mode[i] = isatty(c.fds[i]) ? LSL_STDIO_PTY : LSL_STDIO_PIPE;
+        c.mode[i] = !c.cap[i] && isatty(c.fds[i]) ? LSL_STDIO_PTY : LSL_STDIO_PIPE;
         if (c.mode[i] == LSL_STDIO_PTY && c.tty < 0)
             c.tty = c.fds[i];
     }
+    /* The stream is ours for the session: non-blocking from the first frame on (see the top). */
+    sock_flags = fcntl(fd, F_GETFL);
+    if (sock_flags < 0 || (!(sock_flags & O_NONBLOCK) && fcntl(fd, F_SETFL, sock_flags | O_NONBLOCK) < 0))
+        return fail(&c, -errno, "cannot make the connection non-blocking: %s", strerror(errno));
 
     /* Signals become frames: blocked and read from a signalfd, so none is lost between poll() calls. */
     sigemptyset(&set);
@@ -403,8 +536,11 @@ int lsl_session_exec(int fd, const struct lsl_exec_request *req, struct lsl_sess
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGWINCH);
-    if (sigprocmask(SIG_BLOCK, &set, &old_mask) < 0)
-        return fail(&c, -errno, "cannot block signals: %s", strerror(errno));
+    if (sigprocmask(SIG_BLOCK, &set, &old_mask) < 0) {
+        r = fail(&c, -errno, "cannot block signals: %s", strerror(errno));
+        (void)fcntl(fd, F_SETFL, sock_flags);
+        return r;
+    }
     (void)sigaction(SIGPIPE, &ign, &old_pipe);
     c.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (c.sigfd < 0) {
@@ -432,6 +568,10 @@ out:
         (void)tcsetattr(c.fds[0], TCSADRAIN, &saved);
     if (c.sigfd >= 0)
         close(c.sigfd);
+    for (int i = 1; i < 3; i++)
+        if (c.out_own[i] >= 0)
+            close(c.out_own[i]);
+    (void)fcntl(fd, F_SETFL, sock_flags);
     lsl_frame_reader_free(&c.rd);
     lsl_frame_writer_free(&c.wr);
     (void)sigaction(SIGPIPE, &old_pipe, NULL);

@@ -16,9 +16,28 @@ struct lsl_exec_request {
     uint32_t flags;          /* LSL_EXEC_* */
 };
 
+/* Output kept in memory instead of written to a local fd (lsl_guest_run: what lsl-distro answers, and its
+ * complaints). Whatever the guest sends, no more than max bytes are ever held. */
+enum lsl_capture_mode {
+    LSL_CAPTURE_HEAD, /* the first max bytes; one more ends the session with -EMSGSIZE (a guest that
+                       * answers more than any true answer holds is not believed) */
+    LSL_CAPTURE_TAIL, /* the last max bytes: the end of a stream of complaints is what tells what went wrong
+                       */
+};
+struct lsl_capture {
+    enum lsl_capture_mode mode;
+    size_t max;
+    char *data; /* malloc'd as it grows (at most max + 1 bytes), NUL-terminated; free it */
+    size_t len;
+    size_t size; /* allocated */
+    bool cut;    /* LSL_CAPTURE_TAIL: the beginning was dropped */
+};
+
 /* Local side of the session; NULL means fds 0, 1, 2 and no details. */
 struct lsl_session_io {
-    int fds[3];   /* local stdin, stdout, stderr */
+    int fds[3];                     /* local stdin, stdout, stderr */
+    struct lsl_capture *capture[3]; /* [1], [2]: when set, that output goes there, not to fds[] (a pipe for
+                                     * the guest) */
     char *errbuf; /* receives a one-line reason when a negative value is returned (may be NULL) */
     size_t errlen;
     int remote_error;      /* out: the enum lsl_error of an ERROR from the agent, else 0 */
@@ -31,12 +50,16 @@ struct lsl_session_io {
  * to pipes; while stdin is a terminal it is in raw mode (restored before returning, whatever the outcome).
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT received meanwhile are forwarded to the command's process group
  * (with a pty in raw mode, Ctrl-C is a byte and never becomes a local SIGINT) and SIGWINCH becomes WINSIZE;
- * the caller's signal mask and SIGPIPE disposition are restored before returning.
+ * the caller's signal mask and SIGPIPE disposition are restored before returning. Every wait polls the
+ * signals too (the socket and the local fds are never written in a way that blocks): one of those four
+ * before the command started, or a second SIGTERM or SIGHUP after, ends the session at once with 128+N.
  * Returns the command's status: 0-255 (128+N when killed by signal N); 127 and 126 when the agent reports
  * NOT_FOUND or NO_EXEC, after writing its message to the local stderr like a shell. Failures of the session
  * itself are negative, so the CLI can exit with a code of its own, with a reason in io->errbuf:
  * -ECONNREFUSED (io->connect_port: nothing accepted the connection on that port),
  * -EPROTO (the agent broke the protocol or rejected ours), -ECONNRESET (the connection ended before EXIT),
+ * -ETIMEDOUT (io->connect_port: no answer to CONNECT), -EMSGSIZE (more output than an LSL_CAPTURE_HEAD
+ * capture holds),
  * -EREMOTEIO (the agent reported another ERROR: unknown user, bad cwd, distribution not running, internal;
  * see io->remote_error),
  * or another -errno for a local failure. */

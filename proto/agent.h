@@ -19,8 +19,8 @@
 #define LSL_DISTRO_PORT_SLOTS 24
 #define LSL_DISTRO_PORT_OK(port)                                                                             \
     ((port) >= LSL_DISTRO_PORT_BASE && (port) < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
-#define LSL_AGENT_VERSION 3            /* 2: EXEC names a distribution; 3: CLOCK */
-#define LSL_FRAME_MAX     (1u << 20)   /* payload bytes; larger frames are a protocol error */
+#define LSL_AGENT_VERSION 5          /* 2: EXEC names a distribution; 3: CLOCK; 4: ACTIVITY; 5: CWD_OR_HOME */
+#define LSL_FRAME_MAX     (1u << 20) /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW  (256u << 10) /* initial stdin credit the agent grants with STARTED */
 
 struct lsl_frame_hdr {
@@ -43,14 +43,20 @@ enum lsl_frame_type {
     LSL_CLOCK = 8,     /* payload: u64 the host's CLOCK_REALTIME in ns, right after HELLO: the agent sets the
                         * guest's clock to it when the guest is off (kvm-clock does not count the host's
                         * suspend). The session may end here: the service's resync after the host slept. */
+    LSL_ACTIVITY = 9,  /* no payload, instead of EXEC, to the system agent (LSL_AGENT_PORT) only: what keeps
+                        * the running distributions busy besides open sessions, for the service's idle stop.
+                        * The agent answers ACTIVITY_REPLY and closes; a distribution's own agent takes it
+                        * for a protocol error. */
 
     /* Agent to client. */
-    LSL_STARTED = 16,     /* payload: u32 pid of the command (in the agent's namespace) */
-    LSL_STDOUT = 17,      /* payload: bytes */
-    LSL_STDERR = 18,      /* payload: bytes */
-    LSL_EXIT = 19,        /* payload: u32 status: exit code 0-255, or 128+N when killed by signal N */
-    LSL_ERROR = 20,       /* payload: u32 code (enum lsl_error), then a UTF-8 message (no NUL) */
-    LSL_STDIN_CREDIT = 21 /* payload: u32 more bytes of stdin the client may send */
+    LSL_STARTED = 16,       /* payload: u32 pid of the command (in the agent's namespace) */
+    LSL_STDOUT = 17,        /* payload: bytes */
+    LSL_STDERR = 18,        /* payload: bytes */
+    LSL_EXIT = 19,          /* payload: u32 status: exit code 0-255, or 128+N when killed by signal N */
+    LSL_ERROR = 20,         /* payload: u32 code (enum lsl_error), then a UTF-8 message (no NUL) */
+    LSL_STDIN_CREDIT = 21,  /* payload: u32 more bytes of stdin the client may send */
+    LSL_ACTIVITY_REPLY = 22 /* payload: per running distribution, its name and how many processes run in it
+                             * besides its init and lsl's own session processes (proto/activity.h) */
 };
 
 /* How each of the command's stdin/stdout/stderr is connected: decided per host fd by the client. */
@@ -60,6 +66,10 @@ enum lsl_stdio_mode {
 };
 
 #define LSL_EXEC_LOGIN 0x1 /* argv[0] is run as a login shell (argv[0] gets a leading '-') */
+/* A cwd that cannot be entered means the user's home instead of LSL_ERR_NO_CWD: lsl's own guess (the guest
+ * path of the host directory lsl runs in, WSL's /mnt/c habit) must not keep a command from running. */
+#define LSL_EXEC_CWD_OR_HOME 0x2
+#define LSL_EXEC_FLAGS_KNOWN (LSL_EXEC_LOGIN | LSL_EXEC_CWD_OR_HOME) /* any other bit: a malformed EXEC */
 
 /* EXEC payload: this struct, then NUL-terminated strings in order: cwd, user, distro, argv[0..argc-1],
  * env[0..envc-1] ("NAME=value"). An empty cwd means the user's home, "~/DIR" DIR below it; an empty user

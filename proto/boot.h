@@ -9,6 +9,8 @@
 #define LSL_CMDLINE_ROOT      "lsl.root="      /* block device to mount and chroot into, e.g. /dev/vda */
 #define LSL_CMDLINE_ROOTFLAGS "lsl.rootflags=" /* "ro" or "rw" (default rw) */
 #define LSL_CMDLINE_AGENT     "lsl.agent="     /* "1": serve agent sessions on vsock (proto/agent.h) */
+/* The host's DNS search domains, comma-separated (lsl-vmm --net; each [A-Za-z0-9._-], at most 6). */
+#define LSL_CMDLINE_DNS_SEARCH "lsl.dns_search="
 
 /* Printed by lsl-init on the console as soon as /proc is mounted: "<marker> uptime=<seconds>s". */
 #define LSL_BOOT_MARKER "lsl-init: up"

@@ -90,7 +90,8 @@ int lsl_ctl_parse(char *line, struct lsl_ctl_request *r, const char **why)
     return 0;
 }
 
-static void vline(FILE *out, const char *head, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vline(FILE *out, const char *head, const char *fmt,
+                                                        va_list ap)
 {
     fputs(head, out);
     if (fmt && fmt[0]) {

@@ -17,6 +17,9 @@
 
 #define LSL_CONTROL_SOCKET "control" /* in the runtime directory, mode 0600 */
 #define LSL_VSOCK_SOCKET   "vsock"   /* the VMM's hybrid-vsock socket, next to it */
+/* The longest idle timeout the service takes (lsl-vmm --idle-timeout S, S up to this either way; about 11.5
+ * days): the CLI clamps ~/.lslconfig's vmIdleTimeout to it. */
+#define LSL_IDLE_TIMEOUT_MAX_S 1000000
 /* A request line, newline included: "attach ID PATH" with a path up to PATH_MAX. */
 #define LSL_CONTROL_LINE_MAX (4096 + 64)
 
@@ -55,9 +58,20 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 #define LSL_CTL_KEY_HOST_RSS       "host_rss_bytes"
 #define LSL_CTL_KEY_SESSIONS       "sessions"
 #define LSL_CTL_KEY_IDLE_TIMEOUT_S "idle_timeout_s" /* -1: never */
+/* What keeps the VM from its idle stop: "never" (no idle timeout), "sessions" (open ones), "processes"
+ * (that sessions left behind in a distribution), "idle" (nothing: the stop comes in idle_stop_in_ms). */
+#define LSL_CTL_KEY_IDLE_REASON  "idle_reason"
+#define LSL_CTL_KEY_IDLE_STOP_IN "idle_stop_in_ms" /* -1: not counting down */
+/* The guest's last count of those processes, "NAME=N NAME=N ..." per running distribution ("" when none
+ * runs), and how old it is; without a count yet, processes_age_ms is -1. */
+#define LSL_CTL_KEY_PROCESSES      "processes"
+#define LSL_CTL_KEY_PROCESSES_AGE  "processes_age_ms"
 #define LSL_CTL_KEY_PID            "pid"
 #define LSL_CTL_KEY_DISK_SLOTS     "disk_slots"
 #define LSL_CTL_KEY_DISKS_ATTACHED "disks_attached"
+/* The forwarded guest ports, "PROTO/FAMILY/PORT/DISTRO/STATE ..." (tcp|udp, 4|6, the port, the distribution
+ * or "-", listening|in-use|denied|error: the host socket, or why there is none); "" when none. */
+#define LSL_CTL_KEY_FORWARDS "forwards"
 /* One "KEY VALUE" line of a reply body. */
 void lsl_ctl_put(FILE *out, const char *key, const char *value_fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -107,3 +107,57 @@ int lsl_file_frame_next(const char *text, size_t textlen, size_t *pos, struct ls
     *pos = (size_t)(p - text);
     return 1;
 }
+
+static const char *const out_prefix[] = {
+    [LSL_DISTRO_OUT_USER_YES] = "user yes ",
+    [LSL_DISTRO_OUT_USER_NO] = "user no ",
+    [LSL_DISTRO_OUT_WARNING] = "warning ",
+};
+
+int lsl_distro_out_format(char *buf, size_t buflen, enum lsl_distro_out_kind kind, const char *text)
+{
+    size_t n, len;
+
+    if ((unsigned)kind >= sizeof(out_prefix) / sizeof(out_prefix[0]))
+        return -1;
+    n = strlen(out_prefix[kind]);
+    len = strnlen(text, LSL_DISTRO_OUT_TEXT_MAX);
+    if (n + len + 2 > buflen)
+        return -1;
+    memcpy(buf, out_prefix[kind], n);
+    /* Warnings quote a distribution's own files: nothing in them may pass for a line of its own. */
+    for (size_t i = 0; i < len; i++)
+        buf[n + i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    buf[n + len] = '\n';
+    buf[n + len + 1] = '\0';
+    return (int)(n + len + 1);
+}
+
+int lsl_distro_out_next(const char *text, size_t textlen, size_t *pos, struct lsl_distro_out *o)
+{
+    const char *p = text + *pos, *end = text + textlen, *nl;
+    size_t len;
+
+    if (p >= end)
+        return 0;
+    nl = memchr(p, '\n', (size_t)(end - p));
+    len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    *pos += len + (nl ? 1 : 0);
+    for (unsigned k = 0; k < sizeof(out_prefix) / sizeof(out_prefix[0]); k++) {
+        size_t n = strlen(out_prefix[k]);
+
+        bool printable = true;
+
+        if (len < n || memcmp(p, out_prefix[k], n) != 0 || len - n > LSL_DISTRO_OUT_TEXT_MAX)
+            continue;
+        for (size_t i = n; i < len; i++)
+            printable &= p[i] >= 0x20 && p[i] < 0x7f;
+        if (!printable)
+            return -1;
+        o->kind = (enum lsl_distro_out_kind)k;
+        memcpy(o->text, p + n, len - n);
+        o->text[len - n] = '\0';
+        return 1;
+    }
+    return -1;
+}

@@ -47,12 +47,58 @@ const char *lsl_distro_verb_name(enum lsl_distro_verb v);
  * none. start takes any number of KEY=VALUE words after NAME. */
 int lsl_distro_verb_parse(int argc, char *const argv[]);
 
-/* Keys of `start`. */
-#define LSL_DISTRO_KEY_HOSTNAME "hostname" /* the UTS name and /etc/hostname */
-#define LSL_DISTRO_KEY_HOSTS    "hosts"    /* 1/0: generate /etc/hosts */
-#define LSL_DISTRO_KEY_RESOLV   "resolv"   /* 1/0: generate /etc/resolv.conf */
-#define LSL_DISTRO_KEY_BOOT     "boot"     /* [boot] command, run as root by sh -c at start */
-#define LSL_DISTRO_KEY_PORT     "port"     /* its own agent's vsock port */
+/* Keys of `start`. Those marked "at start" apply when the distribution is not running yet; a start of a
+ * running distribution changes nothing but still answers user= keys. */
+#define LSL_DISTRO_KEY_HOSTNAME "hostname" /* at start: the UTS name, written to /etc/hostname */
+#define LSL_DISTRO_KEY_HOSTS    "hosts"    /* at start: 1/0: generate /etc/hosts */
+#define LSL_DISTRO_KEY_RESOLV   "resolv"   /* at start: 1/0: generate /etc/resolv.conf */
+#define LSL_DISTRO_KEY_BOOT     "boot"     /* at start: [boot] command, run as root by sh -c */
+#define LSL_DISTRO_KEY_PORT     "port"     /* at start: its own agent's vsock port */
+/* at start: [filesystem] umask, octal ("022", "0077"; at most 0777): the umask of the [boot] command and of
+ * every session's processes. Default 022; a value that is no umask keeps it and prints a warning line. */
+#define LSL_DISTRO_KEY_UMASK "umask"
+/* at start: [automount] mountFsTab, 1/0: mount the distribution's /etc/fstab as `mount -a` would, inside it.
+ * Default 1. Entries that fail print one warning line in all; the distribution starts all the same. */
+#define LSL_DISTRO_KEY_FSTAB "fstab"
+/* at start: the host's shares (proto/hostshare.h's list, as lsl-vmm got them with --share) and
+ * [automount] enabled (1/0), root (default /mnt/) and options: each share is mounted at ROOT/NAME unless
+ * automount=0, options that map onto a bind mount (ro, noexec, nosuid, nodev, noatime...) are applied and
+ * the others are one warning line; shareowner=UID:GID is whom the host user's files show as (the VM's one
+ * owner: one virtio-fs superblock serves every distribution), which uid=/gid= options are checked against. */
+#define LSL_DISTRO_KEY_SHARES     "shares"
+#define LSL_DISTRO_KEY_AUTOMOUNT  "automount"
+#define LSL_DISTRO_KEY_MOUNTROOT  "mountroot"
+#define LSL_DISTRO_KEY_MOUNTOPTS  "mountopts"
+#define LSL_DISTRO_KEY_SHAREOWNER "shareowner"
+/* user=NAME, up to LSL_DISTRO_USERS_MAX times: whether the distribution's /etc/passwd has NAME (a name, or
+ * when all digits and no name matches, a UID: what the agent accepts as EXEC's user). Answered by a "user"
+ * line each, in the order given, also when the distribution was running already. */
+#define LSL_DISTRO_KEY_USER      "user"
+#define LSL_DISTRO_USERS_MAX     16
+#define LSL_DISTRO_UMASK_DEFAULT 022
+
+/* What `start` prints on stdout, one line each, for the host to act on:
+ *   "user yes NAME" / "user no NAME"   the answer to each user=NAME key, in the order of the keys
+ *   "warning TEXT"                      something the user should see (fstab entries that failed, a bad
+ *                                       key value); the distribution started all the same
+ * TEXT and NAME are printable ASCII (others become '?'), at most LSL_DISTRO_OUT_TEXT_MAX bytes. Failures
+ * are not lines here: they exit 1 with one line on stderr. */
+#define LSL_DISTRO_OUT_TEXT_MAX 240
+enum lsl_distro_out_kind {
+    LSL_DISTRO_OUT_USER_YES,
+    LSL_DISTRO_OUT_USER_NO,
+    LSL_DISTRO_OUT_WARNING,
+};
+struct lsl_distro_out {
+    enum lsl_distro_out_kind kind;
+    char text[LSL_DISTRO_OUT_TEXT_MAX + 1]; /* the user name, or the warning */
+};
+/* Formats one line (with its newline) into buf, text made printable and cut to LSL_DISTRO_OUT_TEXT_MAX.
+ * Returns its length, or -1 when it does not fit. */
+int lsl_distro_out_format(char *buf, size_t buflen, enum lsl_distro_out_kind kind, const char *text);
+/* The next line of text[*pos, textlen). Returns 1 with *o filled and *pos past the line, 0 at the end, -1
+ * for a line that is none of the above (*pos is past it too: a newer guest's lines can be skipped). */
+int lsl_distro_out_next(const char *text, size_t textlen, size_t *pos, struct lsl_distro_out *o);
 
 /* Archive formats of import and export: GNU tar's compressor for each. */
 #define LSL_ARCHIVE_FORMATS "tar|gz|xz|zst|bz2"

@@ -100,7 +100,7 @@ int lsl_exec_decode(const uint8_t *data, size_t len, struct lsl_exec_msg *m)
     m->cols = lsl_get_u16(data + 10);
     m->argc = lsl_get_u32(data + 12);
     m->envc = lsl_get_u32(data + 16);
-    if ((m->flags & ~(uint32_t)LSL_EXEC_LOGIN) || data[7] != 0)
+    if ((m->flags & ~(uint32_t)LSL_EXEC_FLAGS_KNOWN) || data[7] != 0)
         return -EPROTO;
     for (int i = 0; i < 3; i++)
         if (m->stdio[i] != LSL_STDIO_PIPE && m->stdio[i] != LSL_STDIO_PTY)

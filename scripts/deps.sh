@@ -9,6 +9,9 @@ packages=(
 	musl-tools     # musl-gcc: the guest's init and agents are small static binaries
 	python3        # test scripts
 	clang-format   # style check of the C sources
+	# make fuzz: libFuzzer targets (tests/fuzz), built with clang; the fuzzer and sanitizer runtimes
+	clang libclang-rt-14-dev
+	libslirp-dev   # lsl-vmm's virtio-net: the user-mode NAT (vmm/devices/net_slirp.c)
 	# distro management in the CLI (cli/config.c, catalog.c, registry.c, download.c)
 	# (lsl links inih and json-c statically: both packages ship the .a)
 	libinih-dev          # ~/.lslconfig and the distros' wsl.conf

@@ -11,7 +11,7 @@ lsl=$LSL_BUILD/cli/lsl
 job() { # the same steps wherever they run
 	printf 'lsl --list --quiet | grep -qix debian || lsl --install debian --no-launch || exit\n'
 	printf 'lsl --list --verbose\n'
-	printf 'lsl -d debian -- '
+	printf 'lsl -d debian -e '
 	printf '%q ' "$@"
 	printf '\n'
 }

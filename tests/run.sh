@@ -6,13 +6,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 source scripts/env.sh "${1:-build}"
 asan_build=${2:-build-asan}
-pass=0 fail=0 skip=0
-failed=()
+pass=0 fail=0 skip=0 flaky=0
+failed=() flaky_tests=()
 
 record() { # status name [detail]
 	case $1 in
 	PASS) pass=$((pass + 1)) ;;
 	SKIP) skip=$((skip + 1)) ;;
+	FLAKY) flaky=$((flaky + 1)); flaky_tests+=("$2") ;;
 	*) fail=$((fail + 1)); failed+=("$2") ;;
 	esac
 }
@@ -51,7 +52,7 @@ fi
 echo "== unit tests"
 for b in "$LSL_BUILD" "$root/$asan_build"; do
 	tag=unit; [ "$b" = "$LSL_BUILD" ] || tag=unit-asan
-	for exe in "$b"/tests/test-*; do
+	for exe in "$b"/tests/test-* "$b"/tests/fuzz/test-*; do # fuzz/: the fuzz targets' replays
 		[ -f "$exe" ] && [ -x "$exe" ] && run_unit "$tag/$(basename "$exe" | sed 's/^test-//')" "$exe"
 	done
 done
@@ -73,7 +74,7 @@ else
 fi
 # A lane prints its suites' output and, for the tally, one "@@ STATUS suite/name" line per test.
 run_vm() { # suite-script [names...]
-	local line name
+	local line name status
 	while IFS= read -r line; do
 		case $line in
 		"VM-RUNNER-EXIT "*)
@@ -83,21 +84,24 @@ run_vm() { # suite-script [names...]
 		esac
 		echo "$line"
 		case $line in
-		PASS\ * | FAIL\ * | SKIP\ *)
+		PASS\ * | FAIL\ * | SKIP\ * | FLAKY\ *)
 			name=${line#* }
 			name=${name%%[: ]*}
 			reported[$name]=1
-			echo "@@ ${line%% *} $suite/$name"
+			# A pass in a re-run (a fresh emulated host after the first wedged) is a pass only on re-run.
+			status=${line%% *}
+			[ "$status" = PASS ] && [ "$rerun" = 1 ] && status=FLAKY
+			echo "@@ $status $suite/$name"
 			;;
 		esac
 	done < <(vm_out "$@" 2>&1; echo "VM-RUNNER-EXIT $?")
 }
 run_suite() { # suite-script
-	local script=$1 name reruns=0 before=0 missing=()
+	local script=$1 name reruns=0 before=0 missing=() start=$SECONDS
 	suite=vm-$(basename "$script" .sh)
 	echo "-- $suite"
 	declare -A reported=()
-	vm_rc=0
+	vm_rc=0 rerun=0
 	run_vm "$script"
 	# A wedge is rare but not once per run: up to two fresh emulated hosts for what never reported, as long
 	# as each attempt gets further.
@@ -112,12 +116,14 @@ run_suite() { # suite-script
 		before=${#missing[@]}
 		reruns=$((reruns + 1))
 		echo "$suite: runner exited $vm_rc before ${#missing[@]} tests reported; running them again: ${missing[*]}"
+		rerun=1
 		run_vm "$script" "${missing[@]}"
 	done
 	for name in $(bash "$script" --list); do
 		[ -n "${reported[$name]:-}" ] || { echo "FAIL $name: never ran"; echo "@@ FAIL $suite/$name (never ran)"; }
 	done
 	[ "$vm_rc" = 0 ] || [ ${#missing[@]} -gt 0 ] || { echo "FAIL $suite: runner exited $vm_rc"; echo "@@ FAIL $suite (runner exit $vm_rc)"; }
+	echo "$suite: $((SECONDS - start)) s"
 }
 # Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service),
 # tests/vm/distro.sh (distributions). With two lanes the first streams as it runs, the second is shown when
@@ -143,7 +149,13 @@ if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed:"
 	printf '  %s\n' "${failed[@]}"
 fi
-summary="$pass passed, $fail failed"
-[ $skip -eq 0 ] || summary="$summary, $skip skipped"
-echo "$summary"
+if [ ${#flaky_tests[@]} -gt 0 ]; then
+	echo "flaky (passed only when run again; not counted as passed):"
+	printf '  %s\n' "${flaky_tests[@]}"
+fi
+# The last line is always exactly "N passed, M failed"; flaky and skipped tests are counted just above it.
+[ $flaky -eq 0 ] || echo "$flaky flaky (passed only when run again; not counted as passed)"
+[ $skip -eq 0 ] || echo "$skip skipped"
+echo "tests took $((SECONDS / 60)) min $((SECONDS % 60)) s"
+echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

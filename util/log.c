@@ -33,7 +33,7 @@ enum log_level log_get_level(void)
     return level;
 }
 
-static void vlog(enum log_level l, int err, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(enum log_level l, int err, const char *fmt, va_list ap)
 {
     char line[1200];
     int n;

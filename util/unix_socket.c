@@ -2,6 +2,8 @@
 #include "unix_socket.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,6 +54,25 @@ int unix_connect(const char *path, bool nonblock)
         r = -errno;
         close(fd);
         return r;
+    }
+    return fd;
+}
+
+int hvsock_connect_line(char line[HVSOCK_LINE_MAX], uint32_t port)
+{
+    return snprintf(line, HVSOCK_LINE_MAX, "CONNECT %" PRIu32 "\n", port);
+}
+
+int hvsock_dial(const char *path, uint32_t port)
+{
+    char line[HVSOCK_LINE_MAX];
+    int n = hvsock_connect_line(line, port), fd = unix_connect(path, true);
+    if (fd < 0)
+        return fd;
+    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
+        int err = errno ? errno : EAGAIN;
+        close(fd);
+        return -err;
     }
     return fd;
 }

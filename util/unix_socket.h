@@ -4,6 +4,7 @@
 #define LSL_UTIL_UNIX_SOCKET_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Binds a non-blocking, close-on-exec stream socket at path with mode 0600 (replacing a stale socket, but
  * never another kind of file) and listens. Returns the fd or -errno; the caller logs. */
@@ -13,5 +14,14 @@ int unix_listen(const char *path, int backlog);
  * listener must never wait for it). Returns the fd or -errno (-ENAMETOOLONG for a path that cannot be a
  * socket address). */
 int unix_connect(const char *path, bool nonblock);
+
+/* The VMM's hybrid vsock (parsed by vmm/devices/vsock_conn.c): a host program connects to the VMM's vsock
+ * socket and writes "CONNECT PORT\n"; "OK HOSTPORT\n" answers once the guest accepted, and nothing past the
+ * line is read before that. The line for port into line; returns its length. */
+#define HVSOCK_LINE_MAX 32
+int hvsock_connect_line(char line[HVSOCK_LINE_MAX], uint32_t port);
+/* Connects to the VMM's vsock socket at path without waiting (unix_connect's nonblock) and sends the line
+ * for port (a fresh socket's buffer takes it whole). Returns the fd (the answer still to come) or -errno. */
+int hvsock_dial(const char *path, uint32_t port);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Field 22 of /proc/PID/stat, after the parenthesised command name (which may hold spaces). */
@@ -68,6 +69,29 @@ pid_t lsl_distro_init_pid(const char *name)
     return pid;
 }
 
+/* The umask of PID, from the "Umask:" line of /proc/PID/status; -1 when it cannot be read. */
+static int proc_umask(pid_t pid)
+{
+    char path[64], buf[2048], *line;
+    unsigned mask;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    line = strstr(buf, "\nUmask:");
+    if (!line || sscanf(line + 7, " %o", &mask) != 1 || mask > 0777)
+        return -1;
+    return (int)mask;
+}
+
 /* Writes our PID into NAME's cgroup; a guest without cgroup2 mounted simply has none. */
 static int join_cgroup(const char *name)
 {
@@ -103,7 +127,7 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
     int fds[sizeof(order) / sizeof(order[0])];
     size_t i, n = sizeof(order) / sizeof(order[0]);
     pid_t pid = lsl_distro_init_pid(name);
-    int r;
+    int r, mask;
 
     if (pid == -EINVAL) {
         snprintf(msg, msglen, "invalid distribution name '%s'", name);
@@ -113,6 +137,7 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
         snprintf(msg, msglen, "distribution %s is not running", name);
         return LSL_ERR_NO_DISTRO;
     }
+    mask = proc_umask(pid); /* read here: /proc below is the system's until the mount namespace changes */
     /* Open them all first, so a distribution that stops meanwhile leaves us where we were. */
     for (i = 0; i < n; i++) {
         char path[64];
@@ -153,5 +178,8 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
         snprintf(msg, msglen, "cannot enter the root of distribution %s: %s", name, strerror(-r));
     }
     close(root);
+    /* The distribution's umask ([filesystem] umask, set by its init) is its commands' too. */
+    if (r == 0 && mask >= 0)
+        umask((mode_t)mask);
     return r < 0 ? LSL_ERR_INTERNAL : 0;
 }

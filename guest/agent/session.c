@@ -1,12 +1,16 @@
 /* The agent's side of a session: HELLO, EXEC, then a poll() loop relaying stdin (bounded by the credit
  * granted), output (read only while the socket keeps up) and control frames until the command has exited
- * and its output reached EOF. The socket is non-blocking and always read, so control frames never wait. */
+ * and the output it left behind is sent. The socket is non-blocking and always read, so control frames
+ * never wait. */
 #include "session.h"
 
+#include "activity.h"
+#include "activity_scan.h"
 #include "agent.h"
 #include "clock.h"
 #include "distro_enter.h"
 #include "exec.h"
+#include "ports_scan.h"
 #include "spawn.h"
 #include "frame.h"
 
@@ -31,6 +35,9 @@
 #define CREDIT_BATCH    (LSL_STDIN_WINDOW / 4) /* return credit in batches, not per write */
 #define HANGUP_GRACE_MS 500                    /* between SIGHUP and SIGKILL when the client is gone */
 #define LINGER_MS       2000                   /* how long the last frames wait for the client to close */
+/* What a pty can hold between the command's writes and our reads: n_tty's 4 KiB and the tty buffer's
+ * 64 KiB, with room to spare. */
+#define PTY_DRAIN_MAX (256u << 10)
 
 struct session {
     int sock, sigfd;
@@ -51,6 +58,11 @@ struct session {
     bool in_eof;        /* STDIN_EOF received: no more STDIN */
     bool in_dead;       /* the command's stdin is gone: drop what arrives */
     int pty_out_type;   /* frame for pty output: LSL_STDOUT, LSL_STDERR, or 0 to discard */
+
+    /* Once the command has exited: what each output fd may still give (out, err, pty) before it is
+     * closed; see start_drain(). */
+    bool draining;
+    size_t drain_left[3];
 };
 
 static void close_fd(int *fd)
@@ -324,27 +336,59 @@ static int on_frame(struct session *s, const struct lsl_frame *f)
     }
 }
 
+static void close_output(struct session *s, int *fd)
+{
+    if (*fd == s->child.in)
+        s->child.in = -1;
+    close_fd(fd);
+}
+
 /* Reads command output from fd into a frame of type (0: read and discard). Closes *fd at EOF; a pty
- * master reports EOF as EIO once every slave fd is closed. */
-static int read_output(struct session *s, int *fd, uint32_t type)
+ * master reports EOF as EIO once every slave fd is closed. While draining, *left bounds the read, and
+ * nothing more to read now (EAGAIN) or nothing left closes it too. */
+static int read_output(struct session *s, int *fd, uint32_t type, size_t *left)
 {
     static uint8_t discard[4096];
+    size_t max = type ? OUTPUT_CHUNK : sizeof(discard);
     uint8_t *p = type ? lsl_frame_reserve(&s->wr, OUTPUT_CHUNK) : discard;
     ssize_t n;
 
     if (!p)
         return -ENOMEM;
-    do
-        n = read(*fd, p, type ? OUTPUT_CHUNK : sizeof(discard));
-    while (n < 0 && errno == EINTR);
+    if (s->draining && *left < max)
+        max = *left;
+    n = 0;
+    while (max > 0 && (n = read(*fd, p, max)) < 0 && errno == EINTR)
+        ;
     if (n > 0 && type)
         lsl_frame_commit(&s->wr, type, (size_t)n);
-    else if (n == 0 || (n < 0 && errno != EAGAIN)) {
-        if (*fd == s->child.in)
-            s->child.in = -1;
-        close_fd(fd);
-    }
+    if (n > 0 && s->draining)
+        *left -= (size_t)n;
+    if (n == 0 || (n < 0 && (errno != EAGAIN || s->draining)) || (s->draining && *left == 0))
+        close_output(s, fd);
     return 0;
+}
+
+/* The command has exited: the session ends once what its output fds hold now is sent, whoever else still
+ * holds them. That is wsl.exe's behaviour (`sleep 60 & echo hi` prints hi and returns at once, the
+ * background child runs on in the distribution) and it bounds what a busy child can add. A pipe holds
+ * exactly what FIONREAD counts. A pty's count would miss what still sits in the tty layer's buffer (a
+ * non-blocking read flushes that first), so it is read until it has nothing more, up to PTY_DRAIN_MAX. */
+static void start_drain(struct session *s)
+{
+    int *fds[2] = {&s->child.out, &s->child.err};
+
+    s->draining = true;
+    for (int i = 0; i < 2; i++) {
+        int n = 0;
+
+        if (*fds[i] >= 0 && ioctl(*fds[i], FIONREAD, &n) < 0)
+            n = 0;
+        s->drain_left[i] = n > 0 ? (size_t)n : 0;
+        if (*fds[i] >= 0 && n <= 0)
+            close_output(s, fds[i]);
+    }
+    s->drain_left[2] = PTY_DRAIN_MAX;
 }
 
 static bool output_open(const struct session *s)
@@ -357,11 +401,30 @@ enum { P_SOCK, P_SIG, P_OUT, P_ERR, P_PTY, P_IN, P_N };
 /* The relay loop. Returns 0 once the command is done (EXIT queued), or -errno. */
 static int relay(struct session *s)
 {
+    struct lsl_frame first;
+    int fr;
+
+    /* Frames that came in the same read as the EXEC (a client with a closed stdin sends STDIN_EOF right
+     * behind it) are already in the reader: poll() below only reports bytes still to be read. */
+    while ((fr = lsl_frame_next(&s->rd, &first)) > 0)
+        if ((fr = on_frame(s, &first)) < 0)
+            return fr;
+    if (fr < 0)
+        return fr;
     while (!s->exited || output_open(s)) {
         struct pollfd p[P_N];
-        bool want_out = lsl_frame_pending(&s->wr) < OUTPUT_HIGH;
-        bool want_in = s->child.in >= 0 && (s->in_start < s->in_end || s->in_eof);
+        bool want_out, want_in, drain_now;
         int r;
+
+        if (s->exited && !s->draining) {
+            start_drain(s);
+            continue; /* it may have closed them all */
+        }
+        want_out = lsl_frame_pending(&s->wr) < OUTPUT_HIGH;
+        /* After the exit there is nobody to take stdin and no more output to wait for: what is there is
+         * read right away, and poll() only waits while the socket is behind. */
+        want_in = !s->draining && s->child.in >= 0 && (s->in_start < s->in_end || s->in_eof);
+        drain_now = s->draining && want_out && output_open(s);
 
         for (int i = 0; i < P_N; i++)
             p[i] = (struct pollfd){.fd = -1};
@@ -369,11 +432,11 @@ static int relay(struct session *s)
             (struct pollfd){.fd = s->sock, .events = POLLIN | (lsl_frame_pending(&s->wr) ? POLLOUT : 0)};
         p[P_SIG] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
         /* An fd is left out entirely while not wanted: POLLHUP cannot be masked and would spin. */
-        if (want_out) {
+        if (want_out && !s->draining) {
             p[P_OUT] = (struct pollfd){.fd = s->child.out, .events = POLLIN};
             p[P_ERR] = (struct pollfd){.fd = s->child.err, .events = POLLIN};
         }
-        if (s->child.pty >= 0 && (want_out || (want_in && s->child.in == s->child.pty)))
+        if (s->child.pty >= 0 && !s->draining && (want_out || (want_in && s->child.in == s->child.pty)))
             p[P_PTY] =
                 (struct pollfd){.fd = s->child.pty,
                                 .events = (short)((want_out ? POLLIN : 0) |
@@ -381,7 +444,7 @@ static int relay(struct session *s)
         if (want_in && s->child.in != s->child.pty)
             p[P_IN] = (struct pollfd){.fd = s->child.in, .events = POLLOUT};
 
-        if (poll(p, P_N, -1) < 0) {
+        if (poll(p, P_N, drain_now ? 0 : -1) < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
@@ -406,15 +469,25 @@ static int relay(struct session *s)
         }
         if (p[P_SIG].revents)
             reap(s);
-        if (p[P_OUT].revents && (r = read_output(s, &s->child.out, LSL_STDOUT)) < 0)
+        if (drain_now) {
+            if (s->child.out >= 0 && (r = read_output(s, &s->child.out, LSL_STDOUT, &s->drain_left[0])) < 0)
+                return r;
+            if (s->child.err >= 0 && (r = read_output(s, &s->child.err, LSL_STDERR, &s->drain_left[1])) < 0)
+                return r;
+            if (s->child.pty >= 0 &&
+                (r = read_output(s, &s->child.pty, (uint32_t)s->pty_out_type, &s->drain_left[2])) < 0)
+                return r;
+            continue;
+        }
+        if (p[P_OUT].revents && (r = read_output(s, &s->child.out, LSL_STDOUT, NULL)) < 0)
             return r;
-        if (p[P_ERR].revents && (r = read_output(s, &s->child.err, LSL_STDERR)) < 0)
+        if (p[P_ERR].revents && (r = read_output(s, &s->child.err, LSL_STDERR, NULL)) < 0)
             return r;
         if (p[P_PTY].revents & (POLLIN | POLLHUP | POLLERR)) {
             if (!want_out) {
                 if ((r = stdin_dead(s)) < 0) /* only asked to write, and the slave side is gone */
                     return r;
-            } else if ((r = read_output(s, &s->child.pty, (uint32_t)s->pty_out_type)) < 0)
+            } else if ((r = read_output(s, &s->child.pty, (uint32_t)s->pty_out_type, NULL)) < 0)
                 return r;
         }
         if ((p[P_PTY].revents & POLLOUT) || p[P_IN].revents)
@@ -422,6 +495,26 @@ static int relay(struct session *s)
                 return r;
     }
     return lsl_frame_put_u32(&s->wr, LSL_EXIT, (uint32_t)s->status);
+}
+
+/* Queues ACTIVITY_REPLY: the session ends with it. A failed count is an ERROR, which the service takes
+ * for "no answer" (and then stops the VM as it would have without asking). */
+static int put_activity(struct session *s)
+{
+    struct lsl_activity a[LSL_ACTIVITY_MAX];
+    uint8_t buf[4 + LSL_ACTIVITY_MAX * (5 + LSL_DISTRO_NAME_MAX)];
+    int n = agent_activity(a);
+    size_t len;
+    char msg[128];
+
+    if (n < 0) {
+        snprintf(msg, sizeof(msg), "cannot count the distributions' processes: %s", strerror(-n));
+        return put_error(s, LSL_ERR_INTERNAL, msg);
+    }
+    len = lsl_activity_encode(a, (size_t)n, buf, sizeof(buf));
+    if (!len)
+        return put_error(s, LSL_ERR_INTERNAL, "cannot encode the distributions' activity");
+    return lsl_frame_put(&s->wr, LSL_ACTIVITY_REPLY, buf, len);
 }
 
 /* HELLO both ways, then the EXEC and the start of the command. Returns 1 when the command runs, 0 when it
@@ -465,11 +558,14 @@ static int handshake(struct session *s)
         kill(1, SIGTERM);
         return 0;
     }
+    if (f.type == LSL_ACTIVITY && f.len == 0 && !s->home)
+        return put_activity(s);
     if (f.type != LSL_EXEC)
         return -EPROTO;
     r = lsl_exec_decode(f.data, f.len, &e);
     if (r < 0)
         return r;
+    ports_kick(); /* the command may listen soon: localhost forwarding should see it at once */
 
     /* This process only relays from here on, so it can join the distribution itself; the command it forks
      * is then born inside the distribution's PID namespace. A distribution's own agent serves only it: a
@@ -482,7 +578,7 @@ static int handshake(struct session *s)
         r = e.distro[0] ? agent_distro_enter(e.distro, msg, sizeof(msg)) : 0;
     }
     if (r == 0)
-        r = agent_spawn(&e, &s->child, msg, sizeof(msg));
+        r = agent_spawn_fn(&e, &s->child, msg, sizeof(msg));
     if (r == 0) {
         s->started = true;
         s->pty_out_type = e.stdio[1] == LSL_STDIO_PTY   ? LSL_STDOUT

@@ -2,6 +2,7 @@
  * agent; what can only fail in the child (credentials, cwd, exec) is sent back as
  * {u32 code, u32 errno} over a close-on-exec status pipe that stays empty when exec succeeds. */
 #include "spawn.h"
+#include "accounts.h"
 #include "env_fit.h"
 
 #include "agent.h"
@@ -43,7 +44,7 @@ void agent_child_close(struct agent_child *c)
 struct account {
     uid_t uid;
     gid_t gid;
-    bool known; /* has a passwd entry (so initgroups can look it up) */
+    bool known; /* has a passwd entry (so its groups can be looked up) */
     char name[64], home[PATH_MAX], shell[PATH_MAX];
 };
 
@@ -153,9 +154,11 @@ static int exec_search(const char *file, char *const argv[], char *const env[])
     return err;
 }
 
-/* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. */
-static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct account *a, const int src[3],
-                                int slave, char *const argv[], char *const env[], int status_fd)
+/* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. groups: the
+ * supplementary groups to take when switching users (ngroups of them). */
+static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct account *a, const gid_t *groups,
+                                size_t ngroups, const int src[3], int slave, char *const argv[],
+                                char *const env[], int status_fd)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigset_t none;
@@ -182,8 +185,7 @@ static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct accou
             child_fail(status_fd, LSL_ERR_INTERNAL, errno);
 
     if (geteuid() == 0) {
-        if ((a->known ? initgroups(a->name, a->gid) : setgroups(0, NULL)) < 0 || setgid(a->gid) < 0 ||
-            setuid(a->uid) < 0)
+        if (setgroups(ngroups, groups) < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0)
             child_fail(status_fd, LSL_ERR_INTERNAL, errno);
     } else if (a->uid != geteuid()) {
         child_fail(status_fd, LSL_ERR_INTERNAL, EPERM); /* only root can switch users */
@@ -192,9 +194,11 @@ static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct accou
     if (strncmp(e->cwd, "~/", 2) == 0) { /* below the user's home, which only this side knows */
         if (chdir(a->home) < 0 || chdir(e->cwd + 2) < 0)
             child_fail(status_fd, LSL_ERR_NO_CWD, errno);
-    } else if (e->cwd[0]) {
+    } else if (e->cwd[0] && !(e->flags & LSL_EXEC_CWD_OR_HOME)) {
         if (chdir(e->cwd) < 0)
             child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+    } else if (e->cwd[0] && chdir(e->cwd) == 0) {
+        /* lsl's guess of the directory, and it exists */
     } else if (chdir(a->home) < 0 && chdir("/") < 0) { /* like login: a missing home means "/" */
         child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     }
@@ -282,6 +286,8 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     struct account *acct = malloc(sizeof(*acct));
     char **extra = calloc((size_t)e->envc + 4, sizeof(char *)), **env = NULL, **argv = NULL,
          *login_arg0 = NULL;
+    gid_t *groups = NULL;
+    long ngroups = 0;
     int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1};
     int master = -1, slave = -1, src[3], err = 0, r;
     uint32_t code = LSL_ERR_INTERNAL;
@@ -301,6 +307,15 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
         }
         err = -r;
         goto fail;
+    }
+
+    /* The groups come from this root's /etc/group (the distribution's: the agent has entered it) rather
+     * than initgroups(), which musl stops at 32 groups; the kernel takes LSL_NGROUPS_MAX. */
+    if (geteuid() == 0 && acct->known && (ngroups = agent_groups_load(acct->name, acct->gid, &groups)) < 0) {
+        snprintf(msg, msglen, "cannot read the groups of %s from /etc/group: %s", acct->name,
+                 strerror((int)-ngroups));
+        ngroups = 0;
+        goto out;
     }
 
     /* The client cannot know the guest user's shell: an empty program name stands for it. */
@@ -358,7 +373,7 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     }
     if (pid == 0) {
         close(status[0]);
-        run_child(e, acct, src, slave, argv, env, status[1]);
+        run_child(e, acct, groups, (size_t)ngroups, src, slave, argv, env, status[1]);
     }
     close(status[1]);
     status[1] = -1;
@@ -395,9 +410,13 @@ out:
     for (size_t i = 0; extra && i < (size_t)e->envc + 4; i++)
         free(extra[i]);
     free(extra);
+    free(groups);
     free(login_arg0);
     free(argv);
     free(env);
     free(acct);
     return c->pid > 0 ? 0 : (int)code;
 }
+
+int (*agent_spawn_fn)(const struct lsl_exec_msg *e, struct agent_child *c, char *msg,
+                      size_t msglen) = agent_spawn;

@@ -23,6 +23,10 @@ struct agent_child {
  * reported by the child over a close-on-exec pipe, so they never look like command output. */
 int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen);
 
+/* What a session calls to start its command: agent_spawn, unless the agent's fuzz target
+ * (tests/fuzz/fuzz_agent.c) puts a stub here, so that fuzzing never runs commands on the fuzzing machine. */
+extern int (*agent_spawn_fn)(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen);
+
 /* Closes the agent's fds of the child (not the process). */
 void agent_child_close(struct agent_child *c);
 

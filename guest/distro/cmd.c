@@ -5,6 +5,9 @@
 #include "agent.h"
 #include "fileio.h"
 
+#include "automount.h"
+
+#include "../agent/accounts.h"
 #include "../agent/distro_enter.h"
 #include "../agent/distro_layout.h"
 #include "distro.h"
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,8 +30,9 @@ static const char *const config_files[] = {"/etc/wsl.conf", "/etc/lsl.conf", "/e
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: lsl-distro mount NAME SERIAL | start NAME [KEY=VALUE...] | stop NAME | list |\n"
-                    "       import SERIAL FORMAT | export NAME SERIAL FORMAT\n");
+    fprintf(stderr,
+            "usage: lsl-distro mount NAME SERIAL | start NAME [KEY=VALUE...] | stop NAME [SERIAL] | list |\n"
+            "       import SERIAL FORMAT | export NAME SERIAL FORMAT\n");
     return 2;
 }
 
@@ -91,22 +96,81 @@ static unsigned parse_port(const char *value)
     return (unsigned)v;
 }
 
+/* A umask as wsl.conf writes it: 1-4 octal digits, at most 0777. Returns it, or -1. */
+static int parse_umask(const char *value)
+{
+    size_t n = strlen(value);
+    unsigned long v;
+
+    if (n == 0 || n > 4 || strspn(value, "01234567") != n || (v = strtoul(value, NULL, 8)) > 0777)
+        return -1;
+    return (int)v;
+}
+
+static void print_out(enum lsl_distro_out_kind kind, const char *text)
+{
+    char line[LSL_DISTRO_OUT_TEXT_MAX + 32];
+
+    if (lsl_distro_out_format(line, sizeof(line), kind, text) > 0)
+        fputs(line, stdout);
+}
+
+/* The answer to user=NAME: whether root/etc/passwd (read inside root) has NAME. */
+static void print_user_verdict(const char *root, const char *user)
+{
+    char *text = NULL;
+    long len = agent_read_in_root(root, "/etc/passwd", LSL_ACCOUNT_FILE_MAX, &text);
+    bool known = len >= 0 && agent_passwd_has(text, (size_t)len, user);
+
+    /* Empty names root, as EXEC's empty user does. */
+    print_out(known || !user[0] ? LSL_DISTRO_OUT_USER_YES : LSL_DISTRO_OUT_USER_NO, user);
+    free(text);
+}
+
+/* The system's side of /mnt/lsl: a tmpfs with shared propagation at LSL_SHARED_DIR, made once (under a lock,
+ * since starts of different distributions may run at once); each distribution mounts a peer of it. */
+static void shared_dir_setup(void)
+{
+    int fd;
+
+    (void)lsl_mkdir_p(LSL_SHARED_DIR, 0755);
+    fd = open("/run/lsl/shared.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    if (lsl_is_mountpoint(LSL_SHARED_DIR) <= 0)
+        (void)mount("tmpfs", LSL_SHARED_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    /* Failing leaves /mnt/lsl sharing files only, as before. */
+    if (lsl_is_mountpoint(LSL_SHARED_DIR) > 0)
+        (void)mount(NULL, LSL_SHARED_DIR, NULL, MS_SHARED, NULL);
+    close(fd);
+}
+
 static int cmd_start(const char *name, int argc, char **argv)
 {
-    struct distro_start s = {.name = name, .hosts = true, .resolv = true};
+    struct distro_start s = {
+        .name = name, .hosts = true, .resolv = true, .umask = LSL_DISTRO_UMASK_DEFAULT, .fstab = true};
     char root[256], path[256], rec[64];
+    const char *users[LSL_DISTRO_USERS_MAX];
+    size_t nusers = 0;
     unsigned long long start = 0;
+    struct distro_shares shares;
     pid_t pid;
-    int fd, n;
+    int fd, n, mask;
 
     if (!lsl_distro_name_valid(name))
         return usage();
+    distro_shares_init(&shares);
     for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
 
         if (!eq)
             return usage();
         *eq = '\0';
+        if (distro_shares_key(&shares, argv[i], eq + 1))
+            continue;
         if (strcmp(argv[i], LSL_DISTRO_KEY_HOSTNAME) == 0)
             s.hostname = eq + 1;
         else if (strcmp(argv[i], LSL_DISTRO_KEY_HOSTS) == 0)
@@ -117,19 +181,40 @@ static int cmd_start(const char *name, int argc, char **argv)
             s.boot = eq + 1;
         else if (strcmp(argv[i], LSL_DISTRO_KEY_PORT) == 0 && (s.port = parse_port(eq + 1)))
             continue;
-        else
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_FSTAB) == 0)
+            s.fstab = flag(eq + 1);
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_UMASK) == 0) {
+            /* From the user's wsl.conf: a bad value must not keep the distribution from starting. */
+            if ((mask = parse_umask(eq + 1)) >= 0) {
+                s.umask = (unsigned)mask;
+            } else {
+                snprintf(path, sizeof(path), "invalid [filesystem] umask '%.32s'; using %03o", eq + 1,
+                         LSL_DISTRO_UMASK_DEFAULT);
+                print_out(LSL_DISTRO_OUT_WARNING, path);
+            }
+        } else if (strcmp(argv[i], LSL_DISTRO_KEY_USER) == 0) {
+            if (nusers == sizeof(users) / sizeof(users[0]))
+                return usage();
+            users[nusers++] = eq + 1;
+        } else
             return usage();
     }
     if (lock_distro(name, root, sizeof(root)))
         return 1;
-    if (lsl_distro_init_pid(name) > 0)
-        return 0;
     if (lsl_is_mountpoint(root) <= 0) {
         fprintf(stderr, "lsl-distro: %s: the disk is not mounted\n", name);
         return 1;
     }
+    for (size_t i = 0; i < nusers; i++)
+        print_user_verdict(root, users[i]);
+    fflush(stdout);
+    if (lsl_distro_init_pid(name) > 0)
+        return 0;
     s.root = root;
-    (void)lsl_mkdir_p(LSL_SHARED_DIR, 0755);
+    shared_dir_setup();
+    distro_shares_prepare(&shares);
+    s.shares = &shares;
+    fflush(stdout); /* its warnings, before the fork */
     snprintf(path, sizeof(path), "%s/%s", LSL_CGROUP_DIR, name);
     (void)lsl_mkdir_p(path, 0755);
     pid = distro_spawn(&s);

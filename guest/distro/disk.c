@@ -5,6 +5,7 @@
 #include "distro.h"
 
 #include "fileio.h"
+#include "openat2.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,18 +16,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-/* musl has no openat2 wrapper or header yet; the ABI is stable. */
-struct lsl_open_how {
-    unsigned long long flags, mode, resolve;
-};
-#define LSL_RESOLVE_IN_ROOT 0x10
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
 
 static int read_small(const char *path, char *buf, size_t len)
 {
@@ -159,25 +150,13 @@ int distro_unmount(const char *target)
 
 void distro_print_file(const char *root, const char *path)
 {
-    struct lsl_open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-                               .resolve = LSL_RESOLVE_IN_ROOT};
-    char buf[65536];
-    struct stat st;
+    char buf[65536]; /* what a config file can sensibly be */
     size_t len = 0;
     ssize_t n = 0;
-    int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+    int fd = lsl_open_in_root(root, path);
 
-    if (dfd < 0)
-        return;
-    fd = (int)syscall(SYS_openat2, dfd, path[0] == '/' ? path + 1 : path, &how, sizeof(how));
-    close(dfd);
     if (fd < 0)
         return;
-    /* Only a regular file (a device node could be anything), and only what a config file can sensibly be. */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return;
-    }
     while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
         len += (size_t)n;
     close(fd);

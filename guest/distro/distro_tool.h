@@ -27,6 +27,7 @@ int distro_release(const char *serial);
 void distro_print_file(const char *root, const char *path);
 
 /* init.c */
+struct distro_shares;
 struct distro_start {
     const char *name;
     const char *root;     /* the mounted disk */
@@ -34,9 +35,13 @@ struct distro_start {
     bool hosts, resolv;   /* generate /etc/hosts, /etc/resolv.conf */
     const char *boot;     /* [boot] command, or NULL */
     unsigned port;        /* the distribution's agent port, or 0 for none (sessions join it from outside) */
+    unsigned umask;       /* [filesystem] umask */
+    bool fstab;           /* [automount] mountFsTab: mount its /etc/fstab */
+    const struct distro_shares *shares; /* the host shares to bind in (automount.h), NULL for none */
 };
 /* Starts the distribution's PID 1 in new namespaces. Returns its PID (in the system's PID namespace) once
- * it has set up its root, or -errno with the reason on stderr. */
+ * it has set up its root, or -errno with the reason on stderr. Warnings of its setup (fstab) go to stdout
+ * as "warning" lines (proto/distro.h). */
 pid_t distro_spawn(const struct distro_start *s);
 
 #endif

@@ -1,13 +1,19 @@
 /* A distribution's PID 1: lsl-init forked into new mount, UTS, IPC, cgroup and PID namespaces (the network
- * is the VM's, shared by all, as in WSL). It gives the distribution its API file systems, moves into the disk
- * with pivot_root (leaving no mount of the system root or of other distributions behind), applies
- * /etc/wsl.conf's [network] settings, runs the [boot] command and then serves the distribution's own agent
- * port and reaps orphans until it is told to stop. systemd as PID 1 comes later; this init is what runs
- * without it. */
+ * is the VM's, shared by all, as in WSL). It gives the distribution its API file systems and the shared
+ * /mnt/lsl, moves into the disk with pivot_root (leaving no mount of the system root or of other
+ * distributions behind), mounts its /etc/fstab, applies /etc/wsl.conf's [network] and [filesystem]
+ * settings, runs the [boot] command and then serves the distribution's own agent port and reaps orphans
+ * until it is told to stop. systemd as PID 1 comes later; this init is what runs without it.
+ *
+ * Setup reports to lsl-distro start through the readiness pipe, one line each: "F" and the reason it
+ * failed (then it exits), or "W" and a warning; EOF without an F line means it is up. */
 #include "distro_tool.h"
+#include "automount.h"
+#include "fstab.h"
 
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"
+#include "../init/net.h"
 #include "../init/fileio.h"
 #include "../init/mounts.h"
 #include "../init/proctitle.h"
@@ -25,23 +31,53 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
+/* musl 1.2.3 has the numbers of the new mount API but no constants or wrappers: a stable ABI. */
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define LSL_OPEN_TREE_CLONE         1
+#define LSL_AT_RECURSIVE            0x8000
+#define LSL_MOVE_MOUNT_F_EMPTY_PATH 0x4
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "distro.h"
+
+#define READY_MAX 4096 /* what lsl-distro start reads of the readiness pipe */
+
+/* One record on the readiness pipe: kind ('F' or 'W'), text, newline. */
+static void report(int ready, char kind, const char *text)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "%c%s", kind, text);
+
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(msg) - 1)
+        n = (int)sizeof(msg) - 2;
+    for (int i = 1; i < n; i++) /* the newline ends the record */
+        if (msg[i] == '\n')
+            msg[i] = ' ';
+    msg[n++] = '\n';
+    (void)!write(ready, msg, (size_t)n);
+}
 
 /* Reports a setup failure through the readiness pipe (the parent prints it) and dies. */
 static _Noreturn void fail(int ready, const char *what, int err)
 {
     char msg[256];
-    int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
 
-    if (n > 0)
-        (void)!write(ready, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+    snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    report(ready, 'F', msg);
     _exit(1);
 }
 
 /* A directory inside the new root for a mount, made like mkdir -p but refusing symlinks on the way: the
  * distribution's own files must not steer where lsl mounts things. */
-static int mount_dir(const char *root, const char *path)
+int distro_mount_dir(const char *root, const char *path)
 {
     char full[4096];
     size_t base = strlen(root);
@@ -72,16 +108,37 @@ struct ns_mount {
     const char *data;
 };
 
-/* In order; /dev is the VM's (one devtmpfs and devpts for all, so the agent's ptys work everywhere). */
+/* In order; /dev is the VM's (one devtmpfs and devpts for all, so the agent's ptys work everywhere). The
+ * shared /mnt/lsl comes last, see mount_shared(). */
 static const struct ns_mount ns_mounts[] = {
     {"proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
     {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
-    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+    /* nsdelegate, as WSL mounts it (systemd and container runtimes look for it): a system-wide flag that
+     * only the system's mount can set (guest/init/mounts.c); here it is accepted and shows. */
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
     {"/dev", "/dev", NULL, MS_BIND | MS_REC, NULL},
     {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
     {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
-    {LSL_SHARED_DIR, LSL_SHARED_MOUNT, NULL, MS_BIND, NULL},
 };
+
+/* /mnt/lsl: the system's shared tmpfs (lsl-distro start makes it), as a peer of its mount so that a mount
+ * made under /mnt/lsl in one distribution shows in all (shared propagation, like WSL's /mnt/wsl). tree is
+ * a clone of it made in the system's mount namespace (open_tree), since this namespace's own copy had to
+ * be made private with everything else: detaching the old root while a shared mount sits in it would
+ * propagate the unmount of everything below it to every distribution. Without a clone (an old kernel),
+ * a private bind still shares the files. */
+static int mount_shared(const char *root, int tree)
+{
+    char target[4096];
+    int r = distro_mount_dir(root, LSL_SHARED_MOUNT);
+
+    if (r < 0)
+        return r;
+    snprintf(target, sizeof(target), "%s%s", root, LSL_SHARED_MOUNT);
+    if (tree >= 0 && syscall(SYS_move_mount, tree, "", AT_FDCWD, target, LSL_MOVE_MOUNT_F_EMPTY_PATH) == 0)
+        return 0;
+    return mount(LSL_SHARED_DIR, target, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+}
 
 /* Every mount under the distributions' directory but our own disk: this namespace got copies of them all,
  * and a copy would keep another distribution's disk busy after it stopped. */
@@ -94,6 +151,8 @@ static void drop_other_distros(const char *root)
         (void)umount2(paths[n], MNT_DETACH);
 }
 
+/* Replaces path (inside the distribution: we run in its root) with text, atomically, mode 0644 whatever
+ * the umask. A fresh file: whatever sits at the temporary name (a symlink, a FIFO) is removed first. */
 static int write_text(const char *path, const char *text)
 {
     char tmp[256];
@@ -101,10 +160,11 @@ static int write_text(const char *path, const char *text)
     size_t len = strlen(text);
 
     snprintf(tmp, sizeof(tmp), "%s.lsl-new", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    (void)unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    if (write(fd, text, len) != (ssize_t)len || close(fd) < 0) {
+    if (write(fd, text, len) != (ssize_t)len || fchmod(fd, 0644) < 0 || close(fd) < 0) {
         unlink(tmp);
         return -EIO;
     }
@@ -116,21 +176,28 @@ static void generate_network_files(const struct distro_start *s, const char *hos
 {
     char text[1024];
 
+    /* Always, as WSL does: it must agree with the UTS name, which is always set. */
+    snprintf(text, sizeof(text), "%s\n", host);
+    (void)write_text("/etc/hostname", text);
+
     if (s->hosts) {
         snprintf(
             text, sizeof(text),
             "# Generated by lsl. To stop it, set [network] generateHosts = false in /etc/wsl.conf.\n"
             "127.0.0.1\tlocalhost\n127.0.1.1\t%s.localdomain\t%s\n"
             "::1\tip6-localhost ip6-loopback localhost\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
-            "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+            "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" LSL_NET_GATEWAY4 "\t" LSL_NET_HOST_NAME "\n",
             host, host);
         (void)write_text("/etc/hosts", text);
     }
-    if (s->resolv)
+    if (s->resolv) {
         /* The VM's user-mode network answers DNS at its gateway's .3, as QEMU's and libslirp's do. */
-        (void)write_text("/etc/resolv.conf",
-                         "# Generated by lsl. To stop it, set [network] generateResolvConf = false in "
-                         "/etc/wsl.conf.\nnameserver 10.0.2.3\n");
+        int n = snprintf(text, sizeof(text),
+                         "# Generated by lsl. To stop it, set [network] generateResolvConf "
+                         "= false in /etc/wsl.conf.\n");
+        lsl_net_resolv_conf(text + n, sizeof(text) - (size_t)n);
+        (void)write_text("/etc/resolv.conf", text);
+    }
 }
 
 static void run_boot_command(const char *cmd)
@@ -186,7 +253,7 @@ static _Noreturn void serve_until_stopped(const struct distro_start *s, int list
     _exit(0);
 }
 
-static _Noreturn void distro_pid1(const struct distro_start *start, int ready)
+static _Noreturn void distro_pid1(const struct distro_start *start, int ready, int tree)
 {
     /* The strings point into the command line, which the title overwrites: keep copies. */
     struct distro_start copy = *start, *s = &copy;
@@ -206,11 +273,24 @@ static _Noreturn void distro_pid1(const struct distro_start *start, int ready)
         const struct ns_mount *m = &ns_mounts[i];
         char target[4096];
 
-        if ((r = mount_dir(s->root, m->path)) < 0)
+        if ((r = distro_mount_dir(s->root, m->path)) < 0)
             fail(ready, m->path, -r);
         snprintf(target, sizeof(target), "%s%s", s->root, m->path);
-        if (mount(m->source, target, m->fstype, m->flags, m->data) < 0 && !(m->fstype && errno == EBUSY))
-            fail(ready, m->path, errno);
+        r = mount(m->source, target, m->fstype, m->flags, m->data) < 0 ? -errno : 0;
+        if (r == -EINVAL && m->data && m->fstype && strcmp(m->fstype, "cgroup2") == 0)
+            r = mount(m->source, target, m->fstype, m->flags, NULL) < 0 ? -errno : 0; /* no nsdelegate */
+        if (r < 0 && !(m->fstype && r == -EBUSY))
+            fail(ready, m->path, -r);
+    }
+    if ((r = mount_shared(s->root, tree)) < 0)
+        fail(ready, LSL_SHARED_MOUNT, -r);
+    if (tree >= 0)
+        close(tree);
+    if (s->shares) {
+        char warning[512];
+
+        if (distro_shares_bind(s->shares, s->root, warning, sizeof(warning)))
+            report(ready, 'W', warning);
     }
     if (chdir(s->root) < 0)
         fail(ready, "cannot enter the disk", errno);
@@ -221,11 +301,21 @@ static _Noreturn void distro_pid1(const struct distro_start *start, int ready)
         fail(ready, "cannot detach the system root", errno);
     if (chdir("/") < 0)
         fail(ready, "chdir /", errno);
+    distro_lslpath_install();
     if (sethostname(host, strlen(host)) < 0)
         fail(ready, "sethostname", errno);
+    if (s->fstab) {
+        char warning[600];
+
+        if (fstab_mount_all(warning, sizeof(warning)) > 0)
+            report(ready, 'W', warning);
+    }
     generate_network_files(s, host);
     if (s->port && (listener = lsl_agent_listen(s->port)) < 0)
         fail(ready, "cannot listen on the distribution's vsock port", -listener);
+    /* Inherited by the [boot] command and by every session's processes (the agent's spares are forked from
+     * here; sessions joining from outside take it from /proc/1/status, see distro_enter.c). */
+    umask((mode_t)s->umask);
     close(ready); /* setup done: the parent reads EOF */
     if (s->boot && s->boot[0])
         run_boot_command(s->boot);
@@ -235,9 +325,10 @@ static _Noreturn void distro_pid1(const struct distro_start *start, int ready)
 pid_t distro_spawn(const struct distro_start *s)
 {
     int pipe_ready[2], pipe_pid[2];
-    char msg[256];
+    char msg[READY_MAX + 1];
     pid_t pid, init = -1;
-    ssize_t n;
+    size_t n = 0;
+    bool failed = false;
 
     if (pipe2(pipe_ready, O_CLOEXEC) < 0 || pipe2(pipe_pid, O_CLOEXEC) < 0)
         return -errno;
@@ -248,20 +339,28 @@ pid_t distro_spawn(const struct distro_start *s)
         /* The intermediate process: out of the agent session's process group and into the cgroup and new
          * namespaces, then the fork that becomes PID 1 there. */
         char path[160], self[16];
-        int fd, len;
+        int fd, len, tree;
 
         close(pipe_ready[0]);
         close(pipe_pid[0]);
         setsid();
-        /* Nothing but the two pipes survives into the distribution: lsl-distro's lock would stay held by
-         * its init forever, and the agent's pipes must not outlive the lsl-distro command, or its session
-         * would never end. */
+        /* Nothing but the two pipes and the clone of the shared mount (see mount_shared) survives into the
+         * distribution: lsl-distro's lock would stay held by its init forever, and the agent's pipes must
+         * not outlive the lsl-distro command, or its session would never end. */
         pipe_ready[1] = fcntl(pipe_ready[1], F_DUPFD_CLOEXEC, 100);
         pipe_pid[1] = fcntl(pipe_pid[1], F_DUPFD_CLOEXEC, 101);
         if (pipe_ready[1] != 100 || pipe_pid[1] != 101)
             _exit(1);
+        tree = (int)syscall(SYS_open_tree, AT_FDCWD, LSL_SHARED_DIR,
+                            LSL_OPEN_TREE_CLONE | LSL_AT_RECURSIVE | O_CLOEXEC);
+        if (tree >= 0 && tree != 102) {
+            int moved = fcntl(tree, F_DUPFD_CLOEXEC, 102);
+
+            close(tree);
+            tree = moved == 102 ? moved : -1;
+        }
         syscall(SYS_close_range, 3, 99, 0);
-        syscall(SYS_close_range, 102, ~0u, 0);
+        syscall(SYS_close_range, tree == 102 ? 103 : 102, ~0u, 0);
         fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (fd >= 0) {
             dup2(fd, 0);
@@ -287,7 +386,7 @@ pid_t distro_spawn(const struct distro_start *s)
             close(pipe_pid[1]);
             sigfillset(&all);
             sigprocmask(SIG_SETMASK, &all, NULL);
-            distro_pid1(s, pipe_ready[1]);
+            distro_pid1(s, pipe_ready[1], tree);
         }
         (void)!write(pipe_pid[1], &pid, sizeof(pid));
         _exit(0);
@@ -297,12 +396,39 @@ pid_t distro_spawn(const struct distro_start *s)
     if (read(pipe_pid[0], &init, sizeof(init)) != (ssize_t)sizeof(init))
         init = -1;
     close(pipe_pid[0]);
-    n = read(pipe_ready[0], msg, sizeof(msg) - 1);
+    for (;;) { /* until EOF: the init closes its end when its setup is done */
+        ssize_t r = read(pipe_ready[0], msg + n, sizeof(msg) - 1 - n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == sizeof(msg) - 1)
+            break;
+    }
     close(pipe_ready[0]);
     (void)waitpid(pid, NULL, 0);
-    if (n > 0 || init < 0) {
-        msg[n > 0 ? n : 0] = '\0';
-        fprintf(stderr, "lsl-distro: cannot start %s: %s\n", s->name, n > 0 ? msg : "setup failed");
+    msg[n] = '\0';
+    for (char *line = msg, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+        char out[LSL_DISTRO_OUT_TEXT_MAX + 32];
+
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (line[0] == 'W' && lsl_distro_out_format(out, sizeof(out), LSL_DISTRO_OUT_WARNING, line + 1) > 0)
+            fputs(out, stdout);
+        if (line[0] == 'F' && !failed) {
+            fprintf(stderr, "lsl-distro: cannot start %s: %s\n", s->name, line + 1);
+            failed = true;
+        }
+        if (!nl)
+            break;
+    }
+    fflush(stdout);
+    if (failed || init < 0) {
+        if (!failed)
+            fprintf(stderr, "lsl-distro: cannot start %s: setup failed\n", s->name);
         return -EIO;
     }
     return init;

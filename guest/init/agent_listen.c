@@ -2,9 +2,11 @@
  * poll() covers the spare's hand-over, exited children and stop requests. */
 #include "agent_listen.h"
 
+#include "activity_scan.h"
 #include "agent.h"
 #include "boot.h"
 #include "fileio.h"
+#include "forwarder.h"
 #include "log.h"
 #include "run.h"
 #include "session.h"
@@ -55,7 +57,8 @@ static _Noreturn void spare_main(int listener, int sigfd, int taken, const char 
     sigset_t none;
 
     close(sigfd);
-    (void)prctl(PR_SET_NAME, "lsl-session");
+    (void)prctl(PR_SET_NAME,
+                LSL_SESSION_COMM); /* how ACTIVITY tells lsl's processes from the distribution's */
     /* The server blocks its stop signals; a session must die of the SIGTERM that a shutdown sends. */
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -151,7 +154,12 @@ int lsl_agent_serve_on(int listener, const char *home, const sigset_t *stop)
 int lsl_agent_serve(void)
 {
     sigset_t stop;
-    int listener = lsl_agent_listen(LSL_AGENT_PORT), r;
+    int listener, r;
+
+    /* Before the listener, which the forwarder has no use for; a forwarder that fails is logged, and the
+     * agent serves all the same. */
+    (void)lsl_fwd_start();
+    listener = lsl_agent_listen(LSL_AGENT_PORT);
 
     if (listener < 0)
         return LSL_INIT_EXIT_SETUP;

@@ -7,7 +7,9 @@
 #include "distro_tool.h"
 #include "fileio.h"
 #include "log.h"
+#include "lslpath.h"
 #include "mounts.h"
+#include "net.h"
 #include "poweroff.h"
 #include "proctitle.h"
 #include "root.h"
@@ -112,6 +114,8 @@ int main(int argc, char **argv)
     const char *self = argc > 0 ? strrchr(argv[0], '/') : NULL;
     if (argc > 0 && strcmp(self ? self + 1 : argv[0], "lsl-distro") == 0)
         return lsl_distro_main(argc, argv);
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], LSL_LSLPATH_TOOL) == 0)
+        return lsl_lslpath_main(argc, argv);
 
     /* kill(-1, ...) at shutdown would take down a whole host: refuse to be anything but the guest's init. */
     if (getpid() != 1) {
@@ -130,6 +134,9 @@ int main(int argc, char **argv)
         status = LSL_INIT_EXIT_SETUP;
         goto shutdown;
     }
+    /* Before any command or distribution: they share this network namespace. A failure is logged and the
+     * rest goes on without the network. */
+    (void)lsl_net_setup();
     if (cfg.root && (lsl_root_mount(cfg.root, cfg.read_only) < 0 || lsl_root_enter() < 0)) {
         status = LSL_INIT_EXIT_SETUP;
         goto shutdown;

@@ -25,8 +25,10 @@ static const struct api_mount dev_mount = {"devtmpfs", "/dev", "devtmpfs", MS_NO
 
 static const struct api_mount other_mounts[] = {
     {"sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
-    /* Each distribution gets a child cgroup here (and its own cgroup namespace over it). */
-    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL},
+    /* Each distribution gets a child cgroup here (and its own cgroup namespace over it). nsdelegate makes
+     * those namespaces delegation boundaries, as WSL has it and systemd and container runtimes expect; it
+     * is a flag of the one cgroup2 hierarchy that only a mount in the initial namespace sets. */
+    {"cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate"},
     {"devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666"},
     {"tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"},
     {"tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755"},
@@ -52,9 +54,13 @@ static int mount_api(const struct api_mount *m)
     /* Already mounted (devtmpfs by the console fallback, or by the kernel): mounting again would stack. */
     if (lsl_is_mountpoint(m->target) > 0)
         return 0;
-    if (mount(m->source, m->target, m->fstype, m->flags, m->data) < 0 && errno != EBUSY)
-        return lsl_log_errno(errno, "cannot mount %s on %s: %m", m->fstype, m->target);
-    return 0;
+    if (mount(m->source, m->target, m->fstype, m->flags, m->data) == 0 || errno == EBUSY)
+        return 0;
+    /* A kernel that does not know the option (nsdelegate before 4.13) still gets the file system. */
+    if (errno == EINVAL && strcmp(m->fstype, "cgroup2") == 0 &&
+        mount(m->source, m->target, m->fstype, m->flags, NULL) == 0)
+        return 0;
+    return lsl_log_errno(errno, "cannot mount %s on %s: %m", m->fstype, m->target);
 }
 
 static bool fd_is_open(int fd)

@@ -12,11 +12,14 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "activity.h"
+#include "activity_scan.h"
 #include "agent.h"
 #include "check.h"
 #include "clock.h"
@@ -274,6 +277,17 @@ static void test_env_cwd_user(void)
     run_ex(&r, (const char *const[]){"/bin/true", NULL}, NULL, "/nonexistent", NULL, 0, NULL, 0);
     CHECK_EQ(r.status, -EREMOTEIO);
     CHECK_EQ(r.remote_error, LSL_ERR_NO_CWD);
+    result_free(&r);
+
+    /* LSL_EXEC_CWD_OR_HOME (lsl's guess from the host's directory): entered when it can be, else the home. */
+    run_ex(&r, (const char *const[]){"/bin/pwd", NULL}, NULL, "/nonexistent", NULL, LSL_EXEC_CWD_OR_HOME,
+           NULL, 0);
+    CHECK_EQ(r.status, 0);
+    CHECK(strcmp(r.out, "/root\n") == 0);
+    result_free(&r);
+    run_ex(&r, (const char *const[]){"/bin/pwd", NULL}, NULL, "/tmp", NULL, LSL_EXEC_CWD_OR_HOME, NULL, 0);
+    CHECK_EQ(r.status, 0);
+    CHECK(strcmp(r.out, "/tmp\n") == 0);
     result_free(&r);
 
     /* "nobody" really switches: uid and supplementary groups. */
@@ -860,6 +874,275 @@ static void test_hostile_agent(void)
     free(out);
 }
 
+/* --- A client that must stay killable (SIGTERM while the signals wait in its signalfd) --- */
+
+#define HUNG (-1000)
+
+/* Runs lsl_session_exec(fd, req, io) in a child and sends it nsig SIGTERMs, 300 ms apart, the first after
+ * 300 ms. Returns what the session returned, or HUNG when it had not returned 10 s later (it is killed). */
+static int exec_signalled(int fd, const struct lsl_exec_request *req, struct lsl_session_io *io, int nsig)
+{
+    struct timespec gap = {.tv_nsec = 300 * 1000 * 1000};
+    int p[2], result = HUNG;
+    sigset_t term;
+
+    CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Blocked from here: a SIGTERM that comes before the session blocks it stays pending for its
+         * signalfd instead of killing this child. */
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, NULL);
+        int r = lsl_session_exec(fd, req, io);
+        _exit(write(p[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+    }
+    close(p[1]);
+    for (int i = 0; i < nsig; i++) {
+        nanosleep(&gap, NULL);
+        kill(pid, SIGTERM);
+    }
+    struct pollfd pf = {.fd = p[0], .events = POLLIN};
+    if (poll(&pf, 1, 10000) == 1 && read(p[0], &result, sizeof(result)) != (ssize_t)sizeof(result))
+        result = HUNG;
+    if (result == HUNG)
+        kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    return result;
+}
+
+/* A command line and environment of about a MiB (within the frame limit): far more than a socket buffer. */
+static const char *const *big_env(void)
+{
+    enum { N = 900, LEN = 1000 };
+    static char *env[N + 1];
+
+    for (int i = 0; i < N; i++) {
+        int n;
+
+        env[i] = malloc(LEN + 16);
+        n = snprintf(env[i], LEN + 16, "V%d=", i);
+        memset(env[i] + n, 'x', LEN);
+        env[i][n + LEN] = '\0';
+    }
+    return (const char *const *)env;
+}
+
+/* An agent that accepts and never reads: the first frames (a MiB of EXEC) never fit. SIGTERM still ends lsl
+ * at once, directly connected or through the VMM's CONNECT handshake (which never gets its answer). */
+static void test_sigterm_unread(void)
+{
+    const char *const *env = big_env();
+    struct lsl_exec_request req = {.argv = (const char *const[]){"/bin/true", NULL}, .envp = env};
+
+    for (int hybrid = 0; hybrid < 2; hybrid++) {
+        struct lsl_session_io io = {.fds = {-1, memfd_with(NULL, 0), memfd_with(NULL, 0)}};
+        struct timespec t0, t1;
+        int sv[2];
+
+        io.connect_port = hybrid ? 1003 : 0;
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int r = exec_signalled(sv[0], &req, &io, 1);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (r != 128 + SIGTERM)
+            fprintf(stderr, "  %s: session returned %d\n", hybrid ? "hybrid" : "direct", r);
+        CHECK_EQ(r, 128 + SIGTERM);
+        CHECK(t1.tv_sec - t0.tv_sec < 5);
+        close(sv[0]);
+        close(sv[1]);
+        close(io.fds[1]);
+        close(io.fds[2]);
+    }
+    for (int i = 0; env[i]; i++)
+        free((char *)env[i]);
+}
+
+/* A local stdout (a pipe) that nobody drains, with a little room left: a write of a whole output frame would
+ * block there with the signals blocked. Two SIGTERMs end lsl (the first goes to the command, which the fake
+ * agent ignores). */
+static void test_sigterm_stuck_stdout(void)
+{
+    static uint8_t frames[64 + 61440 + 65536];
+    struct lsl_exec_request req = {.argv = (const char *const[]){"/bin/true", NULL}};
+    struct lsl_session_io io = {.fds = {-1, -1, memfd_with(NULL, 0)}};
+    int sv[2], out[2];
+    uint8_t v[4];
+    size_t n;
+
+    CHECK_EQ(pipe2(out, O_CLOEXEC), 0);
+    CHECK_EQ(fcntl(out[1], F_SETPIPE_SZ, 65536), 65536);
+    io.fds[1] = out[1];
+    lsl_put_u32(v, LSL_AGENT_VERSION);
+    n = put_frame(frames, LSL_HELLO, 4, v);
+    lsl_put_u32(v, 42);
+    n += put_frame(frames + n, LSL_STARTED, 4, v);
+    n += put_frame(frames + n, LSL_STDOUT, 61440, NULL); /* 15 of the pipe's 16 pages */
+    n += 61440;
+    n += put_frame(frames + n, LSL_STDOUT, 65536, NULL); /* more than the page left */
+    n += 65536;
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t agent = fork();
+    if (agent == 0) {
+        char sink[4096];
+
+        close(sv[0]);
+        if (write(sv[1], frames, n) != (ssize_t)n)
+            _exit(1);
+        while (read(sv[1], sink, sizeof(sink)) > 0) /* takes SIGNAL frames, never answers them */
+            ;
+        _exit(0);
+    }
+    close(sv[1]);
+    int r = exec_signalled(sv[0], &req, &io, 2);
+    if (r != 128 + SIGTERM)
+        fprintf(stderr, "  session returned %d\n", r);
+    CHECK_EQ(r, 128 + SIGTERM);
+    close(sv[0]);
+    CHECK_EQ(finish_agent(agent), 0);
+    close(out[0]);
+    close(out[1]);
+    close(io.fds[2]);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Whether pid still runs (the orphans of commands come back to this process, the subreaper). */
+static bool still_runs(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0 && kill(pid, 0) == 0;
+}
+
+static void end_child(pid_t pid)
+{
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
+        waitpid(pid, NULL, 0);
+}
+
+/* wsl.exe's behaviour: when the command's main process exits, what it wrote is sent, then EXIT, although a
+ * background child still holds its stdout (or the pty); the child is not killed. Pipes and a pty. */
+static void test_background_child(void)
+{
+    struct timespec t0;
+    struct result r;
+    char out[4096];
+    pid_t bg = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run(&r,
+        (const char *const[]){"/bin/sh", "-c", "sleep 30 & echo $!; echo hi; echo err >&2; exit 3", NULL});
+    CHECK(seconds_since(&t0) < 10);
+    CHECK_EQ(r.status, 3);
+    CHECK(sscanf(r.out, "%d\nhi\n", &bg) == 1 && strstr(r.out, "\nhi\n") != NULL);
+    CHECK(!strcmp(r.err, "err\n"));
+    CHECK(still_runs(bg));
+    end_child(bg);
+    result_free(&r);
+
+    /* Much output just before the exit still arrives whole: the pipe's content at the exit is sent. */
+    run(&r, (const char *const[]){"/bin/sh", "-c", "sleep 30 & echo $!; head -c 60000 /dev/zero", NULL});
+    CHECK_EQ(r.status, 0);
+    CHECK(sscanf(r.out, "%d", &bg) == 1);
+    CHECK_EQ(r.out_len, strlen(r.out) + 60000);
+    end_child(bg);
+    result_free(&r);
+
+    /* On a pty: a child in a session of its own (a job-control shell's background job is in a group of
+     * its own too) keeps the pty open; the kernel hangs it up when the agent closes the master. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* The pause: until the child has left the shell's group, the shell's exit would hang it up. */
+    CHECK_EQ(pty_session(NULL, "setsid sleep 30 & echo $!; sleep 0.5; echo hi-pty; exit 4", out, sizeof(out)),
+             4);
+    CHECK(seconds_since(&t0) < 10);
+    CHECK(sscanf(out, "%d", &bg) == 1 && strstr(out, "hi-pty") != NULL);
+    CHECK(still_runs(bg));
+    end_child(bg);
+}
+
+/* ACTIVITY: the system agent answers with one frame and closes (no distribution runs on this machine); a
+ * distribution's own agent takes it for a protocol error. */
+static void test_activity_frame(void)
+{
+    struct lsl_activity a[LSL_ACTIVITY_MAX];
+    struct lsl_frame_reader rd;
+    struct lsl_frame f;
+    uint8_t frame[12] = {0};
+    size_t n = 99;
+    int fd;
+    pid_t pid = raw_start(&fd, &rd);
+
+    send_frame(fd, LSL_ACTIVITY, NULL, 0);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 1);
+    CHECK_EQ(f.type, LSL_ACTIVITY_REPLY);
+    CHECK_EQ(lsl_activity_decode(f.data, f.len, a, &n), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(recv_raw(fd, &rd, &f), 0);
+    close(fd);
+    CHECK_EQ(finish_agent(pid), 0);
+    lsl_frame_reader_free(&rd);
+
+    lsl_put_u32(frame, LSL_ACTIVITY);
+    lsl_put_u32(frame + 4, 0);
+    expect_protocol_error_at("alpha", frame, 8, false);
+    lsl_put_u32(frame + 4, 4); /* with a payload: malformed */
+    expect_protocol_error(frame, 12, false);
+}
+
+/* A fake /proc: PID/ns/pid links and PID/stat lines. */
+static void fake_proc(const char *dir, int pid, const char *ns, const char *stat)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%d", dir, pid);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/%d/ns", dir, pid);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/%d/ns/pid", dir, pid);
+    CHECK_EQ(symlink(ns, path), 0);
+    snprintf(path, sizeof(path), "%s/%d/stat", dir, pid);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%s 0 0 0\n", stat);
+    fclose(f);
+}
+
+/* Who counts as activity: every live process in a distribution's PID namespace but its init and the init's
+ * lsl-session children (the agent's spare and session relays). */
+static void test_activity_count(void)
+{
+    char dir[] = "/tmp/lsl-proc.XXXXXX", cmd[128];
+    pid_t inits[3] = {100, 200, 999};
+    uint32_t counts[3];
+    int proc;
+
+    CHECK(mkdtemp(dir) != NULL);
+    fake_proc(dir, 100, "pid:[11]", "100 (init) S 0");
+    fake_proc(dir, 101, "pid:[11]", "101 (lsl-session) S 100"); /* the spare: lsl's */
+    fake_proc(dir, 102, "pid:[11]", "102 (sleep) S 100");       /* an orphan (setsid -f): counts */
+    fake_proc(dir, 103, "pid:[11]", "103 (lsl-session) S 102"); /* not the init's child: counts */
+    fake_proc(dir, 104, "pid:[11]", "104 (gone) Z 100");        /* a zombie: does not */
+    fake_proc(dir, 105, "pid:[22]", "105 (a (b) c) R 200");     /* in the other distribution */
+    fake_proc(dir, 200, "pid:[22]", "200 (init) S 0");
+    fake_proc(dir, 201, "pid:[22]", "201 (x) lsl-session) S 200"); /* a name made to look like ours */
+    fake_proc(dir, 300, "pid:[4026531836]", "300 (sh) S 1");       /* the system's */
+    snprintf(cmd, sizeof(cmd), "mkdir %s/self %s/99x", dir, dir);
+    CHECK_EQ(system(cmd), 0);
+    proc = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHECK_EQ(agent_activity_count(proc, inits, 3, counts), 0);
+    CHECK_EQ(counts[0], 2);
+    CHECK_EQ(counts[1], 2);
+    CHECK_EQ(counts[2], 0); /* an init that is gone: nothing */
+    close(proc);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 /* The agent runs in a child: what it would have set the clock to comes back through shared memory. */
 static int64_t *clock_set;
 
@@ -945,6 +1228,11 @@ int main(void)
     RUN(test_hybrid_connect);
     RUN(test_clock);
     RUN(test_hostile_agent);
+    RUN(test_sigterm_unread);
+    RUN(test_sigterm_stuck_stdout);
+    RUN(test_background_child);
+    RUN(test_activity_frame);
+    RUN(test_activity_count);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("%.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     return CHECK_DONE();

@@ -1,12 +1,34 @@
-/* The lsl CLI's pure parts: wsl.exe's grammar with the distribution verbs, archive format detection and
- * export format names, and lsl-distro's file framing. */
+/* The lsl CLI's host-side parts: wsl.exe's grammar with the distribution verbs, archive format detection and
+ * export format names, lsl-distro's file framing, and what lsl leaves on disk: private directories, disk
+ * images and exports (other local users must not read a distribution), an export's partial file made
+ * exclusively. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "archive.h"
 #include "args.h"
 #include "check.h"
 #include "distro_vm.h"
+#include "exitcodes.h"
+#include "image.h"
+#include "paths.h"
+#include "registry.h"
+#include "verbs/distro_store.h"
+#include "verbs/verbs.h"
+
+static char tmp[] = "/tmp/lsl-cli-XXXXXX";
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
 
 static int parse(struct lsl_args *a, const char *const *argv)
 {
@@ -21,10 +43,10 @@ static void test_run_grammar(void)
 {
     struct lsl_args a;
     /* Named arrays: the parsed fields point into them. */
-    const char *exec_argv[] = {"lsl", "-d", "Debian", "-u", "me", "--", "ls", "-l", NULL};
+    const char *exec_argv[] = {"lsl", "-d", "Debian", "-u", "me", "-e", "ls", "-l", NULL};
     CHECK_EQ(parse(&a, exec_argv), 0);
     CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.distro, "Debian") && !strcmp(a.user, "me") &&
-          !strcmp(a.argv[0], "ls"));
+          !strcmp(a.argv[0], "ls") && !strcmp(a.argv[1], "-l") && !a.argv[2]);
     const char *system_argv[] = {"lsl", "--system", "echo", "hi", NULL};
     CHECK_EQ(parse(&a, system_argv), 0);
     CHECK(a.action == LSL_ACT_SHELL && a.system && !strcmp(a.shell_line, "echo hi"));
@@ -47,7 +69,62 @@ static void test_run_grammar(void)
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--force", "true", NULL}), -EINVAL);
     /* A verb only counts first, as with wsl.exe: later it is the command's. */
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--", "lsl", "--import", NULL}), 0);
-    CHECK(a.action == LSL_ACT_EXEC);
+    CHECK(a.action == LSL_ACT_SHELL && !strcmp(a.shell_line, "lsl --import"));
+    lsl_args_free(&a);
+}
+
+/* Item 1 of issue 12: `--` only ends lsl's options (wsl.exe's meaning); -e, or --shell-type none, execs. */
+static void test_double_dash(void)
+{
+    struct lsl_args a;
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--", "exit 42", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SHELL && !strcmp(a.shell_line, "exit 42"));
+    lsl_args_free(&a);
+    /* Joined as ssh joins them: with single spaces, quoting left to the user. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-d", "x", "--", "echo", "$HOME", "a  b", "|", "wc", NULL}),
+             0);
+    CHECK(a.action == LSL_ACT_SHELL && !strcmp(a.shell_line, "echo $HOME a  b | wc") &&
+          !strcmp(a.distro, "x"));
+    lsl_args_free(&a);
+    /* Options after -- are the command's. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--", "-d", "--help", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SHELL && !strcmp(a.shell_line, "-d --help") && !a.distro);
+    lsl_args_free(&a);
+    /* Nothing after it: the login shell, as without it. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--", NULL}), 0);
+    CHECK(a.action == LSL_ACT_LOGIN);
+    /* --shell-type none execs the words after -- too. */
+    const char *none[] = {"lsl", "--shell-type", "none", "--", "echo", "$0", NULL};
+    CHECK_EQ(parse(&a, none), 0);
+    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.argv[0], "echo") && !strcmp(a.argv[1], "$0") && !a.argv[2]);
+    /* -e and --exec: the argv as it is, -- included. */
+    const char *exec[] = {"lsl", "--exec", "sh", "-c", "exit 3", NULL};
+    CHECK_EQ(parse(&a, exec), 0);
+    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.argv[2], "exit 3"));
+    const char *exec_dashes[] = {"lsl", "-e", "--", "x", NULL};
+    CHECK_EQ(parse(&a, exec_dashes), 0);
+    CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.argv[0], "--"));
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-e", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--status", "--", "x", NULL}), -EINVAL);
+}
+
+/* Item 6: usage errors. */
+static void test_usage_errors(void)
+{
+    struct lsl_args a;
+    char err[256];
+    const char *twice[] = {"lsl", "-d", "a", "--distribution", "b", "true", NULL};
+    CHECK_EQ(lsl_args_parse(6, (char **)twice, &a, err, sizeof(err)), -EINVAL);
+    CHECK(strstr(err, "twice") != NULL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-d", "a", "-d", "a", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--distribution=a", "-d", "b", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "-q", "-v", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--verbose", "--quiet", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--all", "--running", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--online", "--all", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--all", "-v", NULL}), 0);
+    CHECK(a.all && a.verbose);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--running", "-q", NULL}), 0);
 }
 
 static void test_verbs(void)
@@ -85,6 +162,10 @@ static void test_verbs(void)
              -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--manage", "x", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--list", "--online", "-v", NULL}), -EINVAL);
+    /* --vhd to stdout is refused by the arguments alone, before anything is looked up or stopped. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--export", "x", "-", "--vhd", NULL}), -EINVAL);
+    CHECK(a.action == LSL_ACT_EXPORT);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--export", "x", "x.img", "--vhd", NULL}), 0);
 }
 
 static void test_archive_formats(void)
@@ -146,12 +227,168 @@ static void test_running_list(void)
     CHECK(!lsl_distro_in_list("", "a"));
 }
 
+/* An export's FILE.lsl-partial: 0600 whatever the umask, never an existing file, never through a symlink. */
+static void test_export_partial(void)
+{
+    char file[256], part[300], target[256], path[PATH_MAX];
+    int fd = -1;
+    snprintf(file, sizeof(file), "%s/out.tar", tmp);
+    mode_t old = umask(0);
+    CHECK_EQ(lsl_export_create_partial(file, path, sizeof(path), &fd), 0);
+    umask(old);
+    snprintf(part, sizeof(part), "%s.lsl-partial", file);
+    CHECK(strcmp(path, part) == 0);
+    CHECK(fd >= 0);
+    CHECK_EQ(mode_of(part), 0600);
+    if (fd >= 0)
+        close(fd);
+    /* There already (another export, or a killed one's): refused, and left alone. */
+    CHECK_EQ(lsl_export_create_partial(file, path, sizeof(path), &fd), LSL_EXIT_EXISTS);
+    CHECK_EQ(mode_of(part), 0600);
+    unlink(part);
+    /* Someone else's symlink where the partial file goes: not followed, nothing created where it points. */
+    snprintf(target, sizeof(target), "%s/victim", tmp);
+    CHECK_EQ(symlink(target, part), 0);
+    CHECK_EQ(lsl_export_create_partial(file, path, sizeof(path), &fd), LSL_EXIT_EXISTS);
+    CHECK(access(target, F_OK) < 0 && errno == ENOENT);
+    unlink(part);
+}
+
+/* A distribution's disk is 0600, made or copied (--vhd import and export, a move across file systems),
+ * whatever the umask; a copy never writes through a symlink at its destination. */
+static void test_image_modes(void)
+{
+    char img[256], copy[256], link[256], target[256];
+    snprintf(img, sizeof(img), "%s/ext4.img", tmp);
+    snprintf(copy, sizeof(copy), "%s/copy.img", tmp);
+    mode_t old = umask(0);
+    int r = lsl_image_create(img, 64u << 20, "t");
+    if (r < 0) { /* no e2fsprogs here: the copy still says what it must */
+        fprintf(stderr, "  (no mke2fs: image creation not checked)\n");
+        int fd = open(img, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+        close(fd);
+    } else {
+        CHECK_EQ(mode_of(img), 0600);
+        CHECK_EQ(lsl_image_is_ext4(img), 1);
+    }
+    CHECK_EQ(lsl_image_copy(img, copy), 0);
+    umask(old);
+    CHECK_EQ(mode_of(copy), 0600);
+    snprintf(link, sizeof(link), "%s/link.img", tmp);
+    snprintf(target, sizeof(target), "%s/elsewhere", tmp);
+    CHECK_EQ(symlink(target, link), 0);
+    CHECK(lsl_image_copy(img, link) < 0);
+    CHECK(access(target, F_OK) < 0);
+    CHECK(mode_of(link) != (mode_t)-1); /* someone else's symlink is left as it was */
+    /* An image an older lsl made 0644 becomes private when next used. */
+    CHECK_EQ(chmod(copy, 0644), 0);
+    lsl_image_make_private(copy);
+    CHECK_EQ(mode_of(copy), 0600);
+    unlink(img);
+    unlink(copy);
+    unlink(link);
+}
+
+/* The state directory holds every disk, the registry and the logs: 0700 when made, and an existing one left
+ * 0755 by an older lsl is made private without a word. The runtime directory as before. */
+static void test_paths_private(void)
+{
+    char home[256], state[300], rt[300], path[400];
+    snprintf(home, sizeof(home), "%s/home", tmp);
+    snprintf(state, sizeof(state), "%s/state", tmp);
+    snprintf(rt, sizeof(rt), "%s/rt", tmp);
+    CHECK_EQ(mkdir(home, 0755), 0);
+    CHECK_EQ(mkdir(rt, 0700), 0);
+    setenv("HOME", home, 1);
+    setenv("XDG_STATE_HOME", state, 1);
+    setenv("XDG_RUNTIME_DIR", rt, 1);
+    mode_t old = umask(022);
+    struct lsl_paths p;
+    CHECK_EQ(lsl_paths_init(&p), 0);
+    snprintf(path, sizeof(path), "%s/lsl", state);
+    CHECK(strcmp(p.state, path) == 0);
+    CHECK_EQ(mode_of(p.state), 0700);
+    CHECK_EQ(mode_of(state), 0700); /* a parent it made, as the XDG spec asks */
+    CHECK_EQ(mode_of(p.runtime), 0700);
+    /* As an older lsl left them. */
+    CHECK_EQ(chmod(p.state, 0755), 0);
+    CHECK_EQ(chmod(p.runtime, 0755), 0);
+    CHECK_EQ(lsl_paths_init(&p), 0);
+    CHECK_EQ(mode_of(p.state), 0700);
+    CHECK_EQ(mode_of(p.runtime), 0700);
+    /* The default place, under ~/.local/state. */
+    unsetenv("XDG_STATE_HOME");
+    CHECK_EQ(lsl_paths_init(&p), 0);
+    snprintf(path, sizeof(path), "%s/.local/state/lsl", home);
+    CHECK(strcmp(p.state, path) == 0);
+    CHECK_EQ(mode_of(p.state), 0700);
+    umask(old);
+}
+
+/* Item 13 of issue 12: an export holds its distribution; a -t, --unregister, --manage or second export of it
+ * is refused at once with LSL_EXIT_BUSY while it runs, and goes ahead once it is over. Items 15 and 11: what
+ * --import and --install record for the first run, and the default user's fallback. */
+static void test_hold_and_first_run(void)
+{
+    struct lsl_paths p;
+    CHECK_EQ(lsl_paths_init(&p), 0); /* test_paths_private's directories */
+    CHECK_EQ(lsl_store_register(&p, "Held", "/d", "/d/ext4.img", "0123456789abcdef",
+                                "[oobe]\ncommand=adduser\ndefaultUid=1000\n"),
+             0);
+    CHECK_EQ(lsl_store_register(&p, "imported", "/e", "/e/ext4.img", "0123456789abcde0", NULL), 0);
+    struct lsl_registry reg = {0}, reg2 = {0};
+    struct lsl_distro *d;
+    int hold = -1, hold2 = -1;
+    CHECK_EQ(lsl_store_lookup_held(&p, "held", &reg, false, "export", &d, &hold), 0);
+    CHECK(hold >= 0 && d && !strcmp(d->name, "Held") && !strcmp(d->oobe_command, "adduser") &&
+          d->default_uid == 1000 && !d->oobe_done);
+    time_t t0 = time(NULL);
+    CHECK_EQ(lsl_store_lookup_held(&p, "HELD", &reg2, true, "unregister", &d, &hold2), LSL_EXIT_BUSY);
+    CHECK(time(NULL) - t0 < 5 && hold2 < 0); /* refused at once: an export takes long */
+    lsl_registry_close(&reg2);
+    close(hold);
+    lsl_registry_close(&reg);
+    CHECK_EQ(lsl_store_lookup_held(&p, "held", &reg2, true, "unregister", &d, &hold2), 0);
+    CHECK(hold2 >= 0);
+    close(hold2);
+    lsl_registry_close(&reg2);
+    CHECK_EQ(lsl_store_lookup_held(&p, "nosuch", &reg2, false, "export", &d, &hold2), LSL_EXIT_NOT_FOUND);
+    lsl_registry_close(&reg2);
+    CHECK_EQ(lsl_store_lookup(&p, "imported", &reg, false, &d), 0);
+    CHECK(d && !d->oobe_command[0] && d->default_uid == -1); /* --import: no first-run setup */
+    lsl_registry_close(&reg);
+
+    struct lsl_distro_run run = {.user = "", .missing = ""};
+    CHECK(!strcmp(lsl_distro_default_user(&run, NULL), ""));
+    CHECK(!strcmp(lsl_distro_default_user(&run, "u"), "u"));
+    snprintf(run.missing, sizeof(run.missing), "u");
+    CHECK(!strcmp(lsl_distro_default_user(&run, "u"), ""));  /* found missing at start: root */
+    CHECK(!strcmp(lsl_distro_default_user(&run, "v"), "v")); /* set again since: asked for */
+    snprintf(run.user, sizeof(run.user), "conf");
+    CHECK(!strcmp(lsl_distro_default_user(&run, "v"), "conf")); /* wsl.conf's first */
+}
+
 int main(void)
 {
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
     RUN(test_run_grammar);
     RUN(test_verbs);
+    RUN(test_double_dash);
+    RUN(test_usage_errors);
     RUN(test_archive_formats);
     RUN(test_file_framing);
     RUN(test_running_list);
+    RUN(test_export_partial);
+    RUN(test_image_modes);
+    RUN(test_paths_private);
+    RUN(test_hold_and_first_run);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", tmp);
     return CHECK_DONE();
 }

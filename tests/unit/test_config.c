@@ -67,10 +67,12 @@ static void test_sections_and_keys(void)
     CHECK(c.catalog && strcmp(c.catalog, "https://example.org/c.json") == 0);
     lsl_config_free(&c);
 
-    /* [lsl] is the same section; keys and section names are case-insensitive, later values win. */
+    /* [lsl] is the same section; keys and section names are case-insensitive; as with WSL, a key set again
+     * keeps its first value and says so, naming both lines. */
     CHECK_EQ(parse(&c, "[LSL]\nMEMORY = 512MB\n[wsl2]\nProcessors=1\nmemory=1G\nvmidletimeout=-5\n"), 0);
-    CHECK_EQ(nwarnings, 0);
-    CHECK_EQ(c.memory, 1ull << 30);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(strcmp(warnings[0], "~/.lslconfig:5: memory was set on line 2 already; that value stays") == 0);
+    CHECK_EQ(c.memory, 512ull << 20);
     CHECK_EQ(c.processors, 1);
     CHECK_EQ(c.vm_idle_timeout_ms, -1);
     lsl_config_free(&c);
@@ -109,12 +111,14 @@ static void test_unknown_warns(void)
 static void test_bad_values(void)
 {
     struct lsl_config c;
-    CHECK_EQ(parse(&c, "[wsl2]\nmemory=abc\nprocessors=0\nvmIdleTimeout=soon\ndefaultVhdSize=0\nmemory=1M\n"
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=abc\nprocessors=0\nvmIdleTimeout=soon\ndefaultVhdSize=0\nmemory=1G\n"
                        "kernel=relative/vmlinux\nprocessors=2x\n"),
              0);
     CHECK_EQ(nwarnings, 7);
     CHECK(strcmp(warnings[0], "~/.lslconfig:2: invalid value 'abc' for memory (default kept)") == 0);
     CHECK(strstr(warnings[1], ":3: invalid value '0' for processors") != NULL);
+    /* The first memory= was bad: WSL keeps the default then, and the second is a repeat all the same. */
+    CHECK(strstr(warnings[4], ":6: memory was set on line 2 already") != NULL);
     CHECK(strstr(warnings[5], ":7: invalid value 'relative/vmlinux' for kernel") != NULL);
     CHECK_EQ(c.memory, LSL_CONFIG_DEFAULT_MEMORY);
     CHECK_EQ(c.processors, LSL_CONFIG_DEFAULT_PROCESSORS);
@@ -123,19 +127,21 @@ static void test_bad_values(void)
     CHECK(!c.kernel);
     lsl_config_free(&c);
 
-    /* Lines that are not INI: a warning each, and the lines after them still count. */
+    /* Lines that are not WSL's grammar: a warning each, and the lines after them still count. A long line is
+     * no problem (inih, before, cut them at 200 bytes). */
     char long_line[400];
     memset(long_line, 'a', sizeof(long_line) - 1);
     long_line[sizeof(long_line) - 1] = '\0';
     char text[600];
-    snprintf(text, sizeof(text), "[wsl2\n[wsl2]\ngarbage\nkernelCommandLine=%s\nprocessors=4\n", long_line);
+    snprintf(text, sizeof(text), "[wsl2\n[wsl2]\ngarbage\nkernelCommandLine=%s\nprocessors=4\n; semicolon\n",
+             long_line);
     CHECK_EQ(parse(&c, text), 0);
     CHECK_EQ(nwarnings, 3);
-    CHECK(strstr(warnings[0], ":1: section header without ']'") != NULL);
-    CHECK(strstr(warnings[1], ":3: expected 'key = value'") != NULL);
-    CHECK(strstr(warnings[2], ":4: line too long") != NULL);
+    CHECK(strstr(warnings[0], ":1: expected ']' after the section name (line ignored)") != NULL);
+    CHECK(strstr(warnings[1], ":3: expected '=' after 'garbage' (line ignored)") != NULL);
+    CHECK(strstr(warnings[2], ":6: expected a key") != NULL); /* ';' starts no comment in WSL's files */
     CHECK_EQ(c.processors, 4);
-    CHECK(!c.kernel_cmdline);
+    CHECK(c.kernel_cmdline && strlen(c.kernel_cmdline) == sizeof(long_line) - 1);
     lsl_config_free(&c);
 
     /* An indented line is a key of its own, not a continuation of the previous value. */
@@ -153,9 +159,9 @@ static void test_kernel_path(void)
     CHECK_EQ(parse(&c, "[wsl2]\nkernel=~/kernels/vmlinux\n"), 0);
     CHECK(c.kernel && strcmp(c.kernel, "/home/tester/kernels/vmlinux") == 0);
     lsl_config_free(&c);
-    CHECK_EQ(parse(&c, "[wsl2]\nkernel=~/a\nkernel=\"/boot/vmlinuz\"\n"),
-             0); /* the second replaces the first */
+    CHECK_EQ(parse(&c, "[wsl2]\nkernel=\"/boot/vmlinuz\"\nkernel=~/a\n"), 0); /* the first stays */
     CHECK(c.kernel && strcmp(c.kernel, "/boot/vmlinuz") == 0);
+    CHECK_EQ(nwarnings, 1);
     lsl_config_free(&c);
 }
 
@@ -211,6 +217,75 @@ static void test_env_wins(void)
     unsetenv("LSL_KERNEL");
 }
 
+/* vmIdleTimeout and LSL_VM_IDLE_TIMEOUT of any size: clamped to what lsl-vmm takes, with a warning, and
+ * turned into --idle-timeout seconds without overflowing (LLONG_MAX ms once wrapped to a negative: never). */
+static void test_idle_timeout_bounds(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=9223372036854775807\n"), 0);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(nwarnings == 1 && strstr(warnings[0], "vmIdleTimeout") && strstr(warnings[0], "maximum"));
+    CHECK_EQ(c.vm_idle_timeout_ms, LSL_IDLE_TIMEOUT_MAX_S * 1000LL);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), LSL_IDLE_TIMEOUT_MAX_S);
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=9223372036854775806\n"), 0);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), LSL_IDLE_TIMEOUT_MAX_S);
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=99999999999999999999999\n"), 0); /* not a long long: refused */
+    CHECK_EQ(nwarnings, 1);
+    CHECK_EQ(c.vm_idle_timeout_ms, LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS);
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=1000000000\n"), 0); /* the maximum itself: no warning */
+    CHECK_EQ(nwarnings, 0);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), LSL_IDLE_TIMEOUT_MAX_S);
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=1\n"), 0);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), 1); /* rounded up: 1 ms is not "stop at once" */
+    CHECK_EQ(parse(&c, "[wsl2]\nvmIdleTimeout=-9223372036854775807\n"), 0);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), -1);
+
+    lsl_config_init(&c);
+    setenv("LSL_VM_IDLE_TIMEOUT", "9223372036854775",
+           1); /* once the largest taken; * 1000 + 999 overflowed */
+    nwarnings = 0;
+    lsl_config_apply_env(&c, collect);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(nwarnings == 1 && strstr(warnings[0], "LSL_VM_IDLE_TIMEOUT") && strstr(warnings[0], "maximum"));
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), LSL_IDLE_TIMEOUT_MAX_S);
+    setenv("LSL_VM_IDLE_TIMEOUT", "9223372036854775807", 1);
+    lsl_config_apply_env(&c, collect);
+    CHECK_EQ(lsl_config_idle_timeout_s(&c), LSL_IDLE_TIMEOUT_MAX_S);
+    unsetenv("LSL_VM_IDLE_TIMEOUT");
+    lsl_config_free(&c);
+}
+
+/* localhostForwarding and its port lists: WSL's boolean, lists checked by proto/fwd.h and kept as written. */
+static void test_localhost_forwarding(void)
+{
+    struct lsl_config c;
+    CHECK_EQ(parse(&c, "[wsl2]\n"), 0);
+    CHECK(c.localhost_forwarding && !c.forward_ports && !c.forward_exclude);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nlocalhostforwarding=FALSE\nlocalhostForwardingPorts = 3000-3999, 8080\n"
+                       "localhostForwardingExclude=5432\n"),
+             0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK(!c.localhost_forwarding);
+    CHECK(c.forward_ports && !strcmp(c.forward_ports, "3000-3999, 8080"));
+    CHECK(c.forward_exclude && !strcmp(c.forward_exclude, "5432"));
+    lsl_config_free(&c);
+    /* Bad values warn and leave the default: forwarding on, every port. */
+    CHECK_EQ(parse(&c, "[wsl2]\nlocalhostForwarding=no\nlocalhostForwardingPorts=80-\n"
+                       "localhostForwardingExclude=70000\n"),
+             0);
+    CHECK_EQ(nwarnings, 3);
+    CHECK(strstr(warnings[0], ":2: invalid value 'no' for localhostForwarding") != NULL);
+    CHECK(strstr(warnings[1], ":3: invalid value '80-' for localhostForwardingPorts") != NULL);
+    CHECK(c.localhost_forwarding && !c.forward_ports && !c.forward_exclude);
+    lsl_config_free(&c);
+    /* An empty allow list forwards nothing, which is not the same as no list. */
+    CHECK_EQ(parse(&c, "[wsl2]\nlocalhostForwardingPorts=\n"), 0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK(c.forward_ports != NULL);
+    lsl_config_free(&c);
+}
+
 int main(void)
 {
     /* The tests decide the environment: none of the caller's overrides leak in. */
@@ -226,5 +301,7 @@ int main(void)
     RUN(test_kernel_path);
     RUN(test_load_file);
     RUN(test_env_wins);
+    RUN(test_idle_timeout_bounds);
+    RUN(test_localhost_forwarding);
     return CHECK_DONE();
 }

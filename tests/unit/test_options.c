@@ -98,6 +98,26 @@ static void test_parse_vsock(void)
     CHECK(strstr(err, "needs a value") != NULL);
 }
 
+/* Localhost forwarding's switches, as lsl hands ~/.lslconfig's keys to the service. */
+static void test_parse_forwarding(void)
+{
+    struct vmm_options o;
+    char err[256];
+    CHECK_EQ(parse(&o, err, "-k", "k", NULL), 0);
+    CHECK(o.forward.enabled && lsl_fwd_policy_allows(&o.forward, 8000));
+    CHECK_EQ(parse(&o, err, "-k", "k", "--no-localhost-forwarding", NULL), 0);
+    CHECK(!lsl_fwd_policy_allows(&o.forward, 8000));
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-ports", "8000-8010", "--forward-exclude", "8005", NULL), 0);
+    CHECK(lsl_fwd_policy_allows(&o.forward, 8000) && !lsl_fwd_policy_allows(&o.forward, 8005) &&
+          !lsl_fwd_policy_allows(&o.forward, 22));
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-ports", " ", NULL), 0); /* the empty list: no port */
+    CHECK(!lsl_fwd_policy_allows(&o.forward, 8000));
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-ports", "0", NULL), -22);
+    CHECK(strstr(err, "--forward-ports") != NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-exclude", "1-x", NULL), -22);
+    CHECK(strstr(err, "--forward-exclude") != NULL);
+}
+
 static void test_parse_disk_slots(void)
 {
     struct vmm_options o;
@@ -206,6 +226,7 @@ int main(void)
     RUN(test_parse_errors);
     RUN(test_parse_vsock);
     RUN(test_parse_disk_slots);
+    RUN(test_parse_forwarding);
     RUN(test_parse_size);
     RUN(test_cmdline_roundtrip);
     RUN(test_guest_decoder_rejects);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "activity.h"
 #include "check.h"
 #include "control.h"
 #include "distro.h"
@@ -176,6 +177,92 @@ static void test_file_frames(void)
     }
 }
 
+static void test_activity(void)
+{
+    struct lsl_activity a[3] = {{"Debian", 0}, {"a", 7}, {"x.y_z-1", 0xffffffffu}}, d[LSL_ACTIVITY_MAX];
+    uint8_t buf[256];
+    size_t n, len = lsl_activity_encode(a, 3, buf, sizeof(buf));
+
+    CHECK_EQ(len, 4 + 3 * 5 + 6 + 1 + 7);
+    CHECK_EQ(lsl_activity_size(a, 3), len);
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
+    CHECK_EQ(n, 3);
+    CHECK(!strcmp(d[0].name, "Debian") && d[0].processes == 0 && !strcmp(d[1].name, "a") &&
+          d[1].processes == 7);
+    CHECK(!strcmp(d[2].name, "x.y_z-1") && d[2].processes == 0xffffffffu);
+    /* Nothing runs: a count of zero, and no room is no frame. */
+    CHECK_EQ(lsl_activity_encode(a, 0, buf, sizeof(buf)), 4);
+    CHECK_EQ(lsl_activity_decode(buf, 4, d, &n), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(lsl_activity_encode(a, 3, buf, len - 1), 0);
+
+    /* Every truncation, a trailing byte, too many entries, a bad name or length are refused. */
+    len = lsl_activity_encode(a, 3, buf, sizeof(buf));
+    for (size_t cut = 0; cut < len; cut++)
+        CHECK_EQ(lsl_activity_decode(buf, cut, d, &n), -EPROTO);
+    buf[len] = 0;
+    CHECK_EQ(lsl_activity_decode(buf, len + 1, d, &n), -EPROTO);
+    lsl_put_u32(buf, LSL_ACTIVITY_MAX + 1);
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    lsl_put_u32(buf, 3);
+    buf[4 + 4] = 0; /* the first name's length */
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[4 + 4] = 6;
+    buf[4 + 5] = '/'; /* "/ebian" */
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[4 + 5] = '\0'; /* a NUL inside */
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[4 + 5] = 'D';
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
+    strcpy(a[0].name, "bad name");
+    CHECK_EQ(lsl_activity_size(a, 1), 0);
+    CHECK_EQ(lsl_activity_size(a, LSL_ACTIVITY_MAX + 1), 0);
+}
+
+static void test_start_output(void)
+{
+    char buf[512], text[1024];
+    struct lsl_distro_out o;
+    size_t pos = 0, len = 0;
+    int n;
+
+    n = lsl_distro_out_format(buf, sizeof(buf), LSL_DISTRO_OUT_USER_YES, "alice");
+    CHECK(n > 0 && !strcmp(buf, "user yes alice\n"));
+    memcpy(text + len, buf, (size_t)n), len += (size_t)n;
+    n = lsl_distro_out_format(buf, sizeof(buf), LSL_DISTRO_OUT_USER_NO, "ghost");
+    memcpy(text + len, buf, (size_t)n), len += (size_t)n;
+    /* A warning quoting a hostile fstab: a newline in it cannot start a line of its own. */
+    n = lsl_distro_out_format(buf, sizeof(buf), LSL_DISTRO_OUT_WARNING, "bad\nuser yes root\x7f");
+    CHECK(n > 0 && !strcmp(buf, "warning bad?user yes root?\n"));
+    memcpy(text + len, buf, (size_t)n), len += (size_t)n;
+    memcpy(text + len, "future thing\n", 13), len += 13;
+    memcpy(text + len, "warning last", 12), len += 12; /* no newline at the end */
+
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), 1);
+    CHECK(o.kind == LSL_DISTRO_OUT_USER_YES && !strcmp(o.text, "alice"));
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), 1);
+    CHECK(o.kind == LSL_DISTRO_OUT_USER_NO && !strcmp(o.text, "ghost"));
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), 1);
+    CHECK(o.kind == LSL_DISTRO_OUT_WARNING && !strcmp(o.text, "bad?user yes root?"));
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), -1); /* skipped, not the end */
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), 1);
+    CHECK(o.kind == LSL_DISTRO_OUT_WARNING && !strcmp(o.text, "last"));
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), 0);
+    CHECK_EQ(pos, len);
+
+    /* Long texts are cut to the limit; a received line over it or with control bytes is refused. */
+    memset(text, 'x', 600);
+    text[600] = '\0';
+    n = lsl_distro_out_format(buf, sizeof(buf), LSL_DISTRO_OUT_WARNING, text);
+    CHECK_EQ(n, (int)strlen("warning ") + LSL_DISTRO_OUT_TEXT_MAX + 1);
+    CHECK_EQ(lsl_distro_out_format(buf, 20, LSL_DISTRO_OUT_WARNING, text), -1);
+    len = (size_t)snprintf(text, sizeof(text), "warning %0300d\n", 1);
+    pos = 0;
+    CHECK_EQ(lsl_distro_out_next(text, len, &pos, &o), -1);
+    pos = 0;
+    CHECK_EQ(lsl_distro_out_next("user no a\tb\n", 12, &pos, &o), -1);
+}
+
 int main(void)
 {
     RUN(test_exec_roundtrip);
@@ -183,5 +270,7 @@ int main(void)
     RUN(test_control);
     RUN(test_distro_rules);
     RUN(test_file_frames);
+    RUN(test_activity);
+    RUN(test_start_output);
     return CHECK_DONE();
 }

@@ -1,16 +1,21 @@
 /* The installed-distro registry: add/find/remove/default, a round trip through the file, atomic saves,
- * corrupt files refused, and two processes updating it at once without losing either's changes. */
+ * corrupt files refused, two processes updating it at once without losing either's changes, a private file,
+ * and a lock wait that ends. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "lock.h"
+#include "macro.h"
 #include "registry.h"
 
 static char state[] = "/tmp/lsl-registry-XXXXXX";
@@ -224,6 +229,72 @@ static void test_concurrent_updates(void)
     lsl_registry_close(&r);
 }
 
+/* distros.json names where every disk is: 0600 (and its lock file), whatever the umask lets through. */
+static void test_private(void)
+{
+    unlink(file);
+    mode_t old = umask(0);
+    struct lsl_registry r;
+    CHECK_EQ(lsl_registry_open(&r, state, LSL_REGISTRY_WRITE), 0);
+    struct lsl_distro d = make("Private");
+    CHECK_EQ(lsl_registry_add(&r, &d), 0);
+    CHECK_EQ(lsl_registry_save(&r), 0);
+    lsl_registry_close(&r);
+    umask(old);
+    struct stat st;
+    char lock[300];
+    CHECK_EQ(stat(file, &st), 0);
+    CHECK_EQ(st.st_mode & 0777, 0600);
+    snprintf(lock, sizeof(lock), "%s/distros.lock", state);
+    CHECK_EQ(stat(lock, &st), 0);
+    CHECK_EQ(st.st_mode & 0777, 0600);
+    unlink(file);
+}
+
+/* The cleanup function: a zeroed registry (a lookup that never opened it) closes nothing, fd 0 included. */
+static void test_cleanup(void)
+{
+    {
+        _cleanup_(lsl_registry_closep) struct lsl_registry zero = {0};
+    }
+    CHECK(fcntl(0, F_GETFD) >= 0 || errno != EBADF);
+    {
+        _cleanup_(lsl_registry_closep) struct lsl_registry r = {0};
+        CHECK_EQ(lsl_registry_open(&r, state, LSL_REGISTRY_WRITE), 0);
+    } /* closed here: the lock is free again */
+    struct lsl_registry r;
+    CHECK_EQ(lsl_registry_open(&r, state, LSL_REGISTRY_WRITE), 0);
+    lsl_registry_close(&r);
+    lsl_registry_close(&r); /* twice is harmless */
+}
+
+/* A lock nobody lets go of costs a bounded wait, not a hung lsl. */
+static void test_lock_bounded(void)
+{
+    char lock[300];
+    snprintf(lock, sizeof(lock), "%s/held.lock", state);
+    int holder = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(holder >= 0 && flock(holder, LOCK_EX) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = lsl_lock_take(lock, 1);
+        _exit(fd == -ETIMEDOUT ? 0 : 1);
+    }
+    int st = -1;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(holder);
+    int fd = lsl_lock_take(lock, 1); /* free now: at once */
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    /* Never through a symlink someone put there. */
+    snprintf(lock, sizeof(lock), "%s/link.lock", state);
+    CHECK_EQ(symlink("/nonexistent/lsl-target", lock), 0);
+    CHECK_EQ(lsl_lock_take(lock, 1), -ELOOP);
+    unlink(lock);
+}
+
 int main(void)
 {
     if (!mkdtemp(state)) {
@@ -236,6 +307,9 @@ int main(void)
     RUN(test_atomic_save);
     RUN(test_corrupt_refused);
     RUN(test_concurrent_updates);
+    RUN(test_private);
+    RUN(test_cleanup);
+    RUN(test_lock_bounded);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
     if (system(cmd) != 0)

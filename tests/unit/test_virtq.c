@@ -219,6 +219,33 @@ static void test_event_idx(void)
     CHECK(virtq_arm_notify(&vq)); /* arrived after arming: must be noticed */
 }
 
+/* A request the device popped but had nothing for goes back to the head of the ring, unused. */
+static void test_unpop(void)
+{
+    setup(true);
+    set_desc(0, BUF, 64, VIRTQ_DESC_F_WRITE, 0);
+    set_desc(1, BUF + 64, 64, VIRTQ_DESC_F_WRITE, 0);
+    offer(0);
+    offer(1);
+    CHECK_EQ(virtq_pop(&vq, &m, &req), 1);
+    CHECK_EQ(req.head, 0);
+    virtq_unpop(&vq);
+    /* Still pending: arming the notification must report it, not sleep on it. */
+    CHECK(virtq_arm_notify(&vq));
+    CHECK_EQ(((uint16_t *)&((struct virtq_used_elem *)&used()[2])[QSIZE])[0], 0);
+    CHECK_EQ(virtq_pop(&vq, &m, &req), 1);
+    CHECK_EQ(req.head, 0);
+    CHECK_EQ(req.in_len, 64);
+    CHECK_EQ(virtq_pop(&vq, &m, &req), 1);
+    CHECK_EQ(req.head, 1);
+    CHECK_EQ(virtq_pop(&vq, &m, &req), 0);
+    CHECK_EQ(used()[1], 0); /* nothing was returned to the driver along the way */
+    virtq_push(&vq, 0, 0);
+    virtq_push(&vq, 1, 0);
+    CHECK_EQ(used()[1], 2);
+    CHECK(!virtq_arm_notify(&vq));
+}
+
 static void test_iov_helpers(void)
 {
     char a[4] = "abcd", b[3] = "efg", out[8] = {0};
@@ -243,6 +270,7 @@ int main(void)
     RUN(test_malformed);
     RUN(test_enable_checks);
     RUN(test_event_idx);
+    RUN(test_unpop);
     RUN(test_iov_helpers);
     virtq_req_free(&req);
     gmem_free(&m);

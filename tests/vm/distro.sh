@@ -38,7 +38,7 @@ import_export_roundtrip() {
 	rt_tar && lsl --import rt "$S/d/rt" "$S/rt.tar.gz" || return 1
 	# Checked from inside: owners, modes, setuid, device numbers, the hardlink, symlinks.
 	local out
-	out=$(lsl -d rt -- sh -c 'stat -c "%n %u %g %a %h" /home/u/file /home/u/hard /bin/suid "/srv/odd name" /srv;
+	out=$(lsl -d rt -e sh -c 'stat -c "%n %u %g %a %h" /home/u/file /home/u/hard /bin/suid "/srv/odd name" /srv;
 		stat -c "%n %t:%T %a" /srv/nodes/null2 /srv/nodes/blk2; readlink /home/u/sym; readlink /home/u/dangling;
 		[ -p /srv/nodes/fifo ] && echo fifo; hostname') || return 1
 	local want="/home/u/file 1000 1000 640 2
@@ -64,34 +64,81 @@ export_formats() {
 		lsl --export rt "$S/out.$f" || return 1
 		python3 "$here/treediff.py" "$S/rt.tar.gz" "$S/out.$f" >/dev/null || { echo "export as $f differs"; return 1; }
 		lsl --import "rt-$f" "$S/d/rt-$f" "$S/out.$f" || return 1
-		[ "$(lsl -d "rt-$f" -- cat /home/u/file)" = hello ] || { echo "re-import of $f"; return 1; }
+		[ "$(lsl -d "rt-$f" -e cat /home/u/file)" = hello ] || { echo "re-import of $f"; return 1; }
 		lsl --unregister "rt-$f" || return 1
 	done
 	# To stdout, and from stdin.
 	lsl --export rt - --format tar.zst | lsl --import rt-pipe "$S/d/rt-pipe" - || return 1
-	[ "$(lsl -d rt-pipe -- stat -c %u:%a /home/u/file)" = 1000:640 ] || { echo "pipe round trip"; return 1; }
+	[ "$(lsl -d rt-pipe -e stat -c %u:%a /home/u/file)" = 1000:640 ] || { echo "pipe round trip"; return 1; }
 	lsl --unregister rt-pipe
 }
 wsl_file() {
-	# A .wsl file: a tar.gz with /etc/wsl-distribution.conf, whose OOBE command runs once on the first launch.
+	# A .wsl file: a tar.gz with /etc/wsl-distribution.conf, whose OOBE command runs once, on the first launch
+	# of an interactive shell (items 15 and 16 of issue 12: wsl.exe's rules). The file is read as WSL reads it:
+	# quotes are removed wherever they are, so the ones the command needs are escaped.
 	mktar "$S/w.wsl" --distribution-conf '[oobe]
-command = /bin/sh -c "echo ran >> /root/oobe-runs"
+command = /bin/sh -c \"echo ran >> /root/oobe-runs\"
 defaultUid = 1000
 defaultName = Test
 [shortcut]
 icon = /usr/share/icon.ico' || return 1
 	lsl --install --from-file "$S/w.wsl" --name w --location "$S/d/w" --no-launch || return 1
-	[ "$(lsl -d w -- id -u)" = 1000 ] || { echo "the default user is not defaultUid 1000"; return 1; }
-	[ "$(lsl -d w -u root -- id -u)" = 0 ] || return 1
-	lsl -d w -- true || return 1
-	[ "$(lsl -d w -u root -- cat /root/oobe-runs)" = ran ] || { echo "OOBE ran: $(lsl -d w -u root -- cat /root/oobe-runs)"; return 1; }
-	# Without --name the distribution is called what its wsl-distribution.conf says, as with wsl.exe.
-	lsl --install --from-file "$S/w.wsl" --location "$S/d/w-named" --no-launch || return 1
+	# A launch with a command runs no first-run setup: root, as in WSL until the setup is done.
+	[ "$(lsl -d w -e id -u)" = 0 ] || { echo "default user before the first shell: $(lsl -d w -e id -u)"; return 1; }
+	lsl -d w -e test ! -e /root/oobe-runs || { echo "the first-run setup ran for a command"; return 1; }
+	# The first interactive shells, two at once: the setup runs once, then defaultUid is the default user.
+	local a b out
+	lsl -d w </dev/null >/dev/null 2>"$S/oobe-a" &
+	a=$!
+	lsl -d w </dev/null >/dev/null 2>"$S/oobe-b" &
+	b=$!
+	wait $a && wait $b || { echo "a first launch failed: $(cat "$S/oobe-a" "$S/oobe-b")"; return 1; }
+	lsl -d w </dev/null >/dev/null || return 1
+	out=$(lsl -d w -u root -e cat /root/oobe-runs)
+	[ "$out" = ran ] || { echo "OOBE ran: '$out'"; return 1; }
+	[ "$(lsl -d w -e id -u)" = 1000 ] || { echo "the default user is not defaultUid 1000"; return 1; }
+	[ "$(lsl -d w -u root -e id -u)" = 0 ] || return 1
+	# Item 11: a registered default user that no longer exists: root, with one line.
+	lsl -d w -u root -e sed -i '/^u:/d' /etc/passwd && lsl --terminate w || return 1
+	out=$(lsl -d w -e id -u 2>"$S/err") && [ "$out" = 0 ] || { echo "without user 1000: '$out'"; return 1; }
+	[ "$(cat "$S/err")" = "lsl: w: its default user '1000' does not exist in it; using root" ] ||
+		{ echo "warning: $(cat "$S/err")"; return 1; }
+	# --import of the same file: no first-run setup at all.
+	lsl --import wi "$S/d/wi" "$S/w.wsl" || return 1
+	lsl -d wi </dev/null >/dev/null || return 1
+	[ "$(lsl -d wi -e sh -c 'test ! -e /root/oobe-runs && id -u')" = 0 ] || { echo "--import ran the setup"; return 1; }
+	lsl --unregister wi || return 1
+	# Without --name the distribution is called what its wsl-distribution.conf says, as with wsl.exe, and the
+	# install launches that one (not the default): its first-run setup runs there.
+	out=$(lsl --install --from-file "$S/w.wsl" --location "$S/d/w-named" </dev/null 2>&1) || { echo "install: $out"; return 1; }
 	registered Test || { echo "not registered as its defaultName Test: $(lsl -l -q)"; return 1; }
+	[ "$(lsl -d Test -u root -e cat /root/oobe-runs)" = ran ] || { echo "the install did not launch Test"; return 1; }
+	[ "$(lsl -d w -u root -e cat /root/oobe-runs)" = ran ] || { echo "w's setup ran again"; return 1; }
 	lsl --unregister Test || return 1
 	mktar "$S/plain.tar.gz" || return 1
 	expect_rc 2 lsl --install --from-file "$S/plain.tar.gz" --location "$S/d/plain" || return 1
 	nothing_left plain "$S/d/plain"
+}
+# Item 13: an export holds its distribution: another export, -t, --unregister and --manage of it are refused
+# with one line while it runs (it is kept running by a reader that takes nothing for a while), and work after.
+export_exclusive() {
+	rt_tar || return 1
+	registered ex || lsl --import ex "$S/d/ex" "$S/rt.tar.gz" || return 1
+	lsl -d ex -e sh -c 'head -c 64000000 /dev/urandom >/big' || return 1
+	lsl --export ex - | { sleep 30; cat >/dev/null; } &
+	local pid=$! i cmd
+	for ((i = 0; i < 150; i++)); do
+		grep -qs '^export ' "$XDG_STATE_HOME"/lsl/locks/*.hold && break
+		sleep 0.2
+	done
+	for cmd in "--export ex $S/ex2.tar" "--terminate ex" "--unregister ex" "--manage ex --resize 3GB"; do
+		# shellcheck disable=SC2086 # the words of cmd
+		expect_rc 8 lsl $cmd 2>"$S/err" || { kill $pid; return 1; }
+		[ "$(wc -l <"$S/err")" = 1 ] && grep -q 'ex is being exported' "$S/err" || { echo "$cmd: $(cat "$S/err")"; kill $pid; return 1; }
+	done
+	[ ! -e "$S/ex2.tar" ] && [ ! -e "$S/ex2.tar.lsl-partial" ] || { echo "the refused export left a file"; return 1; }
+	wait $pid || { echo "the export that held it failed"; return 1; }
+	lsl --terminate ex && lsl --unregister ex && ! registered ex
 }
 serve_http() { # dir: an HTTP server on 127.0.0.1 serving dir; sets port
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -117,16 +164,18 @@ install_http() {
   "download": {"amd64": {"url": "http://127.0.0.1:$port/good.tar.xz", "sha256": "$sum"}}},
  {"name": "badsum", "friendlyName": "Wrong checksum",
   "download": {"amd64": {"url": "http://127.0.0.1:$port/good.tar.xz", "sha256": "$(printf '0%.0s' {1..64})"}}},
- {"name": "missing", "friendlyName": "404",
+ {"name": "missing",
   "download": {"amd64": {"url": "http://127.0.0.1:$port/nope.tar.gz", "sha256": "$(printf '1%.0s' {1..64})"}}}
 ]}
 JSON
 	printf '[wsl2]\ncatalog = %s\nnoSuchKey = 1\n' "$S/catalog.json" >"$HOME/.lslconfig"
-	lsl --list --online 2>"$S/warn" | grep -q 'good' || { echo "--list --online"; return 1; }
+	lsl --list --online 2>"$S/warn" >"$S/online" && grep -q 'Good test' "$S/online" || { echo "--list --online"; return 1; }
+	# An entry without a friendly name shows its name there.
+	grep -q '^  missing  *missing$' "$S/online" || { echo "--list --online: $(cat "$S/online")"; return 1; }
 	grep -q "noSuchKey" "$S/warn" || { echo "no warning for an unknown config key: $(cat "$S/warn")"; return 1; }
 	printf '[wsl2]\ncatalog = %s\n' "$S/catalog.json" >"$HOME/.lslconfig"
 	lsl --install good --location "$S/d/good" --no-launch 2>/dev/null || return 1
-	[ "$(lsl -d good -- hostname)" = good-host ] || return 1
+	[ "$(lsl -d good -e hostname)" = good-host ] || return 1
 	expect_rc 6 lsl --install badsum --location "$S/d/badsum" --no-launch 2>"$S/err" || return 1
 	# Its progress line ("downloading ...") and one error line.
 	[ "$(grep -c '^lsl: cannot' "$S/err")" = 1 ] && grep -q sha256 "$S/err" || { echo "error: $(cat "$S/err")"; return 1; }
@@ -162,26 +211,26 @@ name_collisions() {
 	expect_rc 2 lsl --import "bad/name" "$S/d/x" "$S/rt.tar.gz" 2>/dev/null || return 1
 	expect_rc 2 lsl --import onlyname 2>/dev/null || return 1
 	expect_rc 3 lsl --unregister no-such 2>/dev/null || return 1
-	expect_rc 255 lsl -d no-such -- true 2>/dev/null
+	expect_rc 255 lsl -d no-such -e true 2>/dev/null
 }
 two_at_once() {
 	mktar "$S/a.tar.gz" --hostname host-a && mktar "$S/b.tar" --format tar --hostname host-b || return 1
 	lsl --import a "$S/d/a" "$S/a.tar.gz" && lsl --import b "$S/d/b" "$S/b.tar" || return 1
 	# A long-running process in a, then b starts: both run, each with its own hostname and PID 1.
-	lsl -d a -- sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > /run/sleeper' || return 1
-	[ "$(lsl -d a -- hostname)" = host-a ] && [ "$(lsl -d b -- hostname)" = host-b ] || { echo "hostnames"; return 1; }
-	[ "$(lsl -d a -- sh -c 'cat /proc/1/comm; ps | grep -c "[s]leep 300"')" = "$(printf 'init\n1')" ] ||
-		{ echo "a's PID 1 or sleeper: $(lsl -d a -- ps)"; return 1; }
-	lsl -d b -- sh -c '! ps | grep -q "[s]leep 300"' || { echo "b sees a's processes"; return 1; }
+	lsl -d a -e sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $! > /run/sleeper' || return 1
+	[ "$(lsl -d a -e hostname)" = host-a ] && [ "$(lsl -d b -e hostname)" = host-b ] || { echo "hostnames"; return 1; }
+	[ "$(lsl -d a -e sh -c 'cat /proc/1/comm; ps | grep -c "[s]leep 300"')" = "$(printf 'init\n1')" ] ||
+		{ echo "a's PID 1 or sleeper: $(lsl -d a -e ps)"; return 1; }
+	lsl -d b -e sh -c '! ps | grep -q "[s]leep 300"' || { echo "b sees a's processes"; return 1; }
 	lsl --list --verbose >"$S/l" || return 1
 	grep -Eq '^[* ] +a +Running' "$S/l" && grep -Eq '^[* ] +b +Running' "$S/l" || { echo "list: $(cat "$S/l")"; return 1; }
 	lsl --terminate b || return 1
 	lsl --list --verbose | grep -Eq '^[* ] +b +Stopped' || { echo "b is not Stopped after -t"; return 1; }
-	lsl -d a -- sh -c 'kill -0 $(cat /run/sleeper)' || { echo "terminating b disturbed a"; return 1; }
+	lsl -d a -e sh -c 'kill -0 $(cat /run/sleeper)' || { echo "terminating b disturbed a"; return 1; }
 	lsl --list --running --quiet >"$S/l" || return 1
 	grep -qx a "$S/l" && ! grep -qx b "$S/l" || { echo "running: $(cat "$S/l")"; return 1; }
 	# Files are shared through /mnt/lsl, and b comes back when used again.
-	lsl -d a -- sh -c 'echo from-a > /mnt/lsl/x' && [ "$(lsl -d b -- cat /mnt/lsl/x)" = from-a ] ||
+	lsl -d a -e sh -c 'echo from-a > /mnt/lsl/x' && [ "$(lsl -d b -e cat /mnt/lsl/x)" = from-a ] ||
 		{ echo "/mnt/lsl is not shared"; return 1; }
 }
 own_agent() {
@@ -189,31 +238,31 @@ own_agent() {
 	# per command); a port record that is stale or missing falls back to the system agent, never to the
 	# wrong distribution.
 	ready a a.tar.gz --hostname host-a && ready b b.tar --format tar --hostname host-b || return 1
-	lsl -d a -- true && lsl -d b -- true || return 1
+	lsl -d a -e true && lsl -d b -e true || return 1
 	local run=$XDG_RUNTIME_DIR/lsl/distros pa pb out
 	pa=$(sed -n 2p "$run/a.run") && pb=$(sed -n 2p "$run/b.run") || return 1
 	[ -n "$pa" ] && [ -n "$pb" ] && [ "$pa" != 0 ] && [ "$pa" != "$pb" ] || { echo "ports: a=$pa b=$pb"; return 1; }
-	out=$(lsl -d a -- sh -c 'echo $(cat /proc/$PPID/comm) $(cut -d" " -f4 /proc/$PPID/stat)') || return 1
+	out=$(lsl -d a -e sh -c 'echo $(cat /proc/$PPID/comm) $(cut -d" " -f4 /proc/$PPID/stat)') || return 1
 	[ "$out" = "lsl-session 1" ] || { echo "the command's parent (comm, its parent): $out"; return 1; }
-	out=$(lsl -d a -- sh -c 'tr -d "\\0" </proc/1/cmdline') || return 1
+	out=$(lsl -d a -e sh -c 'tr -d "\\0" </proc/1/cmdline') || return 1
 	[ "$out" = init ] || { echo "PID 1's command line: $out"; return 1; }
 	printf '\n%s\n' "$pb" >"$run/a.run"
-	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "with b's port in a's record"; return 1; }
+	[ "$(lsl -d a -e hostname)" = host-a ] || { echo "with b's port in a's record"; return 1; }
 	rm "$run/a.run"
-	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "without a record"; return 1; }
+	[ "$(lsl -d a -e hostname)" = host-a ] || { echo "without a record"; return 1; }
 	lsl --terminate b || return 1
 	printf '\n%s\n' "$pb" >"$run/a.run"
-	[ "$(lsl -d a -- hostname)" = host-a ] || { echo "with a port nobody listens on"; return 1; }
-	[ "$(lsl -d b -- hostname)" = host-b ] || { echo "b after -t"; return 1; }
+	[ "$(lsl -d a -e hostname)" = host-a ] || { echo "with a port nobody listens on"; return 1; }
+	[ "$(lsl -d b -e hostname)" = host-b ] || { echo "b after -t"; return 1; }
 }
 disk_space_returns() {
 	ready a a.tar.gz --hostname host-a || return 1
 	local img=$S/d/a/ext4.img before grown after
-	lsl -d a -- sync || return 1
+	lsl -d a -e sync || return 1
 	before=$(du -k "$img" | cut -f1)
-	lsl -d a -- sh -c 'head -c 200000000 /dev/urandom > /big && sync' || return 1
+	lsl -d a -e sh -c 'head -c 200000000 /dev/urandom > /big && sync' || return 1
 	grown=$(du -k "$img" | cut -f1)
-	lsl -d a -- sh -c 'rm /big && sync && fstrim / || true' || return 1
+	lsl -d a -e sh -c 'rm /big && sync && fstrim / || true' || return 1
 	after=$(du -k "$img" | cut -f1)
 	echo "image: ${before} KiB, ${grown} KiB with 200 MB written, ${after} KiB after delete+fstrim"
 	[ "$grown" -gt $((before + 150000)) ] || { echo "the write did not reach the image"; return 1; }
@@ -224,41 +273,83 @@ disk_held_after_stop() {
 	# is gone. The disk must not be taken out of the VM under it: --terminate says so and fails; once the
 	# holder is gone, the distribution starts and stops as usual, its data intact.
 	ready a a.tar.gz --hostname host-a || return 1
-	lsl -d a -- sh -c 'echo kept > /kept' || return 1
+	lsl -d a -e sh -c 'echo kept > /kept' || return 1
 	local init
-	init=$(lsl --system -- cut -d' ' -f1 /run/lsl/distros/a/init) && [ -n "$init" ] || { echo "a's init: $init"; return 1; }
-	lsl --system -- sh -c "setsid nsenter -t $init -m -r /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo \$! > /run/holder" || return 1
+	init=$(lsl --system -e cut -d' ' -f1 /run/lsl/distros/a/init) && [ -n "$init" ] || { echo "a's init: $init"; return 1; }
+	lsl --system -e sh -c "setsid nsenter -t $init -m -r /bin/sleep 300 </dev/null >/dev/null 2>&1 & echo \$! > /run/holder" || return 1
 	expect_rc 255 lsl --terminate a 2>"$S/err" || return 1
 	grep -q 'busy' "$S/err" || { echo "the error: $(cat "$S/err")"; return 1; }
-	lsl --system -- sh -c 'kill $(cat /run/holder)' || return 1
-	[ "$(lsl -d a -- cat /kept)" = kept ] || { echo "after the failed stop"; return 1; }
+	lsl --system -e sh -c 'kill $(cat /run/holder)' || return 1
+	[ "$(lsl -d a -e cat /kept)" = kept ] || { echo "after the failed stop"; return 1; }
 	lsl --terminate a || return 1
-	[ "$(lsl -d a -- cat /kept)" = kept ] || { echo "after the stop"; return 1; }
+	[ "$(lsl -d a -e cat /kept)" = kept ] || { echo "after the stop"; return 1; }
 }
 manage_and_list() {
 	rt_ready || return 1
 	lsl --manage rt --set-default-user u || return 1
 	# wsl.conf's [user] default would win; rt's has none.
-	[ "$(lsl -d rt -- id -un)" = u ] || { echo "default user: $(lsl -d rt -- id -un)"; return 1; }
+	[ "$(lsl -d rt -e id -un)" = u ] || { echo "default user: $(lsl -d rt -e id -un)"; return 1; }
 	lsl --set-default rt || return 1
 	lsl --list --verbose | grep -Eq '^\* +rt ' || { echo "rt is not the default: $(lsl -l -v)"; return 1; }
-	[ "$(lsl -- hostname)" = rt-host ] || return 1
+	[ "$(lsl -e hostname)" = rt-host ] || return 1
 	# Down to 2 GB, then up by one: the file and the file system follow (df shows less: the journal stays).
 	local kb kb2
 	lsl --manage rt --resize 2GB || return 1
 	[ "$(stat -c %s "$S/d/rt/ext4.img")" = $((2 << 30)) ] || { echo "image size after --resize 2GB"; return 1; }
-	kb=$(lsl -d rt -- df -k / | awk 'NR==2 {print $2}')
+	kb=$(lsl -d rt -e df -k / | awk 'NR==2 {print $2}')
 	lsl --manage rt --resize 3GB || return 1
-	kb2=$(lsl -d rt -- df -k / | awk 'NR==2 {print $2}')
+	kb2=$(lsl -d rt -e df -k / | awk 'NR==2 {print $2}')
 	[ $((kb2 - kb)) -gt 1000000 ] && [ $((kb2 - kb)) -lt 1100000 ] || { echo "df: $kb KiB at 2GB, $kb2 KiB at 3GB"; return 1; }
 	expect_rc 2 lsl --manage rt --resize lots 2>/dev/null || return 1
 	lsl --manage rt --move "$S/moved/rt" || return 1
 	[ -f "$S/moved/rt/ext4.img" ] && [ ! -e "$S/d/rt/ext4.img" ] || { echo "not moved"; return 1; }
-	[ "$(lsl -d rt -u root -- cat /home/u/file)" = hello ] || return 1
+	[ "$(lsl -d rt -u root -e cat /home/u/file)" = hello ] || return 1
 	lsl --unregister rt || return 1
 	! registered rt && [ ! -e "$S/moved/rt" ] || { echo "unregister left $(ls "$S/moved")"; return 1; }
 }
+private_files() {
+	# Other local users read nothing of a distribution: the state directory and a distribution's directory 0700,
+	# its disk, the registry, the logs and every export 0600, whatever the umask. A state directory an older lsl
+	# left 0755 is made private on the next run, without a word.
+	umask 022
+	rt_ready || return 1
+	local st=$XDG_STATE_HOME/lsl f m
+	lsl -d rt -e true || return 1
+	lsl --export rt "$S/priv.tar" && lsl --export rt "$S/priv.img" --vhd || return 1
+	lsl --install --from-file "$S/rt.tar.gz" --name priv --no-launch || return 1 # the default place: $st/distros
+	for f in "$st" "$S/d/rt" "$st/distros/priv"; do
+		m=$(stat -c %a "$f") && [ "$m" = 700 ] || { echo "$f has mode $m, not 700"; return 1; }
+	done
+	for f in "$S/d/rt/ext4.img" "$st/distros/priv/ext4.img" "$st/distros.json" "$st/service.log" "$st/console.log" \
+		"$S/priv.tar" "$S/priv.img"; do
+		m=$(stat -c %a "$f") && [ "$m" = 600 ] || { echo "$f has mode $m, not 600"; return 1; }
+	done
+	lsl --unregister priv || return 1
+	chmod 755 "$st" && lsl --list >/dev/null 2>"$S/err" || return 1
+	[ "$(stat -c %a "$st")" = 700 ] && [ ! -s "$S/err" ] || { echo "old state dir: $(stat -c %a "$st"), said: $(cat "$S/err")"; return 1; }
+	# An export never writes through a symlink someone put where its partial file goes, and leaves it alone.
+	ln -sf "$S/victim" "$S/sym.tar.lsl-partial"
+	expect_rc 4 lsl --export rt "$S/sym.tar" 2>/dev/null || return 1
+	[ ! -e "$S/victim" ] && [ -L "$S/sym.tar.lsl-partial" ] && [ ! -e "$S/sym.tar" ] || { echo "the symlink was followed"; return 1; }
+	rm -f "$S/sym.tar.lsl-partial"
+	# --vhd to stdout is a usage error before anything happens: the running distribution keeps running.
+	lsl -d rt -e true || return 1
+	expect_rc 2 lsl --export rt - --vhd 2>/dev/null </dev/null || return 1
+	lsl --list --verbose | grep -Eq '^[* ] +rt +Running' || { echo "rt was stopped by a refused --export --vhd -"; return 1; }
+}
+# Item 12 of issue 12: /mnt/lsl has shared mount propagation, as WSL's /mnt/wsl: a mount made under it in one
+# distribution shows in the others, also in one started later, and stopping one does not take it away.
+mnt_lsl_propagation() {
+	ready a a.tar.gz --hostname host-a && ready b b.tar --format tar --hostname host-b || return 1
+	lsl -d a -e true && lsl -d b -e true || return 1
+	lsl -d a -e sh -c 'mkdir -p /mnt/lsl/m && mount -t tmpfs m-of-a /mnt/lsl/m && echo from-a >/mnt/lsl/m/f' || return 1
+	[ "$(lsl -d b -e cat /mnt/lsl/m/f 2>&1)" = from-a ] || { echo "b does not see a's mount: $(lsl -d b -e grep /mnt/lsl /proc/mounts)"; return 1; }
+	lsl --terminate b && lsl --terminate a || return 1
+	[ "$(lsl -d b -e cat /mnt/lsl/m/f 2>&1)" = from-a ] || { echo "gone with a: $(lsl -d b -e grep /mnt/lsl /proc/mounts)"; return 1; }
+	lsl -d b -e umount /mnt/lsl/m || return 1
+	[ "$(lsl -d a -e sh -c 'grep -c " /mnt/lsl/m " /proc/mounts')" = 0 ] || { echo "the unmount in b did not reach a"; return 1; }
+}
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
-two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list"
+two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive"
 run_suite "$@"

@@ -10,7 +10,7 @@ if [ "${1:-}" = --list ]; then
 fi
 [ -n "${LSL_VMM:-}" ] || source "$(dirname "$suite")/../../scripts/env.sh" build
 
-t() { # name function: "PASS name", or "FAIL name: last line" and the tail of what it said
+t() { # name function: "PASS name", "FLAKY name: ..." (passed only on its second try) or "FAIL name: last line"
 	local name=$1 out first
 	if out=$("$2" 2>&1); then
 		echo "PASS $name"
@@ -22,7 +22,7 @@ t() { # name function: "PASS name", or "FAIL name: last line" and the tail of wh
 		timeout -k 5 60 "$L" --shutdown >/dev/null 2>&1
 		pkill -KILL -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" 2>/dev/null
 		if out=$("$2" 2>&1); then
-			echo "PASS $name (second try on a new VM; the first hung:)"
+			echo "FLAKY $name: passed on its second try on a new VM; the first hung:"
 			sed 's/^/    /' <<<"$first"
 		else
 			echo "FAIL $name: $(tail -n1 <<<"$out") (second try; the first hung too)"

@@ -55,6 +55,9 @@ with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
     add(t, "etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000:U:/home/u:/bin/sh\n")
     add(t, "etc/group", data=b"root:x:0:\nu:x:1000:\n")
     add(t, "etc/wsl.conf", data=wsl_conf.encode())
+    if a.hostname:
+        # What a distribution's start writes there anyway (WSL does too), so exports compare equal.
+        add(t, "etc/hostname", data=(a.hostname + "\n").encode())
     if a.distribution_conf is not None:
         add(t, "etc/wsl-distribution.conf", data=a.distribution_conf.encode())
     add(t, "home/u/file", data=b"hello\n", mode=0o640, uid=1000, gid=1000,

@@ -141,6 +141,32 @@ bad_memory() { bad_input "more than this host's RAM" --kernel "$K" --memory 64T;
 bad_disk() { bad_input 'cannot open disk' --kernel "$K" --disk "$S/nope.img" && mkdir -p "$S/d" && bad_input 'not a regular file' --kernel "$K" --disk "$S/d,ro"; }
 bad_initrd() { bad_input 'cannot open initrd' --kernel "$K" --initrd "$S/nope"; }
 bad_option() { bad_input 'unknown option' --kernel "$K" --frobnicate; }
+bad_disk_size() { # --disk and a disk slot take the same images: whole 512-byte sectors
+	head -c 1000 /dev/zero >"$S/odd.img" && bad_input 'not a multiple of 512' --kernel "$K" --disk "$S/odd.img" &&
+		: >"$S/empty.img" && bad_input 'empty' --kernel "$K" --disk "$S/empty.img,ro"
+}
+console_log_private() {
+	# The console is the user's data: a new log is created 0600 whatever the umask, and an old one others could
+	# read is made private. No boot needed: the log is opened before a missing disk fails the start.
+	(umask 022 && "$LSL_VMM" --kernel "$K" --console-log "$S/new.log" --disk "$S/nope.img" 2>/dev/null)
+	[ "$(stat -c %a "$S/new.log")" = 600 ] || { echo "new console log has mode $(stat -c %a "$S/new.log")"; return 1; }
+	echo old >"$S/old.log" && chmod 644 "$S/old.log"
+	"$LSL_VMM" --kernel "$K" --console-log "$S/old.log" --disk "$S/nope.img" 2>/dev/null
+	[ "$(stat -c %a "$S/old.log")" = 600 ] || { echo "old console log kept mode $(stat -c %a "$S/old.log")"; return 1; }
+}
+blk_limits() {
+	# The guest's block layer takes the per-request limits the device advertises, and a whole-disk read and an
+	# fstrim stay within them: not one request fails.
+	fresh_disk
+	vmm --disk "$S/rw.img" --root /dev/vda --stats -- /bin/sh -c 'q=/sys/block/vda/queue
+		[ "$(cat $q/max_segments)" = 254 ] && [ "$(cat $q/max_segment_size)" = 65536 ] &&
+			[ "$(cat $q/max_discard_segments)" = 16 ] && [ "$(cat $q/discard_max_hw_bytes)" = 1073741824 ] ||
+			{ grep . $q/max_segments $q/max_segment_size $q/max_discard_segments $q/discard_max_hw_bytes; exit 3; }
+		cat /dev/vda >/dev/null && fstrim /' 2>"$S/limits.err"
+	local rc=$?
+	[ $rc -eq 0 ] || { echo "exit status $rc: $(cat "$S/limits.err")"; return 1; }
+	grep -q 'virtio-blk .* errors 0 malformed 0$' "$S/limits.err" || { echo "blk: $(grep virtio-blk "$S/limits.err")"; return 1; }
+}
 
 # --- virtio-vsock (--vsock): hybrid unix sockets both ways, with vsock-tool on a second test disk ---------
 VS_TOOL=$LSL_BUILD/tests/vsock-tool
@@ -367,13 +393,14 @@ disk_slots() {
 	PATH=$PATH:/usr/sbin:/sbin mke2fs -q -t ext4 -F -d "$S/c1" "$i1" 16M && PATH=$PATH:/usr/sbin:/sbin \
 		mke2fs -q -t ext4 -F -d "$S/c2" "$i2" 16M || { echo "mke2fs failed"; return 1; }
 	rm -f "$S/slots.log"
-	timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$DISK,ro" --root /dev/vda \
+	LSL_LOG=info timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$DISK,ro" --root /dev/vda \
 		--service "$S/svc" --idle-timeout -1 --disk-slots 2 --console-log "$S/slots.log" \
 		-- /bin/sh -c "$SLOTS_GUEST" >/dev/null 2>"$S/slots.err" &
 	VS_PID=$!
 	vs_wait_log slots.log '^lsl-init: up' || rc=1
-	[ $rc -eq 0 ] && expect_reply disks "" && expect_reply "attach t1 $i1" "ok 0" &&
-		expect_reply "attach t1 $i1" "ok 0" && expect_reply "disks" "0 t1 $i1" || rc=1
+	[ $rc -eq 0 ] && expect_reply disks "ok" && expect_reply "attach t1 $i1" "ok 0" &&
+		expect_reply "attach t1 $i1" "ok 0" && expect_reply "disks" "ok
+0 t1 $i1" || rc=1
 	[ $rc -eq 0 ] && ctl "attach t1 $i2" | grep -q "^error t1 is already attached" || { echo "t1 to another image was not refused"; rc=1; }
 	[ $rc -eq 0 ] && ctl status | grep -qx 'disks_attached 1' || { echo "status: $(ctl status | tr '\n' ' ')"; rc=1; }
 	[ $rc -eq 0 ] && vs_wait_log slots.log '^umounted' && expect_reply "detach t1" ok || rc=1
@@ -405,9 +432,290 @@ disk_slots_many() {
 	tr -d '\r' <"$S/many.log" | grep -E '^ *[0-9]+:.*virtio' | sed 's/^/    /' >&9
 }
 
+# --- virtio-net (--net): libslirp's NAT to the emulated host's loopback, with net-tool on a test disk ------
+NET_TOOL=$LSL_BUILD/tests/net-tool
+NET_DISK=$LSL_BUILD/net-root.img
+# Host ends: an HTTP server (IPv4 or IPv6 loopback), a UDP echo server and a DNS server answering every A
+# query with one address (documentation range: data only, nothing ever connects to it).
+net_setup() {
+	[ -x "$NET_TOOL" ] || { echo "no $NET_TOOL (ninja -C $LSL_BUILD)"; return 1; }
+	if [ ! -f "$NET_DISK" ] || [ "$NET_TOOL" -nt "$NET_DISK" ]; then
+		bash "$LSL_ROOT/guest/mkdisk.sh" "$NET_DISK" 32 "$NET_TOOL" >/dev/null || return 1
+	fi
+	ip link set lo up 2>/dev/null
+	cat >"$S/net.py" <<'PY'
+import http.server, os, socket, socketserver, sys
+
+kind = sys.argv[1]
+def ready():  # the test waits for this file: python starts slowly under TCG
+    open(os.environ["NET_READY"], "w").close()
+if kind == "http":  # http ADDR PORT: GET / answers "hello from the host"
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            b = b"hello from the host\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
+        def log_message(self, *a):
+            pass
+    class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        address_family = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+    srv = S((sys.argv[2], int(sys.argv[3])), H)
+    ready()
+    srv.serve_forever()
+elif kind == "udp":  # udp PORT: echo every datagram
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", int(sys.argv[2])))
+    ready()
+    while True:
+        d, a = s.recvfrom(65536)
+        s.sendto(d, a)
+else:  # dns ADDR A.B.C.D: port 53, every A question gets that answer, anything else none
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[2], 53))
+    ans = socket.inet_aton(sys.argv[3])
+    ready()
+    while True:
+        q, a = s.recvfrom(4096)
+        if len(q) < 12:
+            continue
+        end = 12
+        while end < len(q) and q[end]:
+            end += 1 + q[end]
+        question = q[12:end + 5]
+        qtype = q[end + 1:end + 3]
+        r = q[:2] + b"\x81\x80" + b"\x00\x01" + (b"\x00\x01" if qtype == b"\x00\x01" else b"\x00\x00") + b"\x00\x00\x00\x00" + question
+        if qtype == b"\x00\x01":
+            r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x05\x00\x04" + ans
+        s.sendto(r, a)
+PY
+}
+net_serve() { # kind args...: a host server in the background (net_stop_servers ends it), once it listens
+	local i
+	rm -f "$S/net-ready"
+	NET_READY=$S/net-ready python3 "$S/net.py" "$@" &
+	NET_PIDS="${NET_PIDS:-} $!"
+	for i in $(seq 300); do [ -e "$S/net-ready" ] && return 0; sleep 0.1; done
+	echo "host server $* did not start"
+	return 1
+}
+net_stop_servers() { [ -z "${NET_PIDS:-}" ] || kill $NET_PIDS 2>/dev/null; NET_PIDS=; }
+# The guest command on the net disk with --net; its console in $S/$1, lsl-vmm's stats in $S/$1.err.
+net_vm() { # log guest-shell-command
+	timeout -k 10 240 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$NET_DISK,ro" --root /dev/vda --net \
+		--stats --console-log "$S/$1" -- /bin/sh -c "$2" 2>"$S/$1.err"
+}
+net_report() { grep 'virtio-net' "$S/$1.err" | sed 's/^/    /' >&9; }
+net_http_host() {
+	net_setup || return 1
+	net_serve http 127.0.0.1 8081
+	local rc=0
+	# By the gateway address, and by host.lsl.internal as the distributions' /etc/hosts names it (here on a
+	# read-only root: a bind-mounted copy).
+	net_vm http.log 'wget -q -O - http://10.0.2.2:8081/ | grep -q "hello from the host" || exit 3
+		mount -t tmpfs t /tmp && printf "10.0.2.2\thost.lsl.internal\n" >/tmp/hosts && mount --bind /tmp/hosts /etc/hosts &&
+		wget -q -O - http://host.lsl.internal:8081/ | grep -q "hello from the host" || exit 4' || rc=$?
+	net_stop_servers
+	net_report http.log
+	[ $rc = 0 ] || { echo "guest exit $rc (3: by address, 4: by name)"; tail -5 "$S/http.log"; return 1; }
+}
+net_ipv6_host() {
+	net_setup || return 1
+	net_serve http ::1 8082
+	local rc=0
+	net_vm v6.log 'ip -6 addr show dev eth0 | grep -q "fec0::15/64" || exit 3
+		wget -q -O - "http://[fec0::2]:8082/" | grep -q "hello from the host" || exit 4' || rc=$?
+	net_stop_servers
+	[ $rc = 0 ] || { echo "guest exit $rc (3: no address, 4: no HTTP over IPv6)"; tail -5 "$S/v6.log"; return 1; }
+}
+net_udp_echo() {
+	net_setup || return 1
+	net_serve udp 7781
+	local rc=0
+	net_vm udp.log 'net-tool udp 10.0.2.2 7781 200' || rc=$?
+	net_stop_servers
+	grep '^udp' "$S/udp.log" | sed 's/^/    /' >&9
+	[ $rc = 0 ] || { echo "guest exit $rc"; tail -5 "$S/udp.log"; return 1; }
+}
+net_dns_follows_host() {
+	# slirp's forwarder answers from the host's resolv.conf as it is now: a test file bind-mounted over the
+	# emulated host's, naming one local server, then rewritten in place to name another while the VM runs.
+	net_setup || return 1
+	[ -e /etc/resolv.conf ] || touch /etc/resolv.conf 2>/dev/null
+	printf 'nameserver 127.0.0.1\n' >"$S/resolv.conf"
+	mount --bind "$S/resolv.conf" /etc/resolv.conf || { echo "cannot bind-mount a test resolv.conf"; return 1; }
+	net_serve dns 127.0.0.1 198.51.100.1
+	net_serve dns 127.0.0.42 198.51.100.2
+	net_vm dns.log 'for i in $(seq 120); do nslookup lsl-test.example 10.0.2.3 2>&1 | grep -o "198\.51\.100\.[12]" | sed "s/^/answer /"; sleep 0.5; done' &
+	local vm=$! i rc=1
+	for i in $(seq 300); do grep -q 'answer 198.51.100.1' "$S/dns.log" 2>/dev/null && break; sleep 0.5; done
+	if grep -q 'answer 198.51.100.1' "$S/dns.log"; then
+		printf 'nameserver 127.0.0.42\n' >"$S/resolv.conf" # same inode, other size: what slirp's stat sees
+		local t0=$SECONDS
+		for i in $(seq 60); do grep -q 'answer 198.51.100.2' "$S/dns.log" && { rc=0; break; }; sleep 0.5; done
+		[ $rc = 0 ] && echo "    dns: the new server answered $((SECONDS - t0)) s after the host's resolv.conf changed" >&9
+	fi
+	kill $vm 2>/dev/null
+	wait $vm 2>/dev/null
+	umount /etc/resolv.conf
+	net_stop_servers
+	[ $rc = 0 ] || { echo "answers: $(grep -c answer "$S/dns.log") ($(grep answer "$S/dns.log" | sort | uniq -c | tr '\n' ' '))"; return 1; }
+}
+net_flood_malformed() {
+	# Malformed, truncated and full-size frames through AF_PACKET, and a spray of UDP flows: the NAT drops
+	# what is wrong, the VMM stays up, and the network still works afterwards.
+	net_setup || return 1
+	net_serve http 127.0.0.1 8083
+	local rc=0
+	net_vm flood.log 'net-tool flood 3000 && wget -q -O - http://10.0.2.2:8083/ | grep -q "hello from the host" || exit 3' || rc=$?
+	net_stop_servers
+	grep '^flood' "$S/flood.log" | sed 's/^/    /' >&9
+	net_report flood.log
+	[ $rc = 0 ] || { echo "guest exit $rc"; tail -5 "$S/flood.log"; cat "$S/flood.log.err"; return 1; }
+}
+net_rss_idle() {
+	# lsl-vmm's resident memory without the guest's RAM, with the network used once and then idle: <= 4 MiB.
+	net_setup || return 1
+	net_serve http 127.0.0.1 8084
+	net_vm rss.log 'wget -q -O /dev/null http://10.0.2.2:8084/ && echo net-used && sleep 600' &
+	local vm=$! i pid kib=0
+	for i in $(seq 300); do grep -q '^net-used' "$S/rss.log" 2>/dev/null && break; sleep 0.5; done
+	sleep 3
+	pid=$(vmm_pid_of "$S/rss.log")
+	[ -n "$pid" ] && kib=$(python3 -c '
+import sys
+t = big = 0
+for l in open(sys.argv[1]):
+    f = l.split()
+    if "-" in f[0] and ":" not in f[0]:
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        big = hi - lo >= 256 << 20  # the guest RAM mapping (512 MiB)
+    elif f[0] == "Rss:" and not big:
+        t += int(f[1])
+print(t)' "/proc/$pid/smaps")
+	kill $vm 2>/dev/null
+	wait $vm 2>/dev/null
+	net_stop_servers
+	echo "    lsl-vmm RSS without guest RAM, net idle after use: $kib KiB" >&9
+	grep -q '^net-used' "$S/rss.log" || { echo "the guest never reached the host"; return 1; }
+	[ "$kib" -gt 0 ] && [ "$kib" -le 4096 ] || { echo "RSS without guest RAM $kib KiB (limit 4096)"; return 1; }
+}
+
+# --- virtio-fs (--share): host directories the guest mounts with mount -t virtiofs TAG DIR -------------------
+# The guest's script is too long for the kernel command line: it comes in through a read-only share of its own.
+fs_prepare() {
+	rm -rf "$S/fs" && mkdir -p "$S/fs/share/sub" "$S/fs/ro" "$S/fs/scripts" || return 1
+	echo from-host >"$S/fs/share/hello.txt"
+	echo secret >"$S/fs/secret.txt" # beside the share: the guest must never read it
+	ln -s ../secret.txt "$S/fs/share/rel-out"
+	ln -s "$S/fs/secret.txt" "$S/fs/share/abs-out"
+	echo read-only >"$S/fs/ro/file.txt"
+}
+# fs_vm LOG SCRIPT [lsl-vmm options]: the test root (read-only), shares rw, ro and scripts, SCRIPT run in the guest.
+fs_vm() {
+	local log=$1 script=$2
+	shift 2
+	cp "$script" "$S/fs/scripts/t.sh"
+	timeout -k 10 300 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$DISK,ro" --root /dev/vda --stats \
+		--share "hostshare=$S/fs/share" --share "roshare=$S/fs/ro,ro" --share "scripts=$S/fs/scripts,ro" \
+		--console-log "$S/$log" "$@" -- /bin/sh -c 'mount -t tmpfs t /tmp && mkdir /tmp/s &&
+			mount -t virtiofs scripts /tmp/s && exec /bin/sh /tmp/s/t.sh' 2>"$S/$log.err"
+}
+fs_report() { grep 'virtio-fs' "$S/$1.err" | sed 's/^/    /' >&9; }
+fs_posix() {
+	fs_prepare || return 1
+	cat >"$S/fs-posix.sh" <<'SH'
+set -e
+mkdir /tmp/rw /tmp/ro
+mount -t virtiofs hostshare /tmp/rw
+mount -t virtiofs roshare /tmp/ro
+cd /tmp/rw
+fail() { echo "fs-fail: $*"; exit 1; }
+[ "$(cat hello.txt)" = from-host ] || fail "host file content"
+[ "$(stat -c %u:%g hello.txt)" = 1000:1000 ] || fail "owner $(stat -c %u:%g hello.txt), expected 1000:1000"
+echo from-guest >sub/g.txt && mv sub/g.txt sub/h.txt
+[ "$(cat sub/h.txt)" = from-guest ] || fail "rename"
+ln -s h.txt sub/link && ln sub/h.txt sub/hard
+[ "$(cat sub/link)" = from-guest ] && [ "$(stat -c %h sub/h.txt)" = 2 ] || fail "links"
+printf 'a\n' >>sub/h.txt && printf 'b\n' >>sub/h.txt && [ "$(tail -n 2 sub/h.txt | tr -d '\n')" = ab ] || fail "append"
+dd if=/dev/urandom of=big bs=1M count=16 2>/dev/null && sync
+md5sum big | cut -d' ' -f1 >big.md5
+echo 3 >/proc/sys/vm/drop_caches
+[ "$(md5sum big | cut -d' ' -f1)" = "$(cat big.md5)" ] || fail "read back after dropping the cache"
+truncate -s 5G sparse && [ "$(stat -c %s sparse)" = 5368709120 ] && rm sparse || fail "sparse 5G"
+echo one >unlinked && exec 3<unlinked && rm unlinked && [ "$(cat <&3)" = one ] || fail "unlink while open"
+exec 3<&-
+mkdir d && touch d/x && ! rmdir d 2>/dev/null && rm d/x && rmdir d || fail "mkdir/rmdir"
+mkfifo fifo && [ -p fifo ] && rm fifo || fail "fifo"
+for l in rel-out abs-out; do cat "$l" 2>/dev/null && fail "$l leaked the host file beside the share"; done
+[ "$(readlink abs-out)" != "" ] || fail "readlink"
+[ "$(cd /tmp/rw/.. && pwd)" = /tmp ] || fail "the share's parent is the mount point's"
+[ "$(ls -a | wc -l)" -ge 8 ] || fail "readdir: $(ls -a)"
+[ "$(cat /tmp/ro/file.txt)" = read-only ] || fail "ro read"
+touch /tmp/ro/new 2>/dev/null && fail "created a file on the read-only share"
+(echo x >/tmp/ro/file.txt) 2>/dev/null && fail "wrote the read-only share"
+rm /tmp/ro/file.txt 2>/dev/null && fail "removed from the read-only share"
+[ "$(cat /tmp/ro/file.txt)" = read-only ] || fail "ro content changed"
+cd /
+umount /tmp/rw /tmp/ro
+dmesg | grep -i -E 'virtio.fs|fuse' | sed 's/^/dmesg: /'
+echo fs-done
+SH
+	fs_vm fs1.log "$S/fs-posix.sh"
+	local rc=$?
+	fs_report fs1.log
+	grep -q '^fs-done' "$S/fs1.log" 2>/dev/null || {
+		echo "guest: $(grep -E '^fs-fail|^dmesg' "$S/fs1.log" 2>/dev/null | tr '\n' ' ') (exit $rc)"
+		tail -5 "$S/fs1.log" "$S/fs1.log.err" 2>/dev/null
+		return 1
+	}
+	[ "$(cat "$S/fs/share/sub/h.txt" | head -1)" = from-guest ] || { echo "host: sub/h.txt"; return 1; }
+	[ "$(readlink "$S/fs/share/sub/link")" = h.txt ] || { echo "host: symlink"; return 1; }
+	[ "$(stat -c %h "$S/fs/share/sub/h.txt")" = 2 ] || { echo "host: hard link"; return 1; }
+	[ "$(stat -c %u "$S/fs/share/big")" = "$(id -u)" ] || { echo "host: new files belong to $(stat -c %u "$S/fs/share/big")"; return 1; }
+	[ "$(md5sum <"$S/fs/share/big" | cut -d' ' -f1)" = "$(cat "$S/fs/share/big.md5")" ] || { echo "host: big differs"; return 1; }
+	[ ! -e "$S/fs/ro/new" ] && [ "$(cat "$S/fs/ro/file.txt")" = read-only ] || { echo "host: the read-only share changed"; return 1; }
+	grep -q 'virtio-fs hostshare: .*malformed 0 ' "$S/fs1.log.err" || { echo "counters: $(grep virtio-fs "$S/fs1.log.err")"; return 1; }
+}
+fs_host_edit_seen() {
+	# A host-side edit reaches the guest within the attribute timeout (1 s) plus the guest's polling.
+	fs_prepare || return 1
+	echo v1 >"$S/fs/share/edit.txt"
+	cat >"$S/fs-edit.sh" <<'SH'
+mkdir /tmp/rw && mount -t virtiofs hostshare /tmp/rw || exit 3
+cat /tmp/rw/edit.txt >/dev/null
+echo fs-ready
+i=0
+while [ $i -lt 600 ]; do
+	v=$(cat /tmp/rw/edit.txt)
+	[ "$v" = v2-longer ] && { echo "fs-seen $(cat /proc/uptime | cut -d' ' -f1)"; exit 0; }
+	i=$((i + 1))
+	sleep 0.1
+done
+exit 4
+SH
+	fs_vm fs2.log "$S/fs-edit.sh" &
+	local vm=$! i t0 t1
+	for i in $(seq 1 600); do grep -q '^fs-ready' "$S/fs2.log" 2>/dev/null && break; sleep 0.2; done
+	grep -q '^fs-ready' "$S/fs2.log" || { kill $vm; wait $vm; echo "guest never got ready"; return 1; }
+	sleep 1
+	t0=$(date +%s.%N)
+	echo v2-longer >"$S/fs/share/edit.txt.new" && mv "$S/fs/share/edit.txt.new" "$S/fs/share/edit.txt"
+	for i in $(seq 1 300); do grep -q '^fs-seen' "$S/fs2.log" 2>/dev/null && break; sleep 0.05; done
+	t1=$(date +%s.%N)
+	wait $vm
+	local rc=$?
+	grep -q '^fs-seen' "$S/fs2.log" || { echo "the guest never saw the host's edit (exit $rc)"; return 1; }
+	local ms
+	ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	echo "    fs: host edit seen by the guest after ${ms} ms (bound: 1000 ms attribute timeout + polling)" >&9
+	[ "$ms" -lt 3000 ] || { echo "seen after $ms ms"; return 1; }
+}
+
 all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_output args_binary_safe
 	disk_persists loop_on_demand disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
-	bad_disk bad_initrd bad_option vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
-	disk_slots_many"
+	bad_disk bad_initrd bad_option bad_disk_size console_log_private blk_limits vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
+	disk_slots_many net_http_host net_ipv6_host net_udp_echo net_dns_follows_host net_flood_malformed net_rss_idle fs_posix fs_host_edit_seen"
 run_suite "$@"

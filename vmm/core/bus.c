@@ -5,17 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 int bus_add(struct bus *b, uint64_t base, uint64_t len, const char *name, bus_read_fn read,
             bus_write_fn write, void *opaque)
 {
     for (unsigned i = 0; i < b->n; i++) {
         const struct bus_range *r = &b->ranges[i];
-        if (base < r->base + r->len && r->base < base + len)
+        if (base < r->base + r->len && r->base < base + len) {
+            log_error("%s at 0x%llx overlaps %s", name, (unsigned long long)base, r->name);
             return -EEXIST;
+        }
     }
     struct bus_range *nr = realloc(b->ranges, (b->n + 1) * sizeof(*nr));
     if (!nr)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "%s", name);
     b->ranges = nr;
     b->ranges[b->n++] = (struct bus_range){
         .base = base, .len = len, .name = name, .read = read, .write = write, .opaque = opaque};

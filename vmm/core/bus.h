@@ -30,7 +30,7 @@ struct bus {
     } unclaimed[BUS_UNCLAIMED_SLOTS];
 };
 
-/* Fails with -EEXIST on overlap. */
+/* Fails with -EEXIST on overlap (or -ENOMEM), logged. */
 int bus_add(struct bus *b, uint64_t base, uint64_t len, const char *name, bus_read_fn read,
             bus_write_fn write, void *opaque);
 /* Dispatches an access; returns false (and fills reads with 0xff) when no device claims it. */

@@ -10,7 +10,7 @@
 
 struct evloop_source {
     int fd;
-    evloop_fn fn;
+    evloop_fn fn; /* NULL once deleted */
     void *opaque;
     struct evloop_source *next;
 };
@@ -46,6 +46,8 @@ int evloop_add(struct evloop *l, int fd, uint32_t events, evloop_fn fn, void *op
     return 0;
 }
 
+/* A callback may delete any source, also one whose event waits later in the same epoll batch: the source is
+ * only marked dead here and freed once the batch is done, so that event finds it dead instead of freed. */
 int evloop_del(struct evloop *l, int fd)
 {
     for (struct evloop_source **p = &l->sources; *p; p = &(*p)->next) {
@@ -54,32 +56,54 @@ int evloop_del(struct evloop *l, int fd)
         struct evloop_source *s = *p;
         *p = s->next;
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-        free(s);
+        s->fn = NULL;
+        s->next = l->dead;
+        l->dead = s;
         return 0;
     }
     return -ENOENT;
 }
 
-int evloop_run(struct evloop *l)
+static void free_list(struct evloop_source *s)
+{
+    while (s) {
+        struct evloop_source *next = s->next;
+        free(s);
+        s = next;
+    }
+}
+
+int evloop_run_once(struct evloop *l, int timeout_ms)
 {
     struct epoll_event evs[32];
-    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
-        int n = epoll_wait(l->epfd, evs, 32, -1);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        for (int i = 0; i < n; i++) {
-            struct evloop_source *s = evs[i].data.ptr;
-            if (!s) {
-                uint64_t v;
-                if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                    return -errno;
-                continue;
+    int n = epoll_wait(l->epfd, evs, 32, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    int r = 0;
+    for (int i = 0; i < n; i++) {
+        struct evloop_source *s = evs[i].data.ptr;
+        if (!s) {
+            uint64_t v;
+            if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN) {
+                r = -errno;
+                break;
             }
-            s->fn(s->opaque, evs[i].events);
+            continue;
         }
+        if (s->fn)
+            s->fn(s->opaque, evs[i].events);
+    }
+    free_list(l->dead);
+    l->dead = NULL;
+    return r;
+}
+
+int evloop_run(struct evloop *l)
+{
+    while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+        int r = evloop_run_once(l, -1);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -94,11 +118,9 @@ void evloop_stop(struct evloop *l)
 
 void evloop_free(struct evloop *l)
 {
-    while (l->sources) {
-        struct evloop_source *s = l->sources;
-        l->sources = s->next;
-        free(s);
-    }
+    free_list(l->sources);
+    free_list(l->dead);
+    l->sources = l->dead = NULL;
     if (l->epfd >= 0)
         close(l->epfd);
     if (l->wake_fd >= 0)

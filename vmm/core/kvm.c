@@ -1,4 +1,5 @@
-/* /dev/kvm: VM creation, memory slots, interrupts, ioeventfds and vCPU creation. */
+/* /dev/kvm: VM creation, memory slots, interrupts, ioeventfds, vCPUs and their registers. Every ioctl the
+ * VMM makes is here. */
 #include "kvm.h"
 
 #include <errno.h>
@@ -137,12 +138,62 @@ int kvm_vcpu_create(struct kvm *k, unsigned id, int *fd, struct kvm_run **run)
     return 0;
 }
 
+void kvm_vcpu_destroy(struct kvm *k, int fd, struct kvm_run *run)
+{
+    if (run)
+        munmap(run, (size_t)k->run_size);
+    if (fd >= 0)
+        close(fd);
+}
+
+int kvm_vcpu_run(int vcpu_fd)
+{
+    return ioctl(vcpu_fd, KVM_RUN, 0) < 0 ? -errno : 0;
+}
+
+int kvm_vcpu_get_sregs(int vcpu_fd, struct kvm_sregs *s)
+{
+    if (ioctl(vcpu_fd, KVM_GET_SREGS, s) < 0)
+        return log_errno(errno, "KVM_GET_SREGS");
+    return 0;
+}
+
+int kvm_vcpu_set_sregs(int vcpu_fd, const struct kvm_sregs *s)
+{
+    if (ioctl(vcpu_fd, KVM_SET_SREGS, s) < 0)
+        return log_errno(errno, "KVM_SET_SREGS");
+    return 0;
+}
+
+int kvm_vcpu_set_regs(int vcpu_fd, const struct kvm_regs *r)
+{
+    if (ioctl(vcpu_fd, KVM_SET_REGS, r) < 0)
+        return log_errno(errno, "KVM_SET_REGS");
+    return 0;
+}
+
+int kvm_vcpu_set_fpu(int vcpu_fd, const struct kvm_fpu *f)
+{
+    if (ioctl(vcpu_fd, KVM_SET_FPU, f) < 0)
+        return log_errno(errno, "KVM_SET_FPU");
+    return 0;
+}
+
+int kvm_vcpu_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *c)
+{
+    if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0)
+        return log_errno(errno, "KVM_SET_CPUID2");
+    return 0;
+}
+
 struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k)
 {
     for (unsigned n = 64; n <= 4096; n *= 2) {
         struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
-        if (!c)
+        if (!c) {
+            log_errno(ENOMEM, "KVM_GET_SUPPORTED_CPUID");
             return NULL;
+        }
         c->nent = n;
         if (ioctl(k->sys_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
             return c;
@@ -153,5 +204,6 @@ struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k)
             return NULL;
         }
     }
+    log_error("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
     return NULL;
 }

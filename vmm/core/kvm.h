@@ -1,5 +1,5 @@
-/* The hypervisor boundary: every /dev/kvm ioctl the VMM makes goes through this file, so another backend
- * (or a seccomp policy) has one place to look. */
+/* The hypervisor boundary: every /dev/kvm ioctl the VMM makes goes through kvm.c, so another backend (or a
+ * seccomp policy) has one place to look. */
 #ifndef LSL_KVM_H
 #define LSL_KVM_H
 
@@ -27,8 +27,19 @@ int kvm_irqfd(struct kvm *k, int fd, uint32_t gsi);
  */
 int kvm_ioeventfd(struct kvm *k, int fd, uint64_t addr, uint32_t len, uint64_t datamatch, bool pio);
 
+/* A vCPU's fd and its mapped kvm_run page; destroy undoes it (either may be unset: -1, NULL). */
 int kvm_vcpu_create(struct kvm *k, unsigned id, int *fd, struct kvm_run **run);
-/* Supported CPUID, caller frees. */
+void kvm_vcpu_destroy(struct kvm *k, int fd, struct kvm_run *run);
+/* KVM_RUN once: 0 when the vCPU exited (kvm_run says why) or -errno (-EINTR: kicked), not logged: the
+ * caller decides. */
+int kvm_vcpu_run(int vcpu_fd);
+/* Registers and CPUID of a vCPU; logged. */
+int kvm_vcpu_get_sregs(int vcpu_fd, struct kvm_sregs *s);
+int kvm_vcpu_set_sregs(int vcpu_fd, const struct kvm_sregs *s);
+int kvm_vcpu_set_regs(int vcpu_fd, const struct kvm_regs *r);
+int kvm_vcpu_set_fpu(int vcpu_fd, const struct kvm_fpu *f);
+int kvm_vcpu_set_cpuid(int vcpu_fd, const struct kvm_cpuid2 *c);
+/* Supported CPUID, caller frees; NULL (logged) on failure. */
 struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h" /* LSL_IDLE_TIMEOUT_MAX_S */
 #include "io.h"
 #include "log.h"
 #include "macro.h"
@@ -23,7 +24,12 @@ enum {
     OPT_CID,
     OPT_SERVICE,
     OPT_IDLE,
-    OPT_DISK_SLOTS
+    OPT_DISK_SLOTS,
+    OPT_NET,
+    OPT_SHARE,
+    OPT_NO_FORWARD,
+    OPT_FORWARD_PORTS,
+    OPT_FORWARD_EXCLUDE,
 };
 
 static const struct option long_opts[] = {
@@ -45,6 +51,11 @@ static const struct option long_opts[] = {
     {"service", required_argument, NULL, OPT_SERVICE},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
     {"disk-slots", required_argument, NULL, OPT_DISK_SLOTS},
+    {"net", no_argument, NULL, OPT_NET},
+    {"share", required_argument, NULL, OPT_SHARE},
+    {"no-localhost-forwarding", no_argument, NULL, OPT_NO_FORWARD},
+    {"forward-ports", required_argument, NULL, OPT_FORWARD_PORTS},
+    {"forward-exclude", required_argument, NULL, OPT_FORWARD_EXCLUDE},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -75,10 +86,21 @@ void vmm_options_usage(FILE *f)
         "<port>\\n\");\n"
         "                          guest connections to CID 2 port P go to the unix socket PATH_P\n"
         "      --cid N             the guest's vsock CID (default 3, at least 3)\n"
+        "      --net               virtio-net behind a user-mode NAT (libslirp, no root): the guest is\n"
+        "                          10.0.2.15/24 and fec0::15/64, the host's 127.0.0.1 is 10.0.2.2, DNS\n"
+        "                          at 10.0.2.3 follows the host's /etc/resolv.conf (on with --service)\n"
+        "      --share TAG=DIR[,ro][,uid=N][,gid=N]\n"
+        "                          share the host directory DIR as virtio-fs; the guest mounts it with\n"
+        "                          mount -t virtiofs TAG /mnt/x; files the host user owns belong to uid/gid\n"
+        "                          (default 1000) there; repeatable (more options: vmm/fs/share.h)\n"
         "      --service DIR       run as the per-user service: control socket DIR/control, vsock at\n"
         "                          DIR/vsock, lsl-init's agent on (what the lsl CLI starts)\n"
         "      --idle-timeout S    service mode: power off after S seconds without sessions (default 60;\n"
         "                          negative: never)\n"
+        "      --no-localhost-forwarding  service mode: guest listeners are not forwarded to the host's\n"
+        "                          127.0.0.1 and ::1 (they are by default)\n"
+        "      --forward-ports LIST, --forward-exclude LIST  service mode: forward only the ports in LIST,\n"
+        "                          or none of them (\"22, 8000-8100\")\n"
         "  -h, --help, -V, --version\n\n"
         "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
         "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
@@ -120,6 +142,7 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
     o->kvm_dev = "/dev/kvm";
     o->cid = VMM_DEFAULT_CID;
     o->idle_timeout = 60;
+    lsl_fwd_policy_init(&o->forward);
     err[0] = '\0';
     optind = 0; /* full reset: parse may run more than once (tests) */
     opterr = 0;
@@ -173,6 +196,19 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             o->disk_slots = (unsigned)v;
             break;
         }
+        case OPT_NET:
+            o->net = true;
+            break;
+        case OPT_SHARE:
+            if (o->nshares == VMM_MAX_SHARES)
+                return fail(err, errlen, "too many --share (at most %d)", VMM_MAX_SHARES);
+            if (fs_share_parse(optarg, &o->shares[o->nshares], err, errlen) < 0)
+                return -EINVAL;
+            for (unsigned i = 0; i < o->nshares; i++)
+                if (strcmp(o->shares[i].tag, o->shares[o->nshares].tag) == 0)
+                    return fail(err, errlen, "--share tag '%s' given twice", o->shares[i].tag);
+            o->nshares++;
+            break;
         case OPT_ROOT:
             if (strncmp(optarg, "/dev/", 5) != 0 || strpbrk(optarg, " \t\n\""))
                 return fail(err, errlen, "invalid --root '%s' (a guest device like /dev/vda)", optarg);
@@ -200,11 +236,25 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
                 return fail(err, errlen, "invalid --service '' (a directory)");
             o->service = optarg;
             break;
+        case OPT_NO_FORWARD:
+            o->forward.enabled = false;
+            break;
+        case OPT_FORWARD_PORTS:
+            if (lsl_fwd_portset_parse(optarg, &o->forward.allow) < 0)
+                return fail(err, errlen, "invalid --forward-ports '%s' (ports and ranges: 22, 8000-8100)",
+                            optarg);
+            o->forward.allow_all = false;
+            break;
+        case OPT_FORWARD_EXCLUDE:
+            if (lsl_fwd_portset_parse(optarg, &o->forward.deny) < 0)
+                return fail(err, errlen, "invalid --forward-exclude '%s' (ports and ranges: 22, 8000-8100)",
+                            optarg);
+            break;
         case OPT_IDLE: {
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v > 1000000 || v < -1000000)
+            if (errno || *end || end == optarg || v > LSL_IDLE_TIMEOUT_MAX_S || v < -LSL_IDLE_TIMEOUT_MAX_S)
                 return fail(err, errlen, "invalid --idle-timeout '%s' (seconds, negative: never)", optarg);
             o->idle_timeout = v < 0 ? -1 : (int)v;
             break;
@@ -238,7 +288,12 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
     }
     if (!o->kernel)
         return fail(err, errlen, "no kernel given (--kernel FILE)");
-    if (o->ndisks + o->disk_slots > VMM_MAX_DISKS_TOTAL)
+    /* The service's distributions expect a network, as under WSL; lsl starts it with --service alone (its
+     * argv has no room left for one more flag without growing it, which is the CLI's to do). */
+    if (o->service)
+        o->net = true;
+    /* The network takes one of the virtio-mmio devices the disks could have had. */
+    if (o->ndisks + o->disk_slots + o->net + o->nshares > VMM_MAX_DISKS_TOTAL)
         return fail(err, errlen, "%u disks and %u disk slots are too many (at most %d together)", o->ndisks,
                     o->disk_slots, VMM_MAX_DISKS_TOTAL);
     return 0;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "distro.h"
+#include "fwd.h"
+#include "../fs/share.h"
 
 #define VMM_MAX_DISKS      8
 #define VMM_MAX_DISK_SLOTS LSL_DISK_SLOTS_MAX
@@ -16,6 +18,7 @@
 #define VMM_MIN_MEMORY      (64ull << 20)
 #define VMM_DEFAULT_CID     3
 #define VMM_DEFAULT_CMDLINE "console=ttyS0 quiet panic=-1"
+#define VMM_MAX_SHARES      8 /* --share: virtio-fs devices */
 
 struct vmm_disk {
     const char *path;
@@ -37,11 +40,15 @@ struct vmm_options {
     bool console; /* copy the guest console to our stdout */
     bool stats;   /* print timings and device counters at exit */
     const char *kvm_dev;
-    const char *vsock;   /* unix socket path for the virtio-vsock device; NULL: no device */
-    uint64_t cid;        /* the guest's vsock CID */
-    const char *service; /* service mode: runtime directory for the control and vsock sockets */
-    int idle_timeout;    /* service mode: seconds without sessions before poweroff; < 0 never */
-    char **command;      /* argv for lsl-init to run, NULL-terminated; NULL when none */
+    const char *vsock; /* unix socket path for the virtio-vsock device; NULL: no device */
+    uint64_t cid;      /* the guest's vsock CID */
+    bool net;          /* virtio-net with the libslirp NAT */
+    struct fs_share shares[VMM_MAX_SHARES]; /* --share: host directories as virtio-fs */
+    unsigned nshares;
+    const char *service;           /* service mode: runtime directory for the control and vsock sockets */
+    int idle_timeout;              /* service mode: seconds without sessions before poweroff; < 0 never */
+    struct lsl_fwd_policy forward; /* service mode: which guest listeners reach the host's localhost */
+    char **command;                /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };
 

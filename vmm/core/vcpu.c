@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -44,8 +42,13 @@ static void handle_mmio(struct vcpu *c)
 {
     struct kvm_run *run = c->run;
     c->exits_mmio++;
-    if (run->mmio.len > 8)
+    if (run->mmio.len == 0 || run->mmio.len > sizeof(run->mmio.data)) {
+        /* KVM never sends these; should it, a read sees all-ones as from an unclaimed address, never stale
+         * bytes of an earlier exit. */
+        if (!run->mmio.is_write)
+            memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
         return;
+    }
     bus_access(&c->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
 }
 
@@ -60,12 +63,13 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_SETMASK, &unblocked, NULL);
 
     while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
-        if (ioctl(c->fd, KVM_RUN, 0) < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                c->run->immediate_exit = 0;
-                continue;
-            }
-            vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: KVM_RUN failed: %s", c->id, strerror(errno));
+        int r = kvm_vcpu_run(c->fd);
+        if (r == -EINTR || r == -EAGAIN) {
+            c->run->immediate_exit = 0;
+            continue;
+        }
+        if (r < 0) {
+            vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: KVM_RUN failed: %s", c->id, strerror(-r));
             break;
         }
         struct kvm_run *run = c->run;
@@ -127,7 +131,7 @@ int vcpu_start(struct vcpu *c)
     pthread_once(&once, install_kick_handler);
     int r = pthread_create(&c->thread, NULL, vcpu_thread, c);
     if (r)
-        return log_errno(r, "cannot start vCPU %u", c->id);
+        return -r; /* the caller stops the VM with the reason: one line */
     c->started = true;
     return 0;
 }
@@ -149,10 +153,7 @@ void vcpu_join(struct vcpu *c)
 
 void vcpu_free(struct vcpu *c)
 {
-    if (c->run)
-        munmap(c->run, (size_t)c->vm->kvm.run_size);
-    if (c->fd >= 0)
-        close(c->fd);
+    kvm_vcpu_destroy(&c->vm->kvm, c->fd, c->run);
     c->run = NULL;
     c->fd = -1;
 }

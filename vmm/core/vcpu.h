@@ -18,6 +18,7 @@ struct vcpu {
 };
 
 int vcpu_init(struct vm *vm, struct vcpu *c, unsigned id, const void *cpuid);
+/* Starts the vCPU's thread; -errno, not logged (the caller stops the VM with the reason). */
 int vcpu_start(struct vcpu *c);
 /* Makes a running vCPU leave KVM_RUN promptly (after the VM decided to stop). */
 void vcpu_kick(struct vcpu *c);

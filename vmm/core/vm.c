@@ -11,10 +11,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "boot.h"
 #include "../devices/blk.h"
+#include "../devices/fs.h"
+#include "../devices/net.h"
 #include "../devices/platform.h"
 #include "../devices/rng.h"
 #include "../devices/serial.h"
@@ -34,10 +37,23 @@
 #define PANIC_LINE "Kernel panic - not syncing"
 #define PANIC_END  "---[ end Kernel panic"
 
+int vm_cmdline_append(struct vm *vm, const char *frag)
+{
+    size_t old = vm->cmdline_devices ? strlen(vm->cmdline_devices) : 0, len = strlen(frag);
+    char *s = realloc(vm->cmdline_devices, old + len + 1);
+    if (!s)
+        return log_errno(ENOMEM, "kernel command line");
+    memcpy(s + old, frag, len + 1);
+    vm->cmdline_devices = s;
+    return 0;
+}
+
 int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *))
 {
-    if (vm->ndevices == ARRAY_SIZE(vm->devices))
+    if (vm->ndevices == ARRAY_SIZE(vm->devices)) {
+        log_error("too many device objects (at most %zu)", ARRAY_SIZE(vm->devices));
         return -ENOSPC;
+    }
     vm->devices[vm->ndevices] = dev;
     vm->device_free[vm->ndevices] = free_fn;
     vm->ndevices++;
@@ -90,13 +106,21 @@ static int check_memory(const struct vmm_options *o)
     return 0;
 }
 
+/* The console carries whatever the guest prints, the user's data: private like every file lsl keeps. A log
+ * an older lsl-vmm left readable to others is made private too (O_TRUNC keeps the old inode and mode); what
+ * is not a regular file (a terminal, a pipe, /dev/stdout) is left as it is. */
 static int open_console_log(const char *path)
 {
-    if (!path)
-        return -1;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return log_errno(errno, "cannot open console log %s", path);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) &&
+        fchmod(fd, st.st_mode & 0700) < 0) {
+        int e = errno;
+        close(fd);
+        return log_errno(e, "cannot make console log %s private", path);
+    }
     return fd;
 }
 
@@ -154,24 +178,24 @@ static int setup_boot(struct vm *vm)
         return r;
     size_t clen = strlen(cmdline) + 1;
     if ((r = gmem_write(&vm->mem, LAYOUT_CMDLINE, cmdline, clen)) < 0)
-        return r;
+        return log_errno(-r, "cannot place the kernel command line in guest memory");
 
     struct e820_entry e820[8];
     unsigned ne = x86_e820_build(vm->mem.total, LAYOUT_MMIO_HOLE, e820, ARRAY_SIZE(e820));
     struct boot_params *bp = gmem_ptr(&vm->mem, LAYOUT_BOOT_PARAMS, sizeof(*bp));
     if (!bp)
-        return -EFAULT;
+        return log_errno(EFAULT, "cannot place the zero page in guest memory");
     x86_boot_params_build(bp, &k, LAYOUT_CMDLINE, (uint32_t)clen, initrd_gpa, initrd_size, e820, ne,
                           LAYOUT_ACPI);
     if ((r = x86_setup_boot_memory(&vm->mem)) < 0)
-        return r;
+        return log_errno(-r, "cannot place the boot page tables in guest memory");
 
     _cleanup_free_ struct kvm_cpuid2 *cpuid = kvm_supported_cpuid(&vm->kvm);
     if (!cpuid)
         return -EIO;
     vm->vcpus = calloc(vm->ncpus, sizeof(*vm->vcpus));
     if (!vm->vcpus)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "vCPUs");
     for (unsigned i = 0; i < vm->ncpus; i++)
         if ((r = vcpu_init(vm, &vm->vcpus[i], i, cpuid)) < 0)
             return r;
@@ -230,6 +254,12 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
     }
     if (vsock_path && (r = vsock_create(vm, o->cid, vsock_path)) < 0)
         return r;
+    /* Before the slots, so the network gets an IRQ line of its own (virtio_mmio.c). */
+    if (o->net && (r = net_create(vm)) < 0)
+        return r;
+    for (unsigned i = 0; i < o->nshares; i++)
+        if ((r = fs_create(vm, &o->shares[i])) < 0)
+            return r;
     /* Slots come last: the guest still names them after the disks (vdb... with one disk), and they are the
      * devices that share IRQ lines first (virtio_mmio.c). */
     if ((r = blk_create_slots(vm, o->disk_slots)) < 0)
@@ -260,13 +290,19 @@ int vm_run(struct vm *vm)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     sigdelset(&set, SIGPIPE);
     vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    int r;
-    if (vm->signal_fd < 0 || (r = evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm)) < 0)
-        return log_errno(errno, "signalfd");
+    if (vm->signal_fd < 0) {
+        vm_request_stop(vm, VM_STOP_ERROR, "signalfd: %s", strerror(errno));
+        return -1;
+    }
+    int r = evloop_add(&vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm);
+    if (r < 0) {
+        vm_request_stop(vm, VM_STOP_ERROR, "epoll: %s", strerror(-r));
+        return r;
+    }
 
     for (unsigned i = 0; i < vm->ncpus; i++) {
         if ((r = vcpu_start(&vm->vcpus[i])) < 0) {
-            vm_request_stop(vm, VM_STOP_ERROR, "cannot start vCPU %u", i);
+            vm_request_stop(vm, VM_STOP_ERROR, "cannot start vCPU %u: %s", i, strerror(-r));
             break;
         }
     }
@@ -330,11 +366,19 @@ void vm_print_stats(const struct vm *vm)
                 " B out %" PRIu64 " B errors %" PRIu64 " malformed %" PRIu64 "\n",
                 d->ops->name, i, s->kicks, s->interrupts, s->requests, s->bytes_in, s->bytes_out, s->errors,
                 s->malformed);
+        if (d->ops->print_stats)
+            d->ops->print_stats((struct virtio_dev *)d, stderr);
     }
 }
 
 void vm_destroy(struct vm *vm)
 {
+    /* Devices with a thread of their own stop first: it may use any device object until it has. */
+    for (unsigned i = 0; i < vm->ntransports; i++) {
+        struct virtio_dev *d = virtio_mmio_dev(vm->transports[i]);
+        if (d->ops->stop)
+            d->ops->stop(d);
+    }
     for (unsigned i = 0; vm->vcpus && i < vm->ncpus; i++)
         vcpu_free(&vm->vcpus[i]);
     free(vm->vcpus);

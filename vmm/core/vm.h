@@ -74,6 +74,8 @@ void vm_print_stats(const struct vm *vm);
 /* Thread-safe. The first reason recorded wins; message (may be NULL) explains it. */
 void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Adds a fragment (" key=value", leading space included) to the kernel command line lsl-vmm generates. */
+int vm_cmdline_append(struct vm *vm, const char *frag);
 /* Registers a device object to be freed with the VM. */
 int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *));
 /* Called by the serial device for each complete console line. */

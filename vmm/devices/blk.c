@@ -1,27 +1,29 @@
 /* virtio-blk (virtio 1.x, section 5.2): read, write, flush (fdatasync), discard and write-zeroes (punch
  * hole, so deleted guest files give host disk space back), get-id. Requests run synchronously in the I/O
- * thread; the guest batches them through event-index suppression. A disk slot is a drive whose medium
- * (image, capacity, serial) changes at run time; it is empty (fd -1, capacity 0) in between. */
+ * thread, each bounded by the limits the config advertises; the guest batches them through event-index
+ * suppression. A disk slot is a drive whose medium (image, capacity, serial) changes at run time; it is
+ * empty (fd -1, capacity 0) in between. */
 #include "blk.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "log.h"
 #include "macro.h"
 #include "size.h"
+#include "blk_image.h"
 #include "blk_slots.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
 
 #define VIRTIO_ID_BLOCK           2
+#define VIRTIO_BLK_F_SIZE_MAX     1
 #define VIRTIO_BLK_F_SEG_MAX      2
 #define VIRTIO_BLK_F_RO           5
 #define VIRTIO_BLK_F_BLK_SIZE     6
@@ -40,11 +42,10 @@
 #define VIRTIO_BLK_S_UNSUPP       2
 #define VIRTIO_BLK_WZ_UNMAP       1
 
-#define SECTOR              512u
-#define QUEUE_SIZE          256
-#define BLK_ID_LEN          LSL_DISK_ID_MAX
-#define MAX_DISCARD_SEGS    32
-#define MAX_DISCARD_SECTORS (1u << 22) /* 2 GiB per segment */
+#define SECTOR     BLK_SECTOR
+#define QUEUE_SIZE 256
+#define BLK_ID_LEN LSL_DISK_ID_MAX
+_Static_assert(BLK_SEG_MAX == QUEUE_SIZE - 2, "a request without indirect descriptors fits the queue");
 
 struct __attribute__((packed)) blk_config {
     uint64_t capacity;
@@ -81,7 +82,6 @@ struct blk_discard {
 
 struct blk {
     struct virtio_dev vdev;
-    struct virtio_dev_ops ops;
     /* The medium: fixed for --disk; for a slot changed under vdev.lock, which every request holds
      * throughout, so no request sees half a change or uses a closed fd. */
     int fd;
@@ -89,8 +89,7 @@ struct blk {
     uint64_t sectors;
     char id[BLK_ID_LEN];
     struct blk_config config;
-    struct iovec *data; /* scratch for the data part of a request */
-    unsigned data_cap;
+    struct iovec data[BLK_SEG_MAX]; /* scratch for the data part of a request */
 };
 
 static const void *blk_config_space(struct virtio_dev *vdev, uint32_t *len)
@@ -137,69 +136,94 @@ static int do_rw(struct blk *b, bool write, struct iovec *iov, int n, off_t off)
     return 0;
 }
 
-static int ensure_data_cap(struct blk *b, unsigned n)
+/* Reads or writes bytes [off, off+len) of a request's segments at `sector`, within the advertised limits. */
+static uint8_t transfer(struct blk *b, bool write, const struct iovec *iov, unsigned n, size_t off,
+                        uint64_t len, uint64_t sector)
 {
-    if (n <= b->data_cap)
-        return 0;
-    struct iovec *d = realloc(b->data, n * sizeof(*d));
-    if (!d)
-        return -ENOMEM;
-    b->data = d;
-    b->data_cap = n;
-    return 0;
+    if ((write && b->readonly) || len % SECTOR || !in_range(b, sector, len))
+        return VIRTIO_BLK_S_IOERR;
+    int k = iov_slice(iov, n, off, len, b->data, BLK_SEG_MAX);
+    if (k < 0)
+        return VIRTIO_BLK_S_IOERR; /* more than BLK_SEG_MAX segments */
+    for (int i = 0; i < k; i++)
+        if (b->data[i].iov_len > BLK_SIZE_MAX)
+            return VIRTIO_BLK_S_IOERR;
+    return do_rw(b, write, b->data, k, (off_t)(sector * SECTOR)) < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
-static uint8_t punch(struct blk *b, uint64_t sector, uint32_t n, bool zero_only)
+/* Deallocates (discard) or zeroes (write-zeroes) one range. Each fallocate mode is tried once, and the
+ * other only when the file system lacks the first: a discard is advisory, so without hole punching it
+ * succeeds doing nothing; a write-zeroes must zero, so it takes whichever of hole punching and zero-range
+ * the file system has (the hole first when the guest allows unmapping) and is UNSUPP when it has neither
+ * (Linux then writes the zeroes itself). */
+static uint8_t punch(struct blk *b, const struct blk_discard *d, bool write_zeroes)
 {
-    if (b->readonly || !in_range(b, sector, (uint64_t)n * SECTOR))
-        return VIRTIO_BLK_S_IOERR;
-    int mode = zero_only ? FALLOC_FL_ZERO_RANGE : (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE);
-    if (fallocate(b->fd, mode, (off_t)(sector * SECTOR), (off_t)n * SECTOR) < 0) {
-        /* Punch-hole support is filesystem-dependent; zeroing must still happen for write-zeroes. */
-        if (!zero_only && errno == EOPNOTSUPP)
-            return VIRTIO_BLK_S_OK; /* discard is advisory */
-        if (fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(sector * SECTOR),
-                      (off_t)n * SECTOR) < 0)
+    const int hole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+    const int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+    int modes[2] = {hole, 0};
+    if (write_zeroes) {
+        bool unmap = d->flags & VIRTIO_BLK_WZ_UNMAP;
+        modes[0] = unmap ? hole : zero;
+        modes[1] = unmap ? zero : hole;
+    }
+    if (d->num_sectors == 0)
+        return VIRTIO_BLK_S_OK;
+    for (unsigned i = 0; i < ARRAY_SIZE(modes) && modes[i]; i++) {
+        if (fallocate(b->fd, modes[i], (off_t)(d->sector * SECTOR), (off_t)d->num_sectors * SECTOR) == 0)
+            return VIRTIO_BLK_S_OK;
+        if (errno != EOPNOTSUPP)
             return VIRTIO_BLK_S_IOERR;
     }
-    return VIRTIO_BLK_S_OK;
+    return write_zeroes ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_OK;
 }
 
+/* Every range is checked before any is acted on: a request is done whole or not at all. */
 static uint8_t do_discard(struct blk *b, struct virtq_req *req, bool write_zeroes)
 {
+    struct blk_discard d[BLK_DWZ_SEG_MAX];
     uint64_t len = req->out_len - sizeof(struct blk_req_hdr);
-    if (len == 0 || len % sizeof(struct blk_discard) || len / sizeof(struct blk_discard) > MAX_DISCARD_SEGS)
+    if (b->readonly || len == 0 || len % sizeof(d[0]) || len / sizeof(d[0]) > BLK_DWZ_SEG_MAX)
         return VIRTIO_BLK_S_IOERR;
-    for (uint64_t off = sizeof(struct blk_req_hdr); off < req->out_len; off += sizeof(struct blk_discard)) {
-        struct blk_discard d;
-        iov_to_buf(req->iov, req->n_out, off, &d, sizeof(d));
-        if (d.num_sectors > MAX_DISCARD_SECTORS || (d.flags & ~(uint32_t)VIRTIO_BLK_WZ_UNMAP) ||
-            (!write_zeroes && d.flags))
+    unsigned n = (unsigned)(len / sizeof(d[0]));
+    iov_to_buf(req->iov, req->n_out, sizeof(struct blk_req_hdr), d, len);
+    for (unsigned i = 0; i < n; i++) {
+        /* Spec 5.2.6.2: unknown flags, and unmap on a discard, are UNSUPP. */
+        if ((d[i].flags & ~(uint32_t)VIRTIO_BLK_WZ_UNMAP) || (!write_zeroes && d[i].flags))
             return VIRTIO_BLK_S_UNSUPP;
-        uint8_t s = punch(b, d.sector, d.num_sectors, write_zeroes && !(d.flags & VIRTIO_BLK_WZ_UNMAP));
+        if (d[i].num_sectors > BLK_DWZ_SECTORS_MAX ||
+            !in_range(b, d[i].sector, (uint64_t)d[i].num_sectors * SECTOR))
+            return VIRTIO_BLK_S_IOERR;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t s = punch(b, &d[i], write_zeroes);
         if (s != VIRTIO_BLK_S_OK)
             return s;
     }
     return VIRTIO_BLK_S_OK;
 }
 
-/* Returns bytes written to the guest (data + status), or -EINVAL for a request without header/status. */
+/* The status byte is the last byte of the device-writable part (spec 5.2.6); NULL when there is none. */
+static uint8_t *status_byte(struct virtq_req *req)
+{
+    struct iovec *in = virtq_req_in(req);
+    for (uint32_t i = req->n_in; i-- > 0;)
+        if (in[i].iov_len)
+            return (uint8_t *)in[i].iov_base + in[i].iov_len - 1;
+    return NULL;
+}
+
+/* Returns bytes written to the guest (data + status), or -EINVAL for a request without header or status. */
 static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
 {
     struct blk *b = vdev->priv;
     struct blk_req_hdr h;
-    if (req->n_in == 0 || req->in_len == 0 || iov_to_buf(req->iov, req->n_out, 0, &h, sizeof(h)) != sizeof(h))
+    uint8_t *status = status_byte(req);
+    if (!status || iov_to_buf(req->iov, req->n_out, 0, &h, sizeof(h)) != sizeof(h))
         return -EINVAL;
     struct iovec *in = virtq_req_in(req);
-    /* The status byte is the last byte of the device-writable part. */
-    struct iovec *last = &in[req->n_in - 1];
-    if (last->iov_len == 0)
-        return -EINVAL;
-    uint8_t *status = (uint8_t *)last->iov_base + last->iov_len - 1;
     uint64_t data_in = req->in_len - 1;
     uint32_t written = 1;
     uint8_t s = VIRTIO_BLK_S_OK;
-    int n, r;
 
     if (b->fd < 0 && h.type != VIRTIO_BLK_T_GET_ID) {
         vdev->stats.errors++; /* an empty slot has no medium to read, write or flush */
@@ -208,37 +232,16 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
     }
     switch (h.type) {
     case VIRTIO_BLK_T_IN:
-        if (data_in % SECTOR || !in_range(b, h.sector, data_in)) {
-            s = VIRTIO_BLK_S_IOERR;
-            break;
+        s = transfer(b, false, in, req->n_in, 0, data_in, h.sector);
+        if (s == VIRTIO_BLK_S_OK) {
+            written += (uint32_t)data_in; /* at most BLK_SEG_MAX * BLK_SIZE_MAX */
+            vdev->stats.bytes_in += data_in;
         }
-        if (ensure_data_cap(b, req->n_in) < 0 ||
-            (n = iov_slice(in, req->n_in, 0, data_in, b->data, b->data_cap)) < 0) {
-            s = VIRTIO_BLK_S_IOERR;
-            break;
-        }
-        r = do_rw(b, false, b->data, n, (off_t)(h.sector * SECTOR));
-        if (r < 0) {
-            s = VIRTIO_BLK_S_IOERR;
-            break;
-        }
-        written += (uint32_t)data_in;
-        vdev->stats.bytes_in += data_in;
         break;
     case VIRTIO_BLK_T_OUT: {
         uint64_t len = req->out_len - sizeof(h);
-        if (b->readonly || len % SECTOR || !in_range(b, h.sector, len)) {
-            s = VIRTIO_BLK_S_IOERR;
-            break;
-        }
-        if (ensure_data_cap(b, req->n_out) < 0 ||
-            (n = iov_slice(req->iov, req->n_out, sizeof(h), len, b->data, b->data_cap)) < 0) {
-            s = VIRTIO_BLK_S_IOERR;
-            break;
-        }
-        if (do_rw(b, true, b->data, n, (off_t)(h.sector * SECTOR)) < 0)
-            s = VIRTIO_BLK_S_IOERR;
-        else
+        s = transfer(b, true, req->iov, req->n_out, sizeof(h), len, h.sector);
+        if (s == VIRTIO_BLK_S_OK)
             vdev->stats.bytes_out += len;
         break;
     }
@@ -273,104 +276,73 @@ static void blk_notify(struct virtio_dev *vdev, uint16_t q)
     virtio_process_queue(vdev, q, blk_handle);
 }
 
-static void blk_free(void *p)
+/* Two tables, both fixed: a drive's features never change, only its medium does. */
+#define BLK_OPS(extra_features)                                                                              \
+    {                                                                                                        \
+        .name = "virtio-blk", .device_id = VIRTIO_ID_BLOCK, .num_queues = 1, .queue_max = QUEUE_SIZE,        \
+        .features = (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |                       \
+                    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) | (extra_features),       \
+        .config = blk_config_space, .queue_notify = blk_notify,                                              \
+    }
+static const struct virtio_dev_ops blk_ops =
+    BLK_OPS((1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES));
+static const struct virtio_dev_ops blk_ro_ops = BLK_OPS(1ull << VIRTIO_BLK_F_RO);
+
+void blk_free(void *p)
 {
     struct blk *b = p;
+    if (!b)
+        return;
     if (b->fd >= 0)
         close(b->fd);
-    virtq_req_free(&b->vdev.req);
-    free(b->data);
-    pthread_mutex_destroy(&b->vdev.lock);
+    virtio_dev_uninit(&b->vdev);
     free(b);
 }
 
-/* A drive with its features fixed for life; the medium (fd, sectors, id) is the caller's. */
-static int blk_new(struct vm *vm, bool readonly, struct blk **out)
+struct blk *blk_new(const struct gmem *mem, bool readonly)
 {
     struct blk *b = calloc(1, sizeof(*b));
     if (!b)
-        return -ENOMEM;
+        return NULL;
     b->fd = -1;
     b->readonly = readonly;
-    b->ops = (struct virtio_dev_ops){
-        .name = "virtio-blk",
-        .device_id = VIRTIO_ID_BLOCK,
-        .num_queues = 1,
-        .queue_max = QUEUE_SIZE,
-        .features = (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-                    (1ull << VIRTIO_BLK_F_FLUSH) | (readonly ? (1ull << VIRTIO_BLK_F_RO) : 0) |
-                    (readonly ? 0 : (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES)),
-        .config = blk_config_space,
-        .queue_notify = blk_notify,
-    };
     b->config = (struct blk_config){
-        .seg_max = QUEUE_SIZE - 2,
+        .size_max = BLK_SIZE_MAX,
+        .seg_max = BLK_SEG_MAX,
         .blk_size = SECTOR,
         .num_queues = 1,
-        .max_discard_sectors = MAX_DISCARD_SECTORS,
-        .max_discard_seg = MAX_DISCARD_SEGS,
+        .max_discard_sectors = BLK_DWZ_SECTORS_MAX,
+        .max_discard_seg = BLK_DWZ_SEG_MAX,
         .discard_sector_alignment = 4096 / SECTOR,
-        .max_write_zeroes_sectors = MAX_DISCARD_SECTORS,
-        .max_write_zeroes_seg = MAX_DISCARD_SEGS,
+        .max_write_zeroes_sectors = BLK_DWZ_SECTORS_MAX,
+        .max_write_zeroes_seg = BLK_DWZ_SEG_MAX,
         .write_zeroes_may_unmap = 1,
     };
-    virtio_dev_init(&b->vdev, &b->ops, b, &vm->mem);
-    int r = vm_own_device(vm, b, blk_free);
-    if (r < 0) {
-        blk_free(b);
-        return r;
-    }
-    *out = b;
-    return 0;
+    virtio_dev_init(&b->vdev, readonly ? &blk_ro_ops : &blk_ops, b, mem);
+    return b;
 }
 
-int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
+struct virtio_dev *blk_vdev(struct blk *b)
 {
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0)
-        return log_errno(errno, "cannot open disk %s%s", path, readonly ? "" : " for writing");
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        log_error("disk %s is not a regular file", path);
-        return -EINVAL;
-    }
-    if (st.st_size < (off_t)SECTOR) {
-        close(fd);
-        log_error("disk %s is empty (smaller than one sector)", path);
-        return -EINVAL;
-    }
-    struct blk *b;
-    int r = blk_new(vm, readonly, &b);
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
-    b->fd = fd;
-    b->sectors = (uint64_t)st.st_size / SECTOR;
-    b->config.capacity = b->sectors;
-    snprintf(b->id, sizeof(b->id), "lsl-disk%u", index); /* NUL-padded, need not be terminated */
-    return virtio_mmio_attach(vm, &b->vdev);
+    return &b->vdev;
 }
 
 /* Medium changes come from the control socket (the I/O thread, between requests), but vCPU threads read the
  * config space and may run a request themselves (a notify that missed the ioeventfd): hence the lock. */
-static void slot_insert(void *drive, const char *id, int fd, uint64_t sectors)
+void blk_insert(struct blk *b, const char *id, int fd, uint64_t sectors)
 {
-    struct blk *b = drive;
     pthread_mutex_lock(&b->vdev.lock);
     b->fd = fd;
     b->sectors = sectors;
-    memset(b->id, 0, sizeof(b->id));
+    memset(b->id, 0, sizeof(b->id)); /* NUL-padded, need not be terminated */
     memcpy(b->id, id, strnlen(id, sizeof(b->id)));
     b->config.capacity = sectors;
     virtio_dev_config_changed(&b->vdev);
     pthread_mutex_unlock(&b->vdev.lock);
 }
 
-static void slot_eject(void *drive)
+void blk_eject(struct blk *b)
 {
-    struct blk *b = drive;
     pthread_mutex_lock(&b->vdev.lock);
     int fd = b->fd;
     b->fd = -1;
@@ -382,6 +354,51 @@ static void slot_eject(void *drive)
     /* No request can hold the old fd any more: they run under the lock from start to finish. */
     if (fd >= 0)
         close(fd);
+}
+
+/* A drive owned by the VM, or NULL (logged). */
+static struct blk *blk_add(struct vm *vm, bool readonly)
+{
+    struct blk *b = blk_new(&vm->mem, readonly);
+    if (!b) {
+        log_errno(ENOMEM, "virtio-blk");
+        return NULL;
+    }
+    if (vm_own_device(vm, b, blk_free) < 0) {
+        blk_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int blk_create(struct vm *vm, const char *path, bool readonly, unsigned index)
+{
+    char err[PATH_MAX + 128], id[BLK_ID_LEN + 1];
+    uint64_t sectors;
+    struct stat st;
+    int fd = blk_image_open(path, readonly, &sectors, &st, err, sizeof(err));
+    if (fd < 0) {
+        log_error("%s", err);
+        return fd;
+    }
+    struct blk *b = blk_add(vm, readonly);
+    if (!b) {
+        close(fd);
+        return -ENOMEM;
+    }
+    snprintf(id, sizeof(id), "lsl-disk%u", index);
+    blk_insert(b, id, fd, sectors);
+    return virtio_mmio_attach(vm, &b->vdev);
+}
+
+static void slot_insert(void *drive, const char *id, int fd, uint64_t sectors)
+{
+    blk_insert(drive, id, fd, sectors);
+}
+
+static void slot_eject(void *drive)
+{
+    blk_eject(drive);
 }
 
 static const struct blk_slot_ops slot_ops = {.insert = slot_insert, .eject = slot_eject};
@@ -396,11 +413,13 @@ int blk_create_slots(struct vm *vm, unsigned n)
 {
     if (n == 0)
         return 0;
-    if (n > LSL_DISK_SLOTS_MAX)
+    if (n > LSL_DISK_SLOTS_MAX) {
+        log_error("--disk-slots %u: at most %d", n, LSL_DISK_SLOTS_MAX);
         return -EINVAL;
+    }
     struct blk_slots *t = calloc(1, sizeof(*t));
     if (!t)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "disk slots");
     int r = vm_own_device(vm, t, slots_free);
     if (r < 0) {
         free(t);
@@ -408,8 +427,10 @@ int blk_create_slots(struct vm *vm, unsigned n)
     }
     t->ops = &slot_ops;
     for (unsigned i = 0; i < n; i++) {
-        struct blk *b;
-        if ((r = blk_new(vm, false, &b)) < 0 || (r = virtio_mmio_attach(vm, &b->vdev)) < 0)
+        struct blk *b = blk_add(vm, false);
+        if (!b)
+            return -ENOMEM;
+        if ((r = virtio_mmio_attach(vm, &b->vdev)) < 0)
             return r;
         t->slot[t->n++].drive = b;
     }

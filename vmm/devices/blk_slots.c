@@ -4,18 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blk_image.h"
 #include "control.h"
 #include "io.h"
 #include "log.h"
 #include "macro.h"
 #include "size.h"
-
-#define SECTOR 512u
 
 unsigned blk_slots_attached(const struct blk_slots *s)
 {
@@ -31,31 +31,6 @@ static int find_id(const struct blk_slots *s, const char *id)
         if (s->slot[i].id[0] && strcmp(s->slot[i].id, id) == 0)
             return (int)i;
     return -1;
-}
-
-/* Opens an image for a slot: a non-empty regular file of whole sectors (what the guest can address). */
-static int open_image(const char *path, struct stat *st, FILE *out)
-{
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        lsl_ctl_reply_error(out, "cannot open %s for writing: %s", path, strerror(errno));
-        return -1;
-    }
-    const char *why = NULL;
-    if (fstat(fd, st) < 0)
-        why = strerror(errno);
-    else if (!S_ISREG(st->st_mode))
-        why = "not a regular file";
-    else if (st->st_size == 0)
-        why = "empty";
-    else if (st->st_size % SECTOR)
-        why = "size is not a multiple of 512 bytes";
-    if (why) {
-        lsl_ctl_reply_error(out, "%s: %s", path, why);
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 void blk_slots_attach(struct blk_slots *s, const char *id, const char *path, FILE *out)
@@ -79,10 +54,14 @@ void blk_slots_attach(struct blk_slots *s, const char *id, const char *path, FIL
         return;
     }
     struct blk_slot *slot = &s->slot[i];
+    char err[PATH_MAX + 128];
+    uint64_t sectors;
     struct stat st;
-    int fd = open_image(path, &st, out);
-    if (fd < 0)
+    int fd = blk_image_open(path, false, &sectors, &st, err, sizeof(err));
+    if (fd < 0) {
+        lsl_ctl_reply_error(out, "%s", err);
         return;
+    }
     /* Two guest mounts of one image would corrupt it, whatever names it is reached by. */
     for (unsigned j = 0; j < s->n; j++) {
         if (s->slot[j].id[0] && s->slot[j].dev == st.st_dev && s->slot[j].ino == st.st_ino) {
@@ -102,7 +81,6 @@ void blk_slots_attach(struct blk_slots *s, const char *id, const char *path, FIL
     slot->dev = st.st_dev;
     slot->ino = st.st_ino;
     snprintf(slot->id, sizeof(slot->id), "%s", id);
-    uint64_t sectors = (uint64_t)st.st_size / SECTOR;
     s->ops->insert(slot->drive, id, fd, sectors);
     char size[32];
     log_info("blk slot %d: inserted %s (%s) from %s", i, id,

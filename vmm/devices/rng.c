@@ -51,8 +51,7 @@ static const struct virtio_dev_ops rng_ops = {
 static void rng_free(void *p)
 {
     struct rng *g = p;
-    virtq_req_free(&g->vdev.req);
-    pthread_mutex_destroy(&g->vdev.lock);
+    virtio_dev_uninit(&g->vdev);
     free(g);
 }
 
@@ -60,7 +59,7 @@ int rng_create(struct vm *vm)
 {
     struct rng *g = calloc(1, sizeof(*g));
     if (!g)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "virtio-rng");
     virtio_dev_init(&g->vdev, &rng_ops, g, &vm->mem);
     int r = vm_own_device(vm, g, rng_free);
     if (r < 0) {

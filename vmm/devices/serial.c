@@ -1,5 +1,8 @@
-/* 16550A UART emulation: enough for Linux's 8250 driver (FIFO detection, THRE and RX interrupts, modem
- * loopback for autoconfig). Every register access is a VM exit, which is why the guest boots `quiet`. */
+/* 16550A UART emulation: enough for Linux's 8250 driver (FIFO detection, THRE interrupts, modem loopback for
+ * autoconfig). The console is output only: copied to the log and, with --console, to stdout; its receiver
+ * stays empty. Interactive use goes through sessions over vsock (a terminal on the serial line would need raw
+ * mode, its restore on every exit path and a decision about who gets Ctrl-C, for a console nobody types
+ * into). Every register access is a VM exit, which is why the guest boots `quiet`. */
 #include "serial.h"
 
 #include <errno.h>
@@ -24,24 +27,19 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define IER_RDI         0x01
 #define IER_THRI        0x02
 #define IIR_NO_INT      0x01
 #define IIR_THRI        0x02
-#define IIR_RDI         0x04
 #define IIR_FIFO_BITS   0xc0
 #define FCR_FIFO_ENABLE 0x01
-#define FCR_CLEAR_RX    0x02
 #define LCR_DLAB        0x80
 #define MCR_LOOP        0x10
-#define LSR_DR          0x01
 #define LSR_THRE        0x20
 #define LSR_TEMT        0x40
 #define MSR_DCD         0x80
 #define MSR_DSR         0x20
 #define MSR_CTS         0x10
 
-#define RX_SIZE      1024
 #define LINE_MAX_LEN 1024
 
 struct serial {
@@ -50,8 +48,6 @@ struct serial {
     uint8_t ier, fcr, lcr, mcr, scr, dll, dlm;
     bool thri_pending;
     int irq_level;
-    uint8_t rx[RX_SIZE];
-    unsigned rx_head, rx_count;
     int log_fd, out_fd;
     char line[LINE_MAX_LEN];
     size_t line_len;
@@ -59,8 +55,6 @@ struct serial {
 
 static uint8_t iir_of(const struct serial *s)
 {
-    if ((s->ier & IER_RDI) && s->rx_count)
-        return IIR_RDI;
     if ((s->ier & IER_THRI) && s->thri_pending)
         return IIR_THRI;
     return IIR_NO_INT;
@@ -76,24 +70,19 @@ static void update_irq(struct serial *s)
     }
 }
 
-static void write_all(int fd, const void *buf, size_t len)
+/* The guest's console output. A failed write (a full disk, a closed terminal) is dropped: it must not stop
+ * the guest. */
+static void console_write(int fd, const void *buf, size_t len)
 {
-    while (fd >= 0 && len) {
-        ssize_t r = write(fd, buf, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return; /* a full disk or closed terminal must not stop the guest */
-        buf = (const uint8_t *)buf + r;
-        len -= (size_t)r;
-    }
+    if (fd >= 0)
+        (void)write_full(fd, buf, len);
 }
 
 static void flush_line(struct serial *s)
 {
     if (!s->line_len)
         return;
-    write_all(s->log_fd, s->line, s->line_len);
+    console_write(s->log_fd, s->line, s->line_len);
     size_t n = s->line_len;
     if (s->line[n - 1] == '\n')
         n--;
@@ -106,8 +95,7 @@ static void flush_line(struct serial *s)
 
 static void tx_byte(struct serial *s, uint8_t c)
 {
-    if (s->out_fd >= 0)
-        write_all(s->out_fd, &c, 1);
+    console_write(s->out_fd, &c, 1);
     s->line[s->line_len++] = (char)c;
     if (c == '\n' || s->line_len == LINE_MAX_LEN - 1)
         flush_line(s);
@@ -121,13 +109,8 @@ static void serial_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
     bool dlab = s->lcr & LCR_DLAB;
     switch (off) {
     case UART_RX:
-        if (dlab) {
-            data[0] = s->dll;
-        } else if (s->rx_count) {
-            data[0] = s->rx[s->rx_head];
-            s->rx_head = (s->rx_head + 1) % RX_SIZE;
-            s->rx_count--;
-        }
+        if (dlab)
+            data[0] = s->dll; /* else the receiver is empty: 0 */
         break;
     case UART_IER:
         data[0] = dlab ? s->dlm : s->ier;
@@ -146,7 +129,7 @@ static void serial_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
         data[0] = s->mcr;
         break;
     case UART_LSR:
-        data[0] = LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
+        data[0] = LSR_THRE | LSR_TEMT; /* never Data Ready: nothing is received */
         break;
     case UART_MSR:
         if (s->mcr & MCR_LOOP) /* loopback: outputs reflect onto the modem inputs */
@@ -189,8 +172,6 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data, uint32
         break;
     case UART_FCR:
         s->fcr = v & (FCR_FIFO_ENABLE | 0xc0);
-        if (v & FCR_CLEAR_RX)
-            s->rx_count = 0;
         break;
     case UART_LCR:
         s->lcr = v;
@@ -201,17 +182,6 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data, uint32
     case UART_SCR:
         s->scr = v;
         break;
-    }
-    update_irq(s);
-    pthread_mutex_unlock(&s->lock);
-}
-
-void serial_input(struct serial *s, const uint8_t *buf, size_t len)
-{
-    pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i < len && s->rx_count < RX_SIZE; i++) {
-        s->rx[(s->rx_head + s->rx_count) % RX_SIZE] = buf[i];
-        s->rx_count++;
     }
     update_irq(s);
     pthread_mutex_unlock(&s->lock);
@@ -235,7 +205,7 @@ int serial_create(struct vm *vm, int log_fd, int out_fd)
 {
     struct serial *s = calloc(1, sizeof(*s));
     if (!s)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "serial console");
     s->vm = vm;
     s->log_fd = log_fd;
     s->out_fd = out_fd;

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "log.h"
@@ -16,7 +17,18 @@ void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, 
     vdev->ops = ops;
     vdev->priv = priv;
     vdev->mem = mem;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        vdev->kick_fd[i] = -1;
     pthread_mutex_init(&vdev->lock, NULL);
+}
+
+void virtio_dev_uninit(struct virtio_dev *vdev)
+{
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        if (vdev->kick_fd[i] >= 0)
+            close(vdev->kick_fd[i]);
+    virtq_req_free(&vdev->req);
+    pthread_mutex_destroy(&vdev->lock);
 }
 
 uint64_t virtio_dev_features(const struct virtio_dev *vdev)

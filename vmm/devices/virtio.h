@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "virtq.h"
 
@@ -39,6 +40,15 @@ struct virtio_dev_ops {
     void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
     /* Called with the lock held when the driver resets the device. */
     void (*reset)(struct virtio_dev *vdev);
+    /* A device that serves its queues on a thread of its own (net: libslirp's poll loop) sets own_kicks: the
+     * transport then leaves the queues' ioeventfds out of the VMM's loop and hands them over in kick_fd[],
+     * and queue_notify runs only for a kick that missed the ioeventfd (on a vCPU thread). stop (may be NULL)
+     * ends that thread; vm_destroy calls it for every device before it frees any, so the thread never
+     * outlives the transport it interrupts through. */
+    bool own_kicks;
+    void (*stop)(struct virtio_dev *vdev);
+    /* Device-specific counters for lsl-vmm --stats, one line on f (may be NULL). */
+    void (*print_stats)(struct virtio_dev *vdev, FILE *f);
 };
 
 struct virtio_counters {
@@ -47,7 +57,7 @@ struct virtio_counters {
     uint64_t requests;
     uint64_t bytes_in, bytes_out; /* to the guest, from the guest */
     uint64_t errors;              /* requests failed with an I/O error */
-    uint64_t malformed;           /* rings or requests the guest got wrong; the device broke */
+    uint64_t malformed;           /* what the guest got wrong: rings (the device broke), requests, accesses */
 };
 
 struct virtio_dev {
@@ -66,13 +76,19 @@ struct virtio_dev {
     struct virtq_req req; /* scratch, reused across pops */
     struct virtio_counters stats;
 
-    /* Set by the transport: raise an interrupt of the given VIRTIO_INT_* kind. */
+    /* ops->own_kicks: each queue's kick eventfd, the device's to poll, read and (in virtio_dev_uninit) close;
+     * -1 otherwise. */
+    int kick_fd[VIRTIO_MAX_QUEUES];
+
+    /* Set by the transport: raise an interrupt of the given VIRTIO_INT_* kind. Thread-safe. */
     void (*interrupt)(struct virtio_dev *vdev, uint32_t kind);
     void *transport;
 };
 
 void virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,
                      const struct gmem *mem);
+/* Frees what virtio_dev_init and the request loop allocated; every device's teardown calls it. */
+void virtio_dev_uninit(struct virtio_dev *vdev);
 uint64_t virtio_dev_features(const struct virtio_dev *vdev);
 /* A hostile or buggy driver corrupted a ring: stop using the device and tell the driver (NEEDS_RESET). */
 void virtio_dev_break(struct virtio_dev *vdev, const char *why);

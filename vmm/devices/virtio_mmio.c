@@ -89,6 +89,8 @@ static void raise_interrupt(struct virtio_dev *vdev, uint32_t kind)
 {
     struct virtio_mmio *t = vdev->transport;
     __atomic_or_fetch(&t->int_status, kind, __ATOMIC_SEQ_CST);
+    if (t->irq_fd < 0)
+        return; /* a window without a VM (virtio_mmio_new): InterruptStatus is all there is */
     uint64_t one = 1;
     if (write(t->irq_fd, &one, sizeof(one)) < 0)
         log_errno(errno, "%s: irqfd write", vdev->ops->name);
@@ -109,14 +111,27 @@ static void kick_ready(void *opaque, uint32_t events)
     pthread_mutex_unlock(&vdev->lock);
 }
 
-static uint32_t read_config(struct virtio_dev *vdev, uint64_t off, uint32_t len)
+/* Access widths (spec 4.2.2.2): the registers below REG_CONFIG are 32 bits wide and aligned; the device
+ * config takes naturally aligned 8, 16 and 32-bit accesses, and 64-bit ones too (a 64-bit field such as
+ * vsock's guest_cid or blk's capacity read in one go; Linux splits them, other drivers may not). */
+static bool register_access_ok(uint64_t off, uint32_t len)
+{
+    return len == 4 && !(off & 3);
+}
+
+static bool config_access_ok(uint64_t off, uint32_t len)
+{
+    return (len == 1 || len == 2 || len == 4 || len == 8) && !(off & (len - 1));
+}
+
+/* Copies config bytes [off, off+len) into data, which the caller zeroed: bytes past the end of the config
+ * space (an access straddling it, or beyond it) read as zero. Never more than len bytes. */
+static void read_config(struct virtio_dev *vdev, uint64_t off, uint8_t *data, uint32_t len)
 {
     uint32_t size = 0;
     const uint8_t *cfg = vdev->ops->config ? vdev->ops->config(vdev, &size) : NULL;
-    uint32_t v = 0;
-    if (cfg && off < size && len <= size - off)
-        memcpy(&v, cfg + off, len);
-    return v;
+    if (cfg && off < size)
+        memcpy(data, cfg + off, MIN((uint64_t)len, size - off));
 }
 
 static struct virtq *selected(struct virtio_mmio *t)
@@ -124,57 +139,60 @@ static struct virtq *selected(struct virtio_mmio *t)
     return t->queue_sel < t->vdev->ops->num_queues ? &t->vdev->vq[t->queue_sel] : NULL;
 }
 
+static uint32_t register_value(struct virtio_mmio *t, uint64_t off)
+{
+    struct virtio_dev *vdev = t->vdev;
+    struct virtq *vq = selected(t);
+    switch (off) {
+    case REG_MAGIC:
+        return MMIO_MAGIC;
+    case REG_VERSION:
+        return 2;
+    case REG_DEVICE_ID:
+        return vdev->ops->device_id;
+    case REG_VENDOR_ID:
+        return MMIO_VENDOR;
+    case REG_DEVICE_FEATURES:
+        return t->dev_features_sel < 2 ? (uint32_t)(virtio_dev_features(vdev) >> (32 * t->dev_features_sel))
+                                       : 0;
+    case REG_QUEUE_NUM_MAX:
+        return vq ? vdev->ops->queue_max : 0;
+    case REG_QUEUE_READY:
+        return vq ? vq->ready : 0;
+    case REG_INTERRUPT_STATUS:
+        return __atomic_load_n(&t->int_status, __ATOMIC_SEQ_CST);
+    case REG_STATUS:
+        return vdev->status;
+    case REG_CONFIG_GENERATION:
+        return vdev->config_generation;
+    default:
+        return 0;
+    }
+}
+
+/* Fills exactly len bytes of data (1..8, from the vCPU exit); an access of a width the spec does not allow
+ * there reads as zeroes and counts as malformed. */
 static void mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 {
     struct virtio_mmio *t = opaque;
     struct virtio_dev *vdev = t->vdev;
-    uint32_t v = 0;
-    pthread_mutex_lock(&vdev->lock);
-    if (off >= REG_CONFIG) {
-        v = read_config(vdev, off - REG_CONFIG, len);
-        memcpy(data, &v, len);
-        pthread_mutex_unlock(&vdev->lock);
+    memset(data, 0, len);
+    if (off == REG_INTERRUPT_STATUS && register_access_ok(off, len)) {
+        /* Atomic, so without the lock: a device thread may hold that for a whole round of its work (net),
+         * and the guest reads this in every interrupt handler. */
+        uint32_t v = __atomic_load_n(&t->int_status, __ATOMIC_SEQ_CST);
+        memcpy(data, &v, sizeof(v));
         return;
     }
-    struct virtq *vq = selected(t);
-    if (len == 4 && !(off & 3)) {
-        switch (off) {
-        case REG_MAGIC:
-            v = MMIO_MAGIC;
-            break;
-        case REG_VERSION:
-            v = 2;
-            break;
-        case REG_DEVICE_ID:
-            v = vdev->ops->device_id;
-            break;
-        case REG_VENDOR_ID:
-            v = MMIO_VENDOR;
-            break;
-        case REG_DEVICE_FEATURES:
-            v = t->dev_features_sel < 2 ? (uint32_t)(virtio_dev_features(vdev) >> (32 * t->dev_features_sel))
-                                        : 0;
-            break;
-        case REG_QUEUE_NUM_MAX:
-            v = vq ? vdev->ops->queue_max : 0;
-            break;
-        case REG_QUEUE_READY:
-            v = vq ? vq->ready : 0;
-            break;
-        case REG_INTERRUPT_STATUS:
-            v = __atomic_load_n(&t->int_status, __ATOMIC_SEQ_CST);
-            break;
-        case REG_STATUS:
-            v = vdev->status;
-            break;
-        case REG_CONFIG_GENERATION:
-            v = vdev->config_generation;
-            break;
-        default:
-            break;
-        }
+    pthread_mutex_lock(&vdev->lock);
+    if (off >= REG_CONFIG && config_access_ok(off, len)) {
+        read_config(vdev, off - REG_CONFIG, data, len);
+    } else if (off < REG_CONFIG && register_access_ok(off, len)) {
+        uint32_t v = register_value(t, off);
+        memcpy(data, &v, sizeof(v)); /* x86: the guest's little-endian register is the host's */
+    } else {
+        vdev->stats.malformed++;
     }
-    memcpy(data, &v, len < 4 ? len : 4);
     pthread_mutex_unlock(&vdev->lock);
 }
 
@@ -228,11 +246,23 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 {
     struct virtio_mmio *t = opaque;
     struct virtio_dev *vdev = t->vdev;
-    if (off >= REG_CONFIG || len != 4 || (off & 3))
-        return; /* device config is read-only here; the registers are 32-bit only */
-    uint32_t v;
-    memcpy(&v, data, 4);
+    if (off == REG_INTERRUPT_ACK && register_access_ok(off, len)) {
+        uint32_t v; /* atomic like the read above, and for the same reason */
+        memcpy(&v, data, sizeof(v));
+        __atomic_and_fetch(&t->int_status, ~v, __ATOMIC_SEQ_CST);
+        return;
+    }
     pthread_mutex_lock(&vdev->lock);
+    if (off >= REG_CONFIG || !register_access_ok(off, len)) {
+        /* No device here has a writable config field: a well-formed config write is ignored, anything of
+         * a width the spec does not allow is counted too. */
+        if (off < REG_CONFIG || !config_access_ok(off, len))
+            vdev->stats.malformed++;
+        pthread_mutex_unlock(&vdev->lock);
+        return;
+    }
+    uint32_t v;
+    memcpy(&v, data, sizeof(v));
     struct virtq *vq = selected(t);
     /* Queue layout may only change while the queue is disabled (spec 4.2.2.2). */
     bool vq_writable = vq && !vq->ready;
@@ -299,9 +329,25 @@ struct virtio_dev *virtio_mmio_dev(struct virtio_mmio *t)
     return t->vdev;
 }
 
-static void transport_free(void *p)
+struct virtio_mmio *virtio_mmio_new(struct virtio_dev *vdev)
+{
+    struct virtio_mmio *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->vdev = vdev;
+    t->irq_fd = -1;
+    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+        t->kicks[i].fd = -1;
+    vdev->transport = t;
+    vdev->interrupt = raise_interrupt;
+    return t;
+}
+
+void virtio_mmio_free(void *p)
 {
     struct virtio_mmio *t = p;
+    if (!t)
+        return;
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
         if (t->kicks[i].fd >= 0)
             close(t->kicks[i].fd);
@@ -310,17 +356,19 @@ static void transport_free(void *p)
     free(t);
 }
 
+void virtio_mmio_access(struct virtio_mmio *t, uint64_t off, uint8_t *data, uint32_t len, bool write)
+{
+    if (write)
+        mmio_write(t, off, data, len);
+    else
+        mmio_read(t, off, data, len);
+}
+
 static int add_cmdline(struct vm *vm, uint64_t base, uint32_t irq)
 {
     char frag[64];
     snprintf(frag, sizeof(frag), " virtio_mmio.device=4K@0x%llx:%u", (unsigned long long)base, irq);
-    size_t old = vm->cmdline_devices ? strlen(vm->cmdline_devices) : 0;
-    char *s = realloc(vm->cmdline_devices, old + strlen(frag) + 1);
-    if (!s)
-        return -ENOMEM;
-    memcpy(s + old, frag, strlen(frag) + 1);
-    vm->cmdline_devices = s;
-    return 0;
+    return vm_cmdline_append(vm, frag);
 }
 
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
@@ -329,23 +377,17 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
         log_error("too many virtio devices (at most %zu)", ARRAY_SIZE(vm->transports));
         return -ENOSPC;
     }
-    struct virtio_mmio *t = calloc(1, sizeof(*t));
+    struct virtio_mmio *t = virtio_mmio_new(vdev);
     if (!t)
-        return -ENOMEM;
-    t->vm = vm;
-    t->vdev = vdev;
-    t->base = LAYOUT_VIRTIO_MMIO + vm->ntransports * LAYOUT_VIRTIO_MMIO_SIZE;
-    t->irq = irq_for(vm->ntransports);
-    t->irq_fd = -1;
-    for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
-        t->kicks[i].fd = -1;
-    int r = vm_own_device(vm, t, transport_free);
+        return log_errno(ENOMEM, "%s", vdev->ops->name);
+    int r = vm_own_device(vm, t, virtio_mmio_free);
     if (r < 0) {
-        free(t);
+        virtio_mmio_free(t);
         return r;
     }
-    vdev->transport = t;
-    vdev->interrupt = raise_interrupt;
+    t->vm = vm;
+    t->base = LAYOUT_VIRTIO_MMIO + vm->ntransports * LAYOUT_VIRTIO_MMIO_SIZE;
+    t->irq = irq_for(vm->ntransports);
 
     t->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (t->irq_fd < 0)
@@ -361,6 +403,12 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
             return log_errno(errno, "eventfd");
         if ((r = kvm_ioeventfd(&vm->kvm, k->fd, t->base + REG_QUEUE_NOTIFY, 4, q, false)) < 0)
             return r;
+        if (vdev->ops->own_kicks) {
+            /* The device's own thread polls it (and closes it: KVM keeps its own reference). */
+            vdev->kick_fd[q] = k->fd;
+            k->fd = -1;
+            continue;
+        }
         if ((r = evloop_add(&vm->loop, k->fd, EPOLLIN, kick_ready, k)) < 0)
             return log_errno(-r, "epoll");
     }

@@ -11,4 +11,11 @@
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev);
 struct virtio_dev *virtio_mmio_dev(struct virtio_mmio *t);
 
+/* The register window alone, without a VM or KVM (what attach builds on; unit tests and fuzzing drive it
+ * directly): accesses of len 1..8 bytes at offset off, as a vCPU's exit delivers them. Interrupts only set
+ * InterruptStatus. */
+struct virtio_mmio *virtio_mmio_new(struct virtio_dev *vdev);
+void virtio_mmio_free(void *t);
+void virtio_mmio_access(struct virtio_mmio *t, uint64_t off, uint8_t *data, uint32_t len, bool write);
+
 #endif

@@ -133,6 +133,11 @@ int virtq_pop(struct virtq *vq, const struct gmem *m, struct virtq_req *req)
     return 1;
 }
 
+void virtq_unpop(struct virtq *vq)
+{
+    vq->last_avail--;
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
     struct virtq_used_elem *e = USED_ELEM(vq, vq->used_idx % vq->size);
@@ -140,6 +145,17 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
     __atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
     vq->used_idx++;
     /* The element must be visible before the index that publishes it. */
+    __atomic_store_n(USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_push_batch(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct virtq_used_elem *e = USED_ELEM(vq, (uint16_t)(vq->used_idx + i) % vq->size);
+        __atomic_store_n(&e->id, elems[i].id, __ATOMIC_RELAXED);
+        __atomic_store_n(&e->len, elems[i].len, __ATOMIC_RELAXED);
+    }
+    vq->used_idx = (uint16_t)(vq->used_idx + n);
     __atomic_store_n(USED_IDX(vq), vq->used_idx, __ATOMIC_RELEASE);
 }
 

@@ -61,8 +61,15 @@ void virtq_reset(struct virtq *vq);
 
 /* 1: a request was popped into req; 0: ring empty; -EINVAL: malformed ring or chain. */
 int virtq_pop(struct virtq *vq, const struct gmem *m, struct virtq_req *req);
+/* Puts the request popped last back at the head of the ring, unused (the device had nothing to put in it
+ * after all): the next pop returns it again. Only right after a successful pop; called k times, it puts back
+ * the last k pops (a frame that did not fit the rx buffers there were). */
+void virtq_unpop(struct virtq *vq);
 /* Returns the request to the driver with `len` bytes written into its in-segments. */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+/* Returns n requests at once: all used elements first, then one index update, so the driver never sees part
+ * of what belongs together (virtio-net's mergeable rx buffers: one frame over several buffers). */
+void virtq_push_batch(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n);
 /* After a batch of pushes: whether the driver asked to be interrupted (event index or flags). */
 bool virtq_should_signal(struct virtq *vq);
 /* Publishes how far the device has read so the driver kicks only past it; returns true if more requests

@@ -72,7 +72,7 @@ static void rx_flush(struct vsock *v)
             vsock_rxq_add(v, c); /* to the tail, if it has more */
         }
         if (!used) {
-            vq->last_avail--; /* nothing to say after all (socket drained): the buffer stays the guest's */
+            virtq_unpop(vq); /* nothing to say after all (socket drained): the buffer stays the guest's */
             continue;
         }
         d->stats.requests++;
@@ -181,8 +181,7 @@ void vsock_free(void *p)
         close(v->timer_fd);
     free(v->path);
     virtq_req_free(&v->rx_req);
-    virtq_req_free(&v->vdev.req);
-    pthread_mutex_destroy(&v->vdev.lock);
+    virtio_dev_uninit(&v->vdev);
     free(v);
 }
 
@@ -190,14 +189,16 @@ int vsock_new(const struct gmem *mem, uint64_t guest_cid, const char *uds_path, 
 {
     struct vsock *v = calloc(1, sizeof(*v));
     if (!v)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "virtio-vsock");
     virtio_dev_init(&v->vdev, &vsock_ops, v, mem);
     v->cid = v->config.guest_cid = guest_cid;
     v->next_port = VSOCK_LOCAL_PORT_BASE;
     v->listen_fd = v->epfd = v->timer_fd = -1;
-    int r = -ENOMEM;
-    if (!(v->path = strdup(uds_path)))
+    int r;
+    if (!(v->path = strdup(uds_path))) {
+        r = log_errno(ENOMEM, "virtio-vsock");
         goto fail;
+    }
     v->epfd = epoll_create1(EPOLL_CLOEXEC);
     v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (v->epfd < 0 || v->timer_fd < 0) {

@@ -22,7 +22,8 @@ int vsock_fd(const struct vsock *v);
 void vsock_poll(struct vsock *v);
 /* Live connections (including host clients still sending their CONNECT line). */
 unsigned vsock_nconns(const struct vsock *v);
-/* Established or pending host-initiated connections to guest ports first..first+count-1 (e.g. sessions with
+/* Established or pending host-initiated connections to guest ports first..first+count-1 whose host side is
+ * still open (e.g. sessions with
  * the agents). */
 unsigned vsock_connections_to(const struct vsock *v, uint32_t first, uint32_t count);
 

@@ -694,7 +694,7 @@ unsigned vsock_connections_to(const struct vsock *v, uint32_t first, uint32_t co
 {
     unsigned n = 0;
     for (const struct vsock_conn *c = v->all; c; c = c->next)
-        n += c->state != CONN_HANDSHAKE && c->peer_port - first < count &&
-             c->local_port >= VSOCK_LOCAL_PORT_BASE;
+        n += (c->state == CONN_REQUEST_SENT || c->state == CONN_ESTABLISHED) && !c->dead && !c->host_eof &&
+             c->peer_port - first < count && c->local_port >= VSOCK_LOCAL_PORT_BASE;
     return n;
 }

@@ -1,6 +1,7 @@
 /* The control socket's clients. It shares the I/O thread with every virtio device, so nothing here blocks:
  * clients are non-blocking, each gets LINE_DEADLINE_NS to send its line, replies that do not fit the socket
- * at once wait for EPOLLOUT, and at most MAX_CLIENTS are served at a time (more wait in the backlog). */
+ * at once wait for EPOLLOUT (a client that takes none of it for REPLY_STALL_NS is dropped), and at most
+ * MAX_CLIENTS are served at a time (more wait in the backlog). What a request does is the caller's. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #define MAX_CLIENTS      16
 #define LINE_DEADLINE_NS 1000000000ull
+#define REPLY_STALL_NS   5000000000ull
 
 struct client {
     struct control *c;
@@ -29,8 +31,9 @@ struct client {
 };
 
 struct control {
-    struct vm *vm;
-    struct service *s;
+    struct evloop *loop;
+    control_serve_fn serve;
+    void *opaque;
     char *path;
     int listen_fd;
     bool listening; /* in the loop; off while MAX_CLIENTS are served */
@@ -45,11 +48,11 @@ static void client_close(struct client *cl)
     for (unsigned i = 0; i < MAX_CLIENTS; i++)
         if (c->clients[i] == cl)
             c->clients[i] = NULL;
-    evloop_del(&c->vm->loop, cl->fd);
+    evloop_del(c->loop, cl->fd);
     close(cl->fd);
     free(cl->out);
     free(cl);
-    if (!c->listening && evloop_add(&c->vm->loop, c->listen_fd, EPOLLIN, on_listen, c) == 0)
+    if (!c->listening && evloop_add(c->loop, c->listen_fd, EPOLLIN, on_listen, c) == 0)
         c->listening = true;
 }
 
@@ -65,6 +68,7 @@ static void client_flush(struct client *cl)
         if (n <= 0)
             break;
         cl->out_off += (size_t)n;
+        cl->deadline = now_ns() + REPLY_STALL_NS; /* a slow reader is fine, one that stopped is not */
     }
     client_close(cl);
 }
@@ -85,15 +89,15 @@ static void client_serve(struct client *cl)
     if (lsl_ctl_parse(cl->in, &r, &why) < 0)
         lsl_ctl_reply_error(out, "%s", why);
     else
-        service_request(cl->c->s, &r, out);
+        cl->c->serve(cl->c->opaque, &r, out);
     if (fclose(out) != 0) {
         client_close(cl);
         return;
     }
-    cl->deadline = 0;
+    cl->deadline = now_ns() + REPLY_STALL_NS;
     /* From now on the client's readiness means room for the reply. */
-    evloop_del(&cl->c->vm->loop, cl->fd);
-    if (evloop_add(&cl->c->vm->loop, cl->fd, EPOLLOUT, on_client, cl) < 0) {
+    evloop_del(cl->c->loop, cl->fd);
+    if (evloop_add(cl->c->loop, cl->fd, EPOLLOUT, on_client, cl) < 0) {
         client_close(cl);
         return;
     }
@@ -119,8 +123,9 @@ static void on_client(void *opaque, uint32_t events)
                 client_close(cl);
                 return;
             }
-            evloop_del(&cl->c->vm->loop, cl->fd);
-            if (evloop_add(&cl->c->vm->loop, cl->fd, EPOLLOUT, on_client, cl) < 0)
+            cl->deadline = now_ns() + REPLY_STALL_NS;
+            evloop_del(cl->c->loop, cl->fd);
+            if (evloop_add(cl->c->loop, cl->fd, EPOLLOUT, on_client, cl) < 0)
                 client_close(cl);
             else
                 client_flush(cl);
@@ -159,7 +164,7 @@ static void on_listen(void *opaque, uint32_t events)
             slot++;
         if (slot == MAX_CLIENTS) {
             /* Full: stop listening until a client leaves; the rest wait in the backlog. */
-            evloop_del(&c->vm->loop, c->listen_fd);
+            evloop_del(c->loop, c->listen_fd);
             c->listening = false;
             return;
         }
@@ -167,7 +172,7 @@ static void on_listen(void *opaque, uint32_t events)
         if (fd < 0)
             return;
         struct client *cl = calloc(1, sizeof(*cl));
-        if (!cl || evloop_add(&c->vm->loop, fd, EPOLLIN, on_client, cl) < 0) {
+        if (!cl || evloop_add(c->loop, fd, EPOLLIN, on_client, cl) < 0) {
             free(cl);
             close(fd);
             continue;
@@ -181,8 +186,8 @@ void control_tick(struct control *c, uint64_t now)
 {
     for (unsigned i = 0; i < MAX_CLIENTS; i++) {
         struct client *cl = c->clients[i];
-        if (cl && cl->deadline && now >= cl->deadline)
-            client_close(cl); /* a client that does not send its line is dropped, not waited for */
+        if (cl && now >= cl->deadline)
+            client_close(cl); /* a client that does not send its line or take its reply is dropped */
     }
 }
 
@@ -190,15 +195,12 @@ void control_free(struct control *c)
 {
     if (!c)
         return;
-    for (unsigned i = 0; i < MAX_CLIENTS; i++) {
-        struct client *cl = c->clients[i];
-        if (cl) {
-            close(cl->fd);
-            free(cl->out);
-            free(cl);
-        }
-    }
+    for (unsigned i = 0; i < MAX_CLIENTS; i++)
+        if (c->clients[i])
+            client_close(c->clients[i]);
     if (c->listen_fd >= 0) {
+        if (c->listening)
+            evloop_del(c->loop, c->listen_fd);
         unlink(c->path);
         close(c->listen_fd);
     }
@@ -206,21 +208,23 @@ void control_free(struct control *c)
     free(c);
 }
 
-int control_create(struct vm *vm, struct service *s, const char *path, struct control **out)
+int control_create(struct evloop *loop, const char *path, control_serve_fn serve, void *opaque,
+                   struct control **out)
 {
     struct control *c = calloc(1, sizeof(*c));
     if (!c)
-        return -ENOMEM;
-    *c = (struct control){.vm = vm, .s = s, .listen_fd = -1, .path = strdup(path)};
+        return log_errno(ENOMEM, "control socket");
+    *c = (struct control){
+        .loop = loop, .serve = serve, .opaque = opaque, .listen_fd = -1, .path = strdup(path)};
     if (!c->path) {
         free(c);
-        return -ENOMEM;
+        return log_errno(ENOMEM, "control socket");
     }
     *out = c;
     c->listen_fd = unix_listen(path, 64);
     if (c->listen_fd < 0)
         return log_errno(-c->listen_fd, "cannot listen on %s", path);
-    int r = evloop_add(&vm->loop, c->listen_fd, EPOLLIN, on_listen, c);
+    int r = evloop_add(loop, c->listen_fd, EPOLLIN, on_listen, c);
     if (r < 0)
         return log_errno(-r, "epoll");
     c->listening = true;

@@ -1,7 +1,9 @@
 /* The service's life around the VM: the idle stop, the clock push after the host slept, and the requests of
  * the control socket. Both ways of stopping go the orderly way: the agent is asked to power off (lsl-init
  * then terminates every process, syncs and unmounts), and only if the guest has not powered off after
- * SHUTDOWN_GRACE_S does the VMM stop it by force. */
+ * SHUTDOWN_GRACE_S does the VMM stop it by force. The idle stop first asks the guest what sessions left
+ * running (idle.h decides; the question is an ACTIVITY errand on a connection of its own, read without
+ * ever blocking the I/O thread). */
 #include "service.h"
 
 #include <errno.h>
@@ -17,16 +19,31 @@
 
 #include "../devices/blk_slots.h"
 #include "../devices/vsock.h"
+#include "activity.h"
 #include "agent.h"
 #include "control.h"
 #include "frame.h"
+#include "forward.h"
 #include "io.h"
 #include "log.h"
 #include "macro.h"
+#include "idle.h"
 #include "unix_socket.h"
 
-#define SHUTDOWN_GRACE_S 15
-#define TICK_S           1
+#define SHUTDOWN_GRACE_S  15
+#define TICK_S            1
+#define FWD_BUSY_AFTER_NS (30ull * 1000000000ull)
+/* The OK line, the agent's HELLO and an ACTIVITY_REPLY for every slot, with room to spare. */
+#define PROBE_BUF 4096
+
+/* The ACTIVITY question in flight (idle.h asks it). */
+struct probe {
+    int fd; /* -1: none */
+    bool connected;
+    bool answered;
+    size_t len;
+    uint8_t buf[PROBE_BUF];
+};
 
 struct service {
     struct vm *vm;
@@ -34,13 +51,20 @@ struct service {
     struct control *control;
     int timer_fd, agent_fd;
     int idle_timeout_s;
-    uint64_t idle_since_ns;  /* 0 while sessions are open */
     uint64_t shutdown_at_ns; /* when the orderly shutdown was requested, 0 if not */
     char agent_reply[64];
     size_t agent_reply_len;
     uint32_t agent_errand; /* what agent_fd is for: LSL_SHUTDOWN or LSL_CLOCK */
     /* CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last tick: grows while the host sleeps. */
     int64_t host_slept_ns;
+    struct idle idle;
+    struct probe probe;
+    /* The guest's last answer, for --status. */
+    struct lsl_activity activity[LSL_ACTIVITY_MAX];
+    size_t nactivity;
+    uint64_t activity_at;     /* 0: none yet */
+    struct fwd *fwd;          /* localhost forwarding */
+    uint64_t session_seen_ns; /* the last tick that saw a session */
 };
 
 static unsigned sessions(const struct service *s)
@@ -51,6 +75,8 @@ static unsigned sessions(const struct service *s)
     return vsock_connections_to(s->vm->vsock, LSL_AGENT_PORT, 1) +
            vsock_connections_to(s->vm->vsock, LSL_DISTRO_PORT_BASE, LSL_DISTRO_PORT_SLOTS);
 }
+
+static void probe_close(struct service *s);
 
 static void agent_close(struct service *s)
 {
@@ -63,6 +89,17 @@ static void agent_close(struct service *s)
 
 static void agent_ready(void *opaque, uint32_t events);
 
+/* A connection to the system agent through the VMM's own vsock socket, never waiting (this thread serves
+ * that socket): the fd, the guest's answer still to come, or -1. */
+static int dial_agent(const struct service *s)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, s->dir) >= (int)sizeof(path))
+        return -1;
+    int fd = hvsock_dial(path, LSL_AGENT_PORT);
+    return fd < 0 ? -1 : fd;
+}
+
 /* Opens a session to lsl-init's agent for an errand (agent_ready sends it once the guest accepts). The
  * VMM's vsock device serves the socket connected to from this same thread, so the connect must not wait:
  * a full backlog is an errand not run now (a shutdown's grace timer still stops the VM; a clock waits for
@@ -70,18 +107,9 @@ static void agent_ready(void *opaque, uint32_t events);
 static void agent_errand(struct service *s, uint32_t what)
 {
     agent_close(s); /* a clock resync still under way gives way */
-    char path[4096], line[32];
-    if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, s->dir) >= (int)sizeof(path))
-        return;
-    int fd = unix_connect(path, true);
+    int fd = dial_agent(s);
     if (fd < 0)
         return;
-    int n = snprintf(line, sizeof(line), "CONNECT %u\n", LSL_AGENT_PORT);
-    /* A fresh socket's buffer takes the short line at once. */
-    if (send(fd, line, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return;
-    }
     s->agent_fd = fd;
     s->agent_reply_len = 0;
     s->agent_errand = what;
@@ -97,6 +125,7 @@ static void request_guest_shutdown(struct service *s)
     if (s->shutdown_at_ns)
         return;
     s->shutdown_at_ns = now_ns();
+    probe_close(s);
     agent_errand(s, LSL_SHUTDOWN);
 }
 
@@ -134,7 +163,8 @@ static void agent_ready(void *opaque, uint32_t events)
         agent_close(s);
         return;
     }
-    uint8_t msg[2 * LSL_FRAME_HDR_SIZE + 8], payload[8];
+    uint8_t msg[2 * LSL_FRAME_HDR_SIZE + 4 + 8],
+        payload[8]; /* HELLO(version), then CLOCK(ns) or the errand */
     lsl_put_u32(payload, LSL_AGENT_VERSION);
     size_t len = lsl_frame_encode(msg, sizeof(msg), LSL_HELLO, payload, 4);
     if (s->agent_errand == LSL_CLOCK) {
@@ -152,6 +182,185 @@ static void agent_ready(void *opaque, uint32_t events)
     if (s->agent_errand == LSL_CLOCK)
         shutdown(s->agent_fd, SHUT_WR);          /* the end of a clock-only session */
     s->agent_reply_len = sizeof(s->agent_reply); /* done: drain until the guest goes away */
+}
+
+/* The question's own connection counts while it is open (the VMM stops counting a connection once its host
+ * side has closed: vsock_connections_to), so it is taken off then. */
+static unsigned sessions_besides_probe(const struct service *s)
+{
+    unsigned n = sessions(s);
+    return s->probe.fd >= 0 && n ? n - 1 : n;
+}
+
+static void probe_close(struct service *s)
+{
+    if (s->probe.fd < 0)
+        return;
+    evloop_del(&s->vm->loop, s->probe.fd);
+    close(s->probe.fd);
+    s->probe.fd = -1;
+}
+
+static void probe_ready(void *opaque, uint32_t events);
+static void idle_act(struct service *s, enum idle_do what);
+
+/* Asks the system agent what runs in the distributions: HELLO and ACTIVITY once the guest accepts (see
+ * probe_ready). Like agent_errand, the connect never waits; a failed one is a question without an answer. */
+static void probe_start(struct service *s)
+{
+    probe_close(s);
+    s->probe.connected = s->probe.answered = false;
+    s->probe.len = 0;
+    int fd = dial_agent(s);
+    if (fd < 0)
+        return;
+    if (evloop_add(&s->vm->loop, fd, EPOLLIN, probe_ready, s) < 0) {
+        close(fd);
+        return;
+    }
+    s->probe.fd = fd;
+}
+
+/* The reply frames in the buffer: the agent's HELLO, then ACTIVITY_REPLY (kept), or ERROR (an agent that does
+ * not know the question). Returns false for anything that breaks the protocol. */
+static bool probe_frames(struct service *s)
+{
+    struct probe *pr = &s->probe;
+    size_t pos = 0;
+    bool ok = true;
+    while (ok && pr->len - pos >= LSL_FRAME_HDR_SIZE) {
+        uint32_t type = lsl_get_u32(pr->buf + pos), len = lsl_get_u32(pr->buf + pos + 4);
+        if (len > sizeof(pr->buf) - LSL_FRAME_HDR_SIZE) {
+            ok = false;
+            break;
+        }
+        if (pr->len - pos - LSL_FRAME_HDR_SIZE < len)
+            break; /* the rest comes later */
+        const uint8_t *data = pr->buf + pos + LSL_FRAME_HDR_SIZE;
+        if (type == LSL_ACTIVITY_REPLY && !pr->answered) {
+            /* Decoded aside: a malformed answer must not wipe the last good one --status shows. */
+            struct lsl_activity got[LSL_ACTIVITY_MAX];
+            size_t n;
+            ok = lsl_activity_decode(data, len, got, &n) == 0;
+            if (ok) {
+                memcpy(s->activity, got, n * sizeof(got[0]));
+                s->nactivity = n;
+            }
+            pr->answered = ok;
+        } else if (type != LSL_HELLO) {
+            ok = false; /* ERROR, or anything else: no answer */
+        }
+        pos += LSL_FRAME_HDR_SIZE + len;
+    }
+    memmove(pr->buf, pr->buf + pos, pr->len - pos);
+    pr->len -= pos;
+    return ok;
+}
+
+/* The question is over: the guest answered and closed its side (it lingers until we close ours, so the VMM
+ * still counts the connection, which is taken off), closed without an answer (refused, or gone: nothing is
+ * taken off, so a session is never missed), broke the protocol, or the deadline passed. */
+static void probe_done(struct service *s, bool eof)
+{
+    unsigned n = eof && !s->probe.answered ? sessions(s) : sessions_besides_probe(s);
+    bool ok = s->probe.answered;
+    uint64_t now = now_ns(), total = 0;
+    probe_close(s);
+    if (ok) {
+        s->activity_at = now;
+        for (size_t i = 0; i < s->nactivity; i++)
+            total += s->activity[i].processes;
+    }
+    log_debug("activity: %s, %" PRIu64 " processes left running, %u sessions", ok ? "answered" : "no answer",
+              total, n);
+    idle_act(s, idle_answer(&s->idle, now, n, ok, total));
+}
+
+static void probe_ready(void *opaque, uint32_t events)
+{
+    struct service *s = opaque;
+    struct probe *pr = &s->probe;
+    (void)events;
+    for (;;) {
+        if (pr->len == sizeof(pr->buf)) {
+            probe_done(s, false); /* more than any answer holds */
+            return;
+        }
+        ssize_t r = read(pr->fd, pr->buf + pr->len, sizeof(pr->buf) - pr->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == EAGAIN)
+            return;
+        if (r <= 0) {
+            probe_done(s, true); /* the end, or a reset: the connection is gone or going */
+            return;
+        }
+        pr->len += (size_t)r;
+        if (!pr->connected) {
+            uint8_t *nl = memchr(pr->buf, '\n', pr->len);
+            if (!nl)
+                continue;
+            if (pr->len < 3 || memcmp(pr->buf, "OK ", 3) != 0) {
+                probe_done(s, false);
+                return;
+            }
+            size_t line = (size_t)(nl - pr->buf) + 1;
+            memmove(pr->buf, pr->buf + line, pr->len - line);
+            pr->len -= line;
+            pr->connected = true;
+            uint8_t msg[2 * LSL_FRAME_HDR_SIZE + 4], version[4];
+            lsl_put_u32(version, LSL_AGENT_VERSION);
+            size_t len = lsl_frame_encode(msg, sizeof(msg), LSL_HELLO, version, 4);
+            len += lsl_frame_encode(msg + len, sizeof(msg) - len, LSL_ACTIVITY, NULL, 0);
+            /* A fresh connection's buffer takes the two short frames at once. */
+            if (send(pr->fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len) {
+                probe_done(s, false);
+                return;
+            }
+        }
+        if (!probe_frames(s)) {
+            probe_done(s, false);
+            return;
+        }
+    }
+}
+
+static void idle_act(struct service *s, enum idle_do what)
+{
+    if (what == IDLE_ASK) {
+        probe_start(s);
+    } else if (what == IDLE_STOP) {
+        log_info("idle for %d s: no session, nothing left running in a distribution; stopping the VM",
+                 s->idle_timeout_s);
+        request_guest_shutdown(s);
+    }
+}
+
+static const char *const reason_names[] = {
+    [IDLE_REASON_NEVER] = "never",
+    [IDLE_REASON_SESSIONS] = "sessions",
+    [IDLE_REASON_PROCESSES] = "processes",
+    [IDLE_REASON_COUNTING] = "idle",
+};
+
+static void status_activity(struct service *s, FILE *out, unsigned n)
+{
+    uint64_t now = now_ns();
+    lsl_ctl_put(out, LSL_CTL_KEY_IDLE_REASON, "%s", reason_names[idle_reason(&s->idle, n)]);
+    lsl_ctl_put(out, LSL_CTL_KEY_IDLE_STOP_IN, "%" PRId64, idle_left_ms(&s->idle, now, n));
+    fputs(LSL_CTL_KEY_PROCESSES " ", out);
+    for (size_t i = 0; s->activity_at && i < s->nactivity; i++)
+        fprintf(out, "%s%s=%" PRIu32, i ? " " : "", s->activity[i].name, s->activity[i].processes);
+    fputc('\n', out);
+    lsl_ctl_put(out, LSL_CTL_KEY_PROCESSES_AGE, "%" PRId64,
+                s->activity_at ? (int64_t)((now - s->activity_at) / 1000000) : (int64_t)-1);
+    /* A fresh count for the next --status (the CLI asks again for a moment): one question, not polling. */
+    if (!s->shutdown_at_ns && s->vm->boot_marker_ns && s->probe.fd < 0 && !s->idle.asked &&
+        (!s->activity_at || now - s->activity_at >= IDLE_RECHECK_NS)) {
+        probe_start(s);
+        if (s->probe.fd >= 0)
+            idle_asked(&s->idle, now);
+    }
 }
 
 static uint64_t host_rss_bytes(void)
@@ -177,16 +386,22 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_VCPUS, "%u", vm->ncpus);
     lsl_ctl_put(out, LSL_CTL_KEY_MEMORY, "%" PRIu64, vm->mem.total);
     lsl_ctl_put(out, LSL_CTL_KEY_HOST_RSS, "%" PRIu64, host_rss_bytes());
-    lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", sessions(s));
+    unsigned n = sessions_besides_probe(s);
+    lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", n);
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_TIMEOUT_S, "%d", s->idle_timeout_s);
     lsl_ctl_put(out, LSL_CTL_KEY_PID, "%d", (int)getpid());
     lsl_ctl_put(out, LSL_CTL_KEY_DISK_SLOTS, "%u", vm->disk_slots ? vm->disk_slots->n : 0);
     lsl_ctl_put(out, LSL_CTL_KEY_DISKS_ATTACHED, "%u",
                 vm->disk_slots ? blk_slots_attached(vm->disk_slots) : 0);
+    fwd_status(s->fwd, out);
+    /* Last: the list of distributions is the one long line, and short readers only want the keys above. */
+    status_activity(s, out, n);
 }
 
-void service_request(struct service *s, const struct lsl_ctl_request *r, FILE *out)
+/* One parsed request of the control socket (control.c), its whole reply written to out. */
+static void serve_request(void *opaque, const struct lsl_ctl_request *r, FILE *out)
 {
+    struct service *s = opaque;
     static struct blk_slots none; /* without --disk-slots the requests still get their error or empty reply */
     switch (r->verb) {
     case LSL_CTL_STATUS:
@@ -225,46 +440,56 @@ static void on_tick(void *opaque, uint32_t events)
     if (slept - s->host_slept_ns > 1000000000LL && s->host_slept_ns)
         push_guest_clock(s);
     s->host_slept_ns = slept;
+    /* Forwarding scans fast while sessions are open and a while after (a server they started may still be
+     * coming up); the guest's agent speeds it up by itself when a command starts. */
+    unsigned open_sessions = sessions_besides_probe(s);
+    if (open_sessions)
+        s->session_seen_ns = now;
+    fwd_tick(s->fwd, now, s->vm->boot_marker_ns && !s->shutdown_at_ns,
+             open_sessions || (s->session_seen_ns && now - s->session_seen_ns < FWD_BUSY_AFTER_NS));
     if (s->shutdown_at_ns) {
         if (now - s->shutdown_at_ns > SHUTDOWN_GRACE_S * 1000000000ull)
             vm_request_stop(s->vm, VM_STOP_POWEROFF, "the guest did not power off within %d s; stopped it",
                             SHUTDOWN_GRACE_S);
         return;
     }
-    if (s->idle_timeout_s < 0 || !s->vm->boot_marker_ns)
+    if (!s->vm->boot_marker_ns)
         return;
-    if (sessions(s)) {
-        s->idle_since_ns = 0;
-        return;
+    /* A question whose connection the guest keeps open past its deadline: what it answered counts. */
+    if (s->probe.fd >= 0 && s->idle.asked && now - s->idle.asked >= IDLE_ANSWER_NS) {
+        probe_done(s, false);
+        if (s->shutdown_at_ns)
+            return;
     }
-    if (!s->idle_since_ns)
-        s->idle_since_ns = now;
-    if (now - s->idle_since_ns >= (uint64_t)s->idle_timeout_s * 1000000000ull)
-        request_guest_shutdown(s);
+    idle_act(s, idle_tick(&s->idle, now, sessions_besides_probe(s)));
 }
 
 static void service_free(void *p)
 {
     struct service *s = p;
     control_free(s->control);
+    fwd_free(s->fwd);
     if (s->timer_fd >= 0)
         close(s->timer_fd);
     if (s->agent_fd >= 0)
         close(s->agent_fd);
+    if (s->probe.fd >= 0)
+        close(s->probe.fd);
     free(s->dir);
     free(s);
 }
 
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s)
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward)
 {
     struct service *s = calloc(1, sizeof(*s));
     if (!s)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "service");
     s->vm = vm;
-    s->timer_fd = s->agent_fd = -1;
+    s->timer_fd = s->agent_fd = s->probe.fd = -1;
     s->idle_timeout_s = idle_timeout_s;
+    idle_init(&s->idle, idle_timeout_s);
     s->dir = strdup(dir);
-    int r = s->dir ? vm_own_device(vm, s, service_free) : -ENOMEM;
+    int r = s->dir ? vm_own_device(vm, s, service_free) : log_errno(ENOMEM, "service");
     if (r < 0) {
         service_free(s);
         return r;
@@ -274,7 +499,11 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s)
         log_error("--service directory path too long");
         return -ENAMETOOLONG;
     }
-    if ((r = control_create(vm, s, path, &s->control)) < 0)
+    if ((r = control_create(&vm->loop, path, serve_request, s, &s->control)) < 0)
+        return r;
+    if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    if ((r = fwd_create(&vm->loop, path, forward, &s->fwd)) < 0)
         return r;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};

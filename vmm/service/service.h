@@ -1,6 +1,7 @@
 /* Service mode of lsl-vmm: the per-user background VM. It owns the VM's life beyond the guest: the control
- * socket (control.c), the idle stop, the clock push after the host slept, and the errands it sends the
- * guest's agent (orderly poweroff, clock). Built on top of a created VM, which knows nothing of it. */
+ * socket (control.c), the idle stop (idle.h decides), the clock push after the host slept, and the errands it
+ * sends the guest's agent (orderly poweroff, clock, what sessions left running). Built on top of a created
+ * VM, which knows nothing of it. */
 #ifndef LSL_SERVICE_H
 #define LSL_SERVICE_H
 
@@ -14,15 +15,19 @@ struct lsl_ctl_request;
 
 /* Listens on DIR/control (mode 0600) and starts the 1 s tick. idle_timeout_s < 0 disables the idle stop.
  * The service is freed with the VM. */
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s);
+struct lsl_fwd_policy;
+/* forward: which guest listeners reach the host's localhost (service/fwd.h). */
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward);
 
-/* For control.c: serves one parsed request, writing the whole reply to out. */
-void service_request(struct service *s, const struct lsl_ctl_request *r, FILE *out);
-
-/* control.c: the socket's clients, served without ever blocking the I/O thread. */
+/* control.c: the socket's clients, served on the loop without ever blocking it. Each request line, parsed,
+ * goes to serve(opaque, request, out), which writes the whole reply to out (the service's requests; a unit
+ * test's stand-ins). Listens on path (mode 0600); errors are logged. On failure *out may be set: free it. */
 struct control;
-int control_create(struct vm *vm, struct service *s, const char *path, struct control **out);
-/* Drops clients that have not sent their line by their deadline. */
+struct evloop;
+typedef void (*control_serve_fn)(void *opaque, const struct lsl_ctl_request *r, FILE *out);
+int control_create(struct evloop *loop, const char *path, control_serve_fn serve, void *opaque,
+                   struct control **out);
+/* Drops clients that have not sent their line, or taken any of their reply, by their deadline. */
 void control_tick(struct control *c, uint64_t now);
 void control_free(struct control *c);
 

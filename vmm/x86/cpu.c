@@ -3,14 +3,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-
-#include <linux/kvm.h>
 
 #include "io.h"
 #include "log.h"
 #include "macro.h"
 #include "size.h"
+#include "../core/kvm.h"
 #include "boot.h"
 #include "layout.h"
 
@@ -65,8 +63,9 @@ static struct kvm_segment segment(uint64_t desc, uint16_t sel)
 int x86_setup_boot_cpu(int fd, uint64_t entry, uint64_t boot_params_gpa)
 {
     struct kvm_sregs s;
-    if (ioctl(fd, KVM_GET_SREGS, &s) < 0)
-        return log_errno(errno, "KVM_GET_SREGS");
+    int ret = kvm_vcpu_get_sregs(fd, &s);
+    if (ret < 0)
+        return ret;
     s.gdt.base = LAYOUT_GDT;
     s.gdt.limit = 4 * 8 - 1;
     s.idt.base = 0;
@@ -78,21 +77,19 @@ int x86_setup_boot_cpu(int fd, uint64_t entry, uint64_t boot_params_gpa)
     s.cr3 = LAYOUT_PML4;
     s.cr4 |= 0x20;   /* PAE */
     s.efer |= 0x500; /* LME | LMA */
-    if (ioctl(fd, KVM_SET_SREGS, &s) < 0)
-        return log_errno(errno, "KVM_SET_SREGS");
+    if ((ret = kvm_vcpu_set_sregs(fd, &s)) < 0)
+        return ret;
 
     struct kvm_regs r = {0};
     r.rflags = 2;
     r.rip = entry;
     r.rsi = boot_params_gpa;
     r.rsp = r.rbp = LAYOUT_BOOT_STACK;
-    if (ioctl(fd, KVM_SET_REGS, &r) < 0)
-        return log_errno(errno, "KVM_SET_REGS");
+    if ((ret = kvm_vcpu_set_regs(fd, &r)) < 0)
+        return ret;
 
     struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
-    if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
-        return log_errno(errno, "KVM_SET_FPU");
-    return 0;
+    return kvm_vcpu_set_fpu(fd, &fpu);
 }
 
 static struct kvm_cpuid_entry2 *find_leaf(struct kvm_cpuid2 *c, uint32_t fn, uint32_t index)
@@ -149,7 +146,7 @@ int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus, 
     size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
     _cleanup_free_ struct kvm_cpuid2 *c = malloc(sz);
     if (!c)
-        return -ENOMEM;
+        return log_errno(ENOMEM, "CPUID");
     memcpy(c, sup, sz);
     normalize_xsave(c);
     for (unsigned i = 0; i < c->nent; i++) {
@@ -177,7 +174,5 @@ int x86_setup_cpuid(int fd, const void *supported, unsigned id, unsigned ncpus, 
             break;
         }
     }
-    if (ioctl(fd, KVM_SET_CPUID2, c) < 0)
-        return log_errno(errno, "KVM_SET_CPUID2");
-    return 0;
+    return kvm_vcpu_set_cpuid(fd, c);
 }

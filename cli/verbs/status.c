@@ -1,0 +1,158 @@
+/* --status: the VM's state, uptime, vCPUs, memory, and what keeps it from its idle stop (sessions, processes
+ * sessions left behind in a distribution, or the time left), from the service's status reply. */
+#include "verbs.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "control.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "service.h"
+
+static void print_duration(uint64_t ms)
+{
+    uint64_t s = ms / 1000;
+    if (s >= 3600)
+        printf("%lluh %llum %llus\n", (unsigned long long)(s / 3600), (unsigned long long)(s / 60 % 60),
+               (unsigned long long)(s % 60));
+    else if (s >= 60)
+        printf("%llum %llus\n", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+    else
+        printf("%.1fs\n", (double)ms / 1000);
+}
+
+static long long field(const char *body, const char *key)
+{
+    int64_t v = 0;
+    (void)lsl_ctl_field_i64(body, key, &v);
+    return v;
+}
+
+/* How long the service's count of processes may be to show it without asking for a new one (its answer to
+ * this request asks the guest when the count is older). */
+#define FRESH_MS    3000
+#define WAIT_FOR_MS 3000 /* for the new count, in steps of STEP_MS */
+#define STEP_MS     100
+
+/* "test=1 debian=0" as "test 1, debian 0"; "none running" when empty. */
+static void print_processes(const char *list)
+{
+    if (!*list) {
+        printf("no distribution runs");
+        return;
+    }
+    for (const char *p = list; *p;) {
+        const char *sp = strchr(p, ' '), *eq = memchr(p, '=', sp ? (size_t)(sp - p) : strlen(p));
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        if (eq)
+            printf("%s%.*s %.*s", p == list ? "" : ", ", (int)(eq - p), p, (int)(len - (size_t)(eq - p) - 1),
+                   eq + 1);
+        p = sp ? sp + 1 : p + len;
+    }
+}
+
+/* The service's forwards line ("tcp/4/8000/debian/listening ...", proto/control.h), one port a line:
+ * protocol, the host address, the distribution and whether the host port could be had. */
+static void print_forwards(const char *list)
+{
+    static const char *const states[][2] = {
+        {"listening", "forwarded"},
+        {"in-use", "NOT forwarded: the host port is in use"},
+        {"denied", "NOT forwarded: the host does not let lsl have the port (below 1024?)"},
+        {"error", "NOT forwarded: the host socket failed (see the service log)"},
+    };
+    bool first = true;
+    for (const char *p = list; *p;) {
+        char proto[8], distro[72], state[16];
+        unsigned family, port;
+        size_t len = strcspn(p, " ");
+        char item[128];
+        snprintf(item, sizeof(item), "%.*s", (int)len, p);
+        p += len + (p[len] == ' ');
+        for (char *q = item; *q; q++)
+            if (*q == '/')
+                *q = ' ';
+        if (sscanf(item, "%7s %u %u %71s %15s", proto, &family, &port, distro, state) != 5)
+            continue;
+        const char *what = state;
+        for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+            if (!strcmp(state, states[i][0]))
+                what = states[i][1];
+        printf("%s%s %s%u  %s  %s\n", first ? "Ports:        " : "              ", proto,
+               family == 4 ? "127.0.0.1:" : "[::1]:", port, strcmp(distro, "-") ? distro : "(system)", what);
+        first = false;
+    }
+    if (first)
+        printf("Ports:        none forwarded\n");
+}
+
+int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
+{
+    (void)a;
+    static char forwards[16384];
+    char buf[32768], state[32] = "unknown", reason[32] = "", processes[2048] = "";
+    const char *body;
+    int r = lsl_service_status(p, buf, sizeof(buf), &body);
+    /* The first answer asked the guest for a fresh count if the service's was old: wait for it a moment. */
+    for (int waited = 0; r == 0 && waited < WAIT_FOR_MS; waited += STEP_MS) {
+        int64_t age = -1;
+        if (lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state)) && strcmp(state, "running") != 0)
+            break;
+        if (!lsl_ctl_field_i64(body, LSL_CTL_KEY_PROCESSES_AGE, &age) && !waited)
+            break; /* an older service: it has no count */
+        if (age >= 0 && age < FRESH_MS)
+            break;
+        struct timespec ts = {.tv_nsec = STEP_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        r = lsl_service_status(p, buf, sizeof(buf), &body);
+    }
+    if (r == -EPROTO) {
+        log_error("the VM service answers in another lsl version's words: lsl --shutdown --force stops it");
+        return LSL_EXIT_FAILURE;
+    }
+    if (r < 0) {
+        printf("State:        stopped\n");
+        return 0;
+    }
+    if (field(body, LSL_CTL_KEY_VERSION) != LSL_CONTROL_VERSION)
+        log_warn("the VM service is from another lsl version (lsl --shutdown restarts it)");
+    lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state));
+    printf("State:        %s\n", state);
+    printf("Uptime:       ");
+    print_duration((uint64_t)field(body, LSL_CTL_KEY_UPTIME_MS));
+    printf("vCPUs:        %lld\n", field(body, LSL_CTL_KEY_VCPUS));
+    printf("Memory:       %lld MiB guest, %lld MiB resident on the host\n",
+           field(body, LSL_CTL_KEY_MEMORY) >> 20, field(body, LSL_CTL_KEY_HOST_RSS) >> 20);
+    printf("Sessions:     %lld\n", field(body, LSL_CTL_KEY_SESSIONS));
+    /* Processes that sessions left behind (setsid -f, cmd &) keep the VM up as sessions do. */
+    long long age =
+        lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES_AGE, NULL, 0) ? field(body, LSL_CTL_KEY_PROCESSES_AGE) : -1;
+    if (age >= 0 && lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES, processes, sizeof(processes))) {
+        printf("Processes:    ");
+        print_processes(processes);
+        if (age >= FRESH_MS)
+            printf(" (%llds ago)", age / 1000);
+        printf("\n");
+    }
+    if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, forwards, sizeof(forwards)))
+        print_forwards(forwards);
+    long long idle = field(body, LSL_CTL_KEY_IDLE_TIMEOUT_S);
+    if (idle < 0)
+        printf("Idle timeout: never\n");
+    else
+        printf("Idle timeout: %llds\n", idle);
+    lsl_ctl_field(body, LSL_CTL_KEY_IDLE_REASON, reason, sizeof(reason));
+    if (!strcmp(reason, "sessions"))
+        printf("Idle stop:    not while sessions are open\n");
+    else if (!strcmp(reason, "processes"))
+        printf("Idle stop:    not while processes sessions left behind run\n");
+    else if (!strcmp(reason, "idle") && strcmp(state, "running") == 0)
+        printf("Idle stop:    in %.1fs\n", (double)field(body, LSL_CTL_KEY_IDLE_STOP_IN) / 1000);
+    printf("Service PID:  %lld\n", field(body, LSL_CTL_KEY_PID));
+    return 0;
+}

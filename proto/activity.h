@@ -1,0 +1,39 @@
+/* The ACTIVITY_REPLY payload of proto/agent.h: what keeps each running distribution busy besides open
+ * sessions, so that the host's idle stop spares a VM whose distributions still run something a session left
+ * behind (`setsid -f`, `cmd &`). One encoder for the guest's agent, one decoder for the service.
+ *
+ * Wire layout (little-endian): u32 count (<= LSL_ACTIVITY_MAX), then count entries of
+ *   u32 processes   processes in the distribution's PID namespace other than its init and lsl's own session
+ *                   processes (its agent's spare and the relays of open sessions, which the host already
+ *                   counts as vsock connections)
+ *   u8  name_len    1..LSL_DISTRO_NAME_MAX
+ *   name_len bytes  the distribution's name (lsl_distro_name_valid)
+ * and nothing after the last entry. */
+#ifndef LSL_PROTO_ACTIVITY_H
+#define LSL_PROTO_ACTIVITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distro.h"
+
+/* At most one distribution per disk slot runs. */
+#define LSL_ACTIVITY_MAX LSL_DISK_SLOTS_MAX
+
+struct lsl_activity {
+    char name[LSL_DISTRO_NAME_MAX + 1];
+    uint32_t processes;
+};
+
+/* The encoded size of n entries, or 0 when they cannot be sent (n > LSL_ACTIVITY_MAX, an invalid name). */
+size_t lsl_activity_size(const struct lsl_activity *a, size_t n);
+/* Encodes n entries into out (cap bytes). Returns the encoded length, or 0 as lsl_activity_size does or
+ * when it does not fit. */
+size_t lsl_activity_encode(const struct lsl_activity *a, size_t n, uint8_t *out, size_t cap);
+/* Decodes a received payload into out (room for LSL_ACTIVITY_MAX entries), *n the number of entries.
+ * Returns 0, or -EPROTO for anything malformed (too many entries, a bad name or length, truncation,
+ * trailing bytes). */
+int lsl_activity_decode(const uint8_t *data, size_t len, struct lsl_activity out[LSL_ACTIVITY_MAX],
+                        size_t *n);
+
+#endif

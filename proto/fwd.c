@@ -1,0 +1,224 @@
+/* Localhost forwarding's frames and port lists (proto/fwd.h). */
+#include "fwd.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "frame.h"
+
+const char *lsl_fwd_proto_name(uint8_t proto)
+{
+    return proto == LSL_FWD_TCP ? "tcp" : proto == LSL_FWD_UDP ? "udp" : "?";
+}
+
+static bool entry_valid(uint8_t proto, uint8_t family, uint16_t port)
+{
+    return (proto == LSL_FWD_TCP || proto == LSL_FWD_UDP) && (family == LSL_FWD_V4 || family == LSL_FWD_V6) &&
+           port != 0;
+}
+
+size_t lsl_fwd_ports_size(const struct lsl_fwd_port *p, size_t n)
+{
+    size_t len = 4;
+
+    if (n > LSL_FWD_PORTS_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!entry_valid(p[i].proto, p[i].family, p[i].port) ||
+            (p[i].distro[0] && !lsl_distro_name_valid(p[i].distro)))
+            return 0;
+        len += 5 + strlen(p[i].distro);
+    }
+    return len;
+}
+
+size_t lsl_fwd_ports_encode(const struct lsl_fwd_port *p, size_t n, uint8_t *out, size_t cap)
+{
+    size_t len = lsl_fwd_ports_size(p, n), pos = 4;
+
+    if (!len || len > cap)
+        return 0;
+    lsl_put_u32(out, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        size_t name_len = strlen(p[i].distro);
+
+        out[pos] = p[i].proto;
+        out[pos + 1] = p[i].family;
+        lsl_put_u16(out + pos + 2, p[i].port);
+        out[pos + 4] = (uint8_t)name_len;
+        memcpy(out + pos + 5, p[i].distro, name_len);
+        pos += 5 + name_len;
+    }
+    return len;
+}
+
+int lsl_fwd_ports_decode(const uint8_t *data, size_t len, struct lsl_fwd_port *out, size_t *n)
+{
+    size_t pos = 4, count;
+
+    *n = 0;
+    if (len < 4)
+        return -EPROTO;
+    count = lsl_get_u32(data);
+    if (count > LSL_FWD_PORTS_MAX)
+        return -EPROTO;
+    for (size_t i = 0; i < count; i++) {
+        size_t name_len;
+
+        if (len - pos < 5)
+            return -EPROTO;
+        name_len = data[pos + 4];
+        if (name_len > LSL_DISTRO_NAME_MAX || len - pos - 5 < name_len)
+            return -EPROTO;
+        out[i].proto = data[pos];
+        out[i].family = data[pos + 1];
+        out[i].port = lsl_get_u16(data + pos + 2);
+        memcpy(out[i].distro, data + pos + 5, name_len);
+        out[i].distro[name_len] = '\0';
+        /* A NUL inside the name makes it shorter than its length: strlen tells them apart. */
+        if (!entry_valid(out[i].proto, out[i].family, out[i].port) || strlen(out[i].distro) != name_len ||
+            (name_len && !lsl_distro_name_valid(out[i].distro)))
+            return -EPROTO;
+        pos += 5 + name_len;
+    }
+    if (pos != len)
+        return -EPROTO;
+    *n = count;
+    return 0;
+}
+
+void lsl_fwd_open_encode(const struct lsl_fwd_open *o, uint8_t out[4])
+{
+    out[0] = o->proto;
+    out[1] = o->family;
+    lsl_put_u16(out + 2, o->port);
+}
+
+int lsl_fwd_open_decode(const uint8_t *data, size_t len, struct lsl_fwd_open *o)
+{
+    if (len != 4)
+        return -EPROTO;
+    o->proto = data[0];
+    o->family = data[1];
+    o->port = lsl_get_u16(data + 2);
+    return entry_valid(o->proto, o->family, o->port) ? 0 : -EPROTO;
+}
+
+long lsl_fwd_frame_peek(const uint8_t *buf, size_t len, uint32_t max, uint32_t *type, const uint8_t **payload,
+                        uint32_t *plen)
+{
+    if (len < LSL_FRAME_HDR_SIZE)
+        return 0;
+    uint32_t n = lsl_get_u32(buf + 4);
+    if (n > max)
+        return -EPROTO;
+    if (len - LSL_FRAME_HDR_SIZE < n)
+        return 0;
+    *type = lsl_get_u32(buf);
+    *payload = buf + LSL_FRAME_HDR_SIZE;
+    *plen = n;
+    return (long)(LSL_FRAME_HDR_SIZE + n);
+}
+
+long lsl_fwd_handshake_parse(const uint8_t *buf, size_t len, bool expect_opened, uint32_t *err)
+{
+    const uint8_t *nl = memchr(buf, '\n', len < LSL_FWD_LINE_MAX ? len : LSL_FWD_LINE_MAX);
+    size_t line;
+    uint32_t type, plen;
+    const uint8_t *payload;
+    long n;
+
+    if (!nl)
+        return len >= LSL_FWD_LINE_MAX ? -EPROTO : 0;
+    line = (size_t)(nl - buf) + 1;
+    if (line < 4 || memcmp(buf, "OK ", 3) != 0)
+        return -EPROTO;
+    for (size_t i = 3; i < line - 1; i++)
+        if (buf[i] < '0' || buf[i] > '9')
+            return -EPROTO;
+    *err = 0;
+    if (!expect_opened)
+        return (long)line;
+    n = lsl_fwd_frame_peek(buf + line, len - line, 4, &type, &payload, &plen);
+    if (n <= 0)
+        return n;
+    if (type != LSL_FWD_OPENED || plen != 4)
+        return -EPROTO;
+    *err = lsl_get_u32(payload);
+    return (long)line + n;
+}
+
+/* A decimal port 1..65535 at *s, which is advanced past it. */
+static int parse_port(const char **s, unsigned *out)
+{
+    unsigned v = 0;
+    const char *p = *s;
+
+    if (*p < '0' || *p > '9')
+        return -EINVAL;
+    while (*p >= '0' && *p <= '9') {
+        v = v * 10 + (unsigned)(*p++ - '0');
+        if (v > 65535)
+            return -EINVAL;
+    }
+    if (v == 0)
+        return -EINVAL;
+    *s = p;
+    *out = v;
+    return 0;
+}
+
+static const char *skip_blanks(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+int lsl_fwd_portset_parse(const char *text, struct lsl_fwd_portset *set)
+{
+    const char *s = skip_blanks(text);
+
+    memset(set, 0, sizeof(*set));
+    if (!*s)
+        return 0;
+    for (;;) {
+        unsigned lo, hi;
+
+        s = skip_blanks(s);
+        if (parse_port(&s, &lo) < 0)
+            return -EINVAL;
+        hi = lo;
+        s = skip_blanks(s);
+        if (*s == '-') {
+            s = skip_blanks(s + 1);
+            if (parse_port(&s, &hi) < 0 || hi < lo)
+                return -EINVAL;
+            s = skip_blanks(s);
+        }
+        for (unsigned p = lo; p <= hi; p++)
+            set->bits[p / 64] |= 1ull << (p % 64);
+        if (!*s)
+            return 0;
+        if (*s++ != ',')
+            return -EINVAL;
+    }
+}
+
+bool lsl_fwd_portset_has(const struct lsl_fwd_portset *set, uint16_t port)
+{
+    return set->bits[port / 64] >> (port % 64) & 1;
+}
+
+void lsl_fwd_policy_init(struct lsl_fwd_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->enabled = true;
+    p->allow_all = true;
+}
+
+bool lsl_fwd_policy_allows(const struct lsl_fwd_policy *p, uint16_t port)
+{
+    return p->enabled && port && (p->allow_all || lsl_fwd_portset_has(&p->allow, port)) &&
+           !lsl_fwd_portset_has(&p->deny, port);
+}

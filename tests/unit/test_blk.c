@@ -1,0 +1,425 @@
+/* virtio-blk without KVM: a fake guest driver builds requests in fake guest memory against an image in a
+ * temporary directory. Reads and writes, the per-request limits the config advertises, discard and
+ * write-zeroes (with fallocate failing on demand: this file stands in for the file system), hostile request
+ * headers, and the one rule for disk images. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "devices/blk.h"
+#include "devices/blk_image.h"
+#include "devices/virtio.h"
+
+#define MEM        (8u << 20)
+#define QSIZE      256
+#define DESC       0x1000
+#define AVAIL      0x2000
+#define USED       0x3000
+#define TABLE      0x10000 /* indirect table: up to 4096 entries */
+#define HDR        0x20000
+#define STATUS     0x20100
+#define DISCARDS   0x20200
+#define DATA       0x100000 /* 1 MiB of data buffers */
+#define DISK_BYTES (64u << 20)
+
+#define T_IN           0
+#define T_OUT          1
+#define T_GET_ID       8
+#define T_DISCARD      11
+#define T_WRITE_ZEROES 13
+#define S_OK           0
+#define S_IOERR        1
+#define S_UNSUPP       2
+#define WZ_UNMAP       1
+
+static struct gmem m;
+static struct blk *b;
+static struct virtio_dev *vd;
+static char dir[] = "/tmp/lsl-blk-test.XXXXXX";
+static char image[256];
+static int disk_fd = -1; /* the test's own view of the image */
+static uint16_t used_seen;
+
+/* fallocate as the file system answers it: the first ARRAY_SIZE(falloc_fail) calls fail with the errno
+ * given there (0: the real call); every call's mode is recorded. */
+static int falloc_fail[4];
+static int falloc_modes[8];
+static unsigned falloc_calls;
+
+int fallocate(int fd, int mode, off_t offset, off_t len)
+{
+    unsigned n = falloc_calls++;
+    if (n < 8)
+        falloc_modes[n] = mode;
+    if (n < 4 && falloc_fail[n]) {
+        errno = falloc_fail[n];
+        return -1;
+    }
+    return (int)syscall(SYS_fallocate, fd, mode, offset, len);
+}
+
+static void falloc_reset(int e0, int e1)
+{
+    memset(falloc_fail, 0, sizeof(falloc_fail));
+    falloc_fail[0] = e0;
+    falloc_fail[1] = e1;
+    falloc_calls = 0;
+}
+
+static void *gp(uint64_t gpa, uint64_t len)
+{
+    return gmem_ptr(&m, gpa, len);
+}
+
+static void irq(struct virtio_dev *d, uint32_t kind)
+{
+    (void)d, (void)kind;
+}
+
+static void setup(void)
+{
+    memset(m.base, 0, MEM);
+    snprintf(image, sizeof(image), "%s/disk.img", dir);
+    int fd = open(image, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, DISK_BYTES) == 0);
+    disk_fd = open(image, O_RDWR | O_CLOEXEC);
+    b = blk_new(&m, false);
+    CHECK(b != NULL);
+    blk_insert(b, "test", fd, DISK_BYTES / 512);
+    vd = blk_vdev(b);
+    vd->interrupt = irq;
+    vd->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+                 VIRTIO_STATUS_DRIVER_OK;
+    struct virtq *vq = &vd->vq[0];
+    virtq_reset(vq);
+    vq->size = QSIZE;
+    vq->desc_gpa = DESC, vq->avail_gpa = AVAIL, vq->used_gpa = USED;
+    CHECK_EQ(virtq_enable(vq, &m), 0);
+    vq->ready = true;
+    used_seen = 0;
+    falloc_reset(0, 0);
+}
+
+static void teardown(void)
+{
+    blk_free(b);
+    b = NULL;
+    close(disk_fd);
+    unlink(image);
+}
+
+struct seg {
+    uint64_t gpa;
+    uint32_t len;
+    bool write; /* device-writable */
+};
+
+/* Offers one request (segs in an indirect table, as Linux does for long ones) and runs the device. Returns
+ * the status byte, or -1 when the device did not complete it (a broken device); *used_len its used length. */
+static int submit(const struct seg *segs, unsigned n, uint32_t *used_len)
+{
+    struct virtq_desc *t = gp(TABLE, 16ull * n);
+    CHECK(t != NULL && n <= 4096);
+    for (unsigned i = 0; i < n; i++)
+        t[i] = (struct virtq_desc){.addr = segs[i].gpa,
+                                   .len = segs[i].len,
+                                   .flags = (uint16_t)((segs[i].write ? VIRTQ_DESC_F_WRITE : 0) |
+                                                       (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0)),
+                                   .next = (uint16_t)(i + 1)};
+    struct virtq_desc *d = gp(DESC, 16);
+    *d = (struct virtq_desc){.addr = TABLE, .len = 16 * n, .flags = VIRTQ_DESC_F_INDIRECT};
+    uint16_t *a = gp(AVAIL, 6 + 2 * QSIZE);
+    a[2 + a[1] % QSIZE] = 0;
+    __atomic_store_n(&a[1], (uint16_t)(a[1] + 1), __ATOMIC_RELEASE);
+    *(uint8_t *)gp(STATUS, 1) = 0xee;
+    pthread_mutex_lock(&vd->lock);
+    vd->ops->queue_notify(vd, 0);
+    pthread_mutex_unlock(&vd->lock);
+    uint16_t *u = gp(USED, 6 + 8 * QSIZE);
+    if (__atomic_load_n(&u[1], __ATOMIC_ACQUIRE) == used_seen)
+        return -1;
+    struct virtq_used_elem *e = (struct virtq_used_elem *)&u[2] + used_seen % QSIZE;
+    used_seen++;
+    if (used_len)
+        *used_len = e->len;
+    return *(uint8_t *)gp(STATUS, 1);
+}
+
+static void set_hdr(uint32_t type, uint64_t sector)
+{
+    uint32_t *h = gp(HDR, 16);
+    h[0] = type;
+    h[1] = 0;
+    memcpy(h + 2, &sector, 8);
+}
+
+/* A read or write of n segments of len bytes each, all at guest address gpa + i * stride. */
+static int rw(uint32_t type, uint64_t sector, unsigned n, uint32_t len, uint64_t gpa, uint64_t stride,
+              uint32_t *used_len)
+{
+    static struct seg segs[4096];
+    set_hdr(type, sector);
+    segs[0] = (struct seg){HDR, 16, false};
+    for (unsigned i = 0; i < n; i++)
+        segs[1 + i] = (struct seg){gpa + i * stride, len, type == T_IN};
+    segs[1 + n] = (struct seg){STATUS, 1, true};
+    return submit(segs, n + 2, used_len);
+}
+
+static void test_read_write(void)
+{
+    setup();
+    uint8_t *buf = gp(DATA, 8192);
+    for (unsigned i = 0; i < 8192; i++)
+        buf[i] = (uint8_t)(i * 7 + 1);
+    CHECK_EQ(rw(T_OUT, 4, 2, 4096, DATA, 4096, NULL), S_OK);
+    uint8_t back[8192];
+    CHECK_EQ(pread(disk_fd, back, sizeof(back), 4 * 512), 8192);
+    CHECK(memcmp(back, buf, 8192) == 0);
+    memset(buf, 0, 8192);
+    uint32_t used = 0;
+    CHECK_EQ(rw(T_IN, 4, 2, 4096, DATA, 4096, &used), S_OK);
+    CHECK_EQ(used, 8192 + 1);
+    CHECK(memcmp(back, buf, 8192) == 0);
+    /* Out of range and partial sectors. */
+    CHECK_EQ(rw(T_IN, DISK_BYTES / 512 - 1, 1, 1024, DATA, 0, NULL), S_IOERR);
+    CHECK_EQ(rw(T_OUT, 0, 1, 100, DATA, 0, NULL), S_IOERR);
+    /* get-id: the serial, NUL-padded. */
+    struct seg id[] = {{HDR, 16, false}, {DATA, 20, true}, {STATUS, 1, true}};
+    set_hdr(T_GET_ID, 0);
+    CHECK_EQ(submit(id, 3, &used), S_OK);
+    CHECK_EQ(used, 21);
+    CHECK(memcmp(gp(DATA, 5), "test\0", 5) == 0);
+    CHECK_EQ(vd->stats.malformed, 0);
+    teardown();
+}
+
+/* The config advertises what one request may carry, and a request past it fails without being done. */
+static void test_request_limits(void)
+{
+    setup();
+    uint32_t len = 0;
+    const uint8_t *cfg = vd->ops->config(vd, &len);
+    uint32_t size_max, seg_max;
+    memcpy(&size_max, cfg + 8, 4);
+    memcpy(&seg_max, cfg + 12, 4);
+    CHECK_EQ(size_max, BLK_SIZE_MAX);
+    CHECK_EQ(seg_max, BLK_SEG_MAX);
+    CHECK(virtio_dev_features(vd) & (1ull << 1)); /* VIRTIO_BLK_F_SIZE_MAX */
+    CHECK(virtio_dev_features(vd) & (1ull << 2)); /* VIRTIO_BLK_F_SEG_MAX */
+
+    /* Up to the limits: 254 segments of 64 KiB, every one the same guest buffer (16 MiB moved). */
+    CHECK_EQ(rw(T_IN, 0, BLK_SEG_MAX, BLK_SIZE_MAX, DATA, 0, NULL), S_OK);
+    CHECK_EQ(rw(T_OUT, 0, BLK_SEG_MAX, BLK_SIZE_MAX, DATA, 0, NULL), S_OK);
+    CHECK_EQ(vd->stats.errors, 0);
+    /* Past them: one segment too many, one segment too large, and the whole disk in one request (1024
+     * aliases of one 64 KiB guest buffer). */
+    struct stat before, after;
+    CHECK(fstat(disk_fd, &before) == 0);
+    CHECK_EQ(rw(T_IN, 0, BLK_SEG_MAX + 1, 512, DATA, 512, NULL), S_IOERR);
+    CHECK_EQ(rw(T_OUT, 0, BLK_SEG_MAX + 1, 512, DATA, 512, NULL), S_IOERR);
+    CHECK_EQ(rw(T_IN, 0, 1, BLK_SIZE_MAX + 512, DATA, 0, NULL), S_IOERR);
+    CHECK_EQ(rw(T_OUT, 0, 1, BLK_SIZE_MAX + 512, DATA, 0, NULL), S_IOERR);
+    CHECK_EQ(rw(T_IN, 0, DISK_BYTES / BLK_SIZE_MAX, BLK_SIZE_MAX, DATA, 0, NULL), S_IOERR);
+    CHECK_EQ(vd->stats.errors, 5);
+    CHECK(fstat(disk_fd, &after) == 0);
+    CHECK_EQ(after.st_blocks, before.st_blocks); /* nothing written */
+    CHECK(!vd->broken);
+    /* Still serving. */
+    CHECK_EQ(rw(T_IN, 0, 1, 512, DATA, 0, NULL), S_OK);
+    teardown();
+}
+
+struct range {
+    uint64_t sector;
+    uint32_t num_sectors, flags;
+};
+
+static int dwz(uint32_t type, const struct range *r, unsigned n)
+{
+    set_hdr(type, 0);
+    memcpy(gp(DISCARDS, 16ull * n), r, 16ull * n);
+    struct seg segs[] = {{HDR, 16, false}, {DISCARDS, 16 * n, false}, {STATUS, 1, true}};
+    return submit(segs, 3, NULL);
+}
+
+static void test_discard_limits(void)
+{
+    setup();
+    struct range r[BLK_DWZ_SEG_MAX + 1];
+    for (unsigned i = 0; i <= BLK_DWZ_SEG_MAX; i++)
+        r[i] = (struct range){.sector = i * 8u, .num_sectors = 8};
+    CHECK_EQ(dwz(T_DISCARD, r, BLK_DWZ_SEG_MAX), S_OK);
+    CHECK_EQ(falloc_calls, BLK_DWZ_SEG_MAX);
+    falloc_reset(0, 0);
+    CHECK_EQ(dwz(T_DISCARD, r, BLK_DWZ_SEG_MAX + 1), S_IOERR);
+    CHECK_EQ(dwz(T_WRITE_ZEROES, r, BLK_DWZ_SEG_MAX + 1), S_IOERR);
+    struct range big = {.sector = 0, .num_sectors = BLK_DWZ_SECTORS_MAX + 1};
+    CHECK_EQ(dwz(T_DISCARD, &big, 1), S_IOERR);
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &big, 1), S_IOERR);
+    /* Flags: unknown ones, and unmap on a discard, are unsupported (spec 5.2.6.2). */
+    struct range flagged = {.sector = 0, .num_sectors = 8, .flags = 2};
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &flagged, 1), S_UNSUPP);
+    flagged.flags = WZ_UNMAP;
+    CHECK_EQ(dwz(T_DISCARD, &flagged, 1), S_UNSUPP);
+    /* A request with one bad range is refused whole: the good range before it is not punched. */
+    struct range two[2] = {{.sector = 0, .num_sectors = 8}, {.sector = DISK_BYTES / 512, .num_sectors = 8}};
+    CHECK_EQ(dwz(T_DISCARD, two, 2), S_IOERR);
+    CHECK_EQ(falloc_calls, 0);
+    teardown();
+}
+
+/* Each fallocate mode is tried once; the other only when the file system does not have the first. */
+static void test_punch_fallbacks(void)
+{
+    setup();
+    const int hole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+    struct range r = {.sector = 8, .num_sectors = 8};
+
+    falloc_reset(EIO, EIO); /* discard on a failing disk: an error, not the same call again */
+    CHECK_EQ(dwz(T_DISCARD, &r, 1), S_IOERR);
+    CHECK_EQ(falloc_calls, 1);
+    falloc_reset(EOPNOTSUPP, 0); /* no hole punching: a discard is advisory */
+    CHECK_EQ(dwz(T_DISCARD, &r, 1), S_OK);
+    CHECK_EQ(falloc_calls, 1);
+    CHECK_EQ(falloc_modes[0], hole);
+
+    falloc_reset(EOPNOTSUPP, 0); /* write-zeroes without zero-range: punches instead */
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &r, 1), S_OK);
+    CHECK_EQ(falloc_calls, 2);
+    CHECK(falloc_modes[0] == zero && falloc_modes[1] == hole);
+    falloc_reset(EIO, 0); /* write-zeroes failing for real: an error */
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &r, 1), S_IOERR);
+    CHECK_EQ(falloc_calls, 1);
+    r.flags = WZ_UNMAP;
+    falloc_reset(EOPNOTSUPP, EOPNOTSUPP); /* neither mode: unsupported, never "done" without zeroing */
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &r, 1), S_UNSUPP);
+    CHECK_EQ(falloc_calls, 2);
+    CHECK(falloc_modes[0] == hole && falloc_modes[1] == zero);
+
+    /* For real: written data reads back as zeroes after write-zeroes, and discard gives the space back. */
+    falloc_reset(0, 0);
+    uint8_t *buf = gp(DATA, 65536);
+    memset(buf, 0x5a, 65536);
+    CHECK_EQ(rw(T_OUT, 0, 1, 65536, DATA, 0, NULL), S_OK);
+    CHECK(fdatasync(disk_fd) == 0);
+    struct stat st;
+    CHECK(fstat(disk_fd, &st) == 0 && st.st_blocks > 0);
+    struct range wz = {.sector = 0, .num_sectors = 64};
+    CHECK_EQ(dwz(T_WRITE_ZEROES, &wz, 1), S_OK);
+    CHECK_EQ(rw(T_IN, 0, 1, 65536, DATA, 0, NULL), S_OK);
+    bool zeroes = true;
+    for (unsigned i = 0; i < 32768; i++)
+        zeroes &= buf[i] == 0;
+    CHECK(zeroes && buf[32768] == 0x5a);
+    struct range all = {.sector = 0, .num_sectors = 128};
+    CHECK_EQ(dwz(T_DISCARD, &all, 1), S_OK);
+    CHECK(fstat(disk_fd, &st) == 0);
+    CHECK_EQ(st.st_blocks, 0);
+    CHECK_EQ(st.st_size, DISK_BYTES);
+    teardown();
+}
+
+/* Requests without a header or a status byte break the device (the guest is told to reset it); a status
+ * byte followed by an empty descriptor is still found. */
+static void test_request_headers(void)
+{
+    setup();
+    set_hdr(T_IN, 0);
+    struct seg ok_trailing_empty[] = {
+        {HDR, 16, false}, {DATA, 512, true}, {STATUS, 1, true}, {DATA, 0, true}};
+    CHECK_EQ(submit(ok_trailing_empty, 4, NULL), S_OK);
+    struct seg no_status[] = {{HDR, 16, false}, {DATA, 512, false}};
+    CHECK_EQ(submit(no_status, 2, NULL), -1);
+    CHECK(vd->broken);
+    teardown();
+
+    setup();
+    struct seg short_hdr[] = {{HDR, 12, false}, {STATUS, 1, true}};
+    CHECK_EQ(submit(short_hdr, 2, NULL), -1);
+    CHECK(vd->broken);
+    CHECK_EQ(vd->stats.malformed, 1);
+    teardown();
+
+    setup();
+    set_hdr(99, 0); /* unknown type */
+    struct seg unknown[] = {{HDR, 16, false}, {STATUS, 1, true}};
+    CHECK_EQ(submit(unknown, 2, NULL), S_UNSUPP);
+    blk_eject(b); /* an empty drive: every request but get-id fails */
+    set_hdr(T_IN, 0);
+    CHECK_EQ(rw(T_IN, 0, 1, 512, DATA, 0, NULL), S_IOERR);
+    CHECK(!vd->broken);
+    teardown();
+}
+
+static const char *file(const char *name, off_t size)
+{
+    static char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, size) == 0);
+    close(fd);
+    return p;
+}
+
+static void expect_refused(const char *path, bool readonly, const char *part)
+{
+    char err[512] = "";
+    uint64_t sectors = 0;
+    struct stat st;
+    int fd = blk_image_open(path, readonly, &sectors, &st, err, sizeof(err));
+    if (fd >= 0 || !strstr(err, part) || !strstr(err, path))
+        fprintf(stderr, "  %s: got %d '%s', expected a refusal with '%s'\n", path, fd, err, part);
+    CHECK(fd < 0 && strstr(err, part) && strstr(err, path));
+}
+
+/* --disk and a disk slot take the same images: regular files of whole sectors. */
+static void test_image_rule(void)
+{
+    char err[512];
+    uint64_t sectors = 0;
+    struct stat st;
+    const char *p = file("ok.img", 3 * 512);
+    int fd = blk_image_open(p, false, &sectors, &st, err, sizeof(err));
+    CHECK(fd >= 0 && sectors == 3 && S_ISREG(st.st_mode));
+    CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR && (fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    close(fd);
+    CHECK(chmod(p, 0400) == 0);
+    if (geteuid() != 0) /* root opens it for writing anyway */
+        expect_refused(p, false, "cannot open disk image");
+    fd = blk_image_open(p, true, &sectors, &st, err, sizeof(err));
+    CHECK(fd >= 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY);
+    close(fd);
+    expect_refused(file("empty.img", 0), false, "empty");
+    expect_refused(file("odd.img", 1000), false, "not a multiple of 512");
+    expect_refused(file("small.img", 100), true, "not a multiple of 512");
+    expect_refused(dir, true, "not a regular file");
+    expect_refused("/dev/null", false, "not a regular file");
+    char missing[300];
+    snprintf(missing, sizeof(missing), "%s/missing.img", dir);
+    expect_refused(missing, true, "cannot open disk image");
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir) || gmem_init(&m, MEM, MEM) < 0)
+        return 1;
+    RUN(test_read_write);
+    RUN(test_request_limits);
+    RUN(test_discard_limits);
+    RUN(test_punch_fallbacks);
+    RUN(test_request_headers);
+    RUN(test_image_rule);
+    gmem_free(&m);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+    return CHECK_DONE();
+}

@@ -1,0 +1,39 @@
+/* The host-change notification contract between lsl-vmm's virtio-fs server and a helper in the guest (to
+ * move to proto/ when the guest side lands: it is a host/guest contract and has nothing host-specific).
+ *
+ * Linux's virtio-fs driver has no notification queue (6.1: hiprio and request queues only), and the FUSE
+ * notifications (FUSE_NOTIFY_INVAL_*) reach the kernel only through /dev/fuse, so the server cannot tell the
+ * guest kernel anything on its own. Instead:
+ *   1. Events: a guest helper opens the share's root directory and calls ioctl(fd, LSL_FS_IOC_EVENTS, buf).
+ *      The call waits up to LSL_FS_EVENTS_WAIT_MS for host changes under the share and returns the number of
+ *      bytes of lsl_fs_event records in buf (0: none yet; call again). The first call turns watching on: the
+ *      server then watches (host inotify) each directory the guest lists, as long as the guest holds it.
+ *   2. Touch: for each event the helper calls utimensat on the guest path with the sentinel times below. The
+ *      server changes nothing on the host and answers with the file's current attributes, so the guest
+ *      refreshes its cached size and times (dropping stale pages when they changed) and its VFS raises
+ *      IN_MODIFY (atime omitted, mtime the sentinel) or IN_ATTRIB (both the sentinel) for the guest's
+ *      inotify/fanotify watchers of the file and of its directory. */
+#ifndef LSL_FS_NOTIFY_H
+#define LSL_FS_NOTIFY_H
+
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+#define LSL_FS_EVENTS_BUF 16376 /* _IOC_SIZE holds 14 bits */
+#define LSL_FS_IOC_EVENTS _IOR('L', 0x46, char[LSL_FS_EVENTS_BUF])
+#define LSL_FS_EVENTS_WAIT_MS                                                                                \
+    1000 /* a guest process blocked in a FUSE request cannot be killed: keep it short */
+
+/* One record: len bytes (8-aligned) in all, the inotify mask (IN_MODIFY, IN_ATTRIB, IN_CREATE, IN_DELETE,
+ * IN_MOVED_FROM, IN_MOVED_TO, IN_CLOSE_WRITE, IN_DELETE_SELF, IN_ISDIR, or IN_Q_OVERFLOW alone: events were
+ * lost, rescan), then the path relative to the share's root, NUL-terminated ("" for the root). */
+struct lsl_fs_event {
+    uint32_t len;
+    uint32_t mask;
+    char path[];
+};
+
+/* The touch: tv_sec 0 and this tv_nsec, for mtime (IN_MODIFY) or for both times (IN_ATTRIB). */
+#define LSL_FS_TOUCH_NSEC 987654321u
+
+#endif

@@ -1,0 +1,61 @@
+/* Between forward.c (the watch and the table of forwards) and forward_relay.c (the connections). */
+#ifndef LSL_SERVICE_FWD_INT_H
+#define LSL_SERVICE_FWD_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forward.h"
+#include "fwd_pump.h"
+
+#define FWD_RELAYS_MAX   2048 /* TCP connections and UDP flows at once, all forwards */
+#define FWD_FLOWS_MAX    64   /* UDP peers per forward */
+#define FWD_UDP_IDLE_NS  (60ull * 1000000000ull)
+#define FWD_HANDSHAKE_NS (10ull * 1000000000ull) /* for the guest's OPENED */
+
+struct relay;
+
+/* One guest port forwarded: the host socket, or why there is none. */
+struct fwd_entry {
+    struct fwd *f;
+    struct lsl_fwd_port port;
+    int lfd;             /* the host's listening (TCP) or bound (UDP) socket, -1 when it could not be had */
+    int err;             /* errno of the last bind, 0 when bound */
+    struct relay *flows; /* UDP: one relay per host peer */
+    unsigned nflows;
+};
+
+struct fwd {
+    struct evloop *loop;
+    char *vsock_path;
+    struct lsl_fwd_policy policy;
+    uint64_t now;
+    /* The watch stream. */
+    int watch_fd;
+    bool watch_ok; /* past the OK line */
+    uint8_t *wbuf;
+    size_t wlen;
+    int pace_sent; /* -1: none yet on this watch */
+    /* The forwards, sorted as the guest sends them. */
+    struct fwd_entry **entries;
+    size_t n;
+    struct lsl_fwd_port *decoded;
+    /* Every relay (TCP connections and UDP flows). */
+    struct relay *relays;
+    unsigned nrelays;
+};
+
+/* fwd_relay.c */
+void fwd_tcp_accept(struct fwd_entry *e);
+void fwd_udp_readable(struct fwd_entry *e);
+/* Ends e's UDP flows (the forward is going); TCP connections go on until they close. */
+void fwd_udp_close_all(struct fwd_entry *e);
+/* Ends relays whose handshake or (UDP) idle time ran out. */
+void fwd_relays_tick(struct fwd *f);
+void fwd_relays_free(struct fwd *f);
+/* A non-blocking stream to the guest forwarder: the CONNECT line and first frame already sent. Returns the
+ * fd or -errno. */
+int fwd_vsock_open(struct fwd *f, uint32_t type, const void *payload, size_t len);
+
+#endif

@@ -1,0 +1,279 @@
+/* Localhost forwarding's connections: each TCP connection the host accepts, and each UDP peer of a forward,
+ * gets a vsock stream to the guest forwarder (OPEN, then OPENED), and the bytes or datagrams move through
+ * proto/fwd_pump.h's bounded buffers on the I/O loop. Sockets are registered edge-triggered once, so
+ * readiness is tracked here and no epoll interest is ever changed. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../core/evloop.h"
+#include "frame.h"
+#include "forward_int.h"
+#include "io.h"
+#include "log.h"
+
+/* The OK line and OPENED, and whatever the guest's server sent right behind them. */
+#define HANDSHAKE_BUF (LSL_FWD_LINE_MAX + LSL_FRAME_HDR_SIZE + 4 + 4096)
+
+struct relay;
+struct relay_side {
+    struct relay *r;
+    int which; /* 0: the host's connection (TCP), 1: the vsock stream */
+};
+
+struct relay {
+    struct fwd *f;
+    struct fwd_entry *udp; /* UDP: the forward whose socket reaches the peer; NULL for TCP */
+    int fd[2];
+    struct relay_side side[2];
+    bool opened;
+    uint8_t *hs;
+    size_t hslen;
+    bool readable[2], writable[2];
+    struct lsl_pump pump;       /* TCP, once opened */
+    struct lsl_dgram_stream ds; /* UDP */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    uint64_t started, last;
+    struct relay *next, *flow_next;
+};
+
+static void relay_close(struct relay *r)
+{
+    struct fwd *f = r->f;
+    for (int i = 0; i < 2; i++)
+        if (r->fd[i] >= 0) {
+            evloop_del(f->loop, r->fd[i]);
+            close(r->fd[i]);
+        }
+    for (struct relay **p = &f->relays; *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    f->nrelays--;
+    if (r->udp) {
+        for (struct relay **p = &r->udp->flows; *p; p = &(*p)->flow_next)
+            if (*p == r) {
+                *p = r->flow_next;
+                break;
+            }
+        r->udp->nflows--;
+        lsl_dgram_stream_free(&r->ds);
+    } else if (r->opened) {
+        lsl_pump_free(&r->pump);
+    }
+    free(r->hs);
+    free(r);
+}
+
+static void udp_deliver(void *opaque, const uint8_t *data, size_t len)
+{
+    struct relay *r = opaque;
+    /* A peer that does not read loses datagrams, as with any UDP server. */
+    (void)sendto(r->udp->lfd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&r->peer,
+                 r->peerlen);
+}
+
+/* Moves what can move; false when the relay is over (closed). */
+static bool relay_run(struct relay *r)
+{
+    if (r->udp) {
+        int rd = lsl_dgram_stream_read(&r->ds, r->fd[1], udp_deliver, r);
+        int wr = rd > 0 ? lsl_dgram_stream_flush(&r->ds, r->fd[1]) : 0;
+        if (rd <= 0 || (wr < 0 && wr != -EAGAIN)) {
+            if (rd == -EPROTO)
+                log_warn("forwarding: malformed datagram frame from the guest; flow closed");
+            relay_close(r);
+            return false;
+        }
+        return true;
+    }
+    for (int i = 0; i < 2; i++) {
+        r->pump.readable[i] |= r->readable[i];
+        r->pump.writable[i] |= r->writable[i];
+        r->readable[i] = r->writable[i] = false;
+    }
+    if (lsl_pump_run(&r->pump) <= 0) {
+        relay_close(r);
+        return false;
+    }
+    return true;
+}
+
+/* The guest's OK line and OPENED; then the relay starts with what came behind them. */
+static void relay_handshake(struct relay *r)
+{
+    for (;;) {
+        uint32_t err;
+        long n = lsl_fwd_handshake_parse(r->hs, r->hslen, true, &err);
+        if (n < 0 || (n > 0 && err)) {
+            if (n < 0)
+                log_warn("forwarding: the guest answered a connection with garbage; closed it");
+            relay_close(r);
+            return;
+        }
+        if (n > 0) {
+            size_t rest = r->hslen - (size_t)n;
+            r->opened = true;
+            if (r->udp) {
+                if (lsl_dgram_stream_feed(&r->ds, r->hs + n, rest, udp_deliver, r) < 0) {
+                    relay_close(r);
+                    return;
+                }
+            } else {
+                if (lsl_pump_init(&r->pump, r->fd[0], r->fd[1]) < 0) {
+                    relay_close(r);
+                    return;
+                }
+                (void)lsl_pump_preload(&r->pump, 1, r->hs + n, rest); /* fits: a buffer is larger */
+                r->readable[0] = r->writable[0] = true;
+            }
+            free(r->hs);
+            r->hs = NULL;
+            r->readable[1] = true; /* more may wait behind what was read */
+            relay_run(r);
+            return;
+        }
+        ssize_t got = recv(r->fd[1], r->hs + r->hslen, HANDSHAKE_BUF - r->hslen, MSG_DONTWAIT);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (got <= 0) {
+            relay_close(r); /* nobody listens there any more, or the guest went away */
+            return;
+        }
+        r->hslen += (size_t)got;
+    }
+}
+
+static void relay_ready(void *opaque, uint32_t events)
+{
+    struct relay_side *s = opaque;
+    struct relay *r = s->r;
+    r->readable[s->which] |= (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    r->writable[s->which] |= (events & (EPOLLOUT | EPOLLERR)) != 0;
+    if (!r->opened) {
+        if (s->which == 1)
+            relay_handshake(r);
+        return;
+    }
+    relay_run(r);
+}
+
+/* A relay for one connection or peer: the stream to the guest, its OPEN sent. host_fd is taken (closed on
+ * failure). */
+static struct relay *relay_new(struct fwd *f, const struct lsl_fwd_port *port, int host_fd)
+{
+    struct lsl_fwd_open o = {.proto = port->proto, .family = port->family, .port = port->port};
+    uint8_t payload[4];
+    struct relay *r = f->nrelays < FWD_RELAYS_MAX ? calloc(1, sizeof(*r)) : NULL;
+    if (!r || !(r->hs = malloc(HANDSHAKE_BUF))) {
+        free(r);
+        if (host_fd >= 0)
+            close(host_fd);
+        return NULL;
+    }
+    r->f = f;
+    r->fd[0] = host_fd;
+    lsl_fwd_open_encode(&o, payload);
+    r->fd[1] = fwd_vsock_open(f, LSL_FWD_OPEN, payload, sizeof(payload));
+    r->started = r->last = now_ns();
+    for (int i = 0; i < 2; i++)
+        r->side[i] = (struct relay_side){.r = r, .which = i};
+    r->next = f->relays;
+    f->relays = r;
+    f->nrelays++;
+    const uint32_t et = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    /* relay_close takes an fd that never made it into the loop as well. */
+    if (r->fd[1] < 0 || (host_fd >= 0 && evloop_add(f->loop, host_fd, et, relay_ready, &r->side[0]) < 0) ||
+        evloop_add(f->loop, r->fd[1], et, relay_ready, &r->side[1]) < 0) {
+        relay_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* At most this many connections per turn of the loop: each one's stream waits in the backlog of the VMM's
+ * own vsock listener (128), which this same thread drains only between turns; a burst taken whole would
+ * overflow it. The host listener is level-triggered, so the rest are taken on the next turns. */
+#define ACCEPT_BATCH 32
+
+void fwd_tcp_accept(struct fwd_entry *e)
+{
+    for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
+        int fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("forwarding tcp port %u: accept: %s", e->port.port, strerror(errno));
+            return;
+        }
+        if (!relay_new(e->f, &e->port, fd))
+            log_debug("forwarding tcp port %u: no relay for a connection (limit or memory)", e->port.port);
+    }
+}
+
+void fwd_udp_readable(struct fwd_entry *e)
+{
+    static uint8_t dgram[LSL_FWD_DGRAM_MAX];
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+        ssize_t n = recvfrom(e->lfd, dgram, sizeof(dgram), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return;
+        struct relay *r = e->flows;
+        while (r && (r->peerlen != plen || memcmp(&r->peer, &peer, plen) != 0))
+            r = r->flow_next;
+        if (!r) {
+            if (e->nflows >= FWD_FLOWS_MAX || !(r = relay_new(e->f, &e->port, -1)))
+                continue; /* dropped, as a full network would */
+            if (lsl_dgram_stream_init(&r->ds) < 0) {
+                relay_close(r);
+                continue;
+            }
+            r->udp = e;
+            r->peer = peer;
+            r->peerlen = plen;
+            r->flow_next = e->flows;
+            e->flows = r;
+            e->nflows++;
+        }
+        r->last = now_ns();
+        (void)lsl_dgram_stream_put(&r->ds, dgram, (size_t)n);
+        if (r->opened)
+            (void)lsl_dgram_stream_flush(&r->ds, r->fd[1]); /* a failure shows at the stream's next event */
+    }
+}
+
+void fwd_udp_close_all(struct fwd_entry *e)
+{
+    while (e->flows)
+        relay_close(e->flows);
+}
+
+void fwd_relays_tick(struct fwd *f)
+{
+    uint64_t now = now_ns();
+    for (struct relay *r = f->relays, *next; r; r = next) {
+        next = r->next;
+        if ((!r->opened && now - r->started > FWD_HANDSHAKE_NS) ||
+            (r->udp && now - r->last > FWD_UDP_IDLE_NS))
+            relay_close(r);
+    }
+}
+
+void fwd_relays_free(struct fwd *f)
+{
+    while (f->relays)
+        relay_close(f->relays);
+}
