@@ -33,6 +33,7 @@ packages=(
 	busybox-static # the emulated host's initramfs has no libc
 	kmod           # modinfo: load order of the emulated host's kernel modules
 	ca-certificates # apt-get download of the emulated host's kernel from https mirrors
+	curl           # make run: `curl localhost:8000` on the host reaches a server in the guest
 	# tests
 	util-linux     # flock, mount, unshare, script
 	procps         # ps, pgrep, pkill

@@ -61,8 +61,8 @@ static int cmp_port(const struct lsl_fwd_port *a, const struct lsl_fwd_port *b)
     return (int)a->port - (int)b->port;
 }
 
-static void insert(const struct lsl_fwd_port *e, uint32_t inode, struct lsl_fwd_port *out, uint32_t *inodes,
-                   size_t *n, size_t max)
+static void insert(const struct lsl_fwd_port *e, struct ports_origin o, struct lsl_fwd_port *out,
+                   struct ports_origin *origin, size_t *n, size_t max)
 {
     size_t i = 0;
 
@@ -71,15 +71,16 @@ static void insert(const struct lsl_fwd_port *e, uint32_t inode, struct lsl_fwd_
     if ((i < *n && cmp_port(&out[i], e) == 0) || *n == max)
         return;
     memmove(&out[i + 1], &out[i], (*n - i) * sizeof(*out));
-    memmove(&inodes[i + 1], &inodes[i], (*n - i) * sizeof(*inodes));
+    memmove(&origin[i + 1], &origin[i], (*n - i) * sizeof(*origin));
     out[i] = *e;
-    inodes[i] = inode;
+    origin[i] = o;
     (*n)++;
 }
 
-void ports_add(const struct ports_socket *sock, struct lsl_fwd_port *out, uint32_t *inodes, size_t *n,
-               size_t max)
+void ports_add(const struct ports_socket *sock, uint64_t netns, struct lsl_fwd_port *out,
+               struct ports_origin *origin, size_t *n, size_t max)
 {
+    struct ports_origin o = {.inode = sock->inode, .netns = netns};
     static const uint8_t any6[16], lo6[16] = {[15] = 1};
     static const uint8_t any4[4], lo4[4] = {127, 0, 0, 1};
     struct lsl_fwd_port e = {.proto = sock->proto, .port = sock->port};
@@ -96,11 +97,11 @@ void ports_add(const struct ports_socket *sock, struct lsl_fwd_port *out, uint32
     }
     if (v4) {
         e.family = LSL_FWD_V4;
-        insert(&e, sock->inode, out, inodes, n, max);
+        insert(&e, o, out, origin, n, max);
     }
     if (v6) {
         e.family = LSL_FWD_V6;
-        insert(&e, sock->inode, out, inodes, n, max);
+        insert(&e, o, out, origin, n, max);
     }
 }
 
@@ -154,8 +155,8 @@ int ports_parse_proc_udp(const char *line, int af, struct ports_socket *sock)
     return 1;
 }
 
-static void scan_udp(const char *path, int af, struct lsl_fwd_port *out, uint32_t *inodes, size_t *n,
-                     size_t max)
+static void scan_udp(const char *path, int af, uint64_t netns, struct lsl_fwd_port *out,
+                     struct ports_origin *origin, size_t *n, size_t max)
 {
     FILE *f = fopen(path, "re");
     char line[512];
@@ -166,7 +167,7 @@ static void scan_udp(const char *path, int af, struct lsl_fwd_port *out, uint32_
         struct ports_socket sock;
 
         if (ports_parse_proc_udp(line, af, &sock) == 1)
-            ports_add(&sock, out, inodes, n, max);
+            ports_add(&sock, netns, out, origin, n, max);
     }
     fclose(f);
 }
@@ -179,7 +180,8 @@ int ports_diag_open(void)
 }
 
 /* One dump of TCP listeners of family af. */
-static int scan_tcp(int nl, int af, struct lsl_fwd_port *out, uint32_t *inodes, size_t *n, size_t max)
+static int scan_tcp(int nl, int af, uint64_t netns, struct lsl_fwd_port *out, struct ports_origin *origin,
+                    size_t *n, size_t max)
 {
     static uint32_t seq;
     static uint8_t buf[32768] __attribute__((aligned(4)));
@@ -236,25 +238,26 @@ static int scan_tcp(int nl, int af, struct lsl_fwd_port *out, uint32_t *inodes, 
                         sock.v6only = buf[pos + apos + sizeof(*a)];
                     apos += NL_ALIGN(a->len);
                 }
-                ports_add(&sock, out, inodes, n, max);
+                ports_add(&sock, netns, out, origin, n, max);
             }
             pos += NL_ALIGN(h->len);
         }
     }
 }
 
-int ports_scan(int nl, struct lsl_fwd_port *out, uint32_t *inodes, size_t max)
+int ports_scan(int nl, uint64_t netns, struct lsl_fwd_port *out, struct ports_origin *origin, size_t *n,
+               size_t max)
 {
-    size_t n = 0;
-    int r = scan_tcp(nl, AF_INET, out, inodes, &n, max);
+    int r = scan_tcp(nl, AF_INET, netns, out, origin, n, max);
 
     if (r >= 0)
-        r = scan_tcp(nl, AF_INET6, out, inodes, &n, max);
+        r = scan_tcp(nl, AF_INET6, netns, out, origin, n, max);
     if (r < 0)
         return r;
-    scan_udp("/proc/net/udp", AF_INET, out, inodes, &n, max);
-    scan_udp("/proc/net/udp6", AF_INET6, out, inodes, &n, max);
-    return (int)n;
+    /* /proc/net is /proc/self/net: the namespace the caller is in now. */
+    scan_udp("/proc/net/udp", AF_INET, netns, out, origin, n, max);
+    scan_udp("/proc/net/udp6", AF_INET6, netns, out, origin, n, max);
+    return 0;
 }
 
 /* "0::/lsl/NAME[/...]" of PID into name. */

@@ -5,6 +5,7 @@
 
 #include "distro.h"
 #include "fileio.h"
+#include "share_watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,8 +102,11 @@ void distro_shares_prepare(struct distro_shares *s)
 
         snprintf(dir, sizeof(dir), SYSTEM_SHARES "/%s", h->name);
         r = lsl_mkdir_p(dir, 0755);
-        if (r == 0 && lsl_is_mountpoint(dir) <= 0)
+        if (r == 0 && lsl_is_mountpoint(dir) <= 0) {
             r = mount(h->name, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
+            if (r == 0)
+                share_watch_spawn(dir); /* host changes wake the guest's file watchers */
+        }
         if (r < 0) {
             /* ENOENT: the VM has no such tag (hostShares changed since it started). */
             snprintf(msg, sizeof(msg), "host share %s (%.80s) not mounted: %s%s", h->name, h->host,

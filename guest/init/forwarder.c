@@ -1,20 +1,26 @@
-/* The guest forwarder (forwarder.h). How it notices a listener: Linux has no event for listen() or bind()
- * short of BPF, so it dumps the listening sockets (sock_diag; a few syscalls, tens of microseconds) on a
- * timer whose pace the service sets: every LSL_FWD_SCAN_BUSY_MS while sessions are open or were open recently
- * (a server just started is noticed within that), every LSL_FWD_SCAN_IDLE_MS otherwise, and not at all while
- * no service watches. A changed set goes to the service at once; whose it is (a /proc walk) follows in a
- * second PORTS, so that walk never delays a forward. One epoll loop, edge-triggered, serves the watch and
- * every relay; signals are default again, so a shutdown's SIGTERM ends it. */
+/* The guest forwarder (forwarder.h). How it notices a listener: cgroup BPF programs at the cgroup root report
+ * every TCP listen() and close of a listener, every UDP bind() and release, in any network namespace
+ * (listen_events.h); each batch of reports is one scan (sock_diag dumps, a few syscalls, tens of
+ * microseconds) of the VM's namespace and of every container namespace known (fwd_netns.h; a report from an
+ * unknown one looks for new ones first). Nothing runs while nothing binds: an idle guest costs nothing. A
+ * kernel that refuses the programs gets the old way: a timer whose pace the service sets, every
+ * LSL_FWD_SCAN_BUSY_MS while sessions are open or were recently, every LSL_FWD_SCAN_IDLE_MS otherwise, none
+ * without a watching service. A changed set goes to the service at once; whose it is (a /proc walk) follows
+ * in a second PORTS, so that walk never delays a forward. One epoll loop, edge-triggered, serves the watch
+ * and every relay; signals are default again, so a shutdown's SIGTERM ends it. */
 #include "forwarder.h"
 
 #include "agent_listen.h"
 #include "frame.h"
 #include "fwd.h"
+#include "fwd_netns.h"
 #include "fwd_pump.h"
+#include "listen_events.h"
 #include "log.h"
 #include "ports_scan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -56,14 +62,18 @@ struct conn {
 
 struct fwd {
     int ep, listener, timer, nl, kick;
-    struct side listener_side, timer_side, kick_side;
+    struct side listener_side, timer_side, kick_side, events_side;
+    struct listen_events events;
+    bool evented; /* the BPF reports work: no timer */
+    struct fwd_netns_set ns;
+    uint64_t walked_ms;  /* the last look for new namespaces (polling: at most one a second) */
     uint64_t busy_until; /* a session's kick keeps the fast pace until then (ms, CLOCK_MONOTONIC) */
     unsigned timer_ms;
     struct conn *conns, *dead, *watch;
     unsigned pace;
     /* The set the service has, and what is still to send. */
     struct lsl_fwd_port sent[LSL_FWD_PORTS_MAX];
-    uint32_t sent_inodes[LSL_FWD_PORTS_MAX];
+    struct ports_origin sent_origin[LSL_FWD_PORTS_MAX];
     size_t nsent;
     uint8_t out[LSL_FRAME_HDR_SIZE + LSL_FWD_PORTS_SIZE_MAX];
     size_t out_start, out_end;
@@ -125,7 +135,7 @@ static void set_timer(unsigned ms)
 static void set_pace(void)
 {
     bool busy = g.pace == LSL_FWD_PACE_BUSY || now_ms() < g.busy_until;
-    set_timer(!g.watch ? 0 : busy ? LSL_FWD_SCAN_BUSY_MS : LSL_FWD_SCAN_IDLE_MS);
+    set_timer(!g.watch || g.evented ? 0 : busy ? LSL_FWD_SCAN_BUSY_MS : LSL_FWD_SCAN_IDLE_MS);
 }
 
 static void watch_flush(void)
@@ -176,34 +186,67 @@ static bool same_ports(const struct lsl_fwd_port *a, size_t na, const struct lsl
     return true;
 }
 
-static void scan(void)
+/* The listeners of every namespace known, the VM's first (a port taken in two is the VM's); walk: look for
+ * new namespaces first. */
+static size_t scan_all(struct lsl_fwd_port *now, struct ports_origin *origin, bool walk)
+{
+    size_t n = 0;
+    bool lost = false;
+
+    if (ports_scan(g.nl, g.ns.own_ino, now, origin, &n, LSL_FWD_PORTS_MAX) < 0)
+        return SIZE_MAX;
+    if (walk) {
+        fwd_netns_walk(&g.ns);
+        g.walked_ms = now_ms();
+    }
+    for (size_t i = 0; i < g.ns.n;) {
+        uint64_t ino = g.ns.ns[i].ino;
+        if (fwd_netns_enter(&g.ns, ino) < 0) {
+            g.ns.ns[i] = g.ns.ns[--g.ns.n]; /* its process is gone: the namespace may live on in others */
+            lost = true;
+            continue;
+        }
+        int nl = ports_diag_open();
+        if (nl >= 0) {
+            (void)ports_scan(nl, ino, now, origin, &n, LSL_FWD_PORTS_MAX);
+            close(nl);
+        }
+        fwd_netns_leave(&g.ns);
+        i++;
+    }
+    return lost && !walk ? scan_all(now, origin, true) : n;
+}
+
+static void scan(bool walk)
 {
     static struct lsl_fwd_port now[LSL_FWD_PORTS_MAX];
-    static uint32_t inodes[LSL_FWD_PORTS_MAX];
-    int n = ports_scan(g.nl, now, inodes, LSL_FWD_PORTS_MAX);
+    static struct ports_origin origin[LSL_FWD_PORTS_MAX];
+    size_t n = scan_all(now, origin, walk);
     bool unnamed = false;
 
-    if (n < 0)
+    if (n == SIZE_MAX)
         return;
     /* Names known from before stay with their socket. */
-    for (int i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < g.nsent; j++)
-            if (g.sent_inodes[j] == inodes[i]) {
+            if (g.sent_origin[j].inode == origin[i].inode) {
                 memcpy(now[i].distro, g.sent[j].distro, sizeof(now[i].distro));
                 break;
             }
     }
-    if (!same_ports(now, (size_t)n, g.sent, g.nsent)) {
-        for (int i = 0; i < n; i++) {
+    if (!same_ports(now, n, g.sent, g.nsent)) {
+        for (size_t i = 0; i < n; i++) {
             bool known = false;
             for (size_t j = 0; j < g.nsent && !known; j++)
-                known = g.sent_inodes[j] == inodes[i];
+                known = g.sent_origin[j].inode == origin[i].inode;
             unnamed |= !known;
         }
-        memcpy(g.sent, now, (size_t)n * sizeof(now[0]));
-        memcpy(g.sent_inodes, inodes, (size_t)n * sizeof(inodes[0]));
-        g.nsent = (size_t)n;
+        memcpy(g.sent, now, n * sizeof(now[0]));
+        memcpy(g.sent_origin, origin, n * sizeof(origin[0]));
+        g.nsent = n;
         send_ports();
+    } else {
+        memcpy(g.sent_origin, origin, n * sizeof(origin[0])); /* the same ports, maybe new sockets */
     }
     if (!unnamed)
         return;
@@ -211,11 +254,29 @@ static void scan(void)
     for (size_t i = 0; i < g.nsent; i++) {
         if (g.sent[i].distro[0])
             continue;
-        ports_owner(g.sent_inodes[i], g.sent[i].distro, sizeof(g.sent[i].distro));
+        ports_owner(g.sent_origin[i].inode, g.sent[i].distro, sizeof(g.sent[i].distro));
         named |= g.sent[i].distro[0] != '\0';
     }
     if (named)
         send_ports();
+}
+
+/* A batch of listen events: whether it can have changed the set. A UDP socket released matters only while a
+ * UDP port is forwarded (every DNS lookup releases one). */
+static void events_read(void)
+{
+    unsigned what = listen_events_drain(&g.events);
+    bool udp = false;
+
+    if (!g.watch || !what)
+        return;
+    for (size_t i = 0; i < g.nsent && !udp; i++)
+        udp = g.sent[i].proto == LSL_FWD_UDP;
+    if (what == LISTEN_EV_UDP_GONE && !udp)
+        return;
+    if (what == (LISTEN_EV_UDP_GONE | LISTEN_EV_FOREIGN) && !udp)
+        return;
+    scan(what & (LISTEN_EV_FOREIGN | LISTEN_EV_LOST));
 }
 
 static void watch_read(struct conn *c)
@@ -293,11 +354,17 @@ static void start_open(struct conn *c)
     bool v4 = c->open.family == LSL_FWD_V4;
     int type = c->open.proto == LSL_FWD_TCP ? SOCK_STREAM : SOCK_DGRAM;
 
+    uint64_t netns = g.ns.own_ino; /* a port no longer listed: the VM's, which refuses it */
+
+    for (size_t i = 0; i < g.nsent; i++)
+        if (g.sent[i].proto == c->open.proto && g.sent[i].family == c->open.family &&
+            g.sent[i].port == c->open.port)
+            netns = g.sent_origin[i].netns;
     in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     in6.sin6_addr = in6addr_loopback;
-    c->fd[1] = socket(v4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd[1] = fwd_netns_socket(&g.ns, netns, v4 ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c->fd[1] < 0) {
-        opened(c, errno);
+        opened(c, -c->fd[1]);
         return;
     }
     c->readable[1] = c->writable[1] = false;
@@ -336,7 +403,7 @@ static void pending_read(struct conn *c)
                 g.nsent = 0;
                 set_pace();
                 send_ports(); /* the empty set at once; the scan below fills it */
-                scan();
+                scan(true);
                 if (g.watch == c)
                     watch_read(c);
             } else if (type == LSL_FWD_OPEN && lsl_fwd_open_decode(payload, plen, &c->open) == 0) {
@@ -487,10 +554,21 @@ static _Noreturn void fwd_main(void)
         bind(g.kick, (struct sockaddr *)&kaddr,
              (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(PORTS_KICK_SOCKET))) < 0)
         (void)lsl_log_errno(errno, "forwarder: cannot bind the kick socket: %m");
-    if (g.ep < 0 || g.listener < 0 || g.timer < 0 || g.nl < 0 || g.kick < 0) {
+    if (g.ep < 0 || g.listener < 0 || g.timer < 0 || g.nl < 0 || g.kick < 0 || fwd_netns_init(&g.ns) < 0) {
         (void)lsl_log_errno(errno, "forwarder: cannot set up: %m");
         _exit(1);
     }
+    int cg = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = cg < 0 ? -errno : listen_events_open(&g.events, cg, listen_events_netns_cookie(g.nl));
+    if (cg >= 0)
+        close(cg);
+    if (r == 0) {
+        struct epoll_event eev = {.events = EPOLLIN, .data.ptr = &g.events_side};
+        g.evented = epoll_ctl(g.ep, EPOLL_CTL_ADD, g.events.ring, &eev) == 0;
+    }
+    if (!g.evented)
+        lsl_log_info("forwarder: no listen events from this kernel (%s): polling",
+                     strerror(r < 0 ? -r : errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &g.listener_side};
     struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &g.timer_side};
     struct epoll_event kev = {.events = EPOLLIN, .data.ptr = &g.kick_side};
@@ -510,15 +588,19 @@ static _Noreturn void fwd_main(void)
             } else if (s == &g.timer_side) {
                 uint64_t ticks;
                 if (read(g.timer, &ticks, sizeof(ticks)) > 0 && g.watch)
-                    scan();
+                    scan(now_ms() - g.walked_ms >= 1000);
                 set_pace();
+            } else if (s == &g.events_side) {
+                events_read();
             } else if (s == &g.kick_side) {
                 char sink[16];
                 while (recv(g.kick, sink, sizeof(sink), MSG_DONTWAIT) >= 0)
                     ;
+                if (g.evented)
+                    continue; /* the listen itself will say so */
                 g.busy_until = now_ms() + PORTS_KICK_MS;
                 if (g.watch)
-                    scan();
+                    scan(now_ms() - g.walked_ms >= 1000);
                 set_pace();
             } else if (!s->c->dead) {
                 conn_event(s, evs[i].events);

@@ -1,25 +1,30 @@
-/* Guest-side helper for the network VM tests and benchmark (static musl binary on the test disk):
- *   net-tool send ADDR PORT SECONDS      TCP to ADDR: write for SECONDS, half-close, wait for the peer's
- * count line; prints "send BYTES bytes SECONDS s MBPS MB/s" net-tool recv ADDR PORT              TCP to ADDR:
- * read until EOF; prints "recv BYTES bytes SECONDS s MBPS MB/s" net-tool connect ADDR PORT N         N
- * connections one after another, each waits for the peer's first byte; prints "connect N p50 MS p95 MS"
- *   net-tool udp ADDR PORT N             N datagrams of 1..1400 bytes, each must come back (a host echo
- * server); prints "udp N/N echoed" net-tool flood N                     N malformed and oversized frames on
- * eth0 (AF_PACKET), then N/10 UDP datagrams from as many source ports to 10.0.2.2 (each a host socket for
- * slirp); prints "flood SENT frames"
- *   net-tool echo tcp|udp ADDR PORT      an echo server on ADDR (localhost forwarding's tests)
- * ADDR is numeric, IPv4 or IPv6. Everything goes to the emulated host's
- * own loopback through slirp's 10.0.2.2 / fec0::2: nothing leaves the machine. */
+/* Guest-side helper for the network VM tests and benchmark (static musl binary on the test disk).
+ * ADDR is numeric, IPv4 or IPv6. Everything goes to the emulated host's own loopback through slirp's
+ * 10.0.2.2 / fec0::2: nothing leaves the machine.
+ *   send ADDR PORT SECONDS   TCP to ADDR: write for SECONDS, half-close, wait for the peer's count line;
+ *                            prints "send BYTES bytes SECONDS s MBPS MB/s"
+ *   recv ADDR PORT           TCP to ADDR: read until EOF; prints "recv BYTES bytes SECONDS s MBPS MB/s"
+ *   connect ADDR PORT N      N connections one after another, each waits for the peer's first byte;
+ *                            prints "connect N p50 MS p95 MS"
+ *   udp ADDR PORT N          N datagrams of 1..1400 bytes, each must come back (a host echo server);
+ *                            prints "udp N/N echoed"
+ *   flood N                  N malformed and oversized frames on eth0 (AF_PACKET), then N/10 UDP datagrams
+ *                            from as many source ports to 10.0.2.2 (each a host socket for slirp);
+ *                            prints "flood SENT frames"
+ *   echo tcp|udp ADDR PORT   an echo server on ADDR (localhost forwarding's tests)
+ *   netns ARGS...            ARGS in a new network namespace with its loopback up, as a container's */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -350,9 +355,34 @@ static unsigned num(const char *s)
     return (unsigned)strtoul(s, NULL, 10);
 }
 
+/* A network namespace of its own, loopback up: what a container's runtime makes. */
+static int enter_netns(void)
+{
+    struct ifreq ifr = {0};
+    int fd;
+
+    if (unshare(CLONE_NEWNET) < 0)
+        return die("unshare(CLONE_NEWNET)");
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        return die("lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        return die("lo up");
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && strcmp(argv[1], "netns") == 0) {
+        if (enter_netns() != 0)
+            return 1;
+        argc--;
+        argv++;
+    }
     if (argc == 5 && strcmp(argv[1], "send") == 0)
         return cmd_send(argv[2], num(argv[3]), atof(argv[4]));
     if (argc == 4 && strcmp(argv[1], "recv") == 0)
@@ -365,6 +395,7 @@ int main(int argc, char **argv)
         return cmd_echo(argv[2], argv[3], num(argv[4]));
     if (argc == 3 && strcmp(argv[1], "flood") == 0)
         return cmd_flood(num(argv[2]));
-    fprintf(stderr, "usage: net-tool send|recv|connect|udp|flood ... (see the top of net-tool.c)\n");
+    fprintf(stderr,
+            "usage: net-tool [netns] send|recv|connect|udp|echo|flood ... (see the top of net-tool.c)\n");
     return 2;
 }

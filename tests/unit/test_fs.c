@@ -10,7 +10,7 @@
 
 #include "test_fs_client.h"
 #include "core/options.h"
-#include "fs/fs_notify.h"
+#include "fs_notify.h"
 
 static struct fc F;
 

@@ -3,7 +3,9 @@
  * and the pumps over real socketpairs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +15,7 @@
 #include "frame.h"
 #include "fwd.h"
 #include "fwd_pump.h"
+#include "listen_events.h"
 #include "ports_scan.h"
 
 static void test_ports_roundtrip(void)
@@ -283,37 +286,72 @@ static void test_ports_scan_parsing(void)
 
     /* Which host addresses each kind of guest socket gives. */
     struct lsl_fwd_port out[8];
-    uint32_t inodes[8];
+    struct ports_origin origin[8];
     size_t n = 0;
     struct ports_socket any6 = {.proto = LSL_FWD_TCP, .af = AF_INET6, .port = 80, .inode = 1};
-    ports_add(&any6, out, inodes, &n, 8);
+    ports_add(&any6, 7, out, origin, &n, 8);
     CHECK(n == 2 && out[0].family == LSL_FWD_V4 && out[1].family == LSL_FWD_V6);
     struct ports_socket lo4 = {.proto = LSL_FWD_TCP, .af = AF_INET, .addr = {127, 0, 0, 1}, .port = 80};
-    ports_add(&lo4, out, inodes, &n, 8); /* a duplicate of the first */
+    ports_add(&lo4, 7, out, origin, &n, 8); /* a duplicate of the first */
     CHECK_EQ(n, 2);
     struct ports_socket only6 = {.proto = LSL_FWD_TCP, .af = AF_INET6, .port = 81, .v6only = 1};
-    ports_add(&only6, out, inodes, &n, 8);
+    ports_add(&only6, 7, out, origin, &n, 8);
     CHECK(n == 3 && out[2].port == 81 && out[2].family == LSL_FWD_V6);
     struct ports_socket lo6 = {.proto = LSL_FWD_UDP, .af = AF_INET6, .addr = {[15] = 1}, .port = 82};
-    ports_add(&lo6, out, inodes, &n, 8);
+    ports_add(&lo6, 7, out, origin, &n, 8);
     CHECK(n == 4 && out[3].proto == LSL_FWD_UDP && out[3].family == LSL_FWD_V6);
     struct ports_socket eth = {.proto = LSL_FWD_TCP, .af = AF_INET, .addr = {10, 0, 2, 15}, .port = 83};
-    ports_add(&eth, out, inodes, &n, 8); /* neither wildcard nor loopback: not this feature's */
+    ports_add(&eth, 7, out, origin, &n, 8); /* neither wildcard nor loopback: not this feature's */
     struct ports_socket lo2 = {.proto = LSL_FWD_TCP, .af = AF_INET, .addr = {127, 0, 0, 2}, .port = 84};
-    ports_add(&lo2, out, inodes, &n, 8); /* the forwarder connects to 127.0.0.1, which cannot reach it */
+    ports_add(&lo2, 7, out, origin, &n, 8); /* the forwarder connects to 127.0.0.1, which cannot reach it */
     CHECK_EQ(n, 4);
     /* Sorted by protocol, family, port; full is full. */
     struct ports_socket p1 = {.proto = LSL_FWD_TCP, .af = AF_INET, .port = 1};
-    ports_add(&p1, out, inodes, &n, 4);
+    ports_add(&p1, 7, out, origin, &n, 4);
     CHECK_EQ(n, 4);
-    ports_add(&p1, out, inodes, &n, 8);
+    ports_add(&p1, 7, out, origin, &n, 8);
     CHECK(n == 5 && out[0].port == 1 && out[4].proto == LSL_FWD_UDP);
     CHECK(lsl_fwd_ports_size(out, n) > 0);
+    /* A port in two network namespaces: the first scanned (the VM's) keeps it, and each entry says where. */
+    struct ports_socket other = {.proto = LSL_FWD_TCP, .af = AF_INET, .port = 1, .inode = 99};
+    ports_add(&other, 8, out, origin, &n, 8);
+    CHECK(n == 5 && origin[0].netns == 7 && origin[0].inode == 0);
+    struct ports_socket other2 = {.proto = LSL_FWD_TCP, .af = AF_INET, .port = 2, .inode = 99};
+    ports_add(&other2, 8, out, origin, &n, 8);
+    CHECK(n == 6 && out[1].port == 2 && origin[1].netns == 8 && origin[1].inode == 99);
+}
+
+/* listen_events.c spells out the BPF ABI for musl; it must be the kernel's. */
+static void test_listen_events_abi(void)
+{
+    struct listen_events_abi a;
+    listen_events_abi(&a);
+    CHECK_EQ(a.map_ringbuf, BPF_MAP_TYPE_RINGBUF);
+    CHECK_EQ(a.prog_cgroup_sock, BPF_PROG_TYPE_CGROUP_SOCK);
+    CHECK_EQ(a.prog_sock_ops, BPF_PROG_TYPE_SOCK_OPS);
+    CHECK_EQ(a.att_sock_ops, BPF_CGROUP_SOCK_OPS);
+    CHECK_EQ(a.att_inet4_post_bind, BPF_CGROUP_INET4_POST_BIND);
+    CHECK_EQ(a.att_inet6_post_bind, BPF_CGROUP_INET6_POST_BIND);
+    CHECK_EQ(a.att_sock_release, BPF_CGROUP_INET_SOCK_RELEASE);
+    CHECK_EQ(a.fn_cb_flags_set, BPF_FUNC_sock_ops_cb_flags_set);
+    CHECK_EQ(a.fn_netns_cookie, BPF_FUNC_get_netns_cookie);
+    CHECK_EQ(a.fn_ringbuf_output, BPF_FUNC_ringbuf_output);
+    CHECK_EQ(a.ops_listen_cb, BPF_SOCK_OPS_TCP_LISTEN_CB);
+    CHECK_EQ(a.ops_state_cb, BPF_SOCK_OPS_STATE_CB);
+    CHECK_EQ(a.ops_state_cb_flag, BPF_SOCK_OPS_STATE_CB_FLAG);
+    CHECK_EQ(a.tcp_listen, BPF_TCP_LISTEN);
+    CHECK_EQ(a.off_ops_op, offsetof(struct bpf_sock_ops, op));
+    CHECK_EQ(a.off_ops_args, offsetof(struct bpf_sock_ops, args));
+    CHECK_EQ(a.off_sock_protocol, offsetof(struct bpf_sock, protocol));
+    CHECK_EQ(a.off_sock_src_port, offsetof(struct bpf_sock, src_port));
+    CHECK_EQ(a.off_attr_expected_attach_type, offsetof(union bpf_attr, expected_attach_type));
+    CHECK_EQ(a.off_attr_prog_name, offsetof(union bpf_attr, prog_name));
 }
 
 int main(void)
 {
     RUN(test_ports_roundtrip);
+    RUN(test_listen_events_abi);
     RUN(test_open_and_handshake);
     RUN(test_portset_policy);
     RUN(test_pump);

@@ -613,6 +613,23 @@ forward_udp() {
 	fwd_stop usrv
 	return $rc
 }
+# A listener in a container's network namespace inside a distribution (net-tool netns: what Docker or
+# `unshare -n` make) is forwarded like one in the VM's, and released when it closes.
+forward_container() {
+	fwd_setup || return 1
+	local rc=0 out ms
+	fwd_serve srv -e net-tool netns echo tcp 0.0.0.0 8771 || return 1
+	ms=$(python3 "$S/fwd.py" wait 127.0.0.1 8771 "$FWD_BOUND_MS") || { echo "container tcp: $ms"; rc=1; }
+	echo "    container listen->forward: ${ms}ms" >&9
+	fwd_stop srv
+	python3 "$S/fwd.py" gone 127.0.0.1 8771 5 || { echo "the container's port stayed forwarded"; rc=1; }
+	fwd_serve usrv -e net-tool netns echo udp ::1 8772 || return 1
+	out=$(python3 "$S/fwd.py" udp ::1 8772 50) || { echo "container udp: $out/50 echoed"; rc=1; }
+	fwd_stop usrv
+	# Noticed by the listen events, not by polling (which the forwarder says it falls back to).
+	! grep -a 'forwarder:' "$XDG_STATE_HOME/lsl/console.log" || { echo "the forwarder polls"; rc=1; }
+	return $rc
+}
 forward_in_use() {
 	fwd_setup || return 1
 	python3 "$S/fwd.py" hold 127.0.0.1 8731 >"$S/hold.out" &
@@ -826,6 +843,38 @@ host_edit_seen() {
 	sleep 1.2 # the stated bound: vmm/fs/README.md, 1 s
 	out=$(cd "$HS" && lsl -- cat edit) && [ "$out" = two-longer ] || { echo "after the host's edit: '$out'"; return 1; }
 }
+# Item 4: a file watcher in the guest (inotify on a shared directory, as webpack or nodemon keep) hears of
+# host-side changes: an edit, a new file, a removal.
+host_change_watched() {
+	[ -x "$LSL_BUILD/tests/fs-tool" ] || { echo "no fs-tool (ninja -C $LSL_BUILD)"; return 1; }
+	mkdir -p "$HS/w" && echo v1 >"$HS/w/app.js" && echo x >"$HS/w/old.js" || return 1
+	lsl -e sh -c 'cat >/bin/fs-tool && chmod 755 /bin/fs-tool' <"$LSL_BUILD/tests/fs-tool" || return 1
+	"$L" -e fs-tool watch "/mnt/host$HS/w" 60 >"$S/watch.out" 2>&1 &
+	local w=$! i t0 rc=0 name all=""
+	for i in $(seq 600); do grep -q watching "$S/watch.out" && break; sleep 0.05; done
+	grep -q watching "$S/watch.out" || { echo "watcher: $(cat "$S/watch.out")"; kill $w; return 1; }
+	for name in app.js new.js old.js; do
+		t0=$(date +%s%N)
+		case $name in
+		app.js) echo v2 >>"$HS/w/app.js" ;;
+		new.js) echo n >"$HS/w/new.js" ;;
+		old.js) rm "$HS/w/old.js" ;;
+		esac
+		# an event naming the file, or for a removal one on the directory (IN_ATTRIB of the directory itself)
+		for i in $(seq 200); do
+			grep -Eq "^event [0-9a-f]+ $name\$" "$S/watch.out" && break
+			[ $name = old.js ] && grep -Eq '^event [0-9a-f]+ $' "$S/watch.out" && break
+			sleep 0.05
+		done
+		if [ "$i" = 200 ]; then echo "no event for the host's change of $name: $(tr '\n' ' ' <"$S/watch.out")"; rc=1; fi
+		all="$all $name=$((($(date +%s%N) - t0) / 1000000))ms"
+	done
+	echo "    host change -> guest inotify event:$all" >&9
+	[ $rc = 0 ] || echo "the change daemon: $(lsl --system -e sh -c 'grep -l lsl-fswatch /proc/[0-9]*/comm; dmesg | grep fswatch | tail -n 8' | tr '\n' ' ')"
+	kill $w
+	wait $w 2>/dev/null
+	return $rc
+}
 automount_conf() {
 	mkdir -p "$HS/dir" || return 1
 	# root= and options: the shares under /win/, read-only; what a bind mount cannot carry is one warning.
@@ -876,7 +925,7 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	cgroup_nsdelegate etc_hostname activity_count net_names
 	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
-	forward_two_distros forward_disabled
-	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen automount_conf
+	forward_two_distros forward_container forward_disabled
+	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched automount_conf
 	share_config wslenv_paths"
 run_suite "$@"

@@ -3,7 +3,7 @@
 # (PVM hosts, no vmx/svm; see scripts/kvm-usable.sh). The emulated host is QEMU TCG with an AMD CPU that has
 # SVM and NPT, booting Debian's generic kernel, whose kvm_amd gives a /dev/kvm that runs unmodified guests.
 #
-#   tests/vmhost/vmhost.sh [--mem MB] [--cpus N] [--rw DIR]... SCRIPT [ARGS...]
+#   tests/vmhost/vmhost.sh [--mem MB] [--cpus N] [--rw DIR]... [--net] SCRIPT [ARGS...]
 #   (defaults: 4096 MB, 1 CPU or LSL_VMHOST_CPUS)
 #
 # Inside: this machine's / is the root, read-only over virtio-9p; /run, /tmp and /var/tmp are empty tmpfs;
@@ -15,7 +15,8 @@
 # LSL_VMHOST_APPEND adds to its kernel command line (module parameters as for modprobe: kvm_amd.npt=0).
 # The read-only root is mounted with 9p cache=loose (10x faster exec and stat under TCG), so a file changed on
 # this machine while the VM runs may look stale inside; LSL_VMHOST_ROOTCACHE=none makes it fully coherent.
-# --rw exports are always uncached.
+# --rw exports are always uncached. --net gives the emulated host a network (QEMU's user-mode NAT: 10.0.2.15,
+# DNS at 10.0.2.3), for jobs that show real internet use; tests run without it and stay offline.
 #
 # The kernel (from `apt-get download` of the package linux-image-amd64 points to) and a busybox initramfs with
 # the needed modules are cached in ${LSL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/lsl}/vmhost/, keyed by the
@@ -29,7 +30,7 @@ prog=vmhost
 # Modules for the initramfs: the required ones make 9p and /dev/kvm work; the optional ones are there for tests
 # that use tap networking or vhost-vsock. Their dependencies are resolved with modinfo at build time.
 required_modules="virtio_pci 9pnet_virtio 9p kvm_amd"
-optional_modules="tun vhost_net vhost_vsock"
+optional_modules="tun vhost_net vhost_vsock virtio_net"
 
 die() { echo "$prog: $*" >&2; exit 1; }
 usage() {
@@ -48,6 +49,7 @@ mem=4096
 # hosts side by side (tests/run.sh).
 cpus=${LSL_VMHOST_CPUS:-1}
 rw=()
+net=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--mem) [ $# -ge 2 ] || usage; mem=$2; shift 2 ;;
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--cpus=*) cpus=${1#*=}; shift ;;
 	--rw) [ $# -ge 2 ] || usage; rw+=("$2"); shift 2 ;;
 	--rw=*) rw+=("${1#*=}"); shift ;;
+	--net) net=1; shift ;;
 	-h | --help) usage 0 ;;
 	--) shift; break ;;
 	-*) echo "$prog: unknown option $1" >&2; usage ;;
@@ -292,6 +295,10 @@ while IFS= read -r p; do
 	i=$((i + 1))
 done < <([ ${#rw_paths[@]} = 0 ] || printf '%s\n' "${rw_paths[@]}" | LC_ALL=C sort -u)
 append="console=ttyS0 panic=-1 mitigations=off tsc=reliable nokaslr lsl.rootcache=$rootcache"
+if [ "$net" = 1 ]; then
+	qemu+=(-netdev user,id=net0 -device virtio-net-pci,netdev=net0)
+	append+=" lsl.net=1"
+fi
 if [ "${LSL_VMHOST_DEBUG:-0}" = 1 ]; then append+=" loglevel=7"; else append+=" quiet loglevel=1"; fi
 [ -z "${LSL_VMHOST_APPEND:-}" ] || append+=" $LSL_VMHOST_APPEND"
 qemu+=(-append "$append")

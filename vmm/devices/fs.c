@@ -18,7 +18,8 @@
  * overrides it for hosts with cores to spare and slow file systems.
  *
  * Waiting requests (SETLKW, the event channel) are parked here and tried again with a growing delay (1 ms
- * up to 50 ms) or as soon as host events arrive: no thread ever sleeps on the guest's behalf.
+ * up to 50 ms; the event channel at its deadline) or as soon as host events arrive: no thread ever sleeps on
+ * the guest's behalf.
  *
  * DAX (a shared memory window the guest maps file pages through) is not offered: it needs a virtio-mmio
  * shared-memory region, a KVM memory slot per mapping and CONFIG_FUSE_DAX/ZONE_DEVICE in the guest, and buys
@@ -191,10 +192,10 @@ static void signal_queue(struct fs_dev *d, unsigned q)
     pthread_mutex_unlock(&v->lock);
 }
 
-static void park(struct fs_dev *d, struct fs_item *it)
+static void park(struct fs_dev *d, struct fs_item *it, uint64_t retry_at_ns)
 {
     uint64_t delay = FS_RETRY_MIN_NS << (it->tries < 6 ? it->tries : 6);
-    it->retry_ns = now_ns() + (delay < FS_RETRY_MAX_NS ? delay : FS_RETRY_MAX_NS);
+    it->retry_ns = retry_at_ns ? retry_at_ns : now_ns() + (delay < FS_RETRY_MAX_NS ? delay : FS_RETRY_MAX_NS);
     it->tries++;
     pthread_mutex_lock(&d->qlock);
     it->next = d->parked;
@@ -217,7 +218,7 @@ static bool serve(struct fs_dev *d, struct fs_ctx *ctx, struct fs_item *it, bool
                          .start_ns = it->start_ns};
     int len = fs_handle(d->srv, ctx, &req);
     if (len == FS_RETRY) {
-        park(d, it);
+        park(d, it, req.retry_at_ns);
         return false;
     }
     complete(d, it, (uint32_t)len, signal);

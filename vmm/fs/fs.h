@@ -23,6 +23,8 @@ struct fs_req {
     const struct iovec *in;
     unsigned n_in;
     uint64_t start_ns;
+    uint64_t retry_at_ns; /* set by a request that returns FS_RETRY and knows when it is next due (the
+                           * event channel: its deadline, since host events wake it sooner); 0: back off */
 };
 
 /* What fs_handle returns besides a reply length (>= 0: bytes written into the in segments). */
@@ -52,7 +54,7 @@ void fs_ctx_free(struct fs_ctx *c);
 /* Serves one request. Returns the reply length written into req->in (0 for requests without a reply such
  * as FORGET, or when the guest left no room for one), or FS_RETRY. Never fails otherwise: whatever the
  * guest sent, the answer is an error reply. Thread-safe. */
-int fs_handle(struct fs_server *s, struct fs_ctx *c, const struct fs_req *req);
+int fs_handle(struct fs_server *s, struct fs_ctx *c, struct fs_req *req);
 
 /* Host change notification (watch.c): an inotify fd the caller polls (-1 before a guest asked for events)
  * and what to call when it is readable. fs_events_waiting: a request parked on the event channel can go. */

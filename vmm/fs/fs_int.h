@@ -103,7 +103,7 @@ struct fs_ctx {
 struct fs_op {
     struct fs_server *s;
     struct fs_ctx *c;
-    const struct fs_req *req;
+    struct fs_req *req;
     struct fuse_in_header h;
     const uint8_t *arg; /* copied arguments after the header */
     uint32_t arg_len;

@@ -238,7 +238,7 @@ static uint64_t copy_len(uint32_t opcode, uint64_t body)
     return body;
 }
 
-int fs_handle(struct fs_server *s, struct fs_ctx *c, const struct fs_req *req)
+int fs_handle(struct fs_server *s, struct fs_ctx *c, struct fs_req *req)
 {
     if (!thread_ready)
         thread_setup();

@@ -312,8 +312,12 @@ int fs_op_ioctl(struct fs_op *op)
     if (room > LSL_FS_EVENTS_BUF)
         room = LSL_FS_EVENTS_BUF;
     size_t used = take_events(op->s, op->c->reply, room);
-    if (!used && now_ns() - op->req->start_ns < (uint64_t)LSL_FS_EVENTS_WAIT_MS * 1000000)
-        return FS_RETRY; /* nothing yet: the device holds the request until events come or time is up */
+    if (!used && now_ns() - op->req->start_ns < (uint64_t)LSL_FS_EVENTS_WAIT_MS * 1000000) {
+        /* Nothing yet: the device holds the request until host events wake it or time is up, and only then:
+         * an idle guest's waiting helper costs no polling. */
+        op->req->retry_at_ns = op->req->start_ns + (uint64_t)LSL_FS_EVENTS_WAIT_MS * 1000000;
+        return FS_RETRY;
+    }
     struct fuse_ioctl_out out = {.result = (int32_t)used};
     return fs_reply2(op, &out, sizeof(out), op->c->reply, used);
 }

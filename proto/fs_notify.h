@@ -1,5 +1,5 @@
-/* The host-change notification contract between lsl-vmm's virtio-fs server and a helper in the guest (to
- * move to proto/ when the guest side lands: it is a host/guest contract and has nothing host-specific).
+/* The host-change notification contract between lsl-vmm's virtio-fs server (vmm/fs/watch.c) and the helper in
+ * the guest (guest/distro/share_watch.c).
  *
  * Linux's virtio-fs driver has no notification queue (6.1: hiprio and request queues only), and the FUSE
  * notifications (FUSE_NOTIFY_INVAL_*) reach the kernel only through /dev/fuse, so the server cannot tell the
