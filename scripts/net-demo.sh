@@ -12,7 +12,7 @@ t=$(ms)
 "$lsl" -d "$distro" -u root -- 'apt-get update -q && apt-get install -y -q --no-install-recommends curl python3' \
 	>/dev/null || { say "apt-get in $distro failed: is Debian's archive reachable from here?"; exit 1; }
 say "apt-get update && apt-get install curl python3 in $distro: $(($(ms) - t)) ms"
-"$lsl" -d "$distro" -- curl -sS -o /dev/null -w 'net-demo: curl in the guest: HTTP %{http_code} from %{url_effective}\n' \
+"$lsl" -d "$distro" -e curl -sS -o /dev/null -w 'net-demo: curl in the guest: HTTP %{http_code} from %{url_effective}\n' \
 	http://deb.debian.org/debian/ || exit 1
 
 out=$(mktemp)
