@@ -16,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,6 +82,27 @@ int distro_shares_key(struct distro_shares *s, const char *key, const char *valu
     return 1;
 }
 
+/* The share's readahead: FUSE starts at the block layer's 128 KiB (and INIT can only lower it), which makes a
+ * sequential read 128 KiB requests; 4 MiB keeps four of the server's largest (1 MiB, FS_MAX_PAGES) in
+ * flight: measured 93 -> 381 MB/s reading 256 MiB under emulation. The bdi is named after the superblock's
+ * device ("0:N"); the host's mounts below the share (submounts) share it. */
+#define SHARE_READAHEAD_KB "4096"
+static void share_readahead(const char *dir)
+{
+    char path[96];
+    struct stat st;
+    int fd;
+
+    if (stat(dir, &st) < 0)
+        return;
+    snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major(st.st_dev), minor(st.st_dev));
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    (void)!write(fd, SHARE_READAHEAD_KB, strlen(SHARE_READAHEAD_KB));
+    close(fd);
+}
+
 void distro_shares_prepare(struct distro_shares *s)
 {
     char dir[128], msg[LSL_DISTRO_OUT_TEXT_MAX];
@@ -104,8 +126,10 @@ void distro_shares_prepare(struct distro_shares *s)
         r = lsl_mkdir_p(dir, 0755);
         if (r == 0 && lsl_is_mountpoint(dir) <= 0) {
             r = mount(h->name, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
-            if (r == 0)
+            if (r == 0) {
+                share_readahead(dir);
                 share_watch_spawn(dir); /* host changes wake the guest's file watchers */
+            }
         }
         if (r < 0) {
             /* ENOENT: the VM has no such tag (hostShares changed since it started). */

@@ -61,7 +61,7 @@ static int watch(const char *dir, double seconds)
     return 0;
 }
 
-#include "../../proto/fs_notify.h"
+#include "fs_notify.h" /* proto/ */
 
 static int events(const char *dir)
 {

@@ -793,6 +793,9 @@ host_share_listed() {
 	# nosuid and nodev whatever the host has: its setuid programs and devices are not the guest's.
 	out=$(lsl -e sh -c 'grep " /mnt/host " /proc/mounts') || { echo "no /mnt/host mount"; return 1; }
 	[[ $out == *virtiofs*nosuid*nodev* ]] || { echo "mount: $out"; return 1; }
+	# Read in large requests: the share's readahead (guest/distro/automount.c).
+	out=$(lsl -e sh -c 'cat /sys/class/bdi/$(mountpoint -d /mnt/host)/read_ahead_kb') && [ "$out" = 4096 ] ||
+		{ echo "readahead: '$out'"; return 1; }
 	# Written in the guest, there on the host.
 	lsl -e sh -c "echo from-guest >/mnt/host$HS/dir/made-in-guest" || return 1
 	[ "$(cat "$HS/dir/made-in-guest")" = from-guest ] || { echo "the guest's write is not on the host"; return 1; }
