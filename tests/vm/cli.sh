@@ -794,7 +794,8 @@ host_share_listed() {
 	out=$(lsl -e sh -c 'grep " /mnt/host " /proc/mounts') || { echo "no /mnt/host mount"; return 1; }
 	[[ $out == *virtiofs*nosuid*nodev* ]] || { echo "mount: $out"; return 1; }
 	# Read in large requests: the share's readahead (guest/distro/automount.c).
-	out=$(lsl -e sh -c 'cat /sys/class/bdi/$(mountpoint -d /mnt/host)/read_ahead_kb') && [ "$out" = 4096 ] ||
+	out=$(lsl -e sh -c 'cat /sys/class/bdi/$(awk "\$5 == \"/mnt/host\" {print \$3}" /proc/self/mountinfo)/read_ahead_kb') &&
+		[ "$out" = 4096 ] ||
 		{ echo "readahead: '$out'"; return 1; }
 	# Written in the guest, there on the host.
 	lsl -e sh -c "echo from-guest >/mnt/host$HS/dir/made-in-guest" || return 1
