@@ -8,6 +8,9 @@
 #                  and core.trustCtime=false: git status in each place compares sizes and mtimes only, which
 #                  survive tar, so no place pays a full re-hash because its inode numbers or owners differ.
 # Usage: bench/fsbench-prep.sh BUILD_DIR [--no-tree]   (--no-tree: no walk or git status asked for, no tree made)
+# LSL_BENCH_FS_SUBTREE="include/linux arch/x86" makes the tree of only those directories of the source (and its
+# top-level .gitignore), in linux-tree-SLUG.tar: a walk and git status an emulated host can finish. Prints the
+# tree's path (nothing with --no-tree).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$1/bench
@@ -24,12 +27,18 @@ if [ ! -f "$out/fs-root.img" ] || [ "$out/fsbench-tool" -nt "$out/fs-root.img" ]
 	done
 	bash "$root/guest/mkdisk.sh" "$out/fs-root.img" 128 "${extra[@]}" >/dev/null
 fi
-if [ "${2:-}" != --no-tree ] && [ ! -f "$out/linux-tree.tar" ]; then
+subtree=${LSL_BENCH_FS_SUBTREE:-}
+tree=$out/linux-tree${subtree:+-$(printf '%s' "$subtree" | tr -c 'A-Za-z0-9._-' '_')}.tar
+if [ "${2:-}" != --no-tree ] && [ ! -f "$tree" ]; then
 	tarball=$(ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n1)
 	work=$(mktemp -d "$out/tree.XXXXXX")
 	trap 'rm -rf "$work"' EXIT
-	echo "fsbench: unpacking $tarball and making it a git work tree (once, a few minutes)" >&2
-	tar -C "$work" -xJf "$tarball"
+	echo "fsbench: unpacking $tarball${subtree:+ ($subtree)} and making it a git work tree (once, a few minutes)" >&2
+	top=$(basename "$tarball" .tar.xz)
+	members=()
+	for d in $subtree; do members+=("$top/$d"); done
+	[ ${#members[@]} = 0 ] || members+=("$top/.gitignore")
+	tar -C "$work" -xJf "$tarball" "${members[@]}"
 	mv "$work"/linux-source-* "$work/linux"
 	(
 		cd "$work/linux"
@@ -43,6 +52,7 @@ if [ "${2:-}" != --no-tree ] && [ ! -f "$out/linux-tree.tar" ]; then
 		git -c user.name=lsl -c user.email=lsl@localhost commit -q -m tree
 		git gc -q
 	)
-	tar -C "$work" -cf "$out/linux-tree.tar.tmp" linux
-	mv "$out/linux-tree.tar.tmp" "$out/linux-tree.tar"
+	tar -C "$work" -cf "$tree.tmp" linux
+	mv "$tree.tmp" "$tree"
 fi
+[ "${2:-}" = --no-tree ] || echo "$tree"

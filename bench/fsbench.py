@@ -18,6 +18,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -228,7 +229,9 @@ def main():
         if "small" in wanted:
             sizes.append("10,000 files of 1 KiB")
         if "walk" in wanted or "git" in wanted:
-            sizes.append("the kernel source as a git work tree (" + os.path.basename(a.tree) + ")")
+            with tarfile.open(a.tree) as t:
+                files = sum(1 for m in t if m.isfile() and "/.git/" not in m.name)
+            sizes.append(f"the kernel source as a git work tree ({os.path.basename(a.tree)}, {files:,} files)")
         print("sizes: " + "; ".join(sizes) + f"; {a.cpus} vCPU, {a.memory} MiB guests")
         w = [max(len(r[i]) for r in rows) for i in range(len(head))]
         for r in rows:
