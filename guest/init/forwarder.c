@@ -279,36 +279,45 @@ static void events_read(void)
     scan(what & (LISTEN_EV_FOREIGN | LISTEN_EV_LOST));
 }
 
-static void watch_read(struct conn *c)
+/* The next whole frame in c->hdr, read from the vsock stream as needed: > 0 its length (to consume once
+ * handled), 0 when more must come first, < 0 when the stream ended, broke or sent a malformed frame. exact:
+ * read no byte past that frame (what follows a connection's OPEN belongs to its relay). */
+static long next_frame(struct conn *c, bool exact, uint32_t *type, const uint8_t **payload, uint32_t *plen)
 {
     for (;;) {
-        uint32_t type, plen;
-        const uint8_t *payload;
-        long n = lsl_fwd_frame_peek(c->hdr, c->hlen, 4, &type, &payload, &plen);
-        if (n < 0) {
-            conn_close(c);
-            return;
-        }
-        if (n > 0) {
-            if (type == LSL_FWD_PACE && plen == 4) {
-                g.pace = lsl_get_u32(payload);
-                set_pace();
-            }
-            memmove(c->hdr, c->hdr + n, c->hlen - (size_t)n);
-            c->hlen -= (size_t)n;
-            continue;
-        }
-        ssize_t r = recv(c->fd[0], c->hdr + c->hlen, sizeof(c->hdr) - c->hlen, MSG_DONTWAIT);
+        long n = lsl_fwd_frame_peek(c->hdr, c->hlen, 4, type, payload, plen);
+        if (n != 0)
+            return n;
+        size_t want = !exact                         ? sizeof(c->hdr) - c->hlen
+                      : c->hlen < LSL_FRAME_HDR_SIZE ? LSL_FRAME_HDR_SIZE - c->hlen
+                                                     : LSL_FRAME_HDR_SIZE + lsl_get_u32(c->hdr + 4) - c->hlen;
+        ssize_t r = recv(c->fd[0], c->hdr + c->hlen, want, MSG_DONTWAIT);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && errno == EAGAIN)
-            return;
-        if (r <= 0) {
-            conn_close(c);
-            return;
-        }
+            return 0;
+        if (r <= 0)
+            return -1;
         c->hlen += (size_t)r;
     }
+}
+
+static void watch_read(struct conn *c)
+{
+    uint32_t type, plen;
+    const uint8_t *payload;
+    long n;
+
+    while ((n = next_frame(c, false, &type, &payload, &plen)) > 0) {
+        if (type == LSL_FWD_PACE && plen == 4) {
+            g.pace = lsl_get_u32(payload);
+            set_pace();
+        }
+        memmove(c->hdr, c->hdr + n, c->hlen - (size_t)n);
+        c->hlen -= (size_t)n;
+    }
+    if (n < 0)
+        conn_close(c);
 }
 
 static void udp_run(struct conn *c);
@@ -384,48 +393,33 @@ static void start_open(struct conn *c)
 
 static void pending_read(struct conn *c)
 {
-    for (;;) {
-        uint32_t type, plen;
-        const uint8_t *payload;
-        long n = lsl_fwd_frame_peek(c->hdr, c->hlen, 4, &type, &payload, &plen);
-        if (n < 0) {
-            conn_close(c);
-            return;
-        }
-        if (n > 0) {
-            if (type == LSL_FWD_WATCH && plen == 4 && lsl_get_u32(payload) == LSL_FWD_VERSION) {
-                if (g.watch)
-                    conn_close(g.watch); /* a new service, or the old one reconnecting */
-                g.watch = c;
-                c->kind = K_WATCH;
-                c->hlen = 0;
-                g.out_start = g.out_end = 0;
-                g.nsent = 0;
-                set_pace();
-                send_ports(); /* the empty set at once; the scan below fills it */
-                scan(true);
-                if (g.watch == c)
-                    watch_read(c);
-            } else if (type == LSL_FWD_OPEN && lsl_fwd_open_decode(payload, plen, &c->open) == 0) {
-                start_open(c);
-            } else {
-                conn_close(c);
-            }
-            return;
-        }
-        /* Only the first frame: what follows belongs to the relay. */
-        size_t want = c->hlen < LSL_FRAME_HDR_SIZE ? LSL_FRAME_HDR_SIZE - c->hlen
-                                                   : LSL_FRAME_HDR_SIZE + lsl_get_u32(c->hdr + 4) - c->hlen;
-        ssize_t r = recv(c->fd[0], c->hdr + c->hlen, want, MSG_DONTWAIT);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno == EAGAIN)
-            return;
-        if (r <= 0) {
-            conn_close(c);
-            return;
-        }
-        c->hlen += (size_t)r;
+    uint32_t type, plen;
+    const uint8_t *payload;
+    long n = next_frame(c, true, &type, &payload, &plen); /* only the first frame: the rest is the relay's */
+
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (type == LSL_FWD_WATCH && plen == 4 && lsl_get_u32(payload) == LSL_FWD_VERSION) {
+        if (g.watch)
+            conn_close(g.watch); /* a new service, or the old one reconnecting */
+        g.watch = c;
+        c->kind = K_WATCH;
+        c->hlen = 0;
+        g.out_start = g.out_end = 0;
+        g.nsent = 0;
+        set_pace();
+        send_ports(); /* the empty set at once; the scan below fills it */
+        scan(true);
+        if (g.watch == c)
+            watch_read(c);
+    } else if (type == LSL_FWD_OPEN && lsl_fwd_open_decode(payload, plen, &c->open) == 0) {
+        start_open(c);
+    } else {
+        conn_close(c);
     }
 }
 

@@ -20,14 +20,16 @@
 #define FWD_STATUS_MAX 256
 #define WATCH_BUF      (LSL_FWD_LINE_MAX + LSL_FRAME_HDR_SIZE + LSL_FWD_PORTS_SIZE_MAX)
 
-int fwd_vsock_open(struct fwd *f, uint32_t type, const void *payload, size_t len)
+/* A stream to the forwarder: the CONNECT line, then (len or type) the first frame. */
+static int stream_dial(struct fwd *f, bool frame, uint32_t type, const void *payload, size_t len)
 {
     uint8_t msg[HVSOCK_LINE_MAX + LSL_FRAME_HDR_SIZE + 4];
     int fd = unix_connect(f->vsock_path, true);
     if (fd < 0)
         return fd;
     int n = hvsock_connect_line((char *)msg, LSL_FWD_PORT);
-    size_t total = (size_t)n + lsl_frame_encode(msg + n, sizeof(msg) - (size_t)n, type, payload, len);
+    size_t total =
+        (size_t)n + (frame ? lsl_frame_encode(msg + n, sizeof(msg) - (size_t)n, type, payload, len) : 0);
     /* The vsock device reads the line byte by byte and keeps what follows for the guest; a fresh socket's
      * buffer takes both at once. */
     if (send(fd, msg, total, MSG_NOSIGNAL) != (ssize_t)total) {
@@ -37,8 +39,47 @@ int fwd_vsock_open(struct fwd *f, uint32_t type, const void *payload, size_t len
     return fd;
 }
 
+int fwd_vsock_open(struct fwd *f, uint32_t type, const void *payload, size_t len)
+{
+    return stream_dial(f, true, type, payload, len);
+}
+
+static void spares_fill(struct fwd *f)
+{
+    while (f->watch_ok && f->nspare < FWD_SPARES) {
+        int fd = stream_dial(f, false, 0, NULL, 0);
+        if (fd < 0)
+            return;
+        f->spare[f->nspare++] = fd;
+    }
+}
+
+static void spares_drop(struct fwd *f)
+{
+    while (f->nspare)
+        close(f->spare[--f->nspare]);
+}
+
+int fwd_stream_open(struct fwd *f, uint32_t type, const void *payload, size_t len)
+{
+    uint8_t msg[LSL_FRAME_HDR_SIZE + 4];
+    size_t total = lsl_frame_encode(msg, sizeof(msg), type, payload, len);
+    while (f->nspare) {
+        int fd = f->spare[--f->nspare];
+        /* Its buffer holds at most the OK line: the short frame fits. A spare the guest closed fails here or
+         * at the handshake, as a fresh stream would have. */
+        if (total && send(fd, msg, total, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)total) {
+            spares_fill(f);
+            return fd;
+        }
+        close(fd);
+    }
+    return fwd_vsock_open(f, type, payload, len);
+}
+
 static void watch_close(struct fwd *f)
 {
+    spares_drop(f); /* streams to a forwarder that may be gone */
     if (f->watch_fd < 0)
         return;
     evloop_del(f->loop, f->watch_fd);
@@ -193,6 +234,7 @@ static void watch_ready(void *opaque, uint32_t events)
                 continue;
             f->watch_ok = true;
             pos = (size_t)n;
+            spares_fill(f);
         }
         for (;;) {
             uint32_t type, plen;
@@ -254,6 +296,7 @@ void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy)
         if (send(f->watch_fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len)
             f->pace_sent = busy;
     }
+    spares_fill(f); /* after a failed dial */
     /* A host port that was taken may be free now. */
     for (size_t i = 0; i < f->n; i++)
         if (f->entries[i]->lfd < 0)

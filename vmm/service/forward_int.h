@@ -13,6 +13,10 @@
 #define FWD_FLOWS_MAX    64   /* UDP peers per forward */
 #define FWD_UDP_IDLE_NS  (60ull * 1000000000ull)
 #define FWD_HANDSHAKE_NS (10ull * 1000000000ull) /* for the guest's OPENED */
+/* Streams to the guest's forwarder connected ahead of need, while its watch is up: a host connection then
+ * only sends its OPEN, not a vsock connect as well (the connect's round trip through the guest was most of a
+ * forwarded connection's setup). */
+#define FWD_SPARES 4
 
 struct relay;
 
@@ -44,6 +48,8 @@ struct fwd {
     /* Every relay (TCP connections and UDP flows). */
     struct relay *relays;
     unsigned nrelays;
+    int spare[FWD_SPARES];
+    unsigned nspare;
 };
 
 /* fwd_relay.c */
@@ -57,5 +63,7 @@ void fwd_relays_free(struct fwd *f);
 /* A non-blocking stream to the guest forwarder: the CONNECT line and first frame already sent. Returns the
  * fd or -errno. */
 int fwd_vsock_open(struct fwd *f, uint32_t type, const void *payload, size_t len);
+/* The same from a spare when there is one (then replaced). */
+int fwd_stream_open(struct fwd *f, uint32_t type, const void *payload, size_t len);
 
 #endif

@@ -182,7 +182,7 @@ static struct relay *relay_new(struct fwd *f, const struct lsl_fwd_port *port, i
     r->f = f;
     r->fd[0] = host_fd;
     lsl_fwd_open_encode(&o, payload);
-    r->fd[1] = fwd_vsock_open(f, LSL_FWD_OPEN, payload, sizeof(payload));
+    r->fd[1] = fwd_stream_open(f, LSL_FWD_OPEN, payload, sizeof(payload));
     r->started = r->last = now_ns();
     for (int i = 0; i < 2; i++)
         r->side[i] = (struct relay_side){.r = r, .which = i};
