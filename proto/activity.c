@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "named_list.h"
 
 size_t lsl_activity_size(const struct lsl_activity *a, size_t n)
 {
@@ -15,7 +16,7 @@ size_t lsl_activity_size(const struct lsl_activity *a, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!lsl_distro_name_valid(a[i].name))
             return 0;
-        len += 4 + 1 + strlen(a[i].name);
+        len += lsl_named_entry_size(a[i].name);
     }
     return len;
 }
@@ -28,44 +29,26 @@ size_t lsl_activity_encode(const struct lsl_activity *a, size_t n, uint8_t *out,
         return 0;
     lsl_put_u32(out, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        size_t name_len = strlen(a[i].name);
-
-        lsl_put_u32(out + pos, a[i].processes);
-        out[pos + 4] = (uint8_t)name_len;
-        memcpy(out + pos + 5, a[i].name, name_len);
-        pos += 5 + name_len;
+        uint8_t fixed[LSL_NAMED_FIXED];
+        lsl_put_u32(fixed, a[i].processes);
+        pos += lsl_named_entry_put(out + pos, fixed, a[i].name);
     }
     return len;
 }
 
+static int activity_entry(size_t i, const uint8_t *fixed, const char *name, void *opaque)
+{
+    struct lsl_activity *out = opaque;
+
+    out[i].processes = lsl_get_u32(fixed);
+    memcpy(out[i].name, name, strlen(name) + 1);
+    return 0;
+}
+
 int lsl_activity_decode(const uint8_t *data, size_t len, struct lsl_activity out[LSL_ACTIVITY_MAX], size_t *n)
 {
-    size_t pos = 4, count;
+    long count = lsl_named_list_decode(data, len, LSL_ACTIVITY_MAX, false, activity_entry, out);
 
-    *n = 0;
-    if (len < 4)
-        return -EPROTO;
-    count = lsl_get_u32(data);
-    if (count > LSL_ACTIVITY_MAX)
-        return -EPROTO;
-    for (size_t i = 0; i < count; i++) {
-        size_t name_len;
-
-        if (len - pos < 5)
-            return -EPROTO;
-        name_len = data[pos + 4];
-        if (name_len == 0 || name_len > LSL_DISTRO_NAME_MAX || len - pos - 5 < name_len)
-            return -EPROTO;
-        out[i].processes = lsl_get_u32(data + pos);
-        memcpy(out[i].name, data + pos + 5, name_len);
-        out[i].name[name_len] = '\0';
-        /* A NUL inside the name makes it shorter than its length: strlen then tells them apart. */
-        if (strlen(out[i].name) != name_len || !lsl_distro_name_valid(out[i].name))
-            return -EPROTO;
-        pos += 5 + name_len;
-    }
-    if (pos != len)
-        return -EPROTO;
-    *n = count;
-    return 0;
+    *n = count < 0 ? 0 : (size_t)count;
+    return count < 0 ? -EPROTO : 0;
 }

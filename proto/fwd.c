@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "named_list.h"
 
 const char *lsl_fwd_proto_name(uint8_t proto)
 {
@@ -27,7 +28,7 @@ size_t lsl_fwd_ports_size(const struct lsl_fwd_port *p, size_t n)
         if (!entry_valid(p[i].proto, p[i].family, p[i].port) ||
             (p[i].distro[0] && !lsl_distro_name_valid(p[i].distro)))
             return 0;
-        len += 5 + strlen(p[i].distro);
+        len += lsl_named_entry_size(p[i].distro);
     }
     return len;
 }
@@ -40,51 +41,30 @@ size_t lsl_fwd_ports_encode(const struct lsl_fwd_port *p, size_t n, uint8_t *out
         return 0;
     lsl_put_u32(out, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        size_t name_len = strlen(p[i].distro);
-
-        out[pos] = p[i].proto;
-        out[pos + 1] = p[i].family;
-        lsl_put_u16(out + pos + 2, p[i].port);
-        out[pos + 4] = (uint8_t)name_len;
-        memcpy(out + pos + 5, p[i].distro, name_len);
-        pos += 5 + name_len;
+        uint8_t fixed[LSL_NAMED_FIXED] = {p[i].proto, p[i].family};
+        lsl_put_u16(fixed + 2, p[i].port);
+        pos += lsl_named_entry_put(out + pos, fixed, p[i].distro);
     }
     return len;
 }
 
+static int port_entry(size_t i, const uint8_t *fixed, const char *name, void *opaque)
+{
+    struct lsl_fwd_port *out = opaque;
+
+    out[i].proto = fixed[0];
+    out[i].family = fixed[1];
+    out[i].port = lsl_get_u16(fixed + 2);
+    memcpy(out[i].distro, name, strlen(name) + 1);
+    return entry_valid(out[i].proto, out[i].family, out[i].port) ? 0 : -1;
+}
+
 int lsl_fwd_ports_decode(const uint8_t *data, size_t len, struct lsl_fwd_port *out, size_t *n)
 {
-    size_t pos = 4, count;
+    long count = lsl_named_list_decode(data, len, LSL_FWD_PORTS_MAX, true, port_entry, out);
 
-    *n = 0;
-    if (len < 4)
-        return -EPROTO;
-    count = lsl_get_u32(data);
-    if (count > LSL_FWD_PORTS_MAX)
-        return -EPROTO;
-    for (size_t i = 0; i < count; i++) {
-        size_t name_len;
-
-        if (len - pos < 5)
-            return -EPROTO;
-        name_len = data[pos + 4];
-        if (name_len > LSL_DISTRO_NAME_MAX || len - pos - 5 < name_len)
-            return -EPROTO;
-        out[i].proto = data[pos];
-        out[i].family = data[pos + 1];
-        out[i].port = lsl_get_u16(data + pos + 2);
-        memcpy(out[i].distro, data + pos + 5, name_len);
-        out[i].distro[name_len] = '\0';
-        /* A NUL inside the name makes it shorter than its length: strlen tells them apart. */
-        if (!entry_valid(out[i].proto, out[i].family, out[i].port) || strlen(out[i].distro) != name_len ||
-            (name_len && !lsl_distro_name_valid(out[i].distro)))
-            return -EPROTO;
-        pos += 5 + name_len;
-    }
-    if (pos != len)
-        return -EPROTO;
-    *n = count;
-    return 0;
+    *n = count < 0 ? 0 : (size_t)count;
+    return count < 0 ? -EPROTO : 0;
 }
 
 void lsl_fwd_open_encode(const struct lsl_fwd_open *o, uint8_t out[4])

@@ -227,16 +227,26 @@ static int new_name(struct fs_op *op, size_t off, const char **name, int *ret)
     return n;
 }
 
+/* What MKNOD, MKDIR and LINK start with: their fixed argument (size bytes), the new name behind it, and the
+ * directory to make it in, held. NULL with *ret the reply when any of them is wrong. */
+static struct fs_node *make_start(struct fs_op *op, size_t size, const void **in, const char **name, int *ret)
+{
+    *in = fs_arg(op, size);
+    if (!*in) {
+        *ret = fs_reply_err(op, EINVAL);
+        return NULL;
+    }
+    if (new_name(op, size, name, ret) < 0)
+        return NULL;
+    return write_dir(op, ret);
+}
+
 int fs_op_mknod(struct fs_op *op)
 {
-    const struct fuse_mknod_in *in = fs_arg(op, sizeof(*in));
+    const struct fuse_mknod_in *in;
     const char *name;
     int ret;
-    if (!in)
-        return fs_reply_err(op, EINVAL);
-    if (new_name(op, sizeof(*in), &name, &ret) < 0)
-        return ret;
-    struct fs_node *dir = write_dir(op, &ret);
+    struct fs_node *dir = make_start(op, sizeof(*in), (const void **)&in, &name, &ret);
     if (!dir)
         return ret;
     mode_t mode = fs_safe_mode(in->mode);
@@ -268,14 +278,10 @@ int fs_op_mknod(struct fs_op *op)
 
 int fs_op_mkdir(struct fs_op *op)
 {
-    const struct fuse_mkdir_in *in = fs_arg(op, sizeof(*in));
+    const struct fuse_mkdir_in *in;
     const char *name;
     int ret;
-    if (!in)
-        return fs_reply_err(op, EINVAL);
-    if (new_name(op, sizeof(*in), &name, &ret) < 0)
-        return ret;
-    struct fs_node *dir = write_dir(op, &ret);
+    struct fs_node *dir = make_start(op, sizeof(*in), (const void **)&in, &name, &ret);
     if (!dir)
         return ret;
     if (mkdirat(dir->fd, name, fs_safe_mode(S_IFDIR | (in->mode & 07777)) & 07777) < 0)
@@ -313,14 +319,10 @@ int fs_op_symlink(struct fs_op *op)
 
 int fs_op_link(struct fs_op *op)
 {
-    const struct fuse_link_in *in = fs_arg(op, sizeof(*in));
+    const struct fuse_link_in *in;
     const char *name;
     int ret;
-    if (!in)
-        return fs_reply_err(op, EINVAL);
-    if (new_name(op, sizeof(*in), &name, &ret) < 0)
-        return ret;
-    struct fs_node *dir = write_dir(op, &ret);
+    struct fs_node *dir = make_start(op, sizeof(*in), (const void **)&in, &name, &ret);
     if (!dir)
         return ret;
     struct fs_node *old = fs_node_get(op->s, in->oldnodeid);
