@@ -2,10 +2,10 @@
 #include "args.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "exitcodes.h"
 
 void lsl_usage(FILE *f)
@@ -50,16 +50,6 @@ void lsl_usage(FILE *f)
         "(being exported), %d other failure. Bad arguments exit %d; --list --running with none running, 1.\n",
         LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
         LSL_EXIT_DOWNLOAD, LSL_EXIT_BUSY, LSL_EXIT_FAILURE, LSL_EXIT_USAGE);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
 }
 
 /* Options that take a value, in both spellings. */
@@ -135,22 +125,22 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
             a->vhd = true;
         else if (a->action == LSL_ACT_IMPORT && is_opt(arg, "--version", "--version")) {
             if (!(val = value_of(argc, argv, &i, "--version", "--version")) || strcmp(val, "2") != 0)
-                return fail(err, errlen, "--import --version: only 2 exists here");
+                return lsl_errmsg(err, errlen, "--import --version: only 2 exists here");
         } else if (a->action == LSL_ACT_EXPORT && is_opt(arg, "--format", "--format")) {
             if (!(val = value_of(argc, argv, &i, "--format", "--format")) || !*val)
-                return fail(err, errlen, "--format needs tar, tar.gz, tar.xz or tar.zst");
+                return lsl_errmsg(err, errlen, "--format needs tar, tar.gz, tar.xz or tar.zst");
             a->format = val;
         } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "-n", "--name")) {
             if (!(val = value_of(argc, argv, &i, "-n", "--name")) || !*val)
-                return fail(err, errlen, "--name needs a name");
+                return lsl_errmsg(err, errlen, "--name needs a name");
             a->new_name = val;
         } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "--location", "--location")) {
             if (!(val = value_of(argc, argv, &i, "--location", "--location")) || !*val)
-                return fail(err, errlen, "--location needs a directory");
+                return lsl_errmsg(err, errlen, "--location needs a directory");
             a->dir = val;
         } else if (a->action == LSL_ACT_INSTALL && is_opt(arg, "--from-file", "--from-file")) {
             if (!(val = value_of(argc, argv, &i, "--from-file", "--from-file")) || !*val)
-                return fail(err, errlen, "--from-file needs a file");
+                return lsl_errmsg(err, errlen, "--from-file needs a file");
             a->file = val;
         } else if (a->action == LSL_ACT_INSTALL && !strcmp(arg, "--no-launch")) {
             a->no_launch = true;
@@ -161,29 +151,29 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
             ; /* wsl.exe's transport choices: every download here is a web download */
         } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--set-default-user", "--set-default-user")) {
             if (!(val = value_of(argc, argv, &i, "--set-default-user", "--set-default-user")) || !*val)
-                return fail(err, errlen, "--set-default-user needs a user name");
+                return lsl_errmsg(err, errlen, "--set-default-user needs a user name");
             a->default_user = val;
         } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--resize", "--resize")) {
             if (!(val = value_of(argc, argv, &i, "--resize", "--resize")) || !*val)
-                return fail(err, errlen, "--resize needs a size, e.g. 512GB");
+                return lsl_errmsg(err, errlen, "--resize needs a size, e.g. 512GB");
             a->resize = val;
         } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--move", "--move")) {
             if (!(val = value_of(argc, argv, &i, "--move", "--move")) || !*val)
-                return fail(err, errlen, "--move needs a directory");
+                return lsl_errmsg(err, errlen, "--move needs a directory");
             a->dir = val;
         } else if (arg[0] == '-' && arg[1]) {
-            return fail(err, errlen, "unknown option '%s' for %s (see lsl --help)", arg, verb);
+            return lsl_errmsg(err, errlen, "unknown option '%s' for %s (see lsl --help)", arg, verb);
         } else if (npos < (want < 0 ? 1 : want)) {
             pos[npos++] = arg;
         } else {
-            return fail(err, errlen, "too many arguments for %s (see lsl --help)", verb);
+            return lsl_errmsg(err, errlen, "too many arguments for %s (see lsl --help)", verb);
         }
     }
     if (want > 0 && npos < want)
-        return fail(err, errlen, "%s needs %s (see lsl --help)", verb,
-                    a->action == LSL_ACT_IMPORT   ? "NAME DIR FILE"
-                    : a->action == LSL_ACT_EXPORT ? "NAME FILE"
-                                                  : "a distribution name");
+        return lsl_errmsg(err, errlen, "%s needs %s (see lsl --help)", verb,
+                          a->action == LSL_ACT_IMPORT   ? "NAME DIR FILE"
+                          : a->action == LSL_ACT_EXPORT ? "NAME FILE"
+                                                        : "a distribution name");
     a->name = pos[0] ? pos[0] : "";
     if (a->action == LSL_ACT_IMPORT) {
         a->dir = pos[1];
@@ -191,17 +181,17 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
     } else if (a->action == LSL_ACT_EXPORT) {
         a->file = pos[1];
         if (a->vhd && !strcmp(a->file, "-"))
-            return fail(err, errlen, "--export --vhd needs a file name, not -");
+            return lsl_errmsg(err, errlen, "--export --vhd needs a file name, not -");
     }
     if (a->action == LSL_ACT_MANAGE && !!a->default_user + !!a->resize + !!a->dir != 1)
-        return fail(err, errlen, "--manage needs one of --set-default-user, --resize or --move");
+        return lsl_errmsg(err, errlen, "--manage needs one of --set-default-user, --resize or --move");
     /* wsl.exe's own combinations of --list options that make no sense. */
     if (a->action == LSL_ACT_LIST && a->quiet && a->verbose)
-        return fail(err, errlen, "--quiet and --verbose cannot be combined");
+        return lsl_errmsg(err, errlen, "--quiet and --verbose cannot be combined");
     if (a->action == LSL_ACT_LIST && a->all && a->running)
-        return fail(err, errlen, "--all and --running cannot be combined");
+        return lsl_errmsg(err, errlen, "--all and --running cannot be combined");
     if (a->action == LSL_ACT_LIST && a->online && (a->verbose || a->running || a->all))
-        return fail(err, errlen, "--online cannot be combined with --verbose, --running or --all");
+        return lsl_errmsg(err, errlen, "--online cannot be combined with --verbose, --running or --all");
     return 0;
 }
 
@@ -223,23 +213,24 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             break;
         } else if (strcmp(arg, "-e") == 0 || strcmp(arg, "--exec") == 0) {
             if (i + 1 >= argc)
-                return fail(err, errlen, "%s needs a command", arg);
+                return lsl_errmsg(err, errlen, "%s needs a command", arg);
             a->action = LSL_ACT_EXEC;
             a->argv = &argv[i + 1];
             return 0;
         } else if (is_opt(arg, "-d", "--distribution")) {
             if (a->distro) /* wsl.exe refuses it too: which one was meant? */
-                return fail(err, errlen, "%s given twice (the distribution is '%s' already)", arg, a->distro);
+                return lsl_errmsg(err, errlen, "%s given twice (the distribution is '%s' already)", arg,
+                                  a->distro);
             if (!(v = value_of(argc, argv, &i, "-d", "--distribution")) || !*v)
-                return fail(err, errlen, "%s needs a distribution name", arg);
+                return lsl_errmsg(err, errlen, "%s needs a distribution name", arg);
             a->distro = v;
         } else if (is_opt(arg, "-u", "--user")) {
             if (!(v = value_of(argc, argv, &i, "-u", "--user")) || !*v)
-                return fail(err, errlen, "%s needs a user name", arg);
+                return lsl_errmsg(err, errlen, "%s needs a user name", arg);
             a->user = v;
         } else if (is_opt(arg, "--cd", "--cd")) {
             if (!(v = value_of(argc, argv, &i, "--cd", "--cd")) || !*v)
-                return fail(err, errlen, "--cd needs a directory");
+                return lsl_errmsg(err, errlen, "--cd needs a directory");
             a->cd = v;
         } else if (is_opt(arg, "--shell-type", "--shell-type")) {
             v = value_of(argc, argv, &i, "--shell-type", "--shell-type");
@@ -250,7 +241,7 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             else if (v && !strcmp(v, "none"))
                 a->shell_type = LSL_SHELL_NONE;
             else
-                return fail(err, errlen, "--shell-type needs standard, login or none");
+                return lsl_errmsg(err, errlen, "--shell-type needs standard, login or none");
         } else if (strcmp(arg, "--force") == 0) {
             a->force = true;
         } else if (strcmp(arg, "--system") == 0) {
@@ -268,16 +259,16 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
             a->action = LSL_ACT_HELP;
             action_opt = arg;
         } else if (arg[0] == '-' && arg[1]) {
-            return fail(err, errlen, "unknown option '%s' (see lsl --help)", arg);
+            return lsl_errmsg(err, errlen, "unknown option '%s' (see lsl --help)", arg);
         } else {
             break; /* the command line starts here */
         }
     }
     if (a->force && a->action != LSL_ACT_SHUTDOWN)
-        return fail(err, errlen, "--force goes with --shutdown");
+        return lsl_errmsg(err, errlen, "--force goes with --shutdown");
     if (i < argc) {
         if (a->action != LSL_ACT_LOGIN)
-            return fail(err, errlen, "'%s' cannot be combined with a command", action_opt);
+            return lsl_errmsg(err, errlen, "'%s' cannot be combined with a command", action_opt);
         /* `lsl -- WORDS` is `lsl WORDS`: with --shell-type none the words are exec'd, else joined. */
         if (a->shell_type == LSL_SHELL_NONE) {
             a->action = LSL_ACT_EXEC;

@@ -3,9 +3,10 @@
 #include "hostshare.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "errmsg.h"
 
 #define NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
@@ -53,17 +54,6 @@ int lsl_path_normalize(const char *path, char *out, size_t len)
     return 0;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static bool blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -89,24 +79,24 @@ int lsl_hostshares_parse(const char *text, struct lsl_hostshares *out, char *err
         size_t nl = eq ? (size_t)(eq - p) : 0, pl = eq ? (size_t)(end - eq - 1) : 0;
 
         if (!eq)
-            return fail(err, errlen, "'%.*s' is not NAME=HOSTDIR", (int)(end - p), p);
+            return lsl_errmsg(err, errlen, "'%.*s' is not NAME=HOSTDIR", (int)(end - p), p);
         if (nl >= sizeof(name) || pl >= sizeof(path))
-            return fail(err, errlen, "'%.*s' is too long", (int)(end - p), p);
+            return lsl_errmsg(err, errlen, "'%.*s' is too long", (int)(end - p), p);
         memcpy(name, p, nl);
         name[nl] = '\0';
         memcpy(path, eq + 1, pl);
         path[pl] = '\0';
         if (!lsl_hostshare_name_valid(name))
-            return fail(err, errlen, "'%s' is no share name (1-%d of A-Z a-z 0-9 . _ -)", name,
-                        LSL_HOSTSHARE_NAME_MAX);
+            return lsl_errmsg(err, errlen, "'%s' is no share name (1-%d of A-Z a-z 0-9 . _ -)", name,
+                              LSL_HOSTSHARE_NAME_MAX);
         if (out->n == LSL_HOSTSHARES_MAX)
-            return fail(err, errlen, "more than %d shares", LSL_HOSTSHARES_MAX);
+            return lsl_errmsg(err, errlen, "more than %d shares", LSL_HOSTSHARES_MAX);
         for (size_t i = 0; i < out->n; i++)
             if (strcmp(out->s[i].name, name) == 0)
-                return fail(err, errlen, "share '%s' named twice", name);
+                return lsl_errmsg(err, errlen, "share '%s' named twice", name);
         struct lsl_hostshare *s = &out->s[out->n];
         if (lsl_path_normalize(path, s->host, sizeof(s->host)) < 0)
-            return fail(err, errlen, "'%s' is no absolute host directory", path);
+            return lsl_errmsg(err, errlen, "'%s' is no absolute host directory", path);
         memcpy(s->name, name, nl + 1); /* valid names fit */
         out->n++;
         p = next;

@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "control.h" /* LSL_IDLE_TIMEOUT_MAX_S */
+#include "errmsg.h"
 #include "io.h"
 #include "log.h"
 #include "macro.h"
@@ -107,16 +107,6 @@ void vmm_options_usage(FILE *f)
         VMM_MAX_DISK_SLOTS, VMM_DEFAULT_CMDLINE);
 }
 
-static int fail(char *err, unsigned errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, unsigned errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 static int parse_disk(char *arg, struct vmm_disk *d)
 {
     d->readonly = false;
@@ -164,10 +154,11 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
         case 'm': {
             uint64_t v;
             if (parse_size(optarg, &v) < 0)
-                return fail(err, errlen, "invalid --memory '%s' (use e.g. 512M or 2G)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --memory '%s' (use e.g. 512M or 2G)", optarg);
             if (v < VMM_MIN_MEMORY)
-                return fail(err, errlen,
-                            "--memory %s is too small (minimum 64M; a size without a unit is bytes)", optarg);
+                return lsl_errmsg(err, errlen,
+                                  "--memory %s is too small (minimum 64M; a size without a unit is bytes)",
+                                  optarg);
             o->memory = v;
             break;
         }
@@ -176,15 +167,15 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             errno = 0;
             long v = strtol(optarg, &end, 10);
             if (errno || *end || end == optarg || v < 1 || v > 255)
-                return fail(err, errlen, "invalid --cpus '%s' (1-255)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --cpus '%s' (1-255)", optarg);
             o->cpus = (unsigned)v;
             break;
         }
         case 'd':
             if (o->ndisks == VMM_MAX_DISKS)
-                return fail(err, errlen, "too many disks (at most %d)", VMM_MAX_DISKS);
+                return lsl_errmsg(err, errlen, "too many disks (at most %d)", VMM_MAX_DISKS);
             if (parse_disk(optarg, &o->disks[o->ndisks]) < 0)
-                return fail(err, errlen, "invalid --disk '%s' (FILE or FILE,ro)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --disk '%s' (FILE or FILE,ro)", optarg);
             o->ndisks++;
             break;
         case OPT_DISK_SLOTS: {
@@ -192,7 +183,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             errno = 0;
             long v = strtol(optarg, &end, 10);
             if (errno || *end || end == optarg || v < 0 || v > VMM_MAX_DISK_SLOTS)
-                return fail(err, errlen, "invalid --disk-slots '%s' (0-%d)", optarg, VMM_MAX_DISK_SLOTS);
+                return lsl_errmsg(err, errlen, "invalid --disk-slots '%s' (0-%d)", optarg,
+                                  VMM_MAX_DISK_SLOTS);
             o->disk_slots = (unsigned)v;
             break;
         }
@@ -201,17 +193,17 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             break;
         case OPT_SHARE:
             if (o->nshares == VMM_MAX_SHARES)
-                return fail(err, errlen, "too many --share (at most %d)", VMM_MAX_SHARES);
+                return lsl_errmsg(err, errlen, "too many --share (at most %d)", VMM_MAX_SHARES);
             if (fs_share_parse(optarg, &o->shares[o->nshares], err, errlen) < 0)
                 return -EINVAL;
             for (unsigned i = 0; i < o->nshares; i++)
                 if (strcmp(o->shares[i].tag, o->shares[o->nshares].tag) == 0)
-                    return fail(err, errlen, "--share tag '%s' given twice", o->shares[i].tag);
+                    return lsl_errmsg(err, errlen, "--share tag '%s' given twice", o->shares[i].tag);
             o->nshares++;
             break;
         case OPT_ROOT:
             if (strncmp(optarg, "/dev/", 5) != 0 || strpbrk(optarg, " \t\n\""))
-                return fail(err, errlen, "invalid --root '%s' (a guest device like /dev/vda)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --root '%s' (a guest device like /dev/vda)", optarg);
             o->root = optarg;
             break;
         case OPT_CONSOLE_LOG:
@@ -228,12 +220,12 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             break;
         case OPT_VSOCK:
             if (!*optarg)
-                return fail(err, errlen, "invalid --vsock '' (a unix socket path)");
+                return lsl_errmsg(err, errlen, "invalid --vsock '' (a unix socket path)");
             o->vsock = optarg;
             break;
         case OPT_SERVICE:
             if (!*optarg)
-                return fail(err, errlen, "invalid --service '' (a directory)");
+                return lsl_errmsg(err, errlen, "invalid --service '' (a directory)");
             o->service = optarg;
             break;
         case OPT_NO_FORWARD:
@@ -241,21 +233,22 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             break;
         case OPT_FORWARD_PORTS:
             if (lsl_fwd_portset_parse(optarg, &o->forward.allow) < 0)
-                return fail(err, errlen, "invalid --forward-ports '%s' (ports and ranges: 22, 8000-8100)",
-                            optarg);
+                return lsl_errmsg(err, errlen,
+                                  "invalid --forward-ports '%s' (ports and ranges: 22, 8000-8100)", optarg);
             o->forward.allow_all = false;
             break;
         case OPT_FORWARD_EXCLUDE:
             if (lsl_fwd_portset_parse(optarg, &o->forward.deny) < 0)
-                return fail(err, errlen, "invalid --forward-exclude '%s' (ports and ranges: 22, 8000-8100)",
-                            optarg);
+                return lsl_errmsg(err, errlen,
+                                  "invalid --forward-exclude '%s' (ports and ranges: 22, 8000-8100)", optarg);
             break;
         case OPT_IDLE: {
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
             if (errno || *end || end == optarg || v > LSL_IDLE_TIMEOUT_MAX_S || v < -LSL_IDLE_TIMEOUT_MAX_S)
-                return fail(err, errlen, "invalid --idle-timeout '%s' (seconds, negative: never)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --idle-timeout '%s' (seconds, negative: never)",
+                                  optarg);
             o->idle_timeout = v < 0 ? -1 : (int)v;
             break;
         }
@@ -266,7 +259,7 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             /* 0-2 are the hypervisor, local and host; U32_MAX is VMADDR_CID_ANY; the config field is 64-bit
              * but Linux guests use 32-bit CIDs. */
             if (errno || *end || end == optarg || optarg[0] == '-' || v < 3 || v >= 0xffffffffull)
-                return fail(err, errlen, "invalid --cid '%s' (3-4294967294)", optarg);
+                return lsl_errmsg(err, errlen, "invalid --cid '%s' (3-4294967294)", optarg);
             o->cid = v;
             break;
         }
@@ -277,9 +270,9 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             o->version = true;
             return 0;
         case ':':
-            return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return lsl_errmsg(err, errlen, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return lsl_errmsg(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind < argc) {
@@ -287,14 +280,14 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
         o->command = &argv[optind];
     }
     if (!o->kernel)
-        return fail(err, errlen, "no kernel given (--kernel FILE)");
+        return lsl_errmsg(err, errlen, "no kernel given (--kernel FILE)");
     /* The service's distributions expect a network, as under WSL; lsl starts it with --service alone (its
      * argv has no room left for one more flag without growing it, which is the CLI's to do). */
     if (o->service)
         o->net = true;
     /* The network takes one of the virtio-mmio devices the disks could have had. */
     if (o->ndisks + o->disk_slots + o->net + o->nshares > VMM_MAX_DISKS_TOTAL)
-        return fail(err, errlen, "%u disks and %u disk slots are too many (at most %d together)", o->ndisks,
-                    o->disk_slots, VMM_MAX_DISKS_TOTAL);
+        return lsl_errmsg(err, errlen, "%u disks and %u disk slots are too many (at most %d together)",
+                          o->ndisks, o->disk_slots, VMM_MAX_DISKS_TOTAL);
     return 0;
 }

@@ -2,20 +2,11 @@
 #include "share.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+#include "errmsg.h"
 
 void fs_share_defaults(struct fs_share *s, const char *tag, const char *path)
 {
@@ -126,10 +117,11 @@ int fs_share_parse(char *arg, struct fs_share *s, char *err, size_t errlen)
 {
     char *eq = strchr(arg, '=');
     if (!eq)
-        return fail(err, errlen, "invalid --share '%s' (TAG=HOSTDIR[,ro])", arg);
+        return lsl_errmsg(err, errlen, "invalid --share '%s' (TAG=HOSTDIR[,ro])", arg);
     *eq = '\0';
     if (!tag_ok(arg, strlen(arg)))
-        return fail(err, errlen, "invalid --share tag '%s' (1-%d of A-Z a-z 0-9 . _ -)", arg, FS_TAG_MAX);
+        return lsl_errmsg(err, errlen, "invalid --share tag '%s' (1-%d of A-Z a-z 0-9 . _ -)", arg,
+                          FS_TAG_MAX);
     fs_share_defaults(s, arg, eq + 1);
     char *path = eq + 1;
     /* Options come off the end; the first comma-separated tail that is no option ends the list. */
@@ -137,13 +129,13 @@ int fs_share_parse(char *arg, struct fs_share *s, char *err, size_t errlen)
     while ((comma = strrchr(path, ',')) != NULL) {
         int r = apply_option(comma + 1, s);
         if (r < 0)
-            return fail(err, errlen, "invalid --share option '%s' for tag '%s'", comma + 1, s->tag);
+            return lsl_errmsg(err, errlen, "invalid --share option '%s' for tag '%s'", comma + 1, s->tag);
         if (r == 0)
             break;
         *comma = '\0';
     }
     if (!*path)
-        return fail(err, errlen, "invalid --share '%s=' (no host directory)", s->tag);
+        return lsl_errmsg(err, errlen, "invalid --share '%s=' (no host directory)", s->tag);
     s->path = path;
     return 0;
 }
