@@ -18,8 +18,11 @@ mkdir -p "$out"
 if [ ! -x "$out/fsbench-tool" ] || [ "$root/bench/fsbench-tool.c" -nt "$out/fsbench-tool" ]; then
 	musl-gcc -std=gnu17 -O2 -static -s -Wall -Wextra -Werror -o "$out/fsbench-tool" "$root/bench/fsbench-tool.c"
 fi
-if [ ! -f "$out/fs-root.img" ] || [ "$out/fsbench-tool" -nt "$out/fs-root.img" ] || [ "$root/bench/fs-work.sh" -nt "$out/fs-root.img" ]; then
-	extra=("$out/fsbench-tool" "$root/bench/fs-work.sh")
+# lsl-fswatch: the guest helper lsl runs for every share (guest/distro/share_watch.c), here without distributions.
+fswatch=$1/guest/lsl-init
+if [ ! -f "$out/fs-root.img" ] || [ "$out/fsbench-tool" -nt "$out/fs-root.img" ] || [ "$root/bench/fs-work.sh" -nt "$out/fs-root.img" ] ||
+	[ "$fswatch" -nt "$out/fs-root.img" ]; then
+	extra=("$out/fsbench-tool" "$root/bench/fs-work.sh" "$fswatch=/bin/lsl-fswatch")
 	for bin in git find; do
 		p=$(command -v $bin)
 		extra+=("$p=$p")

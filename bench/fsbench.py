@@ -82,8 +82,8 @@ def run_native(a, share):
     return parse_results(p.stdout)
 
 
-def guest_command(mount):
-    return f"{mount} && FSB_GUEST=1 FSB_ONLY='{{only}}' FSB_MIB={{mib}} fs-work.sh /mnt"
+def guest_command(mount, helper=""):
+    return f"{mount} && FSB_GUEST=1 FSB_HELPER={helper} FSB_ONLY='{{only}}' FSB_MIB={{mib}} fs-work.sh /mnt"
 
 
 def run_lsl(a, share, opts, work):
@@ -91,7 +91,7 @@ def run_lsl(a, share, opts, work):
     cmd = [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", str(a.cpus),
            "--disk", a.disk + ",ro", "--root", "/dev/vda", "--share", f"bench={share}{opts}", "--stats",
            "--console-log", log, "--", "/bin/sh", "-c",
-           guest_command("mount -t virtiofs bench /mnt").format(only=a.only, mib=a.mib)]
+           guest_command("mount -t virtiofs bench /mnt", "lsl-fswatch").format(only=a.only, mib=a.mib)]
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     with open(log, errors="replace") as f:

@@ -2,6 +2,8 @@
  * a bad line or value is a warning and the default stays; a key set twice keeps its first value. */
 #include "config.h"
 
+#include "boot.h" /* proto/: the reclaim policies */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "log.h"
@@ -18,6 +21,20 @@
 #include "fwd.h"
 
 #define MAX_IDLE_TIMEOUT_MS (LSL_IDLE_TIMEOUT_MAX_S * 1000LL)
+
+uint64_t lsl_config_default_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    uint64_t half = pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size / 2 : 2ull << 30;
+    half &= ~((1ull << 20) - 1); /* whole MiB, as --memory takes it */
+    return half < LSL_CONFIG_MIN_MEMORY ? LSL_CONFIG_MIN_MEMORY : half;
+}
+
+unsigned lsl_config_default_processors(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > LSL_CONFIG_MAX_PROCESSORS ? LSL_CONFIG_MAX_PROCESSORS : (unsigned)n;
+}
 
 void lsl_config_init(struct lsl_config *c)
 {
@@ -29,6 +46,7 @@ void lsl_config_init(struct lsl_config *c)
         .share_uid = LSL_CONFIG_DEFAULT_SHARE_OWNER,
         .share_gid = LSL_CONFIG_DEFAULT_SHARE_OWNER,
         .localhost_forwarding = true,
+        .memory_reclaim = LSL_RECLAIM_GRADUAL,
     };
     char err[8];
     (void)lsl_hostshares_parse(LSL_HOSTSHARES_DEFAULT, &c->shares, err, sizeof(err));
@@ -66,6 +84,7 @@ enum config_key {
     K_FORWARDING,
     K_FORWARD_PORTS,
     K_FORWARD_EXCLUDE,
+    K_RECLAIM,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -81,6 +100,7 @@ static const char *const key_names[K_COUNT] = {
     [K_FORWARDING] = "localhostForwarding",
     [K_FORWARD_PORTS] = "localhostForwardingPorts",
     [K_FORWARD_EXCLUDE] = "localhostForwardingExclude",
+    [K_RECLAIM] = "autoMemoryReclaim",
 };
 
 struct config_parse {
@@ -234,6 +254,18 @@ static void config_on_key(void *user, int line, const char *section, const char 
         /* An empty allow list is "no port", not "not given". */
         if (k == K_FORWARD_PORTS && !*value)
             set_string(&c->forward_ports, " ");
+        break;
+    }
+    case K_RECLAIM: {
+        /* WSL's values, any case; the guest's policy (guest/init/reclaim.c) by its lsl.reclaim= name. */
+        static const char *const policies[] = {LSL_RECLAIM_GRADUAL, LSL_RECLAIM_DROPCACHE,
+                                               LSL_RECLAIM_DISABLED};
+        size_t i = 0;
+        while (i < sizeof(policies) / sizeof(policies[0]) && strcasecmp(value, policies[i]) != 0)
+            i++;
+        if (i == sizeof(policies) / sizeof(policies[0]))
+            goto bad;
+        c->memory_reclaim = policies[i];
         break;
     }
     case K_COUNT:

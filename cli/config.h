@@ -11,14 +11,19 @@
 #include "control.h" /* LSL_IDLE_TIMEOUT_MAX_S */
 #include "hostshare.h"
 
-#define LSL_CONFIG_DEFAULT_MEMORY          (2ull << 30)
+/* WSL's defaults: half the host's RAM (the guest commits only what it touches, and gives back what it
+ * frees: vmm/devices/balloon.c) and every host CPU (an idle vCPU costs nothing). */
+#define LSL_CONFIG_DEFAULT_MEMORY          lsl_config_default_memory()
 #define LSL_CONFIG_MIN_MEMORY              (64ull << 20) /* lsl-vmm refuses less */
-#define LSL_CONFIG_DEFAULT_PROCESSORS      2
+#define LSL_CONFIG_DEFAULT_PROCESSORS      lsl_config_default_processors()
 #define LSL_CONFIG_MAX_PROCESSORS          1024
 #define LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS 60000
 /* The owner of host files in the guest: the first user every distribution's setup makes (WSL's OOBE too). */
 #define LSL_CONFIG_DEFAULT_SHARE_OWNER 1000
 #define LSL_CONFIG_DEFAULT_VHD_SIZE    (1ull << 40) /* WSL's default: 1 TiB, sparse */
+
+uint64_t lsl_config_default_memory(void);
+unsigned lsl_config_default_processors(void);
 
 struct lsl_config {
     uint64_t memory;              /* guest RAM in bytes */
@@ -38,6 +43,8 @@ struct lsl_config {
      * localhostForwardingPorts / localhostForwardingExclude: only these ports / not these ("22, 8000-8100";
      * NULL: not given), checked by proto/fwd.h and passed to lsl-vmm as they are */
     bool localhost_forwarding;
+    /* autoMemoryReclaim (WSL's key): gradual (default), dropCache or disabled, as proto/boot.h spells it */
+    const char *memory_reclaim;
     char *forward_ports, *forward_exclude;
 };
 

@@ -4,6 +4,8 @@
  * lock and the boot are waited for a fixed time. */
 #include "service.h"
 
+#include "boot.h"
+
 #include "config.h"
 
 #include <errno.h>
@@ -243,10 +245,17 @@ static int spawn_service(const struct lsl_paths *p)
                                                                  "--disk-slots",
                                                                  slots};
     int argc = 21;
-    if (c.kernel_cmdline && *c.kernel_cmdline) {
-        argv[argc++] = "--append";
-        argv[argc++] = c.kernel_cmdline;
+    /* autoMemoryReclaim goes to lsl-init; the user's kernelCommandLine after it (a key given twice there
+     * wins, as the kernel's last one does). */
+    _cleanup_free_ char *append = NULL;
+    if (asprintf(&append, LSL_CMDLINE_RECLAIM "%s%s%s", c.memory_reclaim,
+                 c.kernel_cmdline && *c.kernel_cmdline ? " " : "",
+                 c.kernel_cmdline ? c.kernel_cmdline : "") < 0) {
+        lsl_config_free(&c);
+        return log_errno(ENOMEM, "lsl-vmm's command line");
     }
+    argv[argc++] = "--append";
+    argv[argc++] = append;
     char shares[LSL_HOSTSHARES_MAX][LSL_HOSTSHARE_NAME_MAX + LSL_HOSTSHARE_PATH_MAX + 48];
     for (size_t i = 0; i < c.shares.n; i++) {
         /* The tag is the share's name; the host user's files belong to hostShareOwner in the guest. */

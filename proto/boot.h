@@ -9,6 +9,12 @@
 #define LSL_CMDLINE_ROOT      "lsl.root="      /* block device to mount and chroot into, e.g. /dev/vda */
 #define LSL_CMDLINE_ROOTFLAGS "lsl.rootflags=" /* "ro" or "rw" (default rw) */
 #define LSL_CMDLINE_AGENT     "lsl.agent="     /* "1": serve agent sessions on vsock (proto/agent.h) */
+/* autoMemoryReclaim (WSL's key in ~/.lslconfig): how the guest keeps its page cache from pinning host memory
+ * (guest/init/reclaim.c). Absent: gradual. */
+#define LSL_CMDLINE_RECLAIM   "lsl.reclaim="
+#define LSL_RECLAIM_GRADUAL   "gradual"
+#define LSL_RECLAIM_DROPCACHE "dropcache"
+#define LSL_RECLAIM_DISABLED  "disabled"
 /* The host's DNS search domains, comma-separated (lsl-vmm --net; each [A-Za-z0-9._-], at most 6). */
 #define LSL_CMDLINE_DNS_SEARCH "lsl.dns_search="
 

@@ -72,6 +72,16 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 /* The forwarded guest ports, "PROTO/FAMILY/PORT/DISTRO/STATE ..." (tcp|udp, 4|6, the port, the distribution
  * or "-", listening|in-use|denied|error: the host socket, or why there is none); "" when none. */
 #define LSL_CTL_KEY_FORWARDS "forwards"
+/* What the guest says of its memory (virtio-balloon statistics, bytes) and how old that is (-1: nothing yet;
+ * a status request asks for fresh numbers when they are older than a second), what the VM has given back to
+ * the host so far (free page reporting, bytes), and the host CPU time the VM used (ms, all threads). */
+#define LSL_CTL_KEY_GUEST_TOTAL     "guest_total_bytes"
+#define LSL_CTL_KEY_GUEST_AVAILABLE "guest_available_bytes"
+#define LSL_CTL_KEY_GUEST_FREE      "guest_free_bytes"
+#define LSL_CTL_KEY_GUEST_CACHE     "guest_cache_bytes"
+#define LSL_CTL_KEY_GUEST_AGE       "guest_stats_age_ms"
+#define LSL_CTL_KEY_GIVEN_BACK      "given_back_bytes"
+#define LSL_CTL_KEY_CPU_MS          "cpu_time_ms"
 /* One "KEY VALUE" line of a reply body. */
 void lsl_ctl_put(FILE *out, const char *key, const char *value_fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -7,12 +7,21 @@
  *   1. Events: a guest helper opens the share's root directory and calls ioctl(fd, LSL_FS_IOC_EVENTS, buf).
  *      The call waits up to LSL_FS_EVENTS_WAIT_MS for host changes under the share and returns the number of
  *      bytes of lsl_fs_event records in buf (0: none yet; call again). The first call turns watching on: the
- *      server then watches (host inotify) each directory the guest lists, as long as the guest holds it.
+ *      server then watches (fanotify, or inotify) each directory the guest lists or looks names up in, as
+ *      long as the guest holds it; changes the guest made through the server are not reported. A path's
+ * events close together come as one record, their masks or-ed.
  *   2. Touch: for each event the helper calls utimensat on the guest path with the sentinel times below. The
  *      server changes nothing on the host and answers with the file's current attributes, so the guest
  *      refreshes its cached size and times (dropping stale pages when they changed) and its VFS raises
  *      IN_MODIFY (atime omitted, mtime the sentinel) or IN_ATTRIB (both the sentinel) for the guest's
- *      inotify/fanotify watchers of the file and of its directory. */
+ *      inotify/fanotify watchers of the file and of its directory.
+ *   3. Revalidation: for a created, removed or renamed name the helper first makes the guest look the name
+ *      (and its directory) up again: open(path, O_CREAT | O_EXCL) on a read-only clone of the mount forces a
+ *      fresh LOOKUP whatever the guest cached and creates nothing. Because of it the server may tell the
+ *      guest to trust names in the directories it watches, and single-link files' attributes, for minutes
+ *      instead of a second (vmm/fs/watch.c): the guest asks nothing while nothing changes and still sees a
+ *      host change as soon as the helper has it. Only while the helper keeps asking for events; events lost
+ *      (IN_Q_OVERFLOW) make it drop the guest's cached names. */
 #ifndef LSL_FS_NOTIFY_H
 #define LSL_FS_NOTIFY_H
 

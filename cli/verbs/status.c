@@ -105,7 +105,12 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
             break;
         if (!lsl_ctl_field_i64(body, LSL_CTL_KEY_PROCESSES_AGE, &age) && !waited)
             break; /* an older service: it has no count */
-        if (age >= 0 && age < FRESH_MS)
+        /* The guest's memory numbers likewise; a guest that never sends them (no balloon driver) gets
+         * half a second. */
+        int64_t mem_age = -1;
+        bool has_mem = lsl_ctl_field_i64(body, LSL_CTL_KEY_GUEST_AGE, &mem_age);
+        bool mem_fresh = !has_mem || (mem_age >= 0 && mem_age < FRESH_MS) || (mem_age < 0 && waited >= 500);
+        if (age >= 0 && age < FRESH_MS && mem_fresh)
             break;
         struct timespec ts = {.tv_nsec = STEP_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -128,6 +133,18 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
     printf("vCPUs:        %lld\n", field(body, LSL_CTL_KEY_VCPUS));
     printf("Memory:       %lld MiB guest, %lld MiB resident on the host\n",
            field(body, LSL_CTL_KEY_MEMORY) >> 20, field(body, LSL_CTL_KEY_HOST_RSS) >> 20);
+    if (lsl_ctl_field(body, LSL_CTL_KEY_GUEST_TOTAL, NULL, 0)) {
+        long long total = field(body, LSL_CTL_KEY_GUEST_TOTAL),
+                  avail = field(body, LSL_CTL_KEY_GUEST_AVAILABLE);
+        printf("In the guest: %lld MiB used, %lld MiB cache, %lld MiB free of %lld MiB\n",
+               (total - avail) >> 20, field(body, LSL_CTL_KEY_GUEST_CACHE) >> 20,
+               field(body, LSL_CTL_KEY_GUEST_FREE) >> 20, total >> 20);
+    }
+    if (lsl_ctl_field(body, LSL_CTL_KEY_GIVEN_BACK, NULL, 0))
+        printf("Given back:   %lld MiB to the host so far (memory the guest freed)\n",
+               field(body, LSL_CTL_KEY_GIVEN_BACK) >> 20);
+    if (lsl_ctl_field(body, LSL_CTL_KEY_CPU_MS, NULL, 0))
+        printf("Host CPU:     %.1fs\n", (double)field(body, LSL_CTL_KEY_CPU_MS) / 1000);
     printf("Sessions:     %lld\n", field(body, LSL_CTL_KEY_SESSIONS));
     /* Processes that sessions left behind (setsid -f, cmd &) keep the VM up as sessions do. */
     long long age =

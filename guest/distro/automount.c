@@ -5,6 +5,7 @@
 
 #include "distro.h"
 #include "fileio.h"
+#include "mount_api.h"
 #include "share_watch.h"
 
 #include <errno.h>
@@ -20,18 +21,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442 /* the same number on every architecture (Linux 5.12) */
-#endif
-#define LSL_AT_RECURSIVE 0x8000
-
 #define SYSTEM_SHARES  "/run/lsl/shares"
 #define LSLPATH_IN_RUN "/run/lsl/lslpath"
 #define LSLPATH_LINK   "/usr/bin/lslpath"
-
-struct mount_attr_arg { /* struct mount_attr, include/uapi/linux/mount.h */
-    uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
 
 static void warn(const char *text)
 {

@@ -31,20 +31,11 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-/* musl 1.2.3 has the numbers of the new mount API but no constants or wrappers: a stable ABI. */
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#define LSL_OPEN_TREE_CLONE         1
-#define LSL_AT_RECURSIVE            0x8000
-#define LSL_MOVE_MOUNT_F_EMPTY_PATH 0x4
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "distro.h"
+#include "mount_api.h"
 
 #define READY_MAX 4096 /* what lsl-distro start reads of the readiness pipe */
 

@@ -1,12 +1,14 @@
-/* See share_watch.h: the server's event records (proto/fs_notify.h) into touches. What each becomes:
+/* See share_watch.h: the server's event records (proto/fs_notify.h) into actions. What each becomes:
  *   IN_MODIFY, IN_CLOSE_WRITE   touch the file's mtime: IN_MODIFY for its watchers and its directory's
  *   IN_ATTRIB                   touch both times: IN_ATTRIB
- *   IN_CREATE, IN_MOVED_TO      touch the new name: the directory's watchers hear of it (IN_ATTRIB with its
- *                               name), and stat finds it; the daemon retries a few rounds while the guest may
- *                               still hold a negative entry for the name (up to the share's timeout)
- *   IN_DELETE, IN_MOVED_FROM,   the name is gone: touch its directory (IN_ATTRIB on the directory: watchers
- *   IN_DELETE_SELF              rescan it)
- *   IN_Q_OVERFLOW               events were lost: touch the share's root */
+ *   IN_CREATE, IN_MOVED_TO      look the name up again (the guest may hold a negative or an older entry for
+ *                               it, trusted long: fs_notify.h), and the directory's (its times changed);
+ *                               then touch the new name: the directory's watchers hear of it (IN_ATTRIB
+ *                               with its name), and stat finds it
+ *   IN_DELETE, IN_MOVED_FROM,   the name is gone: look it up again (the guest drops it), and its
+ *   IN_DELETE_SELF              directory, then touch the directory (IN_ATTRIB on it: watchers rescan)
+ *   IN_Q_OVERFLOW               events were lost: forget what is cached, touch the share's root
+ * A record may carry several of these (the server folds a path's events into one record). */
 #include "share_watch.h"
 
 #include "fs_notify.h" /* proto/ */
@@ -29,8 +31,17 @@ static bool path_ok(const char *p)
     return true;
 }
 
-int share_watch_batch(const uint8_t *buf, size_t len,
-                      void (*touch)(const char *path, int attrib, void *opaque), void *opaque)
+/* The directory part of path ("" for a name in the root). */
+static void dir_of(const char *path, char *dir)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) : 0;
+
+    memcpy(dir, path, dlen);
+    dir[dlen] = '\0';
+}
+
+int share_watch_batch(const uint8_t *buf, size_t len, share_act_fn *act, void *opaque)
 {
     int taken = 0;
 
@@ -50,20 +61,20 @@ int share_watch_batch(const uint8_t *buf, size_t len,
         pos += ev.len;
         taken++;
         if (ev.mask & IN_Q_OVERFLOW) {
-            touch("", 1, opaque);
+            act("", SHARE_LOST, opaque);
             continue;
         }
-        if (ev.mask & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)) {
-            const char *slash = strrchr(path, '/');
-            size_t dlen = slash ? (size_t)(slash - path) : 0;
-            memcpy(dir, path, dlen);
-            dir[dlen] = '\0';
-            touch(dir, 1, opaque);
+        dir_of(path, dir);
+        if (ev.mask & (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF)) {
+            act(path, SHARE_REVAL, opaque);
+            act(dir, SHARE_REVAL, opaque);
         }
+        if (ev.mask & (IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF))
+            act(dir, SHARE_TOUCH_ATTRIB, opaque);
         if (ev.mask & (IN_CREATE | IN_MOVED_TO | IN_ATTRIB))
-            touch(path, 1, opaque);
+            act(path, SHARE_TOUCH_ATTRIB, opaque);
         else if (ev.mask & (IN_MODIFY | IN_CLOSE_WRITE))
-            touch(path, 0, opaque);
+            act(path, SHARE_TOUCH_MTIME, opaque);
     }
     return taken;
 }

@@ -13,10 +13,22 @@
  * namespace, so no distribution counts it as its activity). Best effort: a failure only means no events. */
 void share_watch_spawn(const char *dir);
 
-/* What one batch of records asks: calls touch(path, attrib, opaque) for each path to touch, in order. A
- * record that breaks the contract (length, alignment, no NUL, an absolute path or a ".." component) ends
- * the batch. Returns the number of records taken, or -1 when one was malformed. */
-int share_watch_batch(const uint8_t *buf, size_t len,
-                      void (*touch)(const char *path, int attrib, void *opaque), void *opaque);
+/* lsl-fswatch DIR: the daemon in the foreground, for the share mounted at DIR in the caller's namespace only
+ * (a guest without distributions: the file benchmark's). */
+int lsl_fswatch_main(int argc, char **argv);
+
+/* What the daemon does for a path (relative to the share's root, "" the root itself). */
+enum share_act {
+    SHARE_REVAL,        /* look the name up again now: the host changed what it names (fs_notify.h) */
+    SHARE_TOUCH_MTIME,  /* the notification touch raising IN_MODIFY */
+    SHARE_TOUCH_ATTRIB, /* the same raising IN_ATTRIB */
+    SHARE_LOST,         /* events were lost: drop every cached name, then IN_ATTRIB on the root */
+};
+typedef void share_act_fn(const char *path, enum share_act act, void *opaque);
+
+/* What one batch of records asks: calls act for each path, in order. A record that breaks the contract
+ * (length, alignment, no NUL, an absolute path or a ".." component) ends the batch. Returns the number of
+ * records taken, or -1 when one was malformed. */
+int share_watch_batch(const uint8_t *buf, size_t len, share_act_fn *act, void *opaque);
 
 #endif

@@ -12,8 +12,10 @@
 #include "net.h"
 #include "poweroff.h"
 #include "proctitle.h"
+#include "reclaim.h"
 #include "root.h"
 #include "run.h"
+#include "share_watch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,10 +25,11 @@
 
 /* What the kernel command line asks for. */
 struct config {
-    char *root;     /* lsl.root=, NULL for none */
-    bool read_only; /* lsl.rootflags= */
-    char **argv;    /* decoded lsl.cmd=, NULL for none */
-    bool agent;     /* lsl.agent=1 */
+    char *root;               /* lsl.root=, NULL for none */
+    bool read_only;           /* lsl.rootflags= */
+    char **argv;              /* decoded lsl.cmd=, NULL for none */
+    bool agent;               /* lsl.agent=1 */
+    enum lsl_reclaim reclaim; /* lsl.reclaim= */
 };
 
 /* Benchmarks time the boot by this line, so it comes right after /proc and before anything slow. */
@@ -50,7 +53,7 @@ static void print_boot_marker(void)
 /* Reads and validates every lsl.* key before acting on any. Returns 0 or -errno (logged). */
 static int load_config(struct config *cfg)
 {
-    char *cmdline = NULL, *cmd = NULL, *flags = NULL, *agent = NULL;
+    char *cmdline = NULL, *cmd = NULL, *flags = NULL, *agent = NULL, *reclaim = NULL;
     ssize_t n;
     int r;
 
@@ -65,6 +68,8 @@ static int load_config(struct config *cfg)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_CMD, &cmd);
     if (r >= 0)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_AGENT, &agent);
+    if (r >= 0)
+        r = lsl_cmdline_get(cmdline, LSL_CMDLINE_RECLAIM, &reclaim);
     if (r < 0) {
         r = lsl_log_errno(r, "cannot parse the kernel command line: %m");
         goto out;
@@ -86,6 +91,12 @@ static int load_config(struct config *cfg)
         goto out;
     }
     cfg->agent = agent && strcmp(agent, "1") == 0;
+    if (lsl_reclaim_parse(reclaim, &cfg->reclaim) < 0) {
+        /* A setting from the user's file: warn and keep the default, never fail the boot over it. */
+        lsl_log_info("ignoring %s%s: expected %s, %s or %s", LSL_CMDLINE_RECLAIM, reclaim,
+                     LSL_RECLAIM_GRADUAL, LSL_RECLAIM_DROPCACHE, LSL_RECLAIM_DISABLED);
+        cfg->reclaim = LSL_RECLAIM_POLICY_GRADUAL;
+    }
     if (cmd) {
         r = lsl_hex_argv_decode(cmd, &cfg->argv);
         if (r == -EINVAL)
@@ -101,6 +112,7 @@ out:
     free(cmd);
     free(flags);
     free(agent);
+    free(reclaim);
     return r;
 }
 
@@ -116,6 +128,8 @@ int main(int argc, char **argv)
         return lsl_distro_main(argc, argv);
     if (argc > 0 && strcmp(self ? self + 1 : argv[0], LSL_LSLPATH_TOOL) == 0)
         return lsl_lslpath_main(argc, argv);
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], "lsl-fswatch") == 0)
+        return lsl_fswatch_main(argc, argv);
 
     /* kill(-1, ...) at shutdown would take down a whole host: refuse to be anything but the guest's init. */
     if (getpid() != 1) {
@@ -144,8 +158,10 @@ int main(int argc, char **argv)
     /* A command keeps the one-shot behaviour (run it, power off) even with lsl.agent=1. */
     if (cfg.argv)
         status = lsl_run_command(cfg.argv);
-    else if (cfg.agent)
+    else if (cfg.agent) {
+        (void)lsl_reclaim_start(cfg.reclaim); /* the service's VM: memory flows back to the host */
         status = lsl_agent_serve();
+    }
 
 shutdown:
     free(cfg.argv);

@@ -56,12 +56,12 @@ static size_t put_event(uint8_t *buf, size_t pos, uint32_t mask, const char *pat
     return pos + ev.len;
 }
 
-static char touched[512];
-static void record(const char *path, int attrib, void *opaque)
+static char touched[1024];
+static void record(const char *path, enum share_act act, void *opaque)
 {
     (void)opaque;
     size_t n = strlen(touched);
-    snprintf(touched + n, sizeof(touched) - n, "%s%s:%c", n ? " " : "", path, attrib ? 'a' : 'm');
+    snprintf(touched + n, sizeof(touched) - n, "%s%s:%c", n ? " " : "", path, "rmal"[act]);
 }
 
 static void test_share_watch_batch(void)
@@ -75,9 +75,11 @@ static void test_share_watch_batch(void)
     n = put_event(buf, n, IN_DELETE, "src/old.c");
     n = put_event(buf, n, IN_MOVED_FROM, "gone");
     n = put_event(buf, n, IN_Q_OVERFLOW, "");
+    n = put_event(buf, n, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE, "folded");
     touched[0] = '\0';
-    CHECK_EQ(share_watch_batch(buf, n, record, NULL), 7);
-    CHECK(strcmp(touched, "src/main.c:m top.txt:m x:a src/new.c:a src:a :a :a") == 0);
+    CHECK_EQ(share_watch_batch(buf, n, record, NULL), 8);
+    CHECK(strcmp(touched, "src/main.c:m top.txt:m x:a src/new.c:r src:r src/new.c:a src/old.c:r src:r src:a "
+                          "gone:r :r :a :l folded:r :r folded:a") == 0);
     /* Records that break the contract end the batch: cut short, unaligned, unterminated, escaping. */
     CHECK_EQ(share_watch_batch(buf, n - 1, record, NULL), -1);
     const char *bad[] = {"/etc/passwd", "../out", "a/../../b", "a//b"};

@@ -87,6 +87,19 @@ static void test_defaults(void)
     CHECK_EQ(c.vm_idle_timeout_ms, LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS);
     CHECK_EQ(c.default_vhd_size, LSL_CONFIG_DEFAULT_VHD_SIZE);
     CHECK(!c.kernel && !c.kernel_cmdline && !c.catalog);
+    /* WSL's: half the host's RAM, every CPU, gradual reclaim. */
+    CHECK_EQ(c.memory,
+             (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 2 & ~((1ull << 20) - 1));
+    CHECK_EQ(c.processors, (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
+    CHECK(strcmp(c.memory_reclaim, "gradual") == 0);
+    lsl_config_free(&c);
+    /* autoMemoryReclaim in WSL's spelling, any case; a bad value warns and keeps the default. */
+    CHECK_EQ(parse(&c, "[wsl2]\nautoMemoryReclaim = DropCache\n"), 0);
+    CHECK(nwarnings == 0 && strcmp(c.memory_reclaim, "dropcache") == 0);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nautomemoryreclaim=sometimes\n"), 0);
+    CHECK(nwarnings == 1 && strstr(warnings[0], "invalid value 'sometimes' for automemoryreclaim"));
+    CHECK(strcmp(c.memory_reclaim, "gradual") == 0);
     lsl_config_free(&c);
 }
 

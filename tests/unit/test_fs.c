@@ -6,6 +6,7 @@
  * flags, statfs, copy_file_range, tmpfile; and the notification touch and event channel. */
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 
 #include "test_fs_client.h"
@@ -649,8 +650,15 @@ static void test_notify(void)
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
     int ifd = fs_server_watch_fd(F.s);
     CHECK(ifd >= 0);
-    fc_write_file(&F, "watched", "v2, longer");
-    fc_write_file(&F, "new", "n");
+    /* Another process's changes are events; the server's own (the guest's, through it) are not. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        fc_write_file(&F, "watched", "v2, longer");
+        fc_write_file(&F, "new", "n");
+        _exit(0);
+    }
+    CHECK(pid > 0 && waitpid(pid, NULL, 0) == pid);
+    fc_write_file(&F, "own", "o");
     usleep(1000);
     fs_server_watch_read(F.s);
     CHECK(fs_server_events_waiting(F.s));
@@ -659,19 +667,89 @@ static void test_notify(void)
     struct fuse_ioctl_out io;
     memcpy(&io, buf, sizeof(io));
     CHECK_EQ(io.result, n - (int)sizeof(io));
-    bool modified = false, created = false;
+    bool modified = false, created = false, own = false;
     for (int pos = sizeof(io); pos < n;) {
         struct lsl_fs_event *ev = (struct lsl_fs_event *)(buf + pos);
         CHECK(ev->len >= sizeof(*ev) && ev->len % 8 == 0);
         modified |= strcmp(ev->path, "watched") == 0 && (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE));
         created |= strcmp(ev->path, "new") == 0 && (ev->mask & IN_CREATE);
+        own |= strcmp(ev->path, "own") == 0;
         pos += (int)ev->len;
     }
     CHECK(modified);
     CHECK(created);
+    CHECK(!own);
     /* Only the root's directory handle asks; other commands are ENOTTY. */
     ioc.cmd = 0x5401;
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ENOTTY);
+    CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);
+    fc_close(&F);
+}
+
+/* How long the guest may keep what it is told (watch.c): the share's timeout until a helper reads events,
+ * then watched_ms for names in watched directories and for the attributes of single-link files found there
+ * and of watched directories; never for the root's attributes or a file with a second link; the timeout
+ * again once the helper has been silent for 3 s. */
+static uint64_t attr_valid(uint64_t nodeid)
+{
+    struct fuse_getattr_in in = {0};
+    struct fuse_attr_out out;
+    CHECK(fc_call(&F, FUSE_GETATTR, nodeid, &in, sizeof(in), &out, sizeof(out)) > 0);
+    return out.attr_valid;
+}
+
+static void test_trust(void)
+{
+    up();
+    fc_write_file(&F, "solo", "1");
+    fc_write_file(&F, "linked", "2");
+    CHECK_EQ(mkdir(fc_path(&F, "d"), 0755), 0);
+    const uint64_t shorter = FS_DEFAULT_TIMEOUT_MS / 1000, longer = FS_DEFAULT_WATCHED_MS / 1000;
+    struct fuse_entry_out e;
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == shorter && e.attr_valid == shorter); /* nobody reads events yet */
+    uint64_t dfh;
+    CHECK_EQ(fc_opendir(&F, 1, &dfh), 0);
+    struct fuse_ioctl_in ioc = {.fh = dfh,
+                                .flags = FUSE_IOCTL_DIR,
+                                .cmd = (uint32_t)LSL_FS_IOC_EVENTS,
+                                .out_size = LSL_FS_EVENTS_BUF};
+    static uint8_t buf[sizeof(struct fuse_ioctl_out) + LSL_FS_EVENTS_BUF];
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == longer && e.attr_valid == longer);
+    CHECK_EQ(attr_valid(e.nodeid), longer);
+    CHECK_EQ(link(fc_path(&F, "linked"), fc_path(&F, "link2")), 0);
+    CHECK_EQ(fc_lookup(&F, 1, "linked", &e), 0);
+    CHECK(e.entry_valid == longer && e.attr_valid == shorter); /* it may change through link2 unseen */
+    CHECK_EQ(attr_valid(e.nodeid), shorter);
+    CHECK_EQ(fc_lookup(&F, 1, "d", &e), 0);
+    uint64_t d = e.nodeid;
+    CHECK(e.entry_valid == longer && e.attr_valid == longer); /* watched itself now */
+    CHECK_EQ(fc_lookup(&F, 1, "absent", &e), -ENOENT);
+    CHECK_EQ(e.entry_valid, longer);
+    CHECK_EQ(attr_valid(1), shorter); /* the root: no name the helper could look up again */
+    fc_write_file(&F, "d/inner", "3");
+    CHECK_EQ(fc_lookup(&F, d, "inner", &e), 0);
+    CHECK(e.entry_valid == longer && e.attr_valid == longer);
+    /* The helper gone quiet: nothing is trusted long. */
+    usleep(3100 * 1000);
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == shorter && e.attr_valid == shorter);
+    CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);
+    fc_close(&F);
+    /* watched=0: the timeout for everything, helper or not. */
+    struct fs_share sh;
+    fs_share_defaults(&sh, "t", "");
+    sh.watched_ms = 0;
+    fc_open_share(&F, &sh);
+    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    fc_write_file(&F, "solo", "1");
+    CHECK_EQ(fc_opendir(&F, 1, &dfh), 0);
+    ioc.fh = dfh;
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == shorter && e.attr_valid == shorter);
     CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);
     fc_close(&F);
 }
@@ -686,13 +764,13 @@ static void test_share_parse(void)
     CHECK(strcmp(sh.tag, "host") == 0 && strcmp(sh.path, "/home/u") == 0);
     CHECK(!sh.readonly && sh.uid == 1000 && sh.gid == 1000 && sh.timeout_ms == FS_DEFAULT_TIMEOUT_MS);
     CHECK(sh.xdev && sh.keep_cache && !sh.writeback && sh.threads == FS_DEFAULT_THREADS);
-    char a2[] =
-        "x=/a,b/"
-        "c,ro,uid=1001,gid=0,timeout=0,writeback=on,keep_cache=off,readdirplus=never,threads=4,xdev=off";
+    char a2[] = "x=/a,b/"
+                "c,ro,uid=1001,gid=0,timeout=0,watched=5000,writeback=on,keep_cache=off,readdirplus=never,"
+                "threads=4,xdev=off";
     CHECK_EQ(fs_share_parse(a2, &sh, err, sizeof(err)), 0);
     CHECK(strcmp(sh.path, "/a,b/c") == 0); /* a comma before a non-option stays in the path */
-    CHECK(sh.readonly && sh.uid == 1001 && sh.gid == 0 && sh.timeout_ms == 0 && sh.writeback &&
-          !sh.keep_cache);
+    CHECK(sh.readonly && sh.uid == 1001 && sh.gid == 0 && sh.timeout_ms == 0 && sh.watched_ms == 5000 &&
+          sh.writeback && !sh.keep_cache);
     CHECK(sh.readdirplus == FS_READDIRPLUS_NEVER && sh.threads == 4 && !sh.xdev);
     const char *bad[] = {"noequals",
                          "=/x",
@@ -746,5 +824,6 @@ int main(void)
     RUN(test_xattrs);
     RUN(test_misc_ops);
     RUN(test_notify);
+    RUN(test_trust);
     return CHECK_DONE();
 }

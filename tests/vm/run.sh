@@ -574,6 +574,36 @@ net_flood_malformed() {
 	net_report flood.log
 	[ $rc = 0 ] || { echo "guest exit $rc"; tail -5 "$S/flood.log"; cat "$S/flood.log.err"; return 1; }
 }
+# Memory flows back (virtio-balloon free page reporting, vmm/devices/balloon.c): the guest fills 1 GiB of
+# tmpfs and removes it; lsl-vmm's RSS (guest RAM included) rises by about that, then falls back to within
+# 64 MiB of where it was. Timed from the guest's rm.
+balloon_gives_back() {
+	vm_ro --memory 2G --console-log "$S/bal.log" -- /bin/sh -c 'mount -t tmpfs -o size=1100M t /mnt && echo bal-base &&
+		sleep 8 && dd if=/dev/zero of=/mnt/f bs=1M count=1024 2>/dev/null && echo bal-full && sleep 8 &&
+		rm /mnt/f && echo bal-freed && sleep 120' &
+	local vm=$! i pid base=0 full=0 now=0 t0 ms=-1
+	rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0; }
+	for i in $(seq 600); do grep -q '^bal-base' "$S/bal.log" 2>/dev/null && break; sleep 0.2; done
+	sleep 5
+	pid=$(vmm_pid_of "$S/bal.log")
+	[ -n "$pid" ] && base=$(rss)
+	for i in $(seq 900); do grep -q '^bal-full' "$S/bal.log" 2>/dev/null && break; sleep 0.2; done
+	sleep 2
+	full=$(rss)
+	for i in $(seq 300); do grep -q '^bal-freed' "$S/bal.log" 2>/dev/null && break; sleep 0.1; done
+	t0=$(date +%s%N)
+	for i in $(seq 600); do
+		now=$(rss)
+		[ "$now" -gt 0 ] && [ "$now" -le $((base + 65536)) ] && { ms=$((($(date +%s%N) - t0) / 1000000)); break; }
+		sleep 0.1
+	done
+	kill $vm 2>/dev/null
+	wait $vm 2>/dev/null
+	echo "    lsl-vmm RSS: ${base} KiB idle, ${full} KiB with 1 GiB used, ${now} KiB after the guest freed it (in ${ms} ms)" >&9
+	grep 'virtio-balloon' "$S/bal.log" | head -n 3 | sed 's/^/    /' >&9
+	[ "$base" -gt 0 ] && [ "$full" -ge $((base + 900 * 1024)) ] || { echo "the guest's 1 GiB did not show: ${base} -> ${full} KiB"; return 1; }
+	[ "$ms" -ge 0 ] || { echo "RSS not back within 64 MiB of ${base} KiB in 60 s: ${now} KiB"; return 1; }
+}
 net_rss_idle() {
 	# lsl-vmm's resident memory without the guest's RAM, with the network used once and then idle: <= 4 MiB.
 	net_setup || return 1
@@ -717,5 +747,5 @@ all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_
 	disk_persists loop_on_demand disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
 	bad_disk bad_initrd bad_option bad_disk_size console_log_private blk_limits vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
-	disk_slots_many net_http_host net_ipv6_host net_udp_echo net_dns_follows_host net_flood_malformed net_rss_idle fs_posix fs_host_edit_seen"
+	disk_slots_many net_http_host net_ipv6_host net_udp_echo net_dns_follows_host net_flood_malformed net_rss_idle balloon_gives_back fs_posix fs_host_edit_seen"
 run_suite "$@"

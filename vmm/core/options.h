@@ -12,8 +12,8 @@
 
 #define VMM_MAX_DISKS      8
 #define VMM_MAX_DISK_SLOTS LSL_DISK_SLOTS_MAX
-/* virtio-mmio has room for 32 devices; rng and vsock take two. */
-#define VMM_MAX_DISKS_TOTAL 30
+/* virtio-mmio has room for 32 devices; rng, vsock and the balloon take three. */
+#define VMM_MAX_DISKS_TOTAL 29
 #define VMM_DEFAULT_MEMORY  (512ull << 20)
 #define VMM_MIN_MEMORY      (64ull << 20)
 #define VMM_DEFAULT_CID     3

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "boot.h"
+#include "../devices/balloon.h"
 #include "../devices/blk.h"
 #include "../devices/fs.h"
 #include "../devices/net.h"
@@ -239,7 +240,7 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
     for (unsigned i = 0; i < o->ndisks; i++)
         if ((r = blk_create(vm, o->disks[i].path, o->disks[i].readonly, i)) < 0)
             return r;
-    if ((r = rng_create(vm)) < 0)
+    if ((r = rng_create(vm)) < 0 || (r = balloon_create(vm, &vm->balloon)) < 0)
         return r;
     /* The service's sessions reach the agent through the vsock socket in its runtime directory. */
     char service_vsock[4096];

@@ -21,6 +21,7 @@ enum vm_stop {
     VM_STOP_SIGNAL,
 };
 
+struct balloon;
 struct blk_slots;
 struct vcpu;
 struct serial;
@@ -40,6 +41,7 @@ struct vm {
     struct serial *serial;
     struct vsock *vsock;          /* NULL without --vsock */
     struct blk_slots *disk_slots; /* NULL without --disk-slots */
+    struct balloon *balloon;      /* virtio-balloon, always there */
     struct virtio_mmio *transports[32];
     unsigned ntransports;
     /* Owned device objects, freed at teardown: each virtio device and its transport, the slot table, ... */

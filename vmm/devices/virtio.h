@@ -36,6 +36,9 @@ struct virtio_dev_ops {
     uint64_t features; /* device-specific bits; the core adds VERSION_1, EVENT_IDX, INDIRECT_DESC */
     /* Device config space (may be NULL): the transport reads bytes out of it under the device lock. */
     const void *(*config)(struct virtio_dev *vdev, uint32_t *len);
+    /* A driver's write to the config space (may be NULL: writes are ignored), at byte off of it, of len 1, 2,
+     * 4 or 8 naturally aligned bytes (the transport checked that). Called with the device lock held. */
+    void (*config_write)(struct virtio_dev *vdev, uint64_t off, const uint8_t *data, uint32_t len);
     /* Called with the device lock held, in the I/O thread, when the driver kicks queue q. */
     void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
     /* Called with the lock held when the driver resets the device. */

@@ -254,10 +254,12 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
     }
     pthread_mutex_lock(&vdev->lock);
     if (off >= REG_CONFIG || !register_access_ok(off, len)) {
-        /* No device here has a writable config field: a well-formed config write is ignored, anything of
-         * a width the spec does not allow is counted too. */
+        /* A well-formed config write goes to the device if it has a writable field (the balloon's actual)
+         * and is ignored otherwise; anything of a width the spec does not allow is counted. */
         if (off < REG_CONFIG || !config_access_ok(off, len))
             vdev->stats.malformed++;
+        else if (vdev->ops->config_write)
+            vdev->ops->config_write(vdev, off - REG_CONFIG, data, len);
         pthread_mutex_unlock(&vdev->lock);
         return;
     }

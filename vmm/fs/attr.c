@@ -28,10 +28,11 @@ int fs_fstat(int fd, struct stat *st)
     return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-void fs_timeout(const struct fs_server *s, uint64_t *sec, uint32_t *nsec)
+void fs_timeout(const struct fs_server *s, bool covered, uint64_t *sec, uint32_t *nsec)
 {
-    *sec = s->share.timeout_ms / 1000;
-    *nsec = (s->share.timeout_ms % 1000) * 1000000u;
+    uint32_t ms = covered ? s->share.watched_ms : s->share.timeout_ms;
+    *sec = ms / 1000;
+    *nsec = (ms % 1000) * 1000000u;
 }
 
 void fs_attr_fill(const struct fs_server *s, struct fuse_attr *a, const struct stat *st)
@@ -58,11 +59,10 @@ void fs_attr_fill(const struct fs_server *s, struct fuse_attr *a, const struct s
 }
 
 void fs_entry_fill(const struct fs_server *s, struct fuse_entry_out *e, uint64_t nodeid,
-                   const struct stat *st)
+                   const struct stat *st, unsigned cover)
 {
     *e = (struct fuse_entry_out){.nodeid = nodeid};
-    fs_timeout(s, &e->entry_valid, &e->entry_valid_nsec);
-    e->attr_valid = e->entry_valid;
-    e->attr_valid_nsec = e->entry_valid_nsec;
+    fs_timeout(s, cover & FS_COVER_NAME, &e->entry_valid, &e->entry_valid_nsec);
+    fs_timeout(s, cover & FS_COVER_ATTR, &e->attr_valid, &e->attr_valid_nsec);
     fs_attr_fill(s, &e->attr, st);
 }

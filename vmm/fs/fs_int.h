@@ -43,6 +43,7 @@ struct fs_node {
     mode_t type;                 /* S_IFMT bits, fixed for the inode's life */
     uint32_t hnext;              /* (dev, ino) hash chain, or the free list */
     int wd;                      /* inotify watch (watch.c), -1 without */
+    bool covered;                /* handed out from a watched directory: its attributes are too (watch.c) */
     struct fs_lock_owner *locks; /* POSIX lock owners with an OFD of their own (locks.c) */
 };
 
@@ -131,9 +132,13 @@ bool fs_name_is_dot(const char *name);
 
 /* attr.c: host stat to the guest's view (ownership mapped), and the guest's owners back to the host's. */
 void fs_attr_fill(const struct fs_server *s, struct fuse_attr *a, const struct stat *st);
+/* cover: FS_COVER_NAME and FS_COVER_ATTR as host watches cover the entry (watch.c); the rest gets the
+ * share's timeout. */
+#define FS_COVER_NAME 1u
+#define FS_COVER_ATTR 2u
 void fs_entry_fill(const struct fs_server *s, struct fuse_entry_out *e, uint64_t nodeid,
-                   const struct stat *st);
-void fs_timeout(const struct fs_server *s, uint64_t *sec, uint32_t *nsec);
+                   const struct stat *st, unsigned cover);
+void fs_timeout(const struct fs_server *s, bool covered, uint64_t *sec, uint32_t *nsec);
 uint32_t fs_uid_to_host(const struct fs_server *s, uint32_t guest_uid);
 uint32_t fs_gid_to_host(const struct fs_server *s, uint32_t guest_gid);
 int fs_fstat(int fd, struct stat *st);
@@ -222,6 +227,10 @@ void fs_locks_drop(struct fs_server *s, struct fs_node *n);
 /* watch.c: directories the guest has listed are watched once a guest reads events. */
 void fs_watch_dir(struct fs_server *s, struct fs_node *n);
 void fs_watch_forget(struct fs_server *s, struct fs_node *n);
+/* Whether a host watch covers the names in dir (watching it now if it can) or n's attributes (st: n's
+ * current ones), so the guest may keep them for watched_ms (the rules in watch.c). */
+bool fs_watch_covers_names(struct fs_server *s, struct fs_node *dir);
+bool fs_watch_covers_attrs(struct fs_server *s, struct fs_node *n, const struct stat *st);
 void fs_watch_free(struct fs_server *s);
 
 #endif

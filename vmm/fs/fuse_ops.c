@@ -12,12 +12,14 @@
  * cannot see being changed on the host), HANDLE_KILLPRIV (the guest kernel clears suid/sgid itself), DAX
  * (no shared window: see vmm/devices/fs.c), SPLICE_* (no /dev/fuse here).
  *
- * Cache policy, measured with bench/fsbench.py in the emulated KVM host (numbers in the device's README
- * section and vmm/devices/fs.c): entry and attribute timeout FS_DEFAULT_TIMEOUT_MS (1 s), negative entries
- * cached as long (git status and compilers look up many names that do not exist), keep_cache on (a reopened
- * file keeps its pages; AUTO_INVAL_DATA drops them when the host changed the file), writeback cache off. So
- * a change made on the host is seen by the guest at most 1 s later (the next access after the timeout
- * revalidates the name and attributes, and a changed mtime or size drops the cached data). */
+ * Cache policy, measured with bench/fsbench.py in the emulated KVM host (numbers in vmm/fs/README.md): two
+ * timeouts. What a host watch covers while the guest's change helper runs (watch.c: names, negative ones
+ * too, in a watched directory; attributes of single-link files found there and of watched directories) is
+ * trusted for watched_ms (FS_DEFAULT_WATCHED_MS, 10 min): any host change there is an event the helper turns
+ * into a revalidation of that name in the guest (fs_notify.h), so the guest sees it at once and asks nothing
+ * while nothing changes. Everything else gets timeout_ms (FS_DEFAULT_TIMEOUT_MS, 1 s): the next access after
+ * it revalidates the name and attributes. keep_cache on (a reopened file keeps its pages; AUTO_INVAL_DATA
+ * drops them when the host changed the file's size or mtime), writeback cache off. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -252,6 +252,7 @@ int fs_node_add(struct fs_server *s, int fd, const struct stat *st, struct fs_no
     n->ino = st->st_ino;
     n->type = st->st_mode & S_IFMT;
     n->wd = -1;
+    n->covered = false;
     n->locks = NULL;
     uint32_t b = hash_of(s, n->dev, n->ino);
     n->hnext = s->node_hash[b];

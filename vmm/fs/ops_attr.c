@@ -10,10 +10,10 @@
 
 #include "fs_int.h"
 
-static int reply_attr(struct fs_op *op, const struct stat *st)
+static int reply_attr(struct fs_op *op, struct fs_node *n, const struct stat *st)
 {
     struct fuse_attr_out out = {0};
-    fs_timeout(op->s, &out.attr_valid, &out.attr_valid_nsec);
+    fs_timeout(op->s, fs_watch_covers_attrs(op->s, n, st), &out.attr_valid, &out.attr_valid_nsec);
     fs_attr_fill(op->s, &out.attr, st);
     return fs_reply(op, &out, sizeof(out));
 }
@@ -33,8 +33,9 @@ int fs_op_getattr(struct fs_op *op)
     else
         r = fs_fstat(n->fd, &st);
     fs_handle_put(op->s, h);
+    r = r < 0 ? fs_reply_err(op, r) : reply_attr(op, n, &st);
     fs_node_put(op->s, n);
-    return r < 0 ? fs_reply_err(op, r) : reply_attr(op, &st);
+    return r;
 }
 
 /* The notification touch: times the helper sets to make the guest's VFS tell its watchers; nothing happens
@@ -127,8 +128,9 @@ done:
     if (r == 0)
         r = fs_fstat(h && h->node == n ? h->fd : n->fd, &st);
     fs_handle_put(s, h);
+    r = r < 0 ? fs_reply_err(op, r) : reply_attr(op, n, &st);
     fs_node_put(s, n);
-    return r < 0 ? fs_reply_err(op, r) : reply_attr(op, &st);
+    return r;
 }
 
 int fs_op_statfs(struct fs_op *op)

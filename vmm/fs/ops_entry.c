@@ -76,11 +76,26 @@ static int parent_within(struct fs_server *s, struct fs_node *dir)
     return -EACCES;
 }
 
+/* Whether the attributes of the node id, found by a name a watch covers, are covered too (watch.c). */
+static unsigned entry_attr_cover(struct fs_server *s, uint64_t id, const struct stat *st, unsigned cover)
+{
+    if (!cover)
+        return 0;
+    struct fs_node *n = fs_node_get(s, id);
+    if (!n)
+        return 0;
+    __atomic_store_n(&n->covered, true, __ATOMIC_RELAXED);
+    bool attrs = fs_watch_covers_attrs(s, n, st);
+    fs_node_put(s, n);
+    return attrs ? FS_COVER_ATTR : 0;
+}
+
 /* Looks up name in dir: the entry, with one more guest reference on its node. */
 int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, struct fuse_entry_out *e)
 {
     if (dir->type != S_IFDIR)
         return -ENOTDIR;
+    unsigned cover = !fs_name_is_dot(name) && fs_watch_covers_names(s, dir) ? FS_COVER_NAME : 0;
     int fd;
     if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && dir->slot == 1)) {
         fd = fcntl(dir->fd, F_DUPFD_CLOEXEC, 0); /* the root's parent is the root */
@@ -97,7 +112,7 @@ int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, 
         uint64_t id;
         if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == dir->dev &&
             fs_node_ref_inode(s, st.st_dev, st.st_ino, &id)) {
-            fs_entry_fill(s, e, id, &st);
+            fs_entry_fill(s, e, id, &st, cover | entry_attr_cover(s, id, &st, cover));
             return 0;
         }
         if ((fd = fs_openat2(s, dir->fd, name, O_PATH | O_NOFOLLOW, 0)) < 0)
@@ -121,7 +136,7 @@ int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, 
     uint64_t id;
     if ((r = fs_node_add(s, fd, &st, NULL, &id)) < 0)
         return r;
-    fs_entry_fill(s, e, id, &st);
+    fs_entry_fill(s, e, id, &st, cover | entry_attr_cover(s, id, &st, cover));
     /* A host mount below the root: the guest mounts it apart (its own st_dev), as the host does. */
     if (crossed && s->submounts && S_ISDIR(st.st_mode))
         e->attr.flags |= FUSE_ATTR_SUBMOUNT;
@@ -145,13 +160,15 @@ int fs_op_lookup(struct fs_op *op)
         return fs_reply_err(op, ESTALE);
     struct fuse_entry_out e;
     int r = fs_lookup_entry(op->s, dir, name, &e);
-    fs_node_put(op->s, dir);
     if (r == -ENOENT && op->s->share.timeout_ms) {
-        /* A negative entry: the guest remembers the name is not there for as long as it trusts names. */
+        /* A negative entry: the guest remembers the name is not there for as long as it trusts names (the
+         * helper revalidates a name the host creates, negative or not). */
         e = (struct fuse_entry_out){0};
-        fs_timeout(op->s, &e.entry_valid, &e.entry_valid_nsec);
+        fs_timeout(op->s, fs_watch_covers_names(op->s, dir), &e.entry_valid, &e.entry_valid_nsec);
+        fs_node_put(op->s, dir);
         return fs_reply(op, &e, sizeof(e));
     }
+    fs_node_put(op->s, dir);
     return r < 0 ? fs_reply_err(op, r) : fs_reply(op, &e, sizeof(e));
 }
 
@@ -344,7 +361,9 @@ int fs_op_link(struct fs_op *op)
         } else {
             struct fuse_entry_out e;
             fs_node_ref(op->s, old);
-            fs_entry_fill(op->s, &e, fs_node_id(op->s, old), &st);
+            /* Two links now: the attributes may change through the other one unseen (watch.c). */
+            fs_entry_fill(op->s, &e, fs_node_id(op->s, old), &st,
+                          fs_watch_covers_names(op->s, dir) ? FS_COVER_NAME : 0);
             ret = fs_reply(op, &e, sizeof(e));
         }
     }
@@ -439,7 +458,7 @@ int fs_op_readlink(struct fs_op *op)
 
 /* CREATE and TMPFILE: fd is the open file; its node comes from the inode itself (through /proc, not by its
  * name, which may already name something else), then a handle. */
-static int reply_created(struct fs_op *op, int fd, int flags)
+static int reply_created(struct fs_op *op, int fd, int flags, unsigned cover)
 {
     struct fs_server *s = op->s;
     struct stat st;
@@ -471,7 +490,7 @@ static int reply_created(struct fs_op *op, int fd, int flags)
     }
     fs_node_put(s, n);
     struct fuse_entry_out e;
-    fs_entry_fill(s, &e, id, &st);
+    fs_entry_fill(s, &e, id, &st, cover | entry_attr_cover(s, id, &st, cover));
     struct fuse_open_out o = {.fh = fh, .open_flags = s->share.keep_cache ? FOPEN_KEEP_CACHE : 0};
     return fs_reply2(op, &e, sizeof(e), &o, sizeof(o));
 }
@@ -491,11 +510,12 @@ int fs_op_create(struct fs_op *op)
     struct fs_node *dir = write_dir(op, &ret);
     if (!dir)
         return ret;
+    unsigned cover = fs_watch_covers_names(op->s, dir) ? FS_COVER_NAME : 0;
     /* O_NONBLOCK until we know it is a regular file: opening a FIFO someone put there must not block. */
     int oflags = flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK | (in->flags & O_EXCL);
     int fd = fs_openat2(op->s, dir->fd, name, oflags, fs_safe_mode(in->mode) & 07777);
     fs_node_put(op->s, dir);
-    return fd < 0 ? fs_reply_err(op, fd) : reply_created(op, fd, flags);
+    return fd < 0 ? fs_reply_err(op, fd) : reply_created(op, fd, flags, cover);
 }
 
 int fs_op_tmpfile(struct fs_op *op)
@@ -514,5 +534,5 @@ int fs_op_tmpfile(struct fs_op *op)
         return ret;
     int fd = openat(dir->fd, ".", (flags & ~O_TRUNC) | O_TMPFILE | O_CLOEXEC, fs_safe_mode(in->mode) & 07777);
     fs_node_put(op->s, dir);
-    return fd < 0 ? fs_reply_err(op, errno) : reply_created(op, fd, flags);
+    return fd < 0 ? fs_reply_err(op, errno) : reply_created(op, fd, flags, 0); /* no name to cover */
 }

@@ -16,6 +16,7 @@ void fs_share_defaults(struct fs_share *s, const char *tag, const char *path)
     s->uid = FS_DEFAULT_UID;
     s->gid = FS_DEFAULT_GID;
     s->timeout_ms = FS_DEFAULT_TIMEOUT_MS;
+    s->watched_ms = FS_DEFAULT_WATCHED_MS;
     s->keep_cache = true;
     s->readdirplus = FS_READDIRPLUS_AUTO;
     s->threads = FS_DEFAULT_THREADS;
@@ -83,10 +84,10 @@ static int apply_option(const char *opt, struct fs_share *s)
         if (!parse_uint(v, 0xfffffffeul, &x))
             return -1;
         *(KEY("uid") ? &s->uid : &s->gid) = (uint32_t)x;
-    } else if (KEY("timeout")) {
+    } else if (KEY("timeout") || KEY("watched")) {
         if (!parse_uint(v, 3600ul * 1000, &x))
             return -1;
-        s->timeout_ms = (uint32_t)x;
+        *(KEY("timeout") ? &s->timeout_ms : &s->watched_ms) = (uint32_t)x;
     } else if (KEY("writeback")) {
         return parse_onoff(v, &s->writeback) < 0 ? -1 : 1;
     } else if (KEY("keep_cache")) {

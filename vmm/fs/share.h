@@ -16,6 +16,9 @@
 /* How long the guest may trust a name or attributes it was told, and so the bound on how late it sees a
  * change made on the host side: chosen by measurement (bench/fsbench.py, numbers in vmm/fs/fuse_ops.c). */
 #define FS_DEFAULT_TIMEOUT_MS 1000
+/* The same for what a host inotify watch covers while the guest's change helper runs (watch.c): the helper
+ * revalidates each changed name at once, so this only bounds the harm if it stopped unannounced. */
+#define FS_DEFAULT_WATCHED_MS (600u * 1000)
 /* Worker threads per share serving the request queue besides its dispatcher (fs.c says why, measured). */
 #define FS_DEFAULT_THREADS 0
 #define FS_THREADS_MAX     16
@@ -32,6 +35,7 @@ struct fs_share {
     bool readonly;    /* every request that would change something fails with EROFS */
     uint32_t uid, gid;
     uint32_t timeout_ms; /* entry and attribute timeout; 0: the guest asks every time */
+    uint32_t watched_ms; /* the timeout of what host watches cover (watch.c); 0: timeout_ms for all */
     bool writeback;      /* FUSE_WRITEBACK_CACHE: the guest's page cache holds writes and sends them late */
     bool keep_cache;     /* FOPEN_KEEP_CACHE: an open keeps what the guest cached of a file */
     enum fs_readdirplus readdirplus;
@@ -43,7 +47,8 @@ struct fs_share {
 
 /* Fills a share with the defaults for the tag and path given. */
 void fs_share_defaults(struct fs_share *s, const char *tag, const char *path);
-/* Parses "TAG=HOSTDIR[,ro|rw][,uid=N][,gid=N][,timeout=MS][,writeback=on|off][,keep_cache=on|off]
+/* Parses
+ * "TAG=HOSTDIR[,ro|rw][,uid=N][,gid=N][,timeout=MS][,watched=MS][,writeback=on|off][,keep_cache=on|off]
  * [,readdirplus=auto|always|never][,threads=N][,xdev=on|off]". Options are taken off the end, so a path may
  * hold commas as long as what follows its last one is not an option. arg is modified in place and s->path
  * points into it. Returns 0, or -EINVAL with a one-line reason in err. */

@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../devices/balloon.h"
 #include "../devices/blk_slots.h"
 #include "../devices/vsock.h"
 #include "activity.h"
@@ -375,6 +377,31 @@ static uint64_t host_rss_bytes(void)
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The guest's memory as its balloon driver last told it, asking for fresh numbers when they are old (they
+ * come within milliseconds: the next status request has them), what free page reporting gave back, and
+ * the CPU time of every thread of ours (vCPUs included). */
+static void status_memory(const struct vm *vm, FILE *out)
+{
+    struct balloon_info b;
+    balloon_info(vm->balloon, &b);
+    if (!b.stats_valid || b.stats_age_ns > 1000000000ull)
+        balloon_request_stats(vm->balloon);
+    if (b.stats_valid) {
+        lsl_ctl_put(out, LSL_CTL_KEY_GUEST_TOTAL, "%" PRIu64, b.mem_total);
+        lsl_ctl_put(out, LSL_CTL_KEY_GUEST_AVAILABLE, "%" PRIu64, b.mem_available);
+        lsl_ctl_put(out, LSL_CTL_KEY_GUEST_FREE, "%" PRIu64, b.mem_free);
+        lsl_ctl_put(out, LSL_CTL_KEY_GUEST_CACHE, "%" PRIu64, b.disk_caches);
+    }
+    lsl_ctl_put(out, LSL_CTL_KEY_GUEST_AGE, "%lld",
+                b.stats_valid ? (long long)(b.stats_age_ns / 1000000) : -1LL);
+    lsl_ctl_put(out, LSL_CTL_KEY_GIVEN_BACK, "%" PRIu64, b.reported_bytes + b.inflated_pages * 4096);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        lsl_ctl_put(out, LSL_CTL_KEY_CPU_MS, "%lld",
+                    (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+                        (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000);
+}
+
 static void status(struct service *s, FILE *out)
 {
     const struct vm *vm = s->vm;
@@ -386,6 +413,7 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_VCPUS, "%u", vm->ncpus);
     lsl_ctl_put(out, LSL_CTL_KEY_MEMORY, "%" PRIu64, vm->mem.total);
     lsl_ctl_put(out, LSL_CTL_KEY_HOST_RSS, "%" PRIu64, host_rss_bytes());
+    status_memory(vm, out);
     unsigned n = sessions_besides_probe(s);
     lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", n);
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_TIMEOUT_S, "%d", s->idle_timeout_s);

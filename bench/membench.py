@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Memory benchmark (issue 15): how fast memory the guest frees comes back to the host.
+
+lsl-vmm (virtio-balloon free page reporting, vmm/devices/balloon.c) against QEMU microvm with
+virtio-balloon-device,free-page-reporting=on, same kernel, initramfs, root disk, memory and vCPUs. In each
+guest: 2 GiB written to a tmpfs, then removed. Sampled on the host: the VMM process's RSS (guest RAM
+included) idle after boot, with the 2 GiB in use, and after the rm; the time until RSS is back within 64 MiB
+of idle (the issue's acceptance bound) and RSS 5 s after the rm. Medians of N runs.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+GUEST = ("mount -t tmpfs -o size={tmp}M t /mnt && echo mem-base && sleep 10 && "
+         "dd if=/dev/zero of=/mnt/f bs=1M count={mib} 2>/dev/null && echo mem-full && sleep 6 && "
+         "rm /mnt/f && echo mem-freed && sleep 600")
+
+
+def rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def wait_for(log, marker, p, deadline):
+    while time.time() < deadline:
+        try:
+            with open(log, "rb") as f:
+                if marker in f.read():
+                    return True
+        except OSError:
+            pass
+        if p.poll() is not None:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def run_once(cmd, log, timeout):
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        end = time.time() + timeout
+        if not wait_for(log, b"mem-base", p, end):
+            raise RuntimeError("the guest never started: " + " ".join(cmd[:2]))
+        time.sleep(6)
+        base = rss_kib(p.pid)
+        if not wait_for(log, b"mem-full", p, end):
+            raise RuntimeError("the guest never filled its tmpfs")
+        time.sleep(2)
+        full = rss_kib(p.pid)
+        if not wait_for(log, b"mem-freed", p, end):
+            raise RuntimeError("the guest never freed its tmpfs")
+        t0 = time.time()
+        back, at5 = None, None
+        while time.time() - t0 < 60:
+            now = rss_kib(p.pid)
+            if back is None and now <= base + 65536:
+                back = time.time() - t0
+            if at5 is None and time.time() - t0 >= 5:
+                at5 = now
+            if back is not None and at5 is not None:
+                break
+            time.sleep(0.05)
+        return base, full, at5 if at5 is not None else rss_kib(p.pid), back
+    finally:
+        p.kill()
+        p.wait()
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vmm", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--disk", required=True)
+    ap.add_argument("--memory", type=int, default=3072, help="MiB")
+    ap.add_argument("--mib", type=int, default=2048, help="what the guest takes and frees")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--work", default="/tmp/lsl-membench")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    script = GUEST.format(tmp=a.mib + 64, mib=a.mib)
+    qemu_bin = shutil.which("qemu-system-x86_64")
+    results = {}
+    for name in ("lsl-vmm", "qemu"):
+        rows = []
+        for i in range(a.runs):
+            log = os.path.join(a.work, f"{name}-{i}.log")
+            if os.path.exists(log):
+                os.unlink(log)
+            if name == "lsl-vmm":
+                cmd = [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", "1",
+                       "--disk", a.disk + ",ro", "--root", "/dev/vda", "--console-log", log, "--",
+                       "/bin/sh", "-c", script]
+            else:
+                hexcmd = "".join(s.encode().hex() + "00" for s in ["/bin/sh", "-c", script])
+                append = f"console=ttyS0 quiet panic=-1 lsl.root=/dev/vda lsl.rootflags=ro lsl.cmd={hexcmd}"
+                cmd = [qemu_bin, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(a.memory),
+                       "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                       "-serial", "file:" + log, "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
+                       "-drive", f"id=root,file={a.disk},format=raw,if=none,readonly=on",
+                       "-device", "virtio-blk-device,drive=root",
+                       "-device", "virtio-balloon-device,free-page-reporting=on"]
+            rows.append(run_once(cmd, log, a.timeout))
+            print(f"  {name} run {i + 1}: {rows[-1]}", file=sys.stderr)
+        results[name] = rows
+
+    print(f"Memory benchmark: the guest writes {a.mib} MiB to a tmpfs and removes it; {a.memory} MiB, 1 vCPU guests, "
+          f"same kernel, medians of {a.runs}")
+    print(f"peer: {subprocess.run([qemu_bin, '--version'], capture_output=True, text=True).stdout.splitlines()[0]}"
+          " -M microvm, virtio-balloon-device,free-page-reporting=on")
+    print()
+    print(f"{'metric':<44} {'lsl-vmm':>12} {'qemu':>12} {'lsl/qemu':>9}")
+    labels = ("RSS idle after boot (MiB)", f"RSS with {a.mib} MiB in use (MiB)", "RSS 5 s after the guest freed it (MiB)",
+              "time until within 64 MiB of idle (s)")
+    for i, label in enumerate(labels):
+        l = med([r[i] for r in results["lsl-vmm"]])
+        q = med([r[i] for r in results["qemu"]])
+        scale = 1 / 1024 if i < 3 else 1.0
+        fmt = lambda v: "never" if v is None else (f"{v * scale:.0f}" if i < 3 else f"{v:.2f}")
+        ratio = f"{l / q:.2f}" if l is not None and q else "-"
+        print(f"{label:<44} {fmt(l):>12} {fmt(q):>12} {ratio:>9}")
+    never = sum(1 for r in results["lsl-vmm"] if r[3] is None)
+    if never:
+        print(f"(lsl-vmm: {never} of {a.runs} runs not back within 64 MiB in 60 s)")
+
+
+if __name__ == "__main__":
+    main()

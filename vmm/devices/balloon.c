@@ -1,0 +1,437 @@
+/* virtio-balloon (virtio 1.x, section 5.5) with free page reporting: gives memory the guest does not use
+ * back to the host. Guest RAM is one private anonymous mapping (guest_mem.c), so MADV_DONTNEED frees the
+ * host pages at once and a later guest touch faults in a zero page: nothing to do when pages come back.
+ *
+ * Queues, numbered the way Linux's driver finds them (only the ones negotiated, no gaps): inflate 0 and
+ * deflate 1 carry arrays of le32 PFNs (4 KiB pages) the guest gives up or takes back; stats (with STATS_VQ)
+ * holds the driver's one buffer of {le16 tag, le64 val} entries, which the device returns to ask for fresh
+ * numbers; reporting (with REPORTING) carries device-writable ranges of free guest memory, released and
+ * returned with length 0. FREE_PAGE_HINT (migration) and PAGE_POISON are not offered: without the latter a
+ * guest that poisons or zeroes freed pages turns reporting off itself, as zero pages would break it.
+ *
+ * Config: the host's target (num_pages, balloon_set_target) and the driver's actual, its one writable
+ * field. */
+#include "balloon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "io.h"
+#include "log.h"
+#include "macro.h"
+#include "virtio.h"
+#include "virtio_mmio.h"
+
+#define VIRTIO_ID_BALLOON 5
+
+#define F_STATS_VQ       1
+#define F_DEFLATE_ON_OOM 2
+#define F_FREE_PAGE_HINT 3
+#define F_REPORTING      5
+#define BALLOON_FEATURES ((1ull << F_STATS_VQ) | (1ull << F_DEFLATE_ON_OOM) | (1ull << F_REPORTING))
+#define BALLOON_QUEUES   4
+/* Linux keeps one buffer at a time in inflate, deflate and stats, and up to 32 ranges in reporting. */
+#define BALLOON_QUEUE_MAX 128
+
+#define PAGE      4096u
+#define PFN_SHIFT 12
+#define PFN_CHUNK 256 /* PFNs read at once, on the stack */
+
+#define STAT_ENTRY 10 /* packed le16 tag, le64 val */
+enum {
+    S_SWAP_IN,
+    S_SWAP_OUT,
+    S_MAJFLT,
+    S_MINFLT,
+    S_MEMFREE,
+    S_MEMTOT,
+    S_AVAIL,
+    S_CACHES,
+    S_NTAGS, /* hugetlb and later tags are read and ignored */
+};
+
+enum role { ROLE_NONE, ROLE_INFLATE, ROLE_DEFLATE, ROLE_STATS, ROLE_REPORTING };
+
+struct balloon_config {
+    uint32_t num_pages;
+    uint32_t actual;
+    uint32_t free_page_hint_cmd_id;
+    uint32_t poison_val;
+};
+
+struct balloon {
+    struct virtio_dev vdev;
+    struct balloon_config config; /* little endian, like the host */
+
+    /* The statistics buffer the driver left with us, returned (used) to ask for the next one. */
+    bool stats_held;
+    uint16_t stats_head, stats_queue;
+    bool stats_valid;
+    uint64_t stats_ns;
+    uint64_t stats[S_NTAGS];
+
+    uint64_t reported_bytes, reports, inflated_pages, deflated_pages;
+    uint64_t release_errors; /* madvise failures: a host problem, never the guest's; logged once */
+};
+
+/* Queue q's job under the features the driver accepted: Linux numbers only the queues that exist. */
+static enum role queue_role(const struct virtio_dev *vdev, uint16_t q)
+{
+    uint64_t f = vdev->driver_features;
+    if (q < 2)
+        return q == 0 ? ROLE_INFLATE : ROLE_DEFLATE;
+    uint16_t next = 2;
+    if (f & (1ull << F_STATS_VQ)) {
+        if (q == next)
+            return ROLE_STATS;
+        next++;
+    }
+    if (f & (1ull << F_FREE_PAGE_HINT))
+        next++; /* never accepted (not offered); counted so the numbering stays Linux's */
+    if ((f & (1ull << F_REPORTING)) && q == next)
+        return ROLE_REPORTING;
+    return ROLE_NONE;
+}
+
+/* Frees host pages behind [p, p+len): page-aligned, inside guest RAM (the callers checked both). */
+static void release(struct balloon *b, uint8_t *p, size_t len)
+{
+    if (len && madvise(p, len, MADV_DONTNEED) < 0) {
+        if (!b->release_errors++)
+            log_errno(errno, "virtio-balloon: cannot release guest memory");
+        b->vdev.stats.errors++;
+    }
+}
+
+/* Inflate or deflate: walks the le32 PFN array in the readable segments in slices, releases (inflate) the
+ * valid pages, coalescing runs of neighbours into one madvise. A bad PFN is skipped; the request then
+ * counts as malformed once. Returns the used length, 0. */
+static int handle_pfns(struct balloon *b, struct virtq_req *req, bool inflate)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    bool bad = req->n_in || req->out_len % 4; /* writable segments or a torn PFN: not what a driver sends */
+    uint64_t n = req->out_len / 4;
+    if (n > BALLOON_PFNS_MAX) {
+        bad = true;
+        n = BALLOON_PFNS_MAX;
+    }
+    uint32_t pfns[PFN_CHUNK];
+    uint8_t *run = NULL; /* the pages to release next, [run, run + run_len) */
+    size_t run_len = 0;
+    uint64_t good = 0;
+    for (uint64_t done = 0; done < n;) {
+        size_t c = (size_t)MIN(n - done, (uint64_t)PFN_CHUNK);
+        /* Copied out first: the guest may rewrite the array while we read it. */
+        size_t got = iov_to_buf(req->iov, req->n_out, done * 4, pfns, c * 4);
+        if (got != c * 4)
+            break; /* cannot happen: out_len counts these bytes; stop rather than read garbage */
+        done += c;
+        vdev->stats.bytes_out += got;
+        for (size_t i = 0; i < c; i++) {
+            uint8_t *p = gmem_ptr(vdev->mem, (uint64_t)pfns[i] << PFN_SHIFT, PAGE);
+            if (!p) {
+                bad = true;
+                continue;
+            }
+            good++;
+            if (!inflate)
+                continue; /* a page taken back refaults on its own */
+            if ((uintptr_t)p % PAGE)
+                continue; /* RAM not page-aligned in the host (never in a VM): no page of its own to free */
+            if (run && p == run + run_len) {
+                run_len += PAGE;
+                continue;
+            }
+            release(b, run, run_len);
+            run = p;
+            run_len = PAGE;
+        }
+    }
+    release(b, run, run_len);
+    if (inflate)
+        b->inflated_pages += good;
+    else
+        b->deflated_pages += good;
+    if (bad)
+        vdev->stats.malformed++;
+    return 0;
+}
+
+static int inflate_handle(struct virtio_dev *vdev, struct virtq_req *req)
+{
+    return handle_pfns(vdev->priv, req, true);
+}
+
+static int deflate_handle(struct virtio_dev *vdev, struct virtq_req *req)
+{
+    return handle_pfns(vdev->priv, req, false);
+}
+
+/* Free page reporting: each writable segment is one free range (already checked to lie in guest RAM by
+ * the ring walker). Released whole pages only, rounded inward; returned with used length 0. */
+static int report_handle(struct virtio_dev *vdev, struct virtq_req *req)
+{
+    struct balloon *b = vdev->priv;
+    bool bad = req->n_out; /* readable segments: not ranges a driver reports */
+    uint32_t n = req->n_in;
+    if (n > BALLOON_REPORT_SEGS_MAX) {
+        bad = true;
+        n = BALLOON_REPORT_SEGS_MAX;
+    }
+    const struct iovec *in = virtq_req_in(req);
+    uint64_t budget = BALLOON_REPORT_BYTES_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t start = ALIGN_UP((uintptr_t)in[i].iov_base, (uintptr_t)PAGE);
+        uintptr_t end = ALIGN_DOWN((uintptr_t)in[i].iov_base + in[i].iov_len, (uintptr_t)PAGE);
+        if (end <= start)
+            continue;
+        uint64_t len = MIN((uint64_t)(end - start), budget); /* budget stays a multiple of PAGE */
+        if (len < end - start)
+            bad = true;
+        release(b, (uint8_t *)start, len);
+        b->reported_bytes += len;
+        budget -= len;
+    }
+    b->reports++;
+    if (bad)
+        vdev->stats.malformed++;
+    return 0;
+}
+
+static void stats_parse(struct balloon *b, struct virtq_req *req)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    if (req->n_in)
+        vdev->stats.malformed++; /* writable segments: ignored */
+    /* Whole entries only (a partial tail is ignored), at most BALLOON_STATS_MAX of them. */
+    uint64_t n = MIN(req->out_len / STAT_ENTRY, (uint64_t)BALLOON_STATS_MAX);
+    uint8_t buf[BALLOON_STATS_MAX * STAT_ENTRY];
+    size_t got = iov_to_buf(req->iov, req->n_out, 0, buf, (size_t)n * STAT_ENTRY);
+    vdev->stats.bytes_out += got;
+    memset(b->stats, 0, sizeof(b->stats));
+    for (size_t i = 0; i + STAT_ENTRY <= got; i += STAT_ENTRY) {
+        uint16_t tag;
+        uint64_t val;
+        memcpy(&tag, buf + i, sizeof(tag));
+        memcpy(&val, buf + i + 2, sizeof(val));
+        if (tag < S_NTAGS)
+            b->stats[tag] = val;
+    }
+    b->stats_valid = true;
+    b->stats_ns = now_ns();
+}
+
+/* Takes what the driver made available on the stats queue and keeps the newest buffer. Also called when
+ * the host asks for statistics: Linux's driver offers its first buffer during probe, before DRIVER_OK, when
+ * the device must not take it yet. Caller holds the lock. */
+static void stats_pop(struct balloon *b)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    if (vdev->broken || !(vdev->status & VIRTIO_STATUS_DRIVER_OK))
+        return;
+    uint16_t q = 0;
+    while (q < BALLOON_QUEUES && queue_role(vdev, q) != ROLE_STATS)
+        q++;
+    if (q == BALLOON_QUEUES || !vdev->vq[q].ready)
+        return;
+    struct virtq *vq = &vdev->vq[q];
+    bool pushed = false;
+    do {
+        int r;
+        while ((r = virtq_pop(vq, vdev->mem, &vdev->req)) > 0) {
+            vdev->stats.requests++;
+            if (b->stats_held) {
+                /* The spec allows one buffer at a time: hand the older one back, keep the newer. */
+                vdev->stats.malformed++;
+                virtq_push(vq, b->stats_head, 0);
+                pushed = true;
+            }
+            stats_parse(b, &vdev->req);
+            b->stats_held = true;
+            b->stats_head = vdev->req.head;
+            b->stats_queue = q;
+        }
+        if (r < 0) {
+            virtio_dev_break(vdev, "malformed descriptor ring");
+            return;
+        }
+    } while (virtq_arm_notify(vq));
+    if (pushed && virtq_should_signal(vq)) {
+        vdev->stats.interrupts++;
+        vdev->interrupt(vdev, VIRTIO_INT_VRING);
+    }
+}
+
+static void balloon_notify(struct virtio_dev *vdev, uint16_t q)
+{
+    struct balloon *b = vdev->priv;
+    switch (queue_role(vdev, q)) {
+    case ROLE_INFLATE:
+        virtio_process_queue(vdev, q, inflate_handle);
+        break;
+    case ROLE_DEFLATE:
+        virtio_process_queue(vdev, q, deflate_handle);
+        break;
+    case ROLE_REPORTING:
+        virtio_process_queue(vdev, q, report_handle);
+        break;
+    case ROLE_STATS:
+        break;
+    case ROLE_NONE:
+        vdev->stats.malformed++; /* a queue the negotiated features do not have */
+        break;
+    }
+    /* Any kick also collects a stats buffer offered before DRIVER_OK (see stats_pop). */
+    stats_pop(b);
+}
+
+static void balloon_reset(struct virtio_dev *vdev)
+{
+    struct balloon *b = vdev->priv;
+    /* The driver is gone and its buffer with it; a new one starts with an empty balloon. The target stays:
+     * it is the host's wish, which the next driver reads. */
+    b->stats_held = false;
+    b->config.actual = 0;
+}
+
+static const void *balloon_config_space(struct virtio_dev *vdev, uint32_t *len)
+{
+    struct balloon *b = vdev->priv;
+    *len = sizeof(b->config);
+    return &b->config;
+}
+
+/* The driver writes actual, and nothing else here (poison_val only with PAGE_POISON, not offered). */
+static void balloon_config_write(struct virtio_dev *vdev, uint64_t off, const uint8_t *data, uint32_t len)
+{
+    struct balloon *b = vdev->priv;
+    if (off != offsetof(struct balloon_config, actual) || len != sizeof(b->config.actual)) {
+        vdev->stats.malformed++;
+        return;
+    }
+    memcpy(&b->config.actual, data, sizeof(b->config.actual));
+}
+
+static void balloon_print_stats(struct virtio_dev *vdev, FILE *f)
+{
+    struct balloon_info i;
+    balloon_info(vdev->priv, &i);
+    fprintf(f,
+            "lsl-vmm: virtio-balloon target %" PRIu32 " pages, actual %" PRIu32 "; inflated %" PRIu64
+            " deflated %" PRIu64 " pages; reported %" PRIu64 " MiB in %" PRIu64 " reports; stats %s\n",
+            i.target_pages, i.actual_pages, i.inflated_pages, i.deflated_pages, i.reported_bytes >> 20,
+            i.reports, i.stats_valid ? "received" : "none");
+}
+
+static const struct virtio_dev_ops balloon_ops = {
+    .name = "virtio-balloon",
+    .device_id = VIRTIO_ID_BALLOON,
+    .num_queues = BALLOON_QUEUES,
+    .queue_max = BALLOON_QUEUE_MAX,
+    .features = BALLOON_FEATURES,
+    .config = balloon_config_space,
+    .config_write = balloon_config_write,
+    .queue_notify = balloon_notify,
+    .reset = balloon_reset,
+    .print_stats = balloon_print_stats,
+};
+
+void balloon_set_target(struct balloon *b, uint32_t pages)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    uint64_t ram_pages = vdev->mem->total >> PFN_SHIFT;
+    if (pages > ram_pages)
+        pages = (uint32_t)ram_pages;
+    pthread_mutex_lock(&vdev->lock);
+    if (b->config.num_pages != pages) {
+        b->config.num_pages = pages;
+        virtio_dev_config_changed(vdev);
+    }
+    pthread_mutex_unlock(&vdev->lock);
+}
+
+void balloon_request_stats(struct balloon *b)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    pthread_mutex_lock(&vdev->lock);
+    stats_pop(b);
+    struct virtq *vq = &vdev->vq[b->stats_queue];
+    if (b->stats_held && !vdev->broken && (vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready) {
+        b->stats_held = false;
+        virtq_push(vq, b->stats_head, 0);
+        if (virtq_should_signal(vq)) {
+            vdev->stats.interrupts++;
+            vdev->interrupt(vdev, VIRTIO_INT_VRING);
+        }
+    }
+    pthread_mutex_unlock(&vdev->lock);
+}
+
+void balloon_info(struct balloon *b, struct balloon_info *out)
+{
+    struct virtio_dev *vdev = &b->vdev;
+    pthread_mutex_lock(&vdev->lock);
+    *out = (struct balloon_info){
+        .target_pages = b->config.num_pages,
+        .actual_pages = b->config.actual,
+        .reported_bytes = b->reported_bytes,
+        .reports = b->reports,
+        .inflated_pages = b->inflated_pages,
+        .deflated_pages = b->deflated_pages,
+        .stats_valid = b->stats_valid,
+        .stats_age_ns = b->stats_valid ? now_ns() - b->stats_ns : 0,
+        .swap_in = b->stats[S_SWAP_IN],
+        .swap_out = b->stats[S_SWAP_OUT],
+        .major_faults = b->stats[S_MAJFLT],
+        .minor_faults = b->stats[S_MINFLT],
+        .mem_free = b->stats[S_MEMFREE],
+        .mem_total = b->stats[S_MEMTOT],
+        .mem_available = b->stats[S_AVAIL],
+        .disk_caches = b->stats[S_CACHES],
+        .malformed = vdev->stats.malformed,
+    };
+    pthread_mutex_unlock(&vdev->lock);
+}
+
+struct balloon *balloon_new(const struct gmem *mem)
+{
+    struct balloon *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    virtio_dev_init(&b->vdev, &balloon_ops, b, mem);
+    return b;
+}
+
+void balloon_free(void *p)
+{
+    struct balloon *b = p;
+    if (!b)
+        return;
+    virtio_dev_uninit(&b->vdev);
+    free(b);
+}
+
+struct virtio_dev *balloon_vdev(struct balloon *b)
+{
+    return &b->vdev;
+}
+
+int balloon_create(struct vm *vm, struct balloon **out)
+{
+    struct balloon *b = balloon_new(&vm->mem);
+    if (!b)
+        return log_errno(ENOMEM, "virtio-balloon");
+    int r = vm_own_device(vm, b, balloon_free);
+    if (r < 0) {
+        balloon_free(b);
+        return r;
+    }
+    if ((r = virtio_mmio_attach(vm, &b->vdev)) < 0)
+        return r;
+    *out = b;
+    return 0;
+}
