@@ -91,7 +91,8 @@ def run_lsl(a, share, opts, work):
     cmd = [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", str(a.cpus),
            "--disk", a.disk + ",ro", "--root", "/dev/vda", "--share", f"bench={share}{opts}", "--stats",
            "--console-log", log, "--", "/bin/sh", "-c",
-           guest_command("mount -t virtiofs bench /mnt", "lsl-fswatch").format(only=a.only, mib=a.mib)]
+           guest_command("mount -t virtiofs bench /mnt", "" if a.no_helper else "lsl-fswatch").format(
+               only=a.only, mib=a.mib)]
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     with open(log, errors="replace") as f:
@@ -169,6 +170,8 @@ def main():
                     help="NAME=,OPTS: another lsl column with --share options (e.g. threads2=,threads=2)")
     ap.add_argument("--no-native", action="store_true")
     ap.add_argument("--no-qemu", action="store_true")
+    ap.add_argument("--no-helper", action="store_true",
+                    help="lsl's guest without its change helper: no host watches, the 1 s timeout only")
     ap.add_argument("--timeout", type=int, default=2400)
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lsl-fsb.", dir="/tmp")

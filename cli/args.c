@@ -28,7 +28,7 @@ void lsl_usage(FILE *f)
         "                           or exec'd word by word without one (none)\n"
         "      --system             use the VM's system root instead of a distribution\n"
         "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
-        "      --status             VM state, uptime, memory, vCPUs, and what keeps it from its idle\n"
+        "      --status [--json]    VM state, uptime, memory, vCPUs, and what keeps it from its idle\n"
         "                           stop (sessions, processes they left running) or when it comes\n"
         "      --version, --help\n\n"
         "Distributions:\n"
@@ -252,6 +252,8 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
         } else if (strcmp(arg, "--status") == 0) {
             a->action = LSL_ACT_STATUS;
             action_opt = arg;
+        } else if (strcmp(arg, "--json") == 0) {
+            a->json = true;
         } else if (strcmp(arg, "--version") == 0 || strcmp(arg, "-v") == 0) {
             a->action = LSL_ACT_VERSION;
             action_opt = arg;
@@ -266,6 +268,8 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
     }
     if (a->force && a->action != LSL_ACT_SHUTDOWN)
         return lsl_errmsg(err, errlen, "--force goes with --shutdown");
+    if (a->json && a->action != LSL_ACT_STATUS)
+        return lsl_errmsg(err, errlen, "--json goes with --status");
     if (i < argc) {
         if (a->action != LSL_ACT_LOGIN)
             return lsl_errmsg(err, errlen, "'%s' cannot be combined with a command", action_opt);

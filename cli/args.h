@@ -44,6 +44,7 @@ struct lsl_args {
     bool system;        /* --system: the VM's system root instead of a distribution */
     bool force;         /* --shutdown --force: kill the VM without the guest's orderly poweroff */
     enum lsl_shell_type shell_type;
+    bool json; /* --status --json: for scripts */
 
     /* Management verbs. */
     const char *name;     /* the distribution (install: the catalog entry, "" for the default) */

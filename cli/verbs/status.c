@@ -7,11 +7,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include <json-c/json.h>
 
 #include "control.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "macro.h"
+#include "registry.h"
 #include "service.h"
 
 static void print_duration(uint64_t ms)
@@ -91,9 +96,114 @@ static void print_forwards(const char *list)
         printf("Ports:        none forwarded\n");
 }
 
+/* Each distribution's disk: its image's size (what the guest sees) and what it takes on the host's disk
+ * (sparse: deleted files give the space back through discard). Text lines, or the "disks" array. */
+static void disks(const struct lsl_paths *p, json_object *o)
+{
+    _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
+    if (lsl_registry_open(&reg, p->state, LSL_REGISTRY_READ) < 0)
+        return;
+    json_object *arr = o ? json_object_new_array() : NULL;
+    for (size_t i = 0; i < reg.n; i++) {
+        struct stat st;
+        if (stat(reg.distros[i].image, &st) < 0)
+            continue;
+        uint64_t used = (uint64_t)st.st_blocks * 512, size = (uint64_t)st.st_size;
+        if (arr) {
+            json_object *d = json_object_new_object();
+            json_object_object_add(d, "distribution", json_object_new_string(reg.distros[i].name));
+            json_object_object_add(d, "size_bytes", json_object_new_int64((int64_t)size));
+            json_object_object_add(d, "allocated_bytes", json_object_new_int64((int64_t)used));
+            json_object_array_add(arr, d);
+        } else {
+            printf("%s%s %.1f GiB on the host's disk of %.0f GiB\n",
+                   i ? "              " : "Disks:        ", reg.distros[i].name, (double)used / (1 << 30),
+                   (double)size / (1 << 30));
+        }
+    }
+    if (arr)
+        json_object_object_add(o, "disks", arr);
+}
+
+/* --status --json: the same reply as one object, numbers as numbers, lists as arrays and objects. */
+static void json_num(json_object *o, const char *body, const char *key, const char *name)
+{
+    int64_t v;
+    if (lsl_ctl_field_i64(body, key, &v))
+        json_object_object_add(o, name, json_object_new_int64(v));
+}
+
+static int print_json(const struct lsl_paths *p, const char *body, const char *state)
+{
+    static char text[16384];
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "state", json_object_new_string(state));
+    disks(p, o);
+    if (body) {
+        static const char *const keys[][2] = {
+            {LSL_CTL_KEY_UPTIME_MS, "uptime_ms"},
+            {LSL_CTL_KEY_VCPUS, "vcpus"},
+            {LSL_CTL_KEY_MEMORY, "memory_bytes"},
+            {LSL_CTL_KEY_HOST_RSS, "host_rss_bytes"},
+            {LSL_CTL_KEY_GUEST_TOTAL, "guest_total_bytes"},
+            {LSL_CTL_KEY_GUEST_AVAILABLE, "guest_available_bytes"},
+            {LSL_CTL_KEY_GUEST_FREE, "guest_free_bytes"},
+            {LSL_CTL_KEY_GUEST_CACHE, "guest_cache_bytes"},
+            {LSL_CTL_KEY_GIVEN_BACK, "given_back_bytes"},
+            {LSL_CTL_KEY_CPU_MS, "host_cpu_ms"},
+            {LSL_CTL_KEY_SESSIONS, "sessions"},
+            {LSL_CTL_KEY_IDLE_TIMEOUT_S, "idle_timeout_s"},
+            {LSL_CTL_KEY_IDLE_STOP_IN, "idle_stop_in_ms"},
+            {LSL_CTL_KEY_PID, "service_pid"},
+        };
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            json_num(o, body, keys[i][0], keys[i][1]);
+        if (lsl_ctl_field(body, LSL_CTL_KEY_IDLE_REASON, text, sizeof(text)))
+            json_object_object_add(o, "idle_reason", json_object_new_string(text));
+        if (lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES, text, sizeof(text))) {
+            /* "NAME=N NAME=N": per distribution, the processes its sessions left running */
+            json_object *procs = json_object_new_object();
+            for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
+                char *eq = strchr(tok, '=');
+                if (eq) {
+                    *eq = '\0';
+                    json_object_object_add(procs, tok, json_object_new_int64(strtoll(eq + 1, NULL, 10)));
+                }
+            }
+            json_object_object_add(o, "processes", procs);
+        }
+        if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, text, sizeof(text))) {
+            /* "PROTO/FAMILY/PORT/DISTRO/STATE ..." */
+            json_object *fw = json_object_new_array();
+            for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
+                char proto[8], distro[72], st[16];
+                unsigned family, port;
+                for (char *q = tok; *q; q++)
+                    if (*q == '/')
+                        *q = ' ';
+                if (sscanf(tok, "%7s %u %u %71s %15s", proto, &family, &port, distro, st) != 5)
+                    continue;
+                json_object *f = json_object_new_object();
+                json_object_object_add(f, "protocol", json_object_new_string(proto));
+                json_object_object_add(f, "address",
+                                       json_object_new_string(family == 4 ? "127.0.0.1" : "::1"));
+                json_object_object_add(f, "port", json_object_new_int(port));
+                json_object_object_add(f, "distribution",
+                                       strcmp(distro, "-") ? json_object_new_string(distro) : NULL);
+                json_object_object_add(f, "state", json_object_new_string(st));
+                json_object_array_add(fw, f);
+            }
+            json_object_object_add(o, "forwards", fw);
+        }
+    }
+    printf("%s\n",
+           json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return 0;
+}
+
 int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
 {
-    (void)a;
     static char forwards[16384];
     char buf[32768], state[32] = "unknown", reason[32] = "", processes[2048] = "";
     const char *body;
@@ -121,12 +231,17 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
         return LSL_EXIT_FAILURE;
     }
     if (r < 0) {
+        if (a->json)
+            return print_json(p, NULL, "stopped");
         printf("State:        stopped\n");
+        disks(p, NULL);
         return 0;
     }
     if (field(body, LSL_CTL_KEY_VERSION) != LSL_CONTROL_VERSION)
         log_warn("the VM service is from another lsl version (lsl --shutdown restarts it)");
     lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state));
+    if (a->json)
+        return print_json(p, body, state);
     printf("State:        %s\n", state);
     printf("Uptime:       ");
     print_duration((uint64_t)field(body, LSL_CTL_KEY_UPTIME_MS));
@@ -156,6 +271,7 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
             printf(" (%llds ago)", age / 1000);
         printf("\n");
     }
+    disks(p, NULL);
     if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, forwards, sizeof(forwards)))
         print_forwards(forwards);
     long long idle = field(body, LSL_CTL_KEY_IDLE_TIMEOUT_S);

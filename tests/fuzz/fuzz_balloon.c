@@ -15,6 +15,7 @@
 #include "devices/balloon.h"
 #include "devices/virtio.h"
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_mmio_regs.h"
 #include "fuzz.h"
 
 #define RAM_SIZE   (256u << 10)
@@ -28,22 +29,6 @@
 #define NBUFS      8
 #define DATA       0x10000u /* from here on: pages the requests name, filled with a pattern */
 #define DATA_PAGES ((RAM_SIZE - DATA) / PAGE)
-
-#define REG_DEVICE_FEATURES     0x010
-#define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES     0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL           0x030
-#define REG_QUEUE_NUM           0x038
-#define REG_QUEUE_READY         0x044
-#define REG_QUEUE_NOTIFY        0x050
-#define REG_INTERRUPT_STATUS    0x060
-#define REG_INTERRUPT_ACK       0x064
-#define REG_STATUS              0x070
-#define REG_QUEUE_DESC_LOW      0x080
-#define REG_QUEUE_DRIVER_LOW    0x090
-#define REG_QUEUE_DEVICE_LOW    0x0a0
-#define REG_CONFIG              0x100
 
 struct header {
     uint8_t features_off; /* bits taken away from the offered features: 0 STATS_VQ, 1 REPORTING, 2 EVENT_IDX,

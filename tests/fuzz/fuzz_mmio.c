@@ -15,6 +15,7 @@
 
 #include "devices/blk.h"
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_mmio_regs.h"
 #include "devices/vsock.h"
 #include "fuzz.h"
 
@@ -22,21 +23,6 @@
 #define WINDOW     0x1000u
 #define IMAGE_SIZE (64u << 10)
 #define GUARD      12
-
-#define REG_DEVICE_FEATURES     0x010
-#define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES     0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL           0x030
-#define REG_QUEUE_NUM           0x038
-#define REG_QUEUE_READY         0x044
-#define REG_QUEUE_NOTIFY        0x050
-#define REG_INTERRUPT_ACK       0x064
-#define REG_STATUS              0x070
-#define REG_QUEUE_DESC_LOW      0x080
-#define REG_QUEUE_DRIVER_LOW    0x090
-#define REG_QUEUE_DEVICE_LOW    0x0a0
-#define REG_CONFIG              0x100
 
 struct __attribute__((packed)) step {
     /* Bits 0-2: access width - 1; bit 3: write; bits 4-7: what the step does (enum kind). */

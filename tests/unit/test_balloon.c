@@ -12,6 +12,7 @@
 #include "devices/balloon.h"
 #include "devices/virtio.h"
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_mmio_regs.h"
 
 #define MEM      (128u << 20)
 #define QSIZE    128
@@ -20,23 +21,6 @@
 #define USED(q)  (DESC(q) + 0x2000u)
 #define BUF      0x100000u /* PFN arrays and statistics */
 #define PAGE     4096u
-
-#define REG_DEVICE_FEATURES     0x010
-#define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES     0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL           0x030
-#define REG_QUEUE_NUM           0x038
-#define REG_QUEUE_READY         0x044
-#define REG_QUEUE_NOTIFY        0x050
-#define REG_INTERRUPT_STATUS    0x060
-#define REG_INTERRUPT_ACK       0x064
-#define REG_STATUS              0x070
-#define REG_QUEUE_DESC_LOW      0x080
-#define REG_QUEUE_DRIVER_LOW    0x090
-#define REG_QUEUE_DEVICE_LOW    0x0a0
-#define REG_CONFIG_GENERATION   0x0fc
-#define REG_CONFIG              0x100
 
 #define F_STATS_VQ       1
 #define F_DEFLATE_ON_OOM 2

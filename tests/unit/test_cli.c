@@ -106,6 +106,9 @@ static void test_double_dash(void)
     CHECK(a.action == LSL_ACT_EXEC && !strcmp(a.argv[0], "--"));
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "-e", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--status", "--", "x", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--status", "--json", NULL}), 0);
+    CHECK(a.action == LSL_ACT_STATUS && a.json);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--json", NULL}), -EINVAL); /* --json goes with --status */
 }
 
 /* Item 6: usage errors. */

@@ -209,7 +209,16 @@ status_sessions() {
 	# LSL_VM_CPUS (above) over processors=; the guest's own memory numbers come from its balloon driver.
 	grep -q '^State: *running' <<<"$out" && grep -q '^Sessions: *1$' <<<"$out" && grep -q "^vCPUs: *$LSL_VM_CPUS\$" <<<"$out" &&
 		grep -Eq '^In the guest: [0-9]+ MiB used, [0-9]+ MiB cache, [0-9]+ MiB free of [1-9][0-9]* MiB$' <<<"$out" &&
-		grep -Eq '^Given back: +[0-9]+ MiB' <<<"$out" || { echo "status: $out"; return 1; }
+		grep -Eq '^Given back: +[0-9]+ MiB' <<<"$out" && grep -Eq '^Disks: +test [0-9.]+ GiB on the host' <<<"$out" ||
+		{ echo "status: $out"; return 1; }
+	# --json: the same for scripts.
+	lsl --status --json | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+assert d["state"] == "running" and d["vcpus"] == int(sys.argv[1]) and d["guest_total_bytes"] > 0, d
+assert d["host_rss_bytes"] > 0 and d["given_back_bytes"] >= 0 and "idle_reason" in d, d
+t = [x for x in d["disks"] if x["distribution"] == "test"]
+assert t and 0 < t[0]["allocated_bytes"] and t[0]["size_bytes"] > 0, d' "$LSL_VM_CPUS" ||
+		{ echo "status --json: $(lsl --status --json)"; return 1; }
 }
 signals_forwarded() {
 	# With pipes (no terminal to type ^C into) signals sent to lsl reach the command, which decides the status.

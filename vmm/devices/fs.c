@@ -75,6 +75,10 @@ struct fs_dev_counters {
     uint64_t parked, retries, dropped_by_reset, items_exhausted;
 };
 
+#define FS_WATCH_GAP_NS                                                                                      \
+    (20ull * 1000000) /* host events read at most this often (the dispatcher says why)                       \
+                       */
+
 struct fs_dev {
     struct virtio_dev vdev;
     struct fs_config config;
@@ -344,8 +348,18 @@ static void *dispatcher(void *opaque)
 {
     struct fs_dev *d = opaque;
     struct virtio_dev *v = &d->vdev;
+    uint64_t watch_read_ns = 0;
     for (;;) {
-        int watch = fs_server_watch_fd(d->srv);
+        /* Host events are read at most every FS_WATCH_GAP_NS: a guest writing a tree makes three events a
+         * file (ours, dropped at once), and waking for each one cost creating a file half again under
+         * emulation; a host change waits that much longer, the kernel's queue (16,384) is far. */
+        int watch = fs_server_watch_fd(d->srv), timeout = next_retry_ms(d);
+        uint64_t now = now_ns();
+        bool watch_due = watch >= 0 && now - watch_read_ns >= FS_WATCH_GAP_NS;
+        if (watch >= 0 && !watch_due) {
+            int gap = (int)((watch_read_ns + FS_WATCH_GAP_NS - now + 999999) / 1000000);
+            timeout = timeout < 0 || gap < timeout ? gap : timeout;
+        }
         struct pollfd p[5] = {
             {.fd = d->stop_fd, .events = POLLIN},
             {.fd = v->kick_fd[FS_Q_HIPRIO], .events = POLLIN},
@@ -353,14 +367,15 @@ static void *dispatcher(void *opaque)
             {.fd = d->wake_fd, .events = POLLIN},
             {.fd = watch, .events = POLLIN},
         };
-        int r = poll(p, watch >= 0 ? 5 : 4, next_retry_ms(d));
+        int r = poll(p, watch_due ? 5 : 4, timeout);
         if (r < 0 && errno != EINTR)
             break;
         if (p[0].revents)
             break;
         bool events = false;
-        if (watch >= 0 && p[4].revents) {
+        if (watch_due && p[4].revents) {
             fs_server_watch_read(d->srv);
+            watch_read_ns = now_ns();
             events = fs_server_events_waiting(d->srv);
         }
         for (unsigned q = 0; q < FS_NUM_QUEUES; q++)

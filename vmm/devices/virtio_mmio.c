@@ -8,6 +8,7 @@
  * still pays is the guest's InterruptStatus read and InterruptACK write per interrupt, which event-index
  * suppression keeps to one pair per batch. QEMU's microvm and Firecracker choose MMIO for the same reason. */
 #include "virtio_mmio.h"
+#include "virtio_mmio_regs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,31 +23,6 @@
 #include "macro.h"
 #include "size.h"
 #include "../x86/layout.h"
-
-#define REG_MAGIC               0x000
-#define REG_VERSION             0x004
-#define REG_DEVICE_ID           0x008
-#define REG_VENDOR_ID           0x00c
-#define REG_DEVICE_FEATURES     0x010
-#define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES     0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL           0x030
-#define REG_QUEUE_NUM_MAX       0x034
-#define REG_QUEUE_NUM           0x038
-#define REG_QUEUE_READY         0x044
-#define REG_QUEUE_NOTIFY        0x050
-#define REG_INTERRUPT_STATUS    0x060
-#define REG_INTERRUPT_ACK       0x064
-#define REG_STATUS              0x070
-#define REG_QUEUE_DESC_LOW      0x080
-#define REG_QUEUE_DESC_HIGH     0x084
-#define REG_QUEUE_DRIVER_LOW    0x090
-#define REG_QUEUE_DRIVER_HIGH   0x094
-#define REG_QUEUE_DEVICE_LOW    0x0a0
-#define REG_QUEUE_DEVICE_HIGH   0x0a4
-#define REG_CONFIG_GENERATION   0x0fc
-#define REG_CONFIG              0x100
 
 #define MMIO_MAGIC  0x74726976 /* "virt" */
 #define MMIO_VENDOR 0x4c534c00 /* "\0LSL" */
