@@ -75,9 +75,8 @@ struct fs_dev_counters {
     uint64_t parked, retries, dropped_by_reset, items_exhausted;
 };
 
-#define FS_WATCH_GAP_NS                                                                                      \
-    (20ull * 1000000) /* host events read at most this often (the dispatcher says why)                       \
-                       */
+/* Host events are read at most this often (the dispatcher says why). */
+#define FS_WATCH_GAP_NS (20ull * 1000000)
 
 struct fs_dev {
     struct virtio_dev vdev;
