@@ -11,6 +11,7 @@
  * and the guest's watchers see their own change twice (inotify names no sender). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,54 +390,63 @@ static void event_of(struct fs_server *s, struct fs_watch *w, uint64_t id, uint3
     pthread_mutex_unlock(&s->watch_lock);
 }
 
-/* fanotify's events: the directory by its handle, the name after it ("." the directory itself). */
+/* fanotify's events: the directory by its handle, the name after it ("." the directory itself). Records are
+ * 4-byte aligned at best (a name's length decides): every field is copied out, never read in place. */
+#define FID_HANDLE                                                                                           \
+    offsetof(struct fanotify_event_info_fid, handle) /* then handle_bytes, handle_type, bytes */
 static void read_marks(struct fs_server *s, struct fs_watch *w)
 {
-    _Alignas(struct fanotify_event_metadata) char buf[16384];
+    char buf[16384];
     for (;;) {
         ssize_t n = read(w->ffd, buf, sizeof(buf));
         if (n <= 0)
             return;
         for (ssize_t off = 0; off + (ssize_t)sizeof(struct fanotify_event_metadata) <= n;) {
-            const struct fanotify_event_metadata *md = (const void *)(buf + off);
-            if (md->event_len < sizeof(*md) || md->event_len > (size_t)(n - off))
+            struct fanotify_event_metadata md;
+            memcpy(&md, buf + off, sizeof(md));
+            if (md.event_len < sizeof(md) || md.event_len > (size_t)(n - off) ||
+                md.metadata_len > md.event_len)
                 break;
-            off += md->event_len;
-            if (md->mask & FAN_Q_OVERFLOW) {
+            const char *ev = buf + off, *end = ev + md.event_len;
+            off += md.event_len;
+            if (md.mask & FAN_Q_OVERFLOW) {
                 pthread_mutex_lock(&s->watch_lock);
                 w->overflow = true;
                 pthread_mutex_unlock(&s->watch_lock);
                 continue;
             }
-            if (md->pid == w->self)
+            if (md.pid == w->self)
                 continue; /* the guest's own change through us: its cache knows already */
-            const char *end = (const char *)md + md->event_len;
-            for (const char *p = (const char *)md + md->metadata_len;
-                 p + sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle) <= end;) {
-                const struct fanotify_event_info_fid *fid = (const void *)p;
-                if (fid->hdr.len < sizeof(*fid) || fid->hdr.len > (size_t)(end - p))
+            for (const char *p = ev + md.metadata_len; p + FID_HANDLE + 8 <= end;) {
+                struct fanotify_event_info_header hdr;
+                memcpy(&hdr, p, sizeof(hdr));
+                if (hdr.len < FID_HANDLE + 8 || hdr.len > (size_t)(end - p))
                     break;
-                p += fid->hdr.len;
-                if (fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
-                    fid->hdr.info_type != FAN_EVENT_INFO_TYPE_DFID)
+                const char *rec = p;
+                p += hdr.len;
+                if (hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
+                    hdr.info_type != FAN_EVENT_INFO_TYPE_DFID)
                     continue;
-                const struct file_handle *fh = (const void *)fid->handle;
-                size_t klen = sizeof(fid->fsid) + sizeof(int) + fh->handle_bytes;
-                const char *name = (const char *)fh->f_handle + fh->handle_bytes;
-                if (klen > FS_FH_MAX || name > p)
+                uint32_t hbytes;
+                int htype;
+                memcpy(&hbytes, rec + FID_HANDLE, sizeof(hbytes));
+                memcpy(&htype, rec + FID_HANDLE + 4, sizeof(htype));
+                const char *hdata = rec + FID_HANDLE + 8, *name = hdata + hbytes;
+                size_t klen = sizeof(__kernel_fsid_t) + sizeof(int) + hbytes;
+                if (hbytes > FS_FH_MAX || klen > FS_FH_MAX || name > p)
                     continue;
                 uint8_t key[FS_FH_MAX];
-                memcpy(key, &fid->fsid, sizeof(fid->fsid));
-                memcpy(key + sizeof(fid->fsid), &fh->handle_type, sizeof(int));
-                memcpy(key + sizeof(fid->fsid) + sizeof(int), fh->f_handle, fh->handle_bytes);
-                if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID || name == p ||
+                memcpy(key, rec + offsetof(struct fanotify_event_info_fid, fsid), sizeof(__kernel_fsid_t));
+                memcpy(key + sizeof(__kernel_fsid_t), &htype, sizeof(int));
+                memcpy(key + sizeof(__kernel_fsid_t) + sizeof(int), hdata, hbytes);
+                if (hdr.info_type == FAN_EVENT_INFO_TYPE_DFID || name == p ||
                     !memchr(name, 0, (size_t)(p - name)) || strcmp(name, ".") == 0)
                     name = "";
                 pthread_mutex_lock(&s->watch_lock);
                 const struct mark_slot *m = mark_find(w, key, (uint8_t)klen, false);
                 uint64_t id = m ? m->nodeid : 0;
                 pthread_mutex_unlock(&s->watch_lock);
-                event_of(s, w, id, (uint32_t)md->mask, name);
+                event_of(s, w, id, (uint32_t)md.mask, name);
                 break; /* one record names the place */
             }
         }
