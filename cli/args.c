@@ -47,9 +47,10 @@ void lsl_usage(FILE *f)
         "commands exit 0, or: %d unknown distribution, user or file, %d name or file already exists, %d bad "
         "or\n"
         "corrupt archive or image, %d checksum mismatch, %d download failed, %d the distribution is busy\n"
-        "(being exported), %d other failure. Bad arguments exit %d; --list --running with none running, 1.\n",
+        "(being exported), %d --resize below what its files need, %d other failure. Bad arguments exit %d;\n"
+        "--list --running with none running, 1.\n",
         LSL_EXIT_FAILURE, LSL_EXIT_NOT_FOUND, LSL_EXIT_EXISTS, LSL_EXIT_BAD_ARCHIVE, LSL_EXIT_CHECKSUM,
-        LSL_EXIT_DOWNLOAD, LSL_EXIT_BUSY, LSL_EXIT_FAILURE, LSL_EXIT_USAGE);
+        LSL_EXIT_DOWNLOAD, LSL_EXIT_BUSY, LSL_EXIT_TOO_SMALL, LSL_EXIT_FAILURE, LSL_EXIT_USAGE);
 }
 
 /* Options that take a value, in both spellings. */

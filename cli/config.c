@@ -47,6 +47,7 @@ void lsl_config_init(struct lsl_config *c)
         .share_gid = LSL_CONFIG_DEFAULT_SHARE_OWNER,
         .localhost_forwarding = true,
         .memory_reclaim = LSL_RECLAIM_GRADUAL,
+        .swap = -1,
     };
     char err[8];
     (void)lsl_hostshares_parse(LSL_HOSTSHARES_DEFAULT, &c->shares, err, sizeof(err));
@@ -59,7 +60,8 @@ void lsl_config_free(struct lsl_config *c)
     free(c->catalog);
     free(c->forward_ports);
     free(c->forward_exclude);
-    c->kernel = c->kernel_cmdline = c->catalog = c->forward_ports = c->forward_exclude = NULL;
+    free(c->swap_file);
+    c->kernel = c->kernel_cmdline = c->catalog = c->forward_ports = c->forward_exclude = c->swap_file = NULL;
 }
 
 static void set_string(char **slot, const char *value)
@@ -85,6 +87,8 @@ enum config_key {
     K_FORWARD_PORTS,
     K_FORWARD_EXCLUDE,
     K_RECLAIM,
+    K_SWAP,
+    K_SWAP_FILE,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -101,6 +105,8 @@ static const char *const key_names[K_COUNT] = {
     [K_FORWARD_PORTS] = "localhostForwardingPorts",
     [K_FORWARD_EXCLUDE] = "localhostForwardingExclude",
     [K_RECLAIM] = "autoMemoryReclaim",
+    [K_SWAP] = "swap",
+    [K_SWAP_FILE] = "swapFile",
 };
 
 struct config_parse {
@@ -193,14 +199,20 @@ static void config_on_key(void *user, int line, const char *section, const char 
             goto bad;
         c->processors = (unsigned)n;
         break;
-    case K_KERNEL: {
-        char *path = *value ? expand_home(value) : NULL;
+    case K_KERNEL:
+    case K_SWAP_FILE: {
+        char *path = *value ? expand_home(value) : NULL, **slot = k == K_KERNEL ? &c->kernel : &c->swap_file;
         if (*value && !path)
             goto bad;
-        free(c->kernel);
-        c->kernel = path;
+        free(*slot);
+        *slot = path;
         break;
     }
+    case K_SWAP:
+        if (parse_size(value, &size) < 0 || size > LSL_CONFIG_MAX_SWAP)
+            goto bad;
+        c->swap = (int64_t)size;
+        break;
     case K_CMDLINE:
         set_string(&c->kernel_cmdline, value);
         break;
@@ -338,6 +350,14 @@ void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn)
     }
     if ((e = getenv("LSL_KERNEL")) && *e)
         set_string(&c->kernel, e);
+}
+
+uint64_t lsl_config_swap_bytes(const struct lsl_config *c)
+{
+    if (c->swap >= 0)
+        return (uint64_t)c->swap;
+    uint64_t gb = 1ull << 30;
+    return (c->memory / 4 + gb - 1) / gb * gb;
 }
 
 long long lsl_config_idle_timeout_s(const struct lsl_config *c)

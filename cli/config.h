@@ -20,7 +20,8 @@
 #define LSL_CONFIG_DEFAULT_IDLE_TIMEOUT_MS 60000
 /* The owner of host files in the guest: the first user every distribution's setup makes (WSL's OOBE too). */
 #define LSL_CONFIG_DEFAULT_SHARE_OWNER 1000
-#define LSL_CONFIG_DEFAULT_VHD_SIZE    (1ull << 40) /* WSL's default: 1 TiB, sparse */
+#define LSL_CONFIG_DEFAULT_VHD_SIZE    (1ull << 40)  /* WSL's default: 1 TiB, sparse */
+#define LSL_CONFIG_MAX_SWAP            (16ull << 40) /* the swap header counts 2^32 pages */
 
 uint64_t lsl_config_default_memory(void);
 unsigned lsl_config_default_processors(void);
@@ -46,6 +47,11 @@ struct lsl_config {
     /* autoMemoryReclaim (WSL's key): gradual (default), dropCache or disabled, as proto/boot.h spells it */
     const char *memory_reclaim;
     char *forward_ports, *forward_exclude;
+    /* swap (WSL's key): the guest's swap size in bytes, 0 = none, -1 = WSL's default (a quarter of memory,
+     * rounded up to whole GB: lsl_config_swap_bytes); swapFile: where on the host, NULL = the state dir's
+     * swap.img. The file is sparse and emptied at every VM start. */
+    int64_t swap;
+    char *swap_file;
 };
 
 /* Defaults, no allocation. */
@@ -64,6 +70,8 @@ int lsl_config_parse_string(struct lsl_config *c, const char *text, const char *
 /* LSL_VM_MEMORY (size), LSL_VM_CPUS, LSL_VM_IDLE_TIMEOUT (seconds, negative = never) and LSL_KERNEL override
  * the file. Bad values warn and leave the file's value. */
 void lsl_config_apply_env(struct lsl_config *c, lsl_warn_fn warn);
+/* The swap size the VM gets: swap= or its default. */
+uint64_t lsl_config_swap_bytes(const struct lsl_config *c);
 /* The idle timeout as lsl-vmm --idle-timeout takes it: whole seconds (rounded up), -1 for never. */
 long long lsl_config_idle_timeout_s(const struct lsl_config *c);
 

@@ -15,6 +15,7 @@
 #define LSL_EXIT_CHECKSUM    6 /* a download's sha256 does not match the catalog */
 #define LSL_EXIT_DOWNLOAD    7 /* the download failed (network, HTTP error) */
 #define LSL_EXIT_BUSY        8 /* the distribution is being exported (or changed) by another lsl: try later */
+#define LSL_EXIT_TOO_SMALL   9 /* --resize below what the distribution's files need */
 
 /* --list --running with nothing running: 1, as wsl.exe's scripts expect (lsl's own codes start at 2). */
 #define LSL_EXIT_NONE_RUNNING 1

@@ -18,8 +18,9 @@
 #include "log.h"
 #include "macro.h"
 
-/* Runs a program with stdout and stderr going to /dev/null; returns its exit status or -errno. */
-static int run_quiet(char *const argv[])
+/* Runs a program with stderr going to /dev/null and stdout to out_fd (or /dev/null when it is -1); returns
+ * its exit status or -errno. */
+static int run_to(char *const argv[], int out_fd)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -28,7 +29,7 @@ static int run_quiet(char *const argv[])
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);
-            dup2(null, 1);
+            dup2(out_fd >= 0 ? out_fd : null, 1);
             dup2(null, 2);
         }
         signal(SIGPIPE, SIG_DFL);
@@ -44,6 +45,39 @@ static int run_quiet(char *const argv[])
     if (waitpid(pid, &st, 0) < 0)
         return -errno;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_quiet(char *const argv[])
+{
+    return run_to(argv, -1);
+}
+
+/* The smallest size resize2fs can shrink the file system in path to (its estimate, in bytes), or 0. */
+static uint64_t image_min_size(const char *path)
+{
+    char out[512] = "", *p;
+    uint8_t sb[4];
+    uint64_t blocks;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), pipefd[2];
+    /* ext4's superblock at 1024: s_log_block_size at 24 (block size 1024 << it, little-endian). */
+    bool ok = fd >= 0 && pread(fd, sb, sizeof(sb), 1024 + 24) == (ssize_t)sizeof(sb);
+    if (fd >= 0)
+        close(fd);
+    uint32_t log_bs = sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 | (uint32_t)sb[3] << 24;
+    if (!ok || log_bs > 6 || pipe2(pipefd, O_CLOEXEC) < 0)
+        return 0;
+    char *argv[] = {"resize2fs", "-P", (char *)path, NULL};
+    int r = run_to(argv, pipefd[1]); /* a few short lines: they fit the pipe */
+    close(pipefd[1]);
+    ssize_t n = r == 0 ? read(pipefd[0], out, sizeof(out) - 1) : -1;
+    close(pipefd[0]);
+    if (n <= 0)
+        return 0;
+    out[n] = 0;
+    if (!(p = strstr(out, "minimum size of the filesystem:")) ||
+        sscanf(strchr(p, ':') + 1, "%" SCNu64, &blocks) != 1)
+        return 0;
+    return blocks << (10 + log_bs);
 }
 
 int lsl_image_create(const char *path, uint64_t size, const char *label)
@@ -149,6 +183,12 @@ int lsl_image_resize(const char *path, uint64_t size)
     if (r != 0 && r != 1) {
         log_error("the file system in %s has errors e2fsck cannot fix unattended (e2fsck exit %d)", path, r);
         return -EIO;
+    }
+    uint64_t min = size < (uint64_t)st.st_size ? image_min_size(path) : 0;
+    if (size < min) {
+        log_error("cannot shrink to %" PRIu64 " MB: the files need %" PRIu64 " MB (disk too small for them)",
+                  size / 1000000, (min + 999999) / 1000000);
+        return -ENOSPC;
     }
     if (size > (uint64_t)st.st_size && truncate(path, (off_t)size) < 0)
         return log_errno(errno, "cannot grow %s", path);

@@ -19,7 +19,8 @@ int lsl_image_is_ext4(const char *path);
 int lsl_image_copy(const char *src, const char *dest);
 /* Takes group and other permissions off an image of ours that an older lsl made 0644. Quiet, best effort. */
 void lsl_image_make_private(const char *path);
-/* Grows or shrinks the file system and the file to size bytes (the image must not be in use). */
+/* Grows or shrinks the file system and the file to size bytes (the image must not be in use). -ENOSPC (said)
+ * when its files need more than size; the image is left as it was on any failure. */
 int lsl_image_resize(const char *path, uint64_t size);
 
 #endif

@@ -203,6 +203,21 @@ static void private_file(const char *path)
         (void)fchmod(fd, 0600);
 }
 
+/* swap=: the guest's swap area, a sparse file emptied first (what an earlier VM swapped out is nothing to
+ * keep, and nothing of it may be read back). False, said once, if it cannot be: the VM runs without swap. */
+static bool prepare_swap(const char *path, uint64_t size)
+{
+    struct stat st;
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fchmod(fd, 0600) < 0 ||
+        ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0) {
+        log_msg(LOG_WARN, "cannot use %s as the swap file (%s); the VM runs without swap", path,
+                fd >= 0 && !S_ISREG(st.st_mode) ? "not a regular file" : strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 /* Starts lsl-vmm --service detached from this terminal and session (double fork), logging to the state dir.
  */
 static int spawn_service(const struct lsl_paths *p)
@@ -222,33 +237,46 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(cpus, sizeof(cpus), "%u", c.processors);
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
-    /* 21 fixed words, --append, and a --share per host share (hostshares.h). */
-    const char *argv[21 + 2 + 2 * LSL_HOSTSHARES_MAX + 5 + 1] = {p->vmm,
-                                                                 "--service",
-                                                                 p->runtime,
-                                                                 "--idle-timeout",
-                                                                 idle,
-                                                                 "--kernel",
-                                                                 c.kernel ? c.kernel : p->kernel,
-                                                                 "--initrd",
-                                                                 p->initrd,
-                                                                 "--disk",
-                                                                 disk,
-                                                                 "--root",
-                                                                 "/dev/vda",
-                                                                 "--console-log",
-                                                                 console,
-                                                                 "--cpus",
-                                                                 cpus,
-                                                                 "--memory",
-                                                                 mem,
-                                                                 "--disk-slots",
-                                                                 slots};
+    /* 21 fixed words, the swap disk, --append, and a --share per host share (hostshares.h). */
+    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 5 + 1] = {p->vmm,
+                                                                     "--service",
+                                                                     p->runtime,
+                                                                     "--idle-timeout",
+                                                                     idle,
+                                                                     "--kernel",
+                                                                     c.kernel ? c.kernel : p->kernel,
+                                                                     "--initrd",
+                                                                     p->initrd,
+                                                                     "--disk",
+                                                                     disk,
+                                                                     "--root",
+                                                                     "/dev/vda",
+                                                                     "--console-log",
+                                                                     console,
+                                                                     "--cpus",
+                                                                     cpus,
+                                                                     "--memory",
+                                                                     mem,
+                                                                     "--disk-slots",
+                                                                     slots};
     int argc = 21;
-    /* autoMemoryReclaim goes to lsl-init; the user's kernelCommandLine after it (a key given twice there
-     * wins, as the kernel's last one does). */
+    /* The swap file is the second disk, /dev/vdb, after the system root. */
+    char swap[PATH_MAX];
+    uint64_t swap_size = lsl_config_swap_bytes(&c);
+    if (swap_size && (c.swap_file ? snprintf(swap, sizeof(swap), "%s", c.swap_file) >= (int)sizeof(swap)
+                                  : lsl_path_join(swap, p->state, "swap.img") < 0))
+        swap_size = 0;
+    if (swap_size && prepare_swap(swap, swap_size)) {
+        argv[argc++] = "--disk";
+        argv[argc++] = swap;
+    } else {
+        swap_size = 0;
+    }
+    /* autoMemoryReclaim and swap go to lsl-init; the user's kernelCommandLine after them (a key given twice
+     * there wins, as the kernel's last one does). */
     _cleanup_free_ char *append = NULL;
-    if (asprintf(&append, LSL_CMDLINE_RECLAIM "%s%s%s", c.memory_reclaim,
+    if (asprintf(&append, LSL_CMDLINE_RECLAIM "%s%s%s%s%s", c.memory_reclaim, swap_size ? " " : "",
+                 swap_size ? LSL_CMDLINE_SWAP "/dev/vdb" : "",
                  c.kernel_cmdline && *c.kernel_cmdline ? " " : "",
                  c.kernel_cmdline ? c.kernel_cmdline : "") < 0) {
         lsl_config_free(&c);

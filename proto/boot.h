@@ -15,6 +15,8 @@
 #define LSL_RECLAIM_GRADUAL   "gradual"
 #define LSL_RECLAIM_DROPCACHE "dropcache"
 #define LSL_RECLAIM_DISABLED  "disabled"
+/* swap= (~/.lslconfig): a disk lsl-init makes a swap area at every boot, e.g. /dev/vdb. Absent: no swap. */
+#define LSL_CMDLINE_SWAP "lsl.swap="
 /* The host's DNS search domains, comma-separated (lsl-vmm --net; each [A-Za-z0-9._-], at most 6). */
 #define LSL_CMDLINE_DNS_SEARCH "lsl.dns_search="
 

@@ -93,7 +93,9 @@ int lsl_verb_manage(const struct lsl_paths *p, struct lsl_args *a)
     bool was;
     if (lsl_distro_stop(p, d->name, d->id, &was) < 0)
         return LSL_EXIT_FAILURE;
-    if (a->resize)
-        return lsl_image_resize(d->image, size) < 0 ? LSL_EXIT_FAILURE : 0;
+    if (a->resize) {
+        int r = lsl_image_resize(d->image, size);
+        return r == -ENOSPC ? LSL_EXIT_TOO_SMALL : r < 0 ? LSL_EXIT_FAILURE : 0;
+    }
     return move(&reg, d, a->dir);
 }

@@ -13,6 +13,7 @@
 #include "poweroff.h"
 #include "proctitle.h"
 #include "reclaim.h"
+#include "swap.h"
 #include "root.h"
 #include "run.h"
 #include "share_watch.h"
@@ -30,6 +31,7 @@ struct config {
     char **argv;              /* decoded lsl.cmd=, NULL for none */
     bool agent;               /* lsl.agent=1 */
     enum lsl_reclaim reclaim; /* lsl.reclaim= */
+    char *swap;               /* lsl.swap=, NULL for none */
 };
 
 /* Benchmarks time the boot by this line, so it comes right after /proc and before anything slow. */
@@ -70,6 +72,8 @@ static int load_config(struct config *cfg)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_AGENT, &agent);
     if (r >= 0)
         r = lsl_cmdline_get(cmdline, LSL_CMDLINE_RECLAIM, &reclaim);
+    if (r >= 0)
+        r = lsl_cmdline_get(cmdline, LSL_CMDLINE_SWAP, &cfg->swap);
     if (r < 0) {
         r = lsl_log_errno(r, "cannot parse the kernel command line: %m");
         goto out;
@@ -155,6 +159,9 @@ int main(int argc, char **argv)
         status = LSL_INIT_EXIT_SETUP;
         goto shutdown;
     }
+    /* Before anything runs that could need it; a failure is logged and the guest goes on without swap. */
+    if (cfg.swap && *cfg.swap && (!cfg.root || strcmp(cfg.swap, cfg.root) != 0))
+        (void)lsl_swap_start(cfg.swap);
     /* A command keeps the one-shot behaviour (run it, power off) even with lsl.agent=1. */
     if (cfg.argv)
         status = lsl_run_command(cfg.argv);
@@ -166,5 +173,6 @@ int main(int argc, char **argv)
 shutdown:
     free(cfg.argv);
     free(cfg.root);
+    free(cfg.swap);
     lsl_poweroff(status);
 }

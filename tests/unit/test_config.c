@@ -101,6 +101,25 @@ static void test_defaults(void)
     CHECK(nwarnings == 1 && strstr(warnings[0], "invalid value 'sometimes' for automemoryreclaim"));
     CHECK(strcmp(c.memory_reclaim, "gradual") == 0);
     lsl_config_free(&c);
+    /* swap: WSL's default is a quarter of memory rounded up to whole GB; 0 turns it off; swapFile as kernel=.
+     */
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=6GB\n"), 0);
+    CHECK(c.swap == -1 && !c.swap_file && lsl_config_swap_bytes(&c) == 2ull << 30);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=1G\n"), 0);
+    CHECK_EQ(lsl_config_swap_bytes(&c), 1ull << 30);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nswap=0\nswapFile=~/sw.img\n"), 0);
+    CHECK(nwarnings == 0 && lsl_config_swap_bytes(&c) == 0);
+    CHECK(c.swap_file && strcmp(c.swap_file + strlen(c.swap_file) - 7, "/sw.img") == 0);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nswap=512MB\nswapfile=relative.img\n"), 0);
+    CHECK(nwarnings == 1 && strstr(warnings[0], "invalid value 'relative.img' for swapfile"));
+    CHECK(lsl_config_swap_bytes(&c) == 512ull << 20 && !c.swap_file);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nswap=lots\n"), 0);
+    CHECK(nwarnings == 1 && c.swap == -1);
+    lsl_config_free(&c);
 }
 
 static void test_unknown_warns(void)

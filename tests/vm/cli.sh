@@ -946,6 +946,46 @@ reclaim_gradual() {
 	[ "$read" -ge $((base + 200 * 1024)) ] || { echo "reading 256 MiB did not show on the host: ${base} -> ${read} KiB"; return 1; }
 	[ "$ms" -ge 0 ] && [ "$ms" -le 30000 ] || { echo "RSS not back within 64 MiB of ${base} KiB in 30 s: ${now} KiB"; return 1; }
 }
+thread_cpu() { # pid name-regex: ns of CPU the pid's threads so named have used (schedstat: guest mode too)
+	local t n sum=0
+	for t in /proc/$1/task/*; do
+		read -r n <"$t/comm" 2>/dev/null && [[ $n =~ $2 ]] || continue
+		read -r n _ <"$t/schedstat" && sum=$((sum + n))
+	done
+	echo $sum
+}
+vcpu_threads() {
+	# Each busy guest thread is a busy host thread, the vCPU's: two loops in the guest, both vCPU threads at
+	# work (on a one-CPU host they share it), the rest of the VMM near nothing.
+	local pid c0 c1 d0 d1 want=70
+	[ "$(nproc)" -ge 2 ] || want=35
+	lsl -- true || return 1
+	pid=$(lsl --status | awk '/^Service PID:/ {print $3}')
+	"$L" -- 'for i in 1 2; do timeout 12 sh -c "while :; do :; done" & done; wait' &
+	local job=$! t0
+	sleep 4
+	t0=$(date +%s%N) c0=$(thread_cpu "$pid" '^lsl-vcpu0$') c1=$(thread_cpu "$pid" '^lsl-vcpu1$')
+	sleep 5
+	d0=$(thread_cpu "$pid" '^lsl-vcpu0$') d1=$(thread_cpu "$pid" '^lsl-vcpu1$') t0=$(($(date +%s%N) - t0))
+	wait $job
+	d0=$(((d0 - c0) * 100 / t0)) d1=$(((d1 - c1) * 100 / t0))
+	echo "    two busy guest loops: vCPU threads at ${d0} % and ${d1} % of a host CPU ($(nproc) host CPUs)" >&9
+	[ "$d0" -ge $want ] && [ "$d1" -ge $want ] || { echo "vCPU threads at ${d0} % and ${d1} %, not ${want} % each"; return 1; }
+}
+idle_cpu() {
+	# An idle VM costs next to nothing: no thread of it polls. < 1 % of a CPU; 3 % under emulation, where each
+	# guest wake-up (a timer tick, ~20 a second across two vCPUs) costs ~0.5 ms of exits instead of ~20 us.
+	local pid t0 c max=1
+	[ "${LSL_IN_VMHOST:-}" != 1 ] || max=3
+	lsl -- true || return 1
+	pid=$(lsl --status | awk '/^Service PID:/ {print $3}')
+	sleep 8
+	t0=$(date +%s%N) c=$(thread_cpu "$pid" .)
+	sleep 10
+	c=$(($(thread_cpu "$pid" .) - c)) t0=$(($(date +%s%N) - t0))
+	echo "    idle VM over 10 s: $((c * 1000 / t0)) per mille of a host CPU" >&9
+	[ $((c * 100 / t0)) -lt $max ] || { echo "idle VM at $((c * 1000 / t0)) per mille of a host CPU"; return 1; }
+}
 automount_conf() {
 	mkdir -p "$HS/dir" || return 1
 	# root= and options: the shares under /win/, read-only; what a bind mount cannot carry is one warning.
@@ -982,6 +1022,36 @@ share_config() {
 	[ "$out" = "$(printf '/root\n0')" ] || { echo "hostShares off: '$out'"; return 1; }
 	expect_rc 0 lsl --shutdown && wait_stopped 30 # the next tests find the default again
 }
+swap_file() {
+	# swap= (default a quarter of memory, rounded up to whole GB: 1 GiB here): the guest swaps to a sparse
+	# host file, 0600, that holds what is swapped out and gives the space back once it is freed.
+	local f=$XDG_STATE_HOME/lsl/swap.img out held after i
+	out=$(lsl -- "awk '/^SwapTotal/ {print \$2}' /proc/meminfo") || return 1
+	[ "$out" = 1048572 ] || { echo "SwapTotal ${out} kB, not 1 GiB less its header page"; return 1; }
+	[ "$(stat -c %a "$f")" = 600 ] || { echo "$f is $(stat -c %a "$f")"; return 1; }
+	# 1.2 GiB in a tmpfs of a 1 GiB guest: a few hundred MiB of it must go to swap.
+	out=$(lsl --system -e sh -c 'mkdir -p /run/sw && mount -t tmpfs -o size=1300M sw /run/sw &&
+		dd if=/dev/zero of=/run/sw/f bs=1M count=1200 2>/dev/null && awk "/^Swap(Total|Free)/ {print \$2}" /proc/meminfo |
+		tr "\n" " "') || { echo "filling memory: $out"; return 1; }
+	held=$(du -k "$f" | cut -f1)
+	lsl --system -e sh -c 'rm /run/sw/f && umount /run/sw' || return 1
+	for i in $(seq 40); do
+		after=$(du -k "$f" | cut -f1)
+		[ "$after" -le $((held / 4)) ] && break
+		sleep 0.5
+	done
+	echo "    swap: SwapTotal/SwapFree with 1.2 GiB in tmpfs: $out kB; file ${held} KiB, then ${after} KiB $((i / 2)) s after the free" >&9
+	set -- $out
+	[ $(($1 - $2)) -ge 102400 ] && [ "$held" -ge 102400 ] || { echo "less than 100 MiB swapped: $out kB, file ${held} KiB"; return 1; }
+	[ "$after" -le $((held / 4)) ] || { echo "the swap file kept ${after} of ${held} KiB after the free"; return 1; }
+	# swap=0: none, from the next start on.
+	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
+	printf '[wsl2]\nswap = 0\n' >"$HOME/.lslconfig"
+	out=$(lsl -- "awk '/^SwapTotal/ {print \$2}' /proc/meminfo")
+	rm -f "$HOME/.lslconfig"
+	[ "$out" = 0 ] || { echo "swap=0: SwapTotal ${out} kB"; return 1; }
+	expect_rc 0 lsl --shutdown && wait_stopped 30
+}
 wslenv_paths() {
 	mkdir -p "$HS" || return 1
 	local out
@@ -990,7 +1060,7 @@ wslenv_paths() {
 }
 
 all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal
-	concurrent_20 cd_user_env locale_and_term shell_types clock_sync status_sessions signals_forwarded
+	concurrent_20 cd_user_env locale_and_term shell_types clock_sync status_sessions idle_cpu vcpu_threads signals_forwarded
 	killed_client_cleans_up malformed_input shutdown_force shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args background_child_returns many_groups umask_key fstab_mounts user_check
 	cgroup_nsdelegate etc_hostname activity_count net_names
@@ -998,5 +1068,5 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
 	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf
-	share_config wslenv_paths"
+	share_config swap_file wslenv_paths"
 run_suite "$@"

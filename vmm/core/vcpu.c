@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -133,6 +134,9 @@ int vcpu_start(struct vcpu *c)
     if (r)
         return -r; /* the caller stops the VM with the reason: one line */
     c->started = true;
+    char name[16]; /* top -H and --status's measurements find the vCPUs by it */
+    snprintf(name, sizeof(name), "lsl-vcpu%u", c->id);
+    pthread_setname_np(c->thread, name);
     return 0;
 }
 

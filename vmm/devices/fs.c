@@ -565,10 +565,13 @@ static int start_threads(struct fs_dev *d)
     int r = pthread_create(&d->thread, NULL, dispatcher, d);
     if (r == 0) {
         d->running = true;
+        pthread_setname_np(d->thread, "lsl-fs");
         pthread_mutex_lock(&d->qlock); /* workers find their index once this is filled in */
         for (unsigned i = 0; i < d->nworkers && r == 0; i++)
             if ((r = pthread_create(&d->workers[i], NULL, worker, d)))
                 d->nworkers = i;
+            else
+                pthread_setname_np(d->workers[i], "lsl-fs-worker");
         pthread_mutex_unlock(&d->qlock);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
