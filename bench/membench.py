@@ -6,6 +6,11 @@ virtio-balloon-device,free-page-reporting=on, same kernel, initramfs, root disk,
 guest: 2 GiB written to a tmpfs, then removed. Sampled on the host: the VMM process's RSS (guest RAM
 included) idle after boot, with the 2 GiB in use, and after the rm; the time until RSS is back within 64 MiB
 of idle (the issue's acceptance bound) and RSS 5 s after the rm. Medians of N runs.
+
+With --build-disk (bench/membench-prep.sh): a build in each guest, gcc -O2 compiling lsl-init's 43 sources from
+a read-only disk: RSS idle, at its peak during the build, when it ends and 60 s later, and the build's time;
+lsl-vmm once with each autoMemoryReclaim policy (lsl.reclaim=, guest/init/reclaim.c), QEMU without one (what
+a guest without lsl-init's policy keeps). What a policy costs a build is its time against disabled.
 """
 import argparse
 import os
@@ -18,6 +23,12 @@ import time
 GUEST = ("mount -t tmpfs -o size={tmp}M t /mnt && echo mem-base && sleep 10 && "
          "dd if=/dev/zero of=/mnt/f bs=1M count={mib} 2>/dev/null && echo mem-full && sleep 6 && "
          "rm /mnt/f && echo mem-freed && sleep 600")
+
+BUILD = ("mount -t tmpfs -o size=256M t /mnt && echo mem-base && sleep 10 && echo build-start && cd /src && "
+         "for f in guest/*/*.c proto/*.c; do TMPDIR=/mnt gcc -std=gnu17 -D_GNU_SOURCE -O2 -pipe -nostdinc "
+         "-B{gccinc}/../ -isystem {gccinc} -isystem /usr/include/x86_64-linux-musl -Iproto -Iguest/init -Iguest/agent "
+         "-Iguest/distro -c $f -o /mnt/${{f##*/}}.o || exit 1; done && echo build-done && sleep 600")
+BUILD_AFTER_S = 60  # past gradual's full drop after 30 s idle, and its reporting
 
 
 def rss_kib(pid):
@@ -76,6 +87,44 @@ def run_once(cmd, log, timeout):
         p.wait()
 
 
+def marker_times(log, markers, p, deadline):
+    """Host times at which each marker showed up in the console log, polled every 50 ms; the RSS peak
+    between the first and the last."""
+    seen, peak = {}, 0
+    while len(seen) < len(markers) and time.time() < deadline and p.poll() is None:
+        try:
+            with open(log, "rb") as f:
+                text = f.read()
+        except OSError:
+            text = b""
+        for m in markers:
+            if m not in seen and m in text:
+                seen[m] = time.time()
+        if markers[0] in seen:
+            peak = max(peak, rss_kib(p.pid))
+        time.sleep(0.05)
+    if len(seen) < len(markers):
+        raise RuntimeError("the guest build did not finish: " + ", ".join(m.decode() for m in markers if m not in seen))
+    return seen, peak
+
+
+def build_once(cmd, log, timeout):
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        end = time.time() + timeout
+        if not wait_for(log, b"mem-base", p, end):
+            raise RuntimeError("the guest never started: " + " ".join(cmd[:2]))
+        time.sleep(6)
+        base = rss_kib(p.pid)
+        seen, peak = marker_times(log, [b"build-start", b"build-done"], p, end)
+        done = rss_kib(p.pid)
+        time.sleep(BUILD_AFTER_S)
+        return base, peak, done, rss_kib(p.pid), seen[b"build-done"] - seen[b"build-start"]
+    finally:
+        p.kill()
+        p.wait()
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -92,33 +141,53 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--work", default="/tmp/lsl-membench")
+    ap.add_argument("--build-disk", help="bench/membench-prep.sh's image: adds the build workload")
+    ap.add_argument("--build-runs", type=int, default=1)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     script = GUEST.format(tmp=a.mib + 64, mib=a.mib)
     qemu_bin = shutil.which("qemu-system-x86_64")
+
+    def command(name, script, log, disk, reclaim=None):
+        if name == "lsl-vmm":
+            return [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", "1",
+                    "--disk", disk + ",ro", "--root", "/dev/vda", "--console-log", log] + \
+                (["--append", "lsl.reclaim=" + reclaim] if reclaim else []) + ["--", "/bin/sh", "-c", script]
+        hexcmd = "".join(s.encode().hex() + "00" for s in ["/bin/sh", "-c", script])
+        append = f"console=ttyS0 quiet panic=-1 lsl.root=/dev/vda lsl.rootflags=ro lsl.cmd={hexcmd}"
+        return [qemu_bin, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(a.memory),
+                "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+                "-serial", "file:" + log, "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
+                "-drive", f"id=root,file={disk},format=raw,if=none,readonly=on",
+                "-device", "virtio-blk-device,drive=root",
+                "-device", "virtio-balloon-device,free-page-reporting=on"]
+
+    def fresh_log(tag):
+        log = os.path.join(a.work, tag + ".log")
+        if os.path.exists(log):
+            os.unlink(log)
+        return log
+
     results = {}
     for name in ("lsl-vmm", "qemu"):
         rows = []
         for i in range(a.runs):
-            log = os.path.join(a.work, f"{name}-{i}.log")
-            if os.path.exists(log):
-                os.unlink(log)
-            if name == "lsl-vmm":
-                cmd = [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", "1",
-                       "--disk", a.disk + ",ro", "--root", "/dev/vda", "--console-log", log, "--",
-                       "/bin/sh", "-c", script]
-            else:
-                hexcmd = "".join(s.encode().hex() + "00" for s in ["/bin/sh", "-c", script])
-                append = f"console=ttyS0 quiet panic=-1 lsl.root=/dev/vda lsl.rootflags=ro lsl.cmd={hexcmd}"
-                cmd = [qemu_bin, "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-m", str(a.memory),
-                       "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-                       "-serial", "file:" + log, "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
-                       "-drive", f"id=root,file={a.disk},format=raw,if=none,readonly=on",
-                       "-device", "virtio-blk-device,drive=root",
-                       "-device", "virtio-balloon-device,free-page-reporting=on"]
-            rows.append(run_once(cmd, log, a.timeout))
+            log = fresh_log(f"{name}-{i}")
+            rows.append(run_once(command(name, script, log, a.disk), log, a.timeout))
             print(f"  {name} run {i + 1}: {rows[-1]}", file=sys.stderr)
         results[name] = rows
+    builds = {}
+    if a.build_disk:
+        gccinc = subprocess.run(["gcc", "-print-file-name=include"], capture_output=True, text=True).stdout.strip()
+        bscript = BUILD.format(gccinc=gccinc)
+        for name, reclaim in (("lsl-vmm", "gradual"), ("lsl-vmm", "dropcache"), ("lsl-vmm", "disabled"),
+                              ("qemu", None)):
+            rows = []
+            for i in range(a.build_runs):
+                log = fresh_log(f"build-{name}-{reclaim}-{i}")
+                rows.append(build_once(command(name, bscript, log, a.build_disk, reclaim), log, a.timeout))
+                print(f"  build {name} {reclaim or ''} run {i + 1}: {rows[-1]}", file=sys.stderr)
+            builds[f"{name} {reclaim}" if reclaim else name] = rows
 
     print(f"Memory benchmark: the guest writes {a.mib} MiB to a tmpfs and removes it; {a.memory} MiB, 1 vCPU guests, "
           f"same kernel, medians of {a.runs}")
@@ -138,6 +207,21 @@ def main():
     never = sum(1 for r in results["lsl-vmm"] if r[3] is None)
     if never:
         print(f"(lsl-vmm: {never} of {a.runs} runs not back within 64 MiB in 60 s)")
+    if not builds:
+        return
+    print()
+    print(f"Build: gcc -O2 -c of lsl-init's 43 sources (read-only disk, objects to a tmpfs); lsl-vmm with each "
+          f"autoMemoryReclaim policy, QEMU without one; medians of {a.build_runs}")
+    names = list(builds)
+    print(f"{'metric':<36}" + "".join(f"{n:>20}" for n in names))
+    labels = ("RSS idle after boot (MiB)", "RSS peak during the build (MiB)", "RSS when the build ends (MiB)",
+              f"RSS {BUILD_AFTER_S} s after it (MiB)", "build time (s)")
+    for i, label in enumerate(labels):
+        cells = [med([r[i] for r in builds[n]]) for n in names]
+        print(f"{label:<36}" + "".join(f"{(c / 1024 if i < 4 else c):>20.{0 if i < 4 else 1}f}" for c in cells))
+    off = med([r[4] for r in builds["lsl-vmm disabled"]])
+    for n in ("lsl-vmm gradual", "lsl-vmm dropcache"):
+        print(f"{n}: build time {med([r[4] for r in builds[n]]) / off:.2f}x disabled's")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ jobs=(
 		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_NET_RUNS:-3}")"
 	"$(job forwarding python3 "$root/bench/fwdbench.py" --lsl "$LSL_BUILD/cli/lsl" \
 		--disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_FWD_RUNS:-20}")"
+	# The build workload's disk (gcc and lsl-init's sources, bench/membench-prep.sh) is made here, not under TCG.
 	"$(job memory python3 "$root/bench/membench.py" --vmm "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vmlinux" \
-		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_MEM_RUNS:-3}")"
+		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_MEM_RUNS:-3}" \
+		--build-disk "$(bash "$root/bench/membench-prep.sh" "$LSL_BUILD")" --build-runs "${LSL_BENCH_BUILD_RUNS:-1}")"
 )
 # The file sharing benchmark (issue 14): its kernel is lsl's plus 9p for QEMU's peer, its tools, disk and kernel
 # tree are made here (bench/fsbench-prep.sh), only when LSL_BENCH_ONLY does not leave it out. Sizes for a sane

@@ -31,6 +31,7 @@ struct config {
     char **argv;              /* decoded lsl.cmd=, NULL for none */
     bool agent;               /* lsl.agent=1 */
     enum lsl_reclaim reclaim; /* lsl.reclaim= */
+    bool reclaim_given;       /* a one-shot command gets the policy only when asked (benchmarks) */
     char *swap;               /* lsl.swap=, NULL for none */
 };
 
@@ -101,6 +102,7 @@ static int load_config(struct config *cfg)
                      LSL_RECLAIM_GRADUAL, LSL_RECLAIM_DROPCACHE, LSL_RECLAIM_DISABLED);
         cfg->reclaim = LSL_RECLAIM_POLICY_GRADUAL;
     }
+    cfg->reclaim_given = reclaim != NULL;
     if (cmd) {
         r = lsl_hex_argv_decode(cmd, &cfg->argv);
         if (r == -EINVAL)
@@ -163,8 +165,11 @@ int main(int argc, char **argv)
     if (cfg.swap && *cfg.swap && (!cfg.root || strcmp(cfg.swap, cfg.root) != 0))
         (void)lsl_swap_start(cfg.swap);
     /* A command keeps the one-shot behaviour (run it, power off) even with lsl.agent=1. */
-    if (cfg.argv)
+    if (cfg.argv) {
+        if (cfg.reclaim_given)
+            (void)lsl_reclaim_start(cfg.reclaim);
         status = lsl_run_command(cfg.argv);
+    }
     else if (cfg.agent) {
         (void)lsl_reclaim_start(cfg.reclaim); /* the service's VM: memory flows back to the host */
         status = lsl_agent_serve();
