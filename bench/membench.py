@@ -13,6 +13,7 @@ lsl-vmm once with each autoMemoryReclaim policy (lsl.reclaim=, guest/init/reclai
 a guest without lsl-init's policy keeps). What a policy costs a build is its time against disabled.
 """
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -56,14 +57,23 @@ def wait_for(log, marker, p, deadline):
     return False
 
 
-def run_once(cmd, log, timeout):
+@contextlib.contextmanager
+def guest(cmd, log, timeout):
+    """The VMM started on cmd, once its guest is up and settled: (process, deadline, idle RSS in KiB)."""
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         end = time.time() + timeout
         if not wait_for(log, b"mem-base", p, end):
             raise RuntimeError("the guest never started: " + " ".join(cmd[:2]))
         time.sleep(6)
-        base = rss_kib(p.pid)
+        yield p, end, rss_kib(p.pid)
+    finally:
+        p.kill()
+        p.wait()
+
+
+def run_once(cmd, log, timeout):
+    with guest(cmd, log, timeout) as (p, end, base):
         if not wait_for(log, b"mem-full", p, end):
             raise RuntimeError("the guest never filled its tmpfs")
         time.sleep(2)
@@ -82,9 +92,6 @@ def run_once(cmd, log, timeout):
                 break
             time.sleep(0.05)
         return base, full, at5 if at5 is not None else rss_kib(p.pid), back
-    finally:
-        p.kill()
-        p.wait()
 
 
 def marker_times(log, markers, p, deadline):
@@ -109,20 +116,11 @@ def marker_times(log, markers, p, deadline):
 
 
 def build_once(cmd, log, timeout):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        end = time.time() + timeout
-        if not wait_for(log, b"mem-base", p, end):
-            raise RuntimeError("the guest never started: " + " ".join(cmd[:2]))
-        time.sleep(6)
-        base = rss_kib(p.pid)
+    with guest(cmd, log, timeout) as (p, end, base):
         seen, peak = marker_times(log, [b"build-start", b"build-done"], p, end)
         done = rss_kib(p.pid)
         time.sleep(BUILD_AFTER_S)
         return base, peak, done, rss_kib(p.pid), seen[b"build-done"] - seen[b"build-start"]
-    finally:
-        p.kill()
-        p.wait()
 
 
 def med(values):

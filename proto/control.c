@@ -13,9 +13,12 @@
 static const struct {
     const char *name;
     unsigned nargs; /* attach's second argument is the rest of the line */
+    bool number;    /* the argument is a count (balloon), not a disk id */
 } verbs[] = {
-    [LSL_CTL_STATUS] = {"status", 0}, [LSL_CTL_SHUTDOWN] = {"shutdown", 0}, [LSL_CTL_CLOCK] = {"clock", 0},
-    [LSL_CTL_ATTACH] = {"attach", 2}, [LSL_CTL_DETACH] = {"detach", 1},     [LSL_CTL_DISKS] = {"disks", 0},
+    [LSL_CTL_STATUS] = {"status", 0},         [LSL_CTL_SHUTDOWN] = {"shutdown", 0},
+    [LSL_CTL_CLOCK] = {"clock", 0},           [LSL_CTL_ATTACH] = {"attach", 2},
+    [LSL_CTL_DETACH] = {"detach", 1},         [LSL_CTL_DISKS] = {"disks", 0},
+    [LSL_CTL_BALLOON] = {"balloon", 1, true},
 };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -30,20 +33,20 @@ int lsl_ctl_format(const struct lsl_ctl_request *r, char *buf, size_t len)
 
     if ((unsigned)r->verb >= NVERBS)
         return -EINVAL;
-    switch (verbs[r->verb].nargs) {
-    case 0:
+    if (verbs[r->verb].number) {
+        if (r->mib > LSL_CTL_BALLOON_MAX_MIB)
+            return -EINVAL;
+        n = snprintf(buf, len, "%s %" PRIu32 "\n", verbs[r->verb].name, r->mib);
+    } else if (verbs[r->verb].nargs == 0) {
         n = snprintf(buf, len, "%s\n", verbs[r->verb].name);
-        break;
-    case 1:
+    } else if (verbs[r->verb].nargs == 1) {
         if (!r->id || !lsl_disk_id_valid(r->id))
             return -EINVAL;
         n = snprintf(buf, len, "%s %s\n", verbs[r->verb].name, r->id);
-        break;
-    default:
+    } else {
         if (!r->id || !lsl_disk_id_valid(r->id) || !path_ok(r->path))
             return -EINVAL;
         n = snprintf(buf, len, "%s %s %s\n", verbs[r->verb].name, r->id, r->path);
-        break;
     }
     if (n < 0 || (size_t)n >= len || (size_t)n > LSL_CONTROL_LINE_MAX)
         return -ENAMETOOLONG;
@@ -67,6 +70,17 @@ int lsl_ctl_parse(char *line, struct lsl_ctl_request *r, const char **why)
     if (verbs[v].nargs == 0) {
         *why = "this request takes no arguments";
         return args ? -EINVAL : 0;
+    }
+    if (verbs[v].number) {
+        /* Plain decimal only (no sign, no leading zero): the line formats back to itself. */
+        const char *d = args ? args + 1 : "";
+        size_t nd = strspn(d, "0123456789");
+        *why = "usage: balloon MIB (0 to 16777216)";
+        if (nd == 0 || nd > 8 || d[nd] || (d[0] == '0' && nd > 1) ||
+            strtoul(d, NULL, 10) > LSL_CTL_BALLOON_MAX_MIB)
+            return -EINVAL;
+        r->mib = (uint32_t)strtoul(d, NULL, 10);
+        return 0;
     }
     *why = verbs[v].nargs == 1 ? "usage: detach ID" : "usage: attach ID PATH";
     if (!args || !args[1])

@@ -30,12 +30,16 @@ enum lsl_ctl_verb {
     LSL_CTL_ATTACH,   /* ID PATH -> "ok SLOT": the image at PATH (absolute) in a free disk slot, serial ID */
     LSL_CTL_DETACH,   /* ID -> ok */
     LSL_CTL_DISKS,    /* -> ok, then one "SLOT ID PATH" line per attached disk */
+    LSL_CTL_BALLOON,  /* MIB -> ok: the guest hands MIB MiB to the balloon (0: takes it all back) */
 };
+/* The most a balloon request names (MiB, 16 TiB); the service clamps it to the guest's RAM. */
+#define LSL_CTL_BALLOON_MAX_MIB (1u << 24)
 
 struct lsl_ctl_request {
     enum lsl_ctl_verb verb;
     const char *id;   /* attach, detach: a disk id (lsl_disk_id_valid) */
     const char *path; /* attach: an absolute path without newlines (it may hold spaces) */
+    uint32_t mib;     /* balloon: 0 to LSL_CTL_BALLOON_MAX_MIB, written in plain decimal */
 };
 
 /* Writes the request line (newline included) into buf. Returns its length, -EINVAL for arguments the verb
@@ -82,6 +86,11 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 #define LSL_CTL_KEY_GUEST_AGE       "guest_stats_age_ms"
 #define LSL_CTL_KEY_GIVEN_BACK      "given_back_bytes"
 #define LSL_CTL_KEY_CPU_MS          "cpu_time_ms"
+/* The balloon: what the host asked the guest to hold in it and what it holds (bytes), and why it asked:
+ * "request" (a balloon request), "pressure" (the host ran short of memory), "none". */
+#define LSL_CTL_KEY_BALLOON_TARGET "balloon_target_bytes"
+#define LSL_CTL_KEY_BALLOON_HELD   "balloon_bytes"
+#define LSL_CTL_KEY_BALLOON_WHY    "balloon_reason"
 /* One "KEY VALUE" line of a reply body. */
 void lsl_ctl_put(FILE *out, const char *key, const char *value_fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -150,6 +150,8 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
             {LSL_CTL_KEY_GUEST_FREE, "guest_free_bytes"},
             {LSL_CTL_KEY_GUEST_CACHE, "guest_cache_bytes"},
             {LSL_CTL_KEY_GIVEN_BACK, "given_back_bytes"},
+            {LSL_CTL_KEY_BALLOON_HELD, "balloon_bytes"},
+            {LSL_CTL_KEY_BALLOON_TARGET, "balloon_target_bytes"},
             {LSL_CTL_KEY_CPU_MS, "host_cpu_ms"},
             {LSL_CTL_KEY_SESSIONS, "sessions"},
             {LSL_CTL_KEY_IDLE_TIMEOUT_S, "idle_timeout_s"},
@@ -160,6 +162,8 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
             json_num(o, body, keys[i][0], keys[i][1]);
         if (lsl_ctl_field(body, LSL_CTL_KEY_IDLE_REASON, text, sizeof(text)))
             json_object_object_add(o, "idle_reason", json_object_new_string(text));
+        if (lsl_ctl_field(body, LSL_CTL_KEY_BALLOON_WHY, text, sizeof(text)))
+            json_object_object_add(o, "balloon_reason", json_object_new_string(text));
         if (lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES, text, sizeof(text))) {
             /* "NAME=N NAME=N": per distribution, the processes its sessions left running */
             json_object *procs = json_object_new_object();
@@ -258,6 +262,15 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
     if (lsl_ctl_field(body, LSL_CTL_KEY_GIVEN_BACK, NULL, 0))
         printf("Given back:   %lld MiB to the host so far (memory the guest freed)\n",
                field(body, LSL_CTL_KEY_GIVEN_BACK) >> 20);
+    /* The balloon only when it holds or is asked for something: the host ran short, or a balloon request. */
+    char why[16] = "";
+    if (lsl_ctl_field(body, LSL_CTL_KEY_BALLOON_WHY, why, sizeof(why)) &&
+        (strcmp(why, "none") || field(body, LSL_CTL_KEY_BALLOON_HELD)))
+        printf("Balloon:      %lld MiB taken from the guest, %lld MiB asked (%s)\n",
+               field(body, LSL_CTL_KEY_BALLOON_HELD) >> 20, field(body, LSL_CTL_KEY_BALLOON_TARGET) >> 20,
+               !strcmp(why, "pressure")  ? "the host is short of memory"
+               : !strcmp(why, "request") ? "a balloon request"
+                                         : "being given back");
     if (lsl_ctl_field(body, LSL_CTL_KEY_CPU_MS, NULL, 0))
         printf("Host CPU:     %.1fs\n", (double)field(body, LSL_CTL_KEY_CPU_MS) / 1000);
     printf("Sessions:     %lld\n", field(body, LSL_CTL_KEY_SESSIONS));

@@ -98,9 +98,38 @@ static void test_control(void)
     r = (struct lsl_ctl_request){.verb = LSL_CTL_STATUS};
     CHECK_EQ(lsl_ctl_format(&r, line, 4), -ENAMETOOLONG);
 
-    static const char *const refused[] = {"",           "stat",          "status x", "attach",
-                                          "attach id",  "attach id rel", "detach",   "detach a/b",
-                                          "attach  /x", "shutdown now"};
+    /* balloon: plain decimal MiB, 0 to 16 TiB. */
+    r = (struct lsl_ctl_request){.verb = LSL_CTL_BALLOON, .mib = 512};
+    n = lsl_ctl_format(&r, buf, sizeof(buf));
+    CHECK(n > 0 && !strcmp(buf, "balloon 512\n"));
+    buf[n - 1] = '\0';
+    CHECK(lsl_ctl_parse(buf, &p, &why) == 0 && p.verb == LSL_CTL_BALLOON && p.mib == 512);
+    snprintf(line, sizeof(line), "balloon 0");
+    CHECK(lsl_ctl_parse(line, &p, &why) == 0 && p.mib == 0);
+    snprintf(line, sizeof(line), "balloon %u", LSL_CTL_BALLOON_MAX_MIB);
+    CHECK(lsl_ctl_parse(line, &p, &why) == 0 && p.mib == LSL_CTL_BALLOON_MAX_MIB);
+    r.mib = LSL_CTL_BALLOON_MAX_MIB + 1;
+    CHECK_EQ(lsl_ctl_format(&r, buf, sizeof(buf)), -EINVAL);
+
+    static const char *const refused[] = {"",
+                                          "stat",
+                                          "status x",
+                                          "attach",
+                                          "attach id",
+                                          "attach id rel",
+                                          "detach",
+                                          "detach a/b",
+                                          "attach  /x",
+                                          "shutdown now",
+                                          "balloon",
+                                          "balloon -1",
+                                          "balloon 012",
+                                          "balloon 16777217",
+                                          "balloon 1 2",
+                                          "balloon x",
+                                          "balloon 1x",
+                                          "balloon ",
+                                          "balloon +5"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         snprintf(line, sizeof(line), "%s", refused[i]);
         CHECK_EQ(lsl_ctl_parse(line, &p, &why), -EINVAL);

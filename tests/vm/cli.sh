@@ -1022,6 +1022,50 @@ share_config() {
 	[ "$out" = "$(printf '/root\n0')" ] || { echo "hostShares off: '$out'"; return 1; }
 	expect_rc 0 lsl --shutdown && wait_stopped 30 # the next tests find the default again
 }
+control() { # request line: the service's reply (proto/control.h)
+	python3 - "$XDG_RUNTIME_DIR/lsl/control" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(b"".join(iter(lambda: s.recv(4096), b"")).decode(), end="")
+PY
+}
+status_num() { lsl --status --json | python3 -c "import json, sys; print(json.load(sys.stdin).get('$1', -1))"; }
+wait_balloon() { # -ge|-le MiB seconds: until the MiB the balloon holds pass that test
+	local i held
+	for ((i = 0; i < $3 * 2; i++)); do
+		held=$(($(status_num balloon_bytes) >> 20))
+		test "$held" "$1" "$2" && return 0
+		sleep 0.5
+	done
+	echo "the balloon holds ${held} MiB after $3 s, not $1 $2"
+	return 1
+}
+balloon_request() {
+	# A balloon request takes guest memory (the guest sees it gone), the guest takes some back when it runs out
+	# (deflate on OOM, no process killed), and "balloon 0" gives it all back. No swap here: with swap the guest
+	# would swap before it ran out.
+	local before after out
+	lsl --system -e swapoff /dev/vdb || return 1
+	before=$(lsl -- "awk '/^MemAvailable/ {print \$2}' /proc/meminfo")
+	[ "$(control 'balloon 400')" = ok ] || return 1
+	wait_balloon -ge 390 30 || return 1
+	after=$(lsl -- "awk '/^MemAvailable/ {print \$2}' /proc/meminfo")
+	lsl --status | grep -q '^Balloon: .* (a balloon request)$' || { echo "status: $(lsl --status)"; return 1; }
+	[ $((before - after)) -ge $((350 * 1024)) ] || { echo "MemAvailable ${before} -> ${after} kB with 400 MiB ballooned"; return 1; }
+	# 700 MiB of tmpfs in what is left of 1 GiB: the driver gives pages back as the guest runs out.
+	out=$(lsl --system -e sh -c 'mkdir -p /run/oom && mount -t tmpfs -o size=800M oom /run/oom &&
+		dd if=/dev/zero of=/run/oom/f bs=1M count=700 2>&1 | tail -n 1; rm -f /run/oom/f; umount /run/oom') ||
+		{ echo "filling the guest: $out"; return 1; }
+	local held=$(($(status_num balloon_bytes) >> 20))
+	echo "    balloon: MemAvailable ${before} -> ${after} kB with 400 MiB asked; ${held} MiB held after the guest filled 700 MiB" >&9
+	[ "$held" -lt 390 ] || { echo "the balloon did not deflate when the guest ran out: ${held} MiB"; return 1; }
+	lsl -- 'dmesg | grep -i "out of memory: killed"' && { echo "the guest killed a process"; return 1; }
+	[ "$(control 'balloon 0')" = ok ] && wait_balloon -le 0 30 || return 1
+	[ "$(control 'balloon 99999999')" = "error usage: balloon MIB (0 to 16777216)" ] || { echo "a bad request: $(control 'balloon 99999999')"; return 1; }
+	expect_rc 0 lsl --shutdown && wait_stopped 30 # swap again for the next tests
+}
 swap_file() {
 	# swap= (default a quarter of memory, rounded up to whole GB: 1 GiB here): the guest swaps to a sparse
 	# host file, 0600, that holds what is swapped out and gives the space back once it is freed.
@@ -1068,5 +1112,5 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
 	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf
-	share_config swap_file wslenv_paths"
+	share_config swap_file balloon_request wslenv_paths"
 run_suite "$@"

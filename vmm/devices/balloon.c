@@ -260,10 +260,8 @@ static void stats_pop(struct balloon *b)
             return;
         }
     } while (virtq_arm_notify(vq));
-    if (pushed && virtq_should_signal(vq)) {
-        vdev->stats.interrupts++;
-        vdev->interrupt(vdev, VIRTIO_INT_VRING);
-    }
+    if (pushed)
+        virtio_dev_signal(vdev, vq);
 }
 
 static void balloon_notify(struct virtio_dev *vdev, uint16_t q)
@@ -363,10 +361,7 @@ void balloon_request_stats(struct balloon *b)
     if (b->stats_held && !vdev->broken && (vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready) {
         b->stats_held = false;
         virtq_push(vq, b->stats_head, 0);
-        if (virtq_should_signal(vq)) {
-            vdev->stats.interrupts++;
-            vdev->interrupt(vdev, VIRTIO_INT_VRING);
-        }
+        virtio_dev_signal(vdev, vq);
     }
     pthread_mutex_unlock(&vdev->lock);
 }

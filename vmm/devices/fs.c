@@ -173,10 +173,8 @@ static void complete(struct fs_dev *d, struct fs_item *it, uint32_t len, bool si
         virtq_push(&v->vq[it->queue], it->head, len);
         v->stats.requests++;
         v->stats.bytes_in += len;
-        if (signal && virtq_should_signal(&v->vq[it->queue])) {
-            v->stats.interrupts++;
-            v->interrupt(v, VIRTIO_INT_VRING);
-        }
+        if (signal)
+            virtio_dev_signal(v, &v->vq[it->queue]);
     } else {
         d->stats.dropped_by_reset++;
     }
@@ -188,10 +186,8 @@ static void signal_queue(struct fs_dev *d, unsigned q)
 {
     struct virtio_dev *v = &d->vdev;
     pthread_mutex_lock(&v->lock);
-    if (queue_live(v, q) && virtq_should_signal(&v->vq[q])) {
-        v->stats.interrupts++;
-        v->interrupt(v, VIRTIO_INT_VRING);
-    }
+    if (queue_live(v, q))
+        virtio_dev_signal(v, &v->vq[q]);
     pthread_mutex_unlock(&v->lock);
 }
 

@@ -125,11 +125,7 @@ static bool queue_live(const struct net *n, unsigned q)
 
 static void signal_guest(struct net *n, unsigned q)
 {
-    struct virtio_dev *d = &n->vdev;
-    if (virtq_should_signal(&d->vq[q])) {
-        d->stats.interrupts++;
-        d->interrupt(d, VIRTIO_INT_VRING);
-    }
+    virtio_dev_signal(&n->vdev, &n->vdev.vq[q]);
 }
 
 void net_tx(struct net *n, unsigned budget)

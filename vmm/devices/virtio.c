@@ -91,7 +91,13 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handle
             return;
         }
     } while (virtq_arm_notify(vq));
-    if (pushed && virtq_should_signal(vq)) {
+    if (pushed)
+        virtio_dev_signal(vdev, vq);
+}
+
+void virtio_dev_signal(struct virtio_dev *vdev, struct virtq *vq)
+{
+    if (virtq_should_signal(vq)) {
         vdev->stats.interrupts++;
         vdev->interrupt(vdev, VIRTIO_INT_VRING);
     }

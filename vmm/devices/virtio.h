@@ -95,6 +95,9 @@ void virtio_dev_uninit(struct virtio_dev *vdev);
 uint64_t virtio_dev_features(const struct virtio_dev *vdev);
 /* A hostile or buggy driver corrupted a ring: stop using the device and tell the driver (NEEDS_RESET). */
 void virtio_dev_break(struct virtio_dev *vdev, const char *why);
+/* Interrupts the guest for vq's used buffers if its event index (or flags) asks for it, counting it. The
+ * caller holds the device lock and has pushed something. */
+void virtio_dev_signal(struct virtio_dev *vdev, struct virtq *vq);
 void virtio_dev_reset(struct virtio_dev *vdev);
 /* The device changed its config space: caller holds the lock. Tells a driver that is there. */
 void virtio_dev_config_changed(struct virtio_dev *vdev);

@@ -79,10 +79,8 @@ static void rx_flush(struct vsock *v)
         virtq_push(vq, q->head, used);
         pushed = true;
     }
-    if (pushed && virtq_should_signal(vq)) {
-        d->stats.interrupts++;
-        d->interrupt(d, VIRTIO_INT_VRING);
-    }
+    if (pushed)
+        virtio_dev_signal(d, vq);
 }
 
 static void vsock_notify(struct virtio_dev *vdev, uint16_t q)

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "macro.h"
 #include "idle.h"
+#include "pressure.h"
 #include "unix_socket.h"
 
 #define SHUTDOWN_GRACE_S  15
@@ -69,6 +70,9 @@ struct service {
     uint64_t activity_at;     /* 0: none yet */
     struct fwd *fwd;          /* localhost forwarding */
     uint64_t session_seen_ns; /* the last tick that saw a session */
+    /* The balloon: what balloon requests asked for (MiB) and what the host's shortage takes (pressure.h). */
+    uint32_t balloon_request_mib;
+    uint64_t balloon_pressure;
 };
 
 static unsigned sessions(const struct service *s)
@@ -426,6 +430,54 @@ static void status_memory(const struct vm *vm, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_CPU_MS, "%" PRIu64, cpu_time_ms());
 }
 
+/* The balloon's target: the larger of what was asked and what the host's shortage takes. */
+static void balloon_apply(struct service *s)
+{
+    uint64_t bytes = MAX((uint64_t)s->balloon_request_mib << 20, s->balloon_pressure);
+    balloon_set_target(s->vm->balloon, (uint32_t)MIN(bytes / 4096, UINT32_MAX));
+}
+
+/* The host's MemTotal and MemAvailable (bytes); false if unreadable. */
+static bool host_memory(uint64_t *total, uint64_t *available)
+{
+    char line[128];
+    unsigned long long kib;
+    int found = 0;
+    FILE *f = fopen("/proc/meminfo", "re");
+    while (f && found < 2 && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "MemTotal: %llu kB", &kib) == 1 && ++found)
+            *total = (uint64_t)kib << 10;
+        else if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1 && ++found)
+            *available = (uint64_t)kib << 10;
+    }
+    if (f)
+        fclose(f);
+    return found == 2;
+}
+
+/* Each tick: the host short of memory takes guest memory through the balloon (pressure.h). */
+static void pressure_tick(struct service *s)
+{
+    struct pressure_in in = {.target = s->balloon_pressure};
+    struct balloon_info b;
+    if (!host_memory(&in.host_total, &in.host_available))
+        return;
+    balloon_info(s->vm->balloon, &b);
+    in.guest_known = b.stats_valid && b.stats_age_ns < 3000000000ull;
+    in.guest_total = b.mem_total;
+    in.guest_available = b.mem_available;
+    uint64_t next = pressure_target(&in);
+    if (in.host_available < in.host_total / 1000 * PRESSURE_LOW_PERMILLE && b.stats_age_ns >= 1000000000ull)
+        balloon_request_stats(s->vm->balloon); /* fresh numbers for the next step */
+    if (next == s->balloon_pressure)
+        return;
+    if (!s->balloon_pressure || !next)
+        log_info("the host %s: the balloon %s", next ? "is short of memory" : "has memory again",
+                 next ? "takes guest memory, a step a second" : "gives the guest its memory back");
+    s->balloon_pressure = next;
+    balloon_apply(s);
+}
+
 static void status(struct service *s, FILE *out)
 {
     const struct vm *vm = s->vm;
@@ -438,6 +490,14 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_MEMORY, "%" PRIu64, vm->mem.total);
     lsl_ctl_put(out, LSL_CTL_KEY_HOST_RSS, "%" PRIu64, host_rss_bytes());
     status_memory(vm, out);
+    struct balloon_info b;
+    balloon_info(vm->balloon, &b);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_TARGET, "%" PRIu64, (uint64_t)b.target_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_HELD, "%" PRIu64, (uint64_t)b.actual_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_WHY, "%s",
+                s->balloon_pressure > ((uint64_t)s->balloon_request_mib << 20) ? "pressure"
+                : s->balloon_request_mib                                       ? "request"
+                                                                               : "none");
     unsigned n = sessions_besides_probe(s);
     lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", n);
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_TIMEOUT_S, "%d", s->idle_timeout_s);
@@ -465,6 +525,11 @@ static void serve_request(void *opaque, const struct lsl_ctl_request *r, FILE *o
         break;
     case LSL_CTL_CLOCK:
         push_guest_clock(s);
+        lsl_ctl_reply_ok(out, NULL);
+        break;
+    case LSL_CTL_BALLOON:
+        s->balloon_request_mib = r->mib;
+        balloon_apply(s);
         lsl_ctl_reply_ok(out, NULL);
         break;
     default:
@@ -507,6 +572,7 @@ static void on_tick(void *opaque, uint32_t events)
     }
     if (!s->vm->boot_marker_ns)
         return;
+    pressure_tick(s);
     /* A question whose connection the guest keeps open past its deadline: what it answered counts. */
     if (s->probe.fd >= 0 && s->idle.asked && now - s->idle.asked >= IDLE_ANSWER_NS) {
         probe_done(s, false);
