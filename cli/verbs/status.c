@@ -270,6 +270,7 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
                field(body, LSL_CTL_KEY_BALLOON_HELD) >> 20, field(body, LSL_CTL_KEY_BALLOON_TARGET) >> 20,
                !strcmp(why, "pressure")  ? "the host is short of memory"
                : !strcmp(why, "request") ? "a balloon request"
+               : !strcmp(why, "sweep")   ? "memory the guest freed, on its way back"
                                          : "being given back");
     if (lsl_ctl_field(body, LSL_CTL_KEY_CPU_MS, NULL, 0))
         printf("Host CPU:     %.1fs\n", (double)field(body, LSL_CTL_KEY_CPU_MS) / 1000);

@@ -57,6 +57,7 @@ enum kind {
     KIND_RESET,
     KIND_POKE,  /* c into the rings or buffers at b */
     KIND_READY, /* QueueReady of queue arg % 4 set to a & 1 */
+    KIND_TICK,  /* the device's periodic work: asks for statistics, may start or end a sweep */
     KIND_COUNT,
 };
 
@@ -328,7 +329,12 @@ static void check(void)
 
     struct balloon_info i;
     balloon_info(bl, &i);
-    FUZZ_CHECK(i.target_pages == want_target && r32(REG_CONFIG) == want_target);
+    /* The host's target, and on top of it a sweep's pages (never past guest RAM). */
+    uint64_t target = (uint64_t)want_target + i.sweep_pages;
+    if (target > RAM_SIZE / PAGE)
+        target = RAM_SIZE / PAGE;
+    FUZZ_CHECK(i.target_pages == target && r32(REG_CONFIG) == target);
+    FUZZ_CHECK((uint64_t)i.sweep_pages * PAGE <= RAM_SIZE);
     FUZZ_CHECK(i.actual_pages == want_actual);
     FUZZ_CHECK(i.reported_bytes % PAGE == 0);
     FUZZ_CHECK(vd->stats.errors == 0); /* every release page-aligned inside guest RAM: madvise agrees */
@@ -387,6 +393,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case KIND_REQ_STATS:
             balloon_request_stats(bl);
+            break;
+        case KIND_TICK:
+            balloon_tick(bl);
             break;
         case KIND_TARGET:
             balloon_set_target(bl, s.b);

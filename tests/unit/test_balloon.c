@@ -473,6 +473,77 @@ static void test_stats(void)
     teardown();
 }
 
+/* Sweeps: each tick asks for the guest's numbers; when the host holds SWEEP_MIN (64 MiB) more than the guest
+ * uses, the target grows by about that much (never below what the guest keeps free: a quarter of this small
+ * guest's 128 MiB) until the driver got there. */
+static void test_sweep(void)
+{
+    const uint64_t G = 1ull << 30, M = 1ull << 20;
+    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 76 * M), 95 * M); /* what is held, and a quarter more */
+    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 26 * M), 0);      /* under 32 MiB held: not worth it */
+    CHECK_EQ(balloon_sweep_bytes(G, 300 * M, G), 172 * M);     /* all but the 128 MiB it keeps */
+    CHECK_EQ(balloon_sweep_bytes(G, 150 * M, G), 0);           /* no more free than it keeps */
+    CHECK_EQ(balloon_sweep_bytes(G, G + 1, G), 0);             /* more free than RAM: a lie */
+
+    setup(ALL_FEATURES, 4, true);
+    fill(16u << 20, MEM - (16u << 20), 0x33); /* our RSS: 112 MiB of the guest's RAM touched */
+    const struct stat_entry stale[] = {{4, 10u << 20}, {5, MEM}};
+    post_stats(stale, 2, 0);
+    kick(Q_STATS);
+    balloon_set_target(b, 100);
+    w32(REG_INTERRUPT_ACK, 3, 4);
+    balloon_tick(b);
+    uint16_t id;
+    uint32_t len;
+    CHECK_EQ(used(Q_STATS, &id, &len), 1); /* asked */
+    CHECK_EQ(r32(REG_CONFIG), 100);
+    const struct stat_entry fresh[] = {{4, 100u << 20}, {5, MEM}};
+    post_stats(fresh, 2, 0);
+    kick(Q_STATS);
+    const uint32_t sweep = (100u - 32u) << 20 >> 12;
+    CHECK_EQ(r32(REG_CONFIG), 100 + sweep);
+    CHECK(r32(REG_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+    struct balloon_info i = info();
+    CHECK(i.sweep_pages == sweep && i.sweeps == 1);
+    /* The host's target moves under it: the sweep stays on top; ticks ask nothing while it runs. */
+    balloon_set_target(b, 200);
+    CHECK_EQ(r32(REG_CONFIG), 200 + sweep);
+    balloon_tick(b);
+    CHECK_EQ(used(Q_STATS, &id, &len), 0);
+    w32(REG_CONFIG + 4, 50 + sweep, 4); /* not there yet */
+    CHECK_EQ(info().sweep_pages, sweep);
+    w32(REG_CONFIG + 4, 200 + sweep, 4); /* there: it all goes back but the host's target */
+    CHECK_EQ(r32(REG_CONFIG), 200);
+    CHECK_EQ(info().sweep_pages, 0);
+    /* Numbers that do not call for one: nothing changes. */
+    balloon_tick(b);
+    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    const struct stat_entry busy[] = {{4, 40u << 20}, {5, MEM}};
+    post_stats(busy, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(r32(REG_CONFIG), 200);
+    CHECK_EQ(info().sweeps, 1);
+    balloon_tick(b);
+    post_stats(fresh, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(info().sweeps, 2);
+    /* A sweep that returns nothing (no driver here releases a page: our RSS stays) is the last: what it
+     * left is taken for the VMM's own memory. */
+    w32(REG_CONFIG + 4, r32(REG_CONFIG), 4);
+    CHECK_EQ(r32(REG_CONFIG), 200);
+    balloon_tick(b);
+    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    post_stats(fresh, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(info().sweeps, 2);
+    /* A reset: no sweep survives the driver, the host's target does. */
+    balloon_set_target(b, 300);
+    w32(REG_STATUS, 0, 4);
+    CHECK_EQ(r32(REG_CONFIG), 300);
+    CHECK_EQ(info().sweep_pages, 0);
+    teardown();
+}
+
 static uint64_t rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -515,6 +586,7 @@ int main(void)
     RUN(test_inflate_deflate);
     RUN(test_reporting);
     RUN(test_stats);
+    RUN(test_sweep);
     RUN(test_rss_falls);
     gmem_free(&m);
     return CHECK_DONE();

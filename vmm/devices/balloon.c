@@ -10,7 +10,18 @@
  * guest that poisons or zeroes freed pages turns reporting off itself, as zero pages would break it.
  *
  * Config: the host's target (num_pages, balloon_set_target) and the driver's actual, its one writable
- * field. */
+ * field.
+ *
+ * Sweeps: Linux reports free pages at its own pace (a sixteenth of each free list every 2 s: "all pages on
+ * an idle system in about 30 seconds") and only in blocks of 2 MiB, so a guest that frees 2 GiB keeps most
+ * of it on the host for ten seconds and more, and memory freed in scattered pages (a build's) stays there.
+ * Every SWEEP_TICK_NS the device asks for the guest's numbers (one small round trip); when the host holds
+ * SWEEP_MIN more than the guest uses (our RSS against the RAM less its MemFree), beyond a floor for our own
+ * memory, the balloon inflates by about that much on top of the host's target, then lets it all go once the
+ * driver got there (or after SWEEP_MAX_NS). A sweep that did not halve what was held shows that the rest is
+ * ours: the floor rises to it (and falls with what is held). Linux hands out reported pages
+ * last, so inflating takes the pages still on the host, and each goes back to the host as it comes; the pages
+ * deflated after are free in the guest and on the host no longer. */
 #include "balloon.h"
 
 #include <errno.h>
@@ -18,7 +29,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "log.h"
@@ -42,6 +58,12 @@
 #define PFN_CHUNK 256 /* PFNs read at once, on the stack */
 
 #define STAT_ENTRY 10 /* packed le16 tag, le64 val */
+
+#define SWEEP_KEEP_MIN   (128ull << 20) /* what a sweep leaves free in the guest, at least, */
+#define SWEEP_KEEP_SHIFT 4              /* or a sixteenth of its RAM (a quarter at most) */
+#define SWEEP_MIN        (32ull << 20)  /* held on the host beyond what the guest uses: worth a sweep */
+#define SWEEP_TICK_NS    1000000000ull  /* how often the guest's numbers are asked for */
+#define SWEEP_MAX_NS     5000000000ull  /* a sweep the driver has not finished by then ends anyway */
 enum {
     S_SWAP_IN,
     S_SWAP_OUT,
@@ -76,7 +98,79 @@ struct balloon {
 
     uint64_t reported_bytes, reports, inflated_pages, deflated_pages;
     uint64_t release_errors; /* madvise failures: a host problem, never the guest's; logged once */
+
+    uint32_t base;     /* the host's target; num_pages is base + sweep */
+    uint32_t sweep;    /* the pages of the sweep under way, 0 if none */
+    bool sweep_asked;  /* statistics asked for to decide on a sweep */
+    uint64_t sweep_ns; /* when the current sweep began */
+    uint64_t sweeps;
+    uint64_t held_floor;  /* of what we hold beyond the guest's use, our own: what a sweep did not take */
+    uint64_t held_before; /* what we held when the last sweep began, until the next decision judges it */
+    int statm_fd;         /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
+    int timer_fd;         /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
 };
+
+static void stats_return(struct balloon *b);
+
+static void set_num_pages(struct balloon *b, uint64_t pages)
+{
+    uint64_t ram_pages = b->vdev.mem->total >> PFN_SHIFT;
+    uint32_t n = (uint32_t)MIN(pages, ram_pages);
+    if (b->config.num_pages != n) {
+        b->config.num_pages = n;
+        virtio_dev_config_changed(&b->vdev);
+    }
+}
+
+static uint64_t rss_bytes(struct balloon *b)
+{
+    char buf[64];
+    unsigned long long size, resident;
+    ssize_t n = b->statm_fd >= 0 ? pread(b->statm_fd, buf, sizeof(buf) - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return sscanf(buf, "%llu %llu", &size, &resident) == 2 ? (uint64_t)resident * PAGE : 0;
+}
+
+uint64_t balloon_sweep_bytes(uint64_t total, uint64_t free, uint64_t held)
+{
+    uint64_t keep = MIN(MAX(SWEEP_KEEP_MIN, total >> SWEEP_KEEP_SHIFT), total / 4);
+    if (free > total || free < keep + SWEEP_MIN || held < SWEEP_MIN)
+        return 0; /* a guest's numbers: never trusted past the RAM it has */
+    return MIN(free - keep, held + held / 4) & ~(uint64_t)(PAGE - 1);
+}
+
+/* The statistics the tick asked for: a sweep when the host holds much of what the guest does not use. */
+static void sweep_decide(struct balloon *b)
+{
+    b->sweep_asked = false;
+    if (b->sweep)
+        return;
+    uint64_t total = b->vdev.mem->total, free = MIN(b->stats[S_MEMFREE], total), rss = rss_bytes(b);
+    uint64_t held = rss > total - free ? rss - (total - free) : 0; /* free there, still here (and ours) */
+    if (b->held_before && held > b->held_before / 2)
+        b->held_floor = held; /* the last sweep did not halve it: what stays is ours */
+    b->held_before = 0;
+    b->held_floor = MIN(b->held_floor, held);
+    uint64_t bytes = balloon_sweep_bytes(total, b->stats[S_MEMFREE], held - b->held_floor);
+    if (!bytes)
+        return;
+    b->held_before = held;
+    b->sweep = (uint32_t)(bytes >> PFN_SHIFT);
+    b->sweep_ns = now_ns();
+    b->sweeps++;
+    set_num_pages(b, (uint64_t)b->base + b->sweep);
+}
+
+/* The driver's actual changed, or a tick: a sweep it finished (or that ran out of time) lets go. */
+static void sweep_check(struct balloon *b)
+{
+    if (b->sweep && (b->config.actual >= b->config.num_pages || now_ns() - b->sweep_ns > SWEEP_MAX_NS)) {
+        b->sweep = 0;
+        set_num_pages(b, b->base);
+    }
+}
 
 /* Queue q's job under the features the driver accepted: Linux numbers only the queues that exist. */
 static enum role queue_role(const struct virtio_dev *vdev, uint16_t q)
@@ -223,6 +317,8 @@ static void stats_parse(struct balloon *b, struct virtq_req *req)
     }
     b->stats_valid = true;
     b->stats_ns = now_ns();
+    if (b->sweep_asked)
+        sweep_decide(b);
 }
 
 /* Takes what the driver made available on the stats queue and keeps the newest buffer. Also called when
@@ -294,6 +390,9 @@ static void balloon_reset(struct virtio_dev *vdev)
      * it is the host's wish, which the next driver reads. */
     b->stats_held = false;
     b->config.actual = 0;
+    b->sweep = 0;
+    b->sweep_asked = false;
+    b->config.num_pages = b->base;
 }
 
 static const void *balloon_config_space(struct virtio_dev *vdev, uint32_t *len)
@@ -312,6 +411,7 @@ static void balloon_config_write(struct virtio_dev *vdev, uint64_t off, const ui
         return;
     }
     memcpy(&b->config.actual, data, sizeof(b->config.actual));
+    sweep_check(b);
 }
 
 static void balloon_print_stats(struct virtio_dev *vdev, FILE *f)
@@ -342,20 +442,16 @@ void balloon_set_target(struct balloon *b, uint32_t pages)
 {
     struct virtio_dev *vdev = &b->vdev;
     uint64_t ram_pages = vdev->mem->total >> PFN_SHIFT;
-    if (pages > ram_pages)
-        pages = (uint32_t)ram_pages;
     pthread_mutex_lock(&vdev->lock);
-    if (b->config.num_pages != pages) {
-        b->config.num_pages = pages;
-        virtio_dev_config_changed(vdev);
-    }
+    b->base = (uint32_t)MIN((uint64_t)pages, ram_pages);
+    set_num_pages(b, (uint64_t)b->base + b->sweep);
     pthread_mutex_unlock(&vdev->lock);
 }
 
-void balloon_request_stats(struct balloon *b)
+/* Hands the held statistics buffer back, which makes the driver send fresh numbers. Lock held. */
+static void stats_return(struct balloon *b)
 {
     struct virtio_dev *vdev = &b->vdev;
-    pthread_mutex_lock(&vdev->lock);
     stats_pop(b);
     struct virtq *vq = &vdev->vq[b->stats_queue];
     if (b->stats_held && !vdev->broken && (vdev->status & VIRTIO_STATUS_DRIVER_OK) && vq->ready) {
@@ -363,7 +459,24 @@ void balloon_request_stats(struct balloon *b)
         virtq_push(vq, b->stats_head, 0);
         virtio_dev_signal(vdev, vq);
     }
-    pthread_mutex_unlock(&vdev->lock);
+}
+
+void balloon_request_stats(struct balloon *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    stats_return(b);
+    pthread_mutex_unlock(&b->vdev.lock);
+}
+
+void balloon_tick(struct balloon *b)
+{
+    pthread_mutex_lock(&b->vdev.lock);
+    sweep_check(b);
+    if (!b->sweep && b->statm_fd >= 0) {
+        b->sweep_asked = true;
+        stats_return(b);
+    }
+    pthread_mutex_unlock(&b->vdev.lock);
 }
 
 void balloon_info(struct balloon *b, struct balloon_info *out)
@@ -372,6 +485,8 @@ void balloon_info(struct balloon *b, struct balloon_info *out)
     pthread_mutex_lock(&vdev->lock);
     *out = (struct balloon_info){
         .target_pages = b->config.num_pages,
+        .sweep_pages = b->sweep,
+        .sweeps = b->sweeps,
         .actual_pages = b->config.actual,
         .reported_bytes = b->reported_bytes,
         .reports = b->reports,
@@ -398,6 +513,8 @@ struct balloon *balloon_new(const struct gmem *mem)
     if (!b)
         return NULL;
     virtio_dev_init(&b->vdev, &balloon_ops, b, mem);
+    b->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    b->timer_fd = -1;
     return b;
 }
 
@@ -407,7 +524,20 @@ void balloon_free(void *p)
     if (!b)
         return;
     virtio_dev_uninit(&b->vdev);
+    if (b->statm_fd >= 0)
+        close(b->statm_fd);
+    if (b->timer_fd >= 0)
+        close(b->timer_fd);
     free(b);
+}
+
+static void on_tick(void *opaque, uint32_t events)
+{
+    struct balloon *b = opaque;
+    uint64_t n;
+    (void)events;
+    if (read(b->timer_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+        balloon_tick(b);
 }
 
 struct virtio_dev *balloon_vdev(struct balloon *b)
@@ -427,6 +557,15 @@ int balloon_create(struct vm *vm, struct balloon **out)
     }
     if ((r = virtio_mmio_attach(vm, &b->vdev)) < 0)
         return r;
+    /* Without the tick the device still works; only sweeps are off (said once). */
+    const struct timespec tick = {.tv_sec = SWEEP_TICK_NS / 1000000000ull,
+                                  .tv_nsec = SWEEP_TICK_NS % 1000000000ull};
+    struct itimerspec its = {.it_interval = tick, .it_value = tick};
+    b->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (b->timer_fd < 0 || timerfd_settime(b->timer_fd, 0, &its, NULL) < 0 ||
+        evloop_add(&vm->loop, b->timer_fd, EPOLLIN, on_tick, b) < 0)
+        log_warn("virtio-balloon: no timer (%s): memory the guest frees comes back at its own pace",
+                 strerror(errno));
     *out = b;
     return 0;
 }

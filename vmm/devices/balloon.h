@@ -22,6 +22,8 @@ struct balloon;
 struct balloon_info {
     uint32_t target_pages;            /* num_pages: what the host asked the guest to hand over */
     uint32_t actual_pages;            /* actual: what the driver says it holds (0 after a reset) */
+    uint32_t sweep_pages;             /* of the target, what a sweep under way adds (balloon.c) */
+    uint64_t sweeps;                  /* sweeps begun */
     uint64_t reported_bytes, reports; /* free page reporting: bytes released, requests */
     uint64_t inflated_pages, deflated_pages;
     bool stats_valid;      /* the driver has sent statistics at least once */
@@ -43,6 +45,12 @@ void balloon_set_target(struct balloon *b, uint32_t pages);
  * show in balloon_info once they arrive, usually within milliseconds). Nothing without a buffer. */
 void balloon_request_stats(struct balloon *b);
 void balloon_info(struct balloon *b, struct balloon_info *out);
+
+/* What a sweep (balloon.c) takes, in bytes, from a guest of total bytes of RAM with free of them free, when
+ * the host holds held bytes of its free memory; 0 when there is nothing worth it. */
+uint64_t balloon_sweep_bytes(uint64_t total, uint64_t free, uint64_t held);
+/* The device's periodic work (SWEEP_TICK_NS on the I/O thread; tests call it themselves). */
+void balloon_tick(struct balloon *b);
 
 /* The device without a VM (what balloon_create builds on; unit tests and fuzzing drive it directly). */
 struct balloon *balloon_new(const struct gmem *mem);

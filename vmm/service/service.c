@@ -497,6 +497,7 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_WHY, "%s",
                 s->balloon_pressure > ((uint64_t)s->balloon_request_mib << 20) ? "pressure"
                 : s->balloon_request_mib                                       ? "request"
+                : b.sweep_pages                                                ? "sweep"
                                                                                : "none");
     unsigned n = sessions_besides_probe(s);
     lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", n);
