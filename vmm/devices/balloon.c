@@ -18,10 +18,10 @@
  * Every SWEEP_TICK_NS the device asks for the guest's numbers (one small round trip); when the host holds
  * SWEEP_MIN more than the guest uses (our RSS against the RAM less its MemFree), beyond a floor for our own
  * memory, the balloon inflates by about that much on top of the host's target, then lets it all go once the
- * driver got there (or after SWEEP_MAX_NS). A sweep that did not halve what was held shows that the rest is
- * ours: the floor rises to it (and falls with what is held). Linux hands out reported pages
- * last, so inflating takes the pages still on the host, and each goes back to the host as it comes; the pages
- * deflated after are free in the guest and on the host no longer. */
+ * driver got there (or stopped getting anywhere for SWEEP_STALL_NS). A sweep that did not halve what was held
+ * shows that the rest is ours: the floor rises to it (and falls with what is held). Linux hands out reported
+ * pages last, so inflating takes the pages still on the host, and each goes back to the host as it comes; the
+ * pages deflated after are free in the guest and on the host no longer. */
 #include "balloon.h"
 
 #include <errno.h>
@@ -63,7 +63,7 @@
 #define SWEEP_KEEP_SHIFT 4              /* or a sixteenth of its RAM (a quarter at most) */
 #define SWEEP_MIN        (32ull << 20)  /* held on the host beyond what the guest uses: worth a sweep */
 #define SWEEP_TICK_NS    1000000000ull  /* how often the guest's numbers are asked for */
-#define SWEEP_MAX_NS     5000000000ull  /* a sweep the driver has not finished by then ends anyway */
+#define SWEEP_STALL_NS   2000000000ull  /* a sweep whose actual has not grown for this long ends */
 enum {
     S_SWAP_IN,
     S_SWAP_OUT,
@@ -102,7 +102,7 @@ struct balloon {
     uint32_t base;     /* the host's target; num_pages is base + sweep */
     uint32_t sweep;    /* the pages of the sweep under way, 0 if none */
     bool sweep_asked;  /* statistics asked for to decide on a sweep */
-    uint64_t sweep_ns; /* when the current sweep began */
+    uint64_t sweep_ns; /* when the current sweep began or its actual last grew */
     uint64_t sweeps;
     uint64_t held_floor;  /* of what we hold beyond the guest's use, our own: what a sweep did not take */
     uint64_t held_before; /* what we held when the last sweep began, until the next decision judges it */
@@ -163,10 +163,10 @@ static void sweep_decide(struct balloon *b)
     set_num_pages(b, (uint64_t)b->base + b->sweep);
 }
 
-/* The driver's actual changed, or a tick: a sweep it finished (or that ran out of time) lets go. */
+/* The driver's actual changed, or a tick: a sweep it finished (or that stalled) lets go. */
 static void sweep_check(struct balloon *b)
 {
-    if (b->sweep && (b->config.actual >= b->config.num_pages || now_ns() - b->sweep_ns > SWEEP_MAX_NS)) {
+    if (b->sweep && (b->config.actual >= b->config.num_pages || now_ns() - b->sweep_ns > SWEEP_STALL_NS)) {
         b->sweep = 0;
         set_num_pages(b, b->base);
     }
@@ -410,7 +410,10 @@ static void balloon_config_write(struct virtio_dev *vdev, uint64_t off, const ui
         vdev->stats.malformed++;
         return;
     }
+    uint32_t before = b->config.actual;
     memcpy(&b->config.actual, data, sizeof(b->config.actual));
+    if (b->sweep && b->config.actual > before)
+        b->sweep_ns = now_ns(); /* getting there */
     sweep_check(b);
 }
 
