@@ -169,8 +169,7 @@ int main(int argc, char **argv)
         if (cfg.reclaim_given)
             (void)lsl_reclaim_start(cfg.reclaim);
         status = lsl_run_command(cfg.argv);
-    }
-    else if (cfg.agent) {
+    } else if (cfg.agent) {
         (void)lsl_reclaim_start(cfg.reclaim); /* the service's VM: memory flows back to the host */
         status = lsl_agent_serve();
     }

@@ -206,8 +206,10 @@ status_sessions() {
 	sleep 3
 	out=$(lsl --status)
 	wait $pid
-	# LSL_VM_CPUS (above) over processors=; the guest's own memory numbers come from its balloon driver.
+	# LSL_VM_CPUS and LSL_VM_MEMORY (above) over processors= and memory=; the guest's own memory numbers come
+	# from its balloon driver.
 	grep -q '^State: *running' <<<"$out" && grep -q '^Sessions: *1$' <<<"$out" && grep -q "^vCPUs: *$LSL_VM_CPUS\$" <<<"$out" &&
+		grep -q '^Memory: *1024 MiB guest' <<<"$out" &&
 		grep -Eq '^In the guest: [0-9]+ MiB used, [0-9]+ MiB cache, [0-9]+ MiB free of [1-9][0-9]* MiB$' <<<"$out" &&
 		grep -Eq '^Given back: +[0-9]+ MiB' <<<"$out" && grep -Eq '^Disks: +test [0-9.]+ GiB on the host' <<<"$out" ||
 		{ echo "status: $out"; return 1; }
