@@ -975,10 +975,12 @@ vcpu_threads() {
 	[ "$d0" -ge $want ] && [ "$d1" -ge $want ] || { echo "vCPU threads at ${d0} % and ${d1} %, not ${want} % each"; return 1; }
 }
 idle_cpu() {
-	# An idle VM costs next to nothing: no thread of it polls. < 1 % of a CPU; 3 % under emulation, where each
-	# guest wake-up (a timer tick, ~20 a second across two vCPUs) costs ~0.5 ms of exits instead of ~20 us.
+	# An idle VM costs next to nothing: no thread of it polls (one that did would take 10 % and more). < 1 % of
+	# a CPU; 5 % under emulation, where each guest wake-up (timer ticks, the balloon's statistics: ~20 a second)
+	# costs ~0.5 ms of exits instead of ~20 us, and the other test lane's emulated host shares the machine
+	# (1.4 %, 2.0 % and 3.4 % measured there).
 	local pid t0 c max=1
-	[ "${LSL_IN_VMHOST:-}" != 1 ] || max=3
+	[ "${LSL_IN_VMHOST:-}" != 1 ] || max=5
 	lsl -- true || return 1
 	pid=$(lsl --status | awk '/^Service PID:/ {print $3}')
 	sleep 8
