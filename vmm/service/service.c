@@ -410,10 +410,12 @@ static uint64_t cpu_time_ms(void)
 }
 
 /* The guest's memory as its balloon driver last told it, asking for fresh numbers when they are old (they
- * come within milliseconds: the next status request has them), what free page reporting gave back, and
+ * come within milliseconds: the next status request has them), what free page reporting gave back, what the
+ * balloon holds and why, and
  * the CPU time of every thread of ours (vCPUs included). */
-static void status_memory(const struct vm *vm, FILE *out)
+static void status_memory(const struct service *s, FILE *out)
 {
+    const struct vm *vm = s->vm;
     struct balloon_info b;
     balloon_info(vm->balloon, &b);
     if (!b.stats_valid || b.stats_age_ns > 1000000000ull)
@@ -427,6 +429,13 @@ static void status_memory(const struct vm *vm, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_GUEST_AGE, "%lld",
                 b.stats_valid ? (long long)(b.stats_age_ns / 1000000) : -1LL);
     lsl_ctl_put(out, LSL_CTL_KEY_GIVEN_BACK, "%" PRIu64, b.reported_bytes + b.inflated_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_TARGET, "%" PRIu64, (uint64_t)b.target_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_HELD, "%" PRIu64, (uint64_t)b.actual_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_WHY, "%s",
+                s->balloon_pressure > ((uint64_t)s->balloon_request_mib << 20) ? "pressure"
+                : s->balloon_request_mib                                       ? "request"
+                : b.sweep_pages                                                ? "sweep"
+                                                                               : "none");
     lsl_ctl_put(out, LSL_CTL_KEY_CPU_MS, "%" PRIu64, cpu_time_ms());
 }
 
@@ -489,16 +498,7 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_VCPUS, "%u", vm->ncpus);
     lsl_ctl_put(out, LSL_CTL_KEY_MEMORY, "%" PRIu64, vm->mem.total);
     lsl_ctl_put(out, LSL_CTL_KEY_HOST_RSS, "%" PRIu64, host_rss_bytes());
-    status_memory(vm, out);
-    struct balloon_info b;
-    balloon_info(vm->balloon, &b);
-    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_TARGET, "%" PRIu64, (uint64_t)b.target_pages * 4096);
-    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_HELD, "%" PRIu64, (uint64_t)b.actual_pages * 4096);
-    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_WHY, "%s",
-                s->balloon_pressure > ((uint64_t)s->balloon_request_mib << 20) ? "pressure"
-                : s->balloon_request_mib                                       ? "request"
-                : b.sweep_pages                                                ? "sweep"
-                                                                               : "none");
+    status_memory(s, out);
     unsigned n = sessions_besides_probe(s);
     lsl_ctl_put(out, LSL_CTL_KEY_SESSIONS, "%u", n);
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_TIMEOUT_S, "%d", s->idle_timeout_s);
