@@ -86,9 +86,10 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 #define LSL_CTL_KEY_GUEST_AGE       "guest_stats_age_ms"
 #define LSL_CTL_KEY_GIVEN_BACK      "given_back_bytes"
 #define LSL_CTL_KEY_CPU_MS          "cpu_time_ms"
-/* The balloon: what the host asked the guest to hold in it and what it holds (bytes), and why it asked:
- * "request" (a balloon request), "pressure" (the host ran short of memory), "sweep" (memory the guest
- * freed, taken at once rather than at the guest's reporting pace: vmm/devices/balloon.c), "none". */
+/* The balloon: what the host asks the guest to hold in it (a sweep's pages aside; less what the guest took
+ * back when it ran out) and what it holds (bytes, a sweep's included), and why: "request" (a balloon
+ * request), "pressure" (the host ran short of memory), "sweep" (only memory the guest freed, taken at once
+ * rather than at the guest's reporting pace: vmm/devices/balloon.c), "none". */
 #define LSL_CTL_KEY_BALLOON_TARGET "balloon_target_bytes"
 #define LSL_CTL_KEY_BALLOON_HELD   "balloon_bytes"
 #define LSL_CTL_KEY_BALLOON_WHY    "balloon_reason"

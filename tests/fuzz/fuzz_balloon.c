@@ -169,8 +169,6 @@ static void offer(uint16_t q, const struct seg *s, unsigned n, bool indirect)
 {
     if (q >= NQ || n == 0)
         return;
-    if (q == 0)
-        name_stream(s, n); /* inflate is queue 0 whatever the features */
     struct virtq_desc *ring = (struct virtq_desc *)gp(DESC(q));
     struct virtq_desc *table = ring;
     uint16_t head = next_desc[q] % QSIZE, first = head;
@@ -201,6 +199,9 @@ static void offer(uint16_t q, const struct seg *s, unsigned n, bool indirect)
     a[2 + avail_idx[q] % QSIZE] = head;
     avail_idx[q]++;
     __atomic_store_n(&a[1], avail_idx[q], __ATOMIC_RELEASE);
+    /* Named last: the array may lie over the descriptors and the ring just written. */
+    if (q == 0)
+        name_stream(s, n); /* inflate is queue 0 whatever the features */
     w32(REG_QUEUE_NOTIFY, q);
 }
 
@@ -329,8 +330,10 @@ static void check(void)
 
     struct balloon_info i;
     balloon_info(bl, &i);
-    /* The host's target, and on top of it a sweep's pages (never past guest RAM). */
-    uint64_t target = (uint64_t)want_target + i.sweep_pages;
+    /* The host's target (less what the guest took back on its own), and on top of it a sweep's pages (never
+     * past guest RAM). */
+    FUZZ_CHECK(i.base_pages <= want_target && (i.base_pages == want_target || i.oom_pages));
+    uint64_t target = (uint64_t)i.base_pages + i.sweep_pages;
     if (target > RAM_SIZE / PAGE)
         target = RAM_SIZE / PAGE;
     FUZZ_CHECK(i.target_pages == target && r32(REG_CONFIG) == target);

@@ -473,17 +473,31 @@ static void test_stats(void)
     teardown();
 }
 
+/* The driver's inflation of `pages` pages from gpa on: PFN arrays of BALLOON_PFNS_MAX at most. */
+static void inflate_pages(uint64_t gpa, uint32_t pages)
+{
+    uint32_t *arr = gp(BUF, BALLOON_PFNS_MAX * 4);
+    for (uint32_t done = 0; done < pages;) {
+        uint32_t n = pages - done < BALLOON_PFNS_MAX ? pages - done : BALLOON_PFNS_MAX;
+        for (uint32_t k = 0; k < n; k++)
+            arr[k] = (uint32_t)(gpa / PAGE) + done + k;
+        struct seg s = {BUF, n * 4, false};
+        request(Q_INFLATE, &s, 1);
+        done += n;
+    }
+}
+
 /* Sweeps: each tick asks for the guest's numbers; when the host holds SWEEP_MIN (64 MiB) more than the guest
  * uses, the target grows by about that much (never below what the guest keeps free: a quarter of this small
  * guest's 128 MiB) until the driver got there. */
 static void test_sweep(void)
 {
     const uint64_t G = 1ull << 30, M = 1ull << 20;
-    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 76 * M), 95 * M); /* what is held, and a quarter more */
-    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 26 * M), 0);      /* under 32 MiB held: not worth it */
-    CHECK_EQ(balloon_sweep_bytes(G, 300 * M, G), 172 * M);     /* all but the 128 MiB it keeps */
-    CHECK_EQ(balloon_sweep_bytes(G, 150 * M, G), 0);           /* no more free than it keeps */
-    CHECK_EQ(balloon_sweep_bytes(G, G + 1, G), 0);             /* more free than RAM: a lie */
+    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 76 * M), 152 * M); /* twice what is held */
+    CHECK_EQ(balloon_sweep_bytes(G, 900 * M, 26 * M), 0);       /* under 32 MiB held: not worth it */
+    CHECK_EQ(balloon_sweep_bytes(G, 300 * M, G), 172 * M);      /* all but the 128 MiB it keeps */
+    CHECK_EQ(balloon_sweep_bytes(G, 150 * M, G), 0);            /* no more free than it keeps */
+    CHECK_EQ(balloon_sweep_bytes(G, G + 1, G), 0);              /* more free than RAM: a lie */
 
     setup(ALL_FEATURES, 4, true);
     fill(16u << 20, MEM - (16u << 20), 0x33); /* our RSS: 112 MiB of the guest's RAM touched */
@@ -510,11 +524,14 @@ static void test_sweep(void)
     CHECK_EQ(r32(REG_CONFIG), 200 + sweep);
     balloon_tick(b);
     CHECK_EQ(used(Q_STATS, &id, &len), 0);
+    /* The driver inflates: the pages leave our RSS as they come. */
+    inflate_pages(16u << 20, sweep);
     w32(REG_CONFIG + 4, 50 + sweep, 4); /* not there yet */
     CHECK_EQ(info().sweep_pages, sweep);
     w32(REG_CONFIG + 4, 200 + sweep, 4); /* there: it all goes back but the host's target */
     CHECK_EQ(r32(REG_CONFIG), 200);
     CHECK_EQ(info().sweep_pages, 0);
+    w32(REG_CONFIG + 4, 200, 4); /* deflated */
     /* Numbers that do not call for one: nothing changes. */
     balloon_tick(b);
     CHECK_EQ(used(Q_STATS, &id, &len), 1);
@@ -523,19 +540,47 @@ static void test_sweep(void)
     kick(Q_STATS);
     CHECK_EQ(r32(REG_CONFIG), 200);
     CHECK_EQ(info().sweeps, 1);
+    /* The guest used those pages again and freed them: the sweep released what it held, so the next one
+     * starts at once. */
+    fill(16u << 20, (uint64_t)sweep * PAGE, 0x33);
     balloon_tick(b);
     post_stats(fresh, 2, 0);
     kick(Q_STATS);
     CHECK_EQ(info().sweeps, 2);
-    /* A sweep that returns nothing (no driver here releases a page: our RSS stays) is the last: what it
-     * left is taken for the VMM's own memory. */
+    /* A sweep that returns nothing (the driver got there, our RSS stayed) is followed by a quiet
+     * (SWEEP_QUIET_NS, doubling): the same numbers start none. */
     w32(REG_CONFIG + 4, r32(REG_CONFIG), 4);
     CHECK_EQ(r32(REG_CONFIG), 200);
+    w32(REG_CONFIG + 4, 200, 4); /* deflated as asked */
     balloon_tick(b);
     CHECK_EQ(used(Q_STATS, &id, &len), 1);
     post_stats(fresh, 2, 0);
     kick(Q_STATS);
     CHECK_EQ(info().sweeps, 2);
+    /* Unless the guest frees SWEEP_MIN more meanwhile: 24 MiB more free there, 14 MiB more touched here. */
+    balloon_tick(b);
+    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    fill(2u << 20, 14u << 20, 0x44);
+    const struct stat_entry freer[] = {{4, 124u << 20}, {5, MEM}};
+    post_stats(freer, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(info().sweeps, 3);
+    /* The driver takes pages back on its own (deflate on OOM: the host asked for none, actual was at the
+     * target): they are the guest's now, and the host's target drops by as much. A sweep under way ends. */
+    CHECK(info().sweep_pages);
+    uint32_t pfns[3] = {(2u << 20) / PAGE, (2u << 20) / PAGE + 1, (2u << 20) / PAGE + 2};
+    memcpy(gp(BUF, sizeof(pfns)), pfns, sizeof(pfns));
+    struct seg s = {BUF, sizeof(pfns), false};
+    request(Q_DEFLATE, &s, 1);
+    CHECK_EQ(r32(REG_CONFIG), 197);
+    i = info();
+    CHECK(i.base_pages == 197 && i.oom_pages == 3 && i.sweep_pages == 0);
+    w32(REG_CONFIG + 4, 197, 4);
+    /* Pages the host asked back (actual above the target) are no such thing. */
+    balloon_set_target(b, 100);
+    request(Q_DEFLATE, &s, 1);
+    i = info();
+    CHECK(i.base_pages == 100 && i.oom_pages == 3 && r32(REG_CONFIG) == 100);
     /* A reset: no sweep survives the driver, the host's target does. */
     balloon_set_target(b, 300);
     w32(REG_STATUS, 0, 4);

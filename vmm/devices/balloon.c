@@ -15,13 +15,21 @@
  * Sweeps: Linux reports free pages at its own pace (a sixteenth of each free list every 2 s: "all pages on
  * an idle system in about 30 seconds") and only in blocks of 2 MiB, so a guest that frees 2 GiB keeps most
  * of it on the host for ten seconds and more, and memory freed in scattered pages (a build's) stays there.
- * Every SWEEP_TICK_NS the device asks for the guest's numbers (one small round trip); when the host holds
- * SWEEP_MIN more than the guest uses (our RSS against the RAM less its MemFree), beyond a floor for our own
- * memory, the balloon inflates by about that much on top of the host's target, then lets it all go once the
- * driver got there (or stopped getting anywhere for SWEEP_STALL_NS). A sweep that did not halve what was held
- * shows that the rest is ours: the floor rises to it (and falls with what is held). Linux hands out reported
- * pages last, so inflating takes the pages still on the host, and each goes back to the host as it comes; the
- * pages deflated after are free in the guest and on the host no longer. */
+ * Every SWEEP_TICK_NS the device asks for the guest's numbers (one small round trip); when our anonymous
+ * memory exceeds what the guest uses (its RAM less MemFree and the balloon) by SWEEP_MIN, the balloon
+ * inflates by about that much on top of the host's target, then lets it all go once the driver got there
+ * (or stopped getting anywhere for SWEEP_STALL_NS). Linux hands out reported pages last, so inflating takes
+ * the pages still on the host, and each goes back to the host as it comes; the pages deflated after are
+ * free in the guest and on the host no longer. They are also the first Linux hands out next (a freed page
+ * goes to the head of its list), so a sweep takes twice what is held: half as much took about half. What a
+ * sweep could not take (the VMM's own memory, pages the guest keeps free) is left alone for a while that
+ * doubles with each sweep that did not halve it (SWEEP_QUIET_NS up to SWEEP_QUIET_MAX_NS), unless SWEEP_MIN
+ * more is freed meanwhile: a useless sweep costs little and is rare, and a judgement spoiled by memory freed
+ * during the sweep costs a second.
+ *
+ * Deflate on OOM: pages the driver takes back on its own (the host did not ask: actual was not above the
+ * target) were needed; the host's target drops by as much (a sweep ends first), so the next config change
+ * does not take them again. The service adopts the lower target (oom_pages). */
 #include "balloon.h"
 
 #include <errno.h>
@@ -59,11 +67,13 @@
 
 #define STAT_ENTRY 10 /* packed le16 tag, le64 val */
 
-#define SWEEP_KEEP_MIN   (128ull << 20) /* what a sweep leaves free in the guest, at least, */
-#define SWEEP_KEEP_SHIFT 4              /* or a sixteenth of its RAM (a quarter at most) */
-#define SWEEP_MIN        (32ull << 20)  /* held on the host beyond what the guest uses: worth a sweep */
-#define SWEEP_TICK_NS    1000000000ull  /* how often the guest's numbers are asked for */
-#define SWEEP_STALL_NS   2000000000ull  /* a sweep whose actual has not grown for this long ends */
+#define SWEEP_KEEP_MIN     (128ull << 20) /* what a sweep leaves free in the guest, at least, */
+#define SWEEP_KEEP_SHIFT   4              /* or a sixteenth of its RAM (a quarter at most) */
+#define SWEEP_MIN          (32ull << 20)  /* held on the host beyond what the guest uses: worth a sweep */
+#define SWEEP_TICK_NS      1000000000ull  /* how often the guest's numbers are asked for */
+#define SWEEP_STALL_NS     2000000000ull  /* a sweep whose actual has not grown for this long ends */
+#define SWEEP_QUIET_NS     2000000000ull  /* after a sweep that did not halve what was held, */
+#define SWEEP_QUIET_MAX_NS 64000000000ull /* doubling up to this */
 enum {
     S_SWAP_IN,
     S_SWAP_OUT,
@@ -104,10 +114,15 @@ struct balloon {
     bool sweep_asked;  /* statistics asked for to decide on a sweep */
     uint64_t sweep_ns; /* when the current sweep began or its actual last grew */
     uint64_t sweeps;
-    uint64_t held_floor;  /* of what we hold beyond the guest's use, our own: what a sweep did not take */
-    uint64_t held_before; /* what we held when the last sweep began, until the next decision judges it */
-    int statm_fd;         /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
-    int timer_fd;         /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
+    uint64_t held_before; /* what we held when the sweep under way began, */
+    uint64_t
+        rss_before;     /* and our RSS then: it must fall by half of that for the sweep to have been of use */
+    uint64_t held_left; /* what the last useless sweep left: more than SWEEP_MIN above it ends the quiet */
+    uint64_t quiet_ns;  /* the quiet after the last useless sweep (0: none), and its end */
+    uint64_t quiet_until_ns;
+    uint64_t oom_pages; /* deflated by the driver on its own: the guest needed them */
+    int statm_fd;       /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
+    int timer_fd;       /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
 };
 
 static void stats_return(struct balloon *b);
@@ -125,12 +140,15 @@ static void set_num_pages(struct balloon *b, uint64_t pages)
 static uint64_t rss_bytes(struct balloon *b)
 {
     char buf[64];
-    unsigned long long size, resident;
+    unsigned long long size, resident, shared;
     ssize_t n = b->statm_fd >= 0 ? pread(b->statm_fd, buf, sizeof(buf) - 1, 0) : -1;
     if (n <= 0)
         return 0;
     buf[n] = 0;
-    return sscanf(buf, "%llu %llu", &size, &resident) == 2 ? (uint64_t)resident * PAGE : 0;
+    /* Resident less file-backed and shared: our anonymous memory, which guest RAM is (not our libraries). */
+    if (sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3 || shared > resident)
+        return 0;
+    return (uint64_t)(resident - shared) * PAGE;
 }
 
 uint64_t balloon_sweep_bytes(uint64_t total, uint64_t free, uint64_t held)
@@ -138,7 +156,7 @@ uint64_t balloon_sweep_bytes(uint64_t total, uint64_t free, uint64_t held)
     uint64_t keep = MIN(MAX(SWEEP_KEEP_MIN, total >> SWEEP_KEEP_SHIFT), total / 4);
     if (free > total || free < keep + SWEEP_MIN || held < SWEEP_MIN)
         return 0; /* a guest's numbers: never trusted past the RAM it has */
-    return MIN(free - keep, held + held / 4) & ~(uint64_t)(PAGE - 1);
+    return MIN(free - keep, 2 * held) & ~(uint64_t)(PAGE - 1);
 }
 
 /* The statistics the tick asked for: a sweep when the host holds much of what the guest does not use. */
@@ -148,27 +166,48 @@ static void sweep_decide(struct balloon *b)
     if (b->sweep)
         return;
     uint64_t total = b->vdev.mem->total, free = MIN(b->stats[S_MEMFREE], total), rss = rss_bytes(b);
-    uint64_t held = rss > total - free ? rss - (total - free) : 0; /* free there, still here (and ours) */
-    if (b->held_before && held > b->held_before / 2)
-        b->held_floor = held; /* the last sweep did not halve it: what stays is ours */
-    b->held_before = 0;
-    b->held_floor = MIN(b->held_floor, held);
-    uint64_t bytes = balloon_sweep_bytes(total, b->stats[S_MEMFREE], held - b->held_floor);
+    /* The guest's use: neither its free pages nor the balloon's, which are on the host no longer. */
+    uint64_t ballooned = MIN((uint64_t)b->config.actual << PFN_SHIFT, total - free);
+    uint64_t used = total - free - ballooned;
+    uint64_t held = rss > used ? rss - used : 0; /* free there, still here (and ours) */
+    uint64_t now = now_ns();
+    b->held_left = MIN(b->held_left, held);
+    if (b->quiet_ns && now < b->quiet_until_ns && held < b->held_left + SWEEP_MIN)
+        return;
+    uint64_t bytes = balloon_sweep_bytes(total, b->stats[S_MEMFREE], held);
     if (!bytes)
         return;
     b->held_before = held;
+    b->rss_before = rss;
     b->sweep = (uint32_t)(bytes >> PFN_SHIFT);
-    b->sweep_ns = now_ns();
+    b->sweep_ns = now;
     b->sweeps++;
+    log_debug("virtio-balloon: %" PRIu64 " MiB held beyond the guest's use of %" PRIu64
+              " MiB: a sweep of %" PRIu64 " MiB",
+              held >> 20, used >> 20, bytes >> 20);
     set_num_pages(b, (uint64_t)b->base + b->sweep);
 }
 
 /* The driver's actual changed, or a tick: a sweep it finished (or that stalled) lets go. */
 static void sweep_check(struct balloon *b)
 {
-    if (b->sweep && (b->config.actual >= b->config.num_pages || now_ns() - b->sweep_ns > SWEEP_STALL_NS)) {
-        b->sweep = 0;
-        set_num_pages(b, b->base);
+    uint64_t now = now_ns();
+    if (!b->sweep || (b->config.actual < b->config.num_pages && now - b->sweep_ns <= SWEEP_STALL_NS))
+        return;
+    b->sweep = 0;
+    set_num_pages(b, b->base);
+    /* Judged by what left our RSS (memory the guest frees meanwhile does not count against it). */
+    uint64_t rss = rss_bytes(b), released = b->rss_before > rss ? b->rss_before - rss : 0;
+    if (released < b->held_before / 2) {
+        b->quiet_ns = b->quiet_ns ? MIN(2 * b->quiet_ns, SWEEP_QUIET_MAX_NS) : SWEEP_QUIET_NS;
+        b->quiet_until_ns = now + b->quiet_ns;
+        b->held_left = b->held_before - released;
+        log_debug("virtio-balloon: a sweep released %" PRIu64 " of %" PRIu64 " MiB: none for %" PRIu64 " s",
+                  released >> 20, b->held_before >> 20, b->quiet_ns / UINT64_C(1000000000));
+    } else {
+        b->quiet_ns = 0;
+        log_debug("virtio-balloon: a sweep released %" PRIu64 " of %" PRIu64 " MiB", released >> 20,
+                  b->held_before >> 20);
     }
 }
 
@@ -262,7 +301,18 @@ static int inflate_handle(struct virtio_dev *vdev, struct virtq_req *req)
 
 static int deflate_handle(struct virtio_dev *vdev, struct virtq_req *req)
 {
-    return handle_pfns(vdev->priv, req, false);
+    struct balloon *b = vdev->priv;
+    uint64_t before = b->deflated_pages;
+    int r = handle_pfns(b, req, false);
+    uint64_t n = b->deflated_pages - before;
+    if (n && b->config.actual <= b->config.num_pages) {
+        /* Not asked for: the guest ran out (deflate on OOM). What it took stays with it. */
+        b->oom_pages += n;
+        b->sweep = 0;
+        b->base -= (uint32_t)MIN(n, (uint64_t)b->base);
+        set_num_pages(b, b->base);
+    }
+    return r;
 }
 
 /* Free page reporting: each writable segment is one free range (already checked to lie in guest RAM by
@@ -392,6 +442,7 @@ static void balloon_reset(struct virtio_dev *vdev)
     b->config.actual = 0;
     b->sweep = 0;
     b->sweep_asked = false;
+    b->quiet_ns = 0;
     b->config.num_pages = b->base;
 }
 
@@ -490,6 +541,8 @@ void balloon_info(struct balloon *b, struct balloon_info *out)
         .target_pages = b->config.num_pages,
         .sweep_pages = b->sweep,
         .sweeps = b->sweeps,
+        .base_pages = b->base,
+        .oom_pages = b->oom_pages,
         .actual_pages = b->config.actual,
         .reported_bytes = b->reported_bytes,
         .reports = b->reports,

@@ -73,6 +73,7 @@ struct service {
     /* The balloon: what balloon requests asked for (MiB) and what the host's shortage takes (pressure.h). */
     uint32_t balloon_request_mib;
     uint64_t balloon_pressure;
+    uint64_t balloon_oom_seen; /* the device's oom_pages we have adopted */
 };
 
 static unsigned sessions(const struct service *s)
@@ -429,7 +430,7 @@ static void status_memory(const struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_GUEST_AGE, "%lld",
                 b.stats_valid ? (long long)(b.stats_age_ns / 1000000) : -1LL);
     lsl_ctl_put(out, LSL_CTL_KEY_GIVEN_BACK, "%" PRIu64, b.reported_bytes + b.inflated_pages * 4096);
-    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_TARGET, "%" PRIu64, (uint64_t)b.target_pages * 4096);
+    lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_TARGET, "%" PRIu64, (uint64_t)b.base_pages * 4096);
     lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_HELD, "%" PRIu64, (uint64_t)b.actual_pages * 4096);
     lsl_ctl_put(out, LSL_CTL_KEY_BALLOON_WHY, "%s",
                 s->balloon_pressure > ((uint64_t)s->balloon_request_mib << 20) ? "pressure"
@@ -464,14 +465,24 @@ static bool host_memory(uint64_t *total, uint64_t *available)
     return found == 2;
 }
 
-/* Each tick: the host short of memory takes guest memory through the balloon (pressure.h). */
+/* Each tick: what the guest took back when it ran out is its own, and the host short of memory takes guest
+ * memory through the balloon (pressure.h). */
 static void pressure_tick(struct service *s)
 {
-    struct pressure_in in = {.target = s->balloon_pressure};
     struct balloon_info b;
+    balloon_info(s->vm->balloon, &b);
+    if (b.oom_pages != s->balloon_oom_seen) {
+        /* The guest ran out and took pages back (balloon.c): what we wish for is no more than it left us. */
+        uint64_t left = (uint64_t)b.base_pages * 4096;
+        log_info("the guest needed %" PRIu64 " MiB of the balloon back: it holds %" PRIu64 " MiB now",
+                 ((b.oom_pages - s->balloon_oom_seen) * 4096) >> 20, left >> 20);
+        s->balloon_oom_seen = b.oom_pages;
+        s->balloon_request_mib = (uint32_t)MIN((uint64_t)s->balloon_request_mib, left >> 20);
+        s->balloon_pressure = MIN(s->balloon_pressure, left);
+    }
+    struct pressure_in in = {.target = s->balloon_pressure};
     if (!host_memory(&in.host_total, &in.host_available))
         return;
-    balloon_info(s->vm->balloon, &b);
     in.guest_known = b.stats_valid && b.stats_age_ns < 3000000000ull;
     in.guest_total = b.mem_total;
     in.guest_available = b.mem_available;
