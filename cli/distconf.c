@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum key_kind { KEY_STRING, KEY_BOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_UMASK, KEY_IGNORED };
+enum key_kind { KEY_STRING, KEY_BOOL, KEY_TRIBOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_UMASK, KEY_IGNORED };
 
 struct key {
     const char *section, *name;
@@ -25,7 +25,7 @@ struct key {
 
 static const struct key wsl_conf_keys[] = {
     {"boot", "command", KEY_STRING, FIELD(boot_command)},
-    {"boot", "systemd", KEY_BOOL, FIELD(boot_systemd)},
+    {"boot", "systemd", KEY_TRIBOOL, FIELD(boot_systemd)},
     {"boot", "protectBinfmt", KEY_IGNORED, 0},
     {"boot", "initTimeout", KEY_IGNORED, 0},
     {"user", "default", KEY_STRING, FIELD(user_default)},
@@ -163,12 +163,16 @@ static void distconf_on_key(void *user, int line, const char *section, const cha
         set_string(p, field, value);
         return;
     case KEY_BOOL:
+    case KEY_TRIBOOL: /* an int: -1 until set */
         if (lsl_parse_bool(value, &b) < 0) {
             lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s: true or false (default kept)", p->name,
                      line, value, k->section, k->name);
             return;
         }
-        *(bool *)field = b;
+        if (k->kind == KEY_TRIBOOL)
+            *(int *)field = b;
+        else
+            *(bool *)field = b;
         return;
     case KEY_HOSTNAME:
         /* WSL takes any value and cleans it; saying what became of it is the least surprise. */
@@ -209,6 +213,7 @@ int lsl_distconf_init(struct lsl_distconf *d)
         .interop_enabled = true,
         .interop_append_windows_path = true,
         .oobe_default_uid = -1,
+        .boot_systemd = -1,
     };
     return d->automount_root ? 0 : -ENOMEM;
 }

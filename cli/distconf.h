@@ -12,11 +12,11 @@
 
 struct lsl_distconf {
     /* wsl.conf / lsl.conf; strings are NULL when unset */
-    char *boot_command;                /* [boot] command: run as root at distro start */
-    bool boot_systemd;                 /* [boot] systemd: parsed only */
-    char *user_default;                /* [user] default */
-    char *network_hostname;            /* [network] hostname, cleaned as WSL cleans it (lsl_hostname_clean) */
-    bool network_generate_hosts;       /* [network] generateHosts, default true */
+    char *boot_command;          /* [boot] command: run as root at distro start */
+    int boot_systemd;            /* [boot] systemd: 1, 0, or -1 unset (on where the distro has systemd) */
+    char *user_default;          /* [user] default */
+    char *network_hostname;      /* [network] hostname, cleaned as WSL cleans it (lsl_hostname_clean) */
+    bool network_generate_hosts; /* [network] generateHosts, default true */
     bool network_generate_resolv_conf; /* [network] generateResolvConf, default true */
     bool automount_enabled;            /* [automount] enabled, default true */
     char *automount_root;              /* [automount] root, default "/mnt/" */

@@ -94,7 +94,7 @@ static void warn_named(const char *line)
 /* start's KEY=VALUE words, each in its own buffer. */
 struct start_keys {
     char hostname[sizeof(LSL_DISTRO_KEY_HOSTNAME "=") + LSL_HOSTNAME_MAX];
-    char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48];
+    char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48], systemd[16];
     char *boot, *users[3], *shares, *root, *options;
     const char *argv[24];
 };
@@ -234,6 +234,11 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
         snprintf(k.port, sizeof(k.port), LSL_DISTRO_KEY_PORT "=%u", run->port);
         k.argv[argc++] = k.port;
     }
+    snprintf(k.systemd, sizeof(k.systemd), LSL_DISTRO_KEY_SYSTEMD "=%s",
+             conf.boot_systemd < 0 ? "auto"
+             : conf.boot_systemd   ? "1"
+                                   : "0");
+    k.argv[argc++] = k.systemd;
     if (conf.boot_command) {
         if (asprintf(&k.boot, LSL_DISTRO_KEY_BOOT "=%s", conf.boot_command) < 0)
             return log_errno(ENOMEM, "cannot start %s", name), -ENOMEM;

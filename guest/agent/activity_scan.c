@@ -1,5 +1,11 @@
 /* See activity.h. A process belongs to a namespace when its /proc/PID/ns/pid names the same namespace as
- * the init's ("pid:[INODE]"); a PID namespace's processes are all visible in the system's /proc. */
+ * the init's ("pid:[INODE]"); a PID namespace's processes are all visible in the system's /proc.
+ *
+ * Where systemd is the init, its own machinery runs all the time and must not keep the VM up: what counts
+ * is what runs beyond it, by cgroup (/proc/PID/cgroup, below the init's own cgroup's parent): not systemd
+ * (init.scope), not a user's manager (user@UID.service/init.scope), not the daemons of a bare system in
+ * baseline_units, not lsl's agent and session relays in lsl's leaf. Services the user runs count, and so
+ * does whatever a session left behind, as everywhere. */
 #include "activity_scan.h"
 
 #include "distro_enter.h"
@@ -54,22 +60,96 @@ static int pid_stat(int proc, const char *pid, char *state, long *ppid, char *co
     return 0;
 }
 
+/* The daemons every systemd distribution runs, idle or not, and the housekeeping that waits for the clock:
+ * services under system.slice by these names do not keep the VM up. */
+static const char *const baseline_units[] = {
+    "systemd-journald.service",
+    "systemd-logind.service",
+    "systemd-udevd.service",
+    "systemd-resolved.service",
+    "systemd-networkd.service",
+    "systemd-timesyncd.service",
+    "systemd-userdbd.service",
+    "dbus.service",
+    "dbus-broker.service",
+    "polkit.service",
+    "cron.service",
+    "anacron.service",
+    "atd.service",
+    "rsyslog.service",
+    "unattended-upgrades.service",
+};
+
+/* The unified hierarchy's path of PID ("0::/lsl/NAME/..."), into buf; returns 0 or -errno. */
+static int pid_cgroup(int proc, const char *pid, char *buf, size_t len)
+{
+    char path[300], text[1024];
+    snprintf(path, sizeof(path), "%s/cgroup", pid);
+    int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    if (n <= 0)
+        return -EIO;
+    text[n] = '\0';
+    char *line = strstr(text, "0::/");
+    if (!line || (line != text && line[-1] != '\n'))
+        return -ENOENT;
+    line += 3;
+    snprintf(buf, len, "%.*s", (int)strcspn(line, "\n"), line);
+    return 0;
+}
+
+/* Whether a process at cgroup rel (below the distribution's cgroup, starting with '/') with that name is
+ * systemd's or lsl's own, where systemd is the init. */
+static bool systemd_own(const char *rel, const char *comm)
+{
+    if (strcmp(rel, "/init.scope") == 0)
+        return true;
+    if (strcmp(rel, "/" LSL_DISTRO_CGROUP_LEAF) == 0)
+        return strcmp(comm, LSL_SESSION_COMM) == 0 || strcmp(comm, LSL_DISTRO_AGENT_COMM) == 0;
+    if (strncmp(rel, "/system.slice/", 14) == 0) {
+        for (size_t i = 0; i < sizeof(baseline_units) / sizeof(baseline_units[0]); i++)
+            if (strcmp(rel + 14, baseline_units[i]) == 0)
+                return true;
+        return false;
+    }
+    /* /user.slice/user-UID.slice/user@UID.service/init.scope: a user's manager and its (sd-pam) */
+    if (strncmp(rel, "/user.slice/", 12) != 0)
+        return false;
+    const char *svc = strstr(rel, "/user@");
+    return svc && (svc = strstr(svc, ".service/init.scope")) && strcmp(svc, ".service/init.scope") == 0;
+}
+
 int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts)
 {
     char(*ns)[64] = calloc(n ? n : 1, sizeof(*ns));
+    /* Where the init is systemd: its cgroup's parent, the distribution's ("" otherwise). */
+    char(*base)[256] = calloc(n ? n : 1, sizeof(*base));
     int dfd = -1;
     DIR *d;
     struct dirent *de;
 
-    if (!ns)
+    if (!ns || !base) {
+        free(ns);
+        free(base);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
-        char pid[16];
+        char pid[16], comm[64], state, *scope;
+        long ppid;
 
         counts[i] = 0;
         snprintf(pid, sizeof(pid), "%d", (int)inits[i]);
         if (pid_ns(proc, pid, ns[i], sizeof(ns[i])) < 0)
             ns[i][0] = '\0';
+        if (pid_stat(proc, pid, &state, &ppid, comm, sizeof(comm)) == 0 && strcmp(comm, "systemd") == 0 &&
+            pid_cgroup(proc, pid, base[i], sizeof(base[i])) == 0 && (scope = strrchr(base[i], '/')) &&
+            strcmp(scope, "/init.scope") == 0)
+            *scope = '\0';
+        else
+            base[i][0] = '\0';
     }
     dfd = dup(proc);
     d = dfd >= 0 ? fdopendir(dfd) : NULL;
@@ -79,6 +159,7 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
         if (dfd >= 0)
             close(dfd);
         free(ns);
+        free(base);
         return -err;
     }
     rewinddir(d);
@@ -99,10 +180,16 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
             continue;
         if (ppid == (long)inits[i] && strcmp(comm, LSL_SESSION_COMM) == 0)
             continue;
+        char cg[256];
+        size_t blen = strlen(base[i]);
+        if (base[i][0] && pid_cgroup(proc, de->d_name, cg, sizeof(cg)) == 0 &&
+            strncmp(cg, base[i], blen) == 0 && cg[blen] == '/' && systemd_own(cg + blen, comm))
+            continue;
         counts[i]++;
     }
     closedir(d);
     free(ns);
+    free(base);
     return 0;
 }
 

@@ -12,9 +12,12 @@
 /* The comm of lsl's session processes (the agent's spare and each session's relay): children of a
  * distribution's init by this name are lsl's, not the distribution's. */
 #define LSL_SESSION_COMM "lsl-session"
+/* The comm of lsl's agent in a distribution run by systemd (guest/distro/systemd.c). */
+#define LSL_DISTRO_AGENT_COMM "lsl-agent"
 
 /* Counts, for each of the n inits (PIDs as proc shows them), the live processes in the same PID namespace
- * other than the init itself and its LSL_SESSION_COMM children, into counts[i]. proc is a directory laid
+ * other than the init itself and its LSL_SESSION_COMM children, into counts[i]; where the init is systemd,
+ * not its own machinery either (activity_scan.c). proc is a directory laid
  * out as /proc (PID/ns/pid, PID/stat). An init whose namespace cannot be read counts 0. Returns 0 or -errno.
  */
 int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts);

@@ -92,14 +92,19 @@ static int proc_umask(pid_t pid)
     return (int)mask;
 }
 
-/* Writes our PID into NAME's cgroup; a guest without cgroup2 mounted simply has none. */
+/* Writes our PID into NAME's cgroup (its leaf for lsl's processes, where systemd runs it); a guest without
+ * cgroup2 mounted simply has none. */
 static int join_cgroup(const char *name)
 {
-    char path[160], pid[16];
+    char path[192], pid[16];
     int fd, n;
 
-    snprintf(path, sizeof(path), "%s/%s/cgroup.procs", LSL_CGROUP_DIR, name);
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_CGROUP_LEAF "/cgroup.procs", LSL_CGROUP_DIR, name);
     fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        snprintf(path, sizeof(path), "%s/%s/cgroup.procs", LSL_CGROUP_DIR, name);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
     if (fd < 0)
         return errno == ENOENT ? 0 : -errno;
     n = snprintf(pid, sizeof(pid), "%d", (int)getpid());

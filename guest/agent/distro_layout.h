@@ -10,5 +10,15 @@
 #define LSL_SHARED_DIR   "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
 #define LSL_SHARED_MOUNT "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
 #define LSL_CGROUP_DIR   "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
+/* Below a distribution's cgroup, lsl's own processes there (its agent, sessions) when systemd is its PID 1:
+ * systemd enables controllers in its root only once no process is left in it. */
+#define LSL_DISTRO_CGROUP_LEAF "lsl"
+
+/* systemd as a distribution's PID 1 (guest/distro/systemd.c): the binary, $container, the stop timeout
+ * each unit gets (DefaultTimeoutStopSec), and how long lsl-distro stop waits for all of it. */
+#define LSL_SYSTEMD_PATH        "/lib/systemd/systemd"
+#define LSL_SYSTEMD_CONTAINER   "lsl"
+#define LSL_SYSTEMD_STOP_UNIT_S "10"
+#define LSL_SYSTEMD_STOP_MS     30000
 
 #endif

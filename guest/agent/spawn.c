@@ -4,6 +4,7 @@
 #include "spawn.h"
 #include "accounts.h"
 #include "env_fit.h"
+#include "user_manager.h"
 
 #include "agent.h"
 #include "frame.h"
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define ENV_ADDED    5 /* variables build_env adds unless the command has them: HOME ... XDG_RUNTIME_DIR */
 
 void agent_child_close(struct agent_child *c)
 {
@@ -83,16 +85,18 @@ static int resolve_account(const char *user, struct account *a)
  * slots). */
 static char **build_env(const struct lsl_exec_msg *e, const struct account *a, char **extra)
 {
-    static const char *const names[4] = {"HOME", "USER", "LOGNAME", "SHELL"};
-    const char *values[4] = {a->home, a->name, a->name, a->shell};
-    char **env = calloc((size_t)e->envc + 5, sizeof(char *));
+    static const char *const names[ENV_ADDED] = {"HOME", "USER", "LOGNAME", "SHELL", "XDG_RUNTIME_DIR"};
+    char runtime[64];
+    const char *values[ENV_ADDED] = {a->home, a->name, a->name, a->shell,
+                                     agent_user_runtime(a->uid, runtime, sizeof(runtime)) ? runtime : NULL};
+    char **env = calloc((size_t)e->envc + ENV_ADDED + 1, sizeof(char *));
     size_t n = e->envc;
 
     if (!env)
         return NULL;
     memcpy(env, e->env, (size_t)e->envc * sizeof(char *));
-    for (int i = 0; i < 4; i++) {
-        if (agent_env_has(e->env, names[i]))
+    for (int i = 0; i < ENV_ADDED; i++) {
+        if (!values[i] || agent_env_has(e->env, names[i]))
             continue;
         if (asprintf(&extra[i], "%s=%s", names[i], values[i]) < 0) {
             extra[i] = NULL;
@@ -101,7 +105,7 @@ static char **build_env(const struct lsl_exec_msg *e, const struct account *a, c
         }
         env[n++] = extra[i];
     }
-    if (agent_env_fit("/", a->home, env, extra + 4) < 0) {
+    if (agent_env_fit("/", a->home, env, extra + ENV_ADDED) < 0) {
         free(env);
         return NULL;
     }
@@ -284,7 +288,7 @@ static void describe_failure(const struct lsl_exec_msg *e, uint32_t code, int er
 int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen)
 {
     struct account *acct = malloc(sizeof(*acct));
-    char **extra = calloc((size_t)e->envc + 4, sizeof(char *)), **env = NULL, **argv = NULL,
+    char **extra = calloc((size_t)e->envc + ENV_ADDED, sizeof(char *)), **env = NULL, **argv = NULL,
          *login_arg0 = NULL;
     gid_t *groups = NULL;
     long ngroups = 0;
@@ -407,7 +411,7 @@ out:
         close(master);
     if (slave >= 0)
         close(slave);
-    for (size_t i = 0; extra && i < (size_t)e->envc + 4; i++)
+    for (size_t i = 0; extra && i < (size_t)e->envc + ENV_ADDED; i++)
         free(extra[i]);
     free(extra);
     free(groups);

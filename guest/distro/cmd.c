@@ -150,8 +150,12 @@ static void shared_dir_setup(void)
 
 static int cmd_start(const char *name, int argc, char **argv)
 {
-    struct distro_start s = {
-        .name = name, .hosts = true, .resolv = true, .umask = LSL_DISTRO_UMASK_DEFAULT, .fstab = true};
+    struct distro_start s = {.name = name,
+                             .hosts = true,
+                             .resolv = true,
+                             .umask = LSL_DISTRO_UMASK_DEFAULT,
+                             .fstab = true,
+                             .systemd = -1};
     char root[256], path[256], rec[64];
     const char *users[LSL_DISTRO_USERS_MAX];
     size_t nusers = 0;
@@ -183,6 +187,8 @@ static int cmd_start(const char *name, int argc, char **argv)
             continue;
         else if (strcmp(argv[i], LSL_DISTRO_KEY_FSTAB) == 0)
             s.fstab = flag(eq + 1);
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_SYSTEMD) == 0)
+            s.systemd = strcmp(eq + 1, "auto") == 0 ? -1 : flag(eq + 1);
         else if (strcmp(argv[i], LSL_DISTRO_KEY_UMASK) == 0) {
             /* From the user's wsl.conf: a bad value must not keep the distribution from starting. */
             if ((mask = parse_umask(eq + 1)) >= 0) {
@@ -245,9 +251,12 @@ static int cmd_stop(const char *name, const char *serial)
         return 1;
     pid = lsl_distro_init_pid(name);
     if (pid > 0) {
-        kill(pid, SIGTERM);
-        /* Its init gives processes two seconds; then the whole PID namespace goes with a SIGKILL. */
-        for (int i = 0; i < 300 && kill(pid, 0) == 0; i++)
+        /* lsl's init gives processes two seconds; systemd stops its units (each within
+         * LSL_SYSTEMD_STOP_UNIT_S) on SIGRTMIN+4, its poweroff. Then the PID namespace goes with a SIGKILL.
+         */
+        bool systemd = distro_is_systemd(pid);
+        kill(pid, systemd ? SIGRTMIN + 4 : SIGTERM);
+        for (int i = 0; i < (systemd ? LSL_SYSTEMD_STOP_MS / 10 : 300) && kill(pid, 0) == 0; i++)
             lsl_sleep_ms(10);
         if (kill(pid, 0) == 0)
             kill(pid, SIGKILL);

@@ -37,11 +37,28 @@ struct distro_start {
     unsigned port;        /* the distribution's agent port, or 0 for none (sessions join it from outside) */
     unsigned umask;       /* [filesystem] umask */
     bool fstab;           /* [automount] mountFsTab: mount its /etc/fstab */
+    int systemd;          /* [boot] systemd: 1, 0, -1 where the distribution has it */
     const struct distro_shares *shares; /* the host shares to bind in (automount.h), NULL for none */
 };
 /* Starts the distribution's PID 1 in new namespaces. Returns its PID (in the system's PID namespace) once
- * it has set up its root, or -errno with the reason on stderr. Warnings of its setup (fstab) go to stdout
- * as "warning" lines (proto/distro.h). */
+ * it has set up its root (with systemd: once systemd is up, or gave up), or -errno with the reason on
+ * stderr. Warnings of its setup (fstab) go to stdout as "warning" lines (proto/distro.h). */
 pid_t distro_spawn(const struct distro_start *s);
+/* For PID 1's setup: a record on the readiness pipe ('F' failed, 'W' warning), a failure that ends it, and
+ * the [boot] command started in the background. */
+void distro_report(int ready, char kind, const char *text);
+_Noreturn void distro_fail(int ready, const char *what, int err);
+void distro_run_boot_command(const char *cmd);
+
+/* systemd.c */
+/* Whether the distribution (our root now) has systemd to run as its PID 1. */
+bool distro_has_systemd(void);
+/* Hands PID 1 over to systemd, lsl's agent and [boot] command forked off first (see systemd.c). */
+_Noreturn void distro_exec_systemd(const struct distro_start *s, int ready, int listener);
+/* Whether a running distribution's PID 1 (pid in the system's namespace) is systemd. */
+bool distro_is_systemd(pid_t pid);
+/* The VM's shutdown, from its PID 1 (which reaps them): every distribution's systemd powers off, all of
+ * them within LSL_SYSTEMD_STOP_MS, before what is left gets SIGTERM (which systemd takes as "re-execute"). */
+void distro_systemd_stop_all(void);
 
 #endif

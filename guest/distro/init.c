@@ -3,7 +3,7 @@
  * /mnt/lsl, moves into the disk with pivot_root (leaving no mount of the system root or of other
  * distributions behind), mounts its /etc/fstab, applies /etc/wsl.conf's [network] and [filesystem]
  * settings, runs the [boot] command and then serves the distribution's own agent port and reaps orphans
- * until it is told to stop. systemd as PID 1 comes later; this init is what runs without it.
+ * until it is told to stop; or, with systemd, hands PID 1 over to it (systemd.c).
  *
  * Setup reports to lsl-distro start through the readiness pipe, one line each: "F" and the reason it
  * failed (then it exits), or "W" and a warning; EOF without an F line means it is up. */
@@ -40,7 +40,7 @@
 #define READY_MAX 4096 /* what lsl-distro start reads of the readiness pipe */
 
 /* One record on the readiness pipe: kind ('F' or 'W'), text, newline. */
-static void report(int ready, char kind, const char *text)
+void distro_report(int ready, char kind, const char *text)
 {
     char msg[512];
     int n = snprintf(msg, sizeof(msg), "%c%s", kind, text);
@@ -57,12 +57,12 @@ static void report(int ready, char kind, const char *text)
 }
 
 /* Reports a setup failure through the readiness pipe (the parent prints it) and dies. */
-static _Noreturn void fail(int ready, const char *what, int err)
+_Noreturn void distro_fail(int ready, const char *what, int err)
 {
     char msg[256];
 
     snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
-    report(ready, 'F', msg);
+    distro_report(ready, 'F', msg);
     _exit(1);
 }
 
@@ -191,7 +191,7 @@ static void generate_network_files(const struct distro_start *s, const char *hos
     }
 }
 
-static void run_boot_command(const char *cmd)
+void distro_run_boot_command(const char *cmd)
 {
     pid_t pid = fork();
 
@@ -253,63 +253,69 @@ static _Noreturn void distro_pid1(const struct distro_start *start, int ready, i
 
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
         if (*strings[i] && !(*strings[i] = strdup(*strings[i])))
-            fail(ready, "strdup", ENOMEM);
+            distro_fail(ready, "strdup", ENOMEM);
     lsl_proctitle_set("init"); /* what ps and /proc/1/comm show, as for WSL's /init */
     const char *host = s->hostname && s->hostname[0] ? s->hostname : s->name;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        fail(ready, "cannot make the mounts private", errno);
+        distro_fail(ready, "cannot make the mounts private", errno);
     drop_other_distros(s->root);
     for (size_t i = 0; i < sizeof(ns_mounts) / sizeof(ns_mounts[0]); i++) {
         const struct ns_mount *m = &ns_mounts[i];
         char target[4096];
 
         if ((r = distro_mount_dir(s->root, m->path)) < 0)
-            fail(ready, m->path, -r);
+            distro_fail(ready, m->path, -r);
         snprintf(target, sizeof(target), "%s%s", s->root, m->path);
         r = mount(m->source, target, m->fstype, m->flags, m->data) < 0 ? -errno : 0;
         if (r == -EINVAL && m->data && m->fstype && strcmp(m->fstype, "cgroup2") == 0)
             r = mount(m->source, target, m->fstype, m->flags, NULL) < 0 ? -errno : 0; /* no nsdelegate */
         if (r < 0 && !(m->fstype && r == -EBUSY))
-            fail(ready, m->path, -r);
+            distro_fail(ready, m->path, -r);
     }
     if ((r = mount_shared(s->root, tree)) < 0)
-        fail(ready, LSL_SHARED_MOUNT, -r);
+        distro_fail(ready, LSL_SHARED_MOUNT, -r);
     if (tree >= 0)
         close(tree);
     if (s->shares) {
         char warning[512];
 
         if (distro_shares_bind(s->shares, s->root, warning, sizeof(warning)))
-            report(ready, 'W', warning);
+            distro_report(ready, 'W', warning);
     }
     if (chdir(s->root) < 0)
-        fail(ready, "cannot enter the disk", errno);
+        distro_fail(ready, "cannot enter the disk", errno);
     /* pivot_root(".", ".") stacks the old root under the new one; detaching it drops every system mount. */
     if (syscall(SYS_pivot_root, ".", ".") < 0)
-        fail(ready, "pivot_root", errno);
+        distro_fail(ready, "pivot_root", errno);
     if (umount2(".", MNT_DETACH) < 0)
-        fail(ready, "cannot detach the system root", errno);
+        distro_fail(ready, "cannot detach the system root", errno);
     if (chdir("/") < 0)
-        fail(ready, "chdir /", errno);
+        distro_fail(ready, "chdir /", errno);
     distro_lslpath_install();
     if (sethostname(host, strlen(host)) < 0)
-        fail(ready, "sethostname", errno);
+        distro_fail(ready, "sethostname", errno);
     if (s->fstab) {
         char warning[600];
 
         if (fstab_mount_all(warning, sizeof(warning)) > 0)
-            report(ready, 'W', warning);
+            distro_report(ready, 'W', warning);
     }
     generate_network_files(s, host);
     if (s->port && (listener = lsl_agent_listen(s->port)) < 0)
-        fail(ready, "cannot listen on the distribution's vsock port", -listener);
+        distro_fail(ready, "cannot listen on the distribution's vsock port", -listener);
     /* Inherited by the [boot] command and by every session's processes (the agent's spares are forked from
      * here; sessions joining from outside take it from /proc/1/status, see distro_enter.c). */
     umask((mode_t)s->umask);
+    if (s->systemd > 0 || (s->systemd < 0 && distro_has_systemd())) {
+        if (distro_has_systemd())
+            distro_exec_systemd(s, ready, listener);
+        distro_report(ready, 'W',
+                      "[boot] systemd=true, but there is no " LSL_SYSTEMD_PATH ": lsl's init instead");
+    }
     close(ready); /* setup done: the parent reads EOF */
     if (s->boot && s->boot[0])
-        run_boot_command(s->boot);
+        distro_run_boot_command(s->boot);
     serve_until_stopped(s, listener);
 }
 
@@ -367,10 +373,10 @@ pid_t distro_spawn(const struct distro_start *s)
             close(fd);
         }
         if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_NEWPID) < 0)
-            fail(pipe_ready[1], "cannot create the namespaces", errno);
+            distro_fail(pipe_ready[1], "cannot create the namespaces", errno);
         pid = fork();
         if (pid < 0)
-            fail(pipe_ready[1], "fork", errno);
+            distro_fail(pipe_ready[1], "fork", errno);
         if (pid == 0) {
             sigset_t all;
 

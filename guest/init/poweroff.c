@@ -7,6 +7,8 @@
 #include "mounts.h"
 #include "root.h"
 
+#include "../distro/distro_tool.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -114,6 +116,7 @@ static void report_status(int status)
 
 _Noreturn void lsl_poweroff(int status)
 {
+    distro_systemd_stop_all();
     kill_all();
     sync();
     unmount_distros();

@@ -1112,13 +1112,24 @@ static void fake_proc(const char *dir, int pid, const char *ns, const char *stat
     fclose(f);
 }
 
+static void fake_cgroup(const char *dir, int pid, const char *path)
+{
+    char file[512];
+
+    snprintf(file, sizeof(file), "%s/%d/cgroup", dir, pid);
+    FILE *f = fopen(file, "w");
+    fprintf(f, "0::%s\n", path);
+    fclose(f);
+}
+
 /* Who counts as activity: every live process in a distribution's PID namespace but its init and the init's
- * lsl-session children (the agent's spare and session relays). */
+ * lsl-session children (the agent's spare and session relays); where systemd is the init, not its own
+ * machinery, a bare system's daemons or lsl's agent either. */
 static void test_activity_count(void)
 {
     char dir[] = "/tmp/lsl-proc.XXXXXX", cmd[128];
-    pid_t inits[3] = {100, 200, 999};
-    uint32_t counts[3];
+    pid_t inits[4] = {100, 200, 999, 400};
+    uint32_t counts[4];
     int proc;
 
     CHECK(mkdtemp(dir) != NULL);
@@ -1131,13 +1142,33 @@ static void test_activity_count(void)
     fake_proc(dir, 200, "pid:[22]", "200 (init) S 0");
     fake_proc(dir, 201, "pid:[22]", "201 (x) lsl-session) S 200"); /* a name made to look like ours */
     fake_proc(dir, 300, "pid:[4026531836]", "300 (sh) S 1");       /* the system's */
+    fake_proc(dir, 400, "pid:[33]", "400 (systemd) S 0");
+    fake_cgroup(dir, 400, "/lsl/sd/init.scope");
+    fake_proc(dir, 401, "pid:[33]", "401 (systemd-journal) S 400");
+    fake_cgroup(dir, 401, "/lsl/sd/system.slice/systemd-journald.service");
+    fake_proc(dir, 402, "pid:[33]", "402 (lsl-agent) S 400");
+    fake_cgroup(dir, 402, "/lsl/sd/lsl");
+    fake_proc(dir, 403, "pid:[33]", "403 (lsl-session) S 402");
+    fake_cgroup(dir, 403, "/lsl/sd/lsl");
+    fake_proc(dir, 404, "pid:[33]", "404 (sleep) S 400"); /* left by a session: counts */
+    fake_cgroup(dir, 404, "/lsl/sd/lsl");
+    fake_proc(dir, 405, "pid:[33]", "405 (nginx) S 400"); /* a service: counts */
+    fake_cgroup(dir, 405, "/lsl/sd/system.slice/nginx.service");
+    fake_proc(dir, 406, "pid:[33]", "406 (systemd) S 400");
+    fake_cgroup(dir, 406, "/lsl/sd/user.slice/user-1000.slice/user@1000.service/init.scope");
+    fake_proc(dir, 407, "pid:[33]", "407 (python3) S 406"); /* a user's service: counts */
+    fake_cgroup(dir, 407, "/lsl/sd/user.slice/user-1000.slice/user@1000.service/app.slice/x.service");
+    fake_proc(dir, 408, "pid:[33]", "408 (odd) S 400"); /* no cgroup to tell: counts */
+    fake_proc(dir, 409, "pid:[33]", "409 (x) S 400");   /* outside the distribution's cgroup: counts */
+    fake_cgroup(dir, 409, "/lsl/sdx/system.slice/dbus.service");
     snprintf(cmd, sizeof(cmd), "mkdir %s/self %s/99x", dir, dir);
     CHECK_EQ(system(cmd), 0);
     proc = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK_EQ(agent_activity_count(proc, inits, 3, counts), 0);
+    CHECK_EQ(agent_activity_count(proc, inits, 4, counts), 0);
     CHECK_EQ(counts[0], 2);
     CHECK_EQ(counts[1], 2);
     CHECK_EQ(counts[2], 0); /* an init that is gone: nothing */
+    CHECK_EQ(counts[3], 5);
     close(proc);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK_EQ(system(cmd), 0);

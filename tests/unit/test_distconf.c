@@ -19,7 +19,7 @@ static void test_defaults(void)
     struct lsl_distconf d;
     CHECK_EQ(lsl_distconf_init(&d), 0);
     CHECK_EQ(lsl_distconf_parse(&d, NULL, NULL, collect), 0);
-    CHECK(!d.boot_command && !d.boot_systemd && !d.user_default && !d.network_hostname);
+    CHECK(!d.boot_command && d.boot_systemd == -1 && !d.user_default && !d.network_hostname);
     CHECK(d.network_generate_hosts && d.network_generate_resolv_conf);
     CHECK(d.automount_enabled && str_is(d.automount_root, "/mnt/") && !d.automount_options);
     CHECK(d.interop_enabled);
@@ -54,7 +54,7 @@ static void test_merge(void)
     CHECK_EQ(lsl_distconf_init(&d), 0);
     CHECK_EQ(lsl_distconf_parse(&d, wsl, lsl, collect), 0);
     CHECK_EQ(nwarnings, 0);
-    CHECK(d.boot_systemd);
+    CHECK_EQ(d.boot_systemd, 1);
     CHECK(str_is(d.boot_command, "service ssh start; echo ok")); /* quotes stripped, ';' inside kept */
     CHECK(str_is(d.user_default, "bob"));                        /* lsl.conf wins ... */
     CHECK(str_is(d.network_hostname, "lslhost"));

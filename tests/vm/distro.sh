@@ -365,6 +365,82 @@ mnt_lsl_propagation() {
 	[ "$(lsl -d a -e sh -c 'grep -c " /mnt/lsl/m " /proc/mounts')" = 0 ] || { echo "the unmount in b did not reach a"; return 1; }
 }
 
+# systemd as PID 1 (guest/distro/systemd.c), in Debian with systemd built on the host (tests/vm/mksystemd.sh).
+sd_ready() {
+	[ -s "${LSL_TEST_SYSTEMD_TAR:-}" ] || { echo "no systemd test distribution: LSL_TEST_SYSTEMD_TAR='${LSL_TEST_SYSTEMD_TAR:-}' (tests/vm/mksystemd.sh makes it)"; return 1; }
+	registered sd || lsl --import sd "$S/d/sd" "$LSL_TEST_SYSTEMD_TAR"
+}
+processes_are() { # "NAME N": until lsl --status counts that (the count is refreshed by the status before)
+	local i out
+	for i in $(seq 20); do
+		out=$(lsl --status | sed -n 's/^Processes: *//p')
+		[ "$out" = "$1" ] && return 0
+		sleep 1
+	done
+	echo "processes keeping the VM up: '$out', not '$1'; in the distribution: $(lsl -d sd -e ps -eo pid,comm,cgroup --no-headers | tr '\n' ';')"
+	return 1
+}
+systemd_boot() {
+	# On by default where the distribution has systemd: systemd is PID 1 and lsl waited until it was up.
+	sd_ready || return 1
+	local out t0 cold i
+	t0=$(date +%s%N)
+	out=$(lsl -d sd -e sh -c 'cat /proc/1/comm; systemctl is-system-running; systemd-detect-virt -c') || { echo "$out"; return 1; }
+	cold=$((($(date +%s%N) - t0) / 1000000))
+	local comm state virt
+	{ read -r comm; read -r state; read -r virt; } <<<"$out"
+	[ "$comm" = systemd ] || { echo "PID 1 is '$comm', not systemd"; return 1; }
+	[ "$state" = running ] || [ "$state" = degraded ] || { echo "systemd is '$state' once lsl let the command run"; return 1; }
+	[ "$virt" = container-other ] || { echo "systemd-detect-virt -c: '$virt'"; return 1; }
+	# The units that would fight lsl are masked at runtime, the distribution's files untouched.
+	out=$(lsl -d sd -e sh -c 'systemctl is-enabled systemd-timesyncd.service console-getty.service; find /etc -lname /dev/null | wc -l')
+	[ "$out" = "masked-runtime
+masked-runtime
+0" ] || { echo "time sync and console getty, masked at runtime only: '$out'"; return 1; }
+	[ "$state" = running ] || echo "    degraded, failed units: $(lsl -d sd -e systemctl --failed --plain --no-legend | tr '\n' ' ')" >&9
+	# A user's commands get the user's manager, as a login through logind would: /run/user/UID, systemctl --user.
+	lsl -d sd -e sh -c 'id u1 >/dev/null 2>&1 || useradd -m -u 1000 u1' || return 1
+	out=$(lsl -d sd -u u1 -e sh -c 'echo "$XDG_RUNTIME_DIR"; systemctl --user is-system-running --wait') || true
+	[ "$out" = "/run/user/1000
+running" ] || [ "$out" = "/run/user/1000
+degraded" ] || { echo "the user's manager: '$out'"; return 1; }
+	# What keeps the VM up (idle stop): not systemd's machinery nor a user's manager; a service it runs, yes.
+	processes_are 'sd 0' || return 1
+	lsl -d sd -e systemd-run --quiet --unit=lslbusy sleep 300 || return 1
+	processes_are 'sd 1' || return 1
+	lsl -d sd -e systemctl stop lslbusy || return 1
+	# A unit enabled in the distribution starts at its next boot; its output is in the journal; a timer fires.
+	lsl -d sd -e sh -c 'printf "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/echo lsl-unit-ran\nExecStop=/bin/touch /var/lib/lsltest-stopped\n[Install]\nWantedBy=multi-user.target\n" >/etc/systemd/system/lsltest.service &&
+		printf "[Service]\nType=oneshot\nExecStart=/bin/touch /run/lsl-timer-fired\n" >/etc/systemd/system/lsltick.service &&
+		printf "[Timer]\nOnActiveSec=2s\nAccuracySec=100ms\n[Install]\nWantedBy=timers.target\n" >/etc/systemd/system/lsltick.timer &&
+		systemctl enable lsltest.service lsltick.timer 2>/dev/null' || return 1
+	t0=$(date +%s%N)
+	expect_rc 0 lsl -t sd || return 1
+	local stop=$((($(date +%s%N) - t0) / 1000000))
+	out=$(lsl -d sd -e sh -c 'rm -f /var/lib/lsltest-stopped; systemctl is-active lsltest.service; journalctl -b -u lsltest.service -o cat | grep -c lsl-unit-ran;
+		for i in $(seq 100); do [ -e /run/lsl-timer-fired ] && break; sleep 0.2; done; ls /run/lsl-timer-fired') || { echo "$out"; return 1; }
+	[ "$out" = "active
+1
+/run/lsl-timer-fired" ] || { echo "enabled unit, journal, timer: '$out'"; return 1; }
+	# The VM's shutdown with systemd running stops it cleanly too: the next mount replays no journal.
+	t0=$(date +%s%N)
+	expect_rc 0 lsl --shutdown || return 1
+	for i in $(seq 120); do pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" >/dev/null || break; sleep 0.5; done
+	local down=$((($(date +%s%N) - t0) / 1000000))
+	out=$(lsl -d sd -e ls /var/lib/lsltest-stopped && lsl --system -e sh -c 'dmesg | grep -c "recovery complete"')
+	[ "$out" = "/var/lib/lsltest-stopped
+0" ] || { echo "after lsl --shutdown, the unit's stop and the disk's journal replays: '$out'"; return 1; }
+	echo "    systemd: cold start to a command ${cold} ms (state ${state}); lsl -t with systemd running ${stop} ms, lsl --shutdown ${down} ms" >&9
+	# [boot] systemd=false: lsl's own init, as before.
+	lsl -d sd -e sh -c 'printf "[boot]\nsystemd=false\n" >/etc/wsl.conf' && expect_rc 0 lsl -t sd || return 1
+	t0=$(date +%s%N)
+	out=$(lsl -d sd -e cat /proc/1/comm) || return 1
+	echo "    without systemd: cold start to a command $((($(date +%s%N) - t0) / 1000000)) ms" >&9
+	[ "$out" = init ] || { echo "systemd=false: PID 1 is '$out'"; return 1; }
+	lsl -d sd -e rm /etc/wsl.conf && expect_rc 0 lsl -t sd
+}
+
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
-two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive"
+two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive
+systemd_boot"
 run_suite "$@"

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""systemd benchmark (issue 16): what systemd as a distribution's PID 1 costs, against the same distribution
+with lsl's own init ([boot] systemd=false in its /etc/wsl.conf), in one run.
+
+The distribution is Debian minbase with systemd, dbus and logind (tests/vm/mksystemd.sh, built on the host).
+Cold start: the VM stopped (lsl --shutdown), then `lsl -d NAME -- true`, which boots the VM, starts the
+distribution and (with systemd) waits until systemd says running or degraded. Distribution start: the VM
+running, the distribution stopped (lsl -t), then the same command. Memory: what the guest uses (its RAM less
+MemAvailable, from lsl --status --json) with the distribution started, less the same with none, so the VM's
+own share is not counted twice.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(cmd, env):
+    t0 = time.monotonic()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - t0
+
+
+def guest_used(lsl, env):
+    """The guest's used memory in MiB, once its numbers are fresh (a status asks; the next has them)."""
+    time.sleep(3)  # the start's own transients settle
+    for _ in range(2):
+        st = json.loads(subprocess.run([lsl, "--status", "--json"], env=env, check=True, capture_output=True,
+                                       text=True).stdout)
+        time.sleep(1.2)
+    return (st["guest_total_bytes"] - st["guest_available_bytes"]) / 2**20
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lsl", required=True)
+    ap.add_argument("--tar", required=True, help="the distribution (tests/vm/mksystemd.sh)")
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="lsl-sdb.", dir="/tmp")
+    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(work, "rt"), XDG_STATE_HOME=os.path.join(work, "state"),
+               HOME=os.path.join(work, "home"), LSL_VM_IDLE_TIMEOUT="-1")
+    env.pop("LSL_ROOTFS", None)
+    for d in ("rt", "home"):
+        os.makedirs(os.path.join(work, d), mode=0o700)
+    lsl = a.lsl
+    rows = {}
+    try:
+        subprocess.run([lsl, "--import", "sd", os.path.join(work, "sd"), a.tar], env=env, check=True)
+        subprocess.run([lsl, "--shutdown"], env=env, check=True)
+        for mode in ("systemd", "lsl init"):
+            conf = "" if mode == "systemd" else "[boot]\nsystemd=false\n"
+            subprocess.run([lsl, "-d", "sd", "-u", "root", "-e", "sh", "-c", f"printf '{conf}' >/etc/wsl.conf"],
+                           env=env, check=True)
+            subprocess.run([lsl, "--shutdown"], env=env, check=True)
+            cold, start, mem = [], [], []
+            for _ in range(a.runs):
+                cold.append(timed([lsl, "-d", "sd", "--", "true"], env))
+                subprocess.run([lsl, "-t", "sd"], env=env, check=True)
+                base = guest_used(lsl, env)
+                start.append(timed([lsl, "-d", "sd", "--", "true"], env))
+                mem.append(guest_used(lsl, env) - base)
+                subprocess.run([lsl, "--shutdown"], env=env, check=True)
+            rows[mode] = (statistics.median(cold), statistics.median(start), statistics.median(mem))
+            print(f"  {mode}: cold {cold}, start {start}, memory {mem}", file=sys.stderr)
+    finally:
+        subprocess.run([lsl, "--shutdown"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+    sd, init = rows["systemd"], rows["lsl init"]
+    print(f"systemd as PID 1, medians of {a.runs} (Debian minbase + systemd, dbus, logind)")
+    print(f"  {'':34} {'systemd':>10} {'lsl init':>10} {'ratio':>7}")
+    print(f"  {'cold lsl -d NAME -- true (s)':34} {sd[0]:10.2f} {init[0]:10.2f} {sd[0] / init[0]:6.2f}x")
+    print(f"  {'distribution start, VM up (s)':34} {sd[1]:10.2f} {init[1]:10.2f} {sd[1] / init[1]:6.2f}x")
+    print(f"  {'guest memory it adds (MiB)':34} {sd[2]:10.1f} {init[2]:10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+/* With systemd as the distribution's PID 1 (guest/distro/systemd.c), a user's commands get what a login
+ * through logind would start for them: the user's manager, user@UID.service, which brings
+ * /run/user/UID (user-runtime-dir@UID.service) and `systemctl --user`. Started on the user's first
+ * command and left running (as lingering would), bounded so that a systemd in trouble never holds a command
+ * back for long; root's commands get none, as a root shell from `su` has none. */
+#include "user_manager.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_BOUND_MS 30000
+
+static bool systemd_is_pid1(void)
+{
+    char comm[32] = "";
+    FILE *f = fopen("/proc/1/comm", "re");
+    if (f) {
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    return strcmp(comm, "systemd\n") == 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* systemctl start UNIT, waited for up to START_BOUND_MS. */
+static void start_unit(const char *unit)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execl("/bin/systemctl", "systemctl", "start", "--quiet", unit, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return;
+    long long deadline = now_ms() + START_BOUND_MS;
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            (void)waitpid(pid, &status, 0);
+            return;
+        }
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+bool agent_user_runtime(uid_t uid, char *dir, size_t len)
+{
+    char sock[96], unit[48];
+    if (uid == 0 || !systemd_is_pid1())
+        return false;
+    snprintf(dir, len, "/run/user/%u", (unsigned)uid);
+    snprintf(sock, sizeof(sock), "/run/user/%u/systemd/private", (unsigned)uid);
+    if (access(sock, F_OK) < 0) {
+        snprintf(unit, sizeof(unit), "user@%u.service", (unsigned)uid);
+        start_unit(unit);
+    }
+    return access(dir, F_OK) == 0;
+}

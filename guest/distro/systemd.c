@@ -1,0 +1,286 @@
+/* systemd as a distribution's PID 1 ([boot] systemd, on by default where the distribution has systemd, as in
+ * WSL's newer images). lsl's init has set the distribution up (init.c) and then execs systemd in its place,
+ * after forking lsl's own part: the distribution's agent (its vsock port) and the [boot] command, in a leaf
+ * cgroup of their own (LSL_DISTRO_CGROUP_LEAF: systemd enables controllers below its root only once no
+ * process is left in it). What systemd finds is what https://systemd.io/CONTAINER_INTERFACE asks for:
+ * $container set, its own writable cgroup2 subtree (the cgroup namespace's root), /run and /dev/shm fresh
+ * tmpfs, /proc and /sys mounted. Units that would fight lsl are masked at runtime (/run/systemd/system, the
+ * user's files untouched); the agent holds the readiness pipe until systemd reports running or degraded, or
+ * for SYSTEMD_READY_S at most. lsl-distro stop sends SIGRTMIN+4 (poweroff), which systemd in a container
+ * ends by exiting. */
+#include "distro_tool.h"
+
+#include "../agent/distro_enter.h"
+#include "../agent/activity_scan.h"
+#include "../agent/distro_layout.h"
+#include "../init/agent_listen.h"
+#include "../init/fileio.h"
+#include "../init/proctitle.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "distro.h"
+
+#define SYSTEMD_READY_S     120 /* emulated hosts boot a distribution's systemd in tens of seconds */
+#define SYSTEMD_READY_S_STR "120"
+
+/* Units that would fight lsl: gettys on the VM's consoles, waits for a network lsl has up already, network
+ * and DNS managers and time sync where lsl does those, and udev (the devices are the VM's, shared by every
+ * distribution). Then what only costs start time here (each ~0.7 s under emulation, about a tenth of that
+ * on hardware): loading modules (the VM's kernel has what it has built in), the kernel's debug, tracing
+ * and config file systems, huge pages, ext4 snapshot scrubbing. Masked by name or template; resolved only
+ * while lsl writes resolv.conf. */
+static const char *const masked[] = {
+    "console-getty.service",
+    "container-getty@.service",
+    "getty@.service",
+    "serial-getty@.service",
+    "systemd-networkd-wait-online.service",
+    "NetworkManager-wait-online.service",
+    "systemd-networkd.service",
+    "systemd-networkd.socket",
+    "systemd-timesyncd.service",
+    "systemd-udevd.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-remount-fs.service", /* lsl mounted the root */
+    "modprobe@.service",
+    "systemd-modules-load.service",
+    "sys-kernel-config.mount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-fs-fuse-connections.mount",
+    "dev-hugepages.mount",
+    "e2scrub_reap.service",
+};
+
+/* Generators systemd would run at every start for nothing here: lsl mounts the distribution's fstab itself
+ * ([automount] mountFsTab), gettys are masked, and there are no partitions, encrypted or verity volumes,
+ * hibernation images or boot counting in a distribution's disk. */
+static const char *const generators_masked[] = {
+    "systemd-fstab-generator",
+    "systemd-getty-generator",
+    "systemd-gpt-auto-generator",
+    "systemd-cryptsetup-generator",
+    "systemd-veritysetup-generator",
+    "systemd-integritysetup-generator",
+    "systemd-hibernate-resume-generator",
+    "systemd-bless-boot-generator",
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool distro_has_systemd(void)
+{
+    return access(LSL_SYSTEMD_PATH, X_OK) == 0;
+}
+
+bool distro_is_systemd(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    return strcmp(comm, "systemd\n") == 0;
+}
+
+void distro_systemd_stop_all(void)
+{
+    pid_t pids[64];
+    size_t n = 0;
+    DIR *d = opendir(LSL_DISTROS_DIR);
+    struct dirent *de;
+    while (d && n < sizeof(pids) / sizeof(pids[0]) && (de = readdir(d))) {
+        pid_t pid = de->d_name[0] == '.' ? -1 : lsl_distro_init_pid(de->d_name);
+        if (pid > 0 && distro_is_systemd(pid) && kill(pid, SIGRTMIN + 4) == 0)
+            pids[n++] = pid;
+    }
+    if (d)
+        closedir(d);
+    for (long long deadline = now_ms() + LSL_SYSTEMD_STOP_MS; n && now_ms() < deadline;) {
+        while (waitpid(-1, NULL, WNOHANG) > 0) /* they are our children now: gone only once reaped */
+            ;
+        size_t alive = 0;
+        for (size_t i = 0; i < n; i++)
+            if (kill(pids[i], 0) == 0)
+                pids[alive++] = pids[i];
+        n = alive;
+        if (n)
+            lsl_sleep_ms(20);
+    }
+}
+
+static void write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    (void)!write(fd, text, strlen(text));
+    close(fd);
+}
+
+/* /run is a fresh tmpfs (init.c): nothing of the user's is overwritten here. */
+static void runtime_config(const struct distro_start *s)
+{
+    char path[256];
+    (void)mkdir("/run/systemd", 0755);
+    (void)mkdir("/run/systemd/system", 0755);
+    for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+        snprintf(path, sizeof(path), "/run/systemd/system/%s", masked[i]);
+        (void)symlink("/dev/null", path);
+    }
+    if (s->resolv)
+        (void)symlink("/dev/null", "/run/systemd/system/systemd-resolved.service");
+    (void)mkdir("/run/systemd/system-generators", 0755);
+    for (size_t i = 0; i < sizeof(generators_masked) / sizeof(generators_masked[0]); i++) {
+        snprintf(path, sizeof(path), "/run/systemd/system-generators/%s", generators_masked[i]);
+        (void)symlink("/dev/null", path);
+    }
+    /* A stop must not hang on a unit's 90 s default; "00-" so the distribution's own drop-ins win. */
+    (void)mkdir("/run/systemd/system.conf.d", 0755);
+    write_file("/run/systemd/system.conf.d/00-lsl.conf",
+               "# Written by lsl at start: stops within the bound lsl-distro stop waits.\n"
+               "[Manager]\nDefaultTimeoutStopSec=" LSL_SYSTEMD_STOP_UNIT_S "s\n");
+}
+
+static void join_leaf(void)
+{
+    char self[16];
+    int n = snprintf(self, sizeof(self), "%d", (int)getpid());
+    (void)mkdir("/sys/fs/cgroup/" LSL_DISTRO_CGROUP_LEAF, 0755);
+    int fd = open("/sys/fs/cgroup/" LSL_DISTRO_CGROUP_LEAF "/cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!write(fd, self, (size_t)n);
+        close(fd);
+    }
+}
+
+/* systemctl is-system-running --wait, bounded by the deadline; its answer in state ("" if none). */
+static void system_state(long long deadline, char *state, size_t len)
+{
+    int out[2];
+    state[0] = '\0';
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        dup2(out[1], 1);
+        execl("/bin/systemctl", "systemctl", "is-system-running", "--wait", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    if (pid < 0) {
+        close(out[0]);
+        return;
+    }
+    (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+    size_t n = 0;
+    int status;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            (void)waitpid(pid, &status, 0);
+            break;
+        }
+        ssize_t r = read(out[0], state + n, len - 1 - n);
+        if (r > 0)
+            n += (size_t)r;
+        lsl_sleep_ms(20);
+    }
+    ssize_t r = read(out[0], state + n, len - 1 - n);
+    if (r > 0)
+        n += (size_t)r;
+    state[n] = '\0';
+    state[strcspn(state, "\n")] = '\0';
+    close(out[0]);
+}
+
+/* The agent's side, a child of PID 1 before it becomes systemd: waits for systemd, ends the setup (the
+ * readiness pipe), runs the [boot] command and serves the distribution's port until told to stop. */
+static _Noreturn void agent_side(const struct distro_start *s, int ready, int listener)
+{
+    char state[64] = "", msg[160];
+    long long deadline = now_ms() + SYSTEMD_READY_S * 1000LL;
+
+    join_leaf();
+    lsl_proctitle_set(LSL_DISTRO_AGENT_COMM);
+    /* Until systemd listens (its private socket), systemctl would only say it cannot connect. */
+    while (access("/run/systemd/private", F_OK) < 0 && now_ms() < deadline)
+        lsl_sleep_ms(20);
+    while (now_ms() < deadline) {
+        system_state(deadline, state, sizeof(state));
+        if (strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0)
+            break;
+        if (strcmp(state, "starting") != 0 && strcmp(state, "initializing") != 0 && state[0])
+            break; /* maintenance, stopping, offline: waiting longer changes nothing */
+        lsl_sleep_ms(100);
+    }
+    if (strcmp(state, "running") != 0) {
+        snprintf(msg, sizeof(msg), "systemd is %s%s", state[0] ? state : "not answering",
+                 strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)"
+                 : now_ms() >= deadline         ? " after " SYSTEMD_READY_S_STR " s; going on"
+                                                : "");
+        distro_report(ready, 'W', msg);
+    }
+    close(ready);
+    if (s->boot && s->boot[0])
+        distro_run_boot_command(s->boot);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (listener >= 0)
+        (void)lsl_agent_serve_on(listener, s->name, &stop);
+    else
+        (void)sigwaitinfo(&stop, NULL);
+    _exit(0);
+}
+
+_Noreturn void distro_exec_systemd(const struct distro_start *s, int ready, int listener)
+{
+    runtime_config(s);
+    pid_t pid = fork();
+    if (pid < 0)
+        distro_fail(ready, "fork", errno);
+    if (pid == 0)
+        agent_side(s, ready, listener);
+    if (listener >= 0)
+        close(listener);
+    /* systemd starts from a clean slate: no signal blocked or ignored, its documented environment only. */
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    char *const argv[] = {"/lib/systemd/systemd", "--show-status=no", NULL};
+    char *const envp[] = {"container=" LSL_SYSTEMD_CONTAINER,
+                          "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(LSL_SYSTEMD_PATH, argv, envp);
+    int err = errno;
+    kill(pid, SIGKILL);
+    distro_fail(ready, "cannot start systemd", err);
+}
