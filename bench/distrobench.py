@@ -13,8 +13,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+import lslenv
 
 
 def run(cmd, env=None, **kw):
@@ -29,12 +30,7 @@ def main():
     ap.add_argument("--corpus", default="/usr/include")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="lsl-db.", dir="/tmp")
-    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(work, "rt"), XDG_STATE_HOME=os.path.join(work, "state"),
-               HOME=os.path.join(work, "home"), LSL_VM_IDLE_TIMEOUT="-1")
-    env.pop("LSL_ROOTFS", None)
-    for d in ("rt", "home"):
-        os.makedirs(os.path.join(work, d), mode=0o700)
+    work, env = lslenv.scratch("lsl-db.")
     lsl = a.lsl
     rows = {}
     try:

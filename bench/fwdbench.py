@@ -21,9 +21,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+import lslenv
 
 
 def pct(xs, p):
@@ -69,11 +70,7 @@ def main():
     ap.add_argument("--connects", type=int, default=200)
     ap.add_argument("--idle", type=int, default=30)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="lsl-fwdbench.")
-    env = dict(os.environ, HOME=os.path.join(work, "home"), XDG_RUNTIME_DIR=os.path.join(work, "rt"),
-               XDG_STATE_HOME=os.path.join(work, "state"), LSL_VM_IDLE_TIMEOUT="-1")
-    for d in ("home", "rt"):
-        os.makedirs(os.path.join(work, d))
+    work, env = lslenv.scratch("lsl-fwdbench.")
     subprocess.run([a.lsl, "--import", "bench", os.path.join(work, "distro"), a.disk, "--vhd"], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     try:

@@ -21,9 +21,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+import lslenv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SSH_PORT = 22
@@ -188,15 +189,9 @@ def main():
         if not os.access(need, os.X_OK):
             sys.exit(f"sessionbench: {need} not found (dropbear: apt-get install dropbear-bin; see scripts/deps.sh)")
 
-    # Short path: the VMM's unix sockets live under it.
-    work = tempfile.mkdtemp(prefix="lsl-sb.", dir="/tmp")
-    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(work, "rt"), XDG_STATE_HOME=os.path.join(work, "state"),
-               HOME=os.path.join(work, "home"), LSL_VM_IDLE_TIMEOUT="-1")
-    env.pop("LSL_ROOTFS", None)
-    os.makedirs(env["HOME"])
+    work, env = lslenv.scratch("lsl-sb.")
     if a.kernel:
         env["LSL_KERNEL"] = a.kernel
-    os.makedirs(env["XDG_RUNTIME_DIR"], mode=0o700)
     try:
         a.lsl, a.proxy = local_build(work, a.lsl, a.proxy, env)
         lsl = [a.lsl, "-e"]  # exec, no shell in between: the session itself is measured

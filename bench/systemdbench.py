@@ -16,8 +16,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
+
+import lslenv
 
 
 def timed(cmd, env):
@@ -42,12 +43,7 @@ def main():
     ap.add_argument("--tar", required=True, help="the distribution (tests/vm/mksystemd.sh)")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="lsl-sdb.", dir="/tmp")
-    env = dict(os.environ, XDG_RUNTIME_DIR=os.path.join(work, "rt"), XDG_STATE_HOME=os.path.join(work, "state"),
-               HOME=os.path.join(work, "home"), LSL_VM_IDLE_TIMEOUT="-1")
-    env.pop("LSL_ROOTFS", None)
-    for d in ("rt", "home"):
-        os.makedirs(os.path.join(work, d), mode=0o700)
+    work, env = lslenv.scratch("lsl-sdb.")
     lsl = a.lsl
     rows = {}
     try:

@@ -5,12 +5,13 @@
  * back for long; root's commands get none, as a root shell from `su` has none. */
 #include "user_manager.h"
 
+#include "../init/fileio.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define START_BOUND_MS 30000
@@ -27,13 +28,6 @@ static bool systemd_is_pid1(void)
     return strcmp(comm, "systemd\n") == 0;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* systemctl start UNIT, waited for up to START_BOUND_MS. */
 static void start_unit(const char *unit)
 {
@@ -45,19 +39,8 @@ static void start_unit(const char *unit)
         execl("/bin/systemctl", "systemctl", "start", "--quiet", unit, (char *)NULL);
         _exit(127);
     }
-    if (pid < 0)
-        return;
-    long long deadline = now_ms() + START_BOUND_MS;
-    int status;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            (void)waitpid(pid, &status, 0);
-            return;
-        }
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    if (pid > 0)
+        (void)lsl_wait_bounded(pid, lsl_now_ms() + START_BOUND_MS, NULL);
 }
 
 bool agent_user_runtime(uid_t uid, char *dir, size_t len)

@@ -80,13 +80,6 @@ static const char *const generators_masked[] = {
     "systemd-bless-boot-generator",
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool distro_has_systemd(void)
 {
     return access(LSL_SYSTEMD_PATH, X_OK) == 0;
@@ -118,7 +111,7 @@ void distro_systemd_stop_all(void)
     }
     if (d)
         closedir(d);
-    for (long long deadline = now_ms() + LSL_SYSTEMD_STOP_MS; n && now_ms() < deadline;) {
+    for (long long deadline = lsl_now_ms() + LSL_SYSTEMD_STOP_MS; n && lsl_now_ms() < deadline;) {
         while (waitpid(-1, NULL, WNOHANG) > 0) /* they are our children now: gone only once reaped */
             ;
         size_t alive = 0;
@@ -197,23 +190,11 @@ static void system_state(long long deadline, char *state, size_t len)
         close(out[0]);
         return;
     }
+    /* One word: it fits the pipe, so waiting first cannot block the writer. */
+    (void)lsl_wait_bounded(pid, deadline, NULL);
     (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
-    size_t n = 0;
-    int status;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            (void)waitpid(pid, &status, 0);
-            break;
-        }
-        ssize_t r = read(out[0], state + n, len - 1 - n);
-        if (r > 0)
-            n += (size_t)r;
-        lsl_sleep_ms(20);
-    }
-    ssize_t r = read(out[0], state + n, len - 1 - n);
-    if (r > 0)
-        n += (size_t)r;
+    ssize_t r = read(out[0], state, len - 1);
+    size_t n = r > 0 ? (size_t)r : 0;
     state[n] = '\0';
     state[strcspn(state, "\n")] = '\0';
     close(out[0]);
@@ -224,14 +205,14 @@ static void system_state(long long deadline, char *state, size_t len)
 static _Noreturn void agent_side(const struct distro_start *s, int ready, int listener)
 {
     char state[64] = "", msg[160];
-    long long deadline = now_ms() + SYSTEMD_READY_S * 1000LL;
+    long long deadline = lsl_now_ms() + SYSTEMD_READY_S * 1000LL;
 
     join_leaf();
     lsl_proctitle_set(LSL_DISTRO_AGENT_COMM);
     /* Until systemd listens (its private socket), systemctl would only say it cannot connect. */
-    while (access("/run/systemd/private", F_OK) < 0 && now_ms() < deadline)
+    while (access("/run/systemd/private", F_OK) < 0 && lsl_now_ms() < deadline)
         lsl_sleep_ms(20);
-    while (now_ms() < deadline) {
+    while (lsl_now_ms() < deadline) {
         system_state(deadline, state, sizeof(state));
         if (strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0)
             break;
@@ -242,7 +223,7 @@ static _Noreturn void agent_side(const struct distro_start *s, int ready, int li
     if (strcmp(state, "running") != 0) {
         snprintf(msg, sizeof(msg), "systemd is %s%s", state[0] ? state : "not answering",
                  strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)"
-                 : now_ms() >= deadline         ? " after " SYSTEMD_READY_S_STR " s; going on"
+                 : lsl_now_ms() >= deadline     ? " after " SYSTEMD_READY_S_STR " s; going on"
                                                 : "");
         distro_report(ready, 'W', msg);
     }

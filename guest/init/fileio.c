@@ -3,6 +3,8 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -123,4 +125,28 @@ void lsl_sleep_ms(long ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
     (void)nanosleep(&ts, NULL);
+}
+
+long long lsl_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool lsl_wait_bounded(pid_t pid, long long deadline, int *status)
+{
+    int st = 0;
+    pid_t r;
+
+    while ((r = waitpid(pid, &st, WNOHANG)) == 0 && lsl_now_ms() <= deadline)
+        lsl_sleep_ms(10);
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, &st, 0);
+    }
+    if (status)
+        *status = st;
+    return r == pid;
 }

@@ -18,5 +18,10 @@ int lsl_is_mountpoint(const char *path);
 
 /* Sleeps ms milliseconds (an interruption cuts it short: callers poll in loops). */
 void lsl_sleep_ms(long ms);
+/* CLOCK_MONOTONIC in milliseconds. */
+long long lsl_now_ms(void);
+/* Waits for child pid until deadline (lsl_now_ms), then kills it (SIGKILL) and reaps it. Returns true when
+ * it exited by itself in time, with its wait status in *status (may be NULL). */
+bool lsl_wait_bounded(pid_t pid, long long deadline, int *status);
 
 #endif
