@@ -370,11 +370,12 @@ sd_ready() {
 	[ -s "${LSL_TEST_SYSTEMD_TAR:-}" ] || { echo "no systemd test distribution: LSL_TEST_SYSTEMD_TAR='${LSL_TEST_SYSTEMD_TAR:-}' (tests/vm/mksystemd.sh makes it)"; return 1; }
 	registered sd || lsl --import sd "$S/d/sd" "$LSL_TEST_SYSTEMD_TAR"
 }
-processes_are() { # "NAME N": until lsl --status counts that (the count is refreshed by the status before)
+processes_are() { # "NAME N": until lsl --status counts that for NAME (refreshed by the status before; the
+	# line lists every running distribution: "sd 0, a 0")
 	local i out
 	for i in $(seq 20); do
 		out=$(lsl --status | sed -n 's/^Processes: *//p')
-		[ "$out" = "$1" ] && return 0
+		tr ',' '\n' <<<"$out" | sed 's/^ *//' | grep -qx "$1" && return 0
 		sleep 1
 	done
 	echo "processes keeping the VM up: '$out', not '$1'; in the distribution: $(lsl -d sd -e ps -eo pid,comm,cgroup --no-headers | tr '\n' ';')"
