@@ -188,3 +188,16 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
         umask((mode_t)mask);
     return r < 0 ? LSL_ERR_INTERNAL : 0;
 }
+
+bool lsl_distro_init_is_systemd(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f) {
+        if (!fgets(comm, sizeof(comm), f))
+            comm[0] = '\0';
+        fclose(f);
+    }
+    return strcmp(comm, "systemd\n") == 0;
+}

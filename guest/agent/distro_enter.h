@@ -3,6 +3,7 @@
 #ifndef LSL_AGENT_DISTRO_ENTER_H
 #define LSL_AGENT_DISTRO_ENTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -12,6 +13,9 @@ int lsl_proc_start_time(pid_t pid, unsigned long long *out);
 /* Reads NAME's init record and checks that the process is still that init (not a reused PID).
  * Returns its PID, or -ESRCH when the distribution is not running, -EINVAL for a bad name. */
 pid_t lsl_distro_init_pid(const char *name);
+/* Whether a distribution's PID 1 (pid as this /proc shows it: 1 from inside the distribution) is systemd,
+ * which guest/distro/systemd.c exec'd in lsl's init's place. */
+bool lsl_distro_init_is_systemd(pid_t pid);
 
 /* Moves the calling process into NAME's cgroup, user-visible namespaces (mount, UTS, IPC, cgroup) and PID
  * namespace (which applies to the children it forks afterwards); the root and working directory become the

@@ -5,6 +5,7 @@
  * back for long; root's commands get none, as a root shell from `su` has none. */
 #include "user_manager.h"
 
+#include "distro_enter.h"
 #include "../init/fileio.h"
 
 #include <errno.h>
@@ -15,18 +16,6 @@
 #include <unistd.h>
 
 #define START_BOUND_MS 30000
-
-static bool systemd_is_pid1(void)
-{
-    char comm[32] = "";
-    FILE *f = fopen("/proc/1/comm", "re");
-    if (f) {
-        if (!fgets(comm, sizeof(comm), f))
-            comm[0] = '\0';
-        fclose(f);
-    }
-    return strcmp(comm, "systemd\n") == 0;
-}
 
 /* systemctl start UNIT, waited for up to START_BOUND_MS. */
 static void start_unit(const char *unit)
@@ -46,7 +35,7 @@ static void start_unit(const char *unit)
 bool agent_user_runtime(uid_t uid, char *dir, size_t len)
 {
     char sock[96], unit[48];
-    if (uid == 0 || !systemd_is_pid1())
+    if (uid == 0 || !lsl_distro_init_is_systemd(1))
         return false;
     snprintf(dir, len, "/run/user/%u", (unsigned)uid);
     snprintf(sock, sizeof(sock), "/run/user/%u/systemd/private", (unsigned)uid);

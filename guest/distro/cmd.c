@@ -254,7 +254,7 @@ static int cmd_stop(const char *name, const char *serial)
         /* lsl's init gives processes two seconds; systemd stops its units (each within
          * LSL_SYSTEMD_STOP_UNIT_S) on SIGRTMIN+4, its poweroff. Then the PID namespace goes with a SIGKILL.
          */
-        bool systemd = distro_is_systemd(pid);
+        bool systemd = lsl_distro_init_is_systemd(pid);
         kill(pid, systemd ? SIGRTMIN + 4 : SIGTERM);
         for (int i = 0; i < (systemd ? LSL_SYSTEMD_STOP_MS / 10 : 300) && kill(pid, 0) == 0; i++)
             lsl_sleep_ms(10);

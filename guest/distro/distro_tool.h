@@ -55,8 +55,6 @@ void distro_run_boot_command(const char *cmd);
 bool distro_has_systemd(void);
 /* Hands PID 1 over to systemd, lsl's agent and [boot] command forked off first (see systemd.c). */
 _Noreturn void distro_exec_systemd(const struct distro_start *s, int ready, int listener);
-/* Whether a running distribution's PID 1 (pid in the system's namespace) is systemd. */
-bool distro_is_systemd(pid_t pid);
 /* The VM's shutdown, from its PID 1 (which reaps them): every distribution's systemd powers off, all of
  * them within LSL_SYSTEMD_STOP_MS, before what is left gets SIGTERM (which systemd takes as "re-execute"). */
 void distro_systemd_stop_all(void);

@@ -85,19 +85,6 @@ bool distro_has_systemd(void)
     return access(LSL_SYSTEMD_PATH, X_OK) == 0;
 }
 
-bool distro_is_systemd(pid_t pid)
-{
-    char path[64], comm[32] = "";
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f) {
-        if (!fgets(comm, sizeof(comm), f))
-            comm[0] = '\0';
-        fclose(f);
-    }
-    return strcmp(comm, "systemd\n") == 0;
-}
-
 void distro_systemd_stop_all(void)
 {
     pid_t pids[64];
@@ -106,7 +93,7 @@ void distro_systemd_stop_all(void)
     struct dirent *de;
     while (d && n < sizeof(pids) / sizeof(pids[0]) && (de = readdir(d))) {
         pid_t pid = de->d_name[0] == '.' ? -1 : lsl_distro_init_pid(de->d_name);
-        if (pid > 0 && distro_is_systemd(pid) && kill(pid, SIGRTMIN + 4) == 0)
+        if (pid > 0 && lsl_distro_init_is_systemd(pid) && kill(pid, SIGRTMIN + 4) == 0)
             pids[n++] = pid;
     }
     if (d)
