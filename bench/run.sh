@@ -41,10 +41,12 @@ jobs=(
 		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_MEM_RUNS:-3}" \
 		--build-disk "$(bash "$root/bench/membench-prep.sh" "$LSL_BUILD")" --build-runs "${LSL_BENCH_BUILD_RUNS:-1}")"
 )
-# systemd as a distribution's PID 1 (issue 16): Debian with systemd, built here (tests/vm/mksystemd.sh).
+# systemd as a distribution's PID 1 and Docker (issue 16): Debian with systemd, and with docker.io, built here
+# (tests/vm/mksystemd.sh).
 if [ -z "${LSL_BENCH_ONLY:-}" ] || [[ " $LSL_BENCH_ONLY " == *" systemd "* ]]; then
 	jobs+=("$(job systemd python3 "$root/bench/systemdbench.py" --lsl "$LSL_BUILD/cli/lsl" \
-		--tar "$(bash "$root/tests/vm/mksystemd.sh")" --runs "${LSL_BENCH_SYSTEMD_RUNS:-3}")")
+		--tar "$(bash "$root/tests/vm/mksystemd.sh")" --docker-tar "$(bash "$root/tests/vm/mksystemd.sh" docker)" \
+		--runs "${LSL_BENCH_SYSTEMD_RUNS:-3}")")
 fi
 # The file sharing benchmark (issue 14): its kernel is lsl's plus 9p for QEMU's peer, its tools, disk and kernel
 # tree are made here (bench/fsbench-prep.sh), only when LSL_BENCH_ONLY does not leave it out. Sizes for a sane

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """systemd benchmark (issue 16): what systemd as a distribution's PID 1 costs, against the same distribution
-with lsl's own init ([boot] systemd=false in its /etc/wsl.conf), in one run.
+with lsl's own init ([boot] systemd=false in its /etc/wsl.conf), and what Docker adds on top, in one run.
 
-The distribution is Debian minbase with systemd, dbus and logind (tests/vm/mksystemd.sh, built on the host).
+The distribution is Debian minbase with systemd, dbus and logind (tests/vm/mksystemd.sh, built on the host);
+the Docker one the same with Debian's docker.io (mksystemd.sh docker: dockerd and containerd enabled, so they
+start with the distribution).
 Cold start: the VM stopped (lsl --shutdown), then `lsl -d NAME -- true`, which boots the VM, starts the
 distribution and (with systemd) waits until systemd says running or degraded. Distribution start: the VM
 running, the distribution stopped (lsl -t), then the same command. Memory: what the guest uses (its RAM less
@@ -41,25 +43,29 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lsl", required=True)
     ap.add_argument("--tar", required=True, help="the distribution (tests/vm/mksystemd.sh)")
+    ap.add_argument("--docker-tar", help="the one with docker.io (tests/vm/mksystemd.sh docker)")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     work, env = lslenv.scratch("lsl-sdb.")
     lsl = a.lsl
     rows = {}
     try:
+        modes = [("systemd", "sd", ""), ("lsl init", "sd", "[boot]\nsystemd=false\n")]
         subprocess.run([lsl, "--import", "sd", os.path.join(work, "sd"), a.tar], env=env, check=True)
+        if a.docker_tar:
+            subprocess.run([lsl, "--import", "dk", os.path.join(work, "dk"), a.docker_tar], env=env, check=True)
+            modes.append(("systemd + docker", "dk", ""))
         subprocess.run([lsl, "--shutdown"], env=env, check=True)
-        for mode in ("systemd", "lsl init"):
-            conf = "" if mode == "systemd" else "[boot]\nsystemd=false\n"
-            subprocess.run([lsl, "-d", "sd", "-u", "root", "-e", "sh", "-c", f"printf '{conf}' >/etc/wsl.conf"],
+        for mode, name, conf in modes:
+            subprocess.run([lsl, "-d", name, "-u", "root", "-e", "sh", "-c", f"printf '{conf}' >/etc/wsl.conf"],
                            env=env, check=True)
             subprocess.run([lsl, "--shutdown"], env=env, check=True)
             cold, start, mem = [], [], []
             for _ in range(a.runs):
-                cold.append(timed([lsl, "-d", "sd", "--", "true"], env))
-                subprocess.run([lsl, "-t", "sd"], env=env, check=True)
+                cold.append(timed([lsl, "-d", name, "--", "true"], env))
+                subprocess.run([lsl, "-t", name], env=env, check=True)
                 base = guest_used(lsl, env)
-                start.append(timed([lsl, "-d", "sd", "--", "true"], env))
+                start.append(timed([lsl, "-d", name, "--", "true"], env))
                 mem.append(guest_used(lsl, env) - base)
                 subprocess.run([lsl, "--shutdown"], env=env, check=True)
             rows[mode] = (statistics.median(cold), statistics.median(start), statistics.median(mem))
@@ -73,6 +79,13 @@ def main():
     print(f"  {'cold lsl -d NAME -- true (s)':34} {sd[0]:10.2f} {init[0]:10.2f} {sd[0] / init[0]:6.2f}x")
     print(f"  {'distribution start, VM up (s)':34} {sd[1]:10.2f} {init[1]:10.2f} {sd[1] / init[1]:6.2f}x")
     print(f"  {'guest memory it adds (MiB)':34} {sd[2]:10.1f} {init[2]:10.1f}")
+    if "systemd + docker" in rows:
+        dk = rows["systemd + docker"]
+        print("with Docker (docker.io: dockerd and containerd started with the distribution), against systemd alone")
+        print(f"  {'':34} {'+docker':>10} {'systemd':>10} {'ratio':>7}")
+        print(f"  {'cold lsl -d NAME -- true (s)':34} {dk[0]:10.2f} {sd[0]:10.2f} {dk[0] / sd[0]:6.2f}x")
+        print(f"  {'distribution start, VM up (s)':34} {dk[1]:10.2f} {sd[1]:10.2f} {dk[1] / sd[1]:6.2f}x")
+        print(f"  {'guest memory it adds (MiB)':34} {dk[2]:10.1f} {sd[2]:10.1f} {'':>7} (dockerd + containerd: {dk[2] - sd[2]:.1f})")
 
 
 if __name__ == "__main__":

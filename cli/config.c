@@ -51,6 +51,7 @@ void lsl_config_init(struct lsl_config *c)
     };
     char err[8];
     (void)lsl_hostshares_parse(LSL_HOSTSHARES_DEFAULT, &c->shares, err, sizeof(err));
+    (void)lsl_fwd_socks_parse(LSL_FWD_SOCKS_DEFAULT, &c->sockets);
 }
 
 void lsl_config_free(struct lsl_config *c)
@@ -89,6 +90,7 @@ enum config_key {
     K_RECLAIM,
     K_SWAP,
     K_SWAP_FILE,
+    K_SOCKETS,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -107,6 +109,7 @@ static const char *const key_names[K_COUNT] = {
     [K_RECLAIM] = "autoMemoryReclaim",
     [K_SWAP] = "swap",
     [K_SWAP_FILE] = "swapFile",
+    [K_SOCKETS] = "socketForwarding",
 };
 
 struct config_parse {
@@ -266,6 +269,24 @@ static void config_on_key(void *user, int line, const char *section, const char 
         /* An empty allow list is "no port", not "not given". */
         if (k == K_FORWARD_PORTS && !*value)
             set_string(&c->forward_ports, " ");
+        break;
+    }
+    case K_SOCKETS: {
+        /* Host paths as written, ~/ expanded here; a relative one is under the runtime directory (the CLI
+         * makes it absolute when it starts the service). */
+        struct lsl_fwd_socks socks;
+        if (lsl_fwd_socks_parse(value, &socks) < 0)
+            goto bad;
+        for (size_t i = 0; i < socks.n; i++) {
+            char *host = socks.s[i].host;
+            if (host[0] != '~')
+                continue;
+            _cleanup_free_ char *abs = expand_home(host);
+            if (!abs || strlen(abs) >= sizeof(socks.s[i].host))
+                goto bad;
+            memcpy(host, abs, strlen(abs) + 1);
+        }
+        c->sockets = socks;
         break;
     }
     case K_RECLAIM: {

@@ -9,6 +9,7 @@
 
 #include "conffile.h"
 #include "control.h" /* LSL_IDLE_TIMEOUT_MAX_S */
+#include "fwd.h"     /* socketForwarding */
 #include "hostshare.h"
 
 /* WSL's defaults: half the host's RAM (the guest commits only what it touches, and gives back what it
@@ -47,6 +48,10 @@ struct lsl_config {
     /* autoMemoryReclaim (WSL's key): gradual (default), dropCache or disabled, as proto/boot.h spells it */
     const char *memory_reclaim;
     char *forward_ports, *forward_exclude;
+    /* socketForwarding: guest unix sockets at host paths while the VM runs (proto/fwd.h: "[NAME:]GUEST=HOST;
+     * ..."), host paths absolute or relative to the runtime directory; default Docker's socket at
+     * docker.sock there; empty: none */
+    struct lsl_fwd_socks sockets;
     /* swap (WSL's key): the guest's swap size in bytes, 0 = none, -1 = WSL's default (a quarter of memory,
      * rounded up to whole GB: lsl_config_swap_bytes); swapFile: where on the host, NULL = the state dir's
      * swap.img. The file is sparse and emptied at every VM start. */

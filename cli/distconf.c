@@ -26,6 +26,7 @@ struct key {
 static const struct key wsl_conf_keys[] = {
     {"boot", "command", KEY_STRING, FIELD(boot_command)},
     {"boot", "systemd", KEY_TRIBOOL, FIELD(boot_systemd)},
+    {"boot", "keepAlive", KEY_TRIBOOL, FIELD(boot_keep_alive)},
     {"boot", "protectBinfmt", KEY_IGNORED, 0},
     {"boot", "initTimeout", KEY_IGNORED, 0},
     {"user", "default", KEY_STRING, FIELD(user_default)},
@@ -214,6 +215,7 @@ int lsl_distconf_init(struct lsl_distconf *d)
         .interop_append_windows_path = true,
         .oobe_default_uid = -1,
         .boot_systemd = -1,
+        .boot_keep_alive = -1,
     };
     return d->automount_root ? 0 : -ENOMEM;
 }

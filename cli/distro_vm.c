@@ -94,7 +94,8 @@ static void warn_named(const char *line)
 /* start's KEY=VALUE words, each in its own buffer. */
 struct start_keys {
     char hostname[sizeof(LSL_DISTRO_KEY_HOSTNAME "=") + LSL_HOSTNAME_MAX];
-    char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48], systemd[16];
+    char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48], systemd[16],
+        keep[24];
     char *boot, *users[3], *shares, *root, *options;
     const char *argv[24];
 };
@@ -239,6 +240,11 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
              : conf.boot_systemd   ? "1"
                                    : "0");
     k.argv[argc++] = k.systemd;
+    snprintf(k.keep, sizeof(k.keep), LSL_DISTRO_KEY_KEEP_ALIVE "=%s",
+             conf.boot_keep_alive < 0 ? "auto"
+             : conf.boot_keep_alive   ? "1"
+                                      : "0");
+    k.argv[argc++] = k.keep;
     if (conf.boot_command) {
         if (asprintf(&k.boot, LSL_DISTRO_KEY_BOOT "=%s", conf.boot_command) < 0)
             return log_errno(ENOMEM, "cannot start %s", name), -ENOMEM;

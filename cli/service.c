@@ -26,6 +26,7 @@
 #include "agent.h"
 #include "control.h"
 #include "distro.h"
+#include "fwd.h"
 #include "hostshares.h"
 #include "io.h"
 #include "lock.h"
@@ -238,27 +239,28 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
     /* 21 fixed words, the swap disk, --append, and a --share per host share (hostshares.h). */
-    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 5 + 1] = {p->vmm,
-                                                                     "--service",
-                                                                     p->runtime,
-                                                                     "--idle-timeout",
-                                                                     idle,
-                                                                     "--kernel",
-                                                                     c.kernel ? c.kernel : p->kernel,
-                                                                     "--initrd",
-                                                                     p->initrd,
-                                                                     "--disk",
-                                                                     disk,
-                                                                     "--root",
-                                                                     "/dev/vda",
-                                                                     "--console-log",
-                                                                     console,
-                                                                     "--cpus",
-                                                                     cpus,
-                                                                     "--memory",
-                                                                     mem,
-                                                                     "--disk-slots",
-                                                                     slots};
+    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 1] = {
+        p->vmm,
+        "--service",
+        p->runtime,
+        "--idle-timeout",
+        idle,
+        "--kernel",
+        c.kernel ? c.kernel : p->kernel,
+        "--initrd",
+        p->initrd,
+        "--disk",
+        disk,
+        "--root",
+        "/dev/vda",
+        "--console-log",
+        console,
+        "--cpus",
+        cpus,
+        "--memory",
+        mem,
+        "--disk-slots",
+        slots};
     int argc = 21;
     /* The swap file is the second disk, /dev/vdb, after the system root. */
     char swap[PATH_MAX];
@@ -302,6 +304,26 @@ static int spawn_service(const struct lsl_paths *p)
     if (c.forward_exclude) {
         argv[argc++] = "--forward-exclude";
         argv[argc++] = c.forward_exclude;
+    }
+    /* socketForwarding: a relative host path is under the runtime directory (docker.sock: Docker's socket
+     * at $XDG_RUNTIME_DIR/lsl/docker.sock). */
+    char socks[LSL_FWD_SOCKS_MAX][LSL_DISTRO_NAME_MAX + LSL_FWD_UNIX_PATH_MAX + PATH_MAX + 4];
+    for (size_t i = 0; i < c.sockets.n; i++) {
+        const struct lsl_fwd_sock *k = &c.sockets.s[i];
+        char host[PATH_MAX];
+        if (k->host[0] == '/')
+            snprintf(host, sizeof(host), "%s", k->host);
+        else if (lsl_path_join(host, p->runtime, k->host) < 0)
+            host[0] = '\0';
+        if (!host[0] || strlen(host) > LSL_FWD_HOST_PATH_MAX) {
+            log_warn("socketForwarding: host path %s/%s is too long for a socket (left out)", p->runtime,
+                     k->host);
+            continue;
+        }
+        snprintf(socks[i], sizeof(socks[i]), "%s%s%s=%s", k->guest.distro, k->guest.distro[0] ? ":" : "",
+                 k->guest.path, host);
+        argv[argc++] = "--forward-socket";
+        argv[argc++] = socks[i];
     }
     argv[argc] = NULL;
     /* What the CLI translates paths through from now on, whatever ~/.lslconfig says later. */

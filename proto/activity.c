@@ -14,7 +14,7 @@ size_t lsl_activity_size(const struct lsl_activity *a, size_t n)
     if (n > LSL_ACTIVITY_MAX)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        if (!lsl_distro_name_valid(a[i].name))
+        if (!lsl_distro_name_valid(a[i].name) || a[i].keep > LSL_KEEP_NEVER)
             return 0;
         len += lsl_named_entry_size(a[i].name);
     }
@@ -30,7 +30,9 @@ size_t lsl_activity_encode(const struct lsl_activity *a, size_t n, uint8_t *out,
     lsl_put_u32(out, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         uint8_t fixed[LSL_NAMED_FIXED];
-        lsl_put_u32(fixed, a[i].processes);
+        uint32_t procs =
+            a[i].processes < LSL_ACTIVITY_PROCESSES_MAX ? a[i].processes : LSL_ACTIVITY_PROCESSES_MAX;
+        lsl_put_u32(fixed, procs | (uint32_t)a[i].keep << 30);
         pos += lsl_named_entry_put(out + pos, fixed, a[i].name);
     }
     return len;
@@ -40,9 +42,16 @@ static int activity_entry(size_t i, const uint8_t *fixed, const char *name, void
 {
     struct lsl_activity *out = opaque;
 
-    out[i].processes = lsl_get_u32(fixed);
+    uint32_t v = lsl_get_u32(fixed);
+    out[i].processes = v & LSL_ACTIVITY_PROCESSES_MAX;
+    out[i].keep = (uint8_t)(v >> 30);
     memcpy(out[i].name, name, strlen(name) + 1);
-    return 0;
+    return out[i].keep > LSL_KEEP_NEVER ? -1 : 0;
+}
+
+uint32_t lsl_activity_holding(const struct lsl_activity *a)
+{
+    return a->keep == LSL_KEEP_NEVER ? 0 : a->keep == LSL_KEEP_ALWAYS && !a->processes ? 1 : a->processes;
 }
 
 int lsl_activity_decode(const uint8_t *data, size_t len, struct lsl_activity out[LSL_ACTIVITY_MAX], size_t *n)

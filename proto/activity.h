@@ -3,12 +3,11 @@
  * behind (`setsid -f`, `cmd &`). One encoder for the guest's agent, one decoder for the service.
  *
  * Wire layout (little-endian): u32 count (<= LSL_ACTIVITY_MAX), then count entries of
- *   u32 processes   processes in the distribution's PID namespace other than its init and lsl's own session
- *                   processes (its agent's spare and the relays of open sessions, which the host already
- *                   counts as vsock connections)
- *   u8  name_len    1..LSL_DISTRO_NAME_MAX
- *   name_len bytes  the distribution's name (lsl_distro_name_valid)
- * and nothing after the last entry. */
+ *   u32 processes   bits 0-29: processes in the distribution's PID namespace other than its init and lsl's
+ * own session processes (its agent's spare and the relays of open sessions, which the host already counts as
+ * vsock connections; at most LSL_ACTIVITY_PROCESSES_MAX); bits 30-31: its [boot] keepAlive (enum
+ * lsl_keep_alive; 3 is malformed) u8  name_len    1..LSL_DISTRO_NAME_MAX name_len bytes  the distribution's
+ * name (lsl_distro_name_valid) and nothing after the last entry. */
 #ifndef LSL_PROTO_ACTIVITY_H
 #define LSL_PROTO_ACTIVITY_H
 
@@ -20,10 +19,24 @@
 /* At most one distribution per disk slot runs. */
 #define LSL_ACTIVITY_MAX LSL_DISK_SLOTS_MAX
 
+#define LSL_ACTIVITY_PROCESSES_MAX 0x3fffffffu
+
+/* [boot] keepAlive (proto/distro.h LSL_DISTRO_KEY_KEEP_ALIVE). */
+enum lsl_keep_alive {
+    LSL_KEEP_AUTO = 0,   /* what runs in the distribution keeps the VM up */
+    LSL_KEEP_ALWAYS = 1, /* the VM stays up while the distribution runs */
+    LSL_KEEP_NEVER = 2,  /* nothing in it keeps the VM up (its sessions still do) */
+};
+
 struct lsl_activity {
     char name[LSL_DISTRO_NAME_MAX + 1];
-    uint32_t processes;
+    uint32_t processes; /* capped at LSL_ACTIVITY_PROCESSES_MAX by the encoder */
+    uint8_t keep;       /* enum lsl_keep_alive */
 };
+
+/* What the entry counts for the idle stop: its processes, at least 1 with LSL_KEEP_ALWAYS, 0 with
+ * LSL_KEEP_NEVER. */
+uint32_t lsl_activity_holding(const struct lsl_activity *a);
 
 /* The encoded size of n entries, or 0 when they cannot be sent (n > LSL_ACTIVITY_MAX, an invalid name). */
 size_t lsl_activity_size(const struct lsl_activity *a, size_t n);

@@ -68,6 +68,8 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 #define LSL_CTL_KEY_IDLE_STOP_IN "idle_stop_in_ms" /* -1: not counting down */
 /* The guest's last count of those processes, "NAME=N NAME=N ..." per running distribution ("" when none
  * runs), and how old it is; without a count yet, processes_age_ms is -1. */
+/* "NAME=N[:keep|:never] ...": per running distribution, the processes left running in it, and its [boot]
+ * keepAlive when set (keep: it keeps the VM up whatever runs; never: what runs in it does not) */
 #define LSL_CTL_KEY_PROCESSES      "processes"
 #define LSL_CTL_KEY_PROCESSES_AGE  "processes_age_ms"
 #define LSL_CTL_KEY_PID            "pid"
@@ -76,6 +78,9 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 /* The forwarded guest ports, "PROTO/FAMILY/PORT/DISTRO/STATE ..." (tcp|udp, 4|6, the port, the distribution
  * or "-", listening|in-use|denied|error: the host socket, or why there is none); "" when none. */
 #define LSL_CTL_KEY_FORWARDS "forwards"
+/* Socket forwarding: "HOSTPATH|DISTRO|GUESTPATH|STATE ..." (DISTRO "-": any running one; blanks, '|', '%'
+ * and newlines in paths written %XX; STATE listening, in-use, error or stopped: the VM is not up). */
+#define LSL_CTL_KEY_SOCKETS "sockets"
 /* What the guest says of its memory (virtio-balloon statistics, bytes) and how old that is (-1: nothing yet;
  * a status request asks for fresh numbers when they are older than a second), what the VM has given back to
  * the host so far (free page reporting, bytes), and the host CPU time the VM used (ms, all threads). */

@@ -56,6 +56,9 @@ int lsl_distro_verb_parse(int argc, char *const argv[]);
 #define LSL_DISTRO_KEY_PORT     "port"     /* at start: its own agent's vsock port */
 /* at start: [boot] systemd: 1, 0, or "auto" (the default: systemd as its PID 1 where it has one) */
 #define LSL_DISTRO_KEY_SYSTEMD "systemd"
+/* at start: [boot] keepAlive: 1 (the VM stays up while the distribution runs), 0 (what runs in it never keeps
+ * the VM up; sessions still do), or "auto" (the default: what runs in it does) */
+#define LSL_DISTRO_KEY_KEEP_ALIVE "keepalive"
 /* at start: [filesystem] umask, octal ("022", "0077"; at most 0777): the umask of the [boot] command and of
  * every session's processes. Default 022; a value that is no umask keeps it and prints a warning line. */
 #define LSL_DISTRO_KEY_UMASK "umask"

@@ -84,6 +84,105 @@ int lsl_fwd_open_decode(const uint8_t *data, size_t len, struct lsl_fwd_open *o)
     return entry_valid(o->proto, o->family, o->port) ? 0 : -EPROTO;
 }
 
+static bool unix_path_valid(const char *path, size_t len)
+{
+    return len > 1 && len <= LSL_FWD_UNIX_PATH_MAX && path[0] == '/' && !memchr(path, '\0', len);
+}
+
+size_t lsl_fwd_unix_encode(const struct lsl_fwd_unix *u, uint8_t *out, size_t cap)
+{
+    size_t nlen = strnlen(u->distro, sizeof(u->distro)), plen = strnlen(u->path, sizeof(u->path));
+
+    if (nlen == sizeof(u->distro) || (nlen && !lsl_distro_name_valid(u->distro)) ||
+        !unix_path_valid(u->path, plen) || 1 + nlen + plen > cap)
+        return 0;
+    out[0] = (uint8_t)nlen;
+    memcpy(out + 1, u->distro, nlen);
+    memcpy(out + 1 + nlen, u->path, plen);
+    return 1 + nlen + plen;
+}
+
+int lsl_fwd_unix_decode(const uint8_t *data, size_t len, struct lsl_fwd_unix *u)
+{
+    if (len < 1 || data[0] > LSL_DISTRO_NAME_MAX || len - 1 < data[0])
+        return -EPROTO;
+    size_t nlen = data[0], plen = len - 1 - nlen;
+    memcpy(u->distro, data + 1, nlen);
+    u->distro[nlen] = '\0';
+    if ((nlen && (memchr(u->distro, '\0', nlen) || !lsl_distro_name_valid(u->distro))) ||
+        !unix_path_valid((const char *)data + 1 + nlen, plen))
+        return -EPROTO;
+    memcpy(u->path, data + 1 + nlen, plen);
+    u->path[plen] = '\0';
+    return 0;
+}
+
+/* text[0..len) without the blanks around it, into out (cap bytes). Returns its length or -EINVAL. */
+static long trimmed(const char *text, size_t len, char *out, size_t cap)
+{
+    while (len && (*text == ' ' || *text == '\t'))
+        text++, len--;
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'))
+        len--;
+    if (len >= cap)
+        return -EINVAL;
+    memcpy(out, text, len);
+    out[len] = '\0';
+    return (long)len;
+}
+
+int lsl_fwd_sock_parse(const char *text, struct lsl_fwd_sock *s)
+{
+    const char *eq = strchr(text, '='), *guest = text, *colon;
+
+    memset(s, 0, sizeof(*s));
+    if (!eq)
+        return -EINVAL;
+    /* A name before the guest path: "NAME:/path" (names hold no '/' or ':'). */
+    colon = memchr(text, ':', (size_t)(eq - text));
+    if (colon) {
+        if (trimmed(text, (size_t)(colon - text), s->guest.distro, sizeof(s->guest.distro)) <= 0 ||
+            !lsl_distro_name_valid(s->guest.distro))
+            return -EINVAL;
+        guest = colon + 1;
+    }
+    long g = trimmed(guest, (size_t)(eq - guest), s->guest.path, sizeof(s->guest.path));
+    long h = trimmed(eq + 1, strlen(eq + 1), s->host, sizeof(s->host));
+    if (g < 0 || !unix_path_valid(s->guest.path, (size_t)g) || h <= 0 || strchr(s->host, '='))
+        return -EINVAL;
+    return 0;
+}
+
+int lsl_fwd_socks_add(struct lsl_fwd_socks *list, const char *text)
+{
+    struct lsl_fwd_sock *s = &list->s[list->n];
+
+    if (list->n == LSL_FWD_SOCKS_MAX || lsl_fwd_sock_parse(text, s) < 0)
+        return -EINVAL;
+    for (size_t i = 0; i < list->n; i++)
+        if (!strcmp(list->s[i].host, s->host))
+            return -EINVAL;
+    list->n++;
+    return 0;
+}
+
+int lsl_fwd_socks_parse(const char *text, struct lsl_fwd_socks *list)
+{
+    char one[LSL_FWD_HOST_PATH_MAX + LSL_FWD_UNIX_PATH_MAX + LSL_DISTRO_NAME_MAX + 16];
+
+    list->n = 0;
+    for (const char *s = text;;) {
+        const char *end = strchr(s, ';');
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        long t = trimmed(s, len, one, sizeof(one));
+        if (t < 0 || (t > 0 && lsl_fwd_socks_add(list, one) < 0))
+            return -EINVAL;
+        if (!end)
+            return 0;
+        s = end + 1;
+    }
+}
+
 long lsl_fwd_frame_peek(const uint8_t *buf, size_t len, uint32_t max, uint32_t *type, const uint8_t **payload,
                         uint32_t *plen)
 {

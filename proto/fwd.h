@@ -10,6 +10,12 @@
  *   port and answers OPENED(u32 0 or the errno of its connect). After OPENED 0 a TCP stream carries the
  *   connection's bytes as they are, both ways; a UDP one carries DGRAM frames, one datagram each, both ways.
  *
+ *   OPEN_UNIX(u8 name_len, name_len bytes of a distribution's name, then the rest: an absolute path): the
+ *   guest connects to the unix stream socket at that path as that distribution's processes see it (resolved
+ *   inside its root; an empty name: each running distribution in turn until one has a listener there) and
+ *   answers OPENED as for OPEN; after OPENED 0 the stream carries the connection's bytes. Socket forwarding
+ *   (~/.lslconfig's socketForwarding, below): Docker's socket on a host path.
+ *
  * PORTS payload: u32 count (<= LSL_FWD_PORTS_MAX), then count entries of
  *   u8 proto (LSL_FWD_TCP, LSL_FWD_UDP), u8 family (LSL_FWD_V4, LSL_FWD_V6), u16 port (1..65535),
  *   u8 name_len (0..LSL_DISTRO_NAME_MAX), name_len bytes: the distribution whose process listens (empty: the
@@ -42,7 +48,8 @@ enum lsl_fwd_frame_type {
     LSL_FWD_OPEN = 67,  /* host -> guest, first frame: u8 proto, u8 family, u16 port */
     LSL_FWD_OPENED =
         68, /* guest -> host: u32 0, or the errno of the guest's connect (then the guest closes) */
-    LSL_FWD_DGRAM = 69, /* both ways on a UDP stream: one datagram of 0..LSL_FWD_DGRAM_MAX bytes */
+    LSL_FWD_DGRAM = 69,     /* both ways on a UDP stream: one datagram of 0..LSL_FWD_DGRAM_MAX bytes */
+    LSL_FWD_OPEN_UNIX = 70, /* host -> guest, first frame: u8 name_len, name, path (above) */
 };
 
 /* How fast the guest should notice a new listener: sessions are open (BUSY, every LSL_FWD_SCAN_BUSY_MS),
@@ -92,6 +99,41 @@ long lsl_fwd_frame_peek(const uint8_t *buf, size_t len, uint32_t max, uint32_t *
  * frame, a bad length). */
 long lsl_fwd_handshake_parse(const uint8_t *buf, size_t len, bool expect_opened, uint32_t *err);
 #define LSL_FWD_LINE_MAX 32
+
+/* OPEN_UNIX: the guest path's limit (a unix socket address holds 107 bytes; the guest connects through an
+ * O_PATH fd, so its paths may be longer) and the payload's. */
+#define LSL_FWD_UNIX_PATH_MAX 255
+#define LSL_FWD_UNIX_OPEN_MAX (1 + LSL_DISTRO_NAME_MAX + LSL_FWD_UNIX_PATH_MAX)
+struct lsl_fwd_unix {
+    char distro[LSL_DISTRO_NAME_MAX + 1]; /* "" any running distribution */
+    char path[LSL_FWD_UNIX_PATH_MAX + 1]; /* absolute */
+};
+/* Encodes u into out (cap bytes): the payload's length, or 0 when u is invalid or does not fit. The decoder
+ * returns 0 or -EPROTO (a bad name, a path that is empty, relative, too long or holds a NUL). */
+size_t lsl_fwd_unix_encode(const struct lsl_fwd_unix *u, uint8_t *out, size_t cap);
+int lsl_fwd_unix_decode(const uint8_t *data, size_t len, struct lsl_fwd_unix *u);
+
+/* ~/.lslconfig's socketForwarding: "[NAME:]GUESTPATH=HOSTPATH; ..." - a guest unix socket (in distribution
+ * NAME, or whichever running one has it) reachable at a host path while the VM runs. The host path is kept
+ * as written here (the CLI makes a relative one absolute under the runtime directory, ~/ under $HOME); it
+ * must fit a unix socket address. Default: Docker's socket (LSL_FWD_SOCKS_DEFAULT). */
+#define LSL_FWD_SOCKS_MAX     16
+#define LSL_FWD_HOST_PATH_MAX 107
+#define LSL_FWD_SOCKS_DEFAULT "/run/docker.sock=docker.sock"
+struct lsl_fwd_sock {
+    struct lsl_fwd_unix guest;
+    char host[LSL_FWD_HOST_PATH_MAX + 1];
+};
+struct lsl_fwd_socks {
+    struct lsl_fwd_sock s[LSL_FWD_SOCKS_MAX];
+    size_t n;
+};
+/* One entry (blanks around its parts allowed). Returns 0 or -EINVAL. */
+int lsl_fwd_sock_parse(const char *text, struct lsl_fwd_sock *s);
+/* Adds entry text to list. Returns 0, or -EINVAL (a bad entry, the list full, a host path in it already). */
+int lsl_fwd_socks_add(struct lsl_fwd_socks *list, const char *text);
+/* The list: entries separated by ';' ("" and blanks: none). Returns 0, or -EINVAL as _add does. */
+int lsl_fwd_socks_parse(const char *text, struct lsl_fwd_socks *list);
 
 /* A set of ports, from ~/.lslconfig's lists ("22, 8000-8100"): ports 1..65535 and ranges A-B (A <= B),
  * separated by commas, blanks around them allowed. */

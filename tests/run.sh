@@ -63,7 +63,8 @@ export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 # Debian with systemd for the systemd tests, built here from Debian's archive once (cached); without it
 # those tests fail and say why.
 LSL_TEST_SYSTEMD_TAR=$(bash tests/vm/mksystemd.sh) || LSL_TEST_SYSTEMD_TAR=
-export LSL_TEST_SYSTEMD_TAR
+LSL_TEST_DOCKER_TAR=$(bash tests/vm/mksystemd.sh docker) || LSL_TEST_DOCKER_TAR=
+export LSL_TEST_SYSTEMD_TAR LSL_TEST_DOCKER_TAR
 # Inside the emulated host every test has its own timeout; silence for longer than that means the emulated
 # host itself wedged, and the tests that did not report run again in a fresh one.
 export LSL_VMHOST_STALL=${LSL_VMHOST_STALL:-400}

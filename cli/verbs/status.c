@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "exitcodes.h"
+#include "fwd.h"
 #include "log.h"
 #include "macro.h"
 #include "registry.h"
@@ -45,19 +46,55 @@ static long long field(const char *body, const char *key)
 #define STEP_MS     100
 
 /* "test=1 debian=0" as "test 1, debian 0"; "none running" when empty. */
+/* One entry of the processes field ("NAME=N[:keep|:never]", proto/control.h) at *p, which is advanced. */
+struct proc_item {
+    char name[72];
+    long long n;
+    char keep[8]; /* "", "keep", "never" */
+};
+static bool next_process(const char **p, struct proc_item *it)
+{
+    while (**p) {
+        size_t len = strcspn(*p, " ");
+        char item[128];
+        snprintf(item, sizeof(item), "%.*s", (int)len, *p);
+        *p += len + ((*p)[len] == ' ');
+        it->keep[0] = '\0';
+        if (sscanf(item, "%71[^=]=%lld:%7s", it->name, &it->n, it->keep) >= 2)
+            return true;
+    }
+    return false;
+}
+
 static void print_processes(const char *list)
 {
-    if (!*list) {
-        printf("no distribution runs");
-        return;
+    struct proc_item it;
+    bool any = false;
+    while (next_process(&list, &it)) {
+        printf("%s%s %lld%s", any ? ", " : "", it.name, it.n,
+               !strcmp(it.keep, "keep")    ? " (keepAlive: keeps the VM up)"
+               : !strcmp(it.keep, "never") ? " (keepAlive=false: not counted)"
+                                           : "");
+        any = true;
     }
-    for (const char *p = list; *p;) {
-        const char *sp = strchr(p, ' '), *eq = memchr(p, '=', sp ? (size_t)(sp - p) : strlen(p));
-        size_t len = sp ? (size_t)(sp - p) : strlen(p);
-        if (eq)
-            printf("%s%.*s %.*s", p == list ? "" : ", ", (int)(eq - p), p, (int)(len - (size_t)(eq - p) - 1),
-                   eq + 1);
-        p = sp ? sp + 1 : p + len;
+    if (!any)
+        printf("no distribution runs");
+}
+
+/* The idle stop's holders: "sd (3 processes), web (keepAlive)". */
+static void print_holders(const char *list)
+{
+    struct proc_item it;
+    bool any = false;
+    while (next_process(&list, &it)) {
+        if (!strcmp(it.keep, "never") || (!it.n && strcmp(it.keep, "keep")))
+            continue;
+        if (!strcmp(it.keep, "keep"))
+            printf("%s%s (keepAlive)", any ? ", " : "", it.name);
+        else
+            printf("%s%s (%lld process%s: services or what sessions left)", any ? ", " : "", it.name, it.n,
+                   it.n == 1 ? "" : "es");
+        any = true;
     }
 }
 
@@ -94,6 +131,60 @@ static void print_forwards(const char *list)
     }
     if (first)
         printf("Ports:        none forwarded\n");
+}
+
+/* The next entry of the sockets field (proto/control.h LSL_CTL_KEY_SOCKETS) at *p, its paths decoded.
+ * Returns false at the end of the list. */
+struct sock_item {
+    char host[LSL_FWD_HOST_PATH_MAX + 1], distro[72], guest[LSL_FWD_UNIX_PATH_MAX + 1], state[16];
+};
+static bool next_socket(const char **p, struct sock_item *it)
+{
+    while (**p) {
+        size_t len = strcspn(*p, " ");
+        char *fields[4] = {it->host, it->distro, it->guest, it->state};
+        size_t caps[4] = {sizeof(it->host), sizeof(it->distro), sizeof(it->guest), sizeof(it->state)};
+        size_t f = 0, o = 0;
+        bool ok = true;
+        for (size_t i = 0; i < len && ok; i++) {
+            char ch = (*p)[i];
+            unsigned hex;
+            if (ch == '|') {
+                fields[f][o] = '\0';
+                ok = ++f < 4;
+                o = 0;
+                continue;
+            }
+            if (ch == '%' && i + 2 < len && sscanf(*p + i + 1, "%2x", &hex) == 1) {
+                ch = (char)hex;
+                i += 2;
+            }
+            ok = o + 1 < caps[f];
+            if (ok)
+                fields[f][o++] = ch;
+        }
+        *p += len + ((*p)[len] == ' ');
+        if (ok && f == 3) {
+            fields[3][o] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+static void print_sockets(const char *list)
+{
+    struct sock_item it;
+    bool first = true;
+    while (next_socket(&list, &it)) {
+        const char *what = !strcmp(it.state, "listening") ? "forwarded"
+                           : !strcmp(it.state, "in-use")  ? "NOT forwarded: a live socket is at the host path"
+                           : !strcmp(it.state, "stopped") ? "not while the VM is down"
+                                                          : "NOT forwarded: see the service log";
+        printf("%s%s -> %s%s%s  %s\n", first ? "Sockets:      " : "              ", it.host,
+               strcmp(it.distro, "-") ? it.distro : "", strcmp(it.distro, "-") ? ":" : "", it.guest, what);
+        first = false;
+    }
 }
 
 /* Each distribution's disk: its image's size (what the guest sees) and what it takes on the host's disk
@@ -165,16 +256,16 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
         if (lsl_ctl_field(body, LSL_CTL_KEY_BALLOON_WHY, text, sizeof(text)))
             json_object_object_add(o, "balloon_reason", json_object_new_string(text));
         if (lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES, text, sizeof(text))) {
-            /* "NAME=N NAME=N": per distribution, the processes its sessions left running */
-            json_object *procs = json_object_new_object();
-            for (char *tok = strtok(text, " "); tok; tok = strtok(NULL, " ")) {
-                char *eq = strchr(tok, '=');
-                if (eq) {
-                    *eq = '\0';
-                    json_object_object_add(procs, tok, json_object_new_int64(strtoll(eq + 1, NULL, 10)));
-                }
+            /* Per distribution, the processes left running in it; its keepAlive when set. */
+            json_object *procs = json_object_new_object(), *keep = json_object_new_object();
+            struct proc_item it;
+            for (const char *q = text; next_process(&q, &it);) {
+                json_object_object_add(procs, it.name, json_object_new_int64(it.n));
+                if (it.keep[0])
+                    json_object_object_add(keep, it.name, json_object_new_boolean(!strcmp(it.keep, "keep")));
             }
             json_object_object_add(o, "processes", procs);
+            json_object_object_add(o, "keep_alive", keep);
         }
         if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, text, sizeof(text))) {
             /* "PROTO/FAMILY/PORT/DISTRO/STATE ..." */
@@ -198,6 +289,20 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
                 json_object_array_add(fw, f);
             }
             json_object_object_add(o, "forwards", fw);
+        }
+        if (lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, text, sizeof(text))) {
+            json_object *arr = json_object_new_array();
+            struct sock_item it;
+            for (const char *q = text; next_socket(&q, &it);) {
+                json_object *e = json_object_new_object();
+                json_object_object_add(e, "host_path", json_object_new_string(it.host));
+                json_object_object_add(e, "distribution",
+                                       strcmp(it.distro, "-") ? json_object_new_string(it.distro) : NULL);
+                json_object_object_add(e, "guest_path", json_object_new_string(it.guest));
+                json_object_object_add(e, "state", json_object_new_string(it.state));
+                json_object_array_add(arr, e);
+            }
+            json_object_object_add(o, "sockets", arr);
         }
     }
     printf("%s\n",
@@ -288,6 +393,8 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
     disks(p, NULL);
     if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, forwards, sizeof(forwards)))
         print_forwards(forwards);
+    if (lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, forwards, sizeof(forwards)))
+        print_sockets(forwards);
     long long idle = field(body, LSL_CTL_KEY_IDLE_TIMEOUT_S);
     if (idle < 0)
         printf("Idle timeout: never\n");
@@ -296,9 +403,11 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
     lsl_ctl_field(body, LSL_CTL_KEY_IDLE_REASON, reason, sizeof(reason));
     if (!strcmp(reason, "sessions"))
         printf("Idle stop:    not while sessions are open\n");
-    else if (!strcmp(reason, "processes"))
-        printf("Idle stop:    not while processes sessions left behind run\n");
-    else if (!strcmp(reason, "idle") && strcmp(state, "running") == 0)
+    else if (!strcmp(reason, "processes")) {
+        printf("Idle stop:    not while these run: ");
+        print_holders(processes);
+        printf("\n");
+    } else if (!strcmp(reason, "idle") && strcmp(state, "running") == 0)
         printf("Idle stop:    in %.1fs\n", (double)field(body, LSL_CTL_KEY_IDLE_STOP_IN) / 1000);
     printf("Service PID:  %lld\n", field(body, LSL_CTL_KEY_PID));
     return 0;

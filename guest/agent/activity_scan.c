@@ -193,6 +193,20 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
     return 0;
 }
 
+/* The distribution's [boot] keepAlive, as lsl-distro recorded it at its start (auto when unreadable). */
+static uint8_t keep_alive(const char *name)
+{
+    char path[128], c = '0';
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, &c, 1) != 1)
+            c = '0';
+        close(fd);
+    }
+    return c == '1' ? LSL_KEEP_ALWAYS : c == '2' ? LSL_KEEP_NEVER : LSL_KEEP_AUTO;
+}
+
 int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])
 {
     pid_t inits[LSL_ACTIVITY_MAX];
@@ -211,6 +225,7 @@ int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])
             (pid = lsl_distro_init_pid(de->d_name)) <= 0)
             continue;
         snprintf(out[n].name, sizeof(out[n].name), "%s", de->d_name);
+        out[n].keep = keep_alive(de->d_name);
         inits[n++] = pid;
     }
     closedir(d);

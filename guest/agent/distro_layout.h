@@ -6,10 +6,13 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define LSL_DISTROS_DIR  "/run/lsl/distros"   /* NAME/root: the mounted disk; NAME/init: "PID STARTTIME" */
-#define LSL_SHARED_DIR   "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
-#define LSL_SHARED_MOUNT "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
-#define LSL_CGROUP_DIR   "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
+#define LSL_DISTROS_DIR "/run/lsl/distros" /* NAME/root: the mounted disk; NAME/init: "PID STARTTIME" */
+/* NAME/keepalive: its [boot] keepAlive for the idle stop, one digit of enum lsl_keep_alive
+ * (proto/activity.h), written at each start */
+#define LSL_DISTRO_KEEP_ALIVE_FILE "keepalive"
+#define LSL_SHARED_DIR             "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
+#define LSL_SHARED_MOUNT           "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
+#define LSL_CGROUP_DIR             "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
 /* Below a distribution's cgroup, lsl's own processes there (its agent, sessions) when systemd is its PID 1:
  * systemd enables controllers in its root only once no process is left in it. */
 #define LSL_DISTRO_CGROUP_LEAF "lsl"

@@ -13,7 +13,27 @@
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
-#define LSL_RESOLVE_IN_ROOT 0x10
+#define LSL_RESOLVE_IN_ROOT       0x10
+#define LSL_RESOLVE_NO_MAGICLINKS 0x02
+
+/* An O_PATH fd on root/path (any file type), resolved inside root and through no /proc magic link. Returns
+ * the fd or -errno. */
+static inline int lsl_open_path_in_root(const char *root, const char *path)
+{
+    struct {
+        unsigned long long flags, mode, resolve;
+    } how = {.flags = O_PATH | O_CLOEXEC, .resolve = LSL_RESOLVE_IN_ROOT | LSL_RESOLVE_NO_MAGICLINKS};
+    int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, err;
+
+    if (dfd < 0)
+        return -errno;
+    while (*path == '/')
+        path++;
+    fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+    err = errno;
+    close(dfd);
+    return fd < 0 ? -err : fd;
+}
 
 /* Opens root/path read-only, resolved inside root, and only if it is a regular file (a device node or a FIFO
  * planted in its place could be anything or hang the reader: opened non-blocking, then refused).

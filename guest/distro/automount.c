@@ -137,21 +137,6 @@ void distro_shares_prepare(struct distro_shares *s)
         close(lock);
 }
 
-/* Writes text to path (a fresh file in the distribution's new /run), 0644. */
-static int write_new(const char *path, const char *text)
-{
-    size_t len = strlen(text);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-    if (fd < 0)
-        return -errno;
-    if (write(fd, text, len) != (ssize_t)len) {
-        close(fd);
-        return -EIO;
-    }
-    return close(fd) < 0 ? -errno : 0;
-}
-
 int distro_shares_bind(const struct distro_shares *s, const char *root, char *warning, size_t len)
 {
     char src[128], path[LSL_HOSTSHARE_PATH_MAX + LSL_HOSTSHARE_NAME_MAX + 2], target[4096 + 64];
@@ -189,7 +174,7 @@ int distro_shares_bind(const struct distro_shares *s, const char *root, char *wa
     if (bound.n && lsl_mkdir_p(target, 0755) == 0 &&
         lsl_hostshare_map_format(s->root, &bound, map, sizeof(map)) > 0) {
         snprintf(target, sizeof(target), "%s" LSL_HOSTSHARE_MAP, root);
-        (void)write_new(target, map);
+        (void)lsl_write_file(target, map);
     }
     return failed ? 1 : 0;
 }

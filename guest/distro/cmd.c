@@ -2,6 +2,7 @@
  * per-distribution lock file keeps two `lsl -d NAME` arriving together from mounting or starting twice. */
 #include "distro_tool.h"
 
+#include "activity.h"
 #include "agent.h"
 #include "fileio.h"
 
@@ -156,6 +157,7 @@ static int cmd_start(const char *name, int argc, char **argv)
                              .umask = LSL_DISTRO_UMASK_DEFAULT,
                              .fstab = true,
                              .systemd = -1};
+    int keep = LSL_KEEP_AUTO;
     char root[256], path[256], rec[64];
     const char *users[LSL_DISTRO_USERS_MAX];
     size_t nusers = 0;
@@ -189,6 +191,10 @@ static int cmd_start(const char *name, int argc, char **argv)
             s.fstab = flag(eq + 1);
         else if (strcmp(argv[i], LSL_DISTRO_KEY_SYSTEMD) == 0)
             s.systemd = strcmp(eq + 1, "auto") == 0 ? -1 : flag(eq + 1);
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_KEEP_ALIVE) == 0)
+            keep = strcmp(eq + 1, "auto") == 0 ? LSL_KEEP_AUTO
+                   : flag(eq + 1)              ? LSL_KEEP_ALWAYS
+                                               : LSL_KEEP_NEVER;
         else if (strcmp(argv[i], LSL_DISTRO_KEY_UMASK) == 0) {
             /* From the user's wsl.conf: a bad value must not keep the distribution from starting. */
             if ((mask = parse_umask(eq + 1)) >= 0) {
@@ -223,6 +229,9 @@ static int cmd_start(const char *name, int argc, char **argv)
     fflush(stdout); /* its warnings, before the fork */
     snprintf(path, sizeof(path), "%s/%s", LSL_CGROUP_DIR, name);
     (void)lsl_mkdir_p(path, 0755);
+    /* Before the init record: the idle stop's scan never sees the distribution without it. */
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
+    (void)lsl_write_file(path, keep == LSL_KEEP_ALWAYS ? "1\n" : keep == LSL_KEEP_NEVER ? "2\n" : "0\n");
     pid = distro_spawn(&s);
     if (pid < 0)
         return 1;

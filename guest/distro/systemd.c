@@ -111,15 +111,6 @@ void distro_systemd_stop_all(void)
     }
 }
 
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    (void)!write(fd, text, strlen(text));
-    close(fd);
-}
-
 /* /run is a fresh tmpfs (init.c): nothing of the user's is overwritten here. */
 static void runtime_config(const struct distro_start *s)
 {
@@ -139,9 +130,9 @@ static void runtime_config(const struct distro_start *s)
     }
     /* A stop must not hang on a unit's 90 s default; "00-" so the distribution's own drop-ins win. */
     (void)mkdir("/run/systemd/system.conf.d", 0755);
-    write_file("/run/systemd/system.conf.d/00-lsl.conf",
-               "# Written by lsl at start: stops within the bound lsl-distro stop waits.\n"
-               "[Manager]\nDefaultTimeoutStopSec=" LSL_SYSTEMD_STOP_UNIT_S "s\n");
+    (void)lsl_write_file("/run/systemd/system.conf.d/00-lsl.conf",
+                         "# Written by lsl at start: stops within the bound lsl-distro stop waits.\n"
+                         "[Manager]\nDefaultTimeoutStopSec=" LSL_SYSTEMD_STOP_UNIT_S "s\n");
 }
 
 static void join_leaf(void)

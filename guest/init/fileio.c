@@ -14,6 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
+int lsl_write_file(const char *path, const char *text)
+{
+    size_t len = strlen(text);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return -errno;
+    if (write(fd, text, len) != (ssize_t)len) {
+        close(fd);
+        return -EIO;
+    }
+    return close(fd) < 0 ? -errno : 0;
+}
+
 ssize_t lsl_read_file(const char *path, char **contents_out)
 {
     size_t cap = 1024, len = 0;

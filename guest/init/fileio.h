@@ -9,6 +9,9 @@
  * and /proc/cmdline can be several KiB. Returns the length (bytes before the NUL) or -errno; no logging. */
 ssize_t lsl_read_file(const char *path, char **contents_out);
 
+/* Writes text to path (created 0644 or truncated; a symlink there is refused). Returns 0 or -errno. */
+int lsl_write_file(const char *path, const char *text);
+
 /* Creates path and its missing parents with mode; existing directories are fine. Returns 0 or -errno. */
 int lsl_mkdir_p(const char *path, mode_t mode);
 

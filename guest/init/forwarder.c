@@ -7,22 +7,29 @@
  * LSL_FWD_SCAN_BUSY_MS while sessions are open or were recently, every LSL_FWD_SCAN_IDLE_MS otherwise, none
  * without a watching service. A changed set goes to the service at once; whose it is (a /proc walk) follows
  * in a second PORTS, so that walk never delays a forward. One epoll loop, edge-triggered, serves the watch
- * and every relay; signals are default again, so a shutdown's SIGTERM ends it. */
+ * and every relay; signals are default again, so a shutdown's SIGTERM ends it. Socket forwarding's
+ * OPEN_UNIX streams (Docker's socket on the host) are relayed the same way, to a distribution's unix socket.
+ */
 #include "forwarder.h"
 
 #include "agent_listen.h"
+#include "distro_enter.h"
+#include "distro_layout.h"
 #include "frame.h"
 #include "fwd.h"
 #include "fwd_netns.h"
 #include "fwd_pump.h"
 #include "listen_events.h"
 #include "log.h"
+#include "openat2.h"
 #include "ports_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -31,6 +38,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -50,7 +58,7 @@ struct conn {
     enum kind kind;
     int fd[2];
     struct side side[2];
-    uint8_t hdr[LSL_FRAME_HDR_SIZE + 4];
+    uint8_t hdr[LSL_FRAME_HDR_SIZE + LSL_FWD_UNIX_OPEN_MAX]; /* the first frame; then the watch's */
     size_t hlen;
     struct lsl_fwd_open open;
     struct lsl_pump pump;
@@ -285,7 +293,8 @@ static void events_read(void)
 static long next_frame(struct conn *c, bool exact, uint32_t *type, const uint8_t **payload, uint32_t *plen)
 {
     for (;;) {
-        long n = lsl_fwd_frame_peek(c->hdr, c->hlen, 4, type, payload, plen);
+        long n =
+            lsl_fwd_frame_peek(c->hdr, c->hlen, sizeof(c->hdr) - LSL_FRAME_HDR_SIZE, type, payload, plen);
         if (n != 0)
             return n;
         size_t want = !exact                         ? sizeof(c->hdr) - c->hlen
@@ -391,6 +400,72 @@ static void start_open(struct conn *c)
     opened(c, r < 0 ? errno : 0);
 }
 
+/* A unix stream socket at path as distribution pid's processes see it: resolved inside its root (its own
+ * mounts, /run included) and through no magic link, connected through the O_PATH fd (/proc/self/fd/N), so
+ * a symlink in the distribution cannot aim it outside and the path's length does not matter. Returns the
+ * connected non-blocking socket or -errno. */
+static int unix_connect_in(pid_t pid, const char *path)
+{
+    char root[48];
+    struct stat st;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+
+    snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+    int fd = lsl_open_path_in_root(root, path);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+        close(fd);
+        return -ECONNREFUSED;
+    }
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d", fd);
+    /* A unix connect completes at once, or fails (EAGAIN: the server's backlog is full). */
+    int r = s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0 ? -errno : 0;
+    close(fd);
+    if (r < 0) {
+        if (s >= 0)
+            close(s);
+        return r;
+    }
+    return s;
+}
+
+/* OPEN_UNIX: that distribution's socket, or the first running one's that answers. */
+static void start_unix(struct conn *c, const struct lsl_fwd_unix *u)
+{
+    int fd = -ENOENT;
+
+    if (u->distro[0]) {
+        pid_t pid = lsl_distro_init_pid(u->distro);
+        fd = pid > 0 ? unix_connect_in(pid, u->path) : -ESRCH;
+    } else {
+        DIR *d = opendir(LSL_DISTROS_DIR);
+        struct dirent *de;
+        while (d && fd < 0 && (de = readdir(d))) {
+            pid_t pid = de->d_name[0] == '.' ? -1 : lsl_distro_init_pid(de->d_name);
+            int r = pid > 0 ? unix_connect_in(pid, u->path) : fd;
+            /* A listener's refusal says more than a distribution without the path. */
+            fd = r >= 0 || fd == -ENOENT ? r : fd;
+        }
+        if (d)
+            closedir(d);
+    }
+    c->open.proto = LSL_FWD_TCP; /* a byte stream, relayed as TCP's */
+    if (fd < 0) {
+        opened(c, -fd);
+        return;
+    }
+    c->fd[1] = fd;
+    c->readable[1] = false;
+    c->writable[1] = true;
+    if (watch_fd(fd, &c->side[1]) < 0) {
+        opened(c, ENOMEM);
+        return;
+    }
+    opened(c, 0);
+}
+
 static void pending_read(struct conn *c)
 {
     uint32_t type, plen;
@@ -418,6 +493,12 @@ static void pending_read(struct conn *c)
             watch_read(c);
     } else if (type == LSL_FWD_OPEN && lsl_fwd_open_decode(payload, plen, &c->open) == 0) {
         start_open(c);
+    } else if (type == LSL_FWD_OPEN_UNIX) {
+        struct lsl_fwd_unix u;
+        if (lsl_fwd_unix_decode(payload, plen, &u) == 0)
+            start_unix(c, &u);
+        else
+            conn_close(c);
     } else {
         conn_close(c);
     }

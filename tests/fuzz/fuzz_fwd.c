@@ -4,7 +4,9 @@
  *   1  the start of a relay or watch stream (lsl_fwd_handshake_parse, with and without OPENED)
  *   2  a UDP relay's stream (lsl_dgram_stream_feed), cut into pieces at the lengths its second byte gives
  *   3  an OPEN payload (lsl_fwd_open_decode; the guest's side, from the host)
- *   4  a port list of ~/.lslconfig (lsl_fwd_portset_parse), NUL-terminated here */
+ *   4  a port list of ~/.lslconfig (lsl_fwd_portset_parse), NUL-terminated here
+ *   5  an OPEN_UNIX payload (lsl_fwd_unix_decode; the guest's side); an accepted one encodes back the same
+ *   6  a socketForwarding list of ~/.lslconfig (lsl_fwd_socks_parse), NUL-terminated here */
 #include <errno.h>
 
 #include "frame.h"
@@ -74,7 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long r;
     struct lsl_fwd_open o;
     struct lsl_fwd_portset set;
-    switch (data[0] % 5) {
+    struct lsl_fwd_unix u;
+    struct lsl_fwd_socks socks;
+    uint8_t again[LSL_FWD_UNIX_OPEN_MAX];
+    switch (data[0] % 7) {
     case 0:
         ports(d, n);
         break;
@@ -92,6 +97,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         if (lsl_fwd_open_decode(d, n, &o) == 0)
             FUZZ_CHECK(n == 4 && o.port && (o.proto == LSL_FWD_TCP || o.proto == LSL_FWD_UDP));
+        break;
+    case 5:
+        if (lsl_fwd_unix_decode(d, n, &u) == 0)
+            FUZZ_CHECK(u.path[0] == '/' && lsl_fwd_unix_encode(&u, again, sizeof(again)) == n &&
+                       !memcmp(again, d, n));
+        break;
+    case 6:
+        copy[n] = '\0';
+        r = lsl_fwd_socks_parse((const char *)copy, &socks);
+        FUZZ_CHECK(r == 0 || r == -EINVAL);
+        for (size_t i = 0; r == 0 && i < socks.n; i++)
+            FUZZ_CHECK(socks.s[i].guest.path[0] == '/' && socks.s[i].host[0] &&
+                       strlen(socks.s[i].host) <= LSL_FWD_HOST_PATH_MAX);
         break;
     default:
         copy[n] = '\0';

@@ -318,6 +318,32 @@ static void test_localhost_forwarding(void)
     lsl_config_free(&c);
 }
 
+/* socketForwarding: Docker's socket by default, a list as proto/fwd.h parses it, ~/ expanded; empty: none. */
+static void test_socket_forwarding(void)
+{
+    struct lsl_config c;
+    setenv("HOME", "/home/u", 1);
+    CHECK_EQ(parse(&c, "[wsl2]\n"), 0);
+    CHECK(c.sockets.n == 1 && !strcmp(c.sockets.s[0].guest.path, "/run/docker.sock") &&
+          !strcmp(c.sockets.s[0].host, "docker.sock"));
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[lsl]\nsocketForwarding = deb:/run/x.sock=~/x.sock; /run/docker.sock=/tmp/d.sock\n"),
+             0);
+    CHECK_EQ(nwarnings, 0);
+    CHECK(c.sockets.n == 2 && !strcmp(c.sockets.s[0].host, "/home/u/x.sock") &&
+          !strcmp(c.sockets.s[0].guest.distro, "deb") && !strcmp(c.sockets.s[1].host, "/tmp/d.sock"));
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[lsl]\nsocketForwarding=\n"), 0);
+    CHECK_EQ(c.sockets.n, 0);
+    lsl_config_free(&c);
+    /* A bad list warns and keeps the default. */
+    CHECK_EQ(parse(&c, "[lsl]\nsocketForwarding=run/docker.sock=x\n"), 0);
+    CHECK_EQ(nwarnings, 1);
+    CHECK(strstr(warnings[0], "invalid value 'run/docker.sock=x' for socketForwarding") != NULL);
+    CHECK(c.sockets.n == 1 && !strcmp(c.sockets.s[0].host, "docker.sock"));
+    lsl_config_free(&c);
+}
+
 int main(void)
 {
     /* The tests decide the environment: none of the caller's overrides leak in. */
@@ -335,5 +361,6 @@ int main(void)
     RUN(test_env_wins);
     RUN(test_idle_timeout_bounds);
     RUN(test_localhost_forwarding);
+    RUN(test_socket_forwarding);
     return CHECK_DONE();
 }

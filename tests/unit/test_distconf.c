@@ -19,7 +19,8 @@ static void test_defaults(void)
     struct lsl_distconf d;
     CHECK_EQ(lsl_distconf_init(&d), 0);
     CHECK_EQ(lsl_distconf_parse(&d, NULL, NULL, collect), 0);
-    CHECK(!d.boot_command && d.boot_systemd == -1 && !d.user_default && !d.network_hostname);
+    CHECK(!d.boot_command && d.boot_systemd == -1 && d.boot_keep_alive == -1 && !d.user_default &&
+          !d.network_hostname);
     CHECK(d.network_generate_hosts && d.network_generate_resolv_conf);
     CHECK(d.automount_enabled && str_is(d.automount_root, "/mnt/") && !d.automount_options);
     CHECK(d.interop_enabled);
@@ -43,7 +44,9 @@ static void test_merge(void)
                       "[automount]\n"
                       "root = /windir/\n"
                       "options = \"metadata,umask=22\"\n";
-    const char *lsl = "[network]\n"
+    const char *lsl = "[boot]\n"
+                      "keepAlive=true\n"
+                      "[network]\n"
                       "hostname=lslhost\n"
                       "[automount]\n"
                       "enabled=false\n"
@@ -55,6 +58,7 @@ static void test_merge(void)
     CHECK_EQ(lsl_distconf_parse(&d, wsl, lsl, collect), 0);
     CHECK_EQ(nwarnings, 0);
     CHECK_EQ(d.boot_systemd, 1);
+    CHECK_EQ(d.boot_keep_alive, 1);
     CHECK(str_is(d.boot_command, "service ssh start; echo ok")); /* quotes stripped, ';' inside kept */
     CHECK(str_is(d.user_default, "bob"));                        /* lsl.conf wins ... */
     CHECK(str_is(d.network_hostname, "lslhost"));

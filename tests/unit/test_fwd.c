@@ -111,6 +111,66 @@ static void test_open_and_handshake(void)
     CHECK_EQ(lsl_fwd_handshake_parse(hs, len, true, &err), -EPROTO);
 }
 
+/* Socket forwarding: OPEN_UNIX's payload both ways, and ~/.lslconfig's socketForwarding entries. */
+static void test_unix_open_and_socks(void)
+{
+    struct lsl_fwd_unix u = {.distro = "deb", .path = "/run/docker.sock"}, d;
+    uint8_t b[LSL_FWD_UNIX_OPEN_MAX];
+    size_t len = lsl_fwd_unix_encode(&u, b, sizeof(b));
+    CHECK_EQ(len, 1 + 3 + 16);
+    CHECK_EQ(lsl_fwd_unix_decode(b, len, &d), 0);
+    CHECK(!strcmp(d.distro, "deb") && !strcmp(d.path, "/run/docker.sock"));
+    CHECK_EQ(lsl_fwd_unix_encode(&u, b, len - 1), 0); /* does not fit */
+    for (size_t cut = 0; cut < 5; cut++)
+        CHECK_EQ(lsl_fwd_unix_decode(b, cut, &d), -EPROTO); /* no path, or a name cut short */
+    b[0] = 0; /* no name: "deb/run..." is then a relative path */
+    CHECK_EQ(lsl_fwd_unix_decode(b, len, &d), -EPROTO);
+    CHECK_EQ(lsl_fwd_unix_decode((const uint8_t *)"\0/x", 3, &d), 0);
+    CHECK(!d.distro[0] && !strcmp(d.path, "/x"));
+    CHECK_EQ(lsl_fwd_unix_decode((const uint8_t *)"\0/x\0y", 5, &d), -EPROTO);   /* a NUL in the path */
+    CHECK_EQ(lsl_fwd_unix_decode((const uint8_t *)"\x01./x", 4, &d), -EPROTO);   /* a bad name */
+    CHECK_EQ(lsl_fwd_unix_decode((const uint8_t *)"\x01a\0/x", 4, &d), -EPROTO); /* a NUL in it */
+    CHECK_EQ(lsl_fwd_unix_decode((const uint8_t *)"\0/", 2, &d), -EPROTO);       /* "/" is no socket */
+    memset(b, 'a', sizeof(b));
+    b[0] = 0;
+    b[1] = '/';
+    CHECK_EQ(lsl_fwd_unix_decode(b, 1 + LSL_FWD_UNIX_PATH_MAX, &d), 0);
+    CHECK_EQ(lsl_fwd_unix_decode(b, 2 + LSL_FWD_UNIX_PATH_MAX, &d), -EPROTO);
+    u.distro[0] = '\0';
+    u.path[0] = 'r'; /* relative */
+    CHECK_EQ(lsl_fwd_unix_encode(&u, b, sizeof(b)), 0);
+
+    struct lsl_fwd_socks l;
+    CHECK_EQ(lsl_fwd_socks_parse(LSL_FWD_SOCKS_DEFAULT, &l), 0);
+    CHECK(l.n == 1 && !l.s[0].guest.distro[0] && !strcmp(l.s[0].guest.path, "/run/docker.sock") &&
+          !strcmp(l.s[0].host, "docker.sock"));
+    CHECK_EQ(lsl_fwd_socks_parse(" deb : /run/a.sock = /tmp/a.sock ;; /b=~/b.sock ; ", &l), 0);
+    CHECK(l.n == 2 && !strcmp(l.s[0].guest.distro, "deb") && !strcmp(l.s[0].guest.path, "/run/a.sock") &&
+          !strcmp(l.s[0].host, "/tmp/a.sock") && !l.s[1].guest.distro[0] && !strcmp(l.s[1].host, "~/b.sock"));
+    CHECK_EQ(lsl_fwd_socks_parse("", &l), 0);
+    CHECK_EQ(l.n, 0);
+    CHECK_EQ(lsl_fwd_socks_parse("  ", &l), 0);
+    const char *bad[] = {"/a",      "/a=",   "a=b",       "=/b", "/a=/b=c",
+                         "-x:/a=b", ":/a=b", "/a=x;/b=x", "/a=" /* long */};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) - 1; i++)
+        CHECK_EQ(lsl_fwd_socks_parse(bad[i], &l), -EINVAL);
+    char longhost[LSL_FWD_HOST_PATH_MAX + 8];
+    snprintf(longhost, sizeof(longhost), "/a=/%0*d", LSL_FWD_HOST_PATH_MAX, 0);
+    CHECK_EQ(lsl_fwd_socks_parse(longhost, &l), -EINVAL);
+    longhost[strlen(longhost) - 4] = '\0'; /* 107 bytes of host path */
+    CHECK_EQ(lsl_fwd_socks_parse(longhost, &l), 0);
+    /* At most LSL_FWD_SOCKS_MAX. */
+    char many[LSL_FWD_SOCKS_MAX * 16 + 16] = "";
+    for (int i = 0; i <= LSL_FWD_SOCKS_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "/a=h%d;", i);
+    CHECK_EQ(lsl_fwd_socks_parse(many, &l), -EINVAL);
+    *strrchr(many, 'h') = '\0';
+    *strrchr(many, '=') = '\0';
+    *strrchr(many, ';') = '\0';
+    CHECK_EQ(lsl_fwd_socks_parse(many, &l), 0);
+    CHECK_EQ(l.n, LSL_FWD_SOCKS_MAX);
+}
+
 static void test_portset_policy(void)
 {
     struct lsl_fwd_portset s;
@@ -353,6 +413,7 @@ int main(void)
     RUN(test_ports_roundtrip);
     RUN(test_listen_events_abi);
     RUN(test_open_and_handshake);
+    RUN(test_unix_open_and_socks);
     RUN(test_portset_policy);
     RUN(test_pump);
     RUN(test_dgram_stream);

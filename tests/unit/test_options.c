@@ -116,6 +116,17 @@ static void test_parse_forwarding(void)
     CHECK(strstr(err, "--forward-ports") != NULL);
     CHECK_EQ(parse(&o, err, "-k", "k", "--forward-exclude", "1-x", NULL), -22);
     CHECK(strstr(err, "--forward-exclude") != NULL);
+    /* Socket forwards: absolute host paths (the CLI resolved them), each once. */
+    CHECK_EQ(parse(&o, err, "-k", "k", NULL), 0);
+    CHECK_EQ(o.sockets.n, 0);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-socket", "/run/docker.sock=/r/docker.sock",
+                   "--forward-socket", "deb:/run/a.sock=/r/a.sock", NULL),
+             0);
+    CHECK(o.sockets.n == 2 && !strcmp(o.sockets.s[1].guest.distro, "deb") &&
+          !strcmp(o.sockets.s[1].host, "/r/a.sock"));
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-socket", "/run/docker.sock=docker.sock", NULL), -22);
+    CHECK(strstr(err, "--forward-socket") != NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--forward-socket", "/a=/x", "--forward-socket", "/b=/x", NULL), -22);
 }
 
 static void test_parse_disk_slots(void)

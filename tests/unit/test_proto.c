@@ -208,7 +208,10 @@ static void test_file_frames(void)
 
 static void test_activity(void)
 {
-    struct lsl_activity a[3] = {{"Debian", 0}, {"a", 7}, {"x.y_z-1", 0xffffffffu}}, d[LSL_ACTIVITY_MAX];
+    struct lsl_activity a[3] = {{"Debian", 0, LSL_KEEP_ALWAYS},
+                                {"a", 7, LSL_KEEP_NEVER},
+                                {"x.y_z-1", 0xffffffffu, 0}},
+                        d[LSL_ACTIVITY_MAX];
     uint8_t buf[256];
     size_t n, len = lsl_activity_encode(a, 3, buf, sizeof(buf));
 
@@ -216,9 +219,24 @@ static void test_activity(void)
     CHECK_EQ(lsl_activity_size(a, 3), len);
     CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
     CHECK_EQ(n, 3);
-    CHECK(!strcmp(d[0].name, "Debian") && d[0].processes == 0 && !strcmp(d[1].name, "a") &&
-          d[1].processes == 7);
-    CHECK(!strcmp(d[2].name, "x.y_z-1") && d[2].processes == 0xffffffffu);
+    CHECK(!strcmp(d[0].name, "Debian") && d[0].processes == 0 && d[0].keep == LSL_KEEP_ALWAYS &&
+          !strcmp(d[1].name, "a") && d[1].processes == 7 && d[1].keep == LSL_KEEP_NEVER);
+    /* The count is capped below the keepAlive bits. */
+    CHECK(!strcmp(d[2].name, "x.y_z-1") && d[2].processes == LSL_ACTIVITY_PROCESSES_MAX &&
+          d[2].keep == LSL_KEEP_AUTO);
+    /* What each holds for the idle stop: keepAlive keeps the VM up with nothing running, or lets it go. */
+    CHECK_EQ(lsl_activity_holding(&d[0]), 1);
+    CHECK_EQ(lsl_activity_holding(&d[1]), 0);
+    CHECK_EQ(lsl_activity_holding(&d[2]), LSL_ACTIVITY_PROCESSES_MAX);
+    d[0].processes = 5;
+    CHECK_EQ(lsl_activity_holding(&d[0]), 5);
+    /* keepAlive 3 is no value; an encoder refuses one either. */
+    lsl_put_u32(buf + 4, 0xc0000000u);
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    lsl_put_u32(buf + 4, 0);
+    a[0].keep = 3;
+    CHECK_EQ(lsl_activity_size(a, 3), 0);
+    a[0].keep = 0;
     /* Nothing runs: a count of zero, and no room is no frame. */
     CHECK_EQ(lsl_activity_encode(a, 0, buf, sizeof(buf)), 4);
     CHECK_EQ(lsl_activity_decode(buf, 4, d, &n), 0);

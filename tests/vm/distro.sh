@@ -441,7 +441,69 @@ degraded" ] || { echo "the user's manager: '$out'"; return 1; }
 	lsl -d sd -e rm /etc/wsl.conf && expect_rc 0 lsl -t sd
 }
 
+# [boot] keepAlive: a distribution that keeps the VM up with nothing running in it, or whose processes never do.
+status_says() { # grep-pattern: until lsl --status shows it (each status asks the guest for a fresh count)
+	local i out
+	for i in $(seq 20); do
+		out=$(lsl --status) && grep -q "$1" <<<"$out" && return 0
+		sleep 1
+	done
+	echo "lsl --status never said '$1':"
+	echo "$out"
+	return 1
+}
+keep_alive() {
+	rt_ready || return 1
+	lsl -d rt -e sh -c 'printf "[boot]\nkeepAlive=true\n" >/etc/lsl.conf' && expect_rc 0 lsl -t rt || return 1
+	lsl -d rt -e true || return 1
+	status_says '^Processes: *rt 0 (keepAlive: keeps the VM up)' && status_says '^Idle stop: *not while these run: rt (keepAlive)$' || return 1
+	lsl -d rt -e sh -c 'printf "[boot]\nkeepAlive=false\n" >/etc/lsl.conf' && expect_rc 0 lsl -t rt || return 1
+	lsl -d rt -e sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &' || return 1
+	status_says '^Processes: *rt 1 (keepAlive=false: not counted)' && status_says '^Idle stop: *in ' || return 1
+	# Unset: what runs there keeps the VM up, and the status names it.
+	lsl -d rt -e rm /etc/lsl.conf && expect_rc 0 lsl -t rt || return 1
+	lsl -d rt -e sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &' || return 1
+	status_says '^Idle stop: *not while these run: rt (1 process: services or what sessions left)$' || return 1
+	expect_rc 0 lsl -t rt
+}
+
+# Docker in a distribution with systemd (Debian's docker.io), driven from inside and from the host's own
+# docker client (docker.io's, kept beside the tar by mksystemd.sh) through the forwarded socket.
+dk_ready() {
+	[ -s "${LSL_TEST_DOCKER_TAR:-}" ] || { echo "no docker test distribution: LSL_TEST_DOCKER_TAR='${LSL_TEST_DOCKER_TAR:-}' (tests/vm/mksystemd.sh docker makes it)"; return 1; }
+	registered dk || lsl --import dk "$S/d/dk" "$LSL_TEST_DOCKER_TAR"
+}
+docker_host() {
+	dk_ready || return 1
+	local out t0 i sock=$XDG_RUNTIME_DIR/lsl/docker.sock docker=${LSL_TEST_DOCKER_TAR}-cli/docker
+	# A tiny image made offline: busybox-static's binary and its links, through docker import.
+	t0=$(date +%s%N)
+	out=$(lsl -d dk -e sh -c 'set -e; mkdir -p /tmp/bb/bin /tmp/bb/www; cp /bin/busybox /tmp/bb/bin/
+		for c in sh echo cat httpd; do ln -sf busybox /tmp/bb/bin/$c; done; echo hello-from-a-container >/tmp/bb/www/index.html
+		tar -C /tmp/bb -c . | docker import - lslbb >/dev/null; docker run --rm lslbb echo ok' 2>&1) || { echo "docker in the distribution: $out"; return 1; }
+	[ "$out" = ok ] || { echo "docker run --rm lslbb echo ok: '$out'"; return 1; }
+	echo "    docker: cold start with dockerd, image import and first run $((($(date +%s%N) - t0) / 1000000)) ms" >&9
+	# The host's docker client through the forwarded socket, as a user's would: DOCKER_HOST at lsl's path.
+	[ -S "$sock" ] || { echo "no socket at $sock: $(lsl --status | grep -A2 Sockets)"; return 1; }
+	out=$(DOCKER_HOST=unix://$sock "$docker" images --format '{{.Repository}}' 2>&1) || { echo "host docker images: $out"; return 1; }
+	grep -qx lslbb <<<"$out" || { echo "host docker images: '$out'"; return 1; }
+	lsl --status | grep -q "^Sockets: *$sock -> /run/docker.sock  forwarded" || { echo "status: $(lsl --status)"; return 1; }
+	# A published port: the container's server answers on the host's localhost (docker-proxy listens in
+	# the VM; localhost forwarding takes it from there).
+	out=$(DOCKER_HOST=unix://$sock "$docker" run -d --name lslweb -p 18080:80 lslbb httpd -f -p 80 -h /www 2>&1) || { echo "host docker run -p: $out"; return 1; }
+	for i in $(seq 120); do
+		out=$(curl -s --max-time 5 http://127.0.0.1:18080/) && [ "$out" = hello-from-a-container ] && break
+		sleep 0.5
+	done
+	[ "$out" = hello-from-a-container ] || { echo "localhost:18080 from the host: '$out'; $(lsl --status | grep -A3 Ports)"; return 1; }
+	DOCKER_HOST=unix://$sock "$docker" rm -f lslweb >/dev/null || return 1
+	# The socket goes with the VM; a live socket at the path is never taken over.
+	expect_rc 0 lsl --shutdown || return 1
+	for i in $(seq 120); do pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" >/dev/null || break; sleep 0.5; done
+	[ ! -e "$sock" ] || { echo "$sock left after the VM stopped"; return 1; }
+}
+
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
 two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive
-systemd_boot"
+keep_alive systemd_boot docker_host"
 run_suite "$@"

@@ -30,6 +30,7 @@ enum {
     OPT_NO_FORWARD,
     OPT_FORWARD_PORTS,
     OPT_FORWARD_EXCLUDE,
+    OPT_FORWARD_SOCKET,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +57,7 @@ static const struct option long_opts[] = {
     {"no-localhost-forwarding", no_argument, NULL, OPT_NO_FORWARD},
     {"forward-ports", required_argument, NULL, OPT_FORWARD_PORTS},
     {"forward-exclude", required_argument, NULL, OPT_FORWARD_EXCLUDE},
+    {"forward-socket", required_argument, NULL, OPT_FORWARD_SOCKET},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -101,6 +103,8 @@ void vmm_options_usage(FILE *f)
         "                          127.0.0.1 and ::1 (they are by default)\n"
         "      --forward-ports LIST, --forward-exclude LIST  service mode: forward only the ports in LIST,\n"
         "                          or none of them (\"22, 8000-8100\")\n"
+        "      --forward-socket [NAME:]GUEST=HOST  service mode: the guest unix socket GUEST (in\n"
+        "                          distribution NAME, or any running one) at host path HOST; repeatable\n"
         "  -h, --help, -V, --version\n\n"
         "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
         "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
@@ -241,6 +245,13 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             if (lsl_fwd_portset_parse(optarg, &o->forward.deny) < 0)
                 return lsl_errmsg(err, errlen,
                                   "invalid --forward-exclude '%s' (ports and ranges: 22, 8000-8100)", optarg);
+            break;
+        case OPT_FORWARD_SOCKET:
+            if (lsl_fwd_socks_add(&o->sockets, optarg) < 0 || o->sockets.s[o->sockets.n - 1].host[0] != '/')
+                return lsl_errmsg(err, errlen,
+                                  "invalid --forward-socket '%s' ([NAME:]/guest/path=/host/path, each host "
+                                  "path once, at most %d)",
+                                  optarg, LSL_FWD_SOCKS_MAX);
             break;
         case OPT_IDLE: {
             char *end;

@@ -48,6 +48,7 @@ struct vmm_options {
     const char *service;           /* service mode: runtime directory for the control and vsock sockets */
     int idle_timeout;              /* service mode: seconds without sessions before poweroff; < 0 never */
     struct lsl_fwd_policy forward; /* service mode: which guest listeners reach the host's localhost */
+    struct lsl_fwd_socks sockets;  /* service mode: guest unix sockets at host paths (--forward-socket) */
     char **command;                /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };

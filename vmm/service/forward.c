@@ -23,7 +23,7 @@
 /* A stream to the forwarder: the CONNECT line, then (len or type) the first frame. */
 static int stream_dial(struct fwd *f, bool frame, uint32_t type, const void *payload, size_t len)
 {
-    uint8_t msg[HVSOCK_LINE_MAX + LSL_FRAME_HDR_SIZE + 4];
+    uint8_t msg[HVSOCK_LINE_MAX + LSL_FRAME_HDR_SIZE + LSL_FWD_UNIX_OPEN_MAX];
     int fd = unix_connect(f->vsock_path, true);
     if (fd < 0)
         return fd;
@@ -62,12 +62,12 @@ static void spares_drop(struct fwd *f)
 
 int fwd_stream_open(struct fwd *f, uint32_t type, const void *payload, size_t len)
 {
-    uint8_t msg[LSL_FRAME_HDR_SIZE + 4];
+    uint8_t msg[LSL_FRAME_HDR_SIZE + LSL_FWD_UNIX_OPEN_MAX];
     size_t total = lsl_frame_encode(msg, sizeof(msg), type, payload, len);
     while (f->nspare) {
         int fd = f->spare[--f->nspare];
-        /* Its buffer holds at most the OK line: the short frame fits. A spare the guest closed fails here or
-         * at the handshake, as a fresh stream would have. */
+        /* Its buffer holds at most the OK line: the short frame (a few hundred bytes) fits. A spare the guest
+         * closed fails here or at the handshake, as a fresh stream would have. */
         if (total && send(fd, msg, total, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)total) {
             spares_fill(f);
             return fd;
@@ -279,6 +279,8 @@ static void watch_open(struct fwd *f)
 void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy)
 {
     f->now = now_ns;
+    fwd_socks_tick(f, guest_up);
+    fwd_relays_tick(f);
     if (!f->policy.enabled)
         return;
     if (!guest_up) {
@@ -301,7 +303,6 @@ void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy)
     for (size_t i = 0; i < f->n; i++)
         if (f->entries[i]->lfd < 0)
             entry_bind(f->entries[i]);
-    fwd_relays_tick(f);
 }
 
 static const char *state_name(int err)
@@ -331,7 +332,7 @@ void fwd_status(const struct fwd *f, FILE *out)
 }
 
 int fwd_create(struct evloop *loop, const char *vsock_path, const struct lsl_fwd_policy *policy,
-               struct fwd **out)
+               const struct lsl_fwd_socks *socks, struct fwd **out)
 {
     struct fwd *f = calloc(1, sizeof(*f));
     *out = NULL;
@@ -343,7 +344,7 @@ int fwd_create(struct evloop *loop, const char *vsock_path, const struct lsl_fwd
     f->vsock_path = strdup(vsock_path);
     f->wbuf = malloc(WATCH_BUF);
     f->decoded = calloc(LSL_FWD_PORTS_MAX, sizeof(*f->decoded));
-    if (!f->vsock_path || !f->wbuf || !f->decoded) {
+    if (!f->vsock_path || !f->wbuf || !f->decoded || fwd_socks_create(f, socks) < 0) {
         fwd_free(f);
         return log_errno(ENOMEM, "forwarding");
     }
@@ -363,6 +364,7 @@ void fwd_free(struct fwd *f)
         return;
     watch_close(f);
     clear_entries(f);
+    fwd_socks_free(f);
     fwd_relays_free(f);
     free(f->entries);
     free(f->vsock_path);

@@ -23,14 +23,16 @@
 struct fwd;
 struct evloop;
 
-/* vsock_path: the VMM's hybrid-vsock socket. Returns 0 or -errno (logged). */
+/* vsock_path: the VMM's hybrid-vsock socket; socks: socket forwarding's host paths. Returns 0 or -errno
+ * (logged). */
 int fwd_create(struct evloop *loop, const char *vsock_path, const struct lsl_fwd_policy *policy,
-               struct fwd **out);
+               const struct lsl_fwd_socks *socks, struct fwd **out);
 void fwd_free(struct fwd *f);
 /* The service's tick: opens the watch once the guest is up (again after it broke), tells the guest the pace
  * (busy: sessions are open), retries host ports that were taken, ends idle UDP flows. */
 void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy);
-/* The status reply's forwards line (proto/control.h LSL_CTL_KEY_FORWARDS). */
+/* The status reply's forwards and sockets lines (proto/control.h LSL_CTL_KEY_FORWARDS, _SOCKETS). */
 void fwd_status(const struct fwd *f, FILE *out);
+void fwd_socks_status(const struct fwd *f, FILE *out);
 
 #endif

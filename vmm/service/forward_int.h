@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "forward.h"
 #include "fwd_pump.h"
@@ -30,6 +31,16 @@ struct fwd_entry {
     unsigned nflows;
 };
 
+/* One socket forward: the host path's listener, or why there is none. */
+struct fwd_sock_entry {
+    struct fwd *f;
+    struct lsl_fwd_sock sock;
+    int lfd; /* -1 while the guest is down or the path could not be had */
+    int err; /* errno of the last bind, 0 when bound */
+    dev_t dev;
+    ino_t ino; /* the socket file bound, so that only it is ever removed */
+};
+
 struct fwd {
     struct evloop *loop;
     char *vsock_path;
@@ -50,10 +61,20 @@ struct fwd {
     unsigned nrelays;
     int spare[FWD_SPARES];
     unsigned nspare;
+    struct fwd_sock_entry *socks;
+    size_t nsocks;
 };
 
-/* fwd_relay.c */
+/* forward_socket.c */
+int fwd_socks_create(struct fwd *f, const struct lsl_fwd_socks *socks);
+/* Binds the host paths while the guest is up (retrying those that could not be had), unbinds them when not.
+ */
+void fwd_socks_tick(struct fwd *f, bool guest_up);
+void fwd_socks_free(struct fwd *f);
+
+/* forward_relay.c */
 void fwd_tcp_accept(struct fwd_entry *e);
+void fwd_unix_accept(struct fwd_sock_entry *e);
 void fwd_udp_readable(struct fwd_entry *e);
 /* Ends e's UDP flows (the forward is going); TCP connections go on until they close. */
 void fwd_udp_close_all(struct fwd_entry *e);

@@ -4,6 +4,7 @@
  * readiness is tracked here and no epoll interest is ever changed. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -166,12 +167,10 @@ static void relay_ready(void *opaque, uint32_t events)
     relay_run(r);
 }
 
-/* A relay for one connection or peer: the stream to the guest, its OPEN sent. host_fd is taken (closed on
- * failure). */
-static struct relay *relay_new(struct fwd *f, const struct lsl_fwd_port *port, int host_fd)
+/* A relay for one connection or peer: the stream to the guest, its first frame (OPEN or OPEN_UNIX) sent.
+ * host_fd is taken (closed on failure). */
+static struct relay *relay_new(struct fwd *f, uint32_t type, const void *payload, size_t len, int host_fd)
 {
-    struct lsl_fwd_open o = {.proto = port->proto, .family = port->family, .port = port->port};
-    uint8_t payload[4];
     struct relay *r = f->nrelays < FWD_RELAYS_MAX ? calloc(1, sizeof(*r)) : NULL;
     if (!r || !(r->hs = malloc(HANDSHAKE_BUF))) {
         free(r);
@@ -181,8 +180,7 @@ static struct relay *relay_new(struct fwd *f, const struct lsl_fwd_port *port, i
     }
     r->f = f;
     r->fd[0] = host_fd;
-    lsl_fwd_open_encode(&o, payload);
-    r->fd[1] = fwd_stream_open(f, LSL_FWD_OPEN, payload, sizeof(payload));
+    r->fd[1] = fwd_stream_open(f, type, payload, len);
     r->started = r->last = now_ns();
     for (int i = 0; i < 2; i++)
         r->side[i] = (struct relay_side){.r = r, .which = i};
@@ -204,20 +202,41 @@ static struct relay *relay_new(struct fwd *f, const struct lsl_fwd_port *port, i
  * overflow it. The host listener is level-triggered, so the rest are taken on the next turns. */
 #define ACCEPT_BATCH 32
 
-void fwd_tcp_accept(struct fwd_entry *e)
+/* Takes lfd's connections (a batch), each a relay opened with that first frame; what names the forward in
+ * the log. */
+static void accept_relays(struct fwd *f, int lfd, uint32_t type, const void *payload, size_t len,
+                          const char *what)
 {
     for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
-        int fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
-                log_warn("forwarding tcp port %u: accept: %s", e->port.port, strerror(errno));
+                log_warn("forwarding %s: accept: %s", what, strerror(errno));
             return;
         }
-        if (!relay_new(e->f, &e->port, fd))
-            log_debug("forwarding tcp port %u: no relay for a connection (limit or memory)", e->port.port);
+        if (!relay_new(f, type, payload, len, fd))
+            log_debug("forwarding %s: no relay for a connection (limit or memory)", what);
     }
+}
+
+void fwd_tcp_accept(struct fwd_entry *e)
+{
+    struct lsl_fwd_open o = {.proto = e->port.proto, .family = e->port.family, .port = e->port.port};
+    uint8_t payload[4];
+    char what[32];
+    lsl_fwd_open_encode(&o, payload);
+    snprintf(what, sizeof(what), "tcp port %u", e->port.port);
+    accept_relays(e->f, e->lfd, LSL_FWD_OPEN, payload, sizeof(payload), what);
+}
+
+void fwd_unix_accept(struct fwd_sock_entry *e)
+{
+    uint8_t payload[LSL_FWD_UNIX_OPEN_MAX];
+    size_t len = lsl_fwd_unix_encode(&e->sock.guest, payload, sizeof(payload)); /* checked when parsed */
+    if (len)
+        accept_relays(e->f, e->lfd, LSL_FWD_OPEN_UNIX, payload, len, e->sock.host);
 }
 
 void fwd_udp_readable(struct fwd_entry *e)
@@ -235,7 +254,10 @@ void fwd_udp_readable(struct fwd_entry *e)
         while (r && (r->peerlen != plen || memcmp(&r->peer, &peer, plen) != 0))
             r = r->flow_next;
         if (!r) {
-            if (e->nflows >= FWD_FLOWS_MAX || !(r = relay_new(e->f, &e->port, -1)))
+            struct lsl_fwd_open o = {.proto = e->port.proto, .family = e->port.family, .port = e->port.port};
+            uint8_t payload[4];
+            lsl_fwd_open_encode(&o, payload);
+            if (e->nflows >= FWD_FLOWS_MAX || !(r = relay_new(e->f, LSL_FWD_OPEN, payload, 4, -1)))
                 continue; /* dropped, as a full network would */
             if (lsl_dgram_stream_init(&r->ds) < 0) {
                 relay_close(r);

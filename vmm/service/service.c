@@ -278,7 +278,7 @@ static void probe_done(struct service *s, bool eof)
     if (ok) {
         s->activity_at = now;
         for (size_t i = 0; i < s->nactivity; i++)
-            total += s->activity[i].processes;
+            total += lsl_activity_holding(&s->activity[i]);
     }
     log_debug("activity: %s, %" PRIu64 " processes left running, %u sessions", ok ? "answered" : "no answer",
               total, n);
@@ -359,7 +359,10 @@ static void status_activity(struct service *s, FILE *out, unsigned n)
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_STOP_IN, "%" PRId64, idle_left_ms(&s->idle, now, n));
     fputs(LSL_CTL_KEY_PROCESSES " ", out);
     for (size_t i = 0; s->activity_at && i < s->nactivity; i++)
-        fprintf(out, "%s%s=%" PRIu32, i ? " " : "", s->activity[i].name, s->activity[i].processes);
+        fprintf(out, "%s%s=%" PRIu32 "%s", i ? " " : "", s->activity[i].name, s->activity[i].processes,
+                s->activity[i].keep == LSL_KEEP_ALWAYS  ? ":keep"
+                : s->activity[i].keep == LSL_KEEP_NEVER ? ":never"
+                                                        : "");
     fputc('\n', out);
     lsl_ctl_put(out, LSL_CTL_KEY_PROCESSES_AGE, "%" PRId64,
                 s->activity_at ? (int64_t)((now - s->activity_at) / 1000000) : (int64_t)-1);
@@ -518,6 +521,7 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_DISKS_ATTACHED, "%u",
                 vm->disk_slots ? blk_slots_attached(vm->disk_slots) : 0);
     fwd_status(s->fwd, out);
+    fwd_socks_status(s->fwd, out);
     /* Last: the list of distributions is the one long line, and short readers only want the keys above. */
     status_activity(s, out, n);
 }
@@ -609,7 +613,8 @@ static void service_free(void *p)
     free(s);
 }
 
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward)
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
+                   const struct lsl_fwd_socks *sockets)
 {
     struct service *s = calloc(1, sizeof(*s));
     if (!s)
@@ -633,7 +638,7 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const str
         return r;
     if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    if ((r = fwd_create(&vm->loop, path, forward, &s->fwd)) < 0)
+    if ((r = fwd_create(&vm->loop, path, forward, sockets, &s->fwd)) < 0)
         return r;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};

@@ -16,8 +16,10 @@ struct lsl_ctl_request;
 /* Listens on DIR/control (mode 0600) and starts the 1 s tick. idle_timeout_s < 0 disables the idle stop.
  * The service is freed with the VM. */
 struct lsl_fwd_policy;
-/* forward: which guest listeners reach the host's localhost (service/fwd.h). */
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward);
+/* forward: which guest listeners reach the host's localhost; sockets: guest unix sockets at host paths
+ * (service/forward.h). */
+int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
+                   const struct lsl_fwd_socks *sockets);
 
 /* control.c: the socket's clients, served on the loop without ever blocking it. Each request line, parsed,
  * goes to serve(opaque, request, out), which writes the whole reply to out (the service's requests; a unit
