@@ -760,7 +760,7 @@ idle_keeps_background() {
 	[ "$(vmm_count)" = 1 ] || { echo "the VM stopped with a process running"; return 1; }
 	local out
 	out=$(lsl --status) || return 1
-	grep -q '^Processes: *test 1$' <<<"$out" && grep -q '^Idle stop: *not while processes' <<<"$out" ||
+	grep -q '^Processes: *test 1$' <<<"$out" && grep -q '^Idle stop: *not while these run: test (1 process: ' <<<"$out" ||
 		{ echo "status: $out"; return 1; }
 	sleep 10
 	[ "$(vmm_count)" = 1 ] || { echo "the VM stopped 30 s in with a process running"; return 1; }
