@@ -45,7 +45,6 @@ static long long field(const char *body, const char *key)
 #define WAIT_FOR_MS 3000 /* for the new count, in steps of STEP_MS */
 #define STEP_MS     100
 
-/* "test=1 debian=0" as "test 1, debian 0"; "none running" when empty. */
 /* One entry of the processes field ("NAME=N[:keep|:never]", proto/control.h) at *p, which is advanced. */
 struct proc_item {
     char name[72];
@@ -66,6 +65,8 @@ static bool next_process(const char **p, struct proc_item *it)
     return false;
 }
 
+/* "test=1 debian=0:keep" as "test 1, debian 0 (keepAlive: keeps the VM up)"; "no distribution runs" when
+ * empty. */
 static void print_processes(const char *list)
 {
     struct proc_item it;

@@ -204,7 +204,7 @@ static uint8_t keep_alive(const char *name)
             c = '0';
         close(fd);
     }
-    return c == '1' ? LSL_KEEP_ALWAYS : c == '2' ? LSL_KEEP_NEVER : LSL_KEEP_AUTO;
+    return c >= '0' && c <= '0' + LSL_KEEP_NEVER ? (uint8_t)(c - '0') : LSL_KEEP_AUTO;
 }
 
 int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])

@@ -231,7 +231,8 @@ static int cmd_start(const char *name, int argc, char **argv)
     (void)lsl_mkdir_p(path, 0755);
     /* Before the init record: the idle stop's scan never sees the distribution without it. */
     snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
-    (void)lsl_write_file(path, keep == LSL_KEEP_ALWAYS ? "1\n" : keep == LSL_KEEP_NEVER ? "2\n" : "0\n");
+    char digit[] = {(char)('0' + keep), '\n', '\0'};
+    (void)lsl_write_file(path, digit);
     pid = distro_spawn(&s);
     if (pid < 0)
         return 1;

@@ -202,6 +202,13 @@ static struct relay *relay_new(struct fwd *f, uint32_t type, const void *payload
  * overflow it. The host listener is level-triggered, so the rest are taken on the next turns. */
 #define ACCEPT_BATCH 32
 
+/* The OPEN frame's payload for forward e's port. */
+static void port_open_payload(const struct fwd_entry *e, uint8_t payload[4])
+{
+    struct lsl_fwd_open o = {.proto = e->port.proto, .family = e->port.family, .port = e->port.port};
+    lsl_fwd_open_encode(&o, payload);
+}
+
 /* Takes lfd's connections (a batch), each a relay opened with that first frame; what names the forward in
  * the log. */
 static void accept_relays(struct fwd *f, int lfd, uint32_t type, const void *payload, size_t len,
@@ -223,10 +230,9 @@ static void accept_relays(struct fwd *f, int lfd, uint32_t type, const void *pay
 
 void fwd_tcp_accept(struct fwd_entry *e)
 {
-    struct lsl_fwd_open o = {.proto = e->port.proto, .family = e->port.family, .port = e->port.port};
     uint8_t payload[4];
     char what[32];
-    lsl_fwd_open_encode(&o, payload);
+    port_open_payload(e, payload);
     snprintf(what, sizeof(what), "tcp port %u", e->port.port);
     accept_relays(e->f, e->lfd, LSL_FWD_OPEN, payload, sizeof(payload), what);
 }
@@ -254,9 +260,8 @@ void fwd_udp_readable(struct fwd_entry *e)
         while (r && (r->peerlen != plen || memcmp(&r->peer, &peer, plen) != 0))
             r = r->flow_next;
         if (!r) {
-            struct lsl_fwd_open o = {.proto = e->port.proto, .family = e->port.family, .port = e->port.port};
             uint8_t payload[4];
-            lsl_fwd_open_encode(&o, payload);
+            port_open_payload(e, payload);
             if (e->nflows >= FWD_FLOWS_MAX || !(r = relay_new(e->f, LSL_FWD_OPEN, payload, 4, -1)))
                 continue; /* dropped, as a full network would */
             if (lsl_dgram_stream_init(&r->ds) < 0) {
