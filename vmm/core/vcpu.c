@@ -130,29 +130,22 @@ int vcpu_start(struct vcpu *c)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_kick_handler);
-    int r = pthread_create(&c->thread, NULL, vcpu_thread, c);
-    if (r)
-        return -r; /* the caller stops the VM with the reason: one line */
-    c->started = true;
     char name[16]; /* top -H and --status's measurements find the vCPUs by it */
     snprintf(name, sizeof(name), "lsl-vcpu%u", c->id);
-    pthread_setname_np(c->thread, name);
-    return 0;
+    return vmm_thread_start(&c->thread, name, vcpu_thread, c); /* the caller stops the VM with the reason */
 }
 
 void vcpu_kick(struct vcpu *c)
 {
-    if (!c->started)
+    if (!c->thread.started)
         return;
     __atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_RELEASE);
-    pthread_kill(c->thread, SIG_KICK);
+    pthread_kill(c->thread.id, SIG_KICK);
 }
 
 void vcpu_join(struct vcpu *c)
 {
-    if (c->started)
-        pthread_join(c->thread, NULL);
-    c->started = false;
+    vmm_thread_join(&c->thread);
 }
 
 void vcpu_free(struct vcpu *c)

@@ -3,8 +3,7 @@
 #define LSL_VCPU_H
 
 #include <linux/kvm.h>
-#include <pthread.h>
-
+#include "thread.h"
 #include "vm.h"
 
 struct vcpu {
@@ -12,8 +11,7 @@ struct vcpu {
     unsigned id;
     int fd;
     struct kvm_run *run;
-    pthread_t thread;
-    bool started;
+    struct vmm_thread thread;
     uint64_t exits_io, exits_mmio;
 };
 

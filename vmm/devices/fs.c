@@ -42,6 +42,7 @@
 #include "io.h"
 #include "log.h"
 #include "macro.h"
+#include "../core/thread.h"
 #include "virtio_mmio.h"
 
 #define VIRTIO_ID_FS  26
@@ -93,9 +94,9 @@ struct fs_dev {
     bool starved; /* the dispatcher stopped popping for want of items */
 
     bool running, stopping;
-    pthread_t thread;
+    struct vmm_thread thread;
     unsigned nworkers;
-    pthread_t workers[FS_THREADS_MAX];
+    struct vmm_thread workers[FS_THREADS_MAX];
     struct fs_ctx *worker_ctx[FS_THREADS_MAX];
     int stop_fd, wake_fd;
     struct fs_dev_counters stats;
@@ -392,7 +393,7 @@ static void *worker(void *opaque)
     struct fs_dev *d = opaque;
     pthread_mutex_lock(&d->qlock);
     unsigned me = 0;
-    while (me < d->nworkers && !pthread_equal(d->workers[me], pthread_self()))
+    while (me < d->nworkers && !pthread_equal(d->workers[me].id, pthread_self()))
         me++;
     struct fs_ctx *ctx = d->worker_ctx[me < d->nworkers ? me : 0];
     for (;;) {
@@ -449,9 +450,9 @@ static void fs_stop(struct virtio_dev *vdev)
     uint64_t one = 1;
     if (write(d->stop_fd, &one, sizeof(one)) < 0)
         log_errno(errno, "virtio-fs: stop");
-    pthread_join(d->thread, NULL);
+    vmm_thread_join(&d->thread);
     for (unsigned i = 0; i < d->nworkers; i++)
-        pthread_join(d->workers[i], NULL);
+        vmm_thread_join(&d->workers[i]);
     d->running = false;
 }
 
@@ -558,20 +559,17 @@ static int start_threads(struct fs_dev *d)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&d->thread, NULL, dispatcher, d);
+    int r = vmm_thread_start(&d->thread, "lsl-fs", dispatcher, d);
     if (r == 0) {
         d->running = true;
-        pthread_setname_np(d->thread, "lsl-fs");
         pthread_mutex_lock(&d->qlock); /* workers find their index once this is filled in */
         for (unsigned i = 0; i < d->nworkers && r == 0; i++)
-            if ((r = pthread_create(&d->workers[i], NULL, worker, d)))
+            if ((r = vmm_thread_start(&d->workers[i], "lsl-fs-worker", worker, d)))
                 d->nworkers = i;
-            else
-                pthread_setname_np(d->workers[i], "lsl-fs-worker");
         pthread_mutex_unlock(&d->qlock);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return r ? log_errno(r, "virtio-fs: thread") : 0;
+    return r ? log_errno(-r, "virtio-fs: thread") : 0;
 }
 
 int fs_create(struct vm *vm, const struct fs_share *share)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/thread.h"
 #include "io.h"
 #include "log.h"
 #include "macro.h"
@@ -57,7 +58,7 @@ struct net_timer {
 struct net_slirp {
     struct net *net;
     Slirp *slirp;
-    pthread_t thread;
+    struct vmm_thread thread;
     bool running;
     int stop_fd;
     struct pollfd *pfd;
@@ -416,15 +417,14 @@ int net_slirp_start(struct net *n, const char *dns_search, struct net_slirp **ou
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&s->thread, NULL, net_thread, s);
+    int r = vmm_thread_start(&s->thread, "lsl-net", net_thread, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
         slirp_cleanup(s->slirp);
         close(s->stop_fd);
         free(s);
-        return log_errno(r, "virtio-net: thread");
+        return log_errno(-r, "virtio-net: thread");
     }
-    pthread_setname_np(s->thread, "lsl-net");
     s->running = true;
     *out = s;
     return 0;
@@ -438,7 +438,7 @@ void net_slirp_stop(struct net_slirp *s)
         uint64_t one = 1;
         if (write(s->stop_fd, &one, sizeof(one)) < 0)
             log_errno(errno, "virtio-net: stop");
-        pthread_join(s->thread, NULL);
+        vmm_thread_join(&s->thread);
     }
     if (s->refused_flows)
         log_info("virtio-net: %llu new flows refused at the limit of %u host sockets",
