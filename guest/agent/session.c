@@ -601,7 +601,7 @@ int agent_session_run(int fd, const char *home)
     struct session s = {.sock = fd,
                         .sigfd = -1,
                         .home = home,
-                        .child = {.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1}};
+                        .child = {.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1, .logind = -1}};
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     sigset_t chld, old_mask;
     int r, fl;

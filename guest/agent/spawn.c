@@ -1,9 +1,12 @@
 /* Command start-up for the agent. Everything that can fail before fork (user lookup, pty, pipes) fails in the
  * agent; what can only fail in the child (credentials, cwd, exec) is sent back as
- * {u32 code, u32 errno} over a close-on-exec status pipe that stays empty when exec succeeds. */
+ * {u32 code, u32 errno} over a close-on-exec status socket that stays empty when exec succeeds. The child
+ * opens the command's logind session too (it must lead it), and passes the fd that holds it open back over
+ * the same socket first. */
 #include "spawn.h"
 #include "accounts.h"
 #include "env_fit.h"
+#include "logind.h"
 #include "user_manager.h"
 
 #include "agent.h"
@@ -20,17 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define ENV_ADDED    5 /* variables build_env adds unless the command has them: HOME ... XDG_RUNTIME_DIR */
+#define ENV_ADDED    4 /* variables build_env adds unless the command has them: HOME ... SHELL */
 
 void agent_child_close(struct agent_child *c)
 {
-    int *fds[] = {&c->in, &c->out, &c->err, &c->pty};
+    int *fds[] = {&c->in, &c->out, &c->err, &c->pty, &c->logind};
 
     /* in may be the pty master itself. */
     if (c->in == c->pty)
@@ -85,10 +89,8 @@ static int resolve_account(const char *user, struct account *a)
  * slots). */
 static char **build_env(const struct lsl_exec_msg *e, const struct account *a, char **extra)
 {
-    static const char *const names[ENV_ADDED] = {"HOME", "USER", "LOGNAME", "SHELL", "XDG_RUNTIME_DIR"};
-    char runtime[64];
-    const char *values[ENV_ADDED] = {a->home, a->name, a->name, a->shell,
-                                     agent_user_runtime(a->uid, runtime, sizeof(runtime)) ? runtime : NULL};
+    static const char *const names[ENV_ADDED] = {"HOME", "USER", "LOGNAME", "SHELL"};
+    const char *values[ENV_ADDED] = {a->home, a->name, a->name, a->shell};
     char **env = calloc((size_t)e->envc + ENV_ADDED + 1, sizeof(char *));
     size_t n = e->envc;
 
@@ -158,11 +160,85 @@ static int exec_search(const char *file, char *const argv[], char *const env[])
     return err;
 }
 
+/* env plus NAME=VALUE for each names[i] it lacks (values[i] NULL: none), in a new array; env if that fails
+ * (the child's: it execs or exits soon). */
+static char *const *env_plus(char *const env[], const char *const names[], const char *const values[],
+                             size_t n)
+{
+    size_t have = 0;
+    while (env[have])
+        have++;
+    char **out = calloc(have + n + 1, sizeof(char *));
+    if (!out)
+        return env;
+    memcpy(out, env, have * sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        if (values[i] && !agent_env_has(env, names[i]) &&
+            asprintf(&out[have], "%s=%s", names[i], values[i]) >= 0)
+            have++;
+    return out;
+}
+
+/* Hands the session's fd to the agent over the status socket: a one-byte message carrying it. */
+static int send_fd(int sock, int fd)
+{
+    char tag = 'S';
+    struct iovec iov = {&tag, 1};
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl = {0};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+/* What a login gives a user who is not root where systemd is PID 1 (logind.h): a logind session, led by
+ * this child, its fd passed to the agent, which holds it while the command runs; and the variables
+ * pam_systemd sets. Without logind (not installed, masked, or it refused, which is logged where the agent
+ * logs: stdio is not the command's yet), the user's manager alone (user_manager.h). env unchanged for root,
+ * or without systemd. */
+static char *const *login_session(const struct account *a, int slave, char *const env[], int status_fd)
+{
+    static const char *const names[] = {"XDG_RUNTIME_DIR", "XDG_SESSION_ID", "XDG_SESSION_TYPE",
+                                        "XDG_SESSION_CLASS"};
+    const char *values[4] = {NULL};
+    struct logind_created s;
+    char why[256], tty[64], runtime[64];
+    if (a->uid == 0)
+        return env;
+    if (agent_logind_usable()) {
+        bool term = slave >= 0 && ttyname_r(slave, tty, sizeof(tty)) == 0 && strncmp(tty, "/dev/", 5) == 0;
+        int fd = agent_logind_session(a->uid, term ? tty + 5 : NULL, &s, why, sizeof(why));
+        if (fd >= 0 && send_fd(status_fd, fd) < 0) {
+            snprintf(why, sizeof(why), "cannot pass its fd on: %s", strerror(errno));
+            close(fd); /* the session ends with it: the manager alone, below */
+            fd = -1;
+        }
+        if (fd >= 0) {
+            close(fd);
+            values[0] = s.runtime;
+            values[1] = s.id;
+            values[2] = term ? "tty" : "unspecified";
+            values[3] = "user";
+            return env_plus(env, names, values, 4);
+        }
+        fprintf(stderr, "lsl agent: no logind session for %s: %s\n", a->name, why);
+    }
+    if (agent_user_runtime(a->uid, runtime, sizeof(runtime)))
+        values[0] = runtime;
+    return env_plus(env, names, values, 1);
+}
+
 /* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. groups: the
  * supplementary groups to take when switching users (ngroups of them). */
 static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct account *a, const gid_t *groups,
                                 size_t ngroups, const int src[3], int slave, char *const argv[],
-                                char *const env[], int status_fd)
+                                char *const *env, int status_fd)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigset_t none;
@@ -180,6 +256,7 @@ static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct accou
         child_fail(status_fd, LSL_ERR_INTERNAL, errno);
     if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) < 0)
         child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    env = login_session(a, slave, env, status_fd);
     /* Move the sources above 2 first, so that placing one cannot clobber another. */
     for (int i = 0; i < 3; i++)
         if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
@@ -244,23 +321,43 @@ static int open_pty(const struct lsl_exec_msg *e, uid_t uid, int *master, int *s
     return 0;
 }
 
-/* Reads the child's status pipe: 0 when exec happened (EOF), else the reported code and errno. */
-static uint32_t read_child_status(int fd, int *err)
+/* Reads the child's status socket: 0 when exec happened (EOF), else the reported code and errno. A logind
+ * session's fd may come first (login_session): into *session. */
+static uint32_t read_child_status(int fd, int *err, int *session)
 {
-    uint8_t msg[8];
-    ssize_t n;
-
-    do
-        n = read(fd, msg, sizeof(msg));
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return 0;
-    if (n != (ssize_t)sizeof(msg)) {
-        *err = n < 0 ? errno : EIO;
-        return LSL_ERR_INTERNAL;
+    for (;;) {
+        uint8_t msg[8];
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(int))];
+        } ctl;
+        struct iovec iov = {msg, sizeof(msg)};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+        if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+            h->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int got;
+            memcpy(&got, CMSG_DATA(h), sizeof(int));
+            if (*session < 0 && n == 1)
+                *session = got;
+            else
+                close(got);
+        }
+        if (n == 0)
+            return 0;
+        if (n == 1 && *session >= 0)
+            continue;
+        if (n != (ssize_t)sizeof(msg)) {
+            *err = n < 0 ? errno : EIO;
+            return LSL_ERR_INTERNAL;
+        }
+        *err = (int)lsl_get_u32(msg + 4);
+        return lsl_get_u32(msg);
     }
-    *err = (int)lsl_get_u32(msg + 4);
-    return lsl_get_u32(msg);
 }
 
 static void describe_failure(const struct lsl_exec_msg *e, uint32_t code, int err, char *msg, size_t msglen)
@@ -293,11 +390,11 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     gid_t *groups = NULL;
     long ngroups = 0;
     int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1};
-    int master = -1, slave = -1, src[3], err = 0, r;
+    int master = -1, slave = -1, src[3], err = 0, session = -1, r;
     uint32_t code = LSL_ERR_INTERNAL;
     pid_t pid;
 
-    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1};
+    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1, .logind = -1};
     if (!acct || !extra) {
         err = ENOMEM;
         goto fail;
@@ -365,7 +462,7 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
             goto fail;
         }
     }
-    if (pipe2(status, O_CLOEXEC) < 0) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status) < 0) {
         err = errno;
         goto fail;
     }
@@ -381,7 +478,7 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     }
     close(status[1]);
     status[1] = -1;
-    code = read_child_status(status[0], &err);
+    code = read_child_status(status[0], &err, &session);
     if (code != 0) {
         (void)waitpid(pid, NULL, 0);
         goto fail;
@@ -391,6 +488,8 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     c->pid = pid;
     c->pty = master;
     master = -1;
+    c->logind = session;
+    session = -1;
     c->in = e->stdio[0] == LSL_STDIO_PTY ? c->pty : pipes[0][1];
     c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
     c->err = e->stdio[2] == LSL_STDIO_PIPE ? pipes[2][0] : -1;
@@ -409,6 +508,8 @@ out:
             close(status[j]);
     if (master >= 0)
         close(master);
+    if (session >= 0)
+        close(session);
     if (slave >= 0)
         close(slave);
     for (size_t i = 0; extra && i < (size_t)e->envc + ENV_ADDED; i++)

@@ -16,6 +16,7 @@ struct agent_child {
     int in;
     int out, err; /* pipes, when stdout/stderr are PIPE */
     int pty;      /* master, when any fd is PTY */
+    int logind;   /* holds the command's logind session open (logind.h) */
 };
 
 /* Starts the command. Returns 0 with *c filled, or an enum lsl_error code (NOT_FOUND, NO_EXEC, NO_USER,

@@ -1,5 +1,6 @@
-/* With systemd as the distribution's PID 1 (guest/distro/systemd.c), a user's commands get what a login
- * through logind would start for them: the user's manager, user@UID.service, which brings
+/* With systemd as the distribution's PID 1 (guest/distro/systemd.c) but no logind session to be had
+ * (logind.h), a user's commands still get what a login through logind would start for them: the user's
+ * manager, user@UID.service, which brings
  * /run/user/UID (user-runtime-dir@UID.service) and `systemctl --user`. Started on the user's first
  * command and left running (as lingering would), bounded so that a systemd in trouble never holds a command
  * back for long; root's commands get none, as a root shell from `su` has none. */

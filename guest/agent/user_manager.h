@@ -1,4 +1,5 @@
-/* The user's systemd manager for a command in a distribution run by systemd (user_manager.c). */
+/* The user's systemd manager for a command in a distribution run by systemd, where no logind session could
+ * be had for it (logind.h: the distribution has no D-Bus, or logind refused). */
 #ifndef LSL_GUEST_USER_MANAGER_H
 #define LSL_GUEST_USER_MANAGER_H
 

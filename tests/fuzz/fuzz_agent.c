@@ -87,7 +87,7 @@ static int stub_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char 
     static const uint32_t errors[] = {LSL_ERR_NOT_FOUND, LSL_ERR_NO_EXEC, LSL_ERR_NO_USER, LSL_ERR_NO_CWD,
                                       LSL_ERR_INTERNAL};
     char what = e->argv[0][0];
-    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1};
+    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1, .logind = -1};
     if (what == 'e') {
         snprintf(msg, msglen, "stub: %s: cannot start", e->argv[0]);
         return (int)errors[e->argc % 5];

@@ -124,22 +124,27 @@ icon = /usr/share/icon.ico' || return 1
 	nothing_left plain "$S/d/plain"
 }
 # Item 13: an export holds its distribution: another export, -t, --unregister and --manage of it are refused
-# with one line while it runs (it is kept running by a reader that takes nothing for a while), and work after.
+# with one line while it runs (it is kept running by a reader that takes nothing until then), and work after.
 export_exclusive() {
 	rt_tar || return 1
 	registered ex || lsl --import ex "$S/d/ex" "$S/rt.tar.gz" || return 1
 	lsl -d ex -e sh -c 'head -c 64000000 /dev/urandom >/big' || return 1
-	lsl --export ex - | { sleep 30; cat >/dev/null; } &
-	local pid=$! i cmd
+	rm -f "$S/ex-go" # the reader takes nothing until it exists, so the export holds ex until the refusals are checked
+	lsl --export ex - | { while [ ! -e "$S/ex-go" ]; do sleep 0.2; done; cat >/dev/null; } &
+	local pid=$! i cmd xpid=
+	# Until that export holds ex: its own pid in a hold file (rt's, from an earlier export, says "export" too).
 	for ((i = 0; i < 150; i++)); do
-		grep -qs '^export ' "$XDG_STATE_HOME"/lsl/locks/*.hold && break
+		xpid=${xpid:-$(pgrep -f -x -- "$L --export ex -" | head -n1)}
+		[ -n "$xpid" ] && grep -qsx "export $xpid" "$XDG_STATE_HOME"/lsl/locks/*.hold && break
 		sleep 0.2
 	done
+	[ "$i" -lt 150 ] || { echo "the first export did not take its hold in 30 s"; kill $pid; return 1; }
 	for cmd in "--export ex $S/ex2.tar" "--terminate ex" "--unregister ex" "--manage ex --resize 3GB"; do
 		# shellcheck disable=SC2086 # the words of cmd
 		expect_rc 8 lsl $cmd 2>"$S/err" || { kill $pid; return 1; }
 		[ "$(wc -l <"$S/err")" = 1 ] && grep -q 'ex is being exported' "$S/err" || { echo "$cmd: $(cat "$S/err")"; kill $pid; return 1; }
 	done
+	touch "$S/ex-go"
 	[ ! -e "$S/ex2.tar" ] && [ ! -e "$S/ex2.tar.lsl-partial" ] || { echo "the refused export left a file"; return 1; }
 	wait $pid || { echo "the export that held it failed"; return 1; }
 	lsl --terminate ex && lsl --unregister ex && ! registered ex
@@ -405,6 +410,18 @@ masked-runtime
 	[ "$out" = "/run/user/1000
 running" ] || [ "$out" = "/run/user/1000
 degraded" ] || { echo "the user's manager: '$out'"; return 1; }
+	# ... inside a logind session of its own, as a login's through pam_systemd: loginctl knows it, the command
+	# runs in its scope, and it ends with the command (the next command's is the only one left).
+	out=$(lsl -d sd -u u1 -e sh -c 'echo "$XDG_SESSION_CLASS $XDG_SESSION_TYPE"; loginctl show-session "$XDG_SESSION_ID" -p Name -p Service -p State -p Type | LC_ALL=C sort | tr "\n" " "; echo; grep -c "/user-1000.slice/session-$XDG_SESSION_ID.scope$" /proc/self/cgroup') || true
+	[ "$out" = "user unspecified
+Name=u1 Service=lsl State=active Type=unspecified 
+1" ] || { echo "the command's logind session: '$out'"; return 1; }
+	out=$(lsl -d sd -u u1 -e sh -c 'for i in $(seq 50); do [ "$(loginctl list-sessions --no-legend | wc -l)" = 1 ] && break; sleep 0.2; done; loginctl list-sessions --no-legend | wc -l') || true
+	[ "$out" = 1 ] || { echo "sessions once the last command ended: '$out' (not 1)"; return 1; }
+	# On a terminal: the session's is that pty, as login's would be (script echoes a ^@ of its own first).
+	out=$(script -qec "$L -d sd -u u1 -e sh -c 'loginctl show-session \$XDG_SESSION_ID -p TTY -p Type | LC_ALL=C sort | tr \"\\n\" \" \"; tty'" /dev/null </dev/null | tr -d '\r') || true
+	[[ "$out" =~ TTY=pts/([0-9]+)\ Type=tty\ /dev/pts/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] ||
+		{ echo "the session of a command on a terminal: '$out'"; return 1; }
 	# What keeps the VM up (idle stop): not systemd's machinery nor a user's manager; a service it runs, yes.
 	processes_are 'sd 0' || return 1
 	lsl -d sd -e systemd-run --quiet --unit=lslbusy sleep 300 || return 1
