@@ -4,7 +4,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all build asan kernel run check bench fuzz format clean
+.PHONY: all build asan kernel run check bench fuzz format clean install deb
 
 all: build kernel
 
@@ -43,6 +43,19 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 
 bench: all
 	@bash bench/run.sh $(BUILD)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: lsl on PATH; lsl-vmm and lsl-fetch in PREFIX/libexec/lsl and
+# the kernel and guest images in PREFIX/lib/lsl, where an installed lsl looks (cli/paths.c); the man pages
+# and the bash and zsh completions. `make deb`: a Debian package of that, in $(BUILD)/deb.
+PREFIX ?= /usr/local
+install: all
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	ninja -C $(BUILD) >/dev/null # the new prefix into the install plan; nothing is rebuilt
+	meson install -C $(BUILD) --no-rebuild --quiet --strip $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+	install -Dm644 "$$(bash kernel/build.sh)/vmlinux" "$(DESTDIR)$(PREFIX)/lib/lsl/vmlinux"
+
+deb: all
+	@bash scripts/mkdeb.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

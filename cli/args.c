@@ -7,6 +7,7 @@
 
 #include "errmsg.h"
 #include "exitcodes.h"
+#include "own_user.h"
 
 void lsl_usage(FILE *f)
 {
@@ -33,9 +34,14 @@ void lsl_usage(FILE *f)
         "      --version, --help\n\n"
         "Distributions:\n"
         "  --install [NAME] [--name X] [--location DIR] [--from-file FILE] [--no-launch] [--download-only]\n"
+        "            [--user U | --no-user]\n"
         "                           install from the catalog (lsl --list --online) or a local file\n"
-        "  --import NAME DIR FILE|- [--vhd]\n"
+        "  --import NAME DIR FILE|- [--vhd] [--user U | --no-user]\n"
         "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
+        "                           Either way, a distribution without a default user of its own gets\n"
+        "                           yours on its first launch: named like you (--user: U), as the owner\n"
+        "                           of your files under /mnt/host where free (hostShareOwner), with\n"
+        "                           passwordless sudo; --no-user keeps root\n"
         "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
         "  -l, --list [-v | -q] [--running | --all] [--online]\n"
         "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
@@ -150,6 +156,16 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
         } else if (a->action == LSL_ACT_INSTALL &&
                    (!strcmp(arg, "--web-download") || !strcmp(arg, "--legacy"))) {
             ; /* wsl.exe's transport choices: every download here is a web download */
+        } else if ((a->action == LSL_ACT_INSTALL || a->action == LSL_ACT_IMPORT) &&
+                   is_opt(arg, "-u", "--user")) {
+            if (!(val = value_of(argc, argv, &i, "-u", "--user")) || !lsl_user_name_valid(val))
+                return lsl_errmsg(err, errlen,
+                                  "--user needs a Linux user name: a lowercase letter or '_', then up to 31 "
+                                  "lowercase letters, digits, '_' or '-'");
+            a->new_user = val;
+        } else if ((a->action == LSL_ACT_INSTALL || a->action == LSL_ACT_IMPORT) &&
+                   !strcmp(arg, "--no-user")) {
+            a->no_user = true;
         } else if (a->action == LSL_ACT_MANAGE && is_opt(arg, "--set-default-user", "--set-default-user")) {
             if (!(val = value_of(argc, argv, &i, "--set-default-user", "--set-default-user")) || !*val)
                 return lsl_errmsg(err, errlen, "--set-default-user needs a user name");
@@ -184,6 +200,8 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
         if (a->vhd && !strcmp(a->file, "-"))
             return lsl_errmsg(err, errlen, "--export --vhd needs a file name, not -");
     }
+    if (a->new_user && a->no_user)
+        return lsl_errmsg(err, errlen, "--user and --no-user cannot be combined");
     if (a->action == LSL_ACT_MANAGE && !!a->default_user + !!a->resize + !!a->dir != 1)
         return lsl_errmsg(err, errlen, "--manage needs one of --set-default-user, --resize or --move");
     /* wsl.exe's own combinations of --list options that make no sense. */

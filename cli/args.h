@@ -55,6 +55,8 @@ struct lsl_args {
     bool vhd, no_launch, download_only;
     bool verbose, quiet, running, all, online; /* --list */
     const char *default_user;                  /* --manage --set-default-user */
+    const char *new_user;                      /* --install/--import --user (own_user.h) */
+    bool no_user;                              /* --install/--import --no-user */
     const char *resize;                        /* --manage --resize */
 };
 

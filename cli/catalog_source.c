@@ -17,13 +17,8 @@ extern const char lsl_builtin_catalog[];
 
 int lsl_fetch(const char *url, const char *dest, const char *sha256)
 {
-    char self[PATH_MAX], helper[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return log_errno(errno, "cannot find my own executable"), LSL_EXIT_FAILURE;
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    if (lsl_path_fmt(helper, sizeof(helper), "%s/lsl-fetch", self) < 0)
+    char helper[PATH_MAX];
+    if (lsl_own_path(LSL_OWN_FETCH, helper, sizeof(helper)) < 0)
         return LSL_EXIT_FAILURE;
     pid_t pid = fork();
     if (pid < 0)

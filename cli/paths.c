@@ -69,6 +69,51 @@ static int private_dir(const char *path, bool follow)
     return 0;
 }
 
+/* Installed, where lsl is PREFIX/bin/lsl and PREFIX/libexec/lsl/lsl-vmm exists (make install's layout, the
+ * package's); else this build's tree, where lsl is BUILD/cli/lsl. */
+int lsl_own_path(enum lsl_own_file f, char *out, size_t len)
+{
+    char self[PATH_MAX], probe[PATH_MAX + 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return log_errno(errno, "cannot find my own executable");
+    self[n] = '\0';
+    char *dir_end = strrchr(self, '/'), *top_end;
+    *dir_end = '\0'; /* PREFIX/bin or BUILD/cli */
+    top_end = strrchr(self, '/');
+    const char *top = top_end == self ? "" : self; /* PREFIX or BUILD; "" for /bin/lsl, whose PREFIX is / */
+    if (top_end)
+        *top_end = '\0';
+    snprintf(probe, sizeof(probe), "%s/libexec/lsl/lsl-vmm", top);
+    bool installed = access(probe, X_OK) == 0;
+    static const char *const in_tree[] = {
+        [LSL_OWN_VMM] = "vmm/lsl-vmm",
+        [LSL_OWN_FETCH] = "cli/lsl-fetch",
+        [LSL_OWN_INITRD] = "guest/initramfs.cpio",
+        [LSL_OWN_ROOTFS] = "guest/system.img",
+    };
+    static const char *const in_prefix[] = {
+        [LSL_OWN_VMM] = "libexec/lsl/lsl-vmm",       [LSL_OWN_FETCH] = "libexec/lsl/lsl-fetch",
+        [LSL_OWN_INITRD] = "lib/lsl/initramfs.cpio", [LSL_OWN_ROOTFS] = "lib/lsl/system.img",
+        [LSL_OWN_KERNEL] = "lib/lsl/vmlinux",
+    };
+    int r;
+    if (installed) {
+        r = lsl_path_fmt(out, len, "%s/%s", top, in_prefix[f]);
+    } else if (f == LSL_OWN_KERNEL) {
+        /* Built by kernel/build.sh into the cache, outside the clone: "current" is this checkout's. */
+        const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+        r = cache && *cache
+                ? lsl_path_fmt(out, len, "%s/lsl/kernel/current/vmlinux", cache)
+                : lsl_path_fmt(out, len, "%s/.cache/lsl/kernel/current/vmlinux", home ? home : "");
+    } else {
+        r = lsl_path_fmt(out, len, "%s/%s", top, in_tree[f]);
+    }
+    if (r < 0)
+        log_error("the path of lsl's %s is too long", in_prefix[f]);
+    return r;
+}
+
 int lsl_paths_init(struct lsl_paths *p)
 {
     memset(p, 0, sizeof(*p));
@@ -88,44 +133,26 @@ int lsl_paths_init(struct lsl_paths *p)
     else
         snprintf(p->state, sizeof(p->state), "%s/.local/state/lsl", home);
 
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return log_errno(errno, "cannot find my own executable");
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    *slash = '\0'; /* build/cli */
-    slash = strrchr(self, '/');
-    if (slash && slash != self)
-        *slash = '\0'; /* build */
-
     const char *e;
     int r = 0;
     if ((e = getenv("LSL_VMM")) && *e)
         snprintf(p->vmm, sizeof(p->vmm), "%s", e);
     else
-        r = lsl_path_join(p->vmm, self, "vmm/lsl-vmm");
+        r = lsl_own_path(LSL_OWN_VMM, p->vmm, sizeof(p->vmm));
     if ((e = getenv("LSL_INITRD")) && *e)
         snprintf(p->initrd, sizeof(p->initrd), "%s", e);
-    else
-        r = lsl_path_join(p->initrd, self, "guest/initramfs.cpio");
+    else if (!r)
+        r = lsl_own_path(LSL_OWN_INITRD, p->initrd, sizeof(p->initrd));
     if ((e = getenv("LSL_ROOTFS")) && *e)
         snprintf(p->rootfs, sizeof(p->rootfs), "%s", e);
-    else
-        r = lsl_path_join(p->rootfs, self, "guest/system.img");
-    if ((e = getenv("LSL_KERNEL")) && *e) {
+    else if (!r)
+        r = lsl_own_path(LSL_OWN_ROOTFS, p->rootfs, sizeof(p->rootfs));
+    if ((e = getenv("LSL_KERNEL")) && *e)
         snprintf(p->kernel, sizeof(p->kernel), "%s", e);
-    } else {
-        const char *cache = getenv("XDG_CACHE_HOME");
-        if (cache && *cache)
-            snprintf(p->kernel, sizeof(p->kernel), "%s/lsl/kernel/current/vmlinux", cache);
-        else
-            snprintf(p->kernel, sizeof(p->kernel), "%s/.cache/lsl/kernel/current/vmlinux", home);
-    }
-    if (r < 0) {
-        log_error("the path of this build is too long");
+    else if (!r)
+        r = lsl_own_path(LSL_OWN_KERNEL, p->kernel, sizeof(p->kernel));
+    if (r < 0)
         return r;
-    }
     if ((r = private_dir(p->runtime, false)) < 0)
         return r;
     return private_dir(p->state, true);

@@ -10,11 +10,17 @@
 struct lsl_paths {
     char runtime[PATH_MAX]; /* $XDG_RUNTIME_DIR/lsl, 0700 */
     char state[PATH_MAX];   /* ${XDG_STATE_HOME:-~/.local/state}/lsl, 0700 */
-    char vmm[PATH_MAX];     /* $LSL_VMM or lsl-vmm next to this build */
-    char kernel[PATH_MAX];  /* $LSL_KERNEL or ~/.cache/lsl/kernel/current/vmlinux */
-    char initrd[PATH_MAX];  /* $LSL_INITRD or this build's guest/initramfs.cpio */
-    char rootfs[PATH_MAX]; /* $LSL_ROOTFS or this build's guest/system.img: the VM's system root, read-only */
+    /* $LSL_VMM, $LSL_KERNEL, $LSL_INITRD, $LSL_ROOTFS, or lsl's own (lsl_own_path). The rootfs is the VM's
+     * system root, read-only. */
+    char vmm[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], rootfs[PATH_MAX];
 };
+
+/* lsl's own programs and images. */
+enum lsl_own_file { LSL_OWN_VMM, LSL_OWN_FETCH, LSL_OWN_INITRD, LSL_OWN_ROOTFS, LSL_OWN_KERNEL };
+/* Where f is for this lsl: installed (PREFIX/bin/lsl: PREFIX/libexec/lsl/, PREFIX/lib/lsl/) or in its build
+ * tree (BUILD/cli/lsl: BUILD/vmm/, BUILD/guest/; the kernel in ~/.cache/lsl/kernel/current). 0, or -errno
+ * after one error line. */
+int lsl_own_path(enum lsl_own_file f, char *out, size_t len);
 
 /* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */
 int lsl_paths_init(struct lsl_paths *p);

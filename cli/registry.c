@@ -67,7 +67,8 @@ void lsl_distro_free(struct lsl_distro *d)
     free(d->image);
     free(d->default_user);
     free(d->oobe_command);
-    d->dir = d->image = d->default_user = d->oobe_command = NULL;
+    free(d->new_user);
+    d->dir = d->image = d->default_user = d->oobe_command = d->new_user = NULL;
 }
 
 struct lsl_distro *lsl_registry_find(const struct lsl_registry *r, const char *name)
@@ -103,8 +104,9 @@ int lsl_registry_add(struct lsl_registry *r, const struct lsl_distro *d)
     copy.image = dup_or_empty(d->image);
     copy.default_user = dup_or_empty(d->default_user);
     copy.oobe_command = dup_or_empty(d->oobe_command);
+    copy.new_user = dup_or_empty(d->new_user);
     char *new_default = r->default_name ? NULL : strdup(d->name);
-    if (!copy.dir || !copy.image || !copy.default_user || !copy.oobe_command ||
+    if (!copy.dir || !copy.image || !copy.default_user || !copy.oobe_command || !copy.new_user ||
         (!r->default_name && !new_default)) {
         lsl_distro_free(&copy);
         free(new_default);
@@ -169,9 +171,10 @@ static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
     const char *name = lsl_json_string(o, "name"), *id = lsl_json_string(o, "id");
     const char *dir = lsl_json_string(o, "dir"), *image = lsl_json_string(o, "image");
     const char *user = lsl_json_string(o, "default_user"), *oobe = lsl_json_string(o, "oobe_command");
+    const char *new_user = lsl_json_string(o, "new_user");
     json_object *done;
     bool has_done = json_object_object_get_ex(o, "oobe_done", &done);
-    double uid = -1, version = 2, created = 0;
+    double uid = -1, version = 2, created = 0, new_uid = -1, new_gid = -1;
     if (!json_object_is_type(o, json_type_object))
         return "an entry is not an object";
     if (!name || !lsl_distro_name_valid(name))
@@ -183,6 +186,8 @@ static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
     if (!json_number(o, "default_uid", -1, INT_MAX, &uid) ||
         !json_number(o, "version", INT_MIN, INT_MAX, &version) ||
         !json_number(o, "created", -CREATED_LIMIT, CREATED_LIMIT, &created) ||
+        !json_number(o, "new_uid", -1, INT_MAX, &new_uid) ||
+        !json_number(o, "new_gid", -1, INT_MAX, &new_gid) ||
         (has_done && !json_object_is_type(done, json_type_boolean)))
         return "an entry has a field of the wrong type";
     *d = (struct lsl_distro){
@@ -192,6 +197,9 @@ static const char *distro_from_json(const json_object *o, struct lsl_distro *d)
         .oobe_command = (char *)oobe,
         .default_uid = (int)uid,
         .oobe_done = has_done && json_object_get_boolean(done),
+        .new_user = (char *)new_user,
+        .new_uid = (int)new_uid,
+        .new_gid = (int)new_gid,
         .version = (int)version,
         .created = (int64_t)created,
     };
@@ -324,6 +332,9 @@ static json_object *distro_to_json(const struct lsl_distro *d)
               add(o, "default_uid", json_object_new_int(d->default_uid)) &&
               add(o, "oobe_command", new_string(d->oobe_command)) &&
               add(o, "oobe_done", json_object_new_boolean(d->oobe_done)) &&
+              add(o, "new_user", new_string(d->new_user)) &&
+              add(o, "new_uid", json_object_new_int(d->new_uid)) &&
+              add(o, "new_gid", json_object_new_int(d->new_gid)) &&
               add(o, "version", json_object_new_int(d->version)) &&
               add(o, "created", json_object_new_int64(d->created));
     if (!ok) {

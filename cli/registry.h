@@ -22,8 +22,12 @@ struct lsl_distro {
     int default_uid;                /* -1 = none recorded */
     char *oobe_command;             /* "" = none */
     bool oobe_done;                 /* the first-boot command ran */
-    int version;                    /* always 2 */
-    int64_t created;                /* unix time */
+    /* The user its first launch makes and makes the default (own_user.h; "" = none, or made), with the
+     * host's uid and gid where they are free in it (-1: the distribution's tools choose). */
+    char *new_user;
+    int new_uid, new_gid;
+    int version;     /* always 2 */
+    int64_t created; /* unix time */
 };
 
 enum lsl_registry_mode {

@@ -38,6 +38,7 @@ packages=(
 	util-linux     # flock, mount, unshare, script
 	procps         # ps, pgrep, pkill
 	tmux           # terminal sessions in interactive-shell tests
+	man-db groff-base zsh # tests/host/docs.sh: the man pages render, the zsh completion completes
 	locales        # localedef: a real locale archive for the agent's locale check (tests/unit/test_locale.c)
 	# benchmarks (make bench)
 	dropbear-bin   # the ssh server in the guest, the peer of `lsl --` (bench/sessionbench.py)

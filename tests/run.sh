@@ -57,6 +57,20 @@ for b in "$LSL_BUILD" "$root/$asan_build"; do
 	done
 done
 
+echo "== host tests"
+# Installing and packaging (its trees are run by the VM test cli.sh installed_lsl), the man pages and the
+# completions. Each script prints one PASS or FAIL line per check.
+export LSL_TEST_INSTALLED=$LSL_BUILD/test-installed
+for script in tests/host/install.sh tests/host/docs.sh; do
+	while IFS= read -r line; do
+		echo "$line"
+		case $line in
+		PASS\ *) record PASS "host/${line#PASS }" ;;
+		FAIL\ *) name=${line#FAIL } && record FAIL "host/${name%%:*}" ;;
+		esac
+	done < <(bash "$script" "$LSL_BUILD" "$LSL_TEST_INSTALLED" 2>&1)
+done
+
 echo "== VM tests"
 export LSL_TEST_DISK=$LSL_BUILD/test-root.img
 [ -f "$LSL_TEST_DISK" ] || bash guest/mkdisk.sh "$LSL_TEST_DISK" 64 >/dev/null

@@ -20,6 +20,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "own_user.h"
 
 int lsl_store_open(const struct lsl_paths *p, struct lsl_registry *reg, bool lock)
 {
@@ -180,7 +181,7 @@ int lsl_store_check_new_name(const struct lsl_paths *p, const char *name)
 }
 
 int lsl_store_register(const struct lsl_paths *p, const char *name, const char *dir, const char *image,
-                       const char *id, const char *distribution_conf)
+                       const char *id, const char *distribution_conf, const char *own_user)
 {
     _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
     int rc = lsl_store_open(p, &reg, true);
@@ -202,6 +203,12 @@ int lsl_store_register(const struct lsl_paths *p, const char *name, const char *
         (void)lsl_distconf_parse_distribution(&conf, distribution_conf, NULL);
         d.oobe_command = conf.oobe_command;
         d.default_uid = conf.oobe_default_uid;
+    }
+    struct lsl_own_user u;
+    if (lsl_own_user_plan(own_user, &d, &u)) {
+        d.new_user = u.name;
+        d.new_uid = u.uid;
+        d.new_gid = u.gid;
     }
     int r = lsl_registry_add(&reg, &d);
     if (r < 0) {

@@ -42,10 +42,10 @@ int lsl_store_set_str(char **field, const char *value);
 /* NAME is valid and not registered: 0, or LSL_EXIT_USAGE / LSL_EXIT_EXISTS after one error line. */
 int lsl_store_check_new_name(const struct lsl_paths *p, const char *name);
 /* Registers NAME with IMAGE in DIR, disk id ID, and the first-run settings of its wsl-distribution.conf (its
- * text; NULL: none, as for --import, which runs no first-run setup). 0 or an exit code after one error line.
- */
+ * text; NULL: none, as for --import, which runs no first-run setup); where those name no user, the one its
+ * first launch makes (own_user, as lsl_own_user_plan takes it). 0 or an exit code after one error line. */
 int lsl_store_register(const struct lsl_paths *p, const char *name, const char *dir, const char *image,
-                       const char *id, const char *distribution_conf);
+                       const char *id, const char *distribution_conf, const char *own_user);
 
 /* The directory and disk image of a new (or moved) distribution. */
 struct lsl_store_place {

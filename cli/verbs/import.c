@@ -19,9 +19,9 @@
 #include "service.h"
 
 /* ARCHIVE_FD streams a tar (compression FORMAT) into a new image in DIR; registered as NAME when everything
- * worked, with the first-run settings of its wsl-distribution.conf when first_run is set. */
+ * worked, with what its first launch is to do (fr). */
 static int import_stream(const struct lsl_paths *p, const char *name, const char *dir, int archive_fd,
-                         const char *format, bool first_run)
+                         const char *format, const struct lsl_first_run *fr)
 {
     struct lsl_store_place place;
     char id[LSL_DISTRO_ID_LEN + 1], err[512];
@@ -69,7 +69,7 @@ static int import_stream(const struct lsl_paths *p, const char *name, const char
         goto fail;
     }
     if ((rc = lsl_store_register(p, name, place.dir, place.image, id,
-                                 first_run ? files.distribution_conf : NULL)) == 0)
+                                 fr->oobe ? files.distribution_conf : NULL, fr->own_user)) == 0)
         return 0;
 fail:
     if (attached)
@@ -81,7 +81,7 @@ unmake:
 }
 
 static int import_archive(const struct lsl_paths *p, const char *name, const char *dir, const char *file,
-                          bool first_run)
+                          const struct lsl_first_run *fr)
 {
     const char *format;
     pid_t feeder;
@@ -95,13 +95,14 @@ static int import_archive(const struct lsl_paths *p, const char *name, const cha
         log_errno(-fd, "cannot read %s", file);
         return fd == -ENOENT ? LSL_EXIT_NOT_FOUND : LSL_EXIT_FAILURE;
     }
-    int rc = import_stream(p, name, dir, fd, format, first_run);
+    int rc = import_stream(p, name, dir, fd, format, fr);
     lsl_archive_close(fd, feeder);
     return rc;
 }
 
 /* --vhd: the image is the disk; copied, so the user's file stays theirs. */
-static int import_vhd(const struct lsl_paths *p, const char *name, const char *dir, const char *file)
+static int import_vhd(const struct lsl_paths *p, const char *name, const char *dir, const char *file,
+                      const struct lsl_first_run *fr)
 {
     struct lsl_store_place place;
     char id[LSL_DISTRO_ID_LEN + 1];
@@ -125,7 +126,7 @@ static int import_vhd(const struct lsl_paths *p, const char *name, const char *d
             log_errno(errno, "cannot make a disk id");
             rc = LSL_EXIT_FAILURE;
         } else {
-            rc = lsl_store_register(p, name, place.dir, place.image, id, NULL);
+            rc = lsl_store_register(p, name, place.dir, place.image, id, NULL, fr->own_user);
         }
         if (rc)
             unlink(place.image);
@@ -136,13 +137,15 @@ static int import_vhd(const struct lsl_paths *p, const char *name, const char *d
 }
 
 int lsl_import_file(const struct lsl_paths *p, const char *name, const char *dir, const char *file, bool vhd,
-                    bool first_run)
+                    const struct lsl_first_run *fr)
 {
-    return vhd ? import_vhd(p, name, dir, file) : import_archive(p, name, dir, file, first_run);
+    return vhd ? import_vhd(p, name, dir, file, fr) : import_archive(p, name, dir, file, fr);
 }
 
 int lsl_verb_import(const struct lsl_paths *p, struct lsl_args *a)
 {
-    /* As wsl --import: no first-run setup (wsl.exe registers with LXSS_IMPORT_DISTRO_FLAGS_NO_OOBE). */
-    return lsl_import_file(p, a->name, a->dir, a->file, a->vhd, false);
+    /* As wsl --import: no first-run setup (wsl.exe registers with LXSS_IMPORT_DISTRO_FLAGS_NO_OOBE); your own
+     * user, though, where the distribution has none. */
+    struct lsl_first_run fr = {.oobe = false, .own_user = a->no_user ? "" : a->new_user};
+    return lsl_import_file(p, a->name, a->dir, a->file, a->vhd, &fr);
 }

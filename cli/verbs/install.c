@@ -254,7 +254,8 @@ int lsl_verb_install(const struct lsl_paths *p, struct lsl_args *a)
         snprintf(dir, sizeof(dir), "%s", a->dir);
     else if (lsl_path_fmt(dir, sizeof(dir), "%s/distros/%s", p->state, name) < 0)
         return log_errno(ENAMETOOLONG, "%s", p->state), LSL_EXIT_FAILURE;
-    if ((rc = lsl_import_file(p, name, dir, file, false, true)) || a->no_launch)
+    struct lsl_first_run fr = {.oobe = true, .own_user = a->no_user ? "" : a->new_user};
+    if ((rc = lsl_import_file(p, name, dir, file, false, &fr)) || a->no_launch)
         return rc;
     /* Like wsl --install: straight into the new distribution (its first-run setup, then a shell), which is
      * the one just installed whatever named it (--name, the catalog, the file's defaultName). */

@@ -1,10 +1,12 @@
 /* The verbs that run something in a distribution (or with --system, in the VM's system root): lsl with no
  * command (a login shell), `lsl [--] COMMAND LINE` (through the user's shell) and `lsl -e CMD ARGS` (exec'd).
  * The first interactive shell of a distribution installed from a .wsl file runs its first-run setup first,
- * once, as wsl.exe does (not for a launch with a command, never for --import). */
+ * once, as wsl.exe does (not for a launch with a command, never for --import); the first launch of any kind
+ * of a distribution with no user of its own makes the user's (own_user.h). */
 #include "verbs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "lock.h"
 #include "log.h"
 #include "macro.h"
+#include "own_user.h"
 #include "registry.h"
 #include "service.h"
 #include "session.h"
@@ -66,8 +69,8 @@ static int fit(const struct lsl_paths *p, struct host_side *h, const struct lsl_
  * a port, else through the system agent, which joins the distribution, starting the VM and then the
  * distribution when they are not running. h (may be NULL) refits req after a start. Returns the command's
  * status or LSL_EXIT_FAILURE after one error line. */
-static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
-                   bool user_given, struct host_side *h)
+static int exec_in_fds(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
+                       bool user_given, struct host_side *h, const int fds[3])
 {
     struct lsl_distro_run run = {0};
     if (d) {
@@ -82,7 +85,7 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
     bool ensured = false, started = false;
     for (;;) {
         char err[256] = "";
-        struct lsl_session_io io = {.fds = {0, 1, 2},
+        struct lsl_session_io io = {.fds = {fds[0], fds[1], fds[2]},
                                     .errbuf = err,
                                     .errlen = sizeof(err),
                                     .connect_port = run.port ? run.port : LSL_AGENT_PORT};
@@ -120,18 +123,71 @@ static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct
     }
 }
 
+/* exec_in_fds with lsl's own stdin, stdout and stderr. */
+static int exec_in(const struct lsl_paths *p, const struct lsl_distro *d, struct lsl_exec_request *req,
+                   bool user_given, struct host_side *h)
+{
+    return exec_in_fds(p, d, req, user_given, h, (const int[3]){0, 1, 2});
+}
+
 /* Whether d has a first-run setup still to do: its .wsl file's [oobe] command, or only a defaultUid to make
  * the default user (WSL's OOBE sets that even without a command). Only --install records either. */
-static bool first_run_due(const struct lsl_distro *d)
+static bool oobe_due(const struct lsl_distro *d)
 {
     return !d->oobe_done && ((d->oobe_command && d->oobe_command[0]) || d->default_uid >= 0);
 }
 
+static bool own_user_due(const struct lsl_distro *d)
+{
+    return d->new_user && d->new_user[0];
+}
+
+/* What a launch has to do first: the OOBE on an interactive one, the user's own user on any. */
+static bool first_run_due(const struct lsl_distro *d, bool interactive)
+{
+    return (interactive && oobe_due(d)) || own_user_due(d);
+}
+
+/* Makes u in d unless its wsl.conf names a default user (known once it started, which this does), as root,
+ * stdin not the command's (its input is the command's), output on stderr. 1 made (or there), 0 not needed,
+ * -1 failed after one error line: the next launch tries again. */
+static int make_own_user(const struct lsl_paths *p, const struct lsl_distro *d, char **env,
+                         const struct lsl_own_user *u)
+{
+    _cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int fds[3] = {null, 2, 2};
+    struct lsl_distro_run run = {0};
+    if (null < 0)
+        return log_errno(errno, "/dev/null"), -1;
+    if (lsl_distro_cached(p, d->name, &run) < 0) {
+        const char *argv[] = {"/bin/sh", "-c", ":", NULL};
+        struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
+        if (exec_in_fds(p, d, &req, true, NULL, fds) != 0)
+            return -1;
+        (void)lsl_distro_cached(p, d->name, &run);
+    }
+    if (run.user[0])
+        return 0;
+    char nums[2][16];
+    const char *argv[9];
+    lsl_own_user_command(u, d->name, nums, argv);
+    struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
+    int status = exec_in_fds(p, d, &req, true, NULL, fds);
+    if (status != 0) {
+        log_error(
+            "%s: your user %s could not be made (exit %d): this runs as root, the next launch tries again",
+            d->name, u->name, status);
+        return -1;
+    }
+    return 1;
+}
+
 /* The first interactive launch of a distribution from a .wsl file runs its OOBE command (as root, on this
- * terminal); when it succeeds, its defaultUid becomes the default user and it never runs again. Two first
- * launches at once: the second waits for the first's setup under a per-distribution lock, then finds it
- * done in the registry. */
-static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **env)
+ * terminal); when it succeeds, its defaultUid becomes the default user and it never runs again. The first
+ * launch of one with no user of its own makes the user's, the default user from then on (a failure is
+ * only a warning: the command runs, as root). Two first launches at once: the second waits for the first's
+ * setup under a per-distribution lock, then finds it done in the registry. */
+static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **env, bool interactive)
 {
     char lock[PATH_MAX];
     int rc = lsl_store_lock_path(p, d, "oobe", lock, sizeof(lock));
@@ -147,18 +203,25 @@ static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **
         return LSL_EXIT_FAILURE;
     }
     /* Under the lock, the registry says whether another launch did it meanwhile. */
+    bool oobe = false;
+    struct lsl_own_user u = {.uid = -1, .gid = -1};
     {
         _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
         if ((rc = lsl_store_open(p, &reg, false)))
             return rc;
         struct lsl_distro *now = lsl_registry_find(&reg, d->name);
-        if (!now || !first_run_due(now)) {
+        if (!now || !first_run_due(now, interactive)) {
             if (now && now->default_user)
                 (void)lsl_store_set_str(&d->default_user, now->default_user);
             return 0;
         }
+        oobe = interactive && oobe_due(now);
+        if (own_user_due(now))
+            u = (struct lsl_own_user){.uid = now->new_uid, .gid = now->new_gid};
+        if (own_user_due(now) && lsl_user_name_valid(now->new_user))
+            snprintf(u.name, sizeof(u.name), "%s", now->new_user);
     }
-    if (d->oobe_command && d->oobe_command[0]) {
+    if (oobe && d->oobe_command && d->oobe_command[0]) {
         const char *argv[] = {"/bin/sh", "-c", d->oobe_command, NULL};
         struct lsl_exec_request req = {.argv = argv, .envp = (const char *const *)env, .user = "0"};
         int status = exec_in(p, d, &req, true, NULL);
@@ -167,14 +230,21 @@ static int first_launch(const struct lsl_paths *p, struct lsl_distro *d, char **
             return LSL_EXIT_FAILURE;
         }
     }
+    int made = u.name[0] ? make_own_user(p, d, env, &u) : 0;
     _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
     if (lsl_store_open(p, &reg, true))
         return LSL_EXIT_FAILURE;
     struct lsl_distro *rd = lsl_registry_find(&reg, d->name);
     if (!rd)
-        return 0; /* unregistered meanwhile */
-    rd->oobe_done = true;
-    if (rd->default_uid >= 0 && (!rd->default_user || !rd->default_user[0])) {
+        return 0;                        /* unregistered meanwhile */
+    if (made >= 0 && own_user_due(rd)) { /* made, or wsl.conf's [user] default stands: never again */
+        (void)lsl_store_set_str(&rd->new_user, "");
+        if (made > 0 && (!rd->default_user || !rd->default_user[0]))
+            (void)lsl_store_set_str(&rd->default_user, u.name);
+    }
+    if (oobe)
+        rd->oobe_done = true;
+    if (oobe && rd->default_uid >= 0 && (!rd->default_user || !rd->default_user[0])) {
         char uid[16];
         snprintf(uid, sizeof(uid), "%d", rd->default_uid);
         (void)lsl_store_set_str(&rd->default_user, uid);
@@ -236,8 +306,8 @@ int lsl_verb_run(const struct lsl_paths *p, struct lsl_args *a)
         (void)lsl_distro_cached(p, d->name, &run);
     /* No status round trip to the service first: exec_in starts what is not running. */
     int status = fit(p, &h, &run, &req) < 0 ? LSL_EXIT_FAILURE : 0;
-    if (status == 0 && d && a->action == LSL_ACT_LOGIN && first_run_due(d))
-        status = first_launch(p, d, h.env);
+    if (status == 0 && d && first_run_due(d, a->action == LSL_ACT_LOGIN))
+        status = first_launch(p, d, h.env, a->action == LSL_ACT_LOGIN);
     if (status == 0)
         status = exec_in(p, d, &req, a->user != NULL, &h);
     lsl_env_free(h.env);

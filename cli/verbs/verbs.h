@@ -23,12 +23,16 @@ lsl_verb_fn lsl_verb_manage;      /* manage.c: --manage */
 
 /* What one verb lends another. */
 
+/* What a new distribution's first launch is to do (run.c first_launch). */
+struct lsl_first_run {
+    bool oobe;            /* its wsl-distribution.conf's first-run setup, on its first interactive shell
+                           * (--install; --import records none) */
+    const char *own_user; /* own_user.h: --user NAME, "" for --no-user, NULL for the host user's name */
+};
 /* import.c, for --install: FILE (a tar or .wsl file, "-" for stdin; with vhd an ext4 image) becomes the
- * distribution NAME with its disk in DIR; registered only when everything worked, nothing left otherwise.
- * first_run: its wsl-distribution.conf's first-run setup is recorded, to run on its first interactive shell
- * (--install); --import records none. */
+ * distribution NAME with its disk in DIR; registered only when everything worked, nothing left otherwise. */
 int lsl_import_file(const struct lsl_paths *p, const char *name, const char *dir, const char *file, bool vhd,
-                    bool first_run);
+                    const struct lsl_first_run *fr);
 
 /* export.c: creates FILE.lsl-partial (its name into tmp, the fd into *fd) for an export to FILE:
  * exclusively (never an existing file, never through a symlink someone put there) and private (0600).

@@ -14,8 +14,10 @@
 #include "archive.h"
 #include "args.h"
 #include "check.h"
+#include "config.h"
 #include "distro_vm.h"
 #include "exitcodes.h"
+#include "own_user.h"
 #include "image.h"
 #include "paths.h"
 #include "registry.h"
@@ -128,6 +130,18 @@ static void test_usage_errors(void)
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--all", "-v", NULL}), 0);
     CHECK(a.all && a.verbose);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "-l", "--running", "-q", NULL}), 0);
+    /* Issue 17: --user and --no-user, for --install and --import only; a name every distribution takes. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import", "x", "/d", "f", "--user", "alice", NULL}), 0);
+    CHECK(!strcmp(a.new_user, "alice") && !a.no_user);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "Debian", "--no-user", NULL}), 0);
+    CHECK(!a.new_user && a.no_user);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "--user=bob", "--no-user", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "--user", "Bob", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "--user", "-x", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--export", "x", "f", "--no-user", NULL}), -EINVAL);
+    CHECK(lsl_user_name_valid("_a-1") && lsl_user_name_valid("a23456789012345678901234567890ab"));
+    CHECK(!lsl_user_name_valid("") && !lsl_user_name_valid("1a") && !lsl_user_name_valid("a.b") &&
+          !lsl_user_name_valid("a23456789012345678901234567890abc") && !lsl_user_name_valid("a b"));
 }
 
 static void test_verbs(void)
@@ -337,9 +351,10 @@ static void test_hold_and_first_run(void)
     struct lsl_paths p;
     CHECK_EQ(lsl_paths_init(&p), 0); /* test_paths_private's directories */
     CHECK_EQ(lsl_store_register(&p, "Held", "/d", "/d/ext4.img", "0123456789abcdef",
-                                "[oobe]\ncommand=adduser\ndefaultUid=1000\n"),
+                                "[oobe]\ncommand=adduser\ndefaultUid=1000\n", "bob"),
              0);
-    CHECK_EQ(lsl_store_register(&p, "imported", "/e", "/e/ext4.img", "0123456789abcde0", NULL), 0);
+    CHECK_EQ(lsl_store_register(&p, "imported", "/e", "/e/ext4.img", "0123456789abcde0", NULL, "alice"), 0);
+    CHECK_EQ(lsl_store_register(&p, "rootonly", "/f", "/f/ext4.img", "0123456789abcde1", NULL, ""), 0);
     struct lsl_registry reg = {0}, reg2 = {0};
     struct lsl_distro *d;
     int hold = -1, hold2 = -1;
@@ -360,6 +375,15 @@ static void test_hold_and_first_run(void)
     lsl_registry_close(&reg2);
     CHECK_EQ(lsl_store_lookup(&p, "imported", &reg, false, &d), 0);
     CHECK(d && !d->oobe_command[0] && d->default_uid == -1); /* --import: no first-run setup */
+    /* ... but its own user (issue 17), with the ids the host user's files have there (hostShareOwner). */
+    CHECK(!strcmp(d->new_user, "alice") && d->new_uid == LSL_CONFIG_DEFAULT_SHARE_OWNER &&
+          d->new_gid == LSL_CONFIG_DEFAULT_SHARE_OWNER);
+    lsl_registry_close(&reg);
+    CHECK_EQ(lsl_store_lookup(&p, "held", &reg, false, &d), 0);
+    CHECK(d && !d->new_user[0]); /* its OOBE makes its user */
+    lsl_registry_close(&reg);
+    CHECK_EQ(lsl_store_lookup(&p, "rootonly", &reg, false, &d), 0);
+    CHECK(d && !d->new_user[0]); /* --no-user */
     lsl_registry_close(&reg);
 
     struct lsl_distro_run run = {.user = "", .missing = ""};

@@ -1129,12 +1129,29 @@ wslenv_paths() {
 	[ "$out" = "/mnt/host$HS/x /mnt/host$HS/a:/mnt/host/etc:rel" ] || { echo "WSLENV /p /l: '$out'"; return 1; }
 }
 
+# Issue 17: `make install` and the Debian package each give an lsl that runs from its own tree, away from the
+# build: its own lsl-vmm, kernel and images, none of the build's variables (tests/host/install.sh made both).
+installed_lsl() {
+	local tree out
+	for tree in install deb; do
+		[ -x "${LSL_TEST_INSTALLED:-}/$tree/usr/bin/lsl" ] || { echo "no $tree tree in '${LSL_TEST_INSTALLED:-}' (tests/host/install.sh makes it)"; return 1; }
+	done
+	for tree in install deb; do
+		lsl --shutdown >/dev/null && wait_stopped 60 || return 1
+		out=$(cd / && env -u LSL_VMM -u LSL_INITRD -u LSL_KERNEL -u LSL_ROOTFS timeout 300 "$LSL_TEST_INSTALLED/$tree/usr/bin/lsl" -e uname -s 2>&1) || { echo "$tree: $out"; return 1; }
+		[ "$out" = Linux ] || { echo "$tree: '$out'"; return 1; }
+		pgrep -f "^$LSL_TEST_INSTALLED/$tree/usr/libexec/lsl/lsl-vmm --service" >/dev/null ||
+			{ echo "$tree: the service is not its own lsl-vmm: $(pgrep -af lsl-vmm)"; return 1; }
+	done
+	lsl --shutdown >/dev/null && wait_stopped 60
+}
+
 all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_eof pipe_vs_pty tmux_terminal
 	concurrent_20 cd_user_env locale_and_term shell_types clock_sync status_sessions idle_cpu vcpu_threads signals_forwarded
 	killed_client_cleans_up malformed_input shutdown_force shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args background_child_returns many_groups umask_key fstab_mounts user_check
 	cgroup_nsdelegate etc_hostname activity_count net_names
-	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules
+	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules installed_lsl
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
 	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf

@@ -521,7 +521,66 @@ docker_host() {
 	[ ! -e "$sock" ] || { echo "$sock left after the VM stopped"; return 1; }
 }
 
+# Issue 17: a distribution with no user of its own gets one at its first launch of any kind: --user's name
+# (by default the host user's; root, here, keeps root), the default user from then on, in the admin group
+# with sudo without a password; the first launch's input is its command's. --no-user keeps root.
+own_user() {
+	[ -s "${LSL_TEST_SYSTEMD_TAR:-}" ] || { echo "no systemd test distribution (tests/vm/mksystemd.sh makes it)"; return 1; }
+	rt_tar || return 1
+	local out
+	# Debian (shadow's useradd, sudo).
+	lsl --import ou "$S/d/ou" "$LSL_TEST_SYSTEMD_TAR" --user alice || return 1
+	# (Debian's useradd adds the group users too.)
+	out=$(lsl -d ou -e sh -c 'id -un; id -Gn | tr " " "\n" | grep -x sudo; sudo -n id -u; getent passwd alice | cut -d: -f7' 2>"$S/err") || { echo "$out; $(cat "$S/err")"; return 1; }
+	[ "$out" = "alice
+sudo
+0
+/bin/bash" ] || { echo "the first launch as the new user: '$out'; $(cat "$S/err")"; return 1; }
+	grep -Eqx "lsl: ou: made your user alice \(uid 1000, groups alice,sudo(,users)?, sudo without a password\); it is the default user" "$S/err" ||
+		{ echo "what the first launch said: '$(cat "$S/err")'"; return 1; }
+	out=$(lsl -d ou -e id -un 2>"$S/err") && [ "$out" = alice ] && [ ! -s "$S/err" ] || { echo "the second launch: '$out' '$(cat "$S/err")'"; return 1; }
+	lsl --unregister ou || return 1
+	# busybox's adduser, and a first launch whose input is its command's.
+	lsl --import ob "$S/d/ob" "$S/rt.tar.gz" --user bob || return 1
+	out=$(echo piped-in | lsl -d ob -e sh -c 'cat; id -un' 2>"$S/err") && [ "$out" = "piped-in
+bob" ] || { echo "busybox, with input: '$out'; $(cat "$S/err")"; return 1; }
+	# --no-user, and the host user root: root stays.
+	lsl --import on "$S/d/on" "$S/rt.tar.gz" --no-user && lsl --import oh "$S/d/oh" "$S/rt.tar.gz" || return 1
+	[ "$(lsl -d on -e id -u)" = 0 ] && [ "$(lsl -d oh -e id -u)" = 0 ] || { echo "--no-user or a root host user: not root"; return 1; }
+	expect_rc 2 lsl --import ox "$S/d/ox" "$S/rt.tar.gz" --user Bob 2>/dev/null || return 1
+	for out in ob on oh; do lsl --unregister $out || return 1; done
+}
+
+# ... and by default the host user's name (lowercased), as the owner its files have in the guest: lsl run by
+# a user of no passwd entry here (uid 4321, USER=Zed) whose hostShareOwner is 4321:4321, with a home,
+# runtime and state of its own, and /dev/kvm as its group gives it.
+own_user_host() {
+	rt_tar || return 1
+	local h out kvm groups i
+	h=$(mktemp -d /tmp/lsl-as4321.XXXXXX) && cp "$S/rt.tar.gz" "$LSL_KERNEL_DIR/vmlinux" "$h/" &&
+		mkdir -p "$h/home" "$h/rt" "$h/state" "$h/cache" && printf '[lsl]\nhostShareOwner = 4321:4321\n' >"$h/home/.lslconfig" &&
+		chown -R 4321:4321 "$h" && chmod 0711 "$h" || return 1
+	# The emulated host's /dev/kvm is root's alone; elsewhere the kvm group opens it, as for any user.
+	[ "${LSL_IN_VMHOST:-}" != 1 ] || chmod 0666 /dev/kvm
+	kvm=$(getent group kvm | cut -d: -f3)
+	groups=(--clear-groups)
+	[ -z "$kvm" ] || groups=(--groups "$kvm")
+	as4321() {
+		(cd / && setpriv --reuid 4321 --regid 4321 "${groups[@]}" env HOME="$h/home" XDG_RUNTIME_DIR="$h/rt" \
+			XDG_STATE_HOME="$h/state" XDG_CACHE_HOME="$h/cache" USER=Zed LSL_KERNEL="$h/vmlinux" timeout 300 "$L" "$@")
+	}
+	as4321 --import oz "$h/d" "$h/rt.tar.gz" && out=$(as4321 -d oz -e sh -c 'id -un; id -u; id -g' 2>&1)
+	local rc=$?
+	as4321 --shutdown >/dev/null 2>&1
+	for i in $(seq 60); do pgrep -f "lsl-vmm --service $h/rt/lsl" >/dev/null || break; sleep 0.5; done
+	rm -rf "$h"
+	[ $rc = 0 ] && [ "$out" = "lsl: oz: made your user zed (uid 4321, groups zed); it is the default user
+zed
+4321
+4321" ] || { echo "as uid 4321 (USER=Zed): '$out'"; return 1; }
+}
+
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
 two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive
-keep_alive systemd_boot docker_host"
+keep_alive systemd_boot own_user own_user_host docker_host"
 run_suite "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test distributions with systemd (issue 16's tests): Debian's minbase with systemd, dbus and logind
-# ("systemd"), and the same with Debian's docker.io and busybox-static for a tiny image ("docker"), built
+# The test distributions with systemd (issue 16's tests): Debian's minbase with systemd, dbus, logind and
+# sudo ("systemd"), and the same with Debian's docker.io and busybox-static for a tiny image ("docker"), built
 # with mmdebstrap from Debian's archive on this host (the tests themselves stay offline), kept in the cache
 # under a name from its package list, so each is built once. The docker flavour also keeps the docker
 # client from docker.io's package beside the tar (…-cli/docker), the host's client the tests drive through
@@ -10,7 +10,7 @@ set -euo pipefail
 flavour=${1:-systemd}
 packages=systemd,systemd-sysv,dbus,libpam-systemd,procps
 case $flavour in
-systemd) ;;
+systemd) packages=$packages,sudo ;; # sudo: issue 17's own user gets it without a password
 docker) packages=$packages,docker.io,busybox-static ;;
 *) echo "mksystemd.sh: no flavour '$flavour' (systemd, docker)" >&2; exit 2 ;;
 esac
