@@ -40,19 +40,12 @@ _lsl_distributions() {
 	_lsl_add "$1" ${names[@]+"${names[@]}"}
 }
 
-# `lsl --list --online` prints a title, a header line "NAME FRIENDLY NAME", then one entry a line with the
-# name first (the default marked by a leading "*"): cli/verbs/list.c.
+# `lsl --list --online --quiet`: the catalog's names, one a line (cli/verbs/list.c).
 _lsl_catalog() {
-	local line name rest header=0 names=()
-	while IFS= read -r line; do
-		if ((header)); then
-			line=${line#\*}
-			read -r name rest <<<"$line"
-			_lsl_valid_name "${name-}" && names+=("$name")
-		elif [[ $line =~ ^[[:space:]]*NAME[[:space:]]+FRIENDLY ]]; then
-			header=1
-		fi
-	done < <(_lsl_run --list --online)
+	local name names=()
+	while IFS= read -r name; do
+		_lsl_valid_name "$name" && names+=("$name")
+	done < <(_lsl_run --list --online --quiet)
 	_lsl_add "$1" ${names[@]+"${names[@]}"}
 }
 

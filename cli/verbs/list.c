@@ -13,12 +13,17 @@
 #include "exitcodes.h"
 #include "macro.h"
 
-static int list_online(const struct lsl_paths *p)
+static int list_online(const struct lsl_paths *p, bool quiet)
 {
     _cleanup_(lsl_catalog_freep) struct lsl_catalog cat = {0};
     int rc = lsl_catalog_load_configured(p, &cat);
     if (rc)
         return rc;
+    if (quiet) { /* the names alone, one a line, as --list --quiet: for scripts and completion */
+        for (size_t i = 0; i < cat.n; i++)
+            printf("%s\n", cat.entries[i].name);
+        return 0;
+    }
     printf("Distributions lsl --install can install (lsl --install NAME):\n\n  %-20s %s\n", "NAME",
            "FRIENDLY NAME");
     for (size_t i = 0; i < cat.n; i++) {
@@ -33,7 +38,7 @@ static int list_online(const struct lsl_paths *p)
 int lsl_verb_list(const struct lsl_paths *p, struct lsl_args *a)
 {
     if (a->online)
-        return list_online(p);
+        return list_online(p, a->quiet);
     _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
     int rc = lsl_store_open(p, &reg, false);
     if (rc)

@@ -195,6 +195,8 @@ else
 	bash_check bash-distribution-prefix "Beta-2" "$tmp/bin" lsl --distribution B
 	bash_check bash-option "--install" "$tmp/bin" lsl --ins
 	bash_check bash-export "$names" "$tmp/bin" lsl --export ''
+	# The built-in catalog's names (lsl --list --online --quiet; no network for the built-in one).
+	bash_check bash-install-catalog "$("$build/cli/lsl" --list --online --quiet 2>/dev/null | sort)" "$tmp/bin" lsl --install ''
 	bash_check bash-format $'tar\ntar.gz\ntar.xz\ntar.zst' "$tmp/bin" lsl --export alpha out.tar --format ''
 	bash_check bash-shell-type $'login\nnone\nstandard' "$tmp/bin" lsl --shell-type ''
 	bash_check bash-user-free-text "" "$tmp/bin" lsl -u ''
