@@ -418,6 +418,12 @@ Name=u1 Service=lsl State=active Type=unspecified
 1" ] || { echo "the command's logind session: '$out'"; return 1; }
 	out=$(lsl -d sd -u u1 -e sh -c 'for i in $(seq 50); do [ "$(loginctl list-sessions --no-legend | wc -l)" = 1 ] && break; sleep 0.2; done; loginctl list-sessions --no-legend | wc -l') || true
 	[ "$out" = 1 ] || { echo "sessions once the last command ended: '$out' (not 1)"; return 1; }
+	# What a session costs a command (measured, not a limit): warm, the user's (a new logind session each)
+	# against root's (none).
+	local t_user t_root
+	t0=$(date +%s%N) && lsl -d sd -u u1 -e true && t_user=$((($(date +%s%N) - t0) / 1000000)) || return 1
+	t0=$(date +%s%N) && lsl -d sd -e true && t_root=$((($(date +%s%N) - t0) / 1000000)) || return 1
+	echo "    warm lsl -e true in the systemd distribution: ${t_user} ms as a user (its logind session), ${t_root} ms as root" >&9
 	# On a terminal: the session's is that pty, as login's would be (script echoes a ^@ of its own first).
 	out=$(script -qec "$L -d sd -u u1 -e sh -c 'loginctl show-session \$XDG_SESSION_ID -p TTY -p Type | LC_ALL=C sort | tr \"\\n\" \" \"; tty'" /dev/null </dev/null | tr -d '\r') || true
 	[[ "$out" =~ TTY=pts/([0-9]+)\ Type=tty\ /dev/pts/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] ||
