@@ -238,7 +238,8 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(cpus, sizeof(cpus), "%u", c.processors);
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
-    /* 21 fixed words, the swap disk, --append, and a --share per host share (hostshares.h). */
+    /* 21 fixed words, the swap disk, --append, a --share per host share (hostshares.h), a --forward-socket
+     * per forwarded socket (socketForwarding), and up to 5 for localhost forwarding's settings. */
     const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 1] = {
         p->vmm,
         "--service",
