@@ -195,6 +195,8 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
     if (a->action == LSL_ACT_IMPORT) {
         a->dir = pos[1];
         a->file = pos[2];
+        if (a->vhd && !strcmp(a->file, "-"))
+            return lsl_errmsg(err, errlen, "--import --vhd needs a file name, not -");
     } else if (a->action == LSL_ACT_EXPORT) {
         a->file = pos[1];
         if (a->vhd && !strcmp(a->file, "-"))

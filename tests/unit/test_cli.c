@@ -139,6 +139,8 @@ static void test_usage_errors(void)
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "--user", "Bob", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--install", "--user", "-x", NULL}), -EINVAL);
     CHECK_EQ(parse(&a, (const char *[]){"lsl", "--export", "x", "f", "--no-user", NULL}), -EINVAL);
+    /* An image is copied whole: stdin cannot be one (as --export --vhd). */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import", "x", "/d", "-", "--vhd", NULL}), -EINVAL);
     CHECK(lsl_user_name_valid("_a-1") && lsl_user_name_valid("a23456789012345678901234567890ab"));
     CHECK(!lsl_user_name_valid("") && !lsl_user_name_valid("1a") && !lsl_user_name_valid("a.b") &&
           !lsl_user_name_valid("a23456789012345678901234567890abc") && !lsl_user_name_valid("a b"));
