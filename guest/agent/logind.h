@@ -1,8 +1,8 @@
-/* A logind session for a command, where systemd is the distribution's PID 1: what pam_systemd opens for a
- * login over ssh or on a console. The command then runs in session-N.scope, `loginctl` lists it, logind
- * makes /run/user/UID and starts the user's manager (systemctl --user), and the user's sessions end and
- * their manager stops as on any systemd machine. Spoken over the distribution's system bus directly: the
- * agent is static, with no libsystemd or PAM to lean on. */
+/* A logind session for a command on a terminal, where systemd is the distribution's PID 1: what
+ * pam_systemd opens for a login over ssh or on a console (spawn.c says why only on a terminal). The command
+ * then runs in session-N.scope, `loginctl` lists it, logind makes /run/user/UID and starts the user's manager
+ * (systemctl --user), and the user's sessions end and their manager stops as on any systemd machine. Spoken
+ * over the distribution's system bus directly: the agent is static, with no libsystemd or PAM to lean on. */
 #ifndef LSL_AGENT_LOGIND_H
 #define LSL_AGENT_LOGIND_H
 

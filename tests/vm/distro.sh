@@ -410,24 +410,24 @@ masked-runtime
 	[ "$out" = "/run/user/1000
 running" ] || [ "$out" = "/run/user/1000
 degraded" ] || { echo "the user's manager: '$out'"; return 1; }
-	# ... inside a logind session of its own, as a login's through pam_systemd: loginctl knows it, the command
-	# runs in its scope, and it ends with the command (the next command's is the only one left).
-	out=$(lsl -d sd -u u1 -e sh -c 'echo "$XDG_SESSION_CLASS $XDG_SESSION_TYPE"; loginctl show-session "$XDG_SESSION_ID" -p Name -p Service -p State -p Type | LC_ALL=C sort | tr "\n" " "; echo; grep -c "/user-1000.slice/session-$XDG_SESSION_ID.scope$" /proc/self/cgroup') || true
-	[ "$out" = "user unspecified
-Name=u1 Service=lsl State=active Type=unspecified 
-1" ] || { echo "the command's logind session: '$out'"; return 1; }
-	out=$(lsl -d sd -u u1 -e sh -c 'for i in $(seq 50); do [ "$(loginctl list-sessions --no-legend | wc -l)" = 1 ] && break; sleep 0.2; done; loginctl list-sessions --no-legend | wc -l') || true
+	# On a terminal, inside a logind session of its own, as a login's through pam_systemd: loginctl knows it
+	# (on that pty), the command runs in its scope, and it ends with the command (the next command's is the
+	# only one left). script(1) gives lsl a terminal, and echoes a ^@ of its own first.
+	on_tty() { script -qec "$L $*" /dev/null </dev/null | tr -d '\r' | sed 's/^\^@//'; }
+	out=$(on_tty "-d sd -u u1 -e sh -c 'echo \$XDG_SESSION_CLASS \$XDG_SESSION_TYPE; loginctl show-session \$XDG_SESSION_ID -p Name -p Service -p State -p TTY -p Type | LC_ALL=C sort | tr \"\\n\" \" \"; echo; tty; grep -c /user-1000.slice/session-\$XDG_SESSION_ID.scope\$ /proc/self/cgroup'") || true
+	[[ "$out" =~ ^"user tty"$'\n'"Name=u1 Service=lsl State=active TTY=pts/"([0-9]+)" Type=tty "$'\n'"/dev/pts/"([0-9]+)$'\n'1$ ]] &&
+		[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] || { echo "the logind session of a command on a terminal: '$out'"; return 1; }
+	out=$(on_tty "-d sd -u u1 -e sh -c 'for i in \$(seq 50); do [ \$(loginctl list-sessions --no-legend | wc -l) = 1 ] && break; sleep 0.2; done; loginctl list-sessions --no-legend | wc -l'") || true
 	[ "$out" = 1 ] || { echo "sessions once the last command ended: '$out' (not 1)"; return 1; }
-	# What a session costs a command (measured, not a limit): warm, the user's (a new logind session each)
-	# against root's (none).
-	local t_user t_root
+	# Without a terminal (a script's command): the user's manager, no session (spawn.c says why).
+	out=$(lsl -d sd -u u1 -e sh -c 'echo "${XDG_SESSION_ID:-none} $XDG_RUNTIME_DIR"') && [ "$out" = "none /run/user/1000" ] ||
+		{ echo "a command without a terminal: '$out'"; return 1; }
+	# What a session costs a command (measured, not a limit): warm, on a terminal (a session each) and not.
+	local t_tty t_user t_root
+	t0=$(date +%s%N) && on_tty -d sd -u u1 -e true >/dev/null && t_tty=$((($(date +%s%N) - t0) / 1000000)) || return 1
 	t0=$(date +%s%N) && lsl -d sd -u u1 -e true && t_user=$((($(date +%s%N) - t0) / 1000000)) || return 1
 	t0=$(date +%s%N) && lsl -d sd -e true && t_root=$((($(date +%s%N) - t0) / 1000000)) || return 1
-	echo "    warm lsl -e true in the systemd distribution: ${t_user} ms as a user (its logind session), ${t_root} ms as root" >&9
-	# On a terminal: the session's is that pty, as login's would be (script echoes a ^@ of its own first).
-	out=$(script -qec "$L -d sd -u u1 -e sh -c 'loginctl show-session \$XDG_SESSION_ID -p TTY -p Type | LC_ALL=C sort | tr \"\\n\" \" \"; tty'" /dev/null </dev/null | tr -d '\r') || true
-	[[ "$out" =~ TTY=pts/([0-9]+)\ Type=tty\ /dev/pts/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] ||
-		{ echo "the session of a command on a terminal: '$out'"; return 1; }
+	echo "    warm lsl -e true as a user in the systemd distribution: ${t_tty} ms on a terminal (a logind session), ${t_user} ms without; root ${t_root} ms" >&9
 	# What keeps the VM up (idle stop): not systemd's machinery nor a user's manager; a service it runs, yes.
 	processes_are 'sd 0' || return 1
 	lsl -d sd -e systemd-run --quiet --unit=lslbusy sleep 300 || return 1
@@ -498,8 +498,12 @@ dk_ready() {
 	registered dk || lsl --import dk "$S/d/dk" "$LSL_TEST_DOCKER_TAR"
 }
 docker_host() {
-	dk_ready || return 1
 	local out t0 i sock=$XDG_RUNTIME_DIR/lsl/docker.sock docker=${LSL_TEST_DOCKER_TAR}-cli/docker
+	# Its steps take minutes each under emulation: each says when it is done, on the runner's output, so
+	# that the emulated host's stall watch (LSL_VMHOST_STALL, 400 s of silence) sees the test alive.
+	t0=$(date +%s%N)
+	dk_ready || return 1
+	echo "    docker: the 416 MB distribution imported in $((($(date +%s%N) - t0) / 1000000)) ms" >&9
 	# A tiny image made offline: busybox-static's binary and its links, through docker import.
 	t0=$(date +%s%N)
 	out=$(lsl -d dk -e sh -c 'set -e; mkdir -p /tmp/bb/bin /tmp/bb/www; cp /bin/busybox /tmp/bb/bin/
