@@ -71,21 +71,37 @@ static int private_dir(const char *path, bool follow)
 
 /* Installed, where lsl is PREFIX/bin/lsl and PREFIX/libexec/lsl/lsl-vmm exists (make install's layout, the
  * package's); else this build's tree, where lsl is BUILD/cli/lsl. */
+/* Where this lsl's tree is (PREFIX or BUILD; "" for /bin/lsl, whose PREFIX is /) and whether it is an
+ * installed one: found once per process, as lsl_paths_init asks for four files. 0 or -errno. */
+static int own_layout(const char **top, bool *installed)
+{
+    static char root[PATH_MAX];
+    static int found; /* 0 not yet, 1 in a build tree, 2 installed */
+    if (!found) {
+        ssize_t n = readlink("/proc/self/exe", root, sizeof(root) - 1);
+        if (n <= 0)
+            return log_errno(errno, "cannot find my own executable");
+        root[n] = '\0';
+        *strrchr(root, '/') = '\0'; /* PREFIX/bin or BUILD/cli */
+        char *end = strrchr(root, '/');
+        if (end)
+            *end = '\0';
+        char probe[PATH_MAX + 32];
+        snprintf(probe, sizeof(probe), "%s/libexec/lsl/lsl-vmm", root);
+        found = access(probe, X_OK) == 0 ? 2 : 1;
+    }
+    *top = root;
+    *installed = found == 2;
+    return 0;
+}
+
 int lsl_own_path(enum lsl_own_file f, char *out, size_t len)
 {
-    char self[PATH_MAX], probe[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return log_errno(errno, "cannot find my own executable");
-    self[n] = '\0';
-    char *dir_end = strrchr(self, '/'), *top_end;
-    *dir_end = '\0'; /* PREFIX/bin or BUILD/cli */
-    top_end = strrchr(self, '/');
-    const char *top = top_end == self ? "" : self; /* PREFIX or BUILD; "" for /bin/lsl, whose PREFIX is / */
-    if (top_end)
-        *top_end = '\0';
-    snprintf(probe, sizeof(probe), "%s/libexec/lsl/lsl-vmm", top);
-    bool installed = access(probe, X_OK) == 0;
+    const char *top;
+    bool installed;
+    int r = own_layout(&top, &installed);
+    if (r < 0)
+        return r;
     static const char *const in_tree[] = {
         [LSL_OWN_VMM] = "vmm/lsl-vmm",
         [LSL_OWN_FETCH] = "cli/lsl-fetch",
@@ -97,7 +113,6 @@ int lsl_own_path(enum lsl_own_file f, char *out, size_t len)
         [LSL_OWN_INITRD] = "lib/lsl/initramfs.cpio", [LSL_OWN_ROOTFS] = "lib/lsl/system.img",
         [LSL_OWN_KERNEL] = "lib/lsl/vmlinux",
     };
-    int r;
     if (installed) {
         r = lsl_path_fmt(out, len, "%s/%s", top, in_prefix[f]);
     } else if (f == LSL_OWN_KERNEL) {
