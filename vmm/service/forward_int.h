@@ -14,6 +14,10 @@
 #define FWD_FLOWS_MAX    64   /* UDP peers per forward */
 #define FWD_UDP_IDLE_NS  (60ull * 1000000000ull)
 #define FWD_HANDSHAKE_NS (10ull * 1000000000ull) /* for the guest's OPENED */
+/* A UDP flow the guest has not opened by then is dropped, and the peer's next datagram opens another: a
+ * stream lost on the way (a guest that stalled past the vsock timeouts) must not swallow a peer's datagrams
+ * for the whole FWD_HANDSHAKE_NS, and a datagram may be lost anyway. */
+#define FWD_UDP_OPEN_NS (2ull * 1000000000ull)
 /* Streams to the guest's forwarder connected ahead of need, while its watch is up: a host connection then
  * only sends its OPEN, not a vsock connect as well (the connect's round trip through the guest was most of a
  * forwarded connection's setup). */

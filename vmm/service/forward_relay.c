@@ -259,6 +259,12 @@ void fwd_udp_readable(struct fwd_entry *e)
         struct relay *r = e->flows;
         while (r && (r->peerlen != plen || memcmp(&r->peer, &peer, plen) != 0))
             r = r->flow_next;
+        if (r && !r->opened && now_ns() - r->started > FWD_UDP_OPEN_NS) {
+            log_debug("forwarding udp port %u: the guest did not open a peer's flow; opening another",
+                      e->port.port);
+            relay_close(r);
+            r = NULL;
+        }
         if (!r) {
             uint8_t payload[4];
             port_open_payload(e, payload);
@@ -293,7 +299,7 @@ void fwd_relays_tick(struct fwd *f)
     uint64_t now = now_ns();
     for (struct relay *r = f->relays, *next; r; r = next) {
         next = r->next;
-        if ((!r->opened && now - r->started > FWD_HANDSHAKE_NS) ||
+        if ((!r->opened && now - r->started > (r->udp ? FWD_UDP_OPEN_NS : FWD_HANDSHAKE_NS)) ||
             (r->udp && now - r->last > FWD_UDP_IDLE_NS))
             relay_close(r);
     }

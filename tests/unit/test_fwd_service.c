@@ -1,0 +1,208 @@
+/* Localhost forwarding, the service's end (vmm/service/forward.c, forward_relay.c), against a fake guest: a
+ * unix socket stands where the VMM's hybrid vsock listens, and this test answers for the guest's forwarder
+ * (the watch's OK and PORTS; OK and OPENED, or silence, on the streams). A UDP port the guest lists is bound
+ * on the host; a peer's datagrams go to the guest on a stream of their own, and come back; a flow the guest
+ * never opens is replaced by the peer's next datagram once FWD_UDP_OPEN_NS have passed. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/evloop.h"
+#include "frame.h"
+#include "fwd.h"
+#include "io.h"
+#include "service/forward.h"
+#include "service/forward_int.h"
+#include "unix_socket.h"
+
+static char dir[] = "/tmp/lsl-fwd-service.XXXXXX";
+static struct evloop loop;
+static struct fwd *f;
+static int vsock_listen = -1;
+
+/* Runs the service's loop for about ms milliseconds. */
+static void spin(int ms)
+{
+    uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+    while (now_ns() < end)
+        evloop_run_once(&loop, 10);
+}
+
+/* The next stream the service opened to the guest: its CONNECT line checked; -1 if none came. */
+static int next_stream(void)
+{
+    for (int i = 0; i < 200; i++) {
+        struct pollfd p = {.fd = vsock_listen, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1) {
+            int fd = accept4(vsock_listen, NULL, NULL, SOCK_CLOEXEC);
+            char line[32];
+            size_t n = 0;
+            while (fd >= 0 && n < sizeof(line) - 1 && read(fd, line + n, 1) == 1 && line[n] != '\n')
+                n++;
+            line[n] = '\0';
+            CHECK(strcmp(line, "CONNECT 999") == 0);
+            return fd;
+        }
+        spin(5);
+    }
+    return -1;
+}
+
+/* One frame from a stream (the service's loop runs meanwhile); its type, or 0 on EOF or nothing in time. */
+static uint32_t read_frame(int fd, uint8_t *payload, uint32_t *len)
+{
+    uint8_t buf[LSL_FRAME_HDR_SIZE + 512];
+    size_t have = 0;
+    for (int i = 0; i < 400; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1) {
+            ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+            if (n <= 0)
+                return 0;
+            have += (size_t)n;
+        }
+        if (have >= LSL_FRAME_HDR_SIZE && have >= LSL_FRAME_HDR_SIZE + lsl_get_u32(buf + 4)) {
+            *len = lsl_get_u32(buf + 4);
+            memcpy(payload, buf + LSL_FRAME_HDR_SIZE, *len);
+            return lsl_get_u32(buf);
+        }
+        spin(5);
+    }
+    return 0;
+}
+
+static void send_frame(int fd, uint32_t type, const void *payload, uint32_t len)
+{
+    uint8_t msg[LSL_FRAME_HDR_SIZE + 4096];
+    size_t n = lsl_frame_encode(msg, sizeof(msg), type, payload, len);
+    CHECK(n > 0 && write(fd, msg, n) == (ssize_t)n);
+}
+
+/* Whether fd (a stream the service opened) was closed by the service. */
+static bool closed_by_service(int fd)
+{
+    for (int i = 0; i < 200; i++) {
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+        if (n == 0)
+            return true;
+        spin(5);
+    }
+    return false;
+}
+
+/* The streams the service dialed so far (spares, refilled as they are used), each answered as the guest's
+ * forwarder would (OK); the one that carries data and is not `not`, or -1. */
+static int stream[64], nstream;
+static int stream_with_data(int not )
+{
+    for (;;) {
+        struct pollfd p = {.fd = vsock_listen, .events = POLLIN};
+        if (nstream == 64 || poll(&p, 1, 0) != 1)
+            break;
+        int fd = next_stream();
+        CHECK(fd >= 0 && write(fd, "OK 2\n", 5) == 5);
+        stream[nstream++] = fd;
+    }
+    for (int i = 0; i < nstream; i++) {
+        uint8_t b[64];
+        if (stream[i] != not &&recv(stream[i], b, sizeof(b), MSG_PEEK | MSG_DONTWAIT) > 0)
+            return stream[i];
+    }
+    return -1;
+}
+
+static void test_udp_flows(void)
+{
+    struct lsl_fwd_policy policy;
+    struct lsl_fwd_socks socks = {0};
+    lsl_fwd_policy_init(&policy);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/vsock", dir);
+    vsock_listen = unix_listen(path, 64);
+    CHECK(vsock_listen >= 0);
+    CHECK_EQ(fwd_create(&loop, path, &policy, &socks, &f), 0);
+
+    /* The watch: OK, then the guest's port list, a UDP port on 127.0.0.1. */
+    fwd_tick(f, now_ns(), true, false);
+    int watch = next_stream();
+    CHECK(watch >= 0);
+    uint8_t p[512];
+    uint32_t len;
+    CHECK_EQ(read_frame(watch, p, &len), LSL_FWD_WATCH);
+    CHECK(write(watch, "OK 1\n", 5) == 5);
+    uint16_t port = (uint16_t)(40000 + getpid() % 20000);
+    struct lsl_fwd_port ports[1] = {{.proto = LSL_FWD_UDP, .family = LSL_FWD_V4, .port = port}};
+    uint8_t enc[256];
+    size_t elen = lsl_fwd_ports_encode(ports, 1, enc, sizeof(enc));
+    send_frame(watch, LSL_FWD_PORTS, enc, (uint32_t)elen);
+    spin(50);
+    /* The spares the service dials ahead. */
+    CHECK_EQ(stream_with_data(-1), -1);
+    CHECK_EQ(nstream, FWD_SPARES);
+
+    /* A peer's datagram: an OPEN for the port on one of them, then the datagram. */
+    int peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(sendto(peer, "one", 3, 0, (struct sockaddr *)&to, sizeof(to)) == 3);
+    spin(50);
+    int first = stream_with_data(-1);
+    CHECK(first >= 0);
+    if (first < 0)
+        return;
+    CHECK_EQ(read_frame(first, p, &len), LSL_FWD_OPEN);
+    struct lsl_fwd_open o;
+    CHECK_EQ(lsl_fwd_open_decode(p, len, &o), 0);
+    CHECK(o.proto == LSL_FWD_UDP && o.port == port);
+    /* The guest stays silent: no OPENED. Within FWD_UDP_OPEN_NS the peer's datagrams wait on that flow. */
+    CHECK(sendto(peer, "two", 3, 0, (struct sockaddr *)&to, sizeof(to)) == 3);
+    spin(100);
+    CHECK_EQ(stream_with_data(first), -1);
+    /* Past it, the next datagram gives up on that flow (its stream closed) and opens another. */
+    spin((int)(FWD_UDP_OPEN_NS / 1000000) + 100);
+    CHECK(sendto(peer, "three", 5, 0, (struct sockaddr *)&to, sizeof(to)) == 5);
+    CHECK(closed_by_service(first));
+    int second = stream_with_data(first);
+    CHECK(second >= 0);
+    if (second < 0)
+        return;
+    CHECK_EQ(read_frame(second, p, &len), LSL_FWD_OPEN);
+    /* This time the guest opens it: the datagram arrives, and the answer reaches the peer. */
+    uint8_t ok[4] = {0};
+    send_frame(second, LSL_FWD_OPENED, ok, 4);
+    CHECK_EQ(read_frame(second, p, &len), LSL_FWD_DGRAM);
+    CHECK(len == 5 && memcmp(p, "three", 5) == 0);
+    send_frame(second, LSL_FWD_DGRAM, "echo", 4);
+    spin(50);
+    char back[16];
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK_EQ(recv(peer, back, sizeof(back), MSG_DONTWAIT), 4);
+    CHECK(memcmp(back, "echo", 4) == 0);
+
+    close(peer);
+    for (int i = 0; i < nstream; i++)
+        close(stream[i]);
+    close(watch);
+    fwd_free(f);
+    close(vsock_listen);
+    unlink(path);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir) || evloop_init(&loop) < 0)
+        return 1;
+    RUN(test_udp_flows);
+    evloop_free(&loop);
+    rmdir(dir);
+    return CHECK_DONE();
+}
