@@ -36,6 +36,9 @@ jobs=(
 		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_NET_RUNS:-3}")"
 	"$(job forwarding python3 "$root/bench/fwdbench.py" --lsl "$LSL_BUILD/cli/lsl" \
 		--disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_FWD_RUNS:-20}")"
+	"$(job disk python3 "$root/bench/blkbench.py" --vmm "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vmlinux" \
+		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/blk-root.img" --tool "$LSL_BUILD/tests/disk-tool" \
+		--runs "${LSL_BENCH_DISK_RUNS:-3}" --mib "${LSL_BENCH_DISK_MIB:-256}")"
 	# The build workload's disk (gcc and lsl-init's sources, bench/membench-prep.sh) is made here, not under TCG.
 	"$(job memory python3 "$root/bench/membench.py" --vmm "$LSL_VMM" --kernel "$LSL_KERNEL_DIR/vmlinux" \
 		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/net-root.img" --runs "${LSL_BENCH_MEM_RUNS:-3}" \
@@ -71,7 +74,10 @@ fi
 if [ ! -f "$LSL_BUILD/bench/net-root.img" ] || [ "$LSL_BUILD/tests/net-tool" -nt "$LSL_BUILD/bench/net-root.img" ]; then
 	bash "$root/guest/mkdisk.sh" "$LSL_BUILD/bench/net-root.img" 32 "$LSL_BUILD/tests/net-tool" >/dev/null
 fi
-
+# The disk benchmark's guest disk: the test root plus disk-tool.
+if [ ! -f "$LSL_BUILD/bench/blk-root.img" ] || [ "$LSL_BUILD/tests/disk-tool" -nt "$LSL_BUILD/bench/blk-root.img" ]; then
+	bash "$root/guest/mkdisk.sh" "$LSL_BUILD/bench/blk-root.img" 32 "$LSL_BUILD/tests/disk-tool" >/dev/null
+fi
 if bash "$root/scripts/kvm-usable.sh" -v; then
 	run_job() { bash "$1"; }
 else

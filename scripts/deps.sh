@@ -12,6 +12,7 @@ packages=(
 	# make fuzz: libFuzzer targets (tests/fuzz), built with clang; the fuzzer and sanitizer runtimes
 	clang libclang-rt-14-dev
 	libslirp-dev   # lsl-vmm's virtio-net: the user-mode NAT (vmm/devices/net_slirp.c)
+	liburing-dev   # lsl-vmm's virtio-blk: requests in flight through io_uring (vmm/devices/blk_aio.c)
 	# distro management in the CLI (cli/config.c, catalog.c, registry.c, download.c)
 	# (lsl links inih and json-c statically: both packages ship the .a)
 	libinih-dev          # ~/.lslconfig and the distros' wsl.conf

@@ -1,7 +1,8 @@
 /* virtio-blk without KVM: a fake guest driver builds requests in fake guest memory against an image in a
  * temporary directory. Reads and writes, the per-request limits the config advertises, discard and
  * write-zeroes (with fallocate failing on demand: this file stands in for the file system), hostile request
- * headers, and the one rule for disk images. */
+ * headers, and the one rule for disk images. Each runs twice: served synchronously, and through the io_uring
+ * with an event loop completing requests (a VM's disk); then many requests in flight at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/evloop.h"
 #include "devices/blk.h"
 #include "devices/blk_image.h"
 #include "devices/virtio.h"
@@ -44,6 +46,8 @@ static char dir[] = "/tmp/lsl-blk-test.XXXXXX";
 static char image[256];
 static int disk_fd = -1; /* the test's own view of the image */
 static uint16_t used_seen;
+static bool aio; /* this round: through the ring, completed by loop */
+static struct evloop loop;
 
 /* fallocate as the file system answers it: the first ARRAY_SIZE(falloc_fail) calls fail with the errno
  * given there (0: the real call); every call's mode is recorded. */
@@ -90,6 +94,8 @@ static void setup(void)
     disk_fd = open(image, O_RDWR | O_CLOEXEC);
     b = blk_new(&m, false);
     CHECK(b != NULL);
+    if (aio)
+        blk_set_loop(b, &loop);
     blk_insert(b, "test", fd, DISK_BYTES / 512);
     vd = blk_vdev(b);
     vd->interrupt = irq;
@@ -141,6 +147,8 @@ static int submit(const struct seg *segs, unsigned n, uint32_t *used_len)
     vd->ops->queue_notify(vd, 0);
     pthread_mutex_unlock(&vd->lock);
     uint16_t *u = gp(USED, 6 + 8 * QSIZE);
+    for (int i = 0; aio && i < 100 && __atomic_load_n(&u[1], __ATOMIC_ACQUIRE) == used_seen; i++)
+        evloop_run_once(&loop, 100);
     if (__atomic_load_n(&u[1], __ATOMIC_ACQUIRE) == used_seen)
         return -1;
     struct virtq_used_elem *e = (struct virtq_used_elem *)&u[2] + used_seen % QSIZE;
@@ -380,6 +388,131 @@ static void expect_refused(const char *path, bool readonly, const char *part)
 }
 
 /* --disk and a disk slot take the same images: regular files of whole sectors. */
+/* Many requests offered before one kick: request i at descriptors 3i..3i+2 (header, 4 KiB of data, status).
+ */
+#define MANY_HDRS   0x30000
+#define MANY_STATUS 0x31000
+#define MANY_DATA   0x200000 /* 4 KiB each, up to 85 */
+
+enum { M_WRITE, M_READ, M_FLUSH, M_PAST_END };
+static void offer_many(const int *kind, unsigned n)
+{
+    struct virtq_desc *d = gp(DESC, 16ull * QSIZE);
+    uint16_t *a = gp(AVAIL, 6 + 2 * QSIZE);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t *h = gp(MANY_HDRS + 16ull * i, 16);
+        uint64_t sector = kind[i] == M_PAST_END ? DISK_BYTES / 512 : 8ull * i;
+        h[0] = kind[i] == M_FLUSH ? 4 : kind[i] == M_READ ? T_IN : T_OUT;
+        h[1] = 0;
+        memcpy(h + 2, &sector, 8);
+        uint8_t *data = gp(MANY_DATA + 4096ull * i, 4096);
+        if (kind[i] == M_WRITE || kind[i] == M_PAST_END)
+            memset(data, (int)(i + 1), 4096);
+        uint16_t base = (uint16_t)(3 * i);
+        bool flush = kind[i] == M_FLUSH;
+        d[base] = (struct virtq_desc){MANY_HDRS + 16ull * i, 16, VIRTQ_DESC_F_NEXT, (uint16_t)(base + 1)};
+        d[base + 1] =
+            (struct virtq_desc){MANY_DATA + 4096ull * i, 4096,
+                                (uint16_t)(VIRTQ_DESC_F_NEXT | (kind[i] == M_READ ? VIRTQ_DESC_F_WRITE : 0)),
+                                (uint16_t)(base + 2)};
+        if (flush) /* a flush has no data: header, status */
+            d[base].next = (uint16_t)(base + 2);
+        d[base + 2] = (struct virtq_desc){MANY_STATUS + i, 1, VIRTQ_DESC_F_WRITE, 0};
+        *(uint8_t *)gp(MANY_STATUS + i, 1) = 0xee;
+        a[2 + (a[1] + i) % QSIZE] = base;
+    }
+    __atomic_store_n(&a[1], (uint16_t)(a[1] + n), __ATOMIC_RELEASE);
+    pthread_mutex_lock(&vd->lock);
+    vd->ops->queue_notify(vd, 0);
+    pthread_mutex_unlock(&vd->lock);
+}
+
+/* Runs the loop until n more requests came back; their heads in completion order. */
+static unsigned collect(uint16_t *order, unsigned n)
+{
+    uint16_t *u = gp(USED, 6 + 8 * QSIZE);
+    unsigned got = 0;
+    for (int i = 0; i < 500 && got < n; i++) {
+        while (got < n && __atomic_load_n(&u[1], __ATOMIC_ACQUIRE) != used_seen) {
+            struct virtq_used_elem *e = (struct virtq_used_elem *)&u[2] + used_seen % QSIZE;
+            order[got++] = (uint16_t)e->id;
+            used_seen++;
+        }
+        if (got < n)
+            evloop_run_once(&loop, 100);
+    }
+    return got;
+}
+
+/* More requests than the ring takes at once (BLK_AIO_DEPTH), writes with flushes between them and one past
+ * the disk's end: each completes once, the one past the end alone fails, every flush completes after every
+ * request offered before it, and the data is where it was written. */
+static void test_in_flight(void)
+{
+    aio = true;
+    setup();
+    enum { N = 80 };
+    int kind[N];
+    for (unsigned i = 0; i < N; i++)
+        kind[i] = i % 10 == 9 ? M_FLUSH : M_WRITE;
+    kind[42] = M_PAST_END;
+    offer_many(kind, N);
+    uint16_t order[N];
+    CHECK_EQ(collect(order, N), N);
+    unsigned pos[N];
+    memset(pos, 0xff, sizeof(pos));
+    for (unsigned i = 0; i < N; i++)
+        pos[order[i] / 3] = i;
+    for (unsigned i = 0; i < N; i++) {
+        CHECK(pos[i] < N);
+        CHECK_EQ(*(uint8_t *)gp(MANY_STATUS + i, 1), i == 42 ? S_IOERR : S_OK);
+        if (kind[i] == M_FLUSH)
+            for (unsigned j = 0; j < i; j++)
+                CHECK(pos[j] < pos[i]);
+        if (kind[i] == M_WRITE) {
+            uint8_t back[4096], want[4096];
+            memset(want, (int)(i + 1), sizeof(want));
+            CHECK_EQ(pread(disk_fd, back, sizeof(back), 8 * 512 * (off_t)i), 4096);
+            CHECK(memcmp(back, want, 4096) == 0);
+        }
+    }
+    /* And read back through the device, all at once. */
+    for (unsigned i = 0; i < N; i++)
+        kind[i] = M_READ;
+    memset(gp(MANY_DATA, 4096ull * N), 0, 4096ull * N);
+    offer_many(kind, N);
+    CHECK_EQ(collect(order, N), N);
+    for (unsigned i = 0; i < N; i++)
+        if (i % 10 != 9 && i != 42)
+            CHECK_EQ(*(uint8_t *)gp(MANY_DATA + 4096ull * i + 100, 1), i + 1);
+    CHECK_EQ(vd->stats.errors, 1);
+    CHECK(!vd->broken);
+    teardown();
+    aio = false;
+}
+
+/* An eject while requests are in flight waits for them: they complete (on the medium they were started on)
+ * before the image is closed. */
+static void test_in_flight_eject(void)
+{
+    aio = true;
+    setup();
+    int kind[40];
+    for (unsigned i = 0; i < 40; i++)
+        kind[i] = M_WRITE;
+    offer_many(kind, 40);
+    blk_eject(b);
+    uint16_t *u = gp(USED, 6 + 8 * QSIZE);
+    CHECK_EQ((uint16_t)(__atomic_load_n(&u[1], __ATOMIC_ACQUIRE) - used_seen), 40);
+    for (unsigned i = 0; i < 40; i++)
+        CHECK_EQ(*(uint8_t *)gp(MANY_STATUS + i, 1), S_OK);
+    uint8_t back[4096];
+    CHECK_EQ(pread(disk_fd, back, sizeof(back), 8 * 512 * 39), 4096);
+    CHECK_EQ(back[0], 40);
+    teardown();
+    aio = false;
+}
+
 static void test_image_rule(void)
 {
     char err[512];
@@ -408,14 +541,21 @@ static void test_image_rule(void)
 
 int main(void)
 {
-    if (!mkdtemp(dir) || gmem_init(&m, MEM, MEM) < 0)
+    if (!mkdtemp(dir) || gmem_init(&m, MEM, MEM) < 0 || evloop_init(&loop) < 0)
         return 1;
-    RUN(test_read_write);
-    RUN(test_request_limits);
-    RUN(test_discard_limits);
-    RUN(test_punch_fallbacks);
-    RUN(test_request_headers);
+    for (int round = 0; round < 2; round++) {
+        aio = round == 1;
+        printf("%s:\n", aio ? "through io_uring" : "synchronous");
+        RUN(test_read_write);
+        RUN(test_request_limits);
+        RUN(test_discard_limits);
+        RUN(test_punch_fallbacks);
+        RUN(test_request_headers);
+    }
+    RUN(test_in_flight);
+    RUN(test_in_flight_eject);
     RUN(test_image_rule);
+    evloop_free(&loop);
     gmem_free(&m);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -32,6 +32,10 @@ struct blk *blk_new(const struct gmem *mem, bool readonly);
 void blk_free(void *b);
 struct virtio_dev *blk_vdev(struct blk *b);
 void blk_insert(struct blk *b, const char *id, int fd, uint64_t sectors);
+/* Reads, writes and flushes of the media inserted from now on go through an io_uring whose completions this
+ * loop (the VM's I/O thread) serves; without it (a bare device: the unit tests) they run synchronously. */
+struct evloop;
+void blk_set_loop(struct blk *b, struct evloop *loop);
 void blk_eject(struct blk *b);
 
 #endif

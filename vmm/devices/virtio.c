@@ -78,6 +78,12 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handle
         int r;
         while ((r = virtq_pop(vq, vdev->mem, &vdev->req)) > 0) {
             int len = handle(vdev, &vdev->req);
+            if (len == VIRTIO_REQ_ASYNC)
+                continue;
+            if (len == VIRTIO_REQ_BUSY) {
+                virtq_unpop(vq);
+                goto out;
+            }
             if (len < 0) {
                 virtio_dev_break(vdev, "malformed request");
                 return;
@@ -91,6 +97,7 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handle
             return;
         }
     } while (virtq_arm_notify(vq));
+out:
     if (pushed)
         virtio_dev_signal(vdev, vq);
 }

@@ -3,6 +3,7 @@
 #ifndef LSL_VIRTIO_H
 #define LSL_VIRTIO_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,8 +105,14 @@ void virtio_dev_config_changed(struct virtio_dev *vdev);
 
 /* Runs handle() for every available request on queue q and returns them with the length handle() wrote;
  * interrupts the driver once per batch if it asked. handle() returns bytes written into in-segments, or
- * a negative errno for a malformed request (which breaks the device). Caller holds the lock. */
+ * a negative errno for a malformed request (which breaks the device), or one of the two answers below. Caller
+ * holds the lock. */
 typedef int (*virtio_req_handler)(struct virtio_dev *vdev, struct virtq_req *req);
+/* Taken, to be completed later by the device (virtq_push and virtio_dev_signal, under the lock). */
+#define VIRTIO_REQ_ASYNC (-EINPROGRESS)
+/* No room to take it now: it stays in the ring, and the pass ends; the device runs the queue again when it
+ * has room (the driver's next kick would do too). */
+#define VIRTIO_REQ_BUSY (-EBUSY)
 void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handler handle);
 
 #endif

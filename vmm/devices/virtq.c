@@ -138,6 +138,11 @@ void virtq_unpop(struct virtq *vq)
     vq->last_avail--;
 }
 
+bool virtq_more(const struct virtq *vq)
+{
+    return __atomic_load_n(AVAIL_IDX(vq), __ATOMIC_ACQUIRE) != vq->last_avail;
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
     struct virtq_used_elem *e = USED_ELEM(vq, vq->used_idx % vq->size);

@@ -70,6 +70,8 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 /* Returns n requests at once: all used elements first, then one index update, so the driver never sees part
  * of what belongs together (virtio-net's mergeable rx buffers: one frame over several buffers). */
 void virtq_push_batch(struct virtq *vq, const struct virtq_used_elem *elems, unsigned n);
+/* Whether the driver has offered requests not popped yet (a hint: more may come at any time). */
+bool virtq_more(const struct virtq *vq);
 /* After a batch of pushes: whether the driver asked to be interrupted (event index or flags). */
 bool virtq_should_signal(struct virtq *vq);
 /* Publishes how far the device has read so the driver kicks only past it; returns true if more requests
