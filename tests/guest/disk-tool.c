@@ -22,21 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "disk-tool"
+#include "tool.h"
+
 #define MIB (1u << 20)
 #define BLK 4096u
-
-static int die(const char *what)
-{
-    fprintf(stderr, "disk-tool: %s: %s\n", what, strerror(errno));
-    return 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A block device with O_DIRECT (the guest's side: the device, not its page cache); a file through the page
  * cache (the host's side: as lsl-vmm reads and writes the image). */

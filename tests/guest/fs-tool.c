@@ -19,12 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define TOOL_NAME "fs-tool"
+#include "tool.h"
 
 static int watch(const char *dir, double seconds)
 {

@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TOOL_NAME "net-tool"
+#include "tool.h"
+
 /* musl has no <linux/if_packet.h>: the ABI, spelled out. */
 #define AF_PACKET_ 17
 struct sockaddr_ll_ {
@@ -40,19 +43,6 @@ struct sockaddr_ll_ {
 };
 
 static char buf[256 << 10];
-
-static int die(const char *what)
-{
-    fprintf(stderr, "net-tool: %s: %s\n", what, strerror(errno));
-    return 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int resolve(const char *addr, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {

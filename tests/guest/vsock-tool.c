@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define TOOL_NAME "vsock-tool"
+#include "tool.h"
+
 /* musl ships no <linux/vm_sockets.h>: the ABI, spelled out. */
 #define AF_VSOCK_       40
 #define VMADDR_CID_ANY_ 0xffffffffu
@@ -28,12 +31,6 @@ struct sockaddr_vm_ {
 };
 
 static char buf[64 << 10];
-
-static int die(const char *what)
-{
-    fprintf(stderr, "vsock-tool: %s: %s\n", what, strerror(errno));
-    return 1;
-}
 
 static int parse_u32(const char *s, unsigned *out)
 {
