@@ -394,9 +394,9 @@ static void aio_drain(struct blk *b)
 {
     while (b->aio.inflight) {
         unsigned before = b->aio.inflight;
-        aio_complete(b, true);
-        if (b->aio.inflight == before && !b->aio.nfree)
-            break; /* the ring failed; blk_aio_exit waits for the kernel */
+        aio_complete(b, true); /* returns once one has finished, unless the ring failed */
+        if (b->aio.inflight == before)
+            break; /* it failed: blk_aio_exit waits for the kernel */
     }
 }
 
