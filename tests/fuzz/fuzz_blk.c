@@ -4,7 +4,9 @@
  * the advertised limits or outside RAM), sectors at and past the end, direct or indirect chains, on a
  * drive that is read-only or has no medium. The device must complete each request with a status it may give
  * (data read or written only within the image and the limits, as the header asked), or break on a malformed
- * ring; never write outside guest RAM or past the image's end.
+ * ring; never write outside guest RAM or past the image's end. With config bit 4 the drive is a VM's:
+ * reads, writes and flushes go through its io_uring and complete in any order, each exactly once (what
+ * overlapping writes in flight together leave is then not predicted: the image is read back instead).
  *
  * Input: struct config, then requests of struct req_in and nsegs 16-bit segment codes each. */
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/evloop.h"
 #include "devices/blk.h"
 #include "devices/virtio.h"
 #include "fuzz.h"
@@ -38,8 +41,8 @@
 #define T_WRITE_ZEROES 13
 
 struct config {
-    uint8_t
-        flags; /* bit 0: read-only drive; bit 1: no medium; bit 2: EVENT_IDX; bit 3: one kick per request */
+    uint8_t flags; /* bit 0: read-only drive; bit 1: no medium; bit 2: EVENT_IDX; bit 3: one kick per request;
+                      bit 4: through the io_uring */
     uint8_t nreqs;
 };
 
@@ -88,6 +91,8 @@ struct offered {
 
 static uint8_t *ram;
 static struct gmem m;
+static struct evloop loop; /* completes the ring's requests (config bit 4) */
+static bool ring;
 static struct offered reqs[MAX_REQS];
 static int image_fd = -1; /* the target's own view of the image */
 
@@ -295,6 +300,24 @@ static bool kick(struct virtio_dev *vd, uint16_t *used_seen, unsigned n, unsigne
     vd->ops->queue_notify(vd, 0);
     pthread_mutex_unlock(&vd->lock);
     const uint16_t *used = (const uint16_t *)(ram + USED);
+    if (ring) {
+        /* In any order, each once: the loop runs until all are back or the device broke. */
+        for (int i = 0; i < 2000 && !vd->broken && (uint16_t)(used[1] - *used_seen) < n - *done; i++)
+            evloop_run_once(&loop, 5);
+        bool seen[MAX_REQS] = {false};
+        unsigned first = *done;
+        shadow_valid = false; /* the order of their effects is not the ring's to keep */
+        while (*used_seen != used[1]) {
+            const struct virtq_used_elem *e = (const struct virtq_used_elem *)&used[2] + *used_seen % QSIZE;
+            unsigned k = first;
+            while (k < n && (seen[k] || reqs[k].head != e->id))
+                k++;
+            FUZZ_CHECK(k < n);
+            seen[k] = true;
+            check_done(&reqs[k], e->len, readonly, empty);
+            ++*done, ++*used_seen;
+        }
+    }
     while (*used_seen != used[1]) {
         const struct virtq_used_elem *e = (const struct virtq_used_elem *)&used[2] + *used_seen % QSIZE;
         FUZZ_CHECK(*done < n && e->id == reqs[*done].head);
@@ -314,11 +337,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct config c;
     if (size < sizeof(c))
         return 0;
-    if (!ram)
+    if (!ram) {
         FUZZ_CHECK((ram = malloc(RAM_SIZE)) != NULL);
+        FUZZ_CHECK(evloop_init(&loop) == 0);
+    }
     memcpy(&c, data, sizeof(c));
     data += sizeof(c), size -= sizeof(c);
     bool readonly = c.flags & 1, empty = c.flags & 2;
+    ring = c.flags & 16;
 
     memset(ram, 0, DATA);
     for (size_t i = DATA; i < RAM_SIZE; i++)
@@ -337,6 +363,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shadow_valid = true;
     struct blk *b = blk_new(&m, readonly);
     FUZZ_CHECK(b != NULL);
+    if (ring)
+        blk_set_loop(b, &loop);
     if (empty)
         close(fd);
     else

@@ -25,9 +25,11 @@ int blk_aio_init(struct blk_aio *a, int fd)
     void *ops = mmap(NULL, OPS_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     a->ops = ops == MAP_FAILED ? NULL : ops;
     a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    /* Signalled only for what completes later, in the kernel's workers: a read the page cache holds
-     * completes inside the submit, and its caller reaps it there and then (blk_aio_reap). */
-    r = !a->ops ? -ENOMEM : a->efd < 0 ? -errno : io_uring_register_eventfd_async(&a->ring, a->efd);
+    /* Signalled for every completion. (Not "async" only, for those of the kernel's workers: a read that
+     * missed the page cache, or one held behind a flush, completes in task work on the submitting thread,
+     * which that would leave unsignalled, and the guest waiting for it. What completes inside a submit is
+     * reaped there and then, and costs the loop one empty wakeup.) */
+    r = !a->ops ? -ENOMEM : a->efd < 0 ? -errno : io_uring_register_eventfd(&a->ring, a->efd);
     if (r < 0) {
         if (a->efd >= 0)
             close(a->efd);

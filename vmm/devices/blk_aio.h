@@ -3,8 +3,8 @@
  * waits for the disk) no longer holds up every other disk, session and device on that thread.
  *
  * Why io_uring and not a pool of threads doing preadv: a read the host's page cache holds completes inside
- * the submit call, with no thread handoff (and is reaped right there: the eventfd signals only what
- * completes later), while one that blocks (a cache miss, a flush) goes to the kernel's own workers; a pool
+ * the submit call, with no thread handoff (and is reaped right there), while one that blocks (a cache miss,
+ * a flush) waits in the kernel (its workers, or task work); a pool
  * would pay a wakeup and a context switch on every request, which the emulated KVM host (one CPU, ~10x slow)
  * and small requests feel most. Against serving each request synchronously on the I/O thread
  * (bench/blkbench.py, LSL_BLK_SYNC=1, one emulated CPU, warm page cache, 12-06): reads and random writes at
@@ -71,8 +71,8 @@ void blk_aio_submit(struct blk_aio *a);
 /* Sends what was started, then calls done(opaque, op, result) for each finished op (result 0 or -errno;
  * short transfers are continued here, a read past the file's end reads zeroes) and returns the op to the
  * free list after it. wait: block until at least one finishes (when any is in flight). Returns how many
- * finished. efd is readable only for ops that finished in the kernel's workers: whoever starts ops reaps
- * right after, for those that finished inside the submit. */
+ * finished. efd is readable whenever one has finished; whoever starts ops reaps right after, for those that
+ * finished inside the submit. */
 unsigned blk_aio_reap(struct blk_aio *a, bool wait,
                       void (*done)(void *opaque, struct blk_aio_op *op, int result), void *opaque);
 
