@@ -506,9 +506,17 @@ docker_host() {
 	echo "    docker: the 416 MB distribution imported in $((($(date +%s%N) - t0) / 1000000)) ms" >&9
 	# A tiny image made offline: busybox-static's binary and its links, through docker import.
 	t0=$(date +%s%N)
-	out=$(lsl -d dk -e sh -c 'set -e; mkdir -p /tmp/bb/bin /tmp/bb/www; cp /bin/busybox /tmp/bb/bin/
+	# Under emulation runc's first container takes minutes with Debian's packages of 12-06 (runc create ~70 s,
+	# then the exit): a bound of 15 min, and a line every minute for the stall watch.
+	(while sleep 60; do echo "    docker: first run still going ($((($(date +%s%N) - t0) / 1000000000)) s)" >&9; done) &
+	local beat=$!
+	out=$(LSL_BOUND_S=900 lsl -d dk -e sh -c 'set -e; mkdir -p /tmp/bb/bin /tmp/bb/www; cp /bin/busybox /tmp/bb/bin/
 		for c in sh echo cat httpd; do ln -sf busybox /tmp/bb/bin/$c; done; echo hello-from-a-container >/tmp/bb/www/index.html
-		tar -C /tmp/bb -c . | docker import - lslbb >/dev/null; docker run --rm lslbb echo ok' 2>&1) || { echo "docker in the distribution: $out"; return 1; }
+		tar -C /tmp/bb -c . | docker import - lslbb >/dev/null; docker run --rm lslbb echo ok' 2>&1)
+	local rc=$?
+	kill $beat 2>/dev/null
+	wait $beat 2>/dev/null
+	[ $rc = 0 ] || { echo "docker in the distribution: $out"; return 1; }
 	[ "$out" = ok ] || { echo "docker run --rm lslbb echo ok: '$out'"; return 1; }
 	echo "    docker: cold start with dockerd, image import and first run $((($(date +%s%N) - t0) / 1000000)) ms" >&9
 	# The host's docker client through the forwarded socket, as a user's would: DOCKER_HOST at lsl's path.

@@ -43,13 +43,13 @@ expect_rc() { # want cmd...
 }
 # One lsl command of the CLI suites ($L), bounded: a hung one is killed (lsl forwards SIGTERM to the command
 # and waits for it, so a VM that stopped answering needs the KILL). Then the end of the VM's logs, on stderr,
-# so a command substitution keeps only the answer.
+# so a command substitution keeps only the answer. LSL_BOUND_S (default 300) for the few long steps.
 lsl_bounded() {
-	local rc
-	timeout -k 10 300 "$L" "$@"
+	local rc bound=${LSL_BOUND_S:-300}
+	timeout -k 10 "$bound" "$L" "$@"
 	rc=$?
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
-		echo "timed out after 300 s: lsl $*; the VM's console, then the service's log:"
+		echo "timed out after $bound s: lsl $*; the VM's console, then the service's log:"
 		tail -n 12 "$XDG_STATE_HOME/lsl/console.log" "$XDG_STATE_HOME/lsl/service.log" 2>&1 | sed 's/^/  /'
 	fi >&2
 	return $rc
