@@ -283,8 +283,9 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
      * through the page cache without blocking), a context switch and a wakeup more per request
      * (bench/blkbench.py under emulation, every write through the ring: QD1 and sequential writes 0.7-0.8x
      * of synchronous service). */
-    bool alone = h.type == VIRTIO_BLK_T_OUT && !b->aio.inflight && !virtq_more(&vdev->vq[0]);
-    if (b->aio_on && !alone && (h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_OUT)) {
+    bool at_once =
+        !b->aio_on || (h.type == VIRTIO_BLK_T_OUT && !b->aio.inflight && !virtq_more(&vdev->vq[0]));
+    if (!at_once && (h.type == VIRTIO_BLK_T_IN || h.type == VIRTIO_BLK_T_OUT)) {
         bool write = h.type == VIRTIO_BLK_T_OUT;
         uint64_t len = write ? req->out_len - sizeof(h) : data_in;
         int k = write ? data_segments(b, true, req->iov, req->n_out, sizeof(h), len, h.sector)
@@ -339,17 +340,12 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
     return (int)written;
 }
 
-static bool queue_live(const struct virtio_dev *v)
-{
-    return !v->broken && (v->status & VIRTIO_STATUS_DRIVER_OK) && v->vq[0].ready;
-}
-
 /* A request of the ring finished: its status, and the driver gets it back. */
 static void aio_done(void *opaque, struct blk_aio_op *op, int result)
 {
     struct blk *b = opaque;
     struct virtio_dev *v = &b->vdev;
-    if (b->resetting || !queue_live(v))
+    if (b->resetting || !virtio_queue_live(v, 0))
         return; /* the driver reset the device: it no longer waits for this one */
     *op->status = result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
     if (result < 0)
@@ -375,7 +371,7 @@ static void aio_complete(struct blk *b, bool wait)
         virtio_process_queue(v, 0, blk_handle);
         blk_aio_reap(&b->aio, false, aio_done, b); /* sends what that started; what finished at once */
     }
-    if (b->pushed && queue_live(v))
+    if (b->pushed && virtio_queue_live(v, 0))
         virtio_dev_signal(v, &v->vq[0]);
 }
 

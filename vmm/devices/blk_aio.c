@@ -90,7 +90,7 @@ static struct io_uring_sqe *sqe_for(struct blk_aio *a)
     return sqe;
 }
 
-static void prep(struct blk_aio *a, struct blk_aio_op *op)
+void blk_aio_start(struct blk_aio *a, struct blk_aio_op *op)
 {
     struct io_uring_sqe *sqe = sqe_for(a);
     switch (op->kind) {
@@ -107,11 +107,6 @@ static void prep(struct blk_aio *a, struct blk_aio_op *op)
     }
     io_uring_sqe_set_data(sqe, op);
     a->queued++;
-}
-
-void blk_aio_start(struct blk_aio *a, struct blk_aio_op *op)
-{
-    prep(a, op);
 }
 
 void blk_aio_submit(struct blk_aio *a)
@@ -176,7 +171,7 @@ unsigned blk_aio_reap(struct blk_aio *a, bool wait,
         io_uring_cqe_seen(&a->ring, cqe);
         int result = res < 0 ? res : 0;
         if (res > 0 && op->kind != BLK_AIO_FLUSH && advance(op, (size_t)res)) {
-            prep(a, op); /* a short transfer: the rest goes again */
+            blk_aio_start(a, op); /* a short transfer: the rest goes again */
             continue;
         }
         if (res == 0 && op->kind == BLK_AIO_WRITE && op->n)

@@ -109,11 +109,6 @@ static const void *fs_config_space(struct virtio_dev *vdev, uint32_t *len)
     return &d->config;
 }
 
-static bool queue_live(const struct virtio_dev *v, unsigned q)
-{
-    return !v->broken && (v->status & VIRTIO_STATUS_DRIVER_OK) && v->vq[q].ready;
-}
-
 static struct fs_item *item_alloc(struct fs_dev *d)
 {
     pthread_mutex_lock(&d->qlock);
@@ -170,7 +165,7 @@ static void complete(struct fs_dev *d, struct fs_item *it, uint32_t len, bool si
 {
     struct virtio_dev *v = &d->vdev;
     pthread_mutex_lock(&v->lock);
-    if (it->gen == d->gen && queue_live(v, it->queue)) {
+    if (it->gen == d->gen && virtio_queue_live(v, it->queue)) {
         virtq_push(&v->vq[it->queue], it->head, len);
         v->stats.requests++;
         v->stats.bytes_in += len;
@@ -187,7 +182,7 @@ static void signal_queue(struct fs_dev *d, unsigned q)
 {
     struct virtio_dev *v = &d->vdev;
     pthread_mutex_lock(&v->lock);
-    if (queue_live(v, q))
+    if (virtio_queue_live(v, q))
         virtio_dev_signal(v, &v->vq[q]);
     pthread_mutex_unlock(&v->lock);
 }
@@ -231,7 +226,7 @@ static void drain_queue(struct fs_dev *d, unsigned q)
     struct virtio_dev *v = &d->vdev;
     struct fs_item *batch = NULL, *last = NULL;
     pthread_mutex_lock(&v->lock);
-    while (queue_live(v, q)) {
+    while (virtio_queue_live(v, q)) {
         struct fs_item *it = item_alloc(d);
         if (!it)
             break; /* the requests stay in the ring: a completing one wakes us */

@@ -117,12 +117,6 @@ static void tx_one(struct net *n, const struct virtq_req *req)
         n->input(n->input_opaque, frame, len);
 }
 
-static bool queue_live(const struct net *n, unsigned q)
-{
-    const struct virtio_dev *d = &n->vdev;
-    return !d->broken && (d->status & VIRTIO_STATUS_DRIVER_OK) && d->vq[q].ready;
-}
-
 static void signal_guest(struct net *n, unsigned q)
 {
     virtio_dev_signal(&n->vdev, &n->vdev.vq[q]);
@@ -133,7 +127,7 @@ void net_tx(struct net *n, unsigned budget)
     struct virtio_dev *d = &n->vdev;
     struct virtq *vq = &d->vq[NET_Q_TX];
     n->tx_more = false;
-    if (!queue_live(n, NET_Q_TX))
+    if (!virtio_queue_live(&n->vdev, NET_Q_TX))
         return;
     bool pushed = false;
     for (;;) {
@@ -272,7 +266,7 @@ static bool backlog_flush(struct net *n)
 
 void net_rx_flush(struct net *n)
 {
-    if (!queue_live(n, NET_Q_RX)) {
+    if (!virtio_queue_live(&n->vdev, NET_Q_RX)) {
         backlog_drop_all(n);
         return;
     }
@@ -282,7 +276,7 @@ void net_rx_flush(struct net *n)
 
 void net_rx_frame(struct net *n, const uint8_t *frame, size_t len)
 {
-    if (!queue_live(n, NET_Q_RX) || len > NET_FRAME_MAX) {
+    if (!virtio_queue_live(&n->vdev, NET_Q_RX) || len > NET_FRAME_MAX) {
         n->stats.rx_dropped++;
         return;
     }

@@ -68,10 +68,15 @@ void virtio_dev_reset(struct virtio_dev *vdev)
     vdev->broken = false;
 }
 
+bool virtio_queue_live(const struct virtio_dev *vdev, unsigned q)
+{
+    return !vdev->broken && (vdev->status & VIRTIO_STATUS_DRIVER_OK) && vdev->vq[q].ready;
+}
+
 void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handler handle)
 {
     struct virtq *vq = &vdev->vq[q];
-    if (vdev->broken || !(vdev->status & VIRTIO_STATUS_DRIVER_OK) || !vq->ready)
+    if (!virtio_queue_live(vdev, q))
         return;
     bool pushed = false;
     do {

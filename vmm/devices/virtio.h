@@ -114,5 +114,7 @@ typedef int (*virtio_req_handler)(struct virtio_dev *vdev, struct virtq_req *req
  * has room (the driver's next kick would do too). */
 #define VIRTIO_REQ_BUSY (-EBUSY)
 void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, virtio_req_handler handle);
+/* Queue q may be used: the device works, the driver is up and has set the queue up. */
+bool virtio_queue_live(const struct virtio_dev *vdev, unsigned q);
 
 #endif
