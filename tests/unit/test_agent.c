@@ -245,6 +245,23 @@ static void test_cat_binary(void)
     free(data);
 }
 
+/* A command that reads a little of a long stdin and exits: the rest is dropped (credit keeps flowing, so the
+ * client is never stuck), and its output and exit code arrive. */
+static void test_stdin_unread(void)
+{
+    size_t len = 8u << 20;
+    unsigned char *data = calloc(1, len);
+    struct result r;
+
+    memset(data, 'x', 10);
+    run_ex(&r, (const char *const[]){"/bin/sh", "-c", "head -c 10; exit 3", NULL}, NULL, NULL, NULL, 0, data,
+           len);
+    CHECK_EQ(r.status, 3);
+    CHECK(r.out_len == 10 && memcmp(r.out, "xxxxxxxxxx", 10) == 0);
+    result_free(&r);
+    free(data);
+}
+
 static void test_env_cwd_user(void)
 {
     struct result r;
@@ -1244,6 +1261,7 @@ int main(void)
     RUN(test_not_found);
     RUN(test_stdout_stderr);
     RUN(test_cat_binary);
+    RUN(test_stdin_unread);
     RUN(test_env_cwd_user);
     RUN(test_signal_frame);
     RUN(test_winsize_frame);
