@@ -8,12 +8,17 @@ runtime, state and config directories (the user's own VM and distributions are n
   warm `lsl -e true`, and `ssh guest true` with OpenSSH against `dropbear -i`, which the guest's
     `vsock-tool listen-exec -u 22` starts per connection (no guest network device: ssh's ProxyCommand is
     bench/vsock-proxy, connecting through the VMM's hybrid-vsock socket);
-  stdin -> stdout throughput of `cat` through each, MB in and the same MB out.
+  stdin -> stdout throughput of `cat` through each, MB in and the same MB out;
+  the same bytes through raw vsock (bench/vsock-proxy to `vsock-tool listen`, an echo server in the guest:
+    the floor under every session, with no agent, no framing and no pipes) and through a host unix socket
+    pair into `cat` (what the host alone does), with the vsock device's kicks and interrupts per MiB moved
+    (lsl-vmm's counters in the service log, LSL_VMM_STATS=1).
 Prints medians, p99 (the max below 100 runs) and the lsl/ssh ratios, with the harness's own cost of starting
 a process (/bin/true) for scale. lsl, its VMM and the proxy run from copies in a scratch directory (local_build).
 """
 import argparse
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -28,6 +33,7 @@ import lslenv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SSH_PORT = 22
+ECHO_PORT = 7001
 
 
 def tail(values):
@@ -116,8 +122,9 @@ def timed(cmd, env, timeout):
     return dt
 
 
-def throughput(cmd, env, data, timeout):
-    """MB/s of DATA through CMD's stdin and back out of its stdout (checked to be the same bytes)."""
+def throughput(cmd, env, data, timeout, quiet=False):
+    """MB/s of DATA through CMD's stdin and back out of its stdout (checked to be the same bytes). QUIET: None
+    instead of an error."""
     p = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = []
     threading.Thread(target=lambda: err.append(p.stderr.read()), daemon=True).start()
@@ -148,10 +155,54 @@ def throughput(cmd, env, data, timeout):
     rc = p.wait(timeout=timeout)
     dt = time.monotonic() - t0
     if rc != 0 or got != len(data) or b"".join(chunks) != data:
+        if quiet:
+            return None
         time.sleep(0.1)
         raise RuntimeError(f"{shlex.join(cmd)}: exit {rc}, {got} of {len(data)} bytes back"
                            f"{' (different)' if got == len(data) else ''}: {b''.join(err).decode(errors='replace')[-500:]}")
     return len(data) / 1e6 / dt
+
+
+def socketpair_throughput(data, timeout):
+    """MB/s of DATA through a unix socket pair into `cat` and back: the host's own floor."""
+    a, b = socket.socketpair()
+    p = subprocess.Popen(["cat"], stdin=b, stdout=b)
+    b.close()
+
+    def feed():
+        a.sendall(data)
+        a.shutdown(socket.SHUT_WR)
+
+    t0 = time.monotonic()
+    threading.Thread(target=feed, daemon=True).start()
+    got = bytearray()
+    a.settimeout(timeout)
+    while len(got) < len(data):
+        c = a.recv(1 << 20)
+        if not c:
+            break
+        got += c
+    dt = time.monotonic() - t0
+    a.close()
+    p.wait(timeout=timeout)
+    if bytes(got) != data:
+        raise RuntimeError(f"socket pair: {len(got)} of {len(data)} bytes back")
+    return len(data) / 1e6 / dt
+
+
+def vsock_counters(log):
+    """(kicks, interrupts, bytes in + out) of the vsock device in the newest stats of the service log."""
+    try:
+        with open(log, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return None
+    found = re.findall(r"^lsl-vmm: virtio-vsock +#\d+ kicks (\d+) irqs (\d+) reqs \d+ in (\d+) B out (\d+) B", text,
+                       re.M)
+    if not found:
+        return None
+    k, i, bin_, bout = (int(x) for x in found[-1])
+    return k, i, bin_ + bout
 
 
 def vsock_banner(sock_path, port, timeout):
@@ -190,6 +241,7 @@ def main():
             sys.exit(f"sessionbench: {need} not found (dropbear: apt-get install dropbear-bin; see scripts/deps.sh)")
 
     work, env = lslenv.scratch("lsl-sb.")
+    env["LSL_VMM_STATS"] = "1"  # the service's device counters in its log at each stop
     if a.kernel:
         env["LSL_KERNEL"] = a.kernel
     try:
@@ -241,18 +293,42 @@ def main():
                 warm[name].append(timed(cmd + ["true"], env, a.timeout))
         print(f"  warm lsl and ssh: {a.warm_runs} runs each, interleaved", file=sys.stderr)
         data = os.urandom(a.mb << 20)
-        tput = {}
-        for name, cmd in (("lsl", lsl), ("ssh", ssh)):
-            tput[name] = []
+        tput = {"lsl": [], "ssh": [], "raw vsock": [], "socket pair": []}
+        per_mib = {}
+
+        def runs(name, fn):
             for _ in range(3):
                 try:
-                    tput[name].append(throughput(cmd + ["cat"], env, data, a.timeout))
+                    tput[name].append(fn())
                 except RuntimeError as e:  # reported in the table, the other numbers stand
-                    print(f"  {name} cat failed: {e}", file=sys.stderr)
-            print(f"  {name} cat: {len(tput[name])} of 3 runs done", file=sys.stderr)
+                    print(f"  {name} failed: {e}", file=sys.stderr)
+            print(f"  {name}: {len(tput[name])} of 3 runs done", file=sys.stderr)
+
+        runs("ssh", lambda: throughput(ssh + ["cat"], env, data, a.timeout))
         server.kill()
         server.wait()
+        # Each of the two vsock streams on a boot of its own, so that the device's counters at the service's
+        # stop are that stream's (and a session's own few frames).
+        log = os.path.join(env["XDG_STATE_HOME"], "lsl", "service.log")
         timed([a.lsl, "--shutdown"], env, a.timeout)
+        runs("lsl", lambda: throughput(lsl + ["cat"], env, data, a.timeout))
+        timed([a.lsl, "--shutdown"], env, a.timeout)
+        per_mib["lsl"] = vsock_counters(log)
+        echo = subprocess.Popen(lsl + ["vsock-tool", "listen", str(ECHO_PORT)], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while throughput([a.proxy, vsock, str(ECHO_PORT)], env, b"ready", 10, quiet=True) is None:
+            if time.monotonic() > deadline:
+                echo.kill()
+                raise RuntimeError(f"no echo on guest vsock port {ECHO_PORT}: "
+                                   f"{echo.communicate()[1].decode(errors='replace')[-1500:]}")
+            time.sleep(0.2)
+        runs("raw vsock", lambda: throughput([a.proxy, vsock, str(ECHO_PORT)], env, data, a.timeout))
+        echo.kill()
+        echo.wait()
+        timed([a.lsl, "--shutdown"], env, a.timeout)
+        per_mib["raw vsock"] = vsock_counters(log)
+        runs("socket pair", lambda: socketpair_throughput(data, a.timeout))
     finally:
         subprocess.run([a.lsl, "--shutdown"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=a.timeout)
@@ -292,6 +368,26 @@ def main():
         print(f"{label:<34} {f'{lt:8.1f} MB/s':<26} {f'{st:8.1f} MB/s':<26} {lt / st:8.2f} {st / lt:8.2f}")
     else:
         print(f"{'cat ' + str(a.mb) + ' MiB in+out':<34} failed (see above)")
+    print()
+    print(f"Streams: {a.mb} MiB in and the same out, medians of 3 (min-max); vsock kicks and interrupts per MiB the "
+          "device moved, over that boot")
+    print(f"{'path':<40} {'MB/s':<24} {'kicks/MiB':>10} {'irqs/MiB':>10} {'of raw vsock':>13}")
+    raw = statistics.median(tput["raw vsock"]) if tput["raw vsock"] else None
+    for name, label in (("lsl", "lsl -e cat (session)"), ("raw vsock", "raw vsock: vsock-proxy <-> echo server"),
+                        ("socket pair", "host unix socket pair <-> cat")):
+        v = tput[name]
+        if not v:
+            print(f"{label:<40} failed (see above)")
+            continue
+        m = statistics.median(v)
+        c = per_mib.get(name)
+        k, q = (f"{c[0] / (c[2] / (1 << 20)):10.1f}", f"{c[1] / (c[2] / (1 << 20)):10.1f}") if c and c[2] else ("-", "-")
+        ratio = f"{m / raw:12.2f}x" if raw else "-"
+        print(f"{label:<40} {f'{m:8.1f} ({min(v):.1f}-{max(v):.1f})':<24} {k:>10} {q:>10} {ratio:>13}")
+    if raw and tput["lsl"]:
+        share = statistics.median(tput["lsl"]) / raw
+        print(f"acceptance (session stream >= 80 % of raw vsock): {share * 100:.0f} % -> "
+              f"{'PASS' if share >= 0.8 else 'FAIL'}")
     speedup = statistics.median(warm["ssh"]) / statistics.median(warm["lsl"])
     print()
     print(f"acceptance (warm `lsl -e true` at least 10x faster than ssh, medians): {speedup:.1f}x -> "
