@@ -190,19 +190,29 @@ def socketpair_throughput(data, timeout):
     return len(data) / 1e6 / dt
 
 
-def vsock_counters(log):
-    """(kicks, interrupts, bytes in + out) of the vsock device in the newest stats of the service log."""
+def vsock_stats(log):
+    """Every (kicks, interrupts, bytes in + out) of the vsock device in the service log, oldest first."""
     try:
         with open(log, errors="replace") as f:
             text = f.read()
     except OSError:
-        return None
+        return []
     found = re.findall(r"^lsl-vmm: virtio-vsock +#\d+ kicks (\d+) irqs (\d+) reqs \d+ in (\d+) B out (\d+) B", text,
                        re.M)
-    if not found:
-        return None
-    k, i, bin_, bout = (int(x) for x in found[-1])
-    return k, i, bin_ + bout
+    return [(int(k), int(i), int(bi) + int(bo)) for k, i, bi, bo in found]
+
+
+def stop_counters(lsl, env, log, timeout):
+    """Stops the VM and returns the vsock counters its service logged on the way out (None if it did not)."""
+    seen = len(vsock_stats(log))
+    timed([lsl, "--shutdown"], env, timeout)
+    deadline = time.monotonic() + 10  # the service writes them as it exits, after the VM stopped
+    while time.monotonic() < deadline:
+        stats = vsock_stats(log)
+        if len(stats) > seen:
+            return stats[-1]
+        time.sleep(0.1)
+    return None
 
 
 def vsock_banner(sock_path, port, timeout):
@@ -312,8 +322,7 @@ def main():
         log = os.path.join(env["XDG_STATE_HOME"], "lsl", "service.log")
         timed([a.lsl, "--shutdown"], env, a.timeout)
         runs("lsl", lambda: throughput(lsl + ["cat"], env, data, a.timeout))
-        timed([a.lsl, "--shutdown"], env, a.timeout)
-        per_mib["lsl"] = vsock_counters(log)
+        per_mib["lsl"] = stop_counters(a.lsl, env, log, a.timeout)
         echo = subprocess.Popen(lsl + ["vsock-tool", "listen", str(ECHO_PORT)], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
@@ -326,8 +335,7 @@ def main():
         runs("raw vsock", lambda: throughput([a.proxy, vsock, str(ECHO_PORT)], env, data, a.timeout))
         echo.kill()
         echo.wait()
-        timed([a.lsl, "--shutdown"], env, a.timeout)
-        per_mib["raw vsock"] = vsock_counters(log)
+        per_mib["raw vsock"] = stop_counters(a.lsl, env, log, a.timeout)
         runs("socket pair", lambda: socketpair_throughput(data, a.timeout))
     finally:
         subprocess.run([a.lsl, "--shutdown"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
