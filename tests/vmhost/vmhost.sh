@@ -322,14 +322,16 @@ where() {
 		awk '/^CPU#/ { cpu = $0 } /^RIP=/ { rip = $0 } /^CR0=/ { cr3 = $3 } /^EFER=/ { print "  " cpu " " rip " " cr3 " " $1 }' ||
 		true
 }
-# One monitor command and its answer. The fifo is opened read-write, so that the write never blocks, even
-# with QEMU gone; cat ends by its timeout (the monitor keeps its pipe open), which errexit must not see.
+# Monitor commands (one per line) and their answers. What an earlier look left unread goes first, so that
+# answers never mix. The fifo is opened read-write, so that the write never blocks, even with QEMU gone; cat
+# ends by its timeout (the monitor keeps its pipe open), which errexit must not see.
 mon() {
 	local fd
+	timeout 0.3 cat "$tmp/mon.out" >/dev/null 2>&1 || true
 	exec {fd}<>"$tmp/mon.in" || return 0
 	printf '%s\n' "$1" >&"$fd"
 	exec {fd}>&-
-	{ timeout 2 cat "$tmp/mon.out" 2>/dev/null || true; } | tr -d '\r'
+	{ timeout 3 cat "$tmp/mon.out" 2>/dev/null || true; } | tr -d '\r'
 }
 # QEMU 7.2's TCG can lose a wakeup: the emulated host halted (HLT=1, interrupts on) with its local APIC's timer
 # interrupt pending in IRR, never taken (seen under docker_host: 4 runs of 5, at minute 2 of runc's first
@@ -337,10 +339,9 @@ mon() {
 # Any new interrupt wakes it: a shift key pressed and released on its (unused) keyboard. Looked for after 20 s
 # of silence, acted on when two looks 2 s apart agree. The CPU looked at is the monitor's, CPU 0.
 lost_wakeup() {
-	local regs rip lapic rfl
-	regs=$(mon 'info registers')
-	lapic=$(mon 'info lapic')
-	rip=$(grep -m1 '^RIP=' <<<"$regs") || return 1
+	local out rip rfl
+	out=$(mon $'info registers\ninfo lapic')
+	rip=$(grep -m1 '^RIP=' <<<"$out") || return 1
 	[[ $rip == *HLT=1* ]] || return 1
 	rfl=${rip#*RFL=}
 	rfl=${rfl%% *}
@@ -350,7 +351,7 @@ lost_wakeup() {
 		{ for (i = 1; i < NF; i++) if ($i == "PPR") ppr = $(i + 1) }
 		END { p = 0; h = "0123456789abcdef"; ppr = tolower(ppr); sub(/^0x/, "", ppr)
 			for (i = 1; i <= length(ppr); i++) p = p * 16 + index(h, substr(ppr, i, 1)) - 1
-			exit !(irr && int(irr / 16) > int(p / 16)) }' <<<"$lapic"
+			exit !(irr && int(irr / 16) > int(p / 16)) }' <<<"$out"
 }
 # Under TCG the emulated host's own kernel can wedge (seen: soft lockups of every vCPU for minutes on a loaded
 # machine; both CPUs looping between exc_int3 and the jump label in __schedule that KVM flips as VMs come and
