@@ -174,7 +174,8 @@ def socketpair_throughput(data, timeout):
         a.shutdown(socket.SHUT_WR)
 
     t0 = time.monotonic()
-    threading.Thread(target=feed, daemon=True).start()
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
     got = bytearray()
     a.settimeout(timeout)
     while len(got) < len(data):
@@ -183,6 +184,7 @@ def socketpair_throughput(data, timeout):
             break
         got += c
     dt = time.monotonic() - t0
+    feeder.join(timeout)  # its shutdown() may come after the last byte is back
     a.close()
     p.wait(timeout=timeout)
     if bytes(got) != data:
