@@ -256,24 +256,41 @@ static int apply_stdin_eof(struct session *s)
     return 0;
 }
 
+/* Writes p to the command's stdin until it takes no more, without blocking; *took is what it took. Returns
+ * 0, or -EPIPE once the command's stdin is gone (EPIPE, or EIO from a pty whose slave is gone). */
+static int write_stdin(struct session *s, const uint8_t *p, size_t len, size_t *took)
+{
+    *took = 0;
+    while (*took < len) {
+        ssize_t n = write(s->child.in, p + *took, len - *took);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0)
+            return -EPIPE;
+        *took += (size_t)n;
+    }
+    return 0;
+}
+
 /* Writes buffered stdin to the command without blocking. Returns 0 or -errno (-ENOMEM only). */
 static int stdin_progress(struct session *s)
 {
-    while (s->child.in >= 0 && s->in_start < s->in_end) {
-        ssize_t n = write(s->child.in, s->in_buf + s->in_start, s->in_end - s->in_start);
+    if (s->child.in >= 0 && s->in_start < s->in_end) {
+        size_t took;
+        int r = write_stdin(s, s->in_buf + s->in_start, s->in_end - s->in_start, &took);
 
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return 0;
-            return stdin_dead(s); /* EPIPE, or EIO from a pty whose slave is gone */
-        }
-        s->in_start += (size_t)n;
+        s->in_start += took;
         if (s->in_start == s->in_end)
             s->in_start = s->in_end = 0;
-        if (grant_credit(s, (size_t)n) < 0)
+        if (grant_credit(s, took) < 0)
             return -ENOMEM;
+        if (r < 0)
+            return stdin_dead(s);
+        if (s->in_start != s->in_end)
+            return 0; /* full: the relay polls for room */
     }
     if (s->child.in >= 0 && s->in_eof && s->in_start == s->in_end)
         (void)apply_stdin_eof(s);
@@ -287,23 +304,18 @@ static int on_stdin(struct session *s, const struct lsl_frame *f)
     s->credit -= f->len;
     if (s->in_dead)
         return grant_credit(s, f->len);
+    bool waiting = s->in_start != s->in_end;
     size_t off = 0;
-    /* Nothing waiting: straight from the frame to the command, and only what the pipe did not take is kept
-     * (one copy fewer per byte in a stream, the common case). */
-    while (s->in_start == s->in_end && s->child.in >= 0 && off < f->len) {
-        ssize_t n = write(s->child.in, f->data + off, f->len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n < 0)
-            return stdin_dead(s) < 0 || grant_credit(s, f->len - off) < 0 ? -ENOMEM : 0;
-        off += (size_t)n;
-        if (grant_credit(s, (size_t)n) < 0)
+    /* Nothing waiting: straight from the frame to the command, and only what it did not take is kept (one
+     * copy fewer per byte in a stream, the common case). */
+    if (!waiting && s->child.in >= 0) {
+        if (write_stdin(s, f->data, f->len, &off) < 0) /* what it took and what it never will: all credit */
+            return stdin_dead(s) < 0 || grant_credit(s, f->len) < 0 ? -ENOMEM : 0;
+        if (grant_credit(s, off) < 0)
             return -ENOMEM;
+        if (off == f->len)
+            return 0;
     }
-    if (off == f->len)
-        return 0;
     if (s->in_start > 0 && LSL_STDIN_WINDOW - s->in_end < f->len - off) {
         memmove(s->in_buf, s->in_buf + s->in_start, s->in_end - s->in_start);
         s->in_end -= s->in_start;
@@ -311,7 +323,7 @@ static int on_stdin(struct session *s, const struct lsl_frame *f)
     }
     memcpy(s->in_buf + s->in_end, f->data + off, f->len - off);
     s->in_end += f->len - off;
-    return off ? 0 : stdin_progress(s);
+    return waiting ? stdin_progress(s) : 0;
 }
 
 /* Handles one frame of the relay phase. Returns 0 or -errno (-EPROTO: the client broke the protocol). */
