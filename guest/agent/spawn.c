@@ -32,20 +32,6 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define ENV_ADDED    4 /* variables build_env adds unless the command has them: HOME ... SHELL */
 
-void agent_child_close(struct agent_child *c)
-{
-    int *fds[] = {&c->in, &c->out, &c->err, &c->pty, &c->logind};
-
-    /* in may be the pty master itself. */
-    if (c->in == c->pty)
-        c->in = -1;
-    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        if (*fds[i] >= 0)
-            close(*fds[i]);
-        *fds[i] = -1;
-    }
-}
-
 /* Who the command runs as: copied out of getpwnam()'s static storage. */
 struct account {
     uid_t uid;
@@ -384,7 +370,7 @@ static void describe_failure(const struct lsl_exec_msg *e, uint32_t code, int er
     }
 }
 
-int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen)
+int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
 {
     struct account *acct = malloc(sizeof(*acct));
     char **extra = calloc((size_t)e->envc + ENV_ADDED, sizeof(char *)), **env = NULL, **argv = NULL,
@@ -396,7 +382,7 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     uint32_t code = LSL_ERR_INTERNAL;
     pid_t pid;
 
-    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1, .logind = -1};
+    *c = LSL_CHILD_NONE;
     if (!acct || !extra) {
         err = ENOMEM;
         goto fail;
@@ -490,7 +476,7 @@ int agent_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, 
     c->pid = pid;
     c->pty = master;
     master = -1;
-    c->logind = session;
+    c->hold = session; /* the logind session lasts as long as the command */
     session = -1;
     c->in = e->stdio[0] == LSL_STDIO_PTY ? c->pty : pipes[0][1];
     c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
@@ -525,5 +511,5 @@ out:
     return c->pid > 0 ? 0 : (int)code;
 }
 
-int (*agent_spawn_fn)(const struct lsl_exec_msg *e, struct agent_child *c, char *msg,
+int (*agent_spawn_fn)(struct lsl_exec_msg *e, struct lsl_child *c, char *msg,
                       size_t msglen) = agent_spawn;

@@ -82,12 +82,12 @@ static void child_run(char what, uint32_t argc)
 /* The stand-in for agent_spawn: its fds as the real one leaves them (the agent's ends non-blocking and
  * close-on-exec, a pty when any fd is PTY), a child that does what argv[0]'s first letter says, or ('e') an
  * error of every kind spawn reports. */
-static int stub_spawn(const struct lsl_exec_msg *e, struct agent_child *c, char *msg, size_t msglen)
+static int stub_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
 {
     static const uint32_t errors[] = {LSL_ERR_NOT_FOUND, LSL_ERR_NO_EXEC, LSL_ERR_NO_USER, LSL_ERR_NO_CWD,
                                       LSL_ERR_INTERNAL};
     char what = e->argv[0][0];
-    *c = (struct agent_child){.pid = -1, .in = -1, .out = -1, .err = -1, .pty = -1, .logind = -1};
+    *c = LSL_CHILD_NONE;
     if (what == 'e') {
         snprintf(msg, msglen, "stub: %s: cannot start", e->argv[0]);
         return (int)errors[e->argc % 5];
