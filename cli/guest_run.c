@@ -14,7 +14,7 @@
 #include "agent.h"
 #include "macro.h"
 #include "service.h"
-#include "session.h"
+#include "session_client.h"
 
 /* The last line of text that says what went wrong: GNU tar ends its complaints with lines that only say
  * that it gave up. */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "paths.h"
-#include "session.h"
+#include "session_client.h"
 
 /* Starts the VM service unless it runs already; returns once the guest's agent accepts sessions: 1 if this
  * call started the VM (so no distribution runs in it yet), 0 if it was running, or a negative errno. */

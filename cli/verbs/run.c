@@ -25,7 +25,7 @@
 #include "own_user.h"
 #include "registry.h"
 #include "service.h"
-#include "session.h"
+#include "session_client.h"
 
 /* A first-run setup is interactive (it may ask for a user name and a password): a second first launch waits
  * that long for it. */

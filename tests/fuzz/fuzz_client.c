@@ -1,4 +1,4 @@
-/* Fuzz target: the host side of an agent session (cli/session.c, lsl_session_exec) fed arbitrary bytes
+/* Fuzz target: the host side of an agent session (proto/session_client.c, lsl_session_exec) fed arbitrary bytes
  * as the agent's (or, with connect_port, the VMM's hybrid-vsock answer first): frames out of order, of
  * wrong sizes, over the limit, unknown types, credit past 4 GiB, output for every kind of local fd (a file,
  * a pipe, a socket, a terminal, a capture with its limit). The session must end on any input, with the
@@ -16,7 +16,7 @@
 
 #include "frame.h"
 #include "fuzz.h"
-#include "session.h"
+#include "session_client.h"
 
 struct config {
     uint8_t io;  /* bits 0-1 stdin: /dev/null, a pipe with a few bytes, closed, a terminal;

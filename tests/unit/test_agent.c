@@ -1,4 +1,4 @@
-/* The agent session (guest/agent) against the host client (cli/session.c) over socketpairs, running real
+/* The agent session (guest/agent) against the host client (proto/session_client.c) over socketpairs, running real
  * host binaries; plus raw frames for what a well-behaved client never sends. */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include "clock.h"
 #include "frame.h"
 /* Both sides are called session.h: name them by path. */
-#include "../../cli/session.h"
+#include "session_client.h"
 #include "../../guest/agent/session.h"
 
 /* The agent in a child process on one end of a socketpair; *client gets the other end. home: see

@@ -1,7 +1,8 @@
-/* The host side of an agent session (proto/agent.h): runs one command in the guest over an already
- * connected stream and relays the local stdin/stdout/stderr, terminal and signals to it. */
-#ifndef LSL_CLI_SESSION_H
-#define LSL_CLI_SESSION_H
+/* The client side of a session (agent.h): runs one command on the other side of the VM over an already
+ * connected stream and relays the local stdin/stdout/stderr, terminal and signals to it. The CLI runs guest
+ * commands with it; lsl-host runs host commands from the guest with it (interop). */
+#ifndef LSL_PROTO_SESSION_CLIENT_H
+#define LSL_PROTO_SESSION_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,5 @@
-/* The host side of an agent session. One poll() loop over the socket, a signalfd and the local fds: the
+/* The client side of a session (session_client.h). One poll() loop over the socket, a signalfd and the
+ * local fds: the
  * socket is read only while no output is waiting for a local fd (so a slow stdout backpressures the
  * command), and stdin is read only within the credit the agent granted.
  * A local stdout that is closed (EPIPE) is handled as ssh does in effect: sshd closes the remote end of the
@@ -7,7 +8,7 @@
  * While the session runs, SIGINT, SIGTERM, SIGHUP and SIGQUIT are blocked and read from the signalfd, so
  * nothing here may wait anywhere but in poll(): the socket is non-blocking from the first frame on, and
  * local output goes through writes that cannot block (see out_prepare). */
-#include "session.h"
+#include "session_client.h"
 
 #include "agent.h"
 #include "exec.h"
