@@ -95,7 +95,7 @@ static void warn_named(const char *line)
 struct start_keys {
     char hostname[sizeof(LSL_DISTRO_KEY_HOSTNAME "=") + LSL_HOSTNAME_MAX];
     char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48], systemd[16],
-        keep[24];
+        keep[24], interop[16];
     char *boot, *users[3], *shares, *root, *options;
     const char *argv[24];
 };
@@ -240,6 +240,9 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
              : conf.boot_systemd   ? "1"
                                    : "0");
     k.argv[argc++] = k.systemd;
+    run->interop = conf.interop_enabled;
+    snprintf(k.interop, sizeof(k.interop), LSL_DISTRO_KEY_INTEROP "=%d", run->interop ? 1 : 0);
+    k.argv[argc++] = k.interop;
     snprintf(k.keep, sizeof(k.keep), LSL_DISTRO_KEY_KEEP_ALIVE "=%s",
              conf.boot_keep_alive < 0 ? "auto"
              : conf.boot_keep_alive   ? "1"
@@ -295,7 +298,8 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
     if (run_cache_path(p, name, cache, sizeof(cache)) == 0) {
         _cleanup_fclose_ FILE *f = fopen(cache, "we");
         if (f)
-            fprintf(f, "%s\n%u\n%s\n%s\n", run->user, run->port, run->missing, run->mount_root);
+            fprintf(f, "%s\n%u\n%s\n%s\n%d\n", run->user, run->port, run->missing, run->mount_root,
+                    run->interop);
     }
     return 0;
 }
@@ -340,6 +344,7 @@ int lsl_distro_cached(const struct lsl_paths *p, const char *name, struct lsl_di
     if (!fgets(run->mount_root, (int)sizeof(run->mount_root), f))
         run->mount_root[0] = '\0';
     run->mount_root[strcspn(run->mount_root, "\n")] = '\0';
+    run->interop = fgets(line, (int)sizeof(line), f) && strcmp(line, "1\n") == 0;
     return 0;
 }
 

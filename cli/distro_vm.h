@@ -22,6 +22,7 @@ struct lsl_distro_run {
     char missing[256];     /* the registered default user the start found missing in it, "" if none */
     unsigned port;         /* its own agent's vsock port (LSL_DISTRO_PORT_BASE + disk slot), 0 if unknown */
     char mount_root[1024]; /* where it mounts the host shares ([automount] root), "" = it does not */
+    bool interop;          /* lsl-interop runs host commands for it ([interop] enabled, not isolated) */
 };
 /* The user a command runs as without -u: wsl.conf's [user] default, else the registry's default user (reg,
  * may be NULL or "") unless the start found it missing, else root (""). WSL's order and fallback. */

@@ -239,8 +239,9 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
     /* 21 fixed words, the swap disk, --append, a --share per host share (hostshares.h), a --forward-socket
-     * per forwarded socket (socketForwarding), and up to 5 for localhost forwarding's settings. */
-    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 1] = {
+     * per forwarded socket (socketForwarding), up to 5 for localhost forwarding's settings, and --interop.
+     */
+    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 2 + 1] = {
         p->vmm,
         "--service",
         p->runtime,
@@ -325,6 +326,13 @@ static int spawn_service(const struct lsl_paths *p)
                  k->guest.path, host);
         argv[argc++] = "--forward-socket";
         argv[argc++] = socks[i];
+    }
+    /* Interop: the guest's host commands, served by lsl-interop (a distribution's wsl.conf can still say no
+     * for itself). */
+    char interop[PATH_MAX];
+    if (lsl_own_path(LSL_OWN_INTEROP, interop, sizeof(interop)) == 0) {
+        argv[argc++] = "--interop";
+        argv[argc++] = interop;
     }
     argv[argc] = NULL;
     /* What the CLI translates paths through from now on, whatever ~/.lslconfig says later. */

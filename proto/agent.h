@@ -19,6 +19,11 @@
 #define LSL_DISTRO_PORT_SLOTS 24
 #define LSL_DISTRO_PORT_OK(port)                                                                             \
     ((port) >= LSL_DISTRO_PORT_BASE && (port) < LSL_DISTRO_PORT_BASE + LSL_DISTRO_PORT_SLOTS)
+/* Interop, the other way: a guest program (lsl-host) connects to the host (CID 2) on this port and is the
+ * client of the same session, the host's lsl-interop the server. Its EXEC names the calling distribution, no
+ * user (the host user is the only one), a host cwd (the guest's, through the host shares; "" = the host
+ * home) and the variables WSLENV passes; CLOCK is ignored, SHUTDOWN and ACTIVITY are protocol errors. */
+#define LSL_INTEROP_PORT  5002
 #define LSL_AGENT_VERSION 5          /* 2: EXEC names a distribution; 3: CLOCK; 4: ACTIVITY; 5: CWD_OR_HOME */
 #define LSL_FRAME_MAX     (1u << 20) /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW  (256u << 10) /* initial stdin credit the agent grants with STARTED */
@@ -95,6 +100,7 @@ enum lsl_error {
     LSL_ERR_NO_CWD = 5,    /* cannot change to the working directory */
     LSL_ERR_INTERNAL = 6,  /* fork, pty or similar failed */
     LSL_ERR_NO_DISTRO = 7, /* the distribution named in EXEC is not running (the client starts it, retries) */
+    LSL_ERR_DENIED = 8,    /* interop: the host does not run commands for that distribution (off, or isolated) */
 };
 
 #endif

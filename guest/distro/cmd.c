@@ -156,7 +156,8 @@ static int cmd_start(const char *name, int argc, char **argv)
                              .resolv = true,
                              .umask = LSL_DISTRO_UMASK_DEFAULT,
                              .fstab = true,
-                             .systemd = -1};
+                             .systemd = -1,
+                             .interop = true};
     int keep = LSL_KEEP_AUTO;
     char root[256], path[256], rec[64];
     const char *users[LSL_DISTRO_USERS_MAX];
@@ -189,6 +190,8 @@ static int cmd_start(const char *name, int argc, char **argv)
             continue;
         else if (strcmp(argv[i], LSL_DISTRO_KEY_FSTAB) == 0)
             s.fstab = flag(eq + 1);
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_INTEROP) == 0)
+            s.interop = flag(eq + 1);
         else if (strcmp(argv[i], LSL_DISTRO_KEY_SYSTEMD) == 0)
             s.systemd = strcmp(eq + 1, "auto") == 0 ? -1 : flag(eq + 1);
         else if (strcmp(argv[i], LSL_DISTRO_KEY_KEEP_ALIVE) == 0)

@@ -10,6 +10,7 @@
 #include "distro_tool.h"
 #include "automount.h"
 #include "fstab.h"
+#include "lsl_host.h"
 
 #include "../agent/distro_layout.h"
 #include "../init/agent_listen.h"
@@ -293,6 +294,7 @@ static _Noreturn void distro_pid1(const struct distro_start *start, int ready, i
     if (chdir("/") < 0)
         distro_fail(ready, "chdir /", errno);
     distro_lslpath_install();
+    distro_interop_install(s->name, s->interop);
     if (sethostname(host, strlen(host)) < 0)
         distro_fail(ready, "sethostname", errno);
     if (s->fstab) {

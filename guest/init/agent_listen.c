@@ -21,16 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* musl-gcc has no kernel headers, so <linux/vm_sockets.h> is spelled out here: a stable kernel ABI. */
-struct lsl_sockaddr_vm {
-    sa_family_t svm_family;
-    unsigned short svm_reserved1;
-    unsigned int svm_port;
-    unsigned int svm_cid;
-    unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(sa_family_t) - sizeof(unsigned short) -
-                           2 * sizeof(unsigned int)];
-};
-#define LSL_VMADDR_CID_ANY 0xffffffffu
+#include "vsock_addr.h"
+
 #define BACKLOG            64 /* connections wait here while the next spare is forked */
 #define RETRY_MS           100
 

@@ -8,6 +8,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "lslpath.h"
+#include "lsl_host.h"
 #include "mounts.h"
 #include "net.h"
 #include "poweroff.h"
@@ -136,6 +137,10 @@ int main(int argc, char **argv)
         return lsl_lslpath_main(argc, argv);
     if (argc > 0 && strcmp(self ? self + 1 : argv[0], "lsl-fswatch") == 0)
         return lsl_fswatch_main(argc, argv);
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], LSL_HOST_TOOL) == 0)
+        return lsl_host_main(argc, argv);
+    if (argc > 0 && strcmp(self ? self + 1 : argv[0], LSL_HOST_OPEN_TOOL) == 0)
+        return lsl_host_open_main(argc, argv);
 
     /* kill(-1, ...) at shutdown would take down a whole host: refuse to be anything but the guest's init. */
     if (getpid() != 1) {

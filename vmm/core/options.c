@@ -31,6 +31,7 @@ enum {
     OPT_FORWARD_PORTS,
     OPT_FORWARD_EXCLUDE,
     OPT_FORWARD_SOCKET,
+    OPT_INTEROP,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +59,7 @@ static const struct option long_opts[] = {
     {"forward-ports", required_argument, NULL, OPT_FORWARD_PORTS},
     {"forward-exclude", required_argument, NULL, OPT_FORWARD_EXCLUDE},
     {"forward-socket", required_argument, NULL, OPT_FORWARD_SOCKET},
+    {"interop", required_argument, NULL, OPT_INTEROP},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -105,6 +107,9 @@ void vmm_options_usage(FILE *f)
         "                          or none of them (\"22, 8000-8100\")\n"
         "      --forward-socket [NAME:]GUEST=HOST  service mode: the guest unix socket GUEST (in\n"
         "                          distribution NAME, or any running one) at host path HOST; repeatable\n"
+        "      --interop PROGRAM   service mode: guest connections to CID 2 port 5002 (lsl-host: host\n"
+        "                          commands from the guest) are each served by PROGRAM, the connection\n"
+        "                          its stdin (default: nobody listens there)\n"
         "  -h, --help, -V, --version\n\n"
         "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
         "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
@@ -256,6 +261,11 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
                                   "invalid --forward-socket '%s' ([NAME:]/guest/path=/host/path, each host "
                                   "path once, at most %d)",
                                   optarg, LSL_FWD_SOCKS_MAX);
+            break;
+        case OPT_INTEROP:
+            if (optarg[0] != '/')
+                return lsl_errmsg(err, errlen, "invalid --interop '%s' (an absolute program path)", optarg);
+            o->interop = optarg;
             break;
         case OPT_IDLE: {
             char *end;

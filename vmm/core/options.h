@@ -49,6 +49,7 @@ struct vmm_options {
     int idle_timeout;              /* service mode: seconds without sessions before poweroff; < 0 never */
     struct lsl_fwd_policy forward; /* service mode: which guest listeners reach the host's localhost */
     struct lsl_fwd_socks sockets;  /* service mode: guest unix sockets at host paths (--forward-socket) */
+    const char *interop;           /* service mode: the program serving the guest's host commands, or NULL */
     char **command;                /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "macro.h"
 #include "idle.h"
+#include "interop.h"
 #include "pressure.h"
 #include "unix_socket.h"
 
@@ -69,6 +70,7 @@ struct service {
     size_t nactivity;
     uint64_t activity_at;     /* 0: none yet */
     struct fwd *fwd;          /* localhost forwarding */
+    struct interop *interop;  /* the guest's host commands, NULL when off */
     uint64_t session_seen_ns; /* the last tick that saw a session */
     /* The balloon: what balloon requests asked for (MiB) and what the host's shortage takes (pressure.h). */
     uint32_t balloon_request_mib;
@@ -603,6 +605,7 @@ static void service_free(void *p)
     struct service *s = p;
     control_free(s->control);
     fwd_free(s->fwd);
+    interop_free(s->interop);
     if (s->timer_fd >= 0)
         close(s->timer_fd);
     if (s->agent_fd >= 0)
@@ -614,7 +617,7 @@ static void service_free(void *p)
 }
 
 int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
-                   const struct lsl_fwd_socks *sockets)
+                   const struct lsl_fwd_socks *sockets, const char *interop)
 {
     struct service *s = calloc(1, sizeof(*s));
     if (!s)
@@ -639,6 +642,8 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const str
     if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
     if ((r = fwd_create(&vm->loop, path, forward, sockets, &s->fwd)) < 0)
+        return r;
+    if (interop && (r = interop_create(&vm->loop, dir, path, interop, &s->interop)) < 0)
         return r;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};

@@ -17,9 +17,9 @@ struct lsl_ctl_request;
  * The service is freed with the VM. */
 struct lsl_fwd_policy;
 /* forward: which guest listeners reach the host's localhost; sockets: guest unix sockets at host paths
- * (service/forward.h). */
+ * (service/forward.h); interop: the program serving the guest's host commands (interop.h), NULL for none. */
 int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
-                   const struct lsl_fwd_socks *sockets);
+                   const struct lsl_fwd_socks *sockets, const char *interop);
 
 /* control.c: the socket's clients, served on the loop without ever blocking it. Each request line, parsed,
  * goes to serve(opaque, request, out), which writes the whole reply to out (the service's requests; a unit

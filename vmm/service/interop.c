@@ -1,0 +1,135 @@
+/* The interop listener (interop.h). The program is started with posix_spawn (vfork: nothing of the guest's
+ * memory is copied or shared copy-on-write) with default signals and an empty mask, and reaped by the
+ * kernel (SIGCHLD's SA_NOCLDWAIT: the VMM has no other children). A connection the program cannot be
+ * started for is closed, which the guest sees as a reset. */
+#include "interop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../core/evloop.h"
+#include "agent.h"
+#include "log.h"
+#include "unix_socket.h"
+
+extern char **environ;
+
+struct interop {
+    struct evloop *loop;
+    int fd;
+    bool added;
+    char *program;
+    char *dir;
+    char *path;
+    unsigned served, failed;
+};
+
+static void serve(struct interop *i, int conn)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    pid_t pid;
+    char *argv[] = {i->program, i->dir, NULL};
+
+    sigemptyset(&none);
+    sigfillset(&all);
+    int r = posix_spawn_file_actions_init(&fa);
+    if (r == 0 && (r = posix_spawnattr_init(&attr)) != 0)
+        posix_spawn_file_actions_destroy(&fa);
+    if (r != 0) {
+        log_warn("interop: %s", strerror(r));
+        return;
+    }
+    (void)posix_spawn_file_actions_adddup2(&fa, conn, 0);
+    (void)posix_spawnattr_setsigmask(&attr, &none);
+    (void)posix_spawnattr_setsigdefault(&attr, &all);
+    (void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+    r = posix_spawn(&pid, i->program, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0) {
+        if (i->failed++ == 0) /* said once: every later connection fails the same way */
+            log_warn("interop: cannot start %s: %s", i->program, strerror(r));
+        return;
+    }
+    i->served++;
+}
+
+static void on_accept(void *opaque, uint32_t events)
+{
+    struct interop *i = opaque;
+    (void)events;
+    for (;;) {
+        int conn = accept4(i->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                log_warn("interop: accept: %s", strerror(errno));
+            if (errno != EINTR && errno != ECONNABORTED)
+                return;
+            continue;
+        }
+        serve(i, conn);
+        close(conn);
+    }
+}
+
+int interop_create(struct evloop *loop, const char *dir, const char *vsock_path, const char *program,
+                   struct interop **out)
+{
+    struct interop *i = calloc(1, sizeof(*i));
+    struct sigaction chld = {.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT};
+    int r;
+
+    *out = NULL;
+    if (!i || !(i->program = strdup(program)) || !(i->dir = strdup(dir)) ||
+        asprintf(&i->path, "%s_%u", vsock_path, LSL_INTEROP_PORT) < 0) {
+        if (i) {
+            free(i->program);
+            free(i->dir);
+        }
+        free(i);
+        return log_errno(ENOMEM, "interop");
+    }
+    i->loop = loop;
+    i->fd = unix_listen(i->path, 64);
+    if (i->fd < 0) {
+        r = i->fd;
+        log_error("interop: cannot listen at %s: %s", i->path, strerror(-r));
+        i->fd = -1;
+        interop_free(i);
+        return r;
+    }
+    r = sigaction(SIGCHLD, &chld, NULL) < 0 ? -errno : evloop_add(loop, i->fd, EPOLLIN, on_accept, i);
+    if (r < 0) {
+        interop_free(i);
+        return log_errno(-r, "interop");
+    }
+    i->added = true;
+    *out = i;
+    return 0;
+}
+
+void interop_free(struct interop *i)
+{
+    if (!i)
+        return;
+    if (i->fd >= 0) {
+        if (i->added)
+            (void)evloop_del(i->loop, i->fd);
+        close(i->fd);
+        (void)unlink(i->path);
+    }
+    free(i->path);
+    free(i->dir);
+    free(i->program);
+    free(i);
+}
