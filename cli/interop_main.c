@@ -8,57 +8,15 @@
  * the protocol intends. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "distro.h"
-#include "distro_vm.h"
-#include "interop_spawn.h"
-#include "paths.h"
-#include "session_server.h"
-
-struct interop_ctx {
-    struct lsl_paths paths; /* only runtime is set */
-    bool clock_seen;
-};
-
-/* The client's CLOCK, once: the guest's clock is nothing the host sets. */
-static int interop_other(void *opaque, struct lsl_frame_writer *wr, const struct lsl_frame *f)
-{
-    struct interop_ctx *x = opaque;
-    (void)wr;
-    if (f->type != LSL_CLOCK || f->len != 8 || x->clock_seen)
-        return -EPROTO;
-    x->clock_seen = true;
-    return 1;
-}
-
-static int interop_start(void *opaque, struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
-{
-    struct interop_ctx *x = opaque;
-    struct lsl_distro_run run;
-
-    if (!e->distro[0] || !lsl_distro_name_valid(e->distro)) {
-        snprintf(msg, msglen, "host commands are for distributions, not for the VM's system root");
-        return LSL_ERR_DENIED;
-    }
-    if (lsl_distro_cached(&x->paths, e->distro, &run) < 0 || !run.interop) {
-        snprintf(msg, msglen, "interop is off for %s ([interop] enabled=false in its /etc/wsl.conf)", e->distro);
-        return LSL_ERR_DENIED;
-    }
-    return lsl_interop_spawn(e, c, msg, msglen);
-}
+#include "interop.h"
 
 int main(int argc, char **argv)
 {
-    static const struct lsl_serve_ops ops = {.other = interop_other, .start = interop_start};
-    struct interop_ctx x = {0};
-
-    if (argc != 2 || argv[1][0] != '/' ||
-        snprintf(x.paths.runtime, sizeof(x.paths.runtime), "%s", argv[1]) >= (int)sizeof(x.paths.runtime)) {
+    if (argc != 2 || argv[1][0] != '/') {
         fprintf(stderr, "usage: lsl-interop RUNTIME_DIR (the connection on stdin)\n");
         return 2;
     }
@@ -69,7 +27,7 @@ int main(int argc, char **argv)
         return 1;
     }
     close(null);
-    int r = lsl_session_serve(conn, &ops, &x);
+    int r = lsl_interop_serve(conn, argv[1]);
     if (r < 0 && r != -ECONNRESET)
         fprintf(stderr, "lsl-interop: session ended: %s\n", strerror(-r));
     return r < 0 ? 1 : 0;

@@ -26,21 +26,31 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "clock.h"
 #include "exec.h"
 #include "frame.h"
 #include "fuzz.h"
+#ifdef FUZZ_INTEROP /* fuzz_interop.c: the host's lsl-interop instead */
+#include "interop.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+#define LAST_ERROR LSL_ERR_DENIED
+#else
+#include "clock.h"
 #include "session.h"
 #include "spawn.h"
+#define LAST_ERROR LSL_ERR_NO_DISTRO
+#endif
 
 #define QUIET_MS    20   /* the agent said nothing this long: the client sends its end of stream */
 #define DEADLINE_MS 8000 /* under libFuzzer's -timeout: a session still running by then hangs */
 
+#ifndef FUZZ_INTEROP
 static int no_settime(const struct timespec *ts)
 {
     (void)ts;
     return 0;
 }
+#endif
 
 static pid_t stub_pid;
 
@@ -196,7 +206,7 @@ static void check_frame(struct client *c, const struct lsl_frame *f)
     case LSL_ERROR:
         FUZZ_CHECK(f->len >= 4 && !memchr(f->data + 4, '\0', f->len - 4));
         c->last_code = lsl_get_u32(f->data);
-        FUZZ_CHECK(c->last_code >= LSL_ERR_PROTOCOL && c->last_code <= LSL_ERR_NO_DISTRO);
+        FUZZ_CHECK(c->last_code >= LSL_ERR_PROTOCOL && c->last_code <= LAST_ERROR);
         c->ended = true;
         break;
     default:
@@ -325,6 +335,25 @@ static void start_client_thread(void)
     pthread_attr_destroy(&attr);
 }
 
+#ifdef FUZZ_INTEROP
+/* The runtime directory lsl-interop reads run records from: "fuzz" (the name the corpus's EXECs give) has
+ * interop on, "off" has it off. */
+static char runtime[] = "/tmp/lsl-fuzz-interop-XXXXXX";
+
+static void interop_runtime(void)
+{
+    char path[128];
+    FUZZ_CHECK(mkdtemp(runtime) != NULL);
+    snprintf(path, sizeof(path), "%s/distros", runtime);
+    FUZZ_CHECK(mkdir(path, 0700) == 0);
+    for (int on = 0; on < 2; on++) {
+        snprintf(path, sizeof(path), "%s/distros/%s.run", runtime, on ? "fuzz" : "off");
+        FILE *f = fopen(path, "w");
+        FUZZ_CHECK(f && fprintf(f, "\n1003\n\n/mnt/\n%d\n", on) > 0 && fclose(f) == 0);
+    }
+}
+#endif
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -344,8 +373,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     bool wait = data[0] & 1;
     data++, size--;
+#ifdef FUZZ_INTEROP
+    lsl_interop_spawn_fn = stub_spawn;
+    static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
+    pthread_once(&dir_once, interop_runtime);
+#else
     agent_spawn_fn = stub_spawn;
     agent_clock_settime = no_settime;
+#endif
     stub_pid = -1;
 
     sigset_t chld, old;
@@ -366,7 +401,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     job_done = false;
     pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&lock);
+#ifdef FUZZ_INTEROP
+    int r = lsl_interop_serve(sv[1], runtime);
+#else
     int r = agent_session_run(sv[1], "fuzz");
+#endif
     pthread_mutex_lock(&lock);
     while (!job_done)
         pthread_cond_wait(&cond, &lock);
