@@ -91,6 +91,7 @@ enum config_key {
     K_SWAP,
     K_SWAP_FILE,
     K_SOCKETS,
+    K_ISOLATED,
     K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
@@ -104,6 +105,7 @@ static const char *const key_names[K_COUNT] = {
     [K_SHARES] = "hostShares",
     [K_SHARE_OWNER] = "hostShareOwner",
     [K_FORWARDING] = "localhostForwarding",
+    [K_ISOLATED] = "isolated",
     [K_FORWARD_PORTS] = "localhostForwardingPorts",
     [K_FORWARD_EXCLUDE] = "localhostForwardingExclude",
     [K_RECLAIM] = "autoMemoryReclaim",
@@ -255,6 +257,10 @@ static void config_on_key(void *user, int line, const char *section, const char 
         break;
     case K_FORWARDING:
         if (lsl_parse_bool(value, &c->localhost_forwarding) < 0)
+            goto bad;
+        break;
+    case K_ISOLATED:
+        if (lsl_parse_bool(value, &c->isolated) < 0)
             goto bad;
         break;
     case K_FORWARD_PORTS:

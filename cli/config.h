@@ -57,6 +57,9 @@ struct lsl_config {
      * swap.img. The file is sparse and emptied at every VM start. */
     int64_t swap;
     char *swap_file;
+    /* isolated (default false): the VM gets neither the host shares nor interop, the two ways the guest holds
+     * the host user's own rights; for untrusted work. VM-wide: every distribution shares the one kernel. */
+    bool isolated;
 };
 
 /* Defaults, no allocation. */

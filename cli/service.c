@@ -289,6 +289,8 @@ static int spawn_service(const struct lsl_paths *p)
     argv[argc++] = "--append";
     argv[argc++] = append;
     char shares[LSL_HOSTSHARES_MAX][LSL_HOSTSHARE_NAME_MAX + LSL_HOSTSHARE_PATH_MAX + 48];
+    if (c.isolated)
+        c.shares.n = 0; /* and no --interop below; recorded so (lsl_hostshares_record) */
     for (size_t i = 0; i < c.shares.n; i++) {
         /* The tag is the share's name; the host user's files belong to hostShareOwner in the guest. */
         snprintf(shares[i], sizeof(shares[i]), "%s=%s,uid=%u,gid=%u", c.shares.s[i].name, c.shares.s[i].host,
@@ -330,7 +332,7 @@ static int spawn_service(const struct lsl_paths *p)
     /* Interop: the guest's host commands, served by lsl-interop (a distribution's wsl.conf can still say no
      * for itself). */
     char interop[PATH_MAX];
-    if (lsl_own_path(LSL_OWN_INTEROP, interop, sizeof(interop)) == 0) {
+    if (!c.isolated && lsl_own_path(LSL_OWN_INTEROP, interop, sizeof(interop)) == 0) {
         argv[argc++] = "--interop";
         argv[argc++] = interop;
     }

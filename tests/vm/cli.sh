@@ -8,6 +8,11 @@ export LSL_KERNEL=$LSL_KERNEL_DIR/vmlinux LSL_VM_MEMORY=1G LSL_VM_CPUS=2
 unset LSLENV LSL_VM_IDLE_TIMEOUT LSL_ROOTFS
 mkdir -p "$XDG_RUNTIME_DIR" "$HOME"
 L=$LSL_BUILD/cli/lsl
+# The host's programs the interop tests reach, on the PATH the service (and so lsl-interop) inherits: a
+# recorder in xdg-open's place (its cwd and argument, a line per call) and a marker found only through it.
+mkdir -p "$S/bin" && printf '#!/bin/sh\necho "$PWD $1" >>%s/opened\n' "$S" >"$S/bin/xdg-open" &&
+	printf '#!/bin/sh\n' >"$S/bin/lsl-interop-test-path" && chmod 755 "$S/bin/xdg-open" "$S/bin/lsl-interop-test-path" || exit 1
+export PATH=$S/bin:$PATH
 exec 9>&1 # measurements go to the runner's output even when the test passes (t captures the rest)
 # The commands run in the test disk (busybox and the test tools), imported as the default distribution; that
 # needs no VM, so the first test still starts it.
@@ -1056,6 +1061,21 @@ share_config() {
 	[ "$out" = "$(printf '/root\n0')" ] || { echo "hostShares off: '$out'"; return 1; }
 	expect_rc 0 lsl --shutdown && wait_stopped 30 # the next tests find the default again
 }
+# Issue 17: isolated=true in ~/.lslconfig: no host share and no interop for the whole VM (the service does not
+# even listen for it), each said in the guest in one line; the default comes back with the next VM.
+isolated_vm() {
+	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
+	printf '[lsl]\nisolated = true\n' >"$HOME/.lslconfig"
+	local out rc
+	out=$(cd / && lsl -- 'grep -c virtiofs /proc/mounts; lsl-host true' 2>&1)
+	rc=$?
+	local listening=no
+	[ -e "$XDG_RUNTIME_DIR/lsl/vsock_5002" ] && listening=yes
+	rm -f "$HOME/.lslconfig"
+	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
+	[ $rc = 1 ] && [ "$listening" = no ] && grep -qx 0 <<<"$out" && grep -q 'isolated=true' <<<"$out" ||
+		{ echo "exit $rc, interop listener: $listening: '$out'"; return 1; }
+}
 control() { # request line: the service's reply (proto/control.h)
 	python3 - "$XDG_RUNTIME_DIR/lsl/control" "$1" <<'PY'
 import socket, sys
@@ -1146,6 +1166,52 @@ wslenv_paths() {
 	[ "$out" = "/mnt/host$HS/x /mnt/host$HS/a:/mnt/host/etc:rel" ] || { echo "WSLENV /p /l: '$out'"; return 1; }
 }
 
+# Issue 17 item 2: host commands from the guest. lsl-host runs a command on the host as the host user, in the
+# host's view of the guest's directory (the home when it is on no share), with stdin, output, exit status,
+# signals, and the variables WSLENV passes (/p mapped back to host paths); the host's PATH finds it.
+interop_host_command() {
+	mkdir -p "$HS/proj" && rm -f "$HS/proj/made" || return 1
+	local out rc
+	out=$(printf 'from the guest\n' | lsl --cd "/mnt/host$HS/proj" -e lsl-host sh -c 'pwd; tr a-z A-Z; id -u; touch made; exit 7')
+	rc=$?
+	[ $rc = 7 ] && [ "$out" = "$(printf '%s\nFROM THE GUEST\n%s' "$HS/proj" "$(id -u)")" ] || { echo "exit $rc: '$out'"; return 1; }
+	[ -f "$HS/proj/made" ] || { echo "the host command's file is not in $HS/proj"; return 1; }
+	out=$(lsl --cd "/mnt/host$HS" -e env PA="/mnt/host$HS/x" WSLENV=PA/p:NO/u NO=no lsl-host sh -c 'echo "$PA ${NO:-unset} $(command -v lsl-interop-test-path)"')
+	[ "$out" = "$HS/x unset $S/bin/lsl-interop-test-path" ] || { echo "variables and PATH: '$out'"; return 1; }
+	out=$(lsl --cd /tmp -e lsl-host pwd) && [ "$out" = "$HOME" ] || { echo "from a guest-only directory: '$out', not $HOME"; return 1; }
+	expect_rc 143 lsl -e lsl-host sh -c 'kill -TERM $$' && expect_rc 127 lsl -e lsl-host no-such-host-command 2>/dev/null &&
+		expect_rc 2 lsl -e lsl-host 2>/dev/null || return 1
+	# On a terminal: the host command gets a terminal too, of the same size.
+	tmux -L lsltest kill-session -t lsl 2>/dev/null
+	tmux -L lsltest new-session -d -s lsl -x 90 -y 20 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR HOME=$HOME XDG_STATE_HOME=$XDG_STATE_HOME LSL_KERNEL=$LSL_KERNEL $L -e lsl-host sh -c 'test -t 0 && test -t 1 && stty size && echo tty-both-ends; sleep 30'" || return 1
+	wait_screen '^tty-both-ends' 60 && screen | grep -q '^20 90$' || { echo "the terminal's size on the host:"; screen; tmux -L lsltest kill-session -t lsl; return 1; }
+	tmux -L lsltest kill-session -t lsl
+}
+# xdg-open in a distribution without one opens on the host: a file by its host path, a URL as it is, and a
+# guest-only file is refused (xdg-open's code 4). The host's xdg-open here is the suite's recorder.
+interop_xdg_open() {
+	mkdir -p "$HS/proj" && rm -f "$S/opened" || return 1
+	lsl --cd "/mnt/host$HS/proj" -e xdg-open . && lsl --cd /tmp -e xdg-open 'https://example.org/a?b=c' || return 1
+	[ "$(cat "$S/opened")" = "$(printf '%s %s\n%s %s' "$HS/proj" "$HS/proj" "$HOME" 'https://example.org/a?b=c')" ] ||
+		{ echo "the host opened (cwd, argument): $(cat "$S/opened")"; return 1; }
+	expect_rc 4 lsl -e xdg-open /etc/hostname 2>/dev/null && expect_rc 2 lsl -e xdg-open /no/such 2>/dev/null
+}
+# [interop] enabled=false: lsl-host says so in the guest, and the host refuses on its own a guest that
+# skips that check (root in it writes the marker lsl-host reads).
+interop_off() {
+	lsl -e sh -c 'printf "[interop]\nenabled=false\n" >/etc/wsl.conf' && lsl --terminate test || return 1
+	local out rc out2 rc2
+	out=$(lsl -e lsl-host touch "$S/interop-ran" 2>&1)
+	rc=$?
+	out2=$(lsl -e sh -c "echo test >/run/lsl/interop && lsl-host touch $S/interop-ran" 2>&1)
+	rc2=$?
+	lsl -e rm -f /etc/wsl.conf && lsl --terminate test || return 1
+	[ $rc = 1 ] && grep -q 'interop is off in this distribution' <<<"$out" || { echo "in the guest: exit $rc: $out"; return 1; }
+	[ $rc2 = 1 ] && grep -q 'interop is off for test' <<<"$out2" || { echo "by the host: exit $rc2: $out2"; return 1; }
+	[ ! -e "$S/interop-ran" ] || { echo "the command ran on the host"; return 1; }
+	lsl -e lsl-host true || { echo "not back on after the wsl.conf went"; return 1; }
+}
+
 # Issue 17: `make install` and the Debian package each give an lsl that runs from its own tree, away from the
 # build: its own lsl-vmm, kernel and images, none of the build's variables (tests/host/install.sh made both).
 installed_lsl() {
@@ -1168,9 +1234,9 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	killed_client_cleans_up malformed_input shutdown_force shutdown_kills_stubborn two_at_once
 	idle_shutdown bad_args background_child_returns many_groups umask_key fstab_mounts user_check
 	cgroup_nsdelegate etc_hostname activity_count net_names
-	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules installed_lsl
+	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules interop_off installed_lsl
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
 	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf
-	share_config swap_file balloon_request wslenv_paths"
+	share_config isolated_vm swap_file balloon_request wslenv_paths interop_host_command interop_xdg_open"
 run_suite "$@"
