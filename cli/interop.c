@@ -1,4 +1,4 @@
-/* The server of one host command for the guest (interop.h): the shared session server with interop's start. */
+/* One host command for the guest (interop.h): the shared session server, with interop's start. */
 #include "interop.h"
 
 #include <errno.h>
@@ -43,7 +43,8 @@ static int interop_start(void *opaque, struct lsl_exec_msg *e, struct lsl_child 
         return LSL_ERR_DENIED;
     }
     if (lsl_distro_cached(&x->paths, e->distro, &run) < 0 || !run.interop) {
-        snprintf(msg, msglen, "interop is off for %s ([interop] enabled=false in its /etc/wsl.conf)", e->distro);
+        snprintf(msg, msglen, "interop is off for %s ([interop] enabled=false in its /etc/wsl.conf)",
+                 e->distro);
         return LSL_ERR_DENIED;
     }
     return lsl_interop_spawn_fn(e, c, msg, msglen);

@@ -20,8 +20,9 @@ extern char **environ;
 
 bool lsl_interop_env_kept_out(const char *entry)
 {
-    static const char *const names[] = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "OLDPWD", "SHLVL",
-                                        "_", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"};
+    static const char *const names[] = {
+        "PATH",   "HOME",  "USER", "LOGNAME",    "SHELL",           "PWD",
+        "OLDPWD", "SHLVL", "_",    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"};
     size_t n = strcspn(entry, "=");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == n && memcmp(entry, names[i], n) == 0)
@@ -139,7 +140,8 @@ int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
         err = ENOMEM;
         goto fail;
     }
-    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY && (r = open_pty(e, &master, &slave)) < 0) {
+    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY &&
+        (r = open_pty(e, &master, &slave)) < 0) {
         err = -r;
         goto fail;
     }
@@ -198,7 +200,8 @@ fail:
     if (code == LSL_ERR_NOT_FOUND && !strchr(e->argv[0], '/'))
         snprintf(msg, msglen, "%s: command not found on the host", e->argv[0]);
     else if (code == LSL_ERR_NO_CWD)
-        snprintf(msg, msglen, "cannot change to %s on the host: %s", e->cwd[0] ? e->cwd : home, strerror(err));
+        snprintf(msg, msglen, "cannot change to %s on the host: %s", e->cwd[0] ? e->cwd : home,
+                 strerror(err));
     else
         snprintf(msg, msglen, "%s: %s", e->argv[0], strerror(err));
 out:

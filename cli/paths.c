@@ -103,17 +103,14 @@ int lsl_own_path(enum lsl_own_file f, char *out, size_t len)
     if (r < 0)
         return r;
     static const char *const in_tree[] = {
-        [LSL_OWN_VMM] = "vmm/lsl-vmm",
-        [LSL_OWN_FETCH] = "cli/lsl-fetch",
-        [LSL_OWN_INTEROP] = "cli/lsl-interop",
-        [LSL_OWN_INITRD] = "guest/initramfs.cpio",
+        [LSL_OWN_VMM] = "vmm/lsl-vmm",         [LSL_OWN_FETCH] = "cli/lsl-fetch",
+        [LSL_OWN_INTEROP] = "cli/lsl-interop", [LSL_OWN_INITRD] = "guest/initramfs.cpio",
         [LSL_OWN_ROOTFS] = "guest/system.img",
     };
     static const char *const in_prefix[] = {
-        [LSL_OWN_VMM] = "libexec/lsl/lsl-vmm",       [LSL_OWN_FETCH] = "libexec/lsl/lsl-fetch",
-        [LSL_OWN_INTEROP] = "libexec/lsl/lsl-interop",
-        [LSL_OWN_INITRD] = "lib/lsl/initramfs.cpio", [LSL_OWN_ROOTFS] = "lib/lsl/system.img",
-        [LSL_OWN_KERNEL] = "lib/lsl/vmlinux",
+        [LSL_OWN_VMM] = "libexec/lsl/lsl-vmm",         [LSL_OWN_FETCH] = "libexec/lsl/lsl-fetch",
+        [LSL_OWN_INTEROP] = "libexec/lsl/lsl-interop", [LSL_OWN_INITRD] = "lib/lsl/initramfs.cpio",
+        [LSL_OWN_ROOTFS] = "lib/lsl/system.img",       [LSL_OWN_KERNEL] = "lib/lsl/vmlinux",
     };
     if (installed) {
         r = lsl_path_fmt(out, len, "%s/%s", top, in_prefix[f]);

@@ -16,7 +16,14 @@ struct lsl_paths {
 };
 
 /* lsl's own programs and images. */
-enum lsl_own_file { LSL_OWN_VMM, LSL_OWN_FETCH, LSL_OWN_INTEROP, LSL_OWN_INITRD, LSL_OWN_ROOTFS, LSL_OWN_KERNEL };
+enum lsl_own_file {
+    LSL_OWN_VMM,
+    LSL_OWN_FETCH,
+    LSL_OWN_INTEROP,
+    LSL_OWN_INITRD,
+    LSL_OWN_ROOTFS,
+    LSL_OWN_KERNEL
+};
 /* Where f is for this lsl: installed (PREFIX/bin/lsl: PREFIX/libexec/lsl/, PREFIX/lib/lsl/) or in its build
  * tree (BUILD/cli/lsl: BUILD/vmm/, BUILD/guest/; the kernel in ~/.cache/lsl/kernel/current). 0, or -errno
  * after one error line. */

@@ -100,7 +100,7 @@ enum lsl_error {
     LSL_ERR_NO_CWD = 5,    /* cannot change to the working directory */
     LSL_ERR_INTERNAL = 6,  /* fork, pty or similar failed */
     LSL_ERR_NO_DISTRO = 7, /* the distribution named in EXEC is not running (the client starts it, retries) */
-    LSL_ERR_DENIED = 8,    /* interop: the host does not run commands for that distribution (off, or isolated) */
+    LSL_ERR_DENIED = 8, /* interop: the host does not run commands for that distribution (off, or isolated) */
 };
 
 #endif

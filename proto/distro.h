@@ -59,8 +59,8 @@ int lsl_distro_verb_parse(int argc, char *const argv[]);
 /* at start: [boot] keepAlive: 1 (the VM stays up while the distribution runs), 0 (what runs in it never keeps
  * the VM up; sessions still do), or "auto" (the default: what runs in it does) */
 #define LSL_DISTRO_KEY_KEEP_ALIVE "keepalive"
-/* at start: [interop] enabled, 1/0: whether lsl-host (and xdg-open, where lsl links it) may ask the host to run
- * commands; the guest's half of the check (LSL_INTEROP_FILE), the host keeps its own. Default 1. */
+/* at start: [interop] enabled, 1/0: whether lsl-host (and xdg-open, where lsl links it) may ask the host to
+ * run commands; the guest's half of the check (LSL_INTEROP_FILE), the host keeps its own. Default 1. */
 #define LSL_DISTRO_KEY_INTEROP "interop"
 /* In a running distribution: its name when interop is on for it (what lsl-host sends), absent when off. */
 #define LSL_INTEROP_FILE "/run/lsl/interop"

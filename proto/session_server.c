@@ -564,7 +564,8 @@ static int handshake(struct session *s)
     for (;;) {
         r = recv_frame(s, &f);
         if (r <= 0)
-            return r == 0 ? (took_other ? 0 : -ECONNRESET) : r; /* EOF after a CLOCK ends a clock-only session */
+            return r == 0 ? (took_other ? 0 : -ECONNRESET)
+                          : r; /* EOF after a CLOCK ends a clock-only session */
         if (f.type == LSL_EXEC)
             break;
         r = s->ops->other ? s->ops->other(s->ctx, &s->wr, &f) : -EPROTO;
@@ -595,11 +596,7 @@ static int handshake(struct session *s)
 
 int lsl_session_serve(int fd, const struct lsl_serve_ops *ops, void *ctx)
 {
-    struct session s = {.sock = fd,
-                        .sigfd = -1,
-                        .ops = ops,
-                        .ctx = ctx,
-                        .child = LSL_CHILD_NONE};
+    struct session s = {.sock = fd, .sigfd = -1, .ops = ops, .ctx = ctx, .child = LSL_CHILD_NONE};
     struct sigaction ign = {.sa_handler = SIG_IGN}, old_pipe;
     sigset_t chld, old_mask;
     int r, fl;

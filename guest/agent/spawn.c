@@ -511,5 +511,4 @@ out:
     return c->pid > 0 ? 0 : (int)code;
 }
 
-int (*agent_spawn_fn)(struct lsl_exec_msg *e, struct lsl_child *c, char *msg,
-                      size_t msglen) = agent_spawn;
+int (*agent_spawn_fn)(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen) = agent_spawn;

@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LSL_HOST_LINK  "/usr/bin/" LSL_HOST_TOOL
-#define OPEN_LINK      "/usr/local/bin/" LSL_HOST_OPEN_TOOL
-#define IN_RUN         "/run/lsl/lslpath" /* the binary's copy (automount.c) */
-#define HOST_ENV_MAX   256
+#define LSL_HOST_LINK "/usr/bin/" LSL_HOST_TOOL
+#define OPEN_LINK     "/usr/local/bin/" LSL_HOST_OPEN_TOOL
+#define IN_RUN        "/run/lsl/lslpath" /* the binary's copy (automount.c) */
+#define HOST_ENV_MAX  256
 
 extern char **environ;
 
@@ -124,13 +124,15 @@ static char **host_env(void)
 static int run_on_host(const char *tool, char *const argv[])
 {
     char *name = NULL, cwd[PATH_MAX], host_cwd[LSL_HOSTSHARE_PATH_MAX] = "", err[512];
-    struct lsl_sockaddr_vm addr = {.svm_family = AF_VSOCK, .svm_cid = LSL_VMADDR_CID_HOST,
-                                   .svm_port = LSL_INTEROP_PORT};
+    struct lsl_sockaddr_vm addr = {
+        .svm_family = AF_VSOCK, .svm_cid = LSL_VMADDR_CID_HOST, .svm_port = LSL_INTEROP_PORT};
     int r = -1;
 
     if (lsl_read_file(LSL_INTEROP_FILE, &name) < 0 || !name[0]) {
-        fprintf(stderr, "%s: interop is off in this distribution ([interop] enabled=false in /etc/wsl.conf, "
-                        "or isolated=true in the host's ~/.lslconfig)\n", tool);
+        fprintf(stderr,
+                "%s: interop is off in this distribution ([interop] enabled=false in /etc/wsl.conf, "
+                "or isolated=true in the host's ~/.lslconfig)\n",
+                tool);
         free(name);
         return -1;
     }
@@ -191,7 +193,8 @@ int lsl_host_open_main(int argc, char **argv)
     }
     const char *what = argv[1], *colon = strchr(what, ':');
     /* A URL: a scheme (letters first, then letters, digits, + - .) and a colon, e.g. https://, mailto:. */
-    bool url = colon && colon > what && strspn(what, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+    bool url = colon && colon > what &&
+               strspn(what, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
                strspn(what, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") ==
                    (size_t)(colon - what);
     if (!url && strncmp(what, "file://", 7) == 0)

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#define LSL_HOST_TOOL     "lsl-host"
+#define LSL_HOST_TOOL      "lsl-host"
 #define LSL_HOST_OPEN_TOOL "xdg-open"
 
 /* lsl-host CMD [ARG...]: CMD runs on the host as the host user, in the host directory of the current one

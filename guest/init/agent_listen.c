@@ -23,8 +23,8 @@
 
 #include "vsock_addr.h"
 
-#define BACKLOG            64 /* connections wait here while the next spare is forked */
-#define RETRY_MS           100
+#define BACKLOG  64 /* connections wait here while the next spare is forked */
+#define RETRY_MS 100
 
 int lsl_agent_listen(unsigned port)
 {

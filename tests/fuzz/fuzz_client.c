@@ -1,5 +1,5 @@
-/* Fuzz target: the host side of an agent session (proto/session_client.c, lsl_session_exec) fed arbitrary bytes
- * as the agent's (or, with connect_port, the VMM's hybrid-vsock answer first): frames out of order, of
+/* Fuzz target: the host side of an agent session (proto/session_client.c, lsl_session_exec) fed arbitrary
+ * bytes as the agent's (or, with connect_port, the VMM's hybrid-vsock answer first): frames out of order, of
  * wrong sizes, over the limit, unknown types, credit past 4 GiB, output for every kind of local fd (a file,
  * a pipe, a socket, a terminal, a capture with its limit). The session must end on any input, with the
  * input's end as the agent's end of stream: a status 0-255 the agent sent (or 126/127 for its NOT_FOUND and

@@ -1,5 +1,5 @@
-/* The agent session (guest/agent) against the host client (proto/session_client.c) over socketpairs, running real
- * host binaries; plus raw frames for what a well-behaved client never sends. */
+/* The agent session (guest/agent) against the host client (proto/session_client.c) over socketpairs, running
+ * real host binaries; plus raw frames for what a well-behaved client never sends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

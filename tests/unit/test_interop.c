@@ -57,8 +57,8 @@ struct result {
     char errbuf[256];
 };
 
-static void run(struct result *r, const char *distro, const char *user, const char *cwd, const char *const *argv,
-                const char *const *envp, const char *in)
+static void run(struct result *r, const char *distro, const char *user, const char *cwd,
+                const char *const *argv, const char *const *envp, const char *in)
 {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
@@ -69,8 +69,12 @@ static void run(struct result *r, const char *distro, const char *user, const ch
         _exit(99);
     }
     close(sv[1]);
-    struct lsl_exec_request req = {
-        .argv = argv, .envp = envp, .cwd = cwd, .user = user, .distro = distro, .flags = LSL_EXEC_CWD_OR_HOME};
+    struct lsl_exec_request req = {.argv = argv,
+                                   .envp = envp,
+                                   .cwd = cwd,
+                                   .user = user,
+                                   .distro = distro,
+                                   .flags = LSL_EXEC_CWD_OR_HOME};
     struct lsl_session_io io = {.fds = {memfd_with(in), memfd_with(NULL), memfd_with(NULL)}};
     memset(r, 0, sizeof(*r));
     io.errbuf = r->errbuf;
@@ -97,8 +101,8 @@ static void test_command(void)
 {
     struct result r;
     record("deb", 1);
-    const char *argv[] = {"sh", "-c", "pwd; echo \"$1\"; tr a-z A-Z; echo oops >&2; exit 7", "sh", "two words",
-                          NULL};
+    const char *argv[] = {"sh", "-c",        "pwd; echo \"$1\"; tr a-z A-Z; echo oops >&2; exit 7",
+                          "sh", "two words", NULL};
     run(&r, "deb", "", "/tmp", argv, NULL, "from the guest\n");
     CHECK_EQ(r.status, 7);
     CHECK_EQ(r.server, 0);
@@ -130,9 +134,10 @@ static void test_environment(void)
     record("deb", 1);
     setenv("LSL_TEST_HOST_VAR", "host", 1);
     setenv("LSL_TEST_OVER", "host", 1);
-    const char *argv[] = {"sh", "-c", "echo \"$LSL_TEST_HOST_VAR $LSL_TEST_OVER $LSL_TEST_GUEST\"; "
-                                      "case $PATH in /guest/bin) echo guest PATH;; *) echo host PATH;; esac; "
-                                      "echo \"$HOME\"",
+    const char *argv[] = {"sh", "-c",
+                          "echo \"$LSL_TEST_HOST_VAR $LSL_TEST_OVER $LSL_TEST_GUEST\"; "
+                          "case $PATH in /guest/bin) echo guest PATH;; *) echo host PATH;; esac; "
+                          "echo \"$HOME\"",
                           NULL};
     const char *env[] = {"LSL_TEST_OVER=guest", "LSL_TEST_GUEST=g", "PATH=/guest/bin", "HOME=/root", NULL};
     run(&r, "deb", "", "", argv, env, NULL);
