@@ -1,7 +1,6 @@
 /* The client side of a session (session_client.h). One poll() loop over the socket, a signalfd and the
- * local fds: the
- * socket is read only while no output is waiting for a local fd (so a slow stdout backpressures the
- * command), and stdin is read only within the credit the agent granted.
+ * local fds: the socket is read only while no output is waiting for a local fd (so a slow stdout
+ * backpressures the command), and stdin is read only within the credit the agent granted.
  * A local stdout that is closed (EPIPE) is handled as ssh does in effect: sshd closes the remote end of the
  * pipe, so the remote writer dies of SIGPIPE; here the command's group gets SIGNAL(SIGPIPE), further
  * output is discarded and the command's own status is returned (141 for a writer killed that way).
