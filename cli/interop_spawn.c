@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "child_stdio.h"
 #include "frame.h"
 
 extern char **environ;
@@ -54,72 +55,30 @@ static char **merged_env(const struct lsl_exec_msg *e)
     return env;
 }
 
-static _Noreturn void child_fail(int status_fd, uint32_t code, int err)
-{
-    uint8_t msg[8];
-
-    lsl_put_u32(msg, code);
-    lsl_put_u32(msg + 4, (uint32_t)err);
-    (void)!write(status_fd, msg, sizeof(msg)); /* 8 bytes into an empty pipe: atomic */
-    _exit(127);
-}
-
-/* The child: defaults, its own session (and the pty as its terminal), stdio, cwd, exec. */
-static _Noreturn void run_child(const struct lsl_exec_msg *e, const char *home, const int src[3], int slave,
+/* The child: defaults, its own session (the pty as its terminal), stdio, cwd, exec. */
+static _Noreturn void run_child(const struct lsl_exec_msg *e, const char *home, const struct lsl_stdio *stdio,
                                 char **env, int status_fd)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigset_t none;
-    int tmp[3];
+    int err = 0;
 
-    for (int sig = 1; sig < NSIG; sig++)
-        (void)sigaction(sig, &dfl, NULL);
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || setsid() < 0 ||
-        (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) < 0))
-        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
-    for (int i = 0; i < 3; i++)
-        if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
-            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
-    for (int i = 0; i < 3; i++)
-        if (dup2(tmp[i], i) < 0)
-            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    if ((err = lsl_child_defaults()) < 0 || setsid() < 0 || (err = lsl_stdio_ctty(stdio)) < 0 ||
+        (err = lsl_stdio_dup(stdio)) < 0)
+        lsl_child_fail(status_fd, LSL_ERR_INTERNAL, err < 0 ? -err : errno);
     if (e->cwd[0] && chdir(e->cwd) < 0 && !(e->flags & LSL_EXEC_CWD_OR_HOME))
-        child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+        lsl_child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     else if ((!e->cwd[0] || (e->flags & LSL_EXEC_CWD_OR_HOME)) && chdir(e->cwd[0] ? e->cwd : home) < 0 &&
              chdir(home) < 0 && chdir("/") < 0)
-        child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+        lsl_child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     /* PATH is this process's (the guest's is kept out), so execvpe's search is the host's. */
     execvpe(e->argv[0], e->argv, env);
-    int err = errno;
-    child_fail(status_fd, err == ENOENT || err == ENOTDIR ? LSL_ERR_NOT_FOUND : LSL_ERR_NO_EXEC, err);
-}
-
-static int open_pty(const struct lsl_exec_msg *e, int *master, int *slave)
-{
-    struct winsize ws = {.ws_row = e->rows, .ws_col = e->cols};
-    char name[64];
-
-    *slave = -1;
-    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-    if (*master < 0)
-        return -errno;
-    if (grantpt(*master) < 0 || unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0 ||
-        (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || ioctl(*master, TIOCSWINSZ, &ws) < 0) {
-        int err = errno ? errno : EIO;
-        close(*master);
-        if (*slave >= 0)
-            close(*slave);
-        *master = *slave = -1;
-        return -err;
-    }
-    return 0;
+    err = errno;
+    lsl_child_fail(status_fd, err == ENOENT || err == ENOTDIR ? LSL_ERR_NOT_FOUND : LSL_ERR_NO_EXEC, err);
 }
 
 int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
 {
-    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1}, src[3];
-    int master = -1, slave = -1, err = 0, r;
+    struct lsl_stdio stdio = {.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1};
+    int status[2] = {-1, -1}, err = 0, r;
     uint32_t code = LSL_ERR_INTERNAL;
     /* The service's HOME and SHELL are the user's (lsl needs HOME to start it; NSS is not for a static
      * program). */
@@ -140,26 +99,9 @@ int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
         err = ENOMEM;
         goto fail;
     }
-    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY &&
-        (r = open_pty(e, &master, &slave)) < 0) {
+    if ((r = lsl_stdio_open(e, (uid_t)-1, &stdio)) < 0) {
         err = -r;
         goto fail;
-    }
-    for (int i = 0; i < 3; i++) {
-        if (e->stdio[i] == LSL_STDIO_PTY) {
-            src[i] = slave;
-            continue;
-        }
-        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
-            err = errno;
-            goto fail;
-        }
-        src[i] = pipes[i][i == 0 ? 0 : 1];
-        int ours = pipes[i][i == 0 ? 1 : 0];
-        if (fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK) < 0) {
-            err = errno;
-            goto fail;
-        }
     }
     if (pipe2(status, O_CLOEXEC) < 0) {
         err = errno;
@@ -172,7 +114,7 @@ int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
     }
     if (pid == 0) {
         close(status[0]);
-        run_child(e, home, src, slave, env, status[1]);
+        run_child(e, home, &stdio, env, status[1]);
     }
     close(status[1]);
     status[1] = -1;
@@ -186,13 +128,7 @@ int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
         err = n == (ssize_t)sizeof(got) ? (int)lsl_get_u32(got + 4) : EIO;
         goto fail;
     }
-    c->pid = pid;
-    c->pty = master;
-    master = -1;
-    c->in = e->stdio[0] == LSL_STDIO_PTY ? c->pty : pipes[0][1];
-    c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
-    c->err = e->stdio[2] == LSL_STDIO_PIPE ? pipes[2][0] : -1;
-    pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
+    lsl_stdio_started(&stdio, e, pid, c);
     code = 0;
     goto out;
 
@@ -205,17 +141,10 @@ fail:
     else
         snprintf(msg, msglen, "%s: %s", e->argv[0], strerror(err));
 out:
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++)
-            if (pipes[i][j] >= 0)
-                close(pipes[i][j]);
+    lsl_stdio_close(&stdio);
     for (int j = 0; j < 2; j++)
         if (status[j] >= 0)
             close(status[j]);
-    if (master >= 0)
-        close(master);
-    if (slave >= 0)
-        close(slave);
     free(env);
     return (int)code;
 }

@@ -10,6 +10,7 @@
 #include "user_manager.h"
 
 #include "agent.h"
+#include "child_stdio.h"
 #include "frame.h"
 
 #include <errno.h>
@@ -98,16 +99,6 @@ static char **build_env(const struct lsl_exec_msg *e, const struct account *a, c
         return NULL;
     }
     return env;
-}
-
-static _Noreturn void child_fail(int status_fd, uint32_t code, int err)
-{
-    uint8_t msg[8];
-
-    lsl_put_u32(msg, code);
-    lsl_put_u32(msg + 4, (uint32_t)err);
-    (void)!write(status_fd, msg, sizeof(msg)); /* 8 bytes into an empty pipe: atomic */
-    _exit(127);
 }
 
 /* execvp() with PATH taken from the command's environment rather than the agent's. Returns the errno
@@ -225,88 +216,42 @@ static char *const *login_session(const struct account *a, int slave, char *cons
 /* The child: new session, controlling tty, stdio, credentials, cwd, exec. Never returns. groups: the
  * supplementary groups to take when switching users (ngroups of them). */
 static _Noreturn void run_child(const struct lsl_exec_msg *e, const struct account *a, const gid_t *groups,
-                                size_t ngroups, const int src[3], int slave, char *const argv[],
+                                size_t ngroups, const struct lsl_stdio *stdio, char *const argv[],
                                 char *const *env, int status_fd)
 {
-    struct sigaction dfl = {.sa_handler = SIG_DFL};
-    sigset_t none;
-    int tmp[3], err;
+    int err = lsl_child_defaults();
 
-    /* Some signals cannot be reset (SIGKILL, SIGSTOP, libc-internal ones); failing on those is expected. */
-    for (int sig = 1; sig < NSIG; sig++)
-        (void)sigaction(sig, &dfl, NULL);
-    sigemptyset(&none);
-    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    if (err < 0)
+        lsl_child_fail(status_fd, LSL_ERR_INTERNAL, -err);
 
     /* Its own session, so SIGNAL and a hang-up reach the whole group and not the agent. */
-    if (setsid() < 0)
-        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
-    if (slave >= 0 && ioctl(slave, TIOCSCTTY, 0) < 0)
-        child_fail(status_fd, LSL_ERR_INTERNAL, errno);
-    env = login_session(a, slave, env, status_fd);
-    /* Move the sources above 2 first, so that placing one cannot clobber another. */
-    for (int i = 0; i < 3; i++)
-        if ((tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3)) < 0)
-            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
-    for (int i = 0; i < 3; i++)
-        if (dup2(tmp[i], i) < 0)
-            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+    if (setsid() < 0 || (err = lsl_stdio_ctty(stdio)) < 0)
+        lsl_child_fail(status_fd, LSL_ERR_INTERNAL, err < 0 ? -err : errno);
+    env = login_session(a, stdio->slave, env, status_fd); /* before the dups: it logs on the agent's stderr */
+    if ((err = lsl_stdio_dup(stdio)) < 0)
+        lsl_child_fail(status_fd, LSL_ERR_INTERNAL, -err);
 
     if (geteuid() == 0) {
         if (setgroups(ngroups, groups) < 0 || setgid(a->gid) < 0 || setuid(a->uid) < 0)
-            child_fail(status_fd, LSL_ERR_INTERNAL, errno);
+            lsl_child_fail(status_fd, LSL_ERR_INTERNAL, errno);
     } else if (a->uid != geteuid()) {
-        child_fail(status_fd, LSL_ERR_INTERNAL, EPERM); /* only root can switch users */
+        lsl_child_fail(status_fd, LSL_ERR_INTERNAL, EPERM); /* only root can switch users */
     }
 
     if (strncmp(e->cwd, "~/", 2) == 0) { /* below the user's home, which only this side knows */
         if (chdir(a->home) < 0 || chdir(e->cwd + 2) < 0)
-            child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+            lsl_child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     } else if (e->cwd[0] && !(e->flags & LSL_EXEC_CWD_OR_HOME)) {
         if (chdir(e->cwd) < 0)
-            child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+            lsl_child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     } else if (e->cwd[0] && chdir(e->cwd) == 0) {
         /* lsl's guess of the directory, and it exists */
     } else if (chdir(a->home) < 0 && chdir("/") < 0) { /* like login: a missing home means "/" */
-        child_fail(status_fd, LSL_ERR_NO_CWD, errno);
+        lsl_child_fail(status_fd, LSL_ERR_NO_CWD, errno);
     }
 
     err = exec_search(e->argv[0], argv, env);
-    child_fail(status_fd, err == ENOENT || err == ENOTDIR ? LSL_ERR_NOT_FOUND : LSL_ERR_NO_EXEC, err);
-}
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
-}
-
-/* Opens the session's pty: master non-blocking for the agent, slave for the child, initial size set. The
- * slave belongs to the user, as login and sshd arrange, so that programs reopening it by name work. */
-static int open_pty(const struct lsl_exec_msg *e, uid_t uid, int *master, int *slave)
-{
-    struct winsize ws = {.ws_row = e->rows, .ws_col = e->cols};
-    char name[64];
-
-    *slave = -1;
-    *master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-    if (*master < 0)
-        return -errno;
-    errno = 0; /* ptsname_r() returns its error instead of setting errno */
-    if (grantpt(*master) < 0 || unlockpt(*master) < 0 || ptsname_r(*master, name, sizeof(name)) != 0 ||
-        (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 || ioctl(*master, TIOCSWINSZ, &ws) < 0 ||
-        (geteuid() == 0 && fchown(*slave, uid, (gid_t)-1) < 0)) {
-        int err = errno ? errno : EIO;
-
-        close(*master);
-        if (*slave >= 0)
-            close(*slave);
-        *master = *slave = -1;
-        return -err;
-    }
-    return 0;
+    lsl_child_fail(status_fd, err == ENOENT || err == ENOTDIR ? LSL_ERR_NOT_FOUND : LSL_ERR_NO_EXEC, err);
 }
 
 /* Reads the child's status socket: 0 when exec happened (EOF), else the reported code and errno. A logind
@@ -377,8 +322,8 @@ int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t m
          *login_arg0 = NULL;
     gid_t *groups = NULL;
     long ngroups = 0;
-    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, status[2] = {-1, -1};
-    int master = -1, slave = -1, src[3], err = 0, session = -1, r;
+    struct lsl_stdio stdio = {.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1};
+    int status[2] = {-1, -1}, err = 0, session = -1, r;
     uint32_t code = LSL_ERR_INTERNAL;
     pid_t pid;
 
@@ -430,25 +375,9 @@ int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t m
         argv[0] = login_arg0;
     }
 
-    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY &&
-        (r = open_pty(e, acct->uid, &master, &slave)) < 0) {
+    if ((r = lsl_stdio_open(e, geteuid() == 0 ? acct->uid : (uid_t)-1, &stdio)) < 0) {
         err = -r;
         goto fail;
-    }
-    for (int i = 0; i < 3; i++) {
-        if (e->stdio[i] == LSL_STDIO_PTY) {
-            src[i] = slave;
-            continue;
-        }
-        if (pipe2(pipes[i], O_CLOEXEC) < 0) {
-            err = errno;
-            goto fail;
-        }
-        src[i] = pipes[i][i == 0 ? 0 : 1];
-        if (set_nonblock(pipes[i][i == 0 ? 1 : 0]) < 0) {
-            err = errno;
-            goto fail;
-        }
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, status) < 0) {
         err = errno;
@@ -462,7 +391,7 @@ int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t m
     }
     if (pid == 0) {
         close(status[0]);
-        run_child(e, acct, groups, (size_t)ngroups, src, slave, argv, env, status[1]);
+        run_child(e, acct, groups, (size_t)ngroups, &stdio, argv, env, status[1]);
     }
     close(status[1]);
     status[1] = -1;
@@ -473,33 +402,20 @@ int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t m
     }
 
     /* Started: keep the agent's ends, drop the child's. */
-    c->pid = pid;
-    c->pty = master;
-    master = -1;
+    lsl_stdio_started(&stdio, e, pid, c);
     c->hold = session; /* the logind session lasts as long as the command */
     session = -1;
-    c->in = e->stdio[0] == LSL_STDIO_PTY ? c->pty : pipes[0][1];
-    c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
-    c->err = e->stdio[2] == LSL_STDIO_PIPE ? pipes[2][0] : -1;
-    pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
     goto out;
 
 fail:
     describe_failure(e, code, err, msg, msglen);
 out:
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++)
-            if (pipes[i][j] >= 0)
-                close(pipes[i][j]);
+    lsl_stdio_close(&stdio);
     for (int j = 0; j < 2; j++)
         if (status[j] >= 0)
             close(status[j]);
-    if (master >= 0)
-        close(master);
     if (session >= 0)
         close(session);
-    if (slave >= 0)
-        close(slave);
     for (size_t i = 0; extra && i < (size_t)e->envc + ENV_ADDED; i++)
         free(extra[i]);
     free(extra);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "child_stdio.h"
 #include "exec.h"
 #include "frame.h"
 #include "fuzz.h"
@@ -91,7 +92,7 @@ static void child_run(char what, uint32_t argc)
 
 /* The stand-in for agent_spawn: its fds as the real one leaves them (the agent's ends non-blocking and
  * close-on-exec, a pty when any fd is PTY), a child that does what argv[0]'s first letter says, or ('e') an
- * error of every kind spawn reports. */
+ * error of every kind spawn reports. The fds are proto/child_stdio.c's, the real spawns' own. */
 static int stub_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
 {
     static const uint32_t errors[] = {LSL_ERR_NOT_FOUND, LSL_ERR_NO_EXEC, LSL_ERR_NO_USER, LSL_ERR_NO_CWD,
@@ -102,26 +103,8 @@ static int stub_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
         snprintf(msg, msglen, "stub: %s: cannot start", e->argv[0]);
         return (int)errors[e->argc % 5];
     }
-    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, master = -1, slave = -1, src[3];
-    if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY) {
-        char name[64];
-        struct winsize ws = {.ws_row = e->rows, .ws_col = e->cols};
-        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-        FUZZ_CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
-        FUZZ_CHECK(ptsname_r(master, name, sizeof(name)) == 0);
-        slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        FUZZ_CHECK(slave >= 0 && ioctl(master, TIOCSWINSZ, &ws) == 0);
-    }
-    for (int i = 0; i < 3; i++) {
-        if (e->stdio[i] == LSL_STDIO_PTY) {
-            src[i] = slave;
-            continue;
-        }
-        FUZZ_CHECK(pipe2(pipes[i], O_CLOEXEC) == 0);
-        src[i] = pipes[i][i == 0 ? 0 : 1];
-        int ours = pipes[i][i == 0 ? 1 : 0];
-        FUZZ_CHECK(fcntl(ours, F_SETFL, O_NONBLOCK) == 0);
-    }
+    struct lsl_stdio stdio;
+    FUZZ_CHECK(lsl_stdio_open(e, (uid_t)-1, &stdio) == 0);
     pid_t pid = fork();
     FUZZ_CHECK(pid >= 0);
     if (pid == 0) {
@@ -133,28 +116,13 @@ static int stub_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, si
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         setpgid(0, 0);
-        int tmp[3];
-        for (int i = 0; i < 3; i++)
-            tmp[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-        for (int i = 0; i < 3; i++)
-            dup2(tmp[i], i);
+        FUZZ_CHECK(lsl_stdio_dup(&stdio) == 0);
         close_range(3, ~0u, 0);
         child_run(what, e->argc);
     }
     setpgid(pid, pid); /* before the session can signal its group */
     stub_pid = pid;
-    c->pid = pid;
-    c->pty = master;
-    c->in = e->stdio[0] == LSL_STDIO_PTY ? master : pipes[0][1];
-    c->out = e->stdio[1] == LSL_STDIO_PIPE ? pipes[1][0] : -1;
-    c->err = e->stdio[2] == LSL_STDIO_PIPE ? pipes[2][0] : -1;
-    pipes[0][1] = pipes[1][0] = pipes[2][0] = -1;
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 2; j++)
-            if (pipes[i][j] >= 0)
-                close(pipes[i][j]);
-    if (slave >= 0)
-        close(slave);
+    lsl_stdio_started(&stdio, e, pid, c);
     return 0;
 }
 
