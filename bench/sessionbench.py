@@ -12,7 +12,9 @@ runtime, state and config directories (the user's own VM and distributions are n
   the same bytes through raw vsock (bench/vsock-proxy to `vsock-tool listen`, an echo server in the guest:
     the floor under every session, with no agent, no framing and no pipes) and through a host unix socket
     pair into `cat` (what the host alone does), with the vsock device's kicks and interrupts per MiB moved
-    (lsl-vmm's counters in the service log, LSL_VMM_STATS=1).
+    (lsl-vmm's counters in the service log, LSL_VMM_STATS=1);
+  interop, the other way: warm `lsl -e lsl-host true` (a host command from the guest), and what it adds to
+    `lsl -e true`, against the host's own spawn of /bin/true.
 Prints medians, p99 (the max below 100 runs) and the lsl/ssh ratios, with the harness's own cost of starting
 a process (/bin/true) for scale. lsl, its VMM and the proxy run from copies in a scratch directory (local_build).
 """
@@ -66,6 +68,7 @@ def local_build(work, lsl, proxy, env):
         "lsl-vmm": (env.get("LSL_VMM") or os.path.join(build, "vmm", "lsl-vmm"), "LSL_VMM"),
         "initramfs.cpio": (env.get("LSL_INITRD") or os.path.join(build, "guest", "initramfs.cpio"), "LSL_INITRD"),
         "system.img": (os.path.join(build, "guest", "system.img"), "LSL_ROOTFS"),
+        "lsl-interop": (env.get("LSL_INTEROP") or os.path.join(build, "cli", "lsl-interop"), "LSL_INTEROP"),
         "vsock-proxy": (proxy, None),
     }
     bindir = os.path.join(work, "bin")
@@ -299,9 +302,9 @@ def main():
                 "lsl start": [timed([a.lsl, "--version"], env, a.timeout) for _ in range(a.warm_runs)],
                 "ssh start": [timed([a.ssh, "-V"], env, a.timeout) for _ in range(a.warm_runs)]}
         # Interleaved, so that a slow spell of the (emulated) machine weighs on both columns alike.
-        warm["lsl"], warm["ssh"] = [], []
+        warm["lsl"], warm["ssh"], warm["interop"] = [], [], []
         for _ in range(a.warm_runs):
-            for name, cmd in (("lsl", lsl), ("ssh", ssh)):
+            for name, cmd in (("lsl", lsl), ("ssh", ssh), ("interop", lsl + ["lsl-host"])):
                 warm[name].append(timed(cmd + ["true"], env, a.timeout))
         print(f"  warm lsl and ssh: {a.warm_runs} runs each, interleaved", file=sys.stderr)
         data = os.urandom(a.mb << 20)
@@ -372,6 +375,12 @@ def main():
             (lv, lbl), (sv, _) = tail(l), tail(s)
         label = f"warm true, {lbl} ({len(l)} runs)"
         print(f"{label:<34} {f'{lv * 1000:8.1f} ms':<26} {f'{sv * 1000:8.1f} ms':<26} {lv / sv:8.3f} {sv / lv:8.1f}")
+    # Interop, the other way: a host command from the guest (lsl-host -> the service -> lsl-interop), on top of
+    # the session that runs lsl-host; its own cost against the host's plain fork and exec of /bin/true.
+    iv, lv = statistics.median(warm["interop"]), statistics.median(warm["lsl"])
+    host_spawn = f"host spawn {statistics.median(warm['spawn']) * 1000:.1f} ms"
+    print(f"{'lsl -e lsl-host true, median':<34} {f'{iv * 1000:8.1f} ms':<26} {'-':<26} {'-':>8} {'-':>8}")
+    print(f"{'  of which the host command':<34} {f'{(iv - lv) * 1000:8.1f} ms':<26} {host_spawn:<26} {'-':>8} {'-':>8}")
     if tput["lsl"] and tput["ssh"]:
         lt, st = statistics.median(tput["lsl"]), statistics.median(tput["ssh"])
         label = f"cat {a.mb} MiB in+out, median of {min(len(tput['lsl']), len(tput['ssh']))}"

@@ -332,7 +332,12 @@ static int spawn_service(const struct lsl_paths *p)
     /* Interop: the guest's host commands, served by lsl-interop (a distribution's wsl.conf can still say no
      * for itself). */
     char interop[PATH_MAX];
-    if (!c.isolated && lsl_own_path(LSL_OWN_INTEROP, interop, sizeof(interop)) == 0) {
+    const char *interop_env = getenv("LSL_INTEROP");
+    if (interop_env && *interop_env)
+        snprintf(interop, sizeof(interop), "%s", interop_env);
+    else if (lsl_own_path(LSL_OWN_INTEROP, interop, sizeof(interop)) < 0)
+        interop[0] = '\0';
+    if (!c.isolated && interop[0] == '/' && access(interop, X_OK) == 0) {
         argv[argc++] = "--interop";
         argv[argc++] = interop;
     }
