@@ -22,8 +22,9 @@ static void close_fd(int *fd)
 void lsl_stdio_close(struct lsl_stdio *s)
 {
     for (int i = 0; i < 3; i++) {
-        if (s->src[i] != s->slave)
-            close_fd(&s->src[i]);
+        if (s->src[i] == s->slave)
+            s->src[i] = -1; /* the slave, closed once below */
+        close_fd(&s->src[i]);
         close_fd(&s->ours[i]);
     }
     close_fd(&s->master);
