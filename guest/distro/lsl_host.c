@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define LSL_HOST_LINK "/usr/bin/" LSL_HOST_TOOL
-#define OPEN_LINK     "/usr/local/bin/" LSL_HOST_OPEN_TOOL
+#define OPEN_LINK     "/usr/bin/" LSL_HOST_OPEN_TOOL
 #define IN_RUN        "/run/lsl/lslpath" /* the binary's copy (automount.c) */
 #define HOST_ENV_MAX  256
 
@@ -225,8 +225,6 @@ static void link_tool(const char *path)
 
 void distro_interop_install(const char *name, bool on)
 {
-    struct stat st;
-
     if (!on) {
         (void)unlink(LSL_INTEROP_FILE);
         return;
@@ -235,7 +233,7 @@ void distro_interop_install(const char *name, bool on)
     snprintf(line, sizeof(line), "%s\n", name);
     (void)lsl_write_file(LSL_INTEROP_FILE, line);
     link_tool(LSL_HOST_LINK);
-    /* The distribution's own xdg-open (xdg-utils) finds no desktop in the VM: only where it has none. */
-    if (stat("/usr/bin/" LSL_HOST_OPEN_TOOL, &st) < 0 && lsl_mkdir_p("/usr/local/bin", 0755) == 0)
-        link_tool(OPEN_LINK);
+    /* Only where the distribution has no xdg-open of its own (xdg-utils' finds no desktop in the VM, and
+     * replaces this link when installed later). */
+    link_tool(OPEN_LINK);
 }

@@ -19,8 +19,8 @@ int lsl_host_main(int argc, char **argv);
 int lsl_host_open_main(int argc, char **argv);
 
 /* In a distribution's init, with its root in place: LSL_INTEROP_FILE holds name when interop is on for it
- * (else it is removed), and /usr/bin/lsl-host (and /usr/local/bin/xdg-open, unless the distribution has an
- * xdg-open of its own) link to the copy lslpath's install made. */
+ * (else it is removed), and /usr/bin/lsl-host and /usr/bin/xdg-open link to the copy lslpath's install
+ * made, each unless the distribution has a file of that name (as /usr/bin/lslpath). */
 void distro_interop_install(const char *name, bool on);
 
 #endif

@@ -56,11 +56,12 @@ rt-host"
 	[ "$out" = "$want" ] || { echo "inside the distribution:"; echo "$want" >"$S/want"; echo "$out" | diff "$S/want" -; return 1; }
 	# Then out again, as tar: the same tree, byte for byte, xattrs included, besides what lsl itself puts on
 	# a distribution's disk as WSL does (/mnt/c's mount point, /usr/bin/wslpath): the host share's mount point
-	# and the lslpath link.
+	# and the links to lslpath, lsl-host and xdg-open.
 	lsl --export rt "$S/rt-out.tar" || return 1
 	python3 "$here/treediff.py" "$S/rt.tar.gz" "$S/rt-out.tar" "${lsl_made[@]}"
 }
-lsl_made=(--ignore mnt/host --ignore usr/bin/lslpath --ignore bin/lslpath)
+lsl_made=(--ignore mnt/host)
+for tool in lslpath lsl-host xdg-open; do lsl_made+=(--ignore "usr/bin/$tool" --ignore "bin/$tool"); done
 export_formats() {
 	rt_ready || return 1
 	local f
