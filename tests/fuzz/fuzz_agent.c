@@ -305,12 +305,25 @@ static void start_client_thread(void)
 
 #ifdef FUZZ_INTEROP
 /* The runtime directory lsl-interop reads run records from: "fuzz" (the name the corpus's EXECs give) has
- * interop on, "off" has it off. */
-static char runtime[] = "/tmp/lsl-fuzz-interop-XXXXXX";
+ * interop on, "off" has it off. Made and removed around each input: the replay ends with _exit. */
+static char runtime[sizeof("/tmp/lsl-fuzz-interop-XXXXXX")];
+
+static void interop_runtime_remove(void)
+{
+    char path[128];
+    for (int on = 0; on < 2; on++) {
+        snprintf(path, sizeof(path), "%s/distros/%s.run", runtime, on ? "fuzz" : "off");
+        (void)unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/distros", runtime);
+    (void)rmdir(path);
+    (void)rmdir(runtime);
+}
 
 static void interop_runtime(void)
 {
     char path[128];
+    snprintf(runtime, sizeof(runtime), "/tmp/lsl-fuzz-interop-XXXXXX");
     FUZZ_CHECK(mkdtemp(runtime) != NULL);
     snprintf(path, sizeof(path), "%s/distros", runtime);
     FUZZ_CHECK(mkdir(path, 0700) == 0);
@@ -343,8 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++, size--;
 #ifdef FUZZ_INTEROP
     lsl_interop_spawn_fn = stub_spawn;
-    static pthread_once_t dir_once = PTHREAD_ONCE_INIT;
-    pthread_once(&dir_once, interop_runtime);
+    interop_runtime();
 #else
     agent_spawn_fn = stub_spawn;
     agent_clock_settime = no_settime;
@@ -371,6 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pthread_mutex_unlock(&lock);
 #ifdef FUZZ_INTEROP
     int r = lsl_interop_serve(sv[1], runtime);
+    interop_runtime_remove();
 #else
     int r = agent_session_run(sv[1], "fuzz");
 #endif
