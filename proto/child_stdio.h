@@ -21,7 +21,7 @@ struct lsl_stdio {
  * slave belongs to owner (as login and sshd arrange, so that programs reopening it by name work). Returns 0
  * or -errno, with nothing left open. */
 int lsl_stdio_open(const struct lsl_exec_msg *e, uid_t owner, struct lsl_stdio *s);
-/* In the child, which leads a session of its own: the pty (if any) as its controlling terminal. 0 or -errno. */
+/* In the child, leading a session of its own: the pty (if any) as its controlling terminal. 0 or -errno. */
 int lsl_stdio_ctty(const struct lsl_stdio *s);
 /* In the child: src onto 0, 1, 2 (moved above 2 first, so that placing one cannot clobber another). Returns
  * 0 or -errno. */
