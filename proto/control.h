@@ -81,6 +81,8 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 /* Socket forwarding: "HOSTPATH|DISTRO|GUESTPATH|STATE ..." (DISTRO "-": any running one; blanks, '|', '%'
  * and newlines in paths written %XX; STATE listening, in-use, error or stopped: the VM is not up). */
 #define LSL_CTL_KEY_SOCKETS "sockets"
+/* Interop: how many host commands the guest has had run (lsl-host), -1 when the VM has none (isolated). */
+#define LSL_CTL_KEY_INTEROP "interop_commands"
 /* What the guest says of its memory (virtio-balloon statistics, bytes) and how old that is (-1: nothing yet;
  * a status request asks for fresh numbers when they are older than a second), what the VM has given back to
  * the host so far (free page reporting, bytes), and the host CPU time the VM used (ms, all threads). */

@@ -249,6 +249,7 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
             {LSL_CTL_KEY_IDLE_TIMEOUT_S, "idle_timeout_s"},
             {LSL_CTL_KEY_IDLE_STOP_IN, "idle_stop_in_ms"},
             {LSL_CTL_KEY_PID, "service_pid"},
+            {LSL_CTL_KEY_INTEROP, "interop_commands"},
         };
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
             json_num(o, body, keys[i][0], keys[i][1]);
@@ -396,6 +397,14 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
         print_forwards(forwards);
     if (lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, forwards, sizeof(forwards)))
         print_sockets(forwards);
+    /* Interop and the host shares are the two ways the guest acts with the user's rights: say which is on. */
+    if (lsl_ctl_field(body, LSL_CTL_KEY_INTEROP, NULL, 0)) {
+        long long n = field(body, LSL_CTL_KEY_INTEROP);
+        if (n < 0)
+            printf("Interop:      off (isolated=true: no host commands from the guest)\n");
+        else
+            printf("Interop:      on (lsl-host; %lld host command%s run so far)\n", n, n == 1 ? "" : "s");
+    }
     long long idle = field(body, LSL_CTL_KEY_IDLE_TIMEOUT_S);
     if (idle < 0)
         printf("Idle timeout: never\n");

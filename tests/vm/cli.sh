@@ -1071,6 +1071,7 @@ isolated_vm() {
 	rc=$?
 	local listening=no
 	[ -e "$XDG_RUNTIME_DIR/lsl/vsock_5002" ] && listening=yes
+	lsl --status | grep -q '^Interop: *off (isolated=true' || listening="$listening, --status: $(lsl --status | grep Interop)"
 	rm -f "$HOME/.lslconfig"
 	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
 	[ $rc = 1 ] && [ "$listening" = no ] && grep -qx 0 <<<"$out" && grep -q 'isolated=true' <<<"$out" ||
@@ -1181,6 +1182,9 @@ interop_host_command() {
 	out=$(lsl --cd /tmp -e lsl-host pwd) && [ "$out" = "$HOME" ] || { echo "from a guest-only directory: '$out', not $HOME"; return 1; }
 	expect_rc 143 lsl -e lsl-host sh -c 'kill -TERM $$' && expect_rc 127 lsl -e lsl-host no-such-host-command 2>/dev/null &&
 		expect_rc 2 lsl -e lsl-host 2>/dev/null || return 1
+	# --status counts them (5 so far: a usage error never reaches the host).
+	[ "$(status_num interop_commands)" -ge 5 ] && lsl --status | grep -q '^Interop: *on (lsl-host; [0-9]* host commands run so far)$' ||
+		{ echo "--status: $(lsl --status | grep Interop) ($(status_num interop_commands))"; return 1; }
 	# On a terminal: the host command gets a terminal too, of the same size.
 	tmux -L lsltest kill-session -t lsl 2>/dev/null
 	tmux -L lsltest new-session -d -s lsl -x 90 -y 20 "env XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR HOME=$HOME XDG_STATE_HOME=$XDG_STATE_HOME LSL_KERNEL=$LSL_KERNEL $L -e lsl-host sh -c 'test -t 0 && test -t 1 && stty size && echo tty-both-ends; sleep 30'" || return 1

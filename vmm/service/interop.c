@@ -119,6 +119,11 @@ int interop_create(struct evloop *loop, const char *dir, const char *vsock_path,
     return 0;
 }
 
+unsigned interop_served(const struct interop *i)
+{
+    return i->served;
+}
+
 void interop_free(struct interop *i)
 {
     if (!i)

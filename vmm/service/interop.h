@@ -12,5 +12,7 @@ struct interop;
 int interop_create(struct evloop *loop, const char *dir, const char *vsock_path, const char *program,
                    struct interop **out);
 void interop_free(struct interop *i);
+/* How many connections were handed to the program (for --status). */
+unsigned interop_served(const struct interop *i);
 
 #endif

@@ -524,6 +524,7 @@ static void status(struct service *s, FILE *out)
                 vm->disk_slots ? blk_slots_attached(vm->disk_slots) : 0);
     fwd_status(s->fwd, out);
     fwd_socks_status(s->fwd, out);
+    lsl_ctl_put(out, LSL_CTL_KEY_INTEROP, "%lld", s->interop ? (long long)interop_served(s->interop) : -1LL);
     /* Last: the list of distributions is the one long line, and short readers only want the keys above. */
     status_activity(s, out, n);
 }
