@@ -243,8 +243,7 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
     /* Interop needs the distribution's yes and the VM's: the service listens for it unless isolated. */
     char listener[PATH_MAX];
     run->interop = conf.interop_enabled &&
-                   lsl_path_fmt(listener, sizeof(listener), "%s/" LSL_VSOCK_SOCKET "_%u", p->runtime,
-                                LSL_INTEROP_PORT) == 0 &&
+                   lsl_path_fmt(listener, sizeof(listener), "%s/" LSL_INTEROP_SOCKET, p->runtime) == 0 &&
                    access(listener, F_OK) == 0;
     snprintf(k.interop, sizeof(k.interop), LSL_DISTRO_KEY_INTEROP "=%d", run->interop ? 1 : 0);
     k.argv[argc++] = k.interop;

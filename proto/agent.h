@@ -23,7 +23,7 @@
  * client of the same session, the host's lsl-interop the server. Its EXEC names the calling distribution, no
  * user (the host user is the only one), a host cwd (the guest's, through the host shares; "" = the host
  * home) and the variables WSLENV passes; CLOCK is ignored, SHUTDOWN and ACTIVITY are protocol errors. */
-#define LSL_INTEROP_PORT  5002
+#define LSL_INTEROP_PORT  5002       /* a plain number: control.h spells it into LSL_INTEROP_SOCKET */
 #define LSL_AGENT_VERSION 5          /* 2: EXEC names a distribution; 3: CLOCK; 4: ACTIVITY; 5: CWD_OR_HOME */
 #define LSL_FRAME_MAX     (1u << 20) /* payload bytes; larger frames are a protocol error */
 #define LSL_STDIN_WINDOW  (256u << 10) /* initial stdin credit the agent grants with STARTED */

@@ -11,12 +11,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent.h" /* LSL_INTEROP_PORT */
+
 /* In the status reply ("version N"): a CLI meeting a service of another version after an upgrade says so
  * instead of misreading it. */
 #define LSL_CONTROL_VERSION 1
 
 #define LSL_CONTROL_SOCKET "control" /* in the runtime directory, mode 0600 */
 #define LSL_VSOCK_SOCKET   "vsock"   /* the VMM's hybrid-vsock socket, next to it */
+/* Where the service listens for interop (agent.h's LSL_INTEROP_PORT): the VMM's vsock device takes a guest
+ * connection to host port P to its socket's path + "_P". The CLI looks for it to know whether the VM has
+ * interop (it has not with isolated=true). */
+#define LSL_CTL_STR_(x)    #x
+#define LSL_CTL_STR(x)     LSL_CTL_STR_(x)
+#define LSL_INTEROP_SOCKET LSL_VSOCK_SOCKET "_" LSL_CTL_STR(LSL_INTEROP_PORT)
 /* The longest idle timeout the service takes (lsl-vmm --idle-timeout S, S up to this either way; about 11.5
  * days): the CLI clamps ~/.lslconfig's vmIdleTimeout to it. */
 #define LSL_IDLE_TIMEOUT_MAX_S 1000000

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "../core/evloop.h"
-#include "agent.h"
+#include "control.h" /* LSL_INTEROP_SOCKET */
 #include "log.h"
 #include "unix_socket.h"
 
@@ -72,19 +72,19 @@ static void on_accept(void *opaque, uint32_t events)
     for (;;) {
         int conn = accept4(i->fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                log_warn("interop: accept: %s", strerror(errno));
-            if (errno != EINTR && errno != ECONNABORTED)
-                return;
-            continue;
+            int err = errno; /* before the log line, which may change it */
+            if (err == EINTR || err == ECONNABORTED)
+                continue;
+            if (err != EAGAIN)
+                log_warn("interop: accept: %s", strerror(err));
+            return;
         }
         serve(i, conn);
         close(conn);
     }
 }
 
-int interop_create(struct evloop *loop, const char *dir, const char *vsock_path, const char *program,
-                   struct interop **out)
+int interop_create(struct evloop *loop, const char *dir, const char *program, struct interop **out)
 {
     struct interop *i = calloc(1, sizeof(*i));
     struct sigaction chld = {.sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT};
@@ -92,7 +92,7 @@ int interop_create(struct evloop *loop, const char *dir, const char *vsock_path,
 
     *out = NULL;
     if (!i || !(i->program = strdup(program)) || !(i->dir = strdup(dir)) ||
-        asprintf(&i->path, "%s_%u", vsock_path, LSL_INTEROP_PORT) < 0) {
+        asprintf(&i->path, "%s/" LSL_INTEROP_SOCKET, dir) < 0) {
         if (i) {
             free(i->program);
             free(i->dir);

@@ -644,7 +644,7 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const str
         return -ENAMETOOLONG;
     if ((r = fwd_create(&vm->loop, path, forward, sockets, &s->fwd)) < 0)
         return r;
-    if (interop && (r = interop_create(&vm->loop, dir, path, interop, &s->interop)) < 0)
+    if (interop && (r = interop_create(&vm->loop, dir, interop, &s->interop)) < 0)
         return r;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};
