@@ -25,23 +25,34 @@
 
 extern char **environ;
 
-/* The shares this distribution mounts, or false when it mounts none. */
-static bool load_shares(char root[LSL_HOSTSHARE_PATH_MAX], struct lsl_hostshares *s)
+/* The shares this distribution mounts (the map its init wrote), read once per process: the cwd and every
+ * WSLENV path go through them. NULL when it mounts none. */
+static const struct lsl_hostshares *shares_here(const char **root)
 {
-    char *map = NULL;
-    bool ok = lsl_read_file(LSL_HOSTSHARE_MAP, &map) >= 0 && lsl_hostshare_map_parse(map, root, s) == 0;
-    free(map);
-    return ok;
+    static char map_root[LSL_HOSTSHARE_PATH_MAX];
+    static struct lsl_hostshares shares;
+    static int loaded; /* 0 not yet, 1 loaded, -1 none */
+    if (!loaded) {
+        char *map = NULL;
+        loaded = lsl_read_file(LSL_HOSTSHARE_MAP, &map) >= 0 &&
+                         lsl_hostshare_map_parse(map, map_root, &shares) == 0
+                     ? 1
+                     : -1;
+        free(map);
+    }
+    *root = map_root;
+    return loaded > 0 ? &shares : NULL;
 }
 
 /* path (absolute, or relative to the current directory) as the host sees it, into out: 1, or 0 when it is
  * on no host share. */
 static int to_host(const char *path, char *out, size_t len)
 {
-    char root[LSL_HOSTSHARE_PATH_MAX], cwd[PATH_MAX], joined[PATH_MAX * 2], norm[LSL_HOSTSHARE_PATH_MAX];
-    struct lsl_hostshares shares;
+    char cwd[PATH_MAX], joined[PATH_MAX * 2], norm[LSL_HOSTSHARE_PATH_MAX];
+    const char *root;
+    const struct lsl_hostshares *shares = shares_here(&root);
 
-    if (!load_shares(root, &shares))
+    if (!shares)
         return 0;
     if (path[0] != '/') {
         if (!getcwd(cwd, sizeof(cwd)))
@@ -51,7 +62,7 @@ static int to_host(const char *path, char *out, size_t len)
     }
     if (lsl_path_normalize(path, norm, sizeof(norm)) < 0)
         return 0;
-    return lsl_hostshare_to_host(&shares, root, norm, out, len) == 1;
+    return lsl_hostshare_to_host(shares, root, norm, out, len) == 1;
 }
 
 /* A WSLENV /p or /l value with each path on a share mapped to the host's (others as they are); malloc'd. */
