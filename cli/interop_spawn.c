@@ -3,14 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -19,7 +16,9 @@
 
 extern char **environ;
 
-bool lsl_interop_env_kept_out(const char *entry)
+/* The guest's variables that never reach the host: PATH and the session's own, which are the host's to set
+ * (a guest PATH would find nothing; HOME, USER, SHELL... are this user's). */
+static bool env_kept_out(const char *entry)
 {
     static const char *const names[] = {
         "PATH",   "HOME",  "USER", "LOGNAME",    "SHELL",           "PWD",
@@ -45,12 +44,12 @@ static char **merged_env(const struct lsl_exec_msg *e)
         size_t len = strcspn(environ[i], "=");
         bool over = false;
         for (uint32_t j = 0; j < e->envc && !over; j++)
-            over = !lsl_interop_env_kept_out(e->env[j]) && strncmp(e->env[j], environ[i], len + 1) == 0;
+            over = !env_kept_out(e->env[j]) && strncmp(e->env[j], environ[i], len + 1) == 0;
         if (!over)
             env[n++] = environ[i];
     }
     for (uint32_t j = 0; j < e->envc; j++)
-        if (!lsl_interop_env_kept_out(e->env[j]))
+        if (!env_kept_out(e->env[j]))
             env[n++] = e->env[j];
     return env;
 }
@@ -77,7 +76,7 @@ static _Noreturn void run_child(const struct lsl_exec_msg *e, const char *home, 
 
 int lsl_interop_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t msglen)
 {
-    struct lsl_stdio stdio = {.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1};
+    struct lsl_stdio stdio = LSL_STDIO_NONE;
     int status[2] = {-1, -1}, err = 0, r;
     uint32_t code = LSL_ERR_INTERNAL;
     /* The service's HOME and SHELL are the user's (lsl needs HOME to start it; NSS is not for a static

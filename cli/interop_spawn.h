@@ -4,15 +4,10 @@
 #ifndef LSL_CLI_INTEROP_SPAWN_H
 #define LSL_CLI_INTEROP_SPAWN_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "exec.h"
 #include "session_server.h"
-
-/* The guest's variables that never reach the host: PATH and the session's own, which are the host's to set
- * (a guest PATH would find nothing; HOME, USER, SHELL... are this user's). */
-bool lsl_interop_env_kept_out(const char *entry);
 
 /* Starts e (e->cwd: a host directory, "" for the home; e->user must be ""; an empty argv[0] is the user's
  * shell). Returns 0 with *c filled (the server's ends non-blocking and close-on-exec), or an enum lsl_error

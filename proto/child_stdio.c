@@ -51,7 +51,7 @@ int lsl_stdio_open(const struct lsl_exec_msg *e, uid_t owner, struct lsl_stdio *
 {
     int r = 0;
 
-    *s = (struct lsl_stdio){.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1};
+    *s = LSL_STDIO_NONE;
     if ((e->stdio[0] | e->stdio[1] | e->stdio[2]) == LSL_STDIO_PTY)
         r = open_pty(e, owner, s);
     for (int i = 0; i < 3 && r == 0; i++) {

@@ -16,6 +16,8 @@ struct lsl_stdio {
     int master;  /* the pty's master, non-blocking, or -1 */
     int slave;   /* the pty's slave, or -1 */
 };
+#define LSL_STDIO_NONE                                                                                       \
+    ((struct lsl_stdio){.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1})
 
 /* Opens what e asks, all close-on-exec; the pty gets e's window size and, when owner is not (uid_t)-1, the
  * slave belongs to owner (as login and sshd arrange, so that programs reopening it by name work). Returns 0

@@ -322,7 +322,7 @@ int agent_spawn(struct lsl_exec_msg *e, struct lsl_child *c, char *msg, size_t m
          *login_arg0 = NULL;
     gid_t *groups = NULL;
     long ngroups = 0;
-    struct lsl_stdio stdio = {.src = {-1, -1, -1}, .ours = {-1, -1, -1}, .master = -1, .slave = -1};
+    struct lsl_stdio stdio = LSL_STDIO_NONE;
     int status[2] = {-1, -1}, err = 0, session = -1, r;
     uint32_t code = LSL_ERR_INTERNAL;
     pid_t pid;
