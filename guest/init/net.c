@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -169,15 +168,6 @@ static int add_default_route(int fd, int index, int family, const char *gateway)
     return nl_talk(fd, &r);
 }
 
-static void write_sysctl(const char *path, const char *value)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)!write(fd, value, strlen(value));
-        close(fd);
-    }
-}
-
 int lsl_net_setup(void)
 {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NL_ROUTE);
@@ -199,8 +189,8 @@ int lsl_net_setup(void)
         r = 1; /* no virtio-net: lsl-vmm without --net */
         goto out;
     }
-    write_sysctl("/proc/sys/net/ipv6/conf/eth0/accept_ra", "0");
-    write_sysctl("/proc/sys/net/ipv6/conf/eth0/autoconf", "0");
+    (void)lsl_write_file("/proc/sys/net/ipv6/conf/eth0/accept_ra", "0");
+    (void)lsl_write_file("/proc/sys/net/ipv6/conf/eth0/autoconf", "0");
     const char *what = "eth0 up";
     if ((r = link_up(fd, eth)) < 0)
         goto fail;
