@@ -6,7 +6,12 @@
  * guest kernel anything on its own. Instead:
  *   1. Events: a guest helper opens the share's root directory and calls ioctl(fd, LSL_FS_IOC_EVENTS, buf).
  *      The call waits up to LSL_FS_EVENTS_WAIT_MS for host changes under the share and returns the number of
- *      bytes of lsl_fs_event records in buf (0: none yet; call again). The first call turns watching on: the
+ *      bytes of lsl_fs_event records in buf (0: none yet; call again). LSL_FS_IOC_EVENTS_IDLE is the same
+ *      call waiting up to LSL_FS_EVENTS_IDLE_MS: the helper's call when it has nothing to try again, so an
+ *      idle guest is woken twice a minute instead of every second (each wake-up of an idle VM costs the
+ *      host). A process waiting in a FUSE request cannot be killed, so the guest ends the wait when it
+ *      powers off: LSL_FS_IOC_EVENTS_END answers the waiting call, and every later one, with ESHUTDOWN (the
+ *      helper exits on it) and ends the long trust of item 3. The first call turns watching on: the
  *      server then watches (fanotify, or inotify) each directory the guest lists or looks names up in, as
  *      long as the guest holds it; changes the guest made through the server are not reported. A path's
  * events close together come as one record, their masks or-ed.
@@ -28,10 +33,12 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 
-#define LSL_FS_EVENTS_BUF 16376 /* _IOC_SIZE holds 14 bits */
-#define LSL_FS_IOC_EVENTS _IOR('L', 0x46, char[LSL_FS_EVENTS_BUF])
-#define LSL_FS_EVENTS_WAIT_MS                                                                                \
-    1000 /* a guest process blocked in a FUSE request cannot be killed: keep it short */
+#define LSL_FS_EVENTS_BUF      16376 /* _IOC_SIZE holds 14 bits */
+#define LSL_FS_IOC_EVENTS      _IOR('L', 0x46, char[LSL_FS_EVENTS_BUF])
+#define LSL_FS_IOC_EVENTS_IDLE _IOR('L', 0x47, char[LSL_FS_EVENTS_BUF])
+#define LSL_FS_IOC_EVENTS_END  _IO('L', 0x48)
+#define LSL_FS_EVENTS_WAIT_MS  1000  /* names to try again: the guest's short negative entries expire */
+#define LSL_FS_EVENTS_IDLE_MS  30000 /* nothing to try again */
 
 /* One record: len bytes (8-aligned) in all, the inotify mask (IN_MODIFY, IN_ATTRIB, IN_CREATE, IN_DELETE,
  * IN_MOVED_FROM, IN_MOVED_TO, IN_CLOSE_WRITE, IN_DELETE_SELF, IN_ISDIR, or IN_Q_OVERFLOW alone: events were

@@ -293,11 +293,12 @@ static _Noreturn void watch_main(const char *dir, bool alone)
     if (w.root < 0)
         _exit(1);
     while (errors < 10) {
-        int n = ioctl(w.root, LSL_FS_IOC_EVENTS, buf);
+        /* The long wait unless names wait for their next try (fs_notify.h). */
+        int n = ioctl(w.root, w.nretry ? LSL_FS_IOC_EVENTS : LSL_FS_IOC_EVENTS_IDLE, buf);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == ENOTTY || errno == ENOSYS || errno == EINVAL))
-            _exit(0); /* a server without events */
+        if (n < 0 && (errno == ENOTTY || errno == ENOSYS || errno == EINVAL || errno == ESHUTDOWN))
+            _exit(0); /* a server without events, or the guest powering off */
         if (n < 0) {
             errors++;
             sleep(1);
@@ -324,6 +325,30 @@ int lsl_fswatch_main(int argc, char **argv)
     }
     (void)prctl(PR_SET_NAME, "lsl-fswatch");
     watch_main(argv[1], true);
+}
+
+void share_watch_end_all(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[1024];
+
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [TAGS...] - FSTYPE SOURCE SUPEROPTIONS" */
+    while (f && fgets(line, sizeof(line), f)) {
+        char root[8], point[512], type[16];
+        const char *dash = strstr(line, " - ");
+
+        if (!dash || sscanf(line, "%*s %*s %*s %7s %511s", root, point) != 2 ||
+            sscanf(dash, " - %15s", type) != 1 || strcmp(type, "virtiofs") != 0 || strcmp(root, "/") != 0 ||
+            strchr(point, '\\'))
+            continue; /* not a share's root (an escaped mount point is none of ours) */
+        int fd = open(point, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0) {
+            (void)ioctl(fd, LSL_FS_IOC_EVENTS_END); /* ENOTTY from a submount's root: not a share's */
+            close(fd);
+        }
+    }
+    if (f)
+        fclose(f);
 }
 
 void share_watch_spawn(const char *dir)

@@ -13,6 +13,11 @@
  * namespace, so no distribution counts it as its activity). Best effort: a failure only means no events. */
 void share_watch_spawn(const char *dir);
 
+/* The guest powers off: each share's helper is told to go (LSL_FS_IOC_EVENTS_END on every share root
+ * mounted in our namespace), as its waiting call would otherwise keep it from dying for up to half a
+ * minute. */
+void share_watch_end_all(void);
+
 /* lsl-fswatch DIR: the daemon in the foreground, for the share mounted at DIR in the caller's namespace only
  * (a guest without distributions: the file benchmark's). */
 int lsl_fswatch_main(int argc, char **argv);

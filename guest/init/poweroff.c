@@ -8,6 +8,7 @@
 #include "root.h"
 
 #include "../distro/distro_tool.h"
+#include "../distro/share_watch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -117,6 +118,7 @@ static void report_status(int status)
 _Noreturn void lsl_poweroff(int status)
 {
     distro_systemd_stop_all();
+    share_watch_end_all();
     kill_all();
     sync();
     unmount_distros();

@@ -4,6 +4,7 @@
  * POSIX and flock locks (a blocked SETLKW parks instead of blocking); a sparse file past 4 GiB with
  * SEEK_DATA/HOLE and hole punching; readdir and readdirplus while entries come and go; xattrs; mknod, rename
  * flags, statfs, copy_file_range, tmpfile; and the notification touch and event channel. */
+#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -682,6 +683,24 @@ static void test_notify(void)
     /* Only the root's directory handle asks; other commands are ENOTTY. */
     ioc.cmd = 0x5401;
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ENOTTY);
+    /* The long wait parks too; the end answers it when the device next reads the watch (the eventfd makes
+     * that now), and every call after it, with ESHUTDOWN. */
+    ioc.cmd = (uint32_t)LSL_FS_IOC_EVENTS_IDLE;
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
+    CHECK(!fs_server_events_waiting(F.s));
+    struct fuse_ioctl_in end = {.fh = dfh, .flags = FUSE_IOCTL_DIR, .cmd = (uint32_t)LSL_FS_IOC_EVENTS_END};
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &end, sizeof(end), buf, sizeof(buf)),
+             (int)sizeof(struct fuse_ioctl_out));
+    memcpy(&io, buf, sizeof(io));
+    CHECK_EQ(io.result, 0);
+    struct pollfd pw = {.fd = ifd, .events = POLLIN};
+    CHECK_EQ(poll(&pw, 1, 0), 1);
+    fs_server_watch_read(F.s);
+    CHECK(fs_server_events_waiting(F.s));
+    CHECK_EQ(poll(&pw, 1, 0), 0);
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ESHUTDOWN);
+    ioc.cmd = (uint32_t)LSL_FS_IOC_EVENTS;
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ESHUTDOWN);
     CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);
     fc_close(&F);
 }
@@ -689,7 +708,7 @@ static void test_notify(void)
 /* How long the guest may keep what it is told (watch.c): the share's timeout until a helper reads events,
  * then watched_ms for names in watched directories and for the attributes of single-link files found there
  * and of watched directories; never for the root's attributes or a file with a second link; the timeout
- * again once the helper has been silent for 3 s. */
+ * again once the helper has been silent for its call's wait and 2 s, or has been told to end. */
 static uint64_t attr_valid(uint64_t nodeid)
 {
     struct fuse_getattr_in in = {0};
@@ -732,8 +751,18 @@ static void test_trust(void)
     fc_write_file(&F, "d/inner", "3");
     CHECK_EQ(fc_lookup(&F, d, "inner", &e), 0);
     CHECK(e.entry_valid == longer && e.attr_valid == longer);
-    /* The helper gone quiet: nothing is trusted long. */
+    /* The helper gone quiet for longer than its call's wait (1 s) and 2 s: nothing is trusted long. */
     usleep(3100 * 1000);
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == shorter && e.attr_valid == shorter);
+    /* A call with the long wait (30 s) keeps the trust as long; the guest powering off ends it at once. */
+    ioc.cmd = (uint32_t)LSL_FS_IOC_EVENTS_IDLE;
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
+    usleep(3100 * 1000);
+    CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
+    CHECK(e.entry_valid == longer && e.attr_valid == longer);
+    struct fuse_ioctl_in end = {.fh = dfh, .flags = FUSE_IOCTL_DIR, .cmd = (uint32_t)LSL_FS_IOC_EVENTS_END};
+    CHECK(fc_call(&F, FUSE_IOCTL, 1, &end, sizeof(end), buf, sizeof(buf)) > 0);
     CHECK_EQ(fc_lookup(&F, 1, "solo", &e), 0);
     CHECK(e.entry_valid == shorter && e.attr_valid == shorter);
     CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);

@@ -88,6 +88,7 @@ struct fs_server {
 
     struct fs_watch *watch; /* watch.c; NULL until a guest asks for events */
     pthread_mutex_t watch_lock;
+    bool watch_ended; /* LSL_FS_IOC_EVENTS_END came: every later event call is ESHUTDOWN */
 
     struct fs_counters stats;
 };

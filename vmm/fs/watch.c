@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/statfs.h>
@@ -25,10 +26,10 @@
 #include "io.h"
 
 #define FS_WATCH_MAX 65536 /* watches per share, at most a quarter of the user's limit */
-/* The helper calls at least once per LSL_FS_EVENTS_WAIT_MS plus its batch's work: silence this long means
- * it is gone, and nothing is trusted long from then on. */
-#define FS_HELPER_GONE_NS (3000ull * 1000000)
-#define FS_EVENTS_QUEUE   (64u << 10) /* bytes of records waiting for the guest */
+/* The helper calls again within the wait it asked for plus its batch's work: silence this much longer
+ * means it is gone, and nothing is trusted long from then on. */
+#define FS_HELPER_GRACE_NS (2000ull * 1000000)
+#define FS_EVENTS_QUEUE    (64u << 10) /* bytes of records waiting for the guest */
 #define WATCH_MASK                                                                                           \
     (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE |          \
      IN_DELETE_SELF | IN_ONLYDIR)
@@ -55,9 +56,10 @@ struct mark_slot {
 #define FS_MARK_GONE 1u
 
 struct fs_watch {
-    int pfd;    /* epoll of the two below: what the device polls */
+    int pfd;    /* epoll of the three below: what the device polls */
     int ifd;    /* inotify: directories fanotify cannot mark */
     int ffd;    /* fanotify (FAN_REPORT_DFID_NAME, unprivileged since Linux 5.13), -1 without */
+    int efd;    /* eventfd: LSL_FS_IOC_EVENTS_END wakes the device, which answers the waiting call */
     pid_t self; /* our own events carry our pid (every other one 0): those are dropped */
     unsigned n, max;
     struct watch_slot *slots; /* open addressing by wd, 2 * max */
@@ -68,7 +70,8 @@ struct fs_watch {
     bool overflow;
     size_t recent[16]; /* the last records' offsets: a path's events fold into its record there */
     unsigned nrecent;
-    uint64_t seen_ns; /* the helper's last event request */
+    uint64_t due_ns; /* the helper's next event request, at the latest (its last one's wait, and grace) */
+    bool ended;      /* LSL_FS_IOC_EVENTS_END: the guest powers off */
 };
 
 /* Open addressing by wd; a removed watch leaves a tombstone (wd -1) so later entries stay reachable. */
@@ -117,6 +120,8 @@ static void watch_close(struct fs_watch *w)
         close(w->ffd);
     if (w->pfd >= 0)
         close(w->pfd);
+    if (w->efd >= 0)
+        close(w->efd);
     free(w->slots);
     free(w->marks);
     free(w);
@@ -213,10 +218,12 @@ static bool watch_enable(struct fs_server *s)
             w->ffd = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_NONBLOCK | FAN_CLOEXEC,
                                    O_RDONLY | O_CLOEXEC);
             w->pfd = epoll_create1(EPOLL_CLOEXEC);
+            w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
             w->self = getpid();
             struct epoll_event ev = {.events = EPOLLIN};
-            if (!w->slots || !w->marks || w->ifd < 0 || w->pfd < 0 ||
+            if (!w->slots || !w->marks || w->ifd < 0 || w->pfd < 0 || w->efd < 0 ||
                 epoll_ctl(w->pfd, EPOLL_CTL_ADD, w->ifd, &ev) < 0 ||
+                epoll_ctl(w->pfd, EPOLL_CTL_ADD, w->efd, &ev) < 0 ||
                 (w->ffd >= 0 && epoll_ctl(w->pfd, EPOLL_CTL_ADD, w->ffd, &ev) < 0)) {
                 watch_close(w);
                 w = NULL;
@@ -264,8 +271,8 @@ void fs_watch_dir(struct fs_server *s, struct fs_node *n)
 static bool helper_alive(struct fs_server *s)
 {
     struct fs_watch *w = __atomic_load_n(&s->watch, __ATOMIC_ACQUIRE);
-    return w && s->share.watched_ms && s->share.timeout_ms &&
-           now_ns() - __atomic_load_n(&w->seen_ns, __ATOMIC_RELAXED) < FS_HELPER_GONE_NS;
+    return w && s->share.watched_ms && s->share.timeout_ms && !__atomic_load_n(&w->ended, __ATOMIC_RELAXED) &&
+           now_ns() < __atomic_load_n(&w->due_ns, __ATOMIC_RELAXED);
 }
 
 bool fs_watch_covers_names(struct fs_server *s, struct fs_node *dir)
@@ -460,6 +467,8 @@ void fs_server_watch_read(struct fs_server *s)
         return;
     if (w->ffd >= 0)
         read_marks(s, w);
+    uint64_t v;
+    (void)!read(w->efd, &v, sizeof(v)); /* the end's wake-up: events_waiting says it */
     _Alignas(struct inotify_event) char buf[16384];
     for (;;) {
         ssize_t n = read(w->ifd, buf, sizeof(buf));
@@ -490,7 +499,7 @@ bool fs_server_events_waiting(struct fs_server *s)
     if (!w)
         return false;
     pthread_mutex_lock(&s->watch_lock);
-    bool any = w->qlen || w->overflow;
+    bool any = w->qlen || w->overflow || w->ended;
     pthread_mutex_unlock(&s->watch_lock);
     return any;
 }
@@ -525,12 +534,32 @@ static size_t take_events(struct fs_server *s, uint8_t *out, size_t room)
     return used;
 }
 
+/* LSL_FS_IOC_EVENTS_END: the waiting call (parked in the device) is answered when the device next looks
+ * at the watch, which the eventfd makes now; without a watch nobody waits. */
+static int watch_end(struct fs_op *op)
+{
+    pthread_mutex_lock(&op->s->watch_lock);
+    struct fs_watch *w = op->s->watch;
+    op->s->watch_ended = true;
+    if (w && !w->ended) {
+        __atomic_store_n(&w->ended, true, __ATOMIC_RELAXED);
+        uint64_t one = 1;
+        (void)!write(w->efd, &one, sizeof(one));
+    }
+    pthread_mutex_unlock(&op->s->watch_lock);
+    struct fuse_ioctl_out out = {.result = 0};
+    return fs_reply(op, &out, sizeof(out));
+}
+
 int fs_op_ioctl(struct fs_op *op)
 {
     const struct fuse_ioctl_in *in = fs_arg(op, sizeof(*in));
     if (!in)
         return fs_reply_err(op, EINVAL);
-    if (in->cmd != (uint32_t)LSL_FS_IOC_EVENTS || (in->flags & ~(uint32_t)FUSE_IOCTL_DIR) ||
+    uint64_t wait_ms = in->cmd == (uint32_t)LSL_FS_IOC_EVENTS        ? LSL_FS_EVENTS_WAIT_MS
+                       : in->cmd == (uint32_t)LSL_FS_IOC_EVENTS_IDLE ? LSL_FS_EVENTS_IDLE_MS
+                                                                     : 0;
+    if ((!wait_ms && in->cmd != (uint32_t)LSL_FS_IOC_EVENTS_END) || (in->flags & ~(uint32_t)FUSE_IOCTL_DIR) ||
         op->h.nodeid != FUSE_ROOT_ID)
         return fs_reply_err(op, ENOTTY);
     struct fs_handle *h = fs_handle_get(op->s, in->fh);
@@ -538,9 +567,15 @@ int fs_op_ioctl(struct fs_op *op)
     fs_handle_put(op->s, h);
     if (!ok)
         return fs_reply_err(op, ENOTTY);
+    if (!wait_ms)
+        return watch_end(op);
+    if (__atomic_load_n(&op->s->watch_ended, __ATOMIC_RELAXED))
+        return fs_reply_err(op, ESHUTDOWN);
     if (!watch_enable(op->s))
         return fs_reply_err(op, ENOSPC);
-    __atomic_store_n(&op->s->watch->seen_ns, now_ns(), __ATOMIC_RELAXED); /* also each time it waits on */
+    /* Also each time it waits on: the call is the helper's, alive until its wait is over. */
+    __atomic_store_n(&op->s->watch->due_ns, op->req->start_ns + wait_ms * 1000000 + FS_HELPER_GRACE_NS,
+                     __ATOMIC_RELAXED);
     /* The root is watched from the first call on. */
     struct fs_node *root = fs_node_get(op->s, FUSE_ROOT_ID);
     if (root) {
@@ -555,10 +590,10 @@ int fs_op_ioctl(struct fs_op *op)
     if (room > LSL_FS_EVENTS_BUF)
         room = LSL_FS_EVENTS_BUF;
     size_t used = take_events(op->s, op->c->reply, room);
-    if (!used && now_ns() - op->req->start_ns < (uint64_t)LSL_FS_EVENTS_WAIT_MS * 1000000) {
+    if (!used && now_ns() - op->req->start_ns < wait_ms * 1000000) {
         /* Nothing yet: the device holds the request until host events wake it or time is up, and only then:
          * an idle guest's waiting helper costs no polling. */
-        op->req->retry_at_ns = op->req->start_ns + (uint64_t)LSL_FS_EVENTS_WAIT_MS * 1000000;
+        op->req->retry_at_ns = op->req->start_ns + wait_ms * 1000000;
         return FS_RETRY;
     }
     struct fuse_ioctl_out out = {.result = (int32_t)used};
