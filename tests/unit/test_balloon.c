@@ -487,7 +487,24 @@ static void inflate_pages(uint64_t gpa, uint32_t pages)
     }
 }
 
-/* Sweeps: each tick asks for the guest's numbers; when the host holds SWEEP_MIN (64 MiB) more than the guest
+/* Ticks until the device asks for the guest's numbers (while nothing moves it waits up to 16 ticks): the
+ * one buffer comes back. Returns the ticks it took. */
+static unsigned ask(void)
+{
+    uint16_t id;
+    uint32_t len;
+    for (unsigned n = 1; n <= 16; n++) {
+        balloon_tick(b);
+        if (used(Q_STATS, &id, &len)) {
+            CHECK_EQ(used(Q_STATS, &id, &len), 0);
+            return n;
+        }
+    }
+    CHECK(!"the device asked");
+    return 0;
+}
+
+/* Sweeps: ticks ask for the guest's numbers; when the host holds SWEEP_MIN (64 MiB) more than the guest
  * uses, the target grows by about that much (never below what the guest keeps free: a quarter of this small
  * guest's 128 MiB) until the driver got there. */
 static void test_sweep(void)
@@ -506,10 +523,9 @@ static void test_sweep(void)
     kick(Q_STATS);
     balloon_set_target(b, 100);
     w32(REG_INTERRUPT_ACK, 3, 4);
-    balloon_tick(b);
+    CHECK_EQ(ask(), 1); /* the first tick asks */
     uint16_t id;
     uint32_t len;
-    CHECK_EQ(used(Q_STATS, &id, &len), 1); /* asked */
     CHECK_EQ(r32(REG_CONFIG), 100);
     const struct stat_entry fresh[] = {{4, 100u << 20}, {5, MEM}};
     post_stats(fresh, 2, 0);
@@ -533,8 +549,7 @@ static void test_sweep(void)
     CHECK_EQ(info().sweep_pages, 0);
     w32(REG_CONFIG + 4, 200, 4); /* deflated */
     /* Numbers that do not call for one: nothing changes. */
-    balloon_tick(b);
-    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    ask();
     const struct stat_entry busy[] = {{4, 40u << 20}, {5, MEM}};
     post_stats(busy, 2, 0);
     kick(Q_STATS);
@@ -543,7 +558,7 @@ static void test_sweep(void)
     /* The guest used those pages again and freed them: the sweep released what it held, so the next one
      * starts at once. */
     fill(16u << 20, (uint64_t)sweep * PAGE, 0x33);
-    balloon_tick(b);
+    CHECK_EQ(ask(), 1); /* our RSS moved */
     post_stats(fresh, 2, 0);
     kick(Q_STATS);
     CHECK_EQ(info().sweeps, 2);
@@ -552,14 +567,12 @@ static void test_sweep(void)
     w32(REG_CONFIG + 4, r32(REG_CONFIG), 4);
     CHECK_EQ(r32(REG_CONFIG), 200);
     w32(REG_CONFIG + 4, 200, 4); /* deflated as asked */
-    balloon_tick(b);
-    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    ask();
     post_stats(fresh, 2, 0);
     kick(Q_STATS);
     CHECK_EQ(info().sweeps, 2);
     /* Unless the guest frees SWEEP_MIN more meanwhile: 24 MiB more free there, 14 MiB more touched here. */
-    balloon_tick(b);
-    CHECK_EQ(used(Q_STATS, &id, &len), 1);
+    ask();
     fill(2u << 20, 14u << 20, 0x44);
     const struct stat_entry freer[] = {{4, 124u << 20}, {5, MEM}};
     post_stats(freer, 2, 0);
@@ -586,6 +599,51 @@ static void test_sweep(void)
     w32(REG_STATUS, 0, 4);
     CHECK_EQ(r32(REG_CONFIG), 300);
     CHECK_EQ(info().sweep_pages, 0);
+    teardown();
+}
+
+/* An idle guest is asked less and less often: every 2, 4, 8, then 16 ticks while our RSS, the reports and
+ * its MemFree stay; any of them moving brings asking back to every tick. */
+static void test_ask_backoff(void)
+{
+    setup(ALL_FEATURES, 4, true);
+    const struct stat_entry quiet[] = {{4, 20u << 20}, {5, MEM}}, freed[] = {{4, 28u << 20}, {5, MEM}};
+    struct seg gone = {64u << 20, 8u << 20, true}; /* off the host, to be touched again below */
+    request(Q_REPORTING, &gone, 1);
+    post_stats(quiet, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(ask(), 1);
+    post_stats(quiet, 2, 0);
+    kick(Q_STATS);
+    const unsigned want[] = {2, 4, 8, 16, 16};
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        CHECK_EQ(ask(), want[i]);
+        post_stats(quiet, 2, 0);
+        kick(Q_STATS);
+    }
+    /* A report: freed memory the host saw without asking. */
+    fill(96u << 20, 2u << 20, 0x21);
+    struct seg r = {96u << 20, 2u << 20, true};
+    request(Q_REPORTING, &r, 1);
+    CHECK_EQ(ask(), 1);
+    post_stats(quiet, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(ask(), 2);
+    post_stats(quiet, 2, 0);
+    kick(Q_STATS);
+    /* Our RSS moved: the guest touched 8 MiB. */
+    fill(64u << 20, 8u << 20, 0x22);
+    CHECK_EQ(ask(), 1);
+    /* Its MemFree moved by 8 MiB in the answer (freed in single pages: no report). */
+    post_stats(freed, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(ask(), 1);
+    post_stats(freed, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(ask(), 2);
+    post_stats(freed, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(info().sweeps, 0);
     teardown();
 }
 
@@ -632,6 +690,7 @@ int main(void)
     RUN(test_reporting);
     RUN(test_stats);
     RUN(test_sweep);
+    RUN(test_ask_backoff);
     RUN(test_rss_falls);
     gmem_free(&m);
     return CHECK_DONE();

@@ -15,17 +15,23 @@
  * Sweeps: Linux reports free pages at its own pace (a sixteenth of each free list every 2 s: "all pages on
  * an idle system in about 30 seconds") and only in blocks of 2 MiB, so a guest that frees 2 GiB keeps most
  * of it on the host for ten seconds and more, and memory freed in scattered pages (a build's) stays there.
- * Every SWEEP_TICK_NS the device asks for the guest's numbers (one small round trip); when our anonymous
- * memory exceeds what the guest uses (its RAM less MemFree and the balloon) by SWEEP_MIN, the balloon
- * inflates by about that much on top of the host's target, then lets it all go once the driver got there
- * (or stopped getting anywhere for SWEEP_STALL_NS). Linux hands out reported pages last, so inflating takes
- * the pages still on the host, and each goes back to the host as it comes; the pages deflated after are
+ * Every SWEEP_TICK_NS the device may ask for the guest's numbers (one small round trip, below); when our
+ * anonymous memory exceeds what the guest uses (its RAM less MemFree and the balloon) by SWEEP_MIN, the
+ * balloon inflates by about that much on top of the host's target, then lets it all go once the driver got
+ * there (or stopped getting anywhere for SWEEP_STALL_NS). Linux hands out reported pages last, so inflating
+ * takes the pages still on the host, and each goes back to the host as it comes; the pages deflated after are
  * free in the guest and on the host no longer. They are also the first Linux hands out next (a freed page
  * goes to the head of its list), so a sweep takes twice what is held: half as much took about half. What a
  * sweep could not take (the VMM's own memory, pages the guest keeps free) is left alone for a while that
  * doubles with each sweep that did not halve it (SWEEP_QUIET_NS up to SWEEP_QUIET_MAX_NS), unless SWEEP_MIN
  * more is freed meanwhile: a useless sweep costs little and is rare, and a judgement spoiled by memory freed
  * during the sweep costs a second.
+ *
+ * Asking costs the guest a wake-up, most of what an idle VM costs the host, so an idle guest is asked less
+ * and less often (ask_due): every tick while our RSS moves, free page reporting reports, or its MemFree
+ * changes, which show a guest at work or freeing memory (the first two without asking it); otherwise the
+ * ticks between asks double up to ASK_EVERY_MAX. A guest that frees much at once reports 2 MiB blocks
+ * within seconds (Linux's page_reporting_delay, 2 s), which brings the asking back to every tick.
  *
  * Deflate on OOM: pages the driver takes back on its own (the host did not ask: actual was not above the
  * target) were needed; the host's target drops by as much (a sweep ends first), so the next config change
@@ -74,6 +80,8 @@
 #define SWEEP_STALL_NS     2000000000ull  /* a sweep whose actual has not grown for this long ends */
 #define SWEEP_QUIET_NS     2000000000ull  /* after a sweep that did not halve what was held, */
 #define SWEEP_QUIET_MAX_NS 64000000000ull /* doubling up to this */
+#define ASK_EVERY_MAX      16u            /* ticks between asks at most, for an idle guest */
+#define ASK_MOVED          (4ull << 20)   /* RSS or MemFree this far from the last ask's: at work */
 enum {
     S_SWAP_IN,
     S_SWAP_OUT,
@@ -121,8 +129,12 @@ struct balloon {
     uint64_t quiet_ns;  /* the quiet after the last useless sweep (0: none), and its end */
     uint64_t quiet_until_ns;
     uint64_t oom_pages; /* deflated by the driver on its own: the guest needed them */
-    int statm_fd;       /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
-    int timer_fd;       /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
+    unsigned ask_every,
+        ask_wait; /* ticks between asks (1 while memory moves, doubling), and since the last */
+    uint64_t ask_rss, ask_reports,
+        ask_free; /* our RSS, the reports and the guest's MemFree at the last ask */
+    int statm_fd; /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
+    int timer_fd; /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
 };
 
 static void stats_return(struct balloon *b);
@@ -367,6 +379,10 @@ static void stats_parse(struct balloon *b, struct virtq_req *req)
     }
     b->stats_valid = true;
     b->stats_ns = now_ns();
+    uint64_t free = b->stats[S_MEMFREE];
+    if ((free > b->ask_free ? free - b->ask_free : b->ask_free - free) >= ASK_MOVED)
+        b->ask_every = 1;
+    b->ask_free = free;
     if (b->sweep_asked)
         sweep_decide(b);
 }
@@ -443,6 +459,7 @@ static void balloon_reset(struct virtio_dev *vdev)
     b->sweep = 0;
     b->sweep_asked = false;
     b->quiet_ns = 0;
+    b->ask_every = 1;
     b->config.num_pages = b->base;
 }
 
@@ -522,11 +539,27 @@ void balloon_request_stats(struct balloon *b)
     pthread_mutex_unlock(&b->vdev.lock);
 }
 
+/* Whether this tick asks the guest for its numbers (see the top). Lock held. */
+static bool ask_due(struct balloon *b)
+{
+    uint64_t rss = rss_bytes(b);
+    if ((rss > b->ask_rss ? rss - b->ask_rss : b->ask_rss - rss) >= ASK_MOVED ||
+        b->reports != b->ask_reports || !b->stats_valid)
+        b->ask_every = 1;
+    if (++b->ask_wait < b->ask_every)
+        return false;
+    b->ask_wait = 0;
+    b->ask_rss = rss;
+    b->ask_reports = b->reports;
+    b->ask_every = MIN(2 * b->ask_every, ASK_EVERY_MAX); /* unless the next tick sees it move again */
+    return true;
+}
+
 void balloon_tick(struct balloon *b)
 {
     pthread_mutex_lock(&b->vdev.lock);
     sweep_check(b);
-    if (!b->sweep && b->statm_fd >= 0) {
+    if (!b->sweep && b->statm_fd >= 0 && ask_due(b)) {
         b->sweep_asked = true;
         stats_return(b);
     }
@@ -571,6 +604,7 @@ struct balloon *balloon_new(const struct gmem *mem)
     virtio_dev_init(&b->vdev, &balloon_ops, b, mem);
     b->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     b->timer_fd = -1;
+    b->ask_every = 1;
     return b;
 }
 
