@@ -604,45 +604,44 @@ static void test_sweep(void)
 
 /* An idle guest is asked less and less often: every 2, 4, 8, then 16 ticks while our RSS, the reports and
  * its MemFree stay; any of them moving brings asking back to every tick. */
+/* The driver's answer: a buffer of MemFree and MemTotal, offered and kicked. */
+static void answer(const struct stat_entry e[2])
+{
+    post_stats(e, 2, 0);
+    kick(Q_STATS);
+}
+
 static void test_ask_backoff(void)
 {
     setup(ALL_FEATURES, 4, true);
     const struct stat_entry quiet[] = {{4, 20u << 20}, {5, MEM}}, freed[] = {{4, 28u << 20}, {5, MEM}};
     struct seg gone = {64u << 20, 8u << 20, true}; /* off the host, to be touched again below */
     request(Q_REPORTING, &gone, 1);
-    post_stats(quiet, 2, 0);
-    kick(Q_STATS);
+    answer(quiet);
     CHECK_EQ(ask(), 1);
-    post_stats(quiet, 2, 0);
-    kick(Q_STATS);
+    answer(quiet);
     const unsigned want[] = {2, 4, 8, 16, 16};
     for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         CHECK_EQ(ask(), want[i]);
-        post_stats(quiet, 2, 0);
-        kick(Q_STATS);
+        answer(quiet);
     }
     /* A report: freed memory the host saw without asking. */
     fill(96u << 20, 2u << 20, 0x21);
     struct seg r = {96u << 20, 2u << 20, true};
     request(Q_REPORTING, &r, 1);
     CHECK_EQ(ask(), 1);
-    post_stats(quiet, 2, 0);
-    kick(Q_STATS);
+    answer(quiet);
     CHECK_EQ(ask(), 2);
-    post_stats(quiet, 2, 0);
-    kick(Q_STATS);
+    answer(quiet);
     /* Our RSS moved: the guest touched 8 MiB. */
     fill(64u << 20, 8u << 20, 0x22);
     CHECK_EQ(ask(), 1);
     /* Its MemFree moved by 8 MiB in the answer (freed in single pages: no report). */
-    post_stats(freed, 2, 0);
-    kick(Q_STATS);
+    answer(freed);
     CHECK_EQ(ask(), 1);
-    post_stats(freed, 2, 0);
-    kick(Q_STATS);
+    answer(freed);
     CHECK_EQ(ask(), 2);
-    post_stats(freed, 2, 0);
-    kick(Q_STATS);
+    answer(freed);
     CHECK_EQ(info().sweeps, 0);
     teardown();
 }
