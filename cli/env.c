@@ -1,6 +1,5 @@
-/* Environment passthrough for guest commands (env.h). WSLENV's rules are WSL's own (UtilParseWslEnv in
- * microsoft/WSL src/linux/init/util.cpp), seen from the host: "u" entries go into the guest, "w" ones only
- * come out of it, so they are not sent. */
+/* Environment passthrough for guest commands (env.h). WSLENV's grammar is proto/wslenv.c's, seen from the
+ * host: "u" entries go into the guest, "w" ones only come out of it, so they are not sent. */
 #include "env.h"
 
 #include <stdbool.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "wslenv.h" /* proto/ */
 
 extern char **environ;
 
@@ -31,6 +31,11 @@ static const char *env_get(char *const *env, const char *name, size_t len)
 struct out {
     char **v;
     size_t n, cap;
+};
+
+struct shares {
+    const struct lsl_env_share *s;
+    size_t n;
 };
 
 static bool out_has(const struct out *o, const char *name, size_t len)
@@ -66,90 +71,55 @@ static int out_add(struct out *o, const char *name, size_t len, const char *valu
     return 0;
 }
 
-/* One path through the shares, the one holding it most closely (the host's "/" is the empty prefix and
- * holds every absolute path); appended to *dst (the caller sized it). */
-static char *map_one(char *dst, const char *path, size_t len, const struct lsl_env_share *shares, size_t n)
+/* One p or l element through the shares (a lsl_wslenv_path_fn): the share holding it most closely gives its
+ * guest path for the share's host prefix (the host's "/" is the empty prefix and holds every absolute
+ * path); a relative or empty path, or one on no share, stays. */
+static ssize_t to_guest(const char *path, size_t len, char *out, size_t room, void *opaque)
 {
+    const struct shares *sh = opaque;
     const struct lsl_env_share *best = NULL;
-    for (size_t i = 0; len && i < n; i++) {
-        size_t hl = strlen(shares[i].host);
-        if (len >= hl && memcmp(path, shares[i].host, hl) == 0 && (len == hl || path[hl] == '/') &&
+    for (size_t i = 0; len && i < sh->n; i++) {
+        size_t hl = strlen(sh->s[i].host);
+        if (len >= hl && memcmp(path, sh->s[i].host, hl) == 0 && (len == hl || path[hl] == '/') &&
             (!best || hl > strlen(best->host)))
-            best = &shares[i];
+            best = &sh->s[i];
     }
-    if (best) {
-        size_t hl = strlen(best->host);
-        dst = stpcpy(dst, best->guest);
-        path += hl;
-        len -= hl;
-    }
-    memcpy(dst, path, len);
-    return dst + len;
+    if (!best)
+        return -1;
+    size_t hl = strlen(best->host), gl = strlen(best->guest), n = gl + len - hl;
+    if (n >= room)
+        return -1;
+    memcpy(out, best->guest, gl);
+    memcpy(out + gl, path + hl, len - hl);
+    out[n] = '\0';
+    return (ssize_t)n;
 }
 
 char *lsl_env_map_paths(const char *value, bool list, const struct lsl_env_share *shares, size_t nshares)
 {
-    /* The longest a mapped element grows by is the longest guest path: size for that per element. */
-    size_t grow = 0, elements = 1;
-    for (size_t i = 0; i < nshares; i++)
-        grow = strlen(shares[i].guest) > grow ? strlen(shares[i].guest) : grow;
-    for (const char *p = value; list && *p; p++)
-        elements += *p == ':';
-    char *out = malloc(strlen(value) + elements * grow + 1), *end = out;
-    if (!out)
-        return NULL;
-    for (const char *p = value;;) {
-        const char *colon = list ? strchr(p, ':') : NULL;
-        size_t len = colon ? (size_t)(colon - p) : strlen(p);
-        end = map_one(end, p, len, shares, nshares);
-        if (!colon)
-            break;
-        *end++ = ':';
-        p = colon + 1;
-    }
-    *end = '\0';
-    return out;
+    struct shares sh = {shares, nshares};
+    return lsl_wslenv_map(value, list, to_guest, &sh);
 }
 
-/* The entries of one list (WSLENV or LSLENV) into o. 0 or -1 when out of memory. */
-static int add_listed(struct out *o, char *const *env, const char *list, const struct lsl_env_share *shares,
-                      size_t nshares)
+struct listed {
+    struct out *o;
+    char *const *env;
+    struct shares sh;
+};
+
+/* One WSLENV or LSLENV entry into the guest's environment (a lsl_wslenv_entry_fn). */
+static int add_listed(const char *name, size_t len, char mode, void *opaque)
 {
-    size_t total = strlen(list);
-    while (total && (list[total - 1] == ' ' || list[total - 1] == '\t' || list[total - 1] == '\n' ||
-                     list[total - 1] == '\r'))
-        total--;
-    for (size_t pos = 0; pos < total;) {
-        const char *entry = list + pos, *colon = memchr(entry, ':', total - pos);
-        size_t len = colon ? (size_t)(colon - entry) : total - pos;
-        pos += len + 1;
-        const char *slash = memchr(entry, '/', len);
-        size_t name_len = slash ? (size_t)(slash - entry) : len;
-        char mode = 0;
-        bool skip = name_len == 0 || memchr(entry, '=', name_len) != NULL;
-        for (const char *f = slash ? slash + 1 : entry + len; f < entry + len; f++) {
-            if (*f == 'p' || *f == 'l')
-                mode = *f;
-            else if (*f == 'w')
-                skip = true; /* guest to host only */
-            else if (*f != 'u')
-                skip = true; /* a flag of a newer WSL: WSL skips the entry, so does lsl */
-        }
-        const char *value = skip ? NULL : env_get(env, entry, name_len);
-        if (!value)
-            continue; /* unset on the host: nothing to pass (WSL would pass it empty) */
-        if (!mode) {
-            if (out_add(o, entry, name_len, value) < 0)
-                return -1;
-            continue;
-        }
-        char *mapped = lsl_env_map_paths(value, mode == 'l', shares, nshares);
-        int r = mapped ? out_add(o, entry, name_len, mapped) : -1;
-        free(mapped);
-        if (r < 0)
-            return -1;
-    }
-    return 0;
+    struct listed *l = opaque;
+    const char *value = env_get(l->env, name, len);
+    if (!value)
+        return 0; /* unset on the host: nothing to pass (WSL would pass it empty) */
+    if (!mode)
+        return out_add(l->o, name, len, value);
+    char *mapped = lsl_env_map_paths(value, mode == 'l', l->sh.s, l->sh.n);
+    int r = mapped ? out_add(l->o, name, len, mapped) : -1;
+    free(mapped);
+    return r;
 }
 
 char **lsl_guest_env_from(char *const *env, const char *distro, const struct lsl_env_share *shares,
@@ -172,9 +142,10 @@ char **lsl_guest_env_from(char *const *env, const char *distro, const struct lsl
             goto oom;
     }
     static const char *const lists[] = {"WSLENV", "LSLENV"};
+    struct listed l = {&o, env, {shares, nshares}};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         const char *list = env_get(env, lists[i], strlen(lists[i]));
-        if (list && add_listed(&o, env, list, shares, nshares) < 0)
+        if (list && lsl_wslenv_each(list, LSL_WSLENV_INTO_GUEST, add_listed, &l) < 0)
             goto oom;
     }
     if (out_add(&o, "PATH", 4, &GUEST_PATH[5]) < 0)

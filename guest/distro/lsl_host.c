@@ -9,6 +9,7 @@
 #include "hostshare.h"
 #include "session_client.h"
 #include "vsock_addr.h"
+#include "wslenv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -65,70 +66,66 @@ static int to_host(const char *path, char *out, size_t len)
     return lsl_hostshare_to_host(shares, root, norm, out, len) == 1;
 }
 
-/* A WSLENV /p or /l value with each path on a share mapped to the host's (others as they are); malloc'd. */
-static char *map_value(const char *value, bool list)
+/* One /p or /l element as the host sees it (a lsl_wslenv_path_fn): an absolute path on a share is mapped,
+ * any other stays. */
+static ssize_t path_to_host(const char *path, size_t len, char *out, size_t room, void *opaque)
 {
-    size_t cap = strlen(value) * 2 + LSL_HOSTSHARE_PATH_MAX + 1, n = 0;
-    char *out = malloc(cap), one[LSL_HOSTSHARE_PATH_MAX], part[LSL_HOSTSHARE_PATH_MAX];
+    char part[LSL_HOSTSHARE_PATH_MAX];
 
-    if (!out)
-        return NULL;
-    for (const char *p = value;;) {
-        size_t len = list ? strcspn(p, ":") : strlen(p);
-        snprintf(part, sizeof(part), "%.*s", (int)len, p);
-        const char *use = part[0] == '/' && to_host(part, one, sizeof(one)) ? one : part;
-        if (n + strlen(use) + 2 > cap) {
-            char *grown = realloc(out, cap = cap * 2 + strlen(use));
-            if (!grown) {
-                free(out);
-                return NULL;
-            }
-            out = grown;
-        }
-        n += (size_t)sprintf(out + n, "%s%s", n || p != value ? ":" : "", use);
-        if (!list || !p[len])
-            break;
-        p += len + 1;
-    }
-    out[n] = '\0';
-    return out;
+    (void)opaque;
+    if (!len || path[0] != '/' || len >= sizeof(part))
+        return -1;
+    memcpy(part, path, len);
+    part[len] = '\0';
+    return to_host(part, out, room) ? (ssize_t)strlen(out) : -1;
 }
 
-/* What goes to the host: TERM and COLORTERM (the terminal is this side's), and what WSLENV names, WSL's
- * flags: u (host to guest only) is left here, p and l are mapped. Entries are malloc'd; NULL-terminated. */
+struct host_env {
+    char **env;
+    size_t n;
+};
+
+/* One WSLENV entry for the host (a lsl_wslenv_entry_fn): set here, not there yet, p and l mapped. */
+static int add_listed(const char *name, size_t len, char mode, void *opaque)
+{
+    struct host_env *h = opaque;
+    char key[256];
+
+    if (h->n >= HOST_ENV_MAX || len >= sizeof(key))
+        return 0;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    const char *v = getenv(key);
+    for (size_t i = 0; i < h->n && v; i++)
+        if (strncmp(h->env[i], key, len) == 0 && h->env[i][len] == '=')
+            v = NULL; /* the first entry wins */
+    if (!v)
+        return 0;
+    char *mapped = mode ? lsl_wslenv_map(v, mode == 'l', path_to_host, NULL) : strdup(v);
+    if (mapped && asprintf(&h->env[h->n], "%s=%s", key, mapped) >= 0)
+        h->n++;
+    free(mapped);
+    return 0;
+}
+
+/* What goes to the host: TERM and COLORTERM (the terminal is this side's), and what WSLENV names that goes
+ * out of the guest (proto/wslenv.h: not u entries). Entries are malloc'd; NULL-terminated. */
 static char **host_env(void)
 {
-    char **env = calloc(HOST_ENV_MAX + 1, sizeof(char *));
+    struct host_env h = {calloc(HOST_ENV_MAX + 1, sizeof(char *)), 0};
     const char *list = getenv("WSLENV");
-    size_t n = 0;
 
-    if (!env)
+    if (!h.env)
         return NULL;
     static const char *const always[] = {"TERM", "COLORTERM"};
     for (size_t i = 0; i < 2; i++) {
         const char *v = getenv(always[i]);
-        if (v && asprintf(&env[n], "%s=%s", always[i], v) >= 0)
-            n++;
+        if (v && asprintf(&h.env[h.n], "%s=%s", always[i], v) >= 0)
+            h.n++;
     }
-    for (const char *p = list; p && *p && n < HOST_ENV_MAX;) {
-        size_t len = strcspn(p, ":"), nlen = strcspn(p, "/:");
-        char name[256], flags[16] = "";
-        if (nlen < len)
-            snprintf(flags, sizeof(flags), "%.*s", (int)(len - nlen - 1), p + nlen + 1);
-        snprintf(name, sizeof(name), "%.*s", (int)(nlen < sizeof(name) ? nlen : 0), p);
-        p += len + (p[len] == ':');
-        const char *v = name[0] ? getenv(name) : NULL;
-        bool dup = false;
-        for (size_t i = 0; i < n && !dup; i++)
-            dup = strncmp(env[i], name, strlen(name)) == 0 && env[i][strlen(name)] == '=';
-        if (!v || dup || strspn(flags, "uwpl") != strlen(flags) || strchr(flags, 'u'))
-            continue;
-        char *mapped = strpbrk(flags, "pl") ? map_value(v, strchr(flags, 'l') != NULL) : strdup(v);
-        if (mapped && asprintf(&env[n], "%s=%s", name, mapped) >= 0)
-            n++;
-        free(mapped);
-    }
-    return env;
+    if (list)
+        (void)lsl_wslenv_each(list, LSL_WSLENV_OUT_OF_GUEST, add_listed, &h);
+    return h.env;
 }
 
 /* Runs argv on the host through lsl-interop. Returns its status, or -1 after one line on stderr. */

@@ -1,11 +1,13 @@
 /* The environment a guest command gets (cli/env.h): WSLENV and LSLENV with WSL's flags, unset and empty
- * variables, duplicates, the lists themselves, the distribution's name, and /p and /l through a share. */
+ * variables, duplicates, the lists themselves, the distribution's name, and /p and /l through a share; and
+ * the grammar both ways share (proto/wslenv.h), seen from the guest. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "env.h"
+#include "wslenv.h"
 
 /* The value of NAME in env, NULL if absent; how many times it is there in *count. */
 static const char *get(char **env, const char *name, int *count)
@@ -119,11 +121,50 @@ static void test_paths(void)
     free(m);
 }
 
+/* Out of the guest: u entries stay, w and plain ones go; the same flags and skips as into it. */
+static int note(const char *name, size_t len, char mode, void *opaque)
+{
+    char *seen = opaque;
+    size_t at = strlen(seen);
+    snprintf(seen + at, 256 - at, "%.*s/%c ", (int)len, name, mode ? mode : '-');
+    return strncmp(name, "STOP", len) == 0 && len == 4 ? -7 : 0;
+}
+
+/* An element starting with /h becomes /H + the rest; others stay. */
+static ssize_t upper_h(const char *path, size_t len, char *out, size_t room, void *opaque)
+{
+    (void)opaque;
+    if (len < 2 || strncmp(path, "/h", 2) != 0)
+        return -1;
+    return snprintf(out, room, "/H%.*s", (int)(len - 2), path + 2);
+}
+
+static void test_both_ways(void)
+{
+    char seen[256] = "";
+    const char *list = "A:B/u:C/w:D/p:E/l:F/wp:G/x:=H:I=J/w::K/up \t\n";
+    CHECK_EQ(lsl_wslenv_each(list, LSL_WSLENV_OUT_OF_GUEST, note, seen), 0);
+    CHECK(strcmp(seen, "A/- C/- D/p E/l F/p ") == 0);
+    seen[0] = '\0';
+    CHECK_EQ(lsl_wslenv_each(list, LSL_WSLENV_INTO_GUEST, note, seen), 0);
+    CHECK(strcmp(seen, "A/- B/- D/p E/l K/p ") == 0);
+    seen[0] = '\0';
+    CHECK_EQ(lsl_wslenv_each("A:STOP:B", LSL_WSLENV_INTO_GUEST, note, seen), -7); /* fn's error ends it */
+    CHECK(strcmp(seen, "A/- STOP/- ") == 0);
+    char *v = lsl_wslenv_map("/home/x:rel:/hh::/other", true, upper_h, NULL);
+    CHECK(strcmp(v, "/Home/x:rel:/Hh::/other") == 0);
+    free(v);
+    v = lsl_wslenv_map("/h/a:b", false, upper_h, NULL); /* p: one path, colons and all */
+    CHECK(strcmp(v, "/H/a:b") == 0);
+    free(v);
+}
+
 int main(void)
 {
     RUN(test_flags);
     RUN(test_odd_lists);
     RUN(test_distro_name);
     RUN(test_paths);
+    RUN(test_both_ways);
     return CHECK_DONE();
 }
