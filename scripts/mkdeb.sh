@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make deb`: a Debian package of this tree's build. `make install PREFIX=/usr` into a staging root, then a
-# control file whose Depends are what dpkg-shlibdeps finds for the installed programs plus the tools lsl runs
+# control file whose Depends are what dpkg-shlibdeps finds for the installed programs, libslirp0 (lsl-vmm
+# loads it when a VM gets a network, so dpkg-shlibdeps cannot see it), plus the tools lsl runs
 # on the host (mke2fs, e2fsck and resize2fs for distribution images; mmdebstrap for the catalog's default,
 # Debian, built locally; tar to read a .wsl file's settings), then dpkg-deb. Prints the package's path: BUILD/deb/lsl_VERSION_ARCH.deb, which
 # `apt install ./lsl_*.deb` installs on Debian 12.
@@ -30,7 +31,7 @@ Version: $version
 Architecture: $arch
 Maintainer: lsl developers <lsl@localhost>
 Installed-Size: $size
-Depends: ${shlibs:+$shlibs, }e2fsprogs, mmdebstrap, tar
+Depends: ${shlibs:+$shlibs, }libslirp0 (>= 4.7), e2fsprogs, mmdebstrap, tar
 Section: admin
 Priority: optional
 Description: Linux distributions in a lightweight VM, WSL 2 style

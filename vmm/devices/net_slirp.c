@@ -13,8 +13,13 @@
  * sleeps in poll until a kick, a socket or slirp's next timer): lsl-vmm's RSS without guest RAM stays at
  * ~3.0 MiB with the network used and idle (tests/vm/run.sh net_rss_idle), libslirp and glib included.
  *
+ * libslirp is loaded when a VM gets a network (slirp_load), not linked: with it come glib, pcre2 and libm,
+ * whose mapped pages were 1.2 MiB of the 3.0 MiB every lsl-vmm had at boot, network or not
+ * (bench/bootbench.py). Its header still gives every function's type.
+ *
  * The device lock is held for a whole round except while poll() sleeps: the vCPUs take it only for the
  * device's registers (interrupt acknowledge), so they wait at most one bounded round (TX_BUDGET frames). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +38,48 @@
 #include "macro.h"
 #include "net.h"
 #include "net_int.h"
+
+#define SLIRP_LIB "libslirp.so.0" /* Debian's libslirp0, which the package depends on (scripts/mkdeb.sh) */
+
+/* The six functions used, typed by the header. */
+static struct {
+    __typeof__(&slirp_new) new_;
+    __typeof__(&slirp_input) input;
+    __typeof__(&slirp_handle_timer) handle_timer;
+    __typeof__(&slirp_pollfds_fill) pollfds_fill;
+    __typeof__(&slirp_pollfds_poll) pollfds_poll;
+    __typeof__(&slirp_cleanup) cleanup;
+} lib;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static char lib_error[256];
+
+static void lib_open(void)
+{
+    void *h = dlopen(SLIRP_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (h) {
+        *(void **)&lib.new_ = dlsym(h, "slirp_new");
+        *(void **)&lib.input = dlsym(h, "slirp_input");
+        *(void **)&lib.handle_timer = dlsym(h, "slirp_handle_timer");
+        *(void **)&lib.pollfds_fill = dlsym(h, "slirp_pollfds_fill");
+        *(void **)&lib.pollfds_poll = dlsym(h, "slirp_pollfds_poll");
+        *(void **)&lib.cleanup = dlsym(h, "slirp_cleanup");
+    }
+    if (!h || !lib.new_ || !lib.input || !lib.handle_timer || !lib.pollfds_fill || !lib.pollfds_poll ||
+        !lib.cleanup) {
+        snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
+        lib.new_ = NULL; /* not half a library */
+    }
+}
+
+/* libslirp's functions, loaded once; -ENOENT after one line saying why. */
+static int slirp_load(void)
+{
+    pthread_once(&lib_once, lib_open);
+    if (lib.new_)
+        return 0;
+    log_error("virtio-net: cannot load %s (%s); Debian's libslirp0 has it", SLIRP_LIB, lib_error);
+    return -ENOENT;
+}
 
 /* Frames taken from the tx ring per round before slirp's sockets and timers get their turn: enough to
  * amortise the poll() (64 x 64 KiB), few enough that the rx side and the vCPUs never wait long. */
@@ -217,7 +264,7 @@ static void slirp_in(void *opaque, const uint8_t *frame, size_t len)
         s->net->stats.tx_dropped++;
         return;
     }
-    slirp_input(s->slirp, frame, (int)len);
+    lib.input(s->slirp, frame, (int)len);
 }
 
 static int add_poll(int fd, int events, void *opaque)
@@ -276,7 +323,7 @@ static void timers_run(struct net_slirp *s)
         if (t->cb)
             t->cb(t->cb_opaque);
         else
-            slirp_handle_timer(s->slirp, t->id, t->cb_opaque);
+            lib.handle_timer(s->slirp, t->id, t->cb_opaque);
     }
 }
 
@@ -310,7 +357,7 @@ static void *net_thread(void *opaque)
             break;
         }
         uint32_t timeout = n->tx_more ? 0 : UINT32_MAX;
-        slirp_pollfds_fill(s->slirp, &timeout, add_poll, s);
+        lib.pollfds_fill(s->slirp, &timeout, add_poll, s);
         timeout = timers_timeout(s, timeout);
         uint64_t busy = now_ns() - round_start;
         n->stats.rounds++;
@@ -329,7 +376,7 @@ static void *net_thread(void *opaque)
             d->stats.kicks++;
             net_rx_flush(n);
         }
-        slirp_pollfds_poll(s->slirp, r < 0 && err != EINTR, get_revents, s);
+        lib.pollfds_poll(s->slirp, r < 0 && err != EINTR, get_revents, s);
         timers_run(s);
     }
     pthread_mutex_unlock(&d->lock);
@@ -369,6 +416,9 @@ static void split_search(char *search, const char **list, unsigned max)
 
 int net_slirp_start(struct net *n, const char *dns_search, struct net_slirp **out)
 {
+    int r = slirp_load();
+    if (r < 0)
+        return r;
     struct net_slirp *s = calloc(1, sizeof(*s));
     if (!s)
         return log_errno(ENOMEM, "virtio-net");
@@ -403,7 +453,7 @@ int net_slirp_start(struct net *n, const char *dns_search, struct net_slirp **ou
     inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
     inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
     inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
-    s->slirp = slirp_new(&cfg, &callbacks, s);
+    s->slirp = lib.new_(&cfg, &callbacks, s);
     if (!s->slirp) {
         close(s->stop_fd);
         free(s);
@@ -417,10 +467,10 @@ int net_slirp_start(struct net *n, const char *dns_search, struct net_slirp **ou
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = vmm_thread_start(&s->thread, "lsl-net", net_thread, s);
+    r = vmm_thread_start(&s->thread, "lsl-net", net_thread, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
-        slirp_cleanup(s->slirp);
+        lib.cleanup(s->slirp);
         close(s->stop_fd);
         free(s);
         return log_errno(-r, "virtio-net: thread");
@@ -444,7 +494,7 @@ void net_slirp_stop(struct net_slirp *s)
         log_info("virtio-net: %llu new flows refused at the limit of %u host sockets",
                  (unsigned long long)s->refused_flows, s->max_sockets);
     s->net->input = NULL;
-    slirp_cleanup(s->slirp);
+    lib.cleanup(s->slirp);
     close(s->stop_fd);
     free(s->pfd);
     free(s);
