@@ -169,6 +169,7 @@ int main(int argc, char **argv)
     /* Before anything runs that could need it; a failure is logged and the guest goes on without swap. */
     if (cfg.swap && *cfg.swap && (!cfg.root || strcmp(cfg.swap, cfg.root) != 0))
         (void)lsl_swap_start(cfg.swap);
+    lsl_compaction_quiet();
     /* A command keeps the one-shot behaviour (run it, power off) even with lsl.agent=1. */
     if (cfg.argv) {
         if (cfg.reclaim_given)

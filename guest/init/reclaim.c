@@ -15,9 +15,10 @@
  * still gone within 30 s).
  *
  * Also here, as the other setting that decides an idle guest's wake-ups against memory given back:
- * proactive compaction is off. kcompactd would wake every 500 ms to score fragmentation (two of an idle
- * VM's wake-ups a second); free page reporting does not need it (a large free comes back in 2 MiB blocks
- * on its own, and the balloon's sweeps take back pages freed scattered). */
+ * proactive compaction is off in every guest (lsl_compaction_quiet, whatever the policy). kcompactd would
+ * wake every 500 ms to score fragmentation (two of an idle VM's wake-ups a second); free page reporting
+ * does not need it (a large free comes back in 2 MiB blocks on its own, and the balloon's sweeps take back
+ * pages freed scattered). */
 #include "reclaim.h"
 
 #include "fileio.h"
@@ -125,9 +126,13 @@ static _Noreturn void reclaim_main(enum lsl_reclaim policy)
     }
 }
 
-pid_t lsl_reclaim_start(enum lsl_reclaim policy)
+void lsl_compaction_quiet(void)
 {
     (void)lsl_write_file("/proc/sys/vm/compaction_proactiveness", "0"); /* see the top */
+}
+
+pid_t lsl_reclaim_start(enum lsl_reclaim policy)
+{
     if (policy == LSL_RECLAIM_POLICY_DISABLED)
         return 0;
     pid_t pid = fork();

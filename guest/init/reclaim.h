@@ -13,6 +13,9 @@ enum lsl_reclaim {
 /* The lsl.reclaim= value (NULL: absent, gradual); -EINVAL for anything else. */
 int lsl_reclaim_parse(const char *value, enum lsl_reclaim *out);
 
+/* Turns proactive compaction off (every boot: kcompactd's wake-ups cost an idle VM; see reclaim.c). */
+void lsl_compaction_quiet(void);
+
 /* Forks the daemon (nothing for disabled). Returns its pid, 0, or -errno. */
 pid_t lsl_reclaim_start(enum lsl_reclaim policy);
 
