@@ -8,6 +8,7 @@
 #include "paths.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,49 @@ static const char script[] =
     "echo \"lsl: $distro: made your user $name (uid $(id -u \"$name\"), groups $(id -Gn \"$name\" | tr ' ' "
     ",)$sudo);"
     " it is the default user\"\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void lsl_own_user_ask(FILE *in, FILE *out, const char *distro, struct lsl_own_user *u)
+{
+    /* Ctrl-C here is an answer, not an abort: nothing is left half-registered. */
+    struct sigaction sa = {.sa_handler = on_interrupt}, old; /* no SA_RESTART: the read returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    interrupted = 0;
+    char line[256];
+    for (int tries = 0; tries < 3; tries++) {
+        fprintf(out,
+                "lsl: %s: the name of your user in it (sudo without a password; Ctrl-C: none) [%s]: ", distro,
+                u->name);
+        fflush(out);
+        if (!fgets(line, sizeof(line), in)) {
+            fputc('\n', out);
+            if (interrupted) {
+                fprintf(out, "lsl: %s: no user of your own: root stays its default user\n", distro);
+                u->name[0] = '\0';
+            }
+            clearerr(in);
+            break;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            break;
+        if (lsl_user_name_valid(line)) {
+            memcpy(u->name, line, strlen(line) + 1); /* valid: at most LSL_USER_NAME_MAX */
+            break;
+        }
+        fprintf(out, "lsl: '%s' is no user name there: a-z or _ first, then a-z, 0-9, _ or -, at most %d\n",
+                line, LSL_USER_NAME_MAX);
+    }
+    sigaction(SIGINT, &old, NULL);
+}
 
 void lsl_own_user_command(const struct lsl_own_user *u, const char *distro, char nums[2][16],
                           const char *argv[9])

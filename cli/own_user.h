@@ -4,11 +4,13 @@
  * the uid and gid the host user's files have in the guest (hostShareOwner, default 1000:1000) where they
  * are free in it, so that files under /mnt/host are the user's on both sides; in its admin group (sudo,
  * wheel) with sudo (or doas) without a password; the default user from then on. A host user root keeps root,
- * as --no-user does. run.c's first_launch runs the command below. */
+ * as --no-user does. On a terminal, lsl --install and --import ask for the name first (the host user's the
+ * default). run.c's first_launch runs the command below. */
 #ifndef LSL_OWN_USER_H
 #define LSL_OWN_USER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "registry.h"
 
@@ -26,6 +28,12 @@ bool lsl_user_name_valid(const char *s);
  * --user NAME, "" for --no-user, NULL for the host user's name (lowercased; one note on stderr when even
  * that is no valid name, and root stays). */
 bool lsl_own_user_plan(const char *asked, const struct lsl_distro *d, struct lsl_own_user *u);
+
+/* On a terminal, as WSL's first launch does: asks for the name on out and reads it from in, the planned
+ * name (u->name) the default an empty line or the end of input keeps; an answer that is no valid name is
+ * asked again, three times at most, then the default stands. Ctrl-C (SIGINT) empties u->name: no user
+ * of one's own, as --no-user. */
+void lsl_own_user_ask(FILE *in, FILE *out, const char *distro, struct lsl_own_user *u);
 
 /* The command making u in distribution distro, as root: /bin/sh -c SCRIPT with u's fields, into argv (9
  * slots, NULL-terminated); nums holds the numbers' text. It exits 0 when the user exists (made now, or

@@ -183,14 +183,6 @@ int lsl_store_check_new_name(const struct lsl_paths *p, const char *name)
 int lsl_store_register(const struct lsl_paths *p, const char *name, const char *dir, const char *image,
                        const char *id, const char *distribution_conf, const char *own_user)
 {
-    _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
-    int rc = lsl_store_open(p, &reg, true);
-    if (rc)
-        return rc;
-    if (lsl_registry_find(&reg, name)) { /* another lsl got there first */
-        log_error("a distribution named '%s' already exists", name);
-        return LSL_EXIT_EXISTS;
-    }
     struct lsl_distro d = {.dir = (char *)dir,
                            .image = (char *)image,
                            .default_uid = -1,
@@ -206,9 +198,20 @@ int lsl_store_register(const struct lsl_paths *p, const char *name, const char *
     }
     struct lsl_own_user u;
     if (lsl_own_user_plan(own_user, &d, &u)) {
-        d.new_user = u.name;
+        /* Asked before the registry's lock is taken: a user thinking holds up no other lsl. */
+        if (!own_user && isatty(STDIN_FILENO) && isatty(STDERR_FILENO))
+            lsl_own_user_ask(stdin, stderr, name, &u);
+        d.new_user = u.name; /* "" after Ctrl-C there: none */
         d.new_uid = u.uid;
         d.new_gid = u.gid;
+    }
+    _cleanup_(lsl_registry_closep) struct lsl_registry reg = {0};
+    int rc = lsl_store_open(p, &reg, true);
+    if (rc)
+        return rc;
+    if (lsl_registry_find(&reg, name)) { /* another lsl got there first */
+        log_error("a distribution named '%s' already exists", name);
+        return LSL_EXIT_EXISTS;
     }
     int r = lsl_registry_add(&reg, &d);
     if (r < 0) {

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,6 +146,53 @@ static void test_usage_errors(void)
     CHECK(lsl_user_name_valid("_a-1") && lsl_user_name_valid("a23456789012345678901234567890ab"));
     CHECK(!lsl_user_name_valid("") && !lsl_user_name_valid("1a") && !lsl_user_name_valid("a.b") &&
           !lsl_user_name_valid("a23456789012345678901234567890abc") && !lsl_user_name_valid("a b"));
+}
+
+/* On a terminal, the name is asked for: an empty line or the end of input keep the planned one, a bad answer
+ * is asked again (three times at most). */
+static const char *asked(const char *input, char *said, size_t said_len)
+{
+    static struct lsl_own_user u;
+    u = (struct lsl_own_user){.name = "alice", .uid = 1000, .gid = 1000};
+    FILE *in = fmemopen((void *)input, strlen(input), "r"), *out = fmemopen(said, said_len, "w");
+    CHECK(in && out);
+    lsl_own_user_ask(in, out, "debian", &u);
+    fclose(in);
+    fclose(out);
+    CHECK(u.uid == 1000 && u.gid == 1000);
+    return u.name;
+}
+
+static void test_own_user_ask(void)
+{
+    char said[1024];
+    CHECK(strcmp(asked("\n", said, sizeof(said)), "alice") == 0);
+    CHECK(strstr(said, "debian") && strstr(said, "[alice]"));
+    CHECK(strcmp(asked("", said, sizeof(said)), "alice") == 0);
+    CHECK(strcmp(asked("bob\n", said, sizeof(said)), "bob") == 0);
+    CHECK(strcmp(asked("Bob\n1x\ncarol\r\n", said, sizeof(said)), "carol") == 0);
+    CHECK(strstr(said, "'Bob' is no user name") && strstr(said, "'1x' is no user name"));
+    CHECK(strcmp(asked("A\nB\nC\ndave\n", said, sizeof(said)), "alice") == 0); /* three tries */
+    CHECK(strcmp(asked("a23456789012345678901234567890abc\n", said, sizeof(said)), "alice") == 0);
+    /* Ctrl-C while it waits: no user of one's own, and SIGINT's handling back as it was. */
+    int pfd[2];
+    CHECK(pipe(pfd) == 0);
+    FILE *in = fdopen(pfd[0], "r"), *out = fmemopen(said, sizeof(said), "w");
+    pid_t parent = getpid(), child = fork();
+    if (child == 0) {
+        usleep(200 * 1000);
+        kill(parent, SIGINT);
+        _exit(0);
+    }
+    struct lsl_own_user u = {.name = "alice", .uid = 1000, .gid = 1000};
+    lsl_own_user_ask(in, out, "debian", &u);
+    fclose(out);
+    CHECK(u.name[0] == '\0' && strstr(said, "root stays"));
+    CHECK(waitpid(child, NULL, 0) == child);
+    struct sigaction now;
+    CHECK(sigaction(SIGINT, NULL, &now) == 0 && now.sa_handler == SIG_DFL);
+    fclose(in);
+    close(pfd[1]);
 }
 
 static void test_verbs(void)
@@ -415,6 +464,7 @@ int main(void)
     RUN(test_image_modes);
     RUN(test_paths_private);
     RUN(test_hold_and_first_run);
+    RUN(test_own_user_ask);
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
     if (system(cmd) != 0)
