@@ -8,7 +8,8 @@ included) idle after boot, with the 2 GiB in use, and after the rm; the time unt
 of idle (the issue's acceptance bound) and RSS 5 s after the rm. Medians of N runs.
 
 With --build-disk (bench/membench-prep.sh): a build in each guest, gcc -O2 compiling lsl-init's 43 sources from
-a read-only disk: RSS idle, at its peak during the build, when it ends and 60 s later, and the build's time;
+a read-only disk: RSS idle, at its peak during the build, when it ends and 60 s later, the build's time, and
+the host CPU the idle VM takes over the last IDLE_S of those 60 s (all its threads, vCPUs included);
 lsl-vmm once with each autoMemoryReclaim policy (lsl.reclaim=, guest/init/reclaim.c), QEMU without one (what
 a guest without lsl-init's policy keeps). What a policy costs a build is its time against disabled.
 """
@@ -30,6 +31,7 @@ BUILD = ("mount -t tmpfs -o size=256M t /mnt && echo mem-base && sleep 10 && ech
          "-B{gccinc}/../ -isystem {gccinc} -isystem /usr/include/x86_64-linux-musl -Iproto -Iguest/init -Iguest/agent "
          "-Iguest/distro -c $f -o /mnt/${{f##*/}}.o || exit 1; done && echo build-done && sleep 600")
 BUILD_AFTER_S = 60  # past gradual's full drop after 30 s idle, and its reporting
+IDLE_S = 20  # the idle VM's host CPU is measured over the last this many seconds of those
 
 
 def rss_kib(pid):
@@ -41,6 +43,19 @@ def rss_kib(pid):
     except OSError:
         pass
     return 0
+
+
+def cpu_ns(pid):
+    """CPU time of all of pid's threads so far (schedstat: guest mode included), in ns."""
+    total = 0
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+    except OSError:
+        pass
+    return total
 
 
 def wait_for(log, marker, p, deadline):
@@ -119,8 +134,11 @@ def build_once(cmd, log, timeout):
     with guest(cmd, log, timeout) as (p, end, base):
         seen, peak = marker_times(log, [b"build-start", b"build-done"], p, end)
         done = rss_kib(p.pid)
-        time.sleep(BUILD_AFTER_S)
-        return base, peak, done, rss_kib(p.pid), seen[b"build-done"] - seen[b"build-start"]
+        time.sleep(BUILD_AFTER_S - IDLE_S)
+        c0, t0 = cpu_ns(p.pid), time.monotonic()
+        time.sleep(IDLE_S)
+        idle = (cpu_ns(p.pid) - c0) / 1e6 / (time.monotonic() - t0)  # per mille of one CPU
+        return base, peak, done, rss_kib(p.pid), seen[b"build-done"] - seen[b"build-start"], idle
 
 
 def med(values):
@@ -213,7 +231,8 @@ def main():
     names = list(builds)
     print(f"{'metric':<36}" + "".join(f"{n:>20}" for n in names))
     labels = ("RSS idle after boot (MiB)", "RSS peak during the build (MiB)", "RSS when the build ends (MiB)",
-              f"RSS {BUILD_AFTER_S} s after it (MiB)", "build time (s)")
+              f"RSS {BUILD_AFTER_S} s after it (MiB)", "build time (s)",
+              f"idle host CPU, last {IDLE_S} s (per mille)")
     for i, label in enumerate(labels):
         cells = [med([r[i] for r in builds[n]]) for n in names]
         print(f"{label:<36}" + "".join(f"{(c / 1024 if i < 4 else c):>20.{0 if i < 4 else 1}f}" for c in cells))
