@@ -1,8 +1,8 @@
 /* virtio-blk (virtio 1.x, section 5.2): read, write, flush (fdatasync), discard and write-zeroes (punch
- * hole, so deleted guest files give host disk space back), get-id. Reads, writes and flushes of a VM's disk
- * go through an io_uring (blk_aio.h: up to BLK_AIO_DEPTH in flight, completed on the I/O thread as they
- * finish); the rest, and everything without io_uring or outside a VM (the unit tests), runs synchronously
- * when the driver kicks. Each request is bounded by the limits the config advertises; the guest batches them
+ * hole, so deleted guest files give host disk space back), get-id. Reads, writes, flushes, discards and
+ * write-zeroes of a VM's disk go through an io_uring (blk_aio.h: up to BLK_AIO_DEPTH in flight, completed on
+ * the I/O thread as they finish); get-id, a write alone, and everything without io_uring or outside a VM
+ * (the unit tests' synchronous round) run synchronously when the driver kicks. Each request is bounded by the limits the config advertises; the guest batches them
  * through event-index suppression. A disk slot is a drive whose medium (image, capacity, serial) changes at
  * run time; it is empty (fd -1, capacity 0) in between, and the medium's ring lives as long as the medium. */
 #include "blk.h"
@@ -199,21 +199,24 @@ static int start_aio(struct blk *b, enum blk_aio_kind kind, const struct virtq_r
     return VIRTIO_REQ_ASYNC;
 }
 
-/* Deallocates (discard) or zeroes (write-zeroes) one range. Each fallocate mode is tried once, and the
- * other only when the file system lacks the first: a discard is advisory, so without hole punching it
- * succeeds doing nothing; a write-zeroes must zero, so it takes whichever of hole punching and zero-range
- * the file system has (the hole first when the guest allows unmapping) and is UNSUPP when it has neither
- * (Linux then writes the zeroes itself). */
-static uint8_t punch(struct blk *b, const struct blk_discard *d, bool write_zeroes)
+/* The fallocate modes for one range, the second (0: none) tried only when the file system lacks the first:
+ * a discard is advisory, so without hole punching it succeeds doing nothing; a write-zeroes must zero, so it
+ * takes whichever of hole punching and zero-range the file system has (the hole first when the guest allows
+ * unmapping) and is UNSUPP when it has neither (Linux then writes the zeroes itself). */
+static void punch_modes(const struct blk_discard *d, bool write_zeroes, int modes[2])
 {
     const int hole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
     const int zero = FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
-    int modes[2] = {hole, 0};
-    if (write_zeroes) {
-        bool unmap = d->flags & VIRTIO_BLK_WZ_UNMAP;
-        modes[0] = unmap ? hole : zero;
-        modes[1] = unmap ? zero : hole;
-    }
+    bool unmap = d->flags & VIRTIO_BLK_WZ_UNMAP;
+    modes[0] = !write_zeroes || unmap ? hole : zero;
+    modes[1] = !write_zeroes ? 0 : unmap ? zero : hole;
+}
+
+/* Synchronously: deallocates (discard) or zeroes (write-zeroes) one range. */
+static uint8_t punch(struct blk *b, const struct blk_discard *d, bool write_zeroes)
+{
+    int modes[2];
+    punch_modes(d, write_zeroes, modes);
     if (d->num_sectors == 0)
         return VIRTIO_BLK_S_OK;
     for (unsigned i = 0; i < ARRAY_SIZE(modes) && modes[i]; i++) {
@@ -225,28 +228,66 @@ static uint8_t punch(struct blk *b, const struct blk_discard *d, bool write_zero
     return write_zeroes ? VIRTIO_BLK_S_UNSUPP : VIRTIO_BLK_S_OK;
 }
 
-/* Every range is checked before any is acted on: a request is done whole or not at all. */
-static uint8_t do_discard(struct blk *b, struct virtq_req *req, bool write_zeroes)
+/* The request's ranges into d, every one checked before any is acted on (a request is done whole or not at
+ * all): their number, or 0 with the status in *s. */
+static unsigned discard_ranges(struct blk *b, struct virtq_req *req, bool write_zeroes,
+                               struct blk_discard d[BLK_DWZ_SEG_MAX], uint8_t *s)
 {
-    struct blk_discard d[BLK_DWZ_SEG_MAX];
     uint64_t len = req->out_len - sizeof(struct blk_req_hdr);
+    *s = VIRTIO_BLK_S_IOERR;
     if (b->readonly || len == 0 || len % sizeof(d[0]) || len / sizeof(d[0]) > BLK_DWZ_SEG_MAX)
-        return VIRTIO_BLK_S_IOERR;
+        return 0;
     unsigned n = (unsigned)(len / sizeof(d[0]));
     iov_to_buf(req->iov, req->n_out, sizeof(struct blk_req_hdr), d, len);
     for (unsigned i = 0; i < n; i++) {
         /* Spec 5.2.6.2: unknown flags, and unmap on a discard, are UNSUPP. */
-        if ((d[i].flags & ~(uint32_t)VIRTIO_BLK_WZ_UNMAP) || (!write_zeroes && d[i].flags))
-            return VIRTIO_BLK_S_UNSUPP;
+        if ((d[i].flags & ~(uint32_t)VIRTIO_BLK_WZ_UNMAP) || (!write_zeroes && d[i].flags)) {
+            *s = VIRTIO_BLK_S_UNSUPP;
+            return 0;
+        }
         if (d[i].num_sectors > BLK_DWZ_SECTORS_MAX ||
             !in_range(b, d[i].sector, (uint64_t)d[i].num_sectors * SECTOR))
-            return VIRTIO_BLK_S_IOERR;
+            return 0;
     }
-    for (unsigned i = 0; i < n; i++) {
-        uint8_t s = punch(b, &d[i], write_zeroes);
-        if (s != VIRTIO_BLK_S_OK)
+    return n;
+}
+
+/* A discard or write-zeroes: through the ring when there is one (a fallocate can keep the host's file system
+ * busy for long), else here and now. Returns VIRTIO_REQ_ASYNC or VIRTIO_REQ_BUSY, or the status. */
+static int do_discard(struct blk *b, struct virtq_req *req, bool write_zeroes, uint8_t *status)
+{
+    struct blk_discard d[BLK_DWZ_SEG_MAX];
+    uint8_t s;
+    unsigned n = discard_ranges(b, req, write_zeroes, d, &s);
+    if (!n)
+        return s;
+    if (b->aio_on) {
+        struct blk_aio_op *op = blk_aio_get(&b->aio);
+        if (!op) {
+            b->stalled = true;
+            return VIRTIO_REQ_BUSY;
+        }
+        *op =
+            (struct blk_aio_op){.kind = BLK_AIO_FALLOCATE, .head = req->head, .status = status, .written = 1};
+        op->fa.advisory = !write_zeroes;
+        for (unsigned i = 0; i < n; i++) {
+            if (!d[i].num_sectors)
+                continue;
+            struct blk_aio_range *r = &op->fa.range[op->fa.nranges++];
+            r->off = (off_t)(d[i].sector * SECTOR);
+            r->len = (off_t)d[i].num_sectors * SECTOR;
+            punch_modes(&d[i], write_zeroes, r->modes);
+        }
+        if (op->fa.nranges) {
+            blk_aio_start(&b->aio, op);
+            return VIRTIO_REQ_ASYNC;
+        }
+        blk_aio_put(&b->aio, op); /* all empty: nothing to do */
+        return VIRTIO_BLK_S_OK;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if ((s = punch(b, &d[i], write_zeroes)) != VIRTIO_BLK_S_OK)
             return s;
-    }
     return VIRTIO_BLK_S_OK;
 }
 
@@ -325,11 +366,13 @@ static int blk_handle(struct virtio_dev *vdev, struct virtq_req *req)
         break;
     }
     case VIRTIO_BLK_T_DISCARD:
-        s = do_discard(b, req, false);
+    case VIRTIO_BLK_T_WRITE_ZEROES: {
+        int r = do_discard(b, req, h.type == VIRTIO_BLK_T_WRITE_ZEROES, status);
+        if (r == VIRTIO_REQ_ASYNC || r == VIRTIO_REQ_BUSY)
+            return r;
+        s = (uint8_t)r;
         break;
-    case VIRTIO_BLK_T_WRITE_ZEROES:
-        s = do_discard(b, req, true);
-        break;
+    }
     default:
         s = VIRTIO_BLK_S_UNSUPP;
         break;
@@ -347,8 +390,11 @@ static void aio_done(void *opaque, struct blk_aio_op *op, int result)
     struct virtio_dev *v = &b->vdev;
     if (b->resetting || !virtio_queue_live(v, 0))
         return; /* the driver reset the device: it no longer waits for this one */
-    *op->status = result < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-    if (result < 0)
+    /* EOPNOTSUPP: a write-zeroes the file system has no mode for (blk_aio.h). */
+    *op->status = result == -EOPNOTSUPP ? VIRTIO_BLK_S_UNSUPP
+                  : result < 0          ? VIRTIO_BLK_S_IOERR
+                                        : VIRTIO_BLK_S_OK;
+    if (result < 0 && result != -EOPNOTSUPP)
         v->stats.errors++;
     else if (op->kind == BLK_AIO_READ)
         v->stats.bytes_in += op->bytes;

@@ -72,7 +72,7 @@ struct blk_aio_op *blk_aio_get(struct blk_aio *a)
     return &a->ops[a->free[--a->nfree]];
 }
 
-static void put(struct blk_aio *a, struct blk_aio_op *op)
+void blk_aio_put(struct blk_aio *a, struct blk_aio_op *op)
 {
     a->free[a->nfree++] = (uint8_t)(op - a->ops);
     a->inflight--;
@@ -104,6 +104,11 @@ void blk_aio_start(struct blk_aio *a, struct blk_aio_op *op)
         io_uring_prep_fsync(sqe, a->fd, IORING_FSYNC_DATASYNC);
         io_uring_sqe_set_flags(sqe, IOSQE_IO_DRAIN);
         break;
+    case BLK_AIO_FALLOCATE: {
+        const struct blk_aio_range *r = &op->fa.range[op->fa.at];
+        io_uring_prep_fallocate(sqe, a->fd, r->modes[op->fa.mode], (uint64_t)r->off, (uint64_t)r->len);
+        break;
+    }
     }
     io_uring_sqe_set_data(sqe, op);
     a->queued++;
@@ -142,6 +147,21 @@ static bool advance(struct blk_aio_op *op, size_t n)
     return op->n > 0;
 }
 
+/* A fallocate step finished with res: whether there is a next one (this range's other mode after
+ * EOPNOTSUPP, or the next range after success or an advisory range nothing supports). */
+static bool fallocate_next(struct blk_aio_op *op, int res)
+{
+    const struct blk_aio_range *r = &op->fa.range[op->fa.at];
+    if (res == -EOPNOTSUPP && op->fa.mode == 0 && r->modes[1]) {
+        op->fa.mode = 1;
+        return true;
+    }
+    if (res != 0 && !(res == -EOPNOTSUPP && op->fa.advisory))
+        return false;
+    op->fa.mode = 0;
+    return ++op->fa.at < op->fa.nranges;
+}
+
 unsigned blk_aio_reap(struct blk_aio *a, bool wait,
                       void (*done)(void *opaque, struct blk_aio_op *op, int result), void *opaque)
 {
@@ -170,17 +190,23 @@ unsigned blk_aio_reap(struct blk_aio *a, bool wait,
         int res = cqe->res;
         io_uring_cqe_seen(&a->ring, cqe);
         int result = res < 0 ? res : 0;
-        if (res > 0 && op->kind != BLK_AIO_FLUSH && advance(op, (size_t)res)) {
+        if (res > 0 && (op->kind == BLK_AIO_READ || op->kind == BLK_AIO_WRITE) && advance(op, (size_t)res)) {
             blk_aio_start(a, op); /* a short transfer: the rest goes again */
             continue;
         }
+        if (op->kind == BLK_AIO_FALLOCATE && fallocate_next(op, res)) {
+            blk_aio_start(a, op);
+            continue;
+        }
+        if (op->kind == BLK_AIO_FALLOCATE && res == -EOPNOTSUPP && op->fa.advisory)
+            result = 0;
         if (res == 0 && op->kind == BLK_AIO_WRITE && op->n)
             result = -EIO;
         if (res == 0 && op->kind == BLK_AIO_READ) /* past a sparse file's end: zeroes */
             for (unsigned i = 0; i < op->n; i++)
                 memset(op->iov[i].iov_base, 0, op->iov[i].iov_len);
         done(opaque, op, result);
-        put(a, op);
+        blk_aio_put(a, op);
         finished++;
     }
     return finished;

@@ -12,6 +12,8 @@
  * since 6.1's ext4 cannot write through the page cache without blocking; a write alone is therefore still
  * done synchronously, blk.c). What the ring is for does not show there: a request that blocks on the host's
  * disk (a cold read, a flush) no longer stops the I/O thread, and on hardware the workers run on other cores.
+ * Discard and write-zeroes (fallocate) go through the ring too: hole punching a gigabyte can take the
+ * host's file system a while, and on the I/O thread every other device would wait for it.
  * Without io_uring (seccomp in a container, a kernel built without it) the device serves every request
  * synchronously, as it always could. */
 #ifndef LSL_BLK_AIO_H
@@ -29,7 +31,14 @@
  * host SSD's queue busy, and a fuller ring waits in the virtqueue (the driver sees the device as busy). */
 #define BLK_AIO_DEPTH 64
 
-enum blk_aio_kind { BLK_AIO_READ, BLK_AIO_WRITE, BLK_AIO_FLUSH };
+enum blk_aio_kind { BLK_AIO_READ, BLK_AIO_WRITE, BLK_AIO_FLUSH, BLK_AIO_FALLOCATE };
+
+/* One range of a discard or write-zeroes: the fallocate mode to try, and the one to try when the file system
+ * lacks it (EOPNOTSUPP; 0: none). */
+struct blk_aio_range {
+    off_t off, len;
+    int modes[2];
+};
 
 struct blk_aio_op {
     enum blk_aio_kind kind;
@@ -41,7 +50,14 @@ struct blk_aio_op {
     off_t off;         /* where the rest of the transfer goes */
     struct iovec *iov; /* the rest: a suffix of seg[] (its first element trimmed by a short transfer) */
     unsigned n;
-    struct iovec seg[BLK_SEG_MAX];
+    union {
+        struct iovec seg[BLK_SEG_MAX];
+        struct {
+            struct blk_aio_range range[BLK_DWZ_SEG_MAX];
+            unsigned nranges, at, mode; /* the range under way, and which of its modes */
+            bool advisory;              /* a discard: a file system with no mode for it makes it a success */
+        } fa;
+    };
 };
 
 struct blk_aio {
@@ -62,9 +78,13 @@ int blk_aio_init(struct blk_aio *a, int fd);
 void blk_aio_exit(struct blk_aio *a);
 /* A free op, or NULL when BLK_AIO_DEPTH are out. */
 struct blk_aio_op *blk_aio_get(struct blk_aio *a);
-/* Starts op (filled in: kind, off, iov/n for reads and writes). A flush starts once everything submitted
- * before it has completed (IOSQE_IO_DRAIN): what the guest saw complete before it asked is on stable
- * storage when it completes. Prepared here, sent by blk_aio_submit. */
+/* Gives back an op taken and not started. */
+void blk_aio_put(struct blk_aio *a, struct blk_aio_op *op);
+/* Starts op (filled in: kind, off, iov/n for reads and writes, fa for fallocate). A flush starts once
+ * everything submitted before it has completed (IOSQE_IO_DRAIN): what the guest saw complete before it
+ * asked is on stable storage when it completes. Fallocate goes through fa's ranges one after the other,
+ * each with its second mode when the first is not supported; its result is -EOPNOTSUPP when a range had
+ * no mode and it is not advisory. Prepared here, sent by blk_aio_submit. */
 void blk_aio_start(struct blk_aio *a, struct blk_aio_op *op);
 /* Sends what was started since the last call, in one system call. */
 void blk_aio_submit(struct blk_aio *a);
