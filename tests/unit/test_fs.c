@@ -701,6 +701,12 @@ static void test_notify(void)
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ESHUTDOWN);
     ioc.cmd = (uint32_t)LSL_FS_IOC_EVENTS;
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ESHUTDOWN);
+    /* Until the device is reset: a new session (a re-probed driver) may ask again. */
+    fs_server_reset(F.s);
+    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK_EQ(fc_opendir(&F, 1, &dfh), 0);
+    ioc.fh = dfh;
+    CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
     CHECK_EQ(fc_release(&F, 1, dfh, true, 0), 0);
     fc_close(&F);
 }

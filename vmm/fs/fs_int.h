@@ -88,7 +88,7 @@ struct fs_server {
 
     struct fs_watch *watch; /* watch.c; NULL until a guest asks for events */
     pthread_mutex_t watch_lock;
-    bool watch_ended; /* LSL_FS_IOC_EVENTS_END came: every later event call is ESHUTDOWN */
+    bool watch_ended; /* LSL_FS_IOC_EVENTS_END came: every later event call is ESHUTDOWN, until a reset */
 
     struct fs_counters stats;
 };
@@ -228,6 +228,8 @@ void fs_locks_drop(struct fs_server *s, struct fs_node *n);
 /* watch.c: directories the guest has listed are watched once a guest reads events. */
 void fs_watch_dir(struct fs_server *s, struct fs_node *n);
 void fs_watch_forget(struct fs_server *s, struct fs_node *n);
+/* A device reset starts a new session: a guest that ended the watch (LSL_FS_IOC_EVENTS_END) may ask again. */
+void fs_watch_reset(struct fs_server *s);
 /* Whether a host watch covers the names in dir (watching it now if it can) or n's attributes (st: n's
  * current ones), so the guest may keep them for watched_ms (the rules in watch.c). */
 bool fs_watch_covers_names(struct fs_server *s, struct fs_node *dir);

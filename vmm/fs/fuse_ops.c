@@ -352,6 +352,7 @@ void fs_server_reset(struct fs_server *s)
     __atomic_store_n(&s->initialized, false, __ATOMIC_RELEASE);
     fs_handles_reset(s);
     fs_nodes_reset(s);
+    fs_watch_reset(s);
 }
 
 struct fs_ctx *fs_ctx_new(void)

@@ -540,7 +540,7 @@ static int watch_end(struct fs_op *op)
 {
     pthread_mutex_lock(&op->s->watch_lock);
     struct fs_watch *w = op->s->watch;
-    op->s->watch_ended = true;
+    __atomic_store_n(&op->s->watch_ended, true, __ATOMIC_RELAXED);
     if (w && !w->ended) {
         __atomic_store_n(&w->ended, true, __ATOMIC_RELAXED);
         uint64_t one = 1;
@@ -549,6 +549,15 @@ static int watch_end(struct fs_op *op)
     pthread_mutex_unlock(&op->s->watch_lock);
     struct fuse_ioctl_out out = {.result = 0};
     return fs_reply(op, &out, sizeof(out));
+}
+
+void fs_watch_reset(struct fs_server *s)
+{
+    pthread_mutex_lock(&s->watch_lock);
+    __atomic_store_n(&s->watch_ended, false, __ATOMIC_RELAXED);
+    if (s->watch)
+        __atomic_store_n(&s->watch->ended, false, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&s->watch_lock);
 }
 
 int fs_op_ioctl(struct fs_op *op)
