@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The build workload's disk for bench/membench.py: the test root plus this machine's gcc (driver, cc1, as and
 # their libraries), gcc's and musl's headers, and lsl's guest sources under /src: the guest compiles what
-# lsl-init is made of. Cached in $1/bench/build-root.img until the compiler or the sources change.
+# lsl-init is made of (guest/meson.build: guest/, proto/, and util's io.c and unix_socket.c). Cached in $1/bench/build-root.img until the compiler or the sources change.
 # Usage: bench/membench-prep.sh BUILD_DIR   (prints the image's path)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +13,7 @@ as=$(readlink -f "$(command -v as)")
 gccinc=$("$gcc" -print-file-name=include)
 musl=/usr/include/x86_64-linux-musl
 [ -x "$cc1" ] && [ -d "$musl" ] || { echo "membench-prep: needs gcc and musl-dev" >&2; exit 1; }
-srcs=$(cd "$root" && ls guest/*/*.c guest/*/*.h proto/*.c proto/*.h)
+srcs=$(cd "$root" && ls guest/*/*.c guest/*/*.h proto/*.c proto/*.h util/io.c util/unix_socket.c util/*.h)
 stale=$( [ ! -f "$out" ] && echo new || (cd "$root" && find $srcs bench/membench-prep.sh "$gcc" "$cc1" -newer "$out" | head -n1))
 if [ -n "$stale" ]; then
 	extra=("$gcc=/usr/bin/gcc" "$cc1=$cc1" "$as=/usr/bin/as")

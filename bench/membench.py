@@ -7,7 +7,7 @@ guest: 2 GiB written to a tmpfs, then removed. Sampled on the host: the VMM proc
 included) idle after boot, with the 2 GiB in use, and after the rm; the time until RSS is back within 64 MiB
 of idle (the issue's acceptance bound) and RSS 5 s after the rm. Medians of N runs.
 
-With --build-disk (bench/membench-prep.sh): a build in each guest, gcc -O2 compiling lsl-init's 43 sources from
+With --build-disk (bench/membench-prep.sh): a build in each guest, gcc -O2 compiling lsl-init's sources from
 a read-only disk: RSS idle, at its peak during the build, when it ends and 60 s later, the build's time, and
 the host CPU the idle VM takes over the last IDLE_S of those 60 s (all its threads, vCPUs included);
 lsl-vmm once with each autoMemoryReclaim policy (lsl.reclaim=, guest/init/reclaim.c), QEMU without one (what
@@ -27,9 +27,10 @@ GUEST = ("mount -t tmpfs -o size={tmp}M t /mnt && echo mem-base && sleep 10 && "
          "rm /mnt/f && echo mem-freed && sleep 600")
 
 BUILD = ("mount -t tmpfs -o size=256M t /mnt && echo mem-base && sleep 10 && echo build-start && cd /src && "
-         "for f in guest/*/*.c proto/*.c; do TMPDIR=/mnt gcc -std=gnu17 -D_GNU_SOURCE -O2 -pipe -nostdinc "
-         "-B{gccinc}/../ -isystem {gccinc} -isystem /usr/include/x86_64-linux-musl -Iproto -Iguest/init -Iguest/agent "
-         "-Iguest/distro -c $f -o /mnt/${{f##*/}}.o || exit 1; done && echo build-done && sleep 600")
+         "for f in guest/*/*.c proto/*.c util/io.c util/unix_socket.c; do TMPDIR=/mnt gcc -std=gnu17 -D_GNU_SOURCE "
+         "-O2 -pipe -nostdinc -B{gccinc}/../ -isystem {gccinc} -isystem /usr/include/x86_64-linux-musl -Iproto -Iutil "
+         "-Iguest/init -Iguest/agent -Iguest/distro -c $f -o /mnt/${{f##*/}}.o || exit 1; done && echo build-done && "
+         "sleep 600")
 BUILD_AFTER_S = 60  # past gradual's full drop after 30 s idle, and its reporting
 IDLE_S = 20  # the idle VM's host CPU is measured over the last this many seconds of those
 
@@ -226,7 +227,7 @@ def main():
     if not builds:
         return
     print()
-    print(f"Build: gcc -O2 -c of lsl-init's 43 sources (read-only disk, objects to a tmpfs); lsl-vmm with each "
+    print(f"Build: gcc -O2 -c of lsl-init's sources (read-only disk, objects to a tmpfs); lsl-vmm with each "
           f"autoMemoryReclaim policy, QEMU without one; medians of {a.build_runs}")
     names = list(builds)
     print(f"{'metric':<36}" + "".join(f"{n:>20}" for n in names))
