@@ -2,9 +2,10 @@
  * hole, so deleted guest files give host disk space back), get-id. Reads, writes, flushes, discards and
  * write-zeroes of a VM's disk go through an io_uring (blk_aio.h: up to BLK_AIO_DEPTH in flight, completed on
  * the I/O thread as they finish); get-id, a write alone, and everything without io_uring or outside a VM
- * (the unit tests' synchronous round) run synchronously when the driver kicks. Each request is bounded by the limits the config advertises; the guest batches them
- * through event-index suppression. A disk slot is a drive whose medium (image, capacity, serial) changes at
- * run time; it is empty (fd -1, capacity 0) in between, and the medium's ring lives as long as the medium. */
+ * (the unit tests' synchronous round) run synchronously when the driver kicks. Each request is bounded by the
+ * limits the config advertises; the guest batches them through event-index suppression. A disk slot is a
+ * drive whose medium (image, capacity, serial) changes at run time; it is empty (fd -1, capacity 0) in
+ * between, and the medium's ring lives as long as the medium. */
 #include "blk.h"
 
 #include <errno.h>
