@@ -163,10 +163,13 @@ static void on_interrupt(int sig)
 
 void lsl_own_user_ask(FILE *in, FILE *out, const char *distro, struct lsl_own_user *u)
 {
-    /* Ctrl-C here is an answer, not an abort: nothing is left half-registered. */
+    /* Ctrl-C here is an answer, not an abort: nothing is left half-registered. (Unless SIGINT is ignored,
+     * as in a background job: then it stays ignored.) */
     struct sigaction sa = {.sa_handler = on_interrupt}, old; /* no SA_RESTART: the read returns */
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old);
+    sigaction(SIGINT, NULL, &old);
+    if (old.sa_handler != SIG_IGN)
+        sigaction(SIGINT, &sa, NULL);
     interrupted = 0;
     char line[256];
     for (int tries = 0; tries < 3; tries++) {

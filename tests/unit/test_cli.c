@@ -174,7 +174,11 @@ static void test_own_user_ask(void)
     CHECK(strstr(said, "'Bob' is no user name") && strstr(said, "'1x' is no user name"));
     CHECK(strcmp(asked("A\nB\nC\ndave\n", said, sizeof(said)), "alice") == 0); /* three tries */
     CHECK(strcmp(asked("a23456789012345678901234567890abc\n", said, sizeof(said)), "alice") == 0);
-    /* Ctrl-C while it waits: no user of one's own, and SIGINT's handling back as it was. */
+    /* Ctrl-C while it waits (SIGINT as at a terminal, not ignored as in a background job): no user of
+     * one's own, and SIGINT's handling back as it was. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, before;
+    sigemptyset(&dfl.sa_mask);
+    CHECK(sigaction(SIGINT, &dfl, &before) == 0);
     int pfd[2];
     CHECK(pipe(pfd) == 0);
     FILE *in = fdopen(pfd[0], "r"), *out = fmemopen(said, sizeof(said), "w");
@@ -193,6 +197,12 @@ static void test_own_user_ask(void)
     CHECK(sigaction(SIGINT, NULL, &now) == 0 && now.sa_handler == SIG_DFL);
     fclose(in);
     close(pfd[1]);
+    /* Ignored (a background job), it stays ignored. */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigemptyset(&ign.sa_mask);
+    CHECK(sigaction(SIGINT, &ign, NULL) == 0);
+    CHECK(strcmp(asked("\n", said, sizeof(said)), "alice") == 0);
+    CHECK(sigaction(SIGINT, &before, &now) == 0 && now.sa_handler == SIG_IGN);
 }
 
 static void test_verbs(void)
