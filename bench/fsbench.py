@@ -91,7 +91,7 @@ def run_lsl(a, share, opts, work):
     cmd = [a.vmm, "--kernel", a.kernel, "--initrd", a.initrd, "--memory", f"{a.memory}M", "--cpus", str(a.cpus),
            "--disk", a.disk + ",ro", "--root", "/dev/vda", "--share", f"bench={share}{opts}", "--stats",
            "--console-log", log, "--", "/bin/sh", "-c",
-           guest_command("mount -t virtiofs bench /mnt", "" if a.no_helper else "lsl-fswatch").format(
+           guest_command("mount -t virtiofs -o dax=inode bench /mnt", "" if a.no_helper else "lsl-fswatch").format(
                only=a.only, mib=a.mib)]
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)

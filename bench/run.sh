@@ -68,7 +68,7 @@ if [ -z "${LSL_BENCH_ONLY:-}" ] || [[ " $LSL_BENCH_ONLY " == *" files "* ]]; the
 	jobs+=("$(job files python3 "$root/bench/fsbench.py" --vmm "$LSL_VMM" --kernel "$fs_kernel/vmlinux" \
 		--initrd "$LSL_INITRD" --disk "$LSL_BUILD/bench/fs-root.img" --tool "$LSL_BUILD/bench/fsbench-tool" \
 		--work-script "$root/bench/fs-work.sh" --tree "${fs_tree_tar:-$LSL_BUILD/bench/linux-tree.tar}" \
-		--mib "${LSL_BENCH_FS_MIB:-256}" --only "$fs_parts")")
+		--mib "${LSL_BENCH_FS_MIB:-256}" --only "$fs_parts" --variant "dax=,dax=${LSL_BENCH_FS_DAX_MIB:-256}")")
 fi
 # The network benchmark's guest disk: the test root plus net-tool (made here: mkfs under TCG is slow).
 if [ ! -f "$LSL_BUILD/bench/net-root.img" ] || [ "$LSL_BUILD/tests/net-tool" -nt "$LSL_BUILD/bench/net-root.img" ]; then

@@ -84,6 +84,7 @@ enum config_key {
     K_CATALOG,
     K_SHARES,
     K_SHARE_OWNER,
+    K_SHARE_DAX,
     K_FORWARDING,
     K_FORWARD_PORTS,
     K_FORWARD_EXCLUDE,
@@ -104,6 +105,7 @@ static const char *const key_names[K_COUNT] = {
     [K_CATALOG] = "catalog",
     [K_SHARES] = "hostShares",
     [K_SHARE_OWNER] = "hostShareOwner",
+    [K_SHARE_DAX] = "hostShareDax",
     [K_FORWARDING] = "localhostForwarding",
     [K_ISOLATED] = "isolated",
     [K_FORWARD_PORTS] = "localhostForwardingPorts",
@@ -254,6 +256,12 @@ static void config_on_key(void *user, int line, const char *section, const char 
     case K_SHARE_OWNER:
         if (parse_owner(value, &c->share_uid, &c->share_gid) < 0)
             goto bad;
+        break;
+    case K_SHARE_DAX:
+        /* The guest maps the window in 2 MiB ranges (vmm/fs/dax.c). */
+        if (parse_size(value, &size) < 0 || size % (2u << 20) || size > LSL_CONFIG_MAX_SHARE_DAX)
+            goto bad;
+        c->share_dax = size;
         break;
     case K_FORWARDING:
         if (lsl_parse_bool(value, &c->localhost_forwarding) < 0)

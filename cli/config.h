@@ -23,6 +23,7 @@
 #define LSL_CONFIG_DEFAULT_SHARE_OWNER 1000
 #define LSL_CONFIG_DEFAULT_VHD_SIZE    (1ull << 40)  /* WSL's default: 1 TiB, sparse */
 #define LSL_CONFIG_MAX_SWAP            (16ull << 40) /* the swap header counts 2^32 pages */
+#define LSL_CONFIG_MAX_SHARE_DAX       (64ull << 30) /* lsl-vmm's FS_DAX_MIB_MAX */
 
 uint64_t lsl_config_default_memory(void);
 unsigned lsl_config_default_processors(void);
@@ -41,6 +42,9 @@ struct lsl_config {
     struct lsl_hostshares shares;
     /* hostShareOwner = UID[:GID]: the guest owner of the host user's files, default 1000:1000 */
     unsigned share_uid, share_gid;
+    /* hostShareDax: each share's DAX window in bytes (a multiple of 2 MB; 0, the default: none): large
+     * host files are read in place instead of through the guest's page cache (vmm/fs/dax.c) */
+    uint64_t share_dax;
     /* localhostForwarding (WSL's key, default true): guest listeners reach the host's 127.0.0.1 and ::1;
      * localhostForwardingPorts / localhostForwardingExclude: only these ports / not these ("22, 8000-8100";
      * NULL: not given), checked by proto/fwd.h and passed to lsl-vmm as they are */

@@ -293,8 +293,8 @@ static int spawn_service(const struct lsl_paths *p)
         c.shares.n = 0; /* and no --interop below; recorded so (lsl_hostshares_record) */
     for (size_t i = 0; i < c.shares.n; i++) {
         /* The tag is the share's name; the host user's files belong to hostShareOwner in the guest. */
-        snprintf(shares[i], sizeof(shares[i]), "%s=%s,uid=%u,gid=%u", c.shares.s[i].name, c.shares.s[i].host,
-                 c.share_uid, c.share_gid);
+        snprintf(shares[i], sizeof(shares[i]), "%s=%s,uid=%u,gid=%u,dax=%llu", c.shares.s[i].name,
+                 c.shares.s[i].host, c.share_uid, c.share_gid, (unsigned long long)(c.share_dax >> 20));
         argv[argc++] = "--share";
         argv[argc++] = shares[i];
     }

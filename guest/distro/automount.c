@@ -117,7 +117,11 @@ void distro_shares_prepare(struct distro_shares *s)
         snprintf(dir, sizeof(dir), SYSTEM_SHARES "/%s", h->name);
         r = lsl_mkdir_p(dir, 0755);
         if (r == 0 && lsl_is_mountpoint(dir) <= 0) {
-            r = mount(h->name, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
+            /* dax=inode: the device says per file whether it is read through its DAX window (vmm/fs/dax.c);
+             * a kernel without FUSE_DAX refuses the option, and mounts without it. */
+            r = mount(h->name, dir, "virtiofs", MS_NOSUID | MS_NODEV, "dax=inode") < 0 ? -errno : 0;
+            if (r == -EINVAL)
+                r = mount(h->name, dir, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0 ? -errno : 0;
             if (r == 0) {
                 share_readahead(dir);
                 share_watch_spawn(dir); /* host changes wake the guest's file watchers */

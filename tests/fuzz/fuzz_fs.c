@@ -7,7 +7,9 @@
  * opened is closed again and the share's parent directory holds nothing new (nothing escaped the share).
  *
  * Input: byte 0 the share (bit 0 read-only, bit 1 writeback, bit 2 no INIT first, bit 3 readdirplus never,
- * bit 4 tables of 8 nodes and 4 handles, bit 5 the header's len set to the request's length); then records:
+ * bit 4 tables of 8 nodes and 4 handles, bit 5 the header's len set to the request's length, bit 6 a DAX
+ * window of 8 MiB, HAS_INODE_DAX offered, and the window mended after the input as after a vCPU's EFAULT:
+ * the share's files are shorter than a mapping); then records:
  * u16 request length, u16 reply room, u8 segment sizes (low nibble: request segments of 1 << (n % 13) bytes,
  * high nibble: reply segments likewise), then the request's bytes. At most 64 records. */
 #include <dirent.h>
@@ -169,12 +171,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct fs_server *s;
     FUZZ_CHECK(fs_server_new(&sh, &s) == 0);
+    void *window = NULL;
+    if (cfg & 64)
+        FUZZ_CHECK(fs_server_window(s, 8u << 20, &window) == 0);
     struct fs_ctx *c = fs_ctx_new();
     FUZZ_CHECK(c != NULL);
     if (!(cfg & 4)) {
         uint8_t init[sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in)];
         struct fuse_in_header h = {.len = sizeof(init), .opcode = FUSE_INIT, .unique = 1};
-        struct fuse_init_in in = {.major = 7, .minor = 38, .max_readahead = 1 << 17, .flags = 0xffffffffu};
+        struct fuse_init_in in = {.major = 7,
+                                  .minor = 38,
+                                  .max_readahead = 1 << 17,
+                                  .flags = 0xffffffffu,
+                                  .flags2 = cfg & 64 ? 0xffffffffu : 0};
         memcpy(init, &h, sizeof(h));
         memcpy(init + sizeof(h), &in, sizeof(in));
         one_request(s, c, init, sizeof(init), 16 + sizeof(struct fuse_init_out), 0xcc, false);
@@ -189,6 +198,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t take = len < size - pos ? len : size - pos;
         one_request(s, c, data + pos, take, room, sizes, cfg & 32);
         pos += take;
+    }
+    if (window) {
+        fs_server_window_repair(s);
+        /* Mended, every byte of the window reads without a fault. */
+        volatile uint8_t sum = 0;
+        for (size_t off = 0; off < (8u << 20); off += 4096)
+            sum += ((volatile uint8_t *)window)[off];
+        (void)sum;
     }
     fs_server_free(s);
     fs_ctx_free(c);

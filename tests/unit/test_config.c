@@ -120,6 +120,20 @@ static void test_defaults(void)
     CHECK_EQ(parse(&c, "[wsl2]\nswap=lots\n"), 0);
     CHECK(nwarnings == 1 && c.swap == -1);
     lsl_config_free(&c);
+    /* hostShareDax: off by default; whole 2 MB ranges, at most 64 GB; anything else warns, default kept. */
+    CHECK_EQ(parse(&c, "[wsl2]\nmemory=1G\n"), 0);
+    CHECK_EQ(c.share_dax, 0);
+    lsl_config_free(&c);
+    CHECK_EQ(parse(&c, "[wsl2]\nhostShareDax = 1GB\n"), 0);
+    CHECK(nwarnings == 0 && c.share_dax == 1ull << 30);
+    lsl_config_free(&c);
+    const char *bad_dax[] = {"[wsl2]\nhostShareDax=3MB\n", "[wsl2]\nhostShareDax=65GB\n",
+                             "[wsl2]\nhostShareDax=big\n"};
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK_EQ(parse(&c, bad_dax[i]), 0);
+        CHECK(nwarnings == 1 && strstr(warnings[0], "for hostShareDax") && c.share_dax == 0);
+        lsl_config_free(&c);
+    }
 }
 
 static void test_unknown_warns(void)

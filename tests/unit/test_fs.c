@@ -798,15 +798,16 @@ static void test_share_parse(void)
     CHECK_EQ(fs_share_parse(a1, &sh, err, sizeof(err)), 0);
     CHECK(strcmp(sh.tag, "host") == 0 && strcmp(sh.path, "/home/u") == 0);
     CHECK(!sh.readonly && sh.uid == 1000 && sh.gid == 1000 && sh.timeout_ms == FS_DEFAULT_TIMEOUT_MS);
-    CHECK(sh.xdev && sh.keep_cache && !sh.writeback && sh.threads == FS_DEFAULT_THREADS);
+    CHECK(sh.xdev && sh.keep_cache && !sh.writeback && sh.threads == FS_DEFAULT_THREADS &&
+          sh.dax_mib == FS_DEFAULT_DAX_MIB);
     char a2[] = "x=/a,b/"
                 "c,ro,uid=1001,gid=0,timeout=0,watched=5000,writeback=on,keep_cache=off,readdirplus=never,"
-                "threads=4,xdev=off";
+                "threads=4,xdev=off,dax=256";
     CHECK_EQ(fs_share_parse(a2, &sh, err, sizeof(err)), 0);
     CHECK(strcmp(sh.path, "/a,b/c") == 0); /* a comma before a non-option stays in the path */
     CHECK(sh.readonly && sh.uid == 1001 && sh.gid == 0 && sh.timeout_ms == 0 && sh.watched_ms == 5000 &&
           sh.writeback && !sh.keep_cache);
-    CHECK(sh.readdirplus == FS_READDIRPLUS_NEVER && sh.threads == 4 && !sh.xdev);
+    CHECK(sh.readdirplus == FS_READDIRPLUS_NEVER && sh.threads == 4 && !sh.xdev && sh.dax_mib == 256);
     const char *bad[] = {"noequals",
                          "=/x",
                          "a b=/x",
@@ -819,7 +820,10 @@ static void test_share_parse(void)
                          "t=/x,timeout=abc",
                          "t=/x,threads=17",
                          "t=/x,writeback=maybe",
-                         "t=/x,readdirplus=sometimes"};
+                         "t=/x,readdirplus=sometimes",
+                         "t=/x,dax=3",
+                         "t=/x,dax=65538",
+                         "t=/x,dax=1G"};
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char buf[128];
         snprintf(buf, sizeof(buf), "%s", bad[i]);

@@ -7,11 +7,9 @@
 
 #include "check.h"
 #include "devices/virtio_mmio.h"
+#include "devices/virtio_mmio_regs.h"
 #include "devices/vsock.h"
 
-#define REG_MAGIC   0x000
-#define REG_STATUS  0x070
-#define REG_CONFIG  0x100
 #define WINDOW      0x1000
 #define GUARD       0xa5
 #define CONFIG_SIZE 5
@@ -204,6 +202,31 @@ static void test_config_straddle(void)
     virtio_dev_uninit(&vdev);
 }
 
+/* Shared memory regions (4.2.2, SHMSel..SHMBaseHigh): all ones for one the device lacks, which is how a
+ * driver tells (a zero length would be a region at 0); region 0's base and length when it has one. */
+static void test_shm_region(void)
+{
+    struct virtio_dev vdev;
+    virtio_dev_init(&vdev, &fake_ops, NULL, &m);
+    struct virtio_mmio *t = virtio_mmio_new(&vdev);
+    CHECK(t != NULL);
+    write32(t, REG_SHM_SEL, 0, 4);
+    CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0xffffffffu);
+    CHECK_EQ(read_n(t, REG_SHM_LEN_HIGH, 4), 0xffffffffu);
+    vdev.shm_gpa = 0x540000000ull;
+    vdev.shm_len = 0x110000000ull;
+    CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0x10000000u);
+    CHECK_EQ(read_n(t, REG_SHM_LEN_HIGH, 4), 1);
+    CHECK_EQ(read_n(t, REG_SHM_BASE_LOW, 4), 0x40000000u);
+    CHECK_EQ(read_n(t, REG_SHM_BASE_HIGH, 4), 5);
+    write32(t, REG_SHM_SEL, 1, 4); /* only region 0 (virtio-fs's cache) exists */
+    CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0xffffffffu);
+    CHECK_EQ(read_n(t, REG_SHM_BASE_HIGH, 4), 0xffffffffu);
+    CHECK_EQ(vdev.stats.malformed, 0);
+    virtio_mmio_free(t);
+    virtio_dev_uninit(&vdev);
+}
+
 int main(void)
 {
     if (gmem_init(&m, 1u << 20, 1ull << 32) < 0)
@@ -212,6 +235,7 @@ int main(void)
     RUN(test_every_width_and_offset);
     RUN(test_write_widths);
     RUN(test_config_straddle);
+    RUN(test_shm_region);
     gmem_free(&m);
     return CHECK_DONE();
 }

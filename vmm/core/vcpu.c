@@ -63,12 +63,21 @@ static void *vcpu_thread(void *arg)
     sigdelset(&unblocked, SIG_KICK);
     pthread_sigmask(SIG_SETMASK, &unblocked, NULL);
 
+    unsigned efaults = 0; /* in a row, with nothing mended */
     while (!__atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE)) {
         int r = kvm_vcpu_run(c->fd);
         if (r == -EINTR || r == -EAGAIN) {
             c->run->immediate_exit = 0;
             continue;
         }
+        /* Guest memory KVM could not map: a DAX window's file shrank on the host. The device puts zeroes
+         * there and the guest goes on; a few tries with nothing to mend cover another vCPU having mended it
+         * first, and then it is a VMM bug, not something to spin on. */
+        if (r == -EFAULT && efaults < 8) {
+            efaults = vm_fix_efault(vm) ? 0 : efaults + 1;
+            continue;
+        }
+        efaults = 0;
         if (r < 0) {
             vm_request_stop(vm, VM_STOP_ERROR, "vCPU %u: KVM_RUN failed: %s", c->id, strerror(-r));
             break;

@@ -61,6 +61,42 @@ int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *))
     return 0;
 }
 
+int vm_add_window(struct vm *vm, void *host, uint64_t size, uint64_t *gpa)
+{
+    if (!vm->window_next) {
+        /* Past RAM's end (it continues at 4 GiB above the hole), 1 GiB aligned; well inside the 39 or more
+         * physical address bits every x86-64 CPU KVM runs on has. */
+        const struct gmem_region *last = &vm->mem.regions[vm->mem.nregions - 1];
+        vm->window_next = ALIGN_UP(MAX(last->gpa + last->size, 1ull << 32), 1ull << 30);
+        vm->window_slot = vm->mem.nregions;
+    }
+    int r = kvm_set_memory(&vm->kvm, vm->window_slot, vm->window_next, size, host);
+    if (r < 0)
+        return r;
+    *gpa = vm->window_next;
+    vm->window_slot++;
+    vm->window_next = ALIGN_UP(vm->window_next + size, 1ull << 30);
+    return 0;
+}
+
+int vm_on_efault(struct vm *vm, unsigned (*fn)(void *opaque), void *opaque)
+{
+    if (vm->nefault == ARRAY_SIZE(vm->efault))
+        return -ENOSPC;
+    vm->efault[vm->nefault].fn = fn;
+    vm->efault[vm->nefault].opaque = opaque;
+    vm->nefault++;
+    return 0;
+}
+
+unsigned vm_fix_efault(struct vm *vm)
+{
+    unsigned fixed = 0;
+    for (unsigned i = 0; i < vm->nefault; i++)
+        fixed += vm->efault[i].fn(vm->efault[i].opaque);
+    return fixed;
+}
+
 void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *fmt, ...)
 {
     pthread_mutex_lock(&vm->stop_lock);

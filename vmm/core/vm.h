@@ -49,6 +49,16 @@ struct vm {
     void (*device_free[80])(void *);
     unsigned ndevices;
 
+    /* Devices' shared memory windows (virtio-fs's DAX), above RAM, one KVM memory slot each (vm_add_window),
+     * and what a vCPU asks to mend memory KVM could not map (vm_on_efault). */
+    uint64_t window_next;
+    uint32_t window_slot;
+    struct {
+        unsigned (*fn)(void *opaque);
+        void *opaque;
+    } efault[8];
+    unsigned nefault;
+
     /* Kernel command-line fragments contributed by devices (virtio_mmio.device=...). */
     char *cmdline_devices;
 
@@ -80,6 +90,12 @@ void vm_request_stop(struct vm *vm, enum vm_stop reason, const char *fmt, ...)
 int vm_cmdline_append(struct vm *vm, const char *frag);
 /* Registers a device object to be freed with the VM. */
 int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *));
+/* Gives the guest size bytes at host (a multiple of 2 MiB) as memory at *gpa, above RAM. */
+int vm_add_window(struct vm *vm, void *host, uint64_t size, uint64_t *gpa);
+/* fn is called when a vCPU's KVM_RUN fails with EFAULT (part of a window has nothing behind it) and returns
+ * how many things it mended; vm_fix_efault calls them all and returns the sum. */
+int vm_on_efault(struct vm *vm, unsigned (*fn)(void *opaque), void *opaque);
+unsigned vm_fix_efault(struct vm *vm);
 /* Called by the serial device for each complete console line. */
 void vm_console_line(struct vm *vm, const char *line, size_t len);
 

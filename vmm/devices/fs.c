@@ -21,10 +21,9 @@
  * up to 50 ms; the event channel at its deadline) or as soon as host events arrive: no thread ever sleeps on
  * the guest's behalf.
  *
- * DAX (a shared memory window the guest maps file pages through) is not offered yet: it needs a virtio-mmio
- * shared-memory region, a KVM memory slot per mapping and CONFIG_FUSE_DAX/ZONE_DEVICE in the guest, and would
- * save the guest page cache's copy, which keeps sequential reads at 0.17x native under emulation
- * (vmm/fs/README.md's table). */
+ * DAX (--share ...,dax=MIB): the server's window (vmm/fs/dax.c) becomes the device's shared memory region 0
+ * (the transport's SHM registers) at a guest-physical address above RAM, one KVM memory slot; the guest's
+ * driver maps file ranges into it with SETUPMAPPING and reads them in place. */
 #include "fs.h"
 
 #include <errno.h>
@@ -351,20 +350,23 @@ static void *dispatcher(void *opaque)
             int gap = (int)((watch_read_ns + FS_WATCH_GAP_NS - now + 999999) / 1000000);
             timeout = timeout < 0 || gap < timeout ? gap : timeout;
         }
-        struct pollfd p[5] = {
+        struct pollfd p[6] = {
             {.fd = d->stop_fd, .events = POLLIN},
             {.fd = v->kick_fd[FS_Q_HIPRIO], .events = POLLIN},
             {.fd = v->kick_fd[FS_Q_REQUEST], .events = POLLIN},
             {.fd = d->wake_fd, .events = POLLIN},
+            {.fd = fs_server_window_fd(d->srv), .events = POLLIN}, /* -1 without a DAX window: ignored */
             {.fd = watch, .events = POLLIN},
         };
-        int r = poll(p, watch_due ? 5 : 4, timeout);
+        int r = poll(p, watch_due ? 6 : 5, timeout);
         if (r < 0 && errno != EINTR)
             break;
         if (p[0].revents)
             break;
+        if (p[4].revents)
+            fs_server_window_read(d->srv);
         bool events = false;
-        if (watch_due && p[4].revents) {
+        if (watch_due && p[5].revents) {
             fs_server_watch_read(d->srv);
             watch_read_ns = now_ns();
             events = fs_server_events_waiting(d->srv);
@@ -460,13 +462,15 @@ static void fs_print_stats(struct virtio_dev *vdev, FILE *f)
     fprintf(f,
             "lsl-vmm: virtio-fs %s: lookup %llu getattr %llu read %llu write %llu readdir %llu+%llu; nodes "
             "%u/%u handles %u/%u; malformed %llu unknown %llu enfile %llu escapes %llu; parked %llu retries "
-            "%llu\n",
+            "%llu; dax %llu mapped %llu unmapped %llu mended\n",
             d->share.tag, (unsigned long long)c->ops[FUSE_LOOKUP], (unsigned long long)c->ops[FUSE_GETATTR],
             (unsigned long long)c->ops[FUSE_READ], (unsigned long long)c->ops[FUSE_WRITE],
             (unsigned long long)c->ops[FUSE_READDIR], (unsigned long long)c->ops[FUSE_READDIRPLUS], nodes,
             nodes_max, handles, handles_max, (unsigned long long)c->malformed, (unsigned long long)c->unknown,
             (unsigned long long)c->enfile, (unsigned long long)c->escapes,
-            (unsigned long long)d->stats.parked, (unsigned long long)d->stats.retries);
+            (unsigned long long)d->stats.parked, (unsigned long long)d->stats.retries,
+            (unsigned long long)c->dax_setups, (unsigned long long)c->dax_removes,
+            (unsigned long long)c->dax_repairs);
 }
 
 static const struct virtio_dev_ops fs_ops = {
@@ -567,6 +571,26 @@ static int start_threads(struct fs_dev *d)
     return r ? log_errno(-r, "virtio-fs: thread") : 0;
 }
 
+static unsigned window_repair(void *opaque)
+{
+    return fs_server_window_repair(opaque);
+}
+
+/* The DAX window: the server's memory, given to the guest above its RAM as the device's shared memory. */
+static int add_window(struct vm *vm, struct fs_dev *d)
+{
+    uint64_t size = (uint64_t)d->share.dax_mib << 20, gpa;
+    void *base;
+    int r = fs_server_window(d->srv, size, &base);
+    if (r < 0)
+        return log_errno(-r, "--share %s: DAX window of %u MiB", d->share.tag, d->share.dax_mib);
+    if ((r = vm_add_window(vm, base, size, &gpa)) < 0 || (r = vm_on_efault(vm, window_repair, d->srv)) < 0)
+        return log_errno(-r, "--share %s: DAX window", d->share.tag);
+    d->vdev.shm_gpa = gpa;
+    d->vdev.shm_len = size;
+    return 0;
+}
+
 int fs_create(struct vm *vm, const struct fs_share *share)
 {
     struct fs_dev *d;
@@ -577,6 +601,8 @@ int fs_create(struct vm *vm, const struct fs_share *share)
         fs_dev_free(d);
         return r;
     }
+    if (share->dax_mib && (r = add_window(vm, d)) < 0)
+        return r;
     if ((r = virtio_mmio_attach(vm, &d->vdev)) < 0)
         return r;
     return start_threads(d);

@@ -80,6 +80,10 @@ struct virtio_dev {
     struct virtq_req req; /* scratch, reused across pops */
     struct virtio_counters stats;
 
+    /* The device's shared memory region 0 (virtio 1.2, 2.10; virtio-fs's DAX window): guest-physical base and
+     * length, set before the transport is attached; shm_len 0: none. */
+    uint64_t shm_gpa, shm_len;
+
     /* ops->own_kicks: each queue's kick eventfd, the device's to poll, read and (in virtio_dev_uninit) close;
      * -1 otherwise. */
     int kick_fd[VIRTIO_MAX_QUEUES];

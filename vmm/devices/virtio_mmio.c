@@ -57,7 +57,7 @@ struct virtio_mmio {
     uint32_t irq;
     int irq_fd;
     uint32_t int_status;
-    uint32_t dev_features_sel, drv_features_sel, queue_sel;
+    uint32_t dev_features_sel, drv_features_sel, queue_sel, shm_sel;
     struct kick kicks[VIRTIO_MAX_QUEUES];
 };
 
@@ -115,11 +115,26 @@ static struct virtq *selected(struct virtio_mmio *t)
     return t->queue_sel < t->vdev->ops->num_queues ? &t->vdev->vq[t->queue_sel] : NULL;
 }
 
+/* Shared memory region shm_sel's length and base: all ones for a region the device does not have (4.2.2). */
+static uint64_t shm_value(struct virtio_mmio *t, bool base)
+{
+    struct virtio_dev *vdev = t->vdev;
+    if (t->shm_sel != 0 || !vdev->shm_len)
+        return ~0ull;
+    return base ? vdev->shm_gpa : vdev->shm_len;
+}
+
 static uint32_t register_value(struct virtio_mmio *t, uint64_t off)
 {
     struct virtio_dev *vdev = t->vdev;
     struct virtq *vq = selected(t);
     switch (off) {
+    case REG_SHM_LEN_LOW:
+    case REG_SHM_BASE_LOW:
+        return (uint32_t)shm_value(t, off == REG_SHM_BASE_LOW);
+    case REG_SHM_LEN_HIGH:
+    case REG_SHM_BASE_HIGH:
+        return (uint32_t)(shm_value(t, off == REG_SHM_BASE_HIGH) >> 32);
     case REG_MAGIC:
         return MMIO_MAGIC;
     case REG_VERSION:
@@ -259,6 +274,9 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
         break;
     case REG_QUEUE_SEL:
         t->queue_sel = v;
+        break;
+    case REG_SHM_SEL:
+        t->shm_sel = v;
         break;
     case REG_QUEUE_NUM:
         if (vq_writable)

@@ -25,6 +25,11 @@
 #define REG_QUEUE_DRIVER_HIGH   0x094
 #define REG_QUEUE_DEVICE_LOW    0x0a0
 #define REG_QUEUE_DEVICE_HIGH   0x0a4
+#define REG_SHM_SEL             0x0ac
+#define REG_SHM_LEN_LOW         0x0b0
+#define REG_SHM_LEN_HIGH        0x0b4
+#define REG_SHM_BASE_LOW        0x0b8
+#define REG_SHM_BASE_HIGH       0x0bc
 #define REG_CONFIG_GENERATION   0x0fc
 #define REG_CONFIG              0x100
 

@@ -56,6 +56,9 @@ void fs_attr_fill(const struct fs_server *s, struct fuse_attr *a, const struct s
                 (minor(st->st_rdev) & ~0xffu) << 12,
         .blksize = (uint32_t)st->st_blksize,
     };
+    /* The guest maps large regular files through the DAX window (dax.c) and reads small ones as before. */
+    if (s->dax_inode && S_ISREG(st->st_mode) && (uint64_t)st->st_size >= FS_DAX_MIN_SIZE)
+        a->flags |= FUSE_ATTR_DAX;
 }
 
 void fs_entry_fill(const struct fs_server *s, struct fuse_entry_out *e, uint64_t nodeid,

@@ -37,6 +37,7 @@ struct fs_counters {
     uint64_t no_reply_room; /* requests without room for a reply header: returned with nothing written */
     uint64_t enfile;        /* LOOKUPs refused because the node table was full */
     uint64_t escapes;       /* lookups that would have left the share (".." past the root, procfs) */
+    uint64_t dax_setups, dax_removes, dax_repairs; /* DAX window ranges mapped, unmapped, mended (dax.c) */
 };
 
 /* Opens the share's root and prepares the tables (the guest cannot change what is shared: the root is
@@ -55,6 +56,17 @@ void fs_ctx_free(struct fs_ctx *c);
  * as FORGET, or when the guest left no room for one), or FS_RETRY. Never fails otherwise: whatever the
  * guest sent, the answer is an error reply. Thread-safe. */
 int fs_handle(struct fs_server *s, struct fs_ctx *c, struct fs_req *req);
+
+/* The DAX window (dax.c): size bytes (a multiple of 2 MiB) of host memory, made here and returned in *base,
+ * for the device to give the guest as its shared memory region. fs_server_window_repair: called when KVM
+ * could not map part of it (KVM_RUN's EFAULT); puts zeroes where a mapped file has no pages any more and
+ * returns how many ranges it mended. */
+int fs_server_window(struct fs_server *s, uint64_t size, void **base);
+unsigned fs_server_window_repair(struct fs_server *s);
+/* An inotify fd on the files the window maps (-1 without a window): when readable, fs_server_window_read
+ * mends what a host truncate took from under the guest, before it touches it. */
+int fs_server_window_fd(struct fs_server *s);
+void fs_server_window_read(struct fs_server *s);
 
 /* Host change notification (watch.c): an inotify fd the caller polls (-1 before a guest asked for events)
  * and what to call when it is readable. fs_events_waiting: a request parked on the event channel can go. */

@@ -30,6 +30,19 @@
 
 struct fs_lock_owner;
 
+/* The DAX window (dax.c): mapped in ranges of FS_DAX_RANGE (Linux's FUSE_DAX_SZ), for regular files of at
+ * least FS_DAX_MIN_SIZE (chosen by measurement: vmm/fs/README.md). */
+#define FS_DAX_SHIFT    21
+#define FS_DAX_RANGE    (1ull << FS_DAX_SHIFT)
+#define FS_DAX_MIN_SIZE (1ull << 20)
+struct fs_window {
+    uint8_t *base; /* NULL: the share has no window */
+    uint64_t size;
+    uint8_t *state; /* per range: hole, read or write mapping, lost (dax.c) */
+    int *wd;        /* per range: the inotify watch on its file, -1 without */
+    int ino_fd;
+};
+
 /* A host inode the guest holds (it looked it up and has not forgotten it): an O_PATH fd of its own, so no
  * operation ever resolves a path again. Nodeids are slot | generation << 32; the root is slot 1, gen 0. */
 struct fs_node {
@@ -89,6 +102,10 @@ struct fs_server {
     struct fs_watch *watch; /* watch.c; NULL until a guest asks for events */
     pthread_mutex_t watch_lock;
     bool watch_ended; /* LSL_FS_IOC_EVENTS_END came: every later event call is ESHUTDOWN, until a reset */
+
+    struct fs_window window;
+    pthread_mutex_t window_lock;
+    bool dax_inode; /* INIT: the guest maps the files whose attributes say FUSE_ATTR_DAX */
 
     struct fs_counters stats;
 };
@@ -184,6 +201,10 @@ int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, 
 /* ops_file.c: the guest's open flags as the host gets them, or -errno (-EROFS on a read-only share). */
 int fs_open_flags(const struct fs_server *s, uint32_t guest_flags);
 
+/* dax.c */
+void fs_window_reset(struct fs_server *s);
+void fs_window_free(struct fs_server *s);
+
 /* The operations, by file: each takes the request and returns fs_handle's result. */
 int fs_op_lookup(struct fs_op *op);
 int fs_op_forget(struct fs_op *op);
@@ -198,6 +219,8 @@ int fs_op_unlink(struct fs_op *op);
 int fs_op_rename(struct fs_op *op);
 int fs_op_link(struct fs_op *op);
 int fs_op_statfs(struct fs_op *op);
+int fs_op_setupmapping(struct fs_op *op);
+int fs_op_removemapping(struct fs_op *op);
 int fs_op_access(struct fs_op *op);
 int fs_op_create(struct fs_op *op);
 int fs_op_tmpfile(struct fs_op *op);

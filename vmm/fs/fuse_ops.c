@@ -9,8 +9,9 @@
  * root gets its own st_dev in the guest, so inode numbers of two host file systems never collide), and
  * READDIRPLUS as the share says. Not offered: DONT_MASK (the guest kernel applies the umask; our threads run
  * with umask 0), EXPORT_SUPPORT (no "."/".." lookups needed), POSIX_ACL (the guest would enforce ACLs it
- * cannot see being changed on the host), HANDLE_KILLPRIV (the guest kernel clears suid/sgid itself), DAX
- * (no shared window: see vmm/devices/fs.c), SPLICE_* (no /dev/fuse here).
+ * cannot see being changed on the host), HANDLE_KILLPRIV (the guest kernel clears suid/sgid itself), SPLICE_*
+ * (no /dev/fuse here). With a DAX window (dax.c): MAP_ALIGNMENT (2 MiB, the guest's own range size) and
+ * HAS_INODE_DAX (we say per file which ones the guest maps).
  *
  * Cache policy, measured with bench/fsbench.py in the emulated KVM host (numbers in vmm/fs/README.md): two
  * timeouts. What a host watch covers while the guest's change helper runs (watch.c: names, negative ones
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -152,12 +154,21 @@ static int op_init(struct fs_op *op)
         want |= FUSE_READDIRPLUS_AUTO;
     if (s->share.writeback && !s->share.readonly)
         want |= FUSE_WRITEBACK_CACHE;
-    uint64_t got = in->flags & want;
+    uint64_t offered = in->flags;
+    if (offered & FUSE_INIT_EXT) {
+        const struct fuse_init_in *ext = fs_arg(op, offsetof(struct fuse_init_in, flags2) + 4);
+        offered |= ext ? (uint64_t)ext->flags2 << 32 : 0;
+    }
+    if (s->window.base)
+        want |= FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX | FUSE_INIT_EXT;
+    uint64_t got = offered & want;
     struct fuse_init_out out = {
         .major = FUSE_KERNEL_VERSION,
         .minor = FUSE_KERNEL_MINOR_VERSION,
         .max_readahead = in->max_readahead,
         .flags = (uint32_t)got,
+        .flags2 = (uint32_t)(got >> 32),
+        .map_alignment = got & FUSE_MAP_ALIGNMENT ? FS_DAX_SHIFT : 0,
         .max_background = FS_MAX_BACKGROUND,
         .congestion_threshold = FS_MAX_BACKGROUND * 3 / 4,
         .max_write = FS_MAX_RW,
@@ -169,6 +180,7 @@ static int op_init(struct fs_op *op)
     s->posix_locks = got & FUSE_POSIX_LOCKS;
     s->flock = got & FUSE_FLOCK_LOCKS;
     s->submounts = got & FUSE_SUBMOUNTS;
+    s->dax_inode = got & FUSE_HAS_INODE_DAX;
     __atomic_store_n(&s->initialized, true, __ATOMIC_RELEASE);
     return fs_reply(op, &out, in->minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE : sizeof(out));
 }
@@ -227,6 +239,8 @@ static const fs_op_fn ops[] = {
     [FUSE_COPY_FILE_RANGE] = fs_op_copy_file_range,
     [FUSE_SYNCFS] = fs_op_syncfs,
     [FUSE_TMPFILE] = fs_op_tmpfile,
+    [FUSE_SETUPMAPPING] = fs_op_setupmapping,
+    [FUSE_REMOVEMAPPING] = fs_op_removemapping,
 };
 
 /* How much of the body to copy: all of it but for the requests whose tail is bulk data the operation reads
@@ -289,9 +303,10 @@ int fs_server_new(const struct fs_share *share, struct fs_server **out)
     if (!s)
         return log_errno(ENOMEM, "virtio-fs");
     s->share = *share;
-    s->root_fd = s->proc_fd = -1;
+    s->root_fd = s->proc_fd = s->window.ino_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->watch_lock, NULL);
+    pthread_mutex_init(&s->window_lock, NULL);
     int r;
     s->root_fd = open(share->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (s->root_fd < 0) {
@@ -342,8 +357,10 @@ void fs_server_free(struct fs_server *s)
     if (s->root_fd >= 0)
         close(s->root_fd);
     free(s->root_path);
+    fs_window_free(s);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->watch_lock);
+    pthread_mutex_destroy(&s->window_lock);
     free(s);
 }
 
@@ -353,6 +370,7 @@ void fs_server_reset(struct fs_server *s)
     fs_handles_reset(s);
     fs_nodes_reset(s);
     fs_watch_reset(s);
+    fs_window_reset(s); /* the guest's driver starts with an empty window */
 }
 
 struct fs_ctx *fs_ctx_new(void)

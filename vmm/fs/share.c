@@ -21,6 +21,7 @@ void fs_share_defaults(struct fs_share *s, const char *tag, const char *path)
     s->readdirplus = FS_READDIRPLUS_AUTO;
     s->threads = FS_DEFAULT_THREADS;
     s->xdev = true;
+    s->dax_mib = FS_DEFAULT_DAX_MIB;
 }
 
 /* The tag travels to the guest's sysfs and mount table: letters, digits and ._- only, 1 to 36 of them. */
@@ -98,6 +99,11 @@ static int apply_option(const char *opt, struct fs_share *s)
         if (!parse_uint(v, FS_THREADS_MAX, &x))
             return -1;
         s->threads = (unsigned)x;
+    } else if (KEY("dax")) {
+        /* The guest maps the window in 2 MiB ranges: an even number of MiB. */
+        if (!parse_uint(v, FS_DAX_MIB_MAX, &x) || (x & 1))
+            return -1;
+        s->dax_mib = (uint32_t)x;
     } else if (KEY("readdirplus")) {
         if (strcmp(v, "auto") == 0)
             s->readdirplus = FS_READDIRPLUS_AUTO;

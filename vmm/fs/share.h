@@ -22,6 +22,10 @@
 /* Worker threads per share serving the request queue besides its dispatcher (fs.c says why, measured). */
 #define FS_DEFAULT_THREADS 0
 #define FS_THREADS_MAX     16
+/* The DAX window (dax.c): its size by default in MiB (0: none) and the most a share may ask for. The guest
+ * maps it in 2 MiB ranges and pays 64 bytes of its memory per 4 KiB of window for the pages' metadata. */
+#define FS_DEFAULT_DAX_MIB 0
+#define FS_DAX_MIB_MAX     (64u << 10)
 
 enum fs_readdirplus {
     FS_READDIRPLUS_AUTO,   /* the kernel decides per directory (the first read of it, and ls -l) */
@@ -41,6 +45,7 @@ struct fs_share {
     enum fs_readdirplus readdirplus;
     unsigned threads; /* workers besides the dispatcher (0: the dispatcher serves requests itself) */
     bool xdev;        /* follow host mounts below the root (a share of / needs /home); off: stay on its fs */
+    uint32_t dax_mib; /* the DAX window in MiB (even: the guest maps 2 MiB ranges); 0: no window */
     /* Table bounds: 0 takes the defaults (inodes.c, handles.c). Tests set small ones. */
     unsigned max_nodes, max_handles;
 };
@@ -49,9 +54,9 @@ struct fs_share {
 void fs_share_defaults(struct fs_share *s, const char *tag, const char *path);
 /* Parses
  * "TAG=HOSTDIR[,ro|rw][,uid=N][,gid=N][,timeout=MS][,watched=MS][,writeback=on|off][,keep_cache=on|off]
- * [,readdirplus=auto|always|never][,threads=N][,xdev=on|off]". Options are taken off the end, so a path may
- * hold commas as long as what follows its last one is not an option. arg is modified in place and s->path
- * points into it. Returns 0, or -EINVAL with a one-line reason in err. */
+ * [,readdirplus=auto|always|never][,threads=N][,xdev=on|off][,dax=MIB]". Options are taken off the end, so a
+ * path may hold commas as long as what follows its last one is not an option. arg is modified in place and
+ * s->path points into it. Returns 0, or -EINVAL with a one-line reason in err. */
 int fs_share_parse(char *arg, struct fs_share *s, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,298 @@
+/* The DAX window: host memory the guest sees as the device's shared memory region (virtio 1.2, 5.11.5), into
+ * which SETUPMAPPING maps ranges of shared files, so the guest reads and writes the host's page cache in
+ * place (no FUSE READ, no copy into a guest page cache of its own). The device registers the window as a KVM
+ * memory slot once; mapping a file over part of it with mmap(MAP_FIXED) is all a SETUPMAPPING does (KVM
+ * follows the host's page tables through its MMU notifier), and REMOVEMAPPING puts anonymous memory back.
+ *
+ * What the guest can do with its window, and what it costs:
+ * - Everything is in FS_DAX_RANGE (2 MiB, Linux's FUSE_DAX_SZ) units, aligned: INIT says so (map_alignment).
+ * - A read mapping is MAP_PRIVATE: a guest that writes to it changes a private copy, never the file.
+ * - Unmapped parts are private anonymous memory: the guest reads zeroes there, and what it writes costs the
+ *   host at most the window's size, as memory given to the guest would.
+ * - A page of a file mapping past the file's end (the host truncated it under the guest) has nothing behind
+ *   it. A guest touching it with interrupts on is not told: KVM retries the fault as an asynchronous one
+ *   for as long as the page stays missing (Linux 6.1's kvm_faultin_pfn), so that vCPU stands still; with
+ *   interrupts off KVM_RUN fails with EFAULT. Both end the same way: an inotify watch on each mapped file
+ *   (fs_server_window_read, the device's dispatcher polls it) and the vCPU's EFAULT
+ *   (fs_server_window_repair) find the pages a file lost and put anonymous memory there, so the guest
+ *   reads zeroes where the file ended, as after a truncate it raced with, and runs on.
+ * Which files the guest maps this way is ours to say (FUSE_ATTR_DAX, per inode): regular files of at least
+ * FS_DAX_MIN_SIZE, since a 2 MiB range and a request per file would only slow small ones down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fs_int.h"
+#include "log.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+enum { RANGE_HOLE, RANGE_READ, RANGE_WRITE, RANGE_LOST };
+
+/* Linux's FUSE_REMOVEMAPPING_MAX_ENTRY: one page of entries. */
+#define FS_REMOVE_MAX (4096 / sizeof(struct fuse_removemapping_one))
+
+static int map_hole(uint8_t *p, uint64_t len)
+{
+    void *r =
+        mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return r == MAP_FAILED ? -errno : 0;
+}
+
+int fs_server_window(struct fs_server *s, uint64_t size, void **base)
+{
+    struct fs_window *w = &s->window;
+    if (!size || size % FS_DAX_RANGE || w->base)
+        return -EINVAL;
+    /* Aligned to the range size, so each range can be a huge page on the host where its file allows. */
+    uint64_t span = size + FS_DAX_RANGE;
+    uint8_t *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + FS_DAX_RANGE - 1) & ~(uintptr_t)(FS_DAX_RANGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    munmap(a + size, (size_t)(p + span - (a + size)));
+    uint64_t n = size / FS_DAX_RANGE;
+    int r = map_hole(a, size);
+    w->state = calloc(n, 1);
+    w->wd = malloc(n * sizeof(*w->wd));
+    w->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (r < 0 || !w->state || !w->wd || w->ino_fd < 0) {
+        r = r < 0 ? r : w->ino_fd < 0 ? -errno : -ENOMEM;
+        munmap(a, size);
+        fs_window_free(s);
+        return r;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        w->wd[i] = -1;
+    madvise(a, size, MADV_DONTDUMP);
+    w->base = a;
+    w->size = size;
+    *base = a;
+    return 0;
+}
+
+void fs_window_free(struct fs_server *s)
+{
+    struct fs_window *w = &s->window;
+    if (w->base)
+        munmap(w->base, w->size);
+    if (w->ino_fd >= 0)
+        close(w->ino_fd);
+    free(w->state);
+    free(w->wd);
+    w->base = NULL;
+    w->state = NULL;
+    w->wd = NULL;
+    w->ino_fd = -1;
+}
+
+/* Range i stops watching its file: the watch goes when no other range of the file has it. Lock held. */
+static void drop_watch(struct fs_window *w, uint64_t i)
+{
+    int wd = w->wd[i];
+    if (wd < 0)
+        return;
+    w->wd[i] = -1;
+    uint64_t n = w->size / FS_DAX_RANGE;
+    for (uint64_t j = 0; j < n; j++)
+        if (w->wd[j] == wd)
+            return;
+    inotify_rm_watch(w->ino_fd, wd);
+}
+
+/* Back to holes: [first, first + n) ranges. Called with w->lock held. */
+static int unmap_ranges(struct fs_window *w, uint64_t first, uint64_t n)
+{
+    int r = map_hole(w->base + first * FS_DAX_RANGE, n * FS_DAX_RANGE);
+    /* Should that fail (no memory for the new mapping), the ranges are lost: the next EFAULT repairs them. */
+    memset(w->state + first, r < 0 ? RANGE_LOST : RANGE_HOLE, n);
+    for (uint64_t i = first; i < first + n; i++)
+        drop_watch(w, i);
+    return r;
+}
+
+void fs_window_reset(struct fs_server *s)
+{
+    struct fs_window *w = &s->window;
+    if (!w->base)
+        return;
+    pthread_mutex_lock(&s->window_lock);
+    uint64_t n = w->size / FS_DAX_RANGE;
+    for (uint64_t i = 0; i < n; i++)
+        if (w->state[i] != RANGE_HOLE)
+            unmap_ranges(w, i, 1);
+    pthread_mutex_unlock(&s->window_lock);
+}
+
+/* A window range [moffset, moffset + len) the guest named: aligned, not empty, inside the window. */
+static bool range_ok(const struct fs_window *w, uint64_t moffset, uint64_t len)
+{
+    return len && !(moffset % FS_DAX_RANGE) && !(len % FS_DAX_RANGE) && moffset <= w->size &&
+           len <= w->size - moffset;
+}
+
+int fs_op_setupmapping(struct fs_op *op)
+{
+    struct fs_server *s = op->s;
+    struct fs_window *w = &s->window;
+    const struct fuse_setupmapping_in *in = fs_arg(op, sizeof(*in));
+    if (!w->base)
+        return fs_reply_err(op, ENOSYS);
+    const uint64_t known = FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE;
+    if (!in || (in->flags & ~known) || !range_ok(w, in->moffset, in->len) || in->foffset % FS_DAX_RANGE ||
+        in->foffset > (uint64_t)INT64_MAX - in->len)
+        return fs_reply_err(op, EINVAL);
+    bool write = in->flags & FUSE_SETUPMAPPING_FLAG_WRITE;
+    if (write && s->share.readonly)
+        return fs_reply_err(op, EROFS);
+    /* The guest names the inode (fh is -1 from Linux): we open it ourselves, exactly, for as long as mmap. */
+    struct fs_node *node = fs_node_get(s, op->h.nodeid);
+    if (!node)
+        return fs_reply_err(op, ESTALE);
+    int fd = node->type == S_IFREG ? fs_node_reopen(s, node, write ? O_RDWR : O_RDONLY) : -EINVAL;
+    fs_node_put(s, node);
+    if (fd < 0)
+        return fs_reply_err(op, fd);
+    pthread_mutex_lock(&s->window_lock);
+    uint8_t *at = w->base + in->moffset;
+    void *p = mmap(at, in->len, PROT_READ | PROT_WRITE, (write ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, fd,
+                   (off_t)in->foffset);
+    int r = p == MAP_FAILED ? -errno : 0;
+    uint64_t first = in->moffset / FS_DAX_RANGE, n = in->len / FS_DAX_RANGE;
+    if (r < 0) {
+        unmap_ranges(w, first, n); /* whatever was there is gone */
+    } else {
+        /* Its watch tells us of a truncate (IN_MODIFY); without one (the host's inotify limit), the vCPU's
+         * EFAULT still does where KVM reports it. */
+        char path[32];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int wd = inotify_add_watch(w->ino_fd, path, IN_MODIFY);
+        for (uint64_t i = first; i < first + n; i++) {
+            drop_watch(w, i);
+            w->wd[i] = wd;
+        }
+        memset(w->state + first, write ? RANGE_WRITE : RANGE_READ, n);
+    }
+    pthread_mutex_unlock(&s->window_lock);
+    close(fd);
+    if (r < 0)
+        return fs_reply_err(op, r == -EACCES || r == -ENODEV ? r : EIO);
+    FS_COUNT(s, dax_setups);
+    return fs_reply(op, NULL, 0);
+}
+
+int fs_op_removemapping(struct fs_op *op)
+{
+    struct fs_server *s = op->s;
+    struct fs_window *w = &s->window;
+    const struct fuse_removemapping_in *in = fs_arg(op, sizeof(*in));
+    if (!w->base)
+        return fs_reply_err(op, ENOSYS);
+    if (!in || in->count == 0 || in->count > FS_REMOVE_MAX)
+        return fs_reply_err(op, EINVAL);
+    size_t size = sizeof(*in) + in->count * sizeof(struct fuse_removemapping_one);
+    const uint8_t *all = fs_arg(op, size);
+    if (!all)
+        return fs_reply_err(op, EINVAL);
+    /* The entries follow a 4-byte count: copied out one by one, never read in place (misaligned). */
+    struct fuse_removemapping_one one[FS_REMOVE_MAX];
+    memcpy(one, all + sizeof(*in), in->count * sizeof(one[0]));
+    for (uint32_t i = 0; i < in->count; i++)
+        if (!range_ok(w, one[i].moffset, one[i].len))
+            return fs_reply_err(op, EINVAL); /* nothing done: the list is checked whole first */
+    int r = 0;
+    pthread_mutex_lock(&s->window_lock);
+    for (uint32_t i = 0; i < in->count; i++) {
+        int e = unmap_ranges(w, one[i].moffset / FS_DAX_RANGE, one[i].len / FS_DAX_RANGE);
+        r = r ? r : e;
+    }
+    pthread_mutex_unlock(&s->window_lock);
+    __atomic_add_fetch(&s->stats.dax_removes, in->count, __ATOMIC_RELAXED);
+    return r < 0 ? fs_reply_err(op, ENOMEM) : fs_reply(op, NULL, 0);
+}
+
+/* The first page of [p, p + len) that cannot be read in (past the file's end), or p + len. */
+static uint8_t *first_bad_page(uint8_t *p, uint64_t len)
+{
+    if (madvise(p, len, MADV_POPULATE_READ) == 0)
+        return p + len;
+    /* Bisect: a truncated file loses a tail, so the pages that fail are the last ones. */
+    uint64_t lo = 0, hi = len / 4096; /* the first lo pages read in, the first hi do not */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (madvise(p, mid * 4096, MADV_POPULATE_READ) == 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return p + lo * 4096;
+}
+
+/* Range i mended if its file lost pages under it: 1 if something was. Lock held. */
+static unsigned mend(struct fs_window *w, uint64_t i)
+{
+    if (w->state[i] == RANGE_LOST)
+        return unmap_ranges(w, i, 1) == 0;
+    if (w->state[i] == RANGE_HOLE)
+        return 0;
+    uint8_t *p = w->base + i * FS_DAX_RANGE, *bad = first_bad_page(p, FS_DAX_RANGE);
+    if (bad == p + FS_DAX_RANGE)
+        return 0;
+    /* The file's tail is gone: zeroes from there on, the range stays the guest's mapping. */
+    return map_hole(bad, (uint64_t)(p + FS_DAX_RANGE - bad)) == 0;
+}
+
+unsigned fs_server_window_repair(struct fs_server *s)
+{
+    struct fs_window *w = &s->window;
+    unsigned fixed = 0;
+    if (!w->base)
+        return 0;
+    pthread_mutex_lock(&s->window_lock);
+    uint64_t n = w->size / FS_DAX_RANGE;
+    for (uint64_t i = 0; i < n; i++)
+        fixed += mend(w, i);
+    pthread_mutex_unlock(&s->window_lock);
+    __atomic_add_fetch(&s->stats.dax_repairs, fixed, __ATOMIC_RELAXED);
+    return fixed;
+}
+
+int fs_server_window_fd(struct fs_server *s)
+{
+    return s->window.base ? s->window.ino_fd : -1;
+}
+
+void fs_server_window_read(struct fs_server *s)
+{
+    struct fs_window *w = &s->window;
+    _Alignas(struct inotify_event) char buf[4096];
+    ssize_t len;
+    unsigned fixed = 0;
+    while ((len = read(w->ino_fd, buf, sizeof(buf))) > 0) {
+        pthread_mutex_lock(&s->window_lock);
+        uint64_t n = w->size / FS_DAX_RANGE;
+        for (char *e = buf; e < buf + len;
+             e += sizeof(struct inotify_event) + ((struct inotify_event *)e)->len) {
+            const struct inotify_event *ev = (const void *)e;
+            for (uint64_t i = 0; i < n; i++) {
+                if (w->wd[i] != ev->wd)
+                    continue;
+                if (ev->mask & IN_IGNORED)
+                    w->wd[i] = -1; /* the kernel dropped the watch (the file is gone): nothing to remove */
+                else
+                    fixed += mend(w, i);
+            }
+        }
+        pthread_mutex_unlock(&s->window_lock);
+    }
+    __atomic_add_fetch(&s->stats.dax_repairs, fixed, __ATOMIC_RELAXED);
+}
