@@ -1062,12 +1062,18 @@ automount_conf() {
 }
 share_config() {
 	# hostShares in ~/.lslconfig takes effect when the VM starts: another directory and name, then none.
-	mkdir -p "$HS/dir" || return 1
+	# With hostShareDax the share has a DAX window (vmm/fs/dax.c): mounted dax=inode, the guest's kernel found
+	# the window, and a large host file reads the same through it (run.sh's fs_dax goes further).
+	mkdir -p "$HS/dir" && head -c $((5 << 20)) /dev/urandom >"$HS/dir/big" || return 1
 	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
-	printf '[wsl2]\nhostShares = data=%s\n' "$HS" >"$HOME/.lslconfig"
-	local out
-	out=$(cd "$HS/dir" && lsl -- 'pwd; grep -q " /mnt/host " /proc/mounts || echo no-host; ls -d /mnt/data/dir; lslpath -w /mnt/data/dir')
-	[ "$out" = "$(printf '/mnt/data/dir\nno-host\n/mnt/data/dir\n%s' "$HS/dir")" ] || { echo "data=$HS: '$out'"; rm -f "$HOME/.lslconfig"; return 1; }
+	printf '[wsl2]\nhostShares = data=%s\nhostShareDax = 64MB\n' "$HS" >"$HOME/.lslconfig"
+	local out want
+	want=$(md5sum <"$HS/dir/big" | cut -d' ' -f1)
+	out=$(cd "$HS/dir" && lsl -- 'pwd; grep -q " /mnt/host " /proc/mounts || echo no-host; ls -d /mnt/data/dir; lslpath -w /mnt/data/dir
+		md5sum big | cut -d" " -f1; grep -c "/mnt/data virtiofs .*dax=inode" /proc/mounts; dmesg | grep -c "Cache len: 0x4000000"')
+	rm -f "$HS/dir/big"
+	[ "$out" = "$(printf '/mnt/data/dir\nno-host\n/mnt/data/dir\n%s\n%s\n1\n1' "$HS/dir" "$want")" ] ||
+		{ echo "data=$HS: '$out'"; rm -f "$HOME/.lslconfig"; return 1; }
 	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
 	printf '[wsl2]\nhostShares =\n' >"$HOME/.lslconfig"
 	out=$(cd "$HS/dir" && lsl -- 'pwd; grep -c virtiofs /proc/mounts')
@@ -1090,22 +1096,6 @@ isolated_vm() {
 	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
 	[ $rc = 1 ] && [ "$listening" = no ] && grep -qx 0 <<<"$out" && grep -q 'isolated=true' <<<"$out" ||
 		{ echo "exit $rc, interop listener: $listening: '$out'"; return 1; }
-}
-# hostShareDax: the service gives each share a DAX window, lsl-distro mounts it with dax=inode, and a large host
-# file reads the same through it (vmm/fs/dax.c; run.sh's fs_dax goes further on lsl-vmm alone).
-host_share_dax() {
-	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
-	printf '[lsl]\nhostShareDax = 64MB\n' >"$HOME/.lslconfig"
-	mkdir -p "$HS/dax" && head -c $((5 << 20)) /dev/urandom >"$HS/dax/big" || return 1
-	local want out
-	want=$(md5sum <"$HS/dax/big" | cut -d' ' -f1)
-	out=$(cd "$HS/dax" && lsl -- 'md5sum big | cut -d" " -f1; grep -c "virtiofs.*dax=inode" /proc/mounts;
-		dmesg | grep -c "Cache len: 0x4000000"' 2>&1)
-	rm -f "$HOME/.lslconfig"
-	rm -rf "$HS/dax"
-	expect_rc 0 lsl --shutdown && wait_stopped 30 || return 1
-	[ "$(sed -n 1p <<<"$out")" = "$want" ] && [ "$(sed -n 2p <<<"$out")" -ge 1 ] && [ "$(sed -n 3p <<<"$out")" -ge 1 ] ||
-		{ echo "want $want, got: $(tr '\n' ' ' <<<"$out")"; return 1; }
 }
 control() { # request line: the service's reply (proto/control.h)
 	python3 - "$XDG_RUNTIME_DIR/lsl/control" "$1" <<'PY'
@@ -1272,5 +1262,5 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
 	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf
-	share_config isolated_vm host_share_dax swap_file balloon_request wslenv_paths interop_host_command interop_xdg_open"
+	share_config isolated_vm swap_file balloon_request wslenv_paths interop_host_command interop_xdg_open"
 run_suite "$@"
