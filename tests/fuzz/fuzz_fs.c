@@ -8,8 +8,8 @@
  *
  * Input: byte 0 the share (bit 0 read-only, bit 1 writeback, bit 2 no INIT first, bit 3 readdirplus never,
  * bit 4 tables of 8 nodes and 4 handles, bit 5 the header's len set to the request's length, bit 6 a DAX
- * window of 8 MiB, HAS_INODE_DAX offered, and the window mended after the input as after a vCPU's EFAULT:
- * the share's files are shorter than a mapping); then records:
+ * window of 8 MiB, HAS_INODE_DAX offered, and the window mended after the input as after a vCPU's EFAULT and
+ * a host change to a mapped file); then records:
  * u16 request length, u16 reply room, u8 segment sizes (low nibble: request segments of 1 << (n % 13) bytes,
  * high nibble: reply segments likewise), then the request's bytes. At most 64 records. */
 #include <dirent.h>
@@ -200,12 +200,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pos += take;
     }
     if (window) {
+        /* What a vCPU's EFAULT and the watch on mapped files run: whatever the input mapped, and whatever it
+         * did to the files since (pages past a file's end that it never shrank stay unreadable, as the guest
+         * would stall only itself there: dax.c). */
         fs_server_window_repair(s);
-        /* Mended, every byte of the window reads without a fault. */
-        volatile uint8_t sum = 0;
-        for (size_t off = 0; off < (8u << 20); off += 4096)
-            sum += ((volatile uint8_t *)window)[off];
-        (void)sum;
+        fs_server_window_read(s);
     }
     fs_server_free(s);
     fs_ctx_free(c);

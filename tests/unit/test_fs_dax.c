@@ -183,30 +183,66 @@ static void test_bad_requests(void)
     fc_close(&F);
 }
 
+static void wait_events(void)
+{
+    struct pollfd p = {.fd = fs_server_window_fd(F.s), .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    fs_server_window_read(F.s);
+}
+
+static void rewrite(const char *name, size_t len, uint8_t seed)
+{
+    uint8_t *b = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        b[i] = (uint8_t)(i / 4096 + seed);
+    int fd = open(fc_path(&F, name), O_WRONLY);
+    CHECK(fd >= 0);
+    CHECK_EQ(pwrite(fd, b, len, 0), (ssize_t)len);
+    close(fd);
+    free(b);
+}
+
 static void test_truncated_under_mapping(void)
 {
     up(false, true);
     uint64_t n = host_file("f", 3 * MIB, 3);
-    /* File [2, 4) MiB: its last MiB is past the file's end, and would fault if touched. */
+    /* File [2, 4) MiB: its last MiB is past the file's end (the guest never reads there: its size says so).
+     */
     CHECK_EQ(setup(n, 2 * MIB, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), 0);
     CHECK_EQ(setup(n, 0, 2 * MIB, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ), 0);
-    CHECK_EQ(fs_server_window_repair(F.s), 1);
-    CHECK(all(win + MIB, MIB, 0));
-    CHECK(all(win, 4096, (uint8_t)(512 + 3))); /* the part the file has stays the file */
-    CHECK_EQ(fs_server_window_repair(F.s), 0); /* nothing left to mend */
-    /* The host truncates the file: both mappings lose pages. The watch on the file mends them before the
-     * guest touches them (KVM would stall the vCPU there rather than tell us); reading them is safe. */
+    CHECK_EQ(fs_server_window_repair(F.s), 0); /* a file that did not shrink lost nothing */
+    CHECK(all(win, 4096, (uint8_t)(512 + 3)));
+    /* The host truncates it: both mappings lose pages. The watch on the file mends them before the guest
+     * touches them (KVM would stall the vCPU there rather than tell us); reading them is safe. */
     CHECK_EQ(truncate(fc_path(&F, "f"), 4096 + 100), 0);
-    struct pollfd p = {.fd = fs_server_window_fd(F.s), .events = POLLIN};
-    CHECK_EQ(poll(&p, 1, 5000), 1);
-    fs_server_window_read(F.s);
+    wait_events();
     CHECK_EQ(fs_server_window_repair(F.s), 0);
     CHECK(all(win, 2 * MIB, 0));
     CHECK(all(win + 2 * MIB, 4096, 3));
     CHECK(all(win + 2 * MIB + 4096, 100, 4));
     CHECK(all(win + 2 * MIB + 4096 + 100, 4096 - 100, 0)); /* the last page's tail, as mmap shows it */
     CHECK(all(win + 2 * MIB + 8192, 2 * MIB - 8192, 0));
-    CHECK_EQ(fs_server_counters(F.s)->dax_repairs, 3);
+    CHECK_EQ(fs_server_counters(F.s)->dax_repairs, 2);
+    /* The host writes it again (an editor's truncate and rewrite): the window is the file again. */
+    rewrite("f", 3 * MIB, 9);
+    wait_events();
+    CHECK(all(win, 4096, (uint8_t)(512 + 9)));
+    CHECK(all(win + MIB - 4096, 4096, (uint8_t)(767 + 9)));
+    CHECK(all(win + 2 * MIB + 4096, 4096, 10));
+    CHECK(all(win + 4 * MIB - 4096, 4096, (uint8_t)(511 + 9)));
+    /* Shrunk once more, then the guest writes past the old end itself: what it reads back through its
+     * mapping right after its WRITE is what it wrote, not the zeroes (no event is waited for). */
+    CHECK_EQ(truncate(fc_path(&F, "f"), 4096), 0);
+    wait_events();
+    CHECK(all(win + 2 * MIB + 4096, 4096, 0));
+    uint64_t fh = 0;
+    CHECK_EQ(fc_open(&F, n, O_RDWR, &fh), 0);
+    uint8_t data[8192];
+    memset(data, 0x5a, sizeof(data));
+    CHECK_EQ(fc_write(&F, n, fh, 4096, data, sizeof(data)), (int)sizeof(data));
+    CHECK(all(win + 2 * MIB + 4096, 8192, 0x5a));
+    CHECK(all(win + 2 * MIB, 4096, 9));
+    CHECK_EQ(fc_release(&F, n, fh, false, 0), 0);
     fc_close(&F);
 }
 

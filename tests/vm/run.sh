@@ -806,6 +806,8 @@ dd if=/dev/urandom of=grow.bin bs=1M count=3 2>/dev/null && sync || fail "extend
 md5sum grow.bin | cut -d' ' -f1 >grow.md5
 echo 3 >/proc/sys/vm/drop_caches
 [ "$(md5sum grow.bin | cut -d' ' -f1)" = "$(cat grow.md5)" ] || fail "read back a file that grew"
+head -c 300000 /dev/urandom >>grow.bin || fail "append"
+md5sum grow.bin | cut -d' ' -f1 >grow.md5 # through the mapping the read made, past the old end: the host compares
 cat trunc.bin >/dev/null
 exec 3<trunc.bin # read through this fd later: no lookup refreshes the size the guest knows
 echo fs-ready

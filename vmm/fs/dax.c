@@ -15,7 +15,10 @@
  *   interrupts off KVM_RUN fails with EFAULT. Both end the same way: an inotify watch on each mapped file
  *   (fs_server_window_read, the device's dispatcher polls it) and the vCPU's EFAULT
  *   (fs_server_window_repair) find the pages a file lost and put anonymous memory there, so the guest
- *   reads zeroes where the file ended, as after a truncate it raced with, and runs on.
+ *   reads zeroes where the file ended, as after a truncate it raced with, and runs on. The mending undoes
+ *   itself: when the file grows again (the host rewrites it, or the guest writes through us:
+ *   fs_window_file_grew), the file is mapped back over those zeroes. Only a shrink makes holes: a file that
+ *   only grows keeps its mapping past the end, which the guest reaches after its own extending WRITE.
  * Which files the guest maps this way is ours to say (FUSE_ATTR_DAX, per inode): regular files of at least
  * FS_DAX_MIN_SIZE, since a 2 MiB range and a request per file would only slow small ones down. */
 #include <errno.h>
@@ -64,8 +67,10 @@ int fs_server_window(struct fs_server *s, uint64_t size, void **base)
     int r = map_hole(a, size);
     w->state = calloc(n, 1);
     w->wd = malloc(n * sizeof(*w->wd));
+    w->foff = calloc(n, sizeof(*w->foff));
+    w->mapped = calloc(n, sizeof(*w->mapped));
     w->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (r < 0 || !w->state || !w->wd || w->ino_fd < 0) {
+    if (r < 0 || !w->state || !w->wd || !w->foff || !w->mapped || w->ino_fd < 0) {
         r = r < 0 ? r : w->ino_fd < 0 ? -errno : -ENOMEM;
         munmap(a, size);
         fs_window_free(s);
@@ -87,12 +92,68 @@ void fs_window_free(struct fs_server *s)
         munmap(w->base, w->size);
     if (w->ino_fd >= 0)
         close(w->ino_fd);
+    for (unsigned i = 0; i < w->nfiles; i++) {
+        close(w->files[i].fd);
+        fs_fd_release();
+    }
+    free(w->files);
     free(w->state);
     free(w->wd);
-    w->base = NULL;
-    w->state = NULL;
-    w->wd = NULL;
-    w->ino_fd = -1;
+    free(w->foff);
+    free(w->mapped);
+    *w = (struct fs_window){.ino_fd = -1};
+}
+
+static struct fs_dax_file *file_of(struct fs_window *w, int wd)
+{
+    for (unsigned i = 0; wd >= 0 && i < w->nfiles; i++)
+        if (w->files[i].wd == wd)
+            return &w->files[i];
+    return NULL;
+}
+
+static void file_drop(struct fs_window *w, int wd)
+{
+    struct fs_dax_file *f = file_of(w, wd);
+    if (!f)
+        return;
+    close(f->fd);
+    fs_fd_release();
+    *f = w->files[--w->nfiles];
+}
+
+/* Keeps fd (the mapping's) as the file's for mending, unless it has one already that can do as much: a
+ * read-write one maps back both kinds of range. Takes fd either way. Lock held. */
+static void file_keep(struct fs_window *w, int wd, int fd, bool write)
+{
+    struct stat st;
+    struct fs_dax_file *f = file_of(w, wd);
+    if (wd < 0 || fstat(fd, &st) < 0 || (f && (f->write || !write))) {
+        close(fd);
+        return;
+    }
+    if (f) {
+        close(f->fd);
+        f->fd = fd;
+        f->write = write;
+        return;
+    }
+    if (w->nfiles == w->cap) {
+        unsigned cap = w->cap * 2 + 8;
+        struct fs_dax_file *more = reallocarray(w->files, cap, sizeof(*more));
+        if (!more) {
+            close(fd);
+            return;
+        }
+        w->files = more;
+        w->cap = cap;
+    }
+    if (!fs_fd_reserve()) {
+        close(fd); /* the share's descriptor budget is spent: this file is mended by probing */
+        return;
+    }
+    w->files[w->nfiles++] = (struct fs_dax_file){
+        .wd = wd, .fd = fd, .write = write, .dev = st.st_dev, .ino = st.st_ino, .size = (uint64_t)st.st_size};
 }
 
 /* Range i stops watching its file: the watch goes when no other range of the file has it. Lock held. */
@@ -107,6 +168,7 @@ static void drop_watch(struct fs_window *w, uint64_t i)
         if (w->wd[j] == wd)
             return;
     inotify_rm_watch(w->ino_fd, wd);
+    file_drop(w, wd);
 }
 
 /* Back to holes: [first, first + n) ranges. Called with w->lock held. */
@@ -179,11 +241,16 @@ int fs_op_setupmapping(struct fs_op *op)
         for (uint64_t i = first; i < first + n; i++) {
             drop_watch(w, i);
             w->wd[i] = wd;
+            w->foff[i] = in->foffset + (i - first) * FS_DAX_RANGE;
+            w->mapped[i] = FS_DAX_RANGE;
         }
         memset(w->state + first, write ? RANGE_WRITE : RANGE_READ, n);
+        file_keep(w, wd, fd, write);
+        fd = -1;
     }
     pthread_mutex_unlock(&s->window_lock);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     if (r < 0)
         return fs_reply_err(op, r == -EACCES || r == -ENODEV ? r : EIO);
     FS_COUNT(s, dax_setups);
@@ -237,7 +304,51 @@ static uint8_t *first_bad_page(uint8_t *p, uint64_t len)
     return p + lo * 4096;
 }
 
-/* Range i mended if its file lost pages under it: 1 if something was. Lock held. */
+/* Range i of file f follows the file's size: what it lost since is zeroes, what it has again past such
+ * zeroes is the file again. 1 if something changed. Lock held. */
+static unsigned follow(struct fs_window *w, uint64_t i, const struct fs_dax_file *f, bool shrank)
+{
+    uint64_t size = (f->size + 4095) & ~4095ull;
+    uint64_t valid = size <= w->foff[i]                 ? 0
+                     : size - w->foff[i] < FS_DAX_RANGE ? size - w->foff[i]
+                                                        : FS_DAX_RANGE;
+    uint8_t *p = w->base + i * FS_DAX_RANGE;
+    if (valid > w->mapped[i]) {
+        bool write = w->state[i] == RANGE_WRITE;
+        void *r =
+            mmap(p + w->mapped[i], valid - w->mapped[i], PROT_READ | PROT_WRITE,
+                 (write ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, f->fd, (off_t)(w->foff[i] + w->mapped[i]));
+        if (r == MAP_FAILED)
+            return 0; /* the zeroes stay */
+        w->mapped[i] = valid == FS_DAX_RANGE ? FS_DAX_RANGE : (uint32_t)valid;
+        return 1;
+    }
+    if (shrank && valid < w->mapped[i] && map_hole(p + valid, w->mapped[i] - valid) == 0) {
+        w->mapped[i] = (uint32_t)valid;
+        __atomic_store_n(&w->shrunk, true, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return 0;
+}
+
+/* Every range of file f after its size may have changed. Lock held. */
+static unsigned follow_file(struct fs_window *w, struct fs_dax_file *f)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0)
+        return 0;
+    bool shrank = (uint64_t)st.st_size < f->size;
+    f->size = (uint64_t)st.st_size;
+    unsigned fixed = 0;
+    uint64_t n = w->size / FS_DAX_RANGE;
+    for (uint64_t i = 0; i < n; i++)
+        if (w->wd[i] == f->wd && (w->state[i] == RANGE_READ || w->state[i] == RANGE_WRITE))
+            fixed += follow(w, i, f, shrank);
+    return fixed;
+}
+
+/* Range i, whose file we do not hold (no watch, or no descriptor to spare), mended by probing if the file
+ * lost pages under it: 1 if it was. Those zeroes stay. Lock held. */
 static unsigned mend(struct fs_window *w, uint64_t i)
 {
     if (w->state[i] == RANGE_LOST)
@@ -248,6 +359,7 @@ static unsigned mend(struct fs_window *w, uint64_t i)
     if (bad == p + FS_DAX_RANGE)
         return 0;
     /* The file's tail is gone: zeroes from there on, the range stays the guest's mapping. */
+    w->mapped[i] = (uint32_t)(bad - p);
     return map_hole(bad, (uint64_t)(p + FS_DAX_RANGE - bad)) == 0;
 }
 
@@ -258,12 +370,30 @@ unsigned fs_server_window_repair(struct fs_server *s)
     if (!w->base)
         return 0;
     pthread_mutex_lock(&s->window_lock);
+    for (unsigned f = 0; f < w->nfiles; f++)
+        fixed += follow_file(w, &w->files[f]);
     uint64_t n = w->size / FS_DAX_RANGE;
     for (uint64_t i = 0; i < n; i++)
-        fixed += mend(w, i);
+        if (!file_of(w, w->wd[i]))
+            fixed += mend(w, i);
     pthread_mutex_unlock(&s->window_lock);
     __atomic_add_fetch(&s->stats.dax_repairs, fixed, __ATOMIC_RELAXED);
     return fixed;
+}
+
+void fs_window_file_grew(struct fs_server *s, int fd)
+{
+    struct fs_window *w = &s->window;
+    struct stat st;
+    /* Only after a shrink made zeroes somewhere: until then every mapping still reaches past its file's end.
+     */
+    if (!w->base || !__atomic_load_n(&w->shrunk, __ATOMIC_RELAXED) || fstat(fd, &st) < 0)
+        return;
+    pthread_mutex_lock(&s->window_lock);
+    for (unsigned f = 0; f < w->nfiles; f++)
+        if (w->files[f].dev == st.st_dev && w->files[f].ino == st.st_ino)
+            follow_file(w, &w->files[f]);
+    pthread_mutex_unlock(&s->window_lock);
 }
 
 int fs_server_window_fd(struct fs_server *s)
@@ -283,6 +413,11 @@ void fs_server_window_read(struct fs_server *s)
         for (char *e = buf; e < buf + len;
              e += sizeof(struct inotify_event) + ((struct inotify_event *)e)->len) {
             const struct inotify_event *ev = (const void *)e;
+            struct fs_dax_file *f = file_of(w, ev->wd);
+            if (f && !(ev->mask & IN_IGNORED)) {
+                fixed += follow_file(w, f);
+                continue;
+            }
             for (uint64_t i = 0; i < n; i++) {
                 if (w->wd[i] != ev->wd)
                     continue;
@@ -291,6 +426,8 @@ void fs_server_window_read(struct fs_server *s)
                 else
                     fixed += mend(w, i);
             }
+            if (ev->mask & IN_IGNORED)
+                file_drop(w, ev->wd);
         }
         pthread_mutex_unlock(&s->window_lock);
     }

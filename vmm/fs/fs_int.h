@@ -35,12 +35,27 @@ struct fs_lock_owner;
 #define FS_DAX_SHIFT    21
 #define FS_DAX_RANGE    (1ull << FS_DAX_SHIFT)
 #define FS_DAX_MIN_SIZE (1ull << 20)
+/* A file the window maps, held for mending (dax.c): its watch, a descriptor to map it back, its last size. */
+struct fs_dax_file {
+    int wd, fd;
+    bool write; /* fd is read-write */
+    dev_t dev;
+    ino_t ino;
+    uint64_t size;
+};
 struct fs_window {
     uint8_t *base; /* NULL: the share has no window */
     uint64_t size;
-    uint8_t *state; /* per range: hole, read or write mapping, lost (dax.c) */
-    int *wd;        /* per range: the inotify watch on its file, -1 without */
+    /* Per range: hole, read or write mapping, lost; the inotify watch on its file (-1 without); the file
+     * offset it maps; how many of its bytes map the file (the rest: zeroes after a shrink). */
+    uint8_t *state;
+    int *wd;
+    uint64_t *foff;
+    uint32_t *mapped;
     int ino_fd;
+    struct fs_dax_file *files;
+    unsigned nfiles, cap;
+    bool shrunk; /* some range has zeroes for what its file lost */
 };
 
 /* A host inode the guest holds (it looked it up and has not forgotten it): an O_PATH fd of its own, so no
@@ -204,6 +219,9 @@ int fs_open_flags(const struct fs_server *s, uint32_t guest_flags);
 /* dax.c */
 void fs_window_reset(struct fs_server *s);
 void fs_window_free(struct fs_server *s);
+/* After a WRITE (or a copy into it) that may have grown the file behind fd: what a shrink had turned to
+ * zeroes in the window is the file again before the guest reads it. Cheap until a shrink happened. */
+void fs_window_file_grew(struct fs_server *s, int fd);
 
 /* The operations, by file: each takes the request and returns fs_handle's result. */
 int fs_op_lookup(struct fs_op *op);

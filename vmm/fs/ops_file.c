@@ -161,6 +161,8 @@ int fs_op_write(struct fs_op *op)
                                  in->size, op->c->iov, FS_IOV_MAX)
                      : 0;
     ssize_t n = k < 0 ? -EINVAL : rw_all(h->fd, true, op->c->iov, k, in->offset, in->size);
+    if (n > 0)
+        fs_window_file_grew(op->s, h->fd); /* the guest reads what it wrote through its DAX mapping next */
     fs_handle_put(op->s, h);
     if (n < 0)
         return fs_reply_err(op, (int)n);
@@ -277,6 +279,8 @@ int fs_op_copy_file_range(struct fs_op *op)
     size_t len = in->len < FS_COPY_MAX ? (size_t)in->len : FS_COPY_MAX;
     ssize_t n = copy_file_range(hin->fd, &off_in, hout->fd, &off_out, len, 0);
     int e = errno;
+    if (n > 0)
+        fs_window_file_grew(op->s, hout->fd);
     fs_handle_put(op->s, hout);
     fs_handle_put(op->s, hin);
     if (n < 0)
