@@ -74,6 +74,13 @@ static bool all(const uint8_t *p, size_t len, uint8_t v)
     return true;
 }
 
+static void wait_events(void)
+{
+    struct pollfd p = {.fd = fs_server_window_fd(F.s), .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    fs_server_window_read(F.s);
+}
+
 static void test_no_window(void)
 {
     up(false, false);
@@ -126,6 +133,11 @@ static void test_map_read_write(void)
     memcpy(win + 4 * MIB + 8, "GUEST", 5);
     CHECK_EQ(pread(fd, b, 5, 2 * MIB + 8), 5);
     CHECK(memcmp(b, "GUEST", 5) == 0);
+    /* The upgrade kept the file watched: a host truncate still turns what it took to zeroes. */
+    CHECK_EQ(ftruncate(fd, 2 * MIB + 4096), 0);
+    wait_events();
+    CHECK(memcmp(win + 4 * MIB, "HOST", 4) == 0);
+    CHECK(all(win + 4 * MIB + 4096, 2 * MIB - 4096, 0));
     close(fd);
     /* REMOVEMAPPING: zeroes again, the file keeps what was written. */
     struct fuse_removemapping_one one = {4 * MIB, 2 * MIB};
@@ -181,13 +193,6 @@ static void test_bad_requests(void)
     CHECK_EQ(setup(n, 0, 0, 2 * MIB, R), 0);
     CHECK(all(win, 4096, 1));
     fc_close(&F);
-}
-
-static void wait_events(void)
-{
-    struct pollfd p = {.fd = fs_server_window_fd(F.s), .events = POLLIN};
-    CHECK_EQ(poll(&p, 1, 5000), 1);
-    fs_server_window_read(F.s);
 }
 
 static void rewrite(const char *name, size_t len, uint8_t seed)

@@ -237,9 +237,13 @@ int fs_op_setupmapping(struct fs_op *op)
          * EFAULT still does where KVM reports it. */
         char path[32];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        /* The ranges' old watches go first: the file's own, when it is mapped there again (the guest's
+         * upgrade to a write mapping), would otherwise be removed right after inotify handed it back to us.
+         */
+        for (uint64_t i = first; i < first + n; i++)
+            drop_watch(w, i);
         int wd = inotify_add_watch(w->ino_fd, path, IN_MODIFY);
         for (uint64_t i = first; i < first + n; i++) {
-            drop_watch(w, i);
             w->wd[i] = wd;
             w->foff[i] = in->foffset + (i - first) * FS_DAX_RANGE;
             w->mapped[i] = FS_DAX_RANGE;
