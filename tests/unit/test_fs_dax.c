@@ -34,17 +34,24 @@ static void up(bool readonly, bool window)
     CHECK_EQ(out.map_alignment, window ? 21 : 0);
 }
 
-/* A host file of len bytes, byte i = i / 4096 + seed (each page its own value), looked up. */
-static uint64_t host_file(const char *name, size_t len, uint8_t seed)
+/* Writes len bytes at the start of the host file name (opened with extra flags), byte i = i / 4096 + seed:
+ * each page its own value. */
+static void write_pattern(const char *name, size_t len, uint8_t seed, int flags)
 {
     uint8_t *b = malloc(len);
     for (size_t i = 0; i < len; i++)
         b[i] = (uint8_t)(i / 4096 + seed);
-    int fd = open(fc_path(&F, name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    int fd = open(fc_path(&F, name), O_WRONLY | flags, 0644);
     CHECK(fd >= 0);
-    CHECK_EQ(write(fd, b, len), (ssize_t)len);
+    CHECK_EQ(pwrite(fd, b, len, 0), (ssize_t)len);
     close(fd);
     free(b);
+}
+
+/* A new host file of that pattern, looked up. */
+static uint64_t host_file(const char *name, size_t len, uint8_t seed)
+{
+    write_pattern(name, len, seed, O_CREAT | O_TRUNC);
     struct fuse_entry_out e;
     CHECK_EQ(fc_lookup(&F, 1, name, &e), 0);
     return e.nodeid;
@@ -195,18 +202,6 @@ static void test_bad_requests(void)
     fc_close(&F);
 }
 
-static void rewrite(const char *name, size_t len, uint8_t seed)
-{
-    uint8_t *b = malloc(len);
-    for (size_t i = 0; i < len; i++)
-        b[i] = (uint8_t)(i / 4096 + seed);
-    int fd = open(fc_path(&F, name), O_WRONLY);
-    CHECK(fd >= 0);
-    CHECK_EQ(pwrite(fd, b, len, 0), (ssize_t)len);
-    close(fd);
-    free(b);
-}
-
 static void test_truncated_under_mapping(void)
 {
     up(false, true);
@@ -229,7 +224,7 @@ static void test_truncated_under_mapping(void)
     CHECK(all(win + 2 * MIB + 8192, 2 * MIB - 8192, 0));
     CHECK_EQ(fs_server_counters(F.s)->dax_repairs, 2);
     /* The host writes it again (an editor's truncate and rewrite): the window is the file again. */
-    rewrite("f", 3 * MIB, 9);
+    write_pattern("f", 3 * MIB, 9, 0);
     wait_events();
     CHECK(all(win, 4096, (uint8_t)(512 + 9)));
     CHECK(all(win + MIB - 4096, 4096, (uint8_t)(767 + 9)));

@@ -187,11 +187,20 @@ void fs_window_reset(struct fs_server *s)
     struct fs_window *w = &s->window;
     if (!w->base)
         return;
+    /* The whole window at once: range by range, each watch's "does another range still use it" scan made
+     * this quadratic in the window's size. */
     pthread_mutex_lock(&s->window_lock);
     uint64_t n = w->size / FS_DAX_RANGE;
-    for (uint64_t i = 0; i < n; i++)
+    int r = map_hole(w->base, w->size);
+    for (uint64_t i = 0; i < n; i++) {
         if (w->state[i] != RANGE_HOLE)
-            unmap_ranges(w, i, 1);
+            w->state[i] = r < 0 ? RANGE_LOST : RANGE_HOLE;
+        if (w->wd[i] >= 0)
+            inotify_rm_watch(w->ino_fd, w->wd[i]); /* a file's second range: EINVAL, already gone */
+        w->wd[i] = -1;
+    }
+    while (w->nfiles)
+        file_drop(w, w->files[0].wd);
     pthread_mutex_unlock(&s->window_lock);
 }
 
