@@ -147,42 +147,74 @@ static void join_leaf(void)
     }
 }
 
-/* systemctl is-system-running --wait, bounded by the deadline; its answer in state ("" if none). */
-static void system_state(long long deadline, char *state, size_t len)
+/* systemctl with args, bounded by the deadline; what it printed in out ("" if nothing), at most len - 1
+ * bytes: a word or a few lines, which fit the pipe, so waiting first cannot block the writer. */
+static void systemctl_out(const char *const *args, long long deadline, char *out, size_t len)
 {
-    int out[2];
-    state[0] = '\0';
-    if (pipe2(out, O_CLOEXEC) < 0)
+    int p[2];
+    out[0] = '\0';
+    if (pipe2(p, O_CLOEXEC) < 0)
         return;
     pid_t pid = fork();
     if (pid == 0) {
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        dup2(out[1], 1);
-        execl("/bin/systemctl", "systemctl", "is-system-running", "--wait", (char *)NULL);
+        dup2(p[1], 1);
+        char *argv[8] = {"systemctl"};
+        for (size_t i = 0; args[i] && i + 2 < sizeof(argv) / sizeof(argv[0]); i++)
+            argv[i + 1] = (char *)args[i];
+        execv("/bin/systemctl", argv);
         _exit(127);
     }
-    close(out[1]);
+    close(p[1]);
     if (pid < 0) {
-        close(out[0]);
+        close(p[0]);
         return;
     }
-    /* One word: it fits the pipe, so waiting first cannot block the writer. */
     (void)lsl_wait_bounded(pid, deadline, NULL);
-    (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
-    ssize_t r = read(out[0], state, len - 1);
-    size_t n = r > 0 ? (size_t)r : 0;
-    state[n] = '\0';
+    (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+    ssize_t r = read(p[0], out, len - 1);
+    out[r > 0 ? (size_t)r : 0] = '\0';
+    close(p[0]);
+}
+
+static void system_state(long long deadline, bool wait, char *state, size_t len)
+{
+    const char *const args[] = {"is-system-running", wait ? "--wait" : NULL, NULL};
+    systemctl_out(args, deadline, state, len);
     state[strcspn(state, "\n")] = '\0';
-    close(out[0]);
+}
+
+/* The units whose start jobs are running (what the boot waits for), as "a, b, c", at most len - 1 bytes. */
+static void starting_units(char *units, size_t len)
+{
+    char jobs[4096];
+    const char *const args[] = {"list-jobs", "--no-legend", "--no-pager", "--plain", NULL};
+    systemctl_out(args, lsl_now_ms() + 5000, jobs, sizeof(jobs));
+    units[0] = '\0';
+    size_t used = 0;
+    int shown = 0;
+    for (char *save = NULL, *line = strtok_r(jobs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char unit[128], type[32], state[32];
+        /* "JOB UNIT TYPE STATE"; a job of type start that is running, not one waiting its turn */
+        if (sscanf(line, "%*s %127s %31s %31s", unit, type, state) != 3 || strcmp(type, "start") != 0 ||
+            strcmp(state, "running") != 0)
+            continue;
+        int n = snprintf(units + used, len - used, "%s%s", shown ? ", " : "", shown < 3 ? unit : "...");
+        if (n < 0 || (size_t)n >= len - used)
+            break;
+        used += (size_t)n;
+        if (++shown > 3)
+            break;
+    }
 }
 
 /* The agent's side, a child of PID 1 before it becomes systemd: waits for systemd, ends the setup (the
  * readiness pipe), runs the [boot] command and serves the distribution's port until told to stop. */
 static _Noreturn void agent_side(const struct distro_start *s, int ready, int listener)
 {
-    char state[64] = "", msg[160];
+    char state[64] = "", msg[200];
     long long deadline = lsl_now_ms() + SYSTEMD_READY_S * 1000LL;
 
     join_leaf();
@@ -191,18 +223,28 @@ static _Noreturn void agent_side(const struct distro_start *s, int ready, int li
     while (access("/run/systemd/private", F_OK) < 0 && lsl_now_ms() < deadline)
         lsl_sleep_ms(20);
     while (lsl_now_ms() < deadline) {
-        system_state(deadline, state, sizeof(state));
+        system_state(deadline, true, state, sizeof(state));
         if (strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0)
             break;
         if (strcmp(state, "starting") != 0 && strcmp(state, "initializing") != 0 && state[0])
             break; /* maintenance, stopping, offline: waiting longer changes nothing */
         lsl_sleep_ms(100);
     }
-    if (strcmp(state, "running") != 0) {
+    if (lsl_now_ms() >= deadline && strcmp(state, "running") != 0 && strcmp(state, "degraded") != 0) {
+        /* The waiting systemctl was cut short: what the boot is still doing, asked without waiting. */
+        char units[96];
+        system_state(lsl_now_ms() + 5000, false, state, sizeof(state));
+        starting_units(units, sizeof(units));
+        if (strcmp(state, "starting") == 0 || strcmp(state, "initializing") == 0)
+            snprintf(msg, sizeof(msg), "systemd is still %s after " SYSTEMD_READY_S_STR " s%s%s%s; going on",
+                     state, units[0] ? " (starting " : "", units, units[0] ? ")" : "");
+        else
+            snprintf(msg, sizeof(msg), "systemd is %s after " SYSTEMD_READY_S_STR " s; going on",
+                     state[0] ? state : "not answering");
+        distro_report(ready, 'W', msg);
+    } else if (strcmp(state, "running") != 0) {
         snprintf(msg, sizeof(msg), "systemd is %s%s", state[0] ? state : "not answering",
-                 strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)"
-                 : lsl_now_ms() >= deadline     ? " after " SYSTEMD_READY_S_STR " s; going on"
-                                                : "");
+                 strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)" : "");
         distro_report(ready, 'W', msg);
     }
     close(ready);
