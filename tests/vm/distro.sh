@@ -596,8 +596,22 @@ own_user_host() {
 		(cd / && setpriv --reuid 4321 --regid 4321 "${groups[@]}" env HOME="$h/home" XDG_RUNTIME_DIR="$h/rt" \
 			XDG_STATE_HOME="$h/state" XDG_CACHE_HOME="$h/cache" USER=Zed LSL_KERNEL="$h/vmlinux" timeout 300 "$L" "$@")
 	}
+	# as4321 --script DIR ARGS: lsl ARGS on a terminal of its own, its input this function's.
+	as4321_script() {
+		local dir=$1
+		shift
+		printf '%q ' "$L" "$@" >"$dir/cmd" && chmod 0644 "$dir/cmd" || return 1
+		(cd / && setpriv --reuid 4321 --regid 4321 "${groups[@]}" env HOME="$h/home" XDG_RUNTIME_DIR="$h/rt" \
+			XDG_STATE_HOME="$h/state" XDG_CACHE_HOME="$h/cache" USER=Zed LSL_KERNEL="$h/vmlinux" \
+			timeout 300 script -qec "sh $dir/cmd" /dev/null)
+	}
 	as4321 --import oz "$h/d" "$h/rt.tar.gz" && out=$(as4321 -d oz -e sh -c 'id -un; id -u; id -g' 2>&1)
 	local rc=$?
+	# On a terminal (script(1)'s pty) --import asks the user's name, as WSL's first launch does: a name that
+	# is no Linux user name is asked again; the answer is the user the first launch makes.
+	local asked made asked_rc=0
+	asked=$(printf 'Not A Name\nbob\n' | as4321_script "$h" --import oq "$h/dq" "$h/rt.tar.gz") &&
+		made=$(as4321 -d oq -e id -un 2>&1) || asked_rc=1
 	as4321 --shutdown >/dev/null 2>&1
 	for i in $(seq 60); do pgrep -f "lsl-vmm --service $h/rt/lsl" >/dev/null || break; sleep 0.5; done
 	rm -rf "$h"
@@ -605,6 +619,14 @@ own_user_host() {
 zed
 4321
 4321" ] || { echo "as uid 4321 (USER=Zed): '$out'"; return 1; }
+	asked=$(tr -d '\r' <<<"$asked")
+	[ $asked_rc = 0 ] || { echo "--import on a terminal, then its first launch: '$asked' '$made'"; return 1; }
+	# (The terminal's echo of the input may come before the questions: only their count and order checked.)
+	[ "$(grep -Fo "lsl: oq: the name of your user in it (sudo without a password; Ctrl-C: none) [zed]: " <<<"$asked" | wc -l)" = 2 ] &&
+		grep -Fq "[zed]: lsl: 'Not A Name' is no user name there: a-z or _ first, then a-z, 0-9, _ or -, at most 32" <<<"$asked" ||
+		{ echo "the name question on a terminal: '$asked'"; return 1; }
+	[ "$made" = "lsl: oq: made your user bob (uid 4321, groups bob); it is the default user
+bob" ] || { echo "the first launch after answering bob: '$made'"; return 1; }
 }
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
