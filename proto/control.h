@@ -74,10 +74,10 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
  * (that sessions left behind in a distribution), "idle" (nothing: the stop comes in idle_stop_in_ms). */
 #define LSL_CTL_KEY_IDLE_REASON  "idle_reason"
 #define LSL_CTL_KEY_IDLE_STOP_IN "idle_stop_in_ms" /* -1: not counting down */
-/* The guest's last count of those processes, "NAME=N NAME=N ..." per running distribution ("" when none
- * runs), and how old it is; without a count yet, processes_age_ms is -1. */
-/* "NAME=N[:keep|:never] ...": per running distribution, the processes left running in it, and its [boot]
- * keepAlive when set (keep: it keeps the VM up whatever runs; never: what runs in it does not) */
+/* The guest's last count of the processes left running, "NAME=N:KEEP:WHAT ..." per running distribution
+ * ("" when none runs), and how old it is (processes_age_ms; -1 without a count yet). KEEP is its [boot]
+ * keepAlive when set (keep: it keeps the VM up whatever runs; never: what runs in it does not; "" unset);
+ * WHAT names those processes, comma-separated (proto/activity.h: services or command names, "" for none). */
 #define LSL_CTL_KEY_PROCESSES      "processes"
 #define LSL_CTL_KEY_PROCESSES_AGE  "processes_age_ms"
 #define LSL_CTL_KEY_PID            "pid"

@@ -28,7 +28,7 @@ size_t lsl_fwd_ports_size(const struct lsl_fwd_port *p, size_t n)
         if (!entry_valid(p[i].proto, p[i].family, p[i].port) ||
             (p[i].distro[0] && !lsl_distro_name_valid(p[i].distro)))
             return 0;
-        len += lsl_named_entry_size(p[i].distro);
+        len += lsl_named_entry_size(p[i].distro, NULL);
     }
     return len;
 }
@@ -43,14 +43,16 @@ size_t lsl_fwd_ports_encode(const struct lsl_fwd_port *p, size_t n, uint8_t *out
     for (size_t i = 0; i < n; i++) {
         uint8_t fixed[LSL_NAMED_FIXED] = {p[i].proto, p[i].family};
         lsl_put_u16(fixed + 2, p[i].port);
-        pos += lsl_named_entry_put(out + pos, fixed, p[i].distro);
+        pos += lsl_named_entry_put(out + pos, fixed, p[i].distro, NULL);
     }
     return len;
 }
 
-static int port_entry(size_t i, const uint8_t *fixed, const char *name, void *opaque)
+static int port_entry(size_t i, const uint8_t *fixed, const char *name, const char *tail, void *opaque)
 {
     struct lsl_fwd_port *out = opaque;
+
+    (void)tail;
 
     out[i].proto = fixed[0];
     out[i].family = fixed[1];
@@ -61,7 +63,7 @@ static int port_entry(size_t i, const uint8_t *fixed, const char *name, void *op
 
 int lsl_fwd_ports_decode(const uint8_t *data, size_t len, struct lsl_fwd_port *out, size_t *n)
 {
-    long count = lsl_named_list_decode(data, len, LSL_FWD_PORTS_MAX, true, port_entry, out);
+    long count = lsl_named_list_decode(data, len, LSL_FWD_PORTS_MAX, true, 0, port_entry, out);
 
     *n = count < 0 ? 0 : (size_t)count;
     return count < 0 ? -EPROTO : 0;

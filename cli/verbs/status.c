@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "activity.h"
 #include "control.h"
 #include "exitcodes.h"
 #include "fwd.h"
@@ -49,24 +50,37 @@ static long long field(const char *body, const char *key)
 struct proc_item {
     char name[72];
     long long n;
-    char keep[8]; /* "", "keep", "never" */
+    char keep[8];                         /* "", "keep", "never" */
+    char what[LSL_ACTIVITY_WHAT_MAX + 1]; /* "docker.service,containerd.service", "" */
 };
+/* The next "NAME=N:KEEP:WHAT" of the service's processes line (proto/control.h). */
 static bool next_process(const char **p, struct proc_item *it)
 {
     while (**p) {
         size_t len = strcspn(*p, " ");
-        char item[128];
+        char item[256];
         snprintf(item, sizeof(item), "%.*s", (int)len, *p);
         *p += len + ((*p)[len] == ' ');
-        it->keep[0] = '\0';
-        if (sscanf(item, "%71[^=]=%lld:%7s", it->name, &it->n, it->keep) >= 2)
-            return true;
+        int at = 0;
+        if (sscanf(item, "%71[^=]=%lld%n", it->name, &it->n, &at) < 2)
+            continue;
+        const char *keep = item + at, *what = *keep == ':' ? strchr(keep + 1, ':') : NULL;
+        snprintf(it->keep, sizeof(it->keep), "%.*s", what ? (int)(what - keep - 1) : 0, keep + 1);
+        snprintf(it->what, sizeof(it->what), "%s", what ? what + 1 : "");
+        return true;
     }
     return false;
 }
 
-/* "test=1 debian=0:keep" as "test 1, debian 0 (keepAlive: keeps the VM up)"; "no distribution runs" when
- * empty. */
+/* A what list as "a, b, c". */
+static void print_what(const char *what)
+{
+    for (const char *p = what; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+        printf("%s%.*s", p == what ? "" : ", ", (int)strcspn(p, ","), p);
+}
+
+/* "test=1:: debian=0:keep:" as "test 1, debian 0 (keepAlive: keeps the VM up)"; "no distribution runs"
+ * when empty. */
 static void print_processes(const char *list)
 {
     struct proc_item it;
@@ -82,7 +96,7 @@ static void print_processes(const char *list)
         printf("no distribution runs");
 }
 
-/* The idle stop's holders: "sd (3 processes), web (keepAlive)". */
+/* The idle stop's holders: "sd (nginx.service, sleep), web (keepAlive)". */
 static void print_holders(const char *list)
 {
     struct proc_item it;
@@ -90,11 +104,14 @@ static void print_holders(const char *list)
     while (next_process(&list, &it)) {
         if (!strcmp(it.keep, "never") || (!it.n && strcmp(it.keep, "keep")))
             continue;
+        printf("%s%s (", any ? ", " : "", it.name);
         if (!strcmp(it.keep, "keep"))
-            printf("%s%s (keepAlive)", any ? ", " : "", it.name);
+            printf("keepAlive");
+        else if (it.what[0])
+            print_what(it.what);
         else
-            printf("%s%s (%lld process%s: services or what sessions left)", any ? ", " : "", it.name, it.n,
-                   it.n == 1 ? "" : "es");
+            printf("%lld process%s: services or what sessions left", it.n, it.n == 1 ? "" : "es");
+        printf(")");
         any = true;
     }
 }
@@ -259,15 +276,21 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
             json_object_object_add(o, "balloon_reason", json_object_new_string(text));
         if (lsl_ctl_field(body, LSL_CTL_KEY_PROCESSES, text, sizeof(text))) {
             /* Per distribution, the processes left running in it; its keepAlive when set. */
-            json_object *procs = json_object_new_object(), *keep = json_object_new_object();
+            json_object *procs = json_object_new_object(), *keep = json_object_new_object(),
+                        *running = json_object_new_object();
             struct proc_item it;
             for (const char *q = text; next_process(&q, &it);) {
                 json_object_object_add(procs, it.name, json_object_new_int64(it.n));
                 if (it.keep[0])
                     json_object_object_add(keep, it.name, json_object_new_boolean(!strcmp(it.keep, "keep")));
+                json_object *names = json_object_new_array();
+                for (char *save = NULL, *w = strtok_r(it.what, ",", &save); w; w = strtok_r(NULL, ",", &save))
+                    json_object_array_add(names, json_object_new_string(w));
+                json_object_object_add(running, it.name, names);
             }
             json_object_object_add(o, "processes", procs);
             json_object_object_add(o, "keep_alive", keep);
+            json_object_object_add(o, "running", running);
         }
         if (lsl_ctl_field(body, LSL_CTL_KEY_FORWARDS, text, sizeof(text))) {
             /* "PROTO/FAMILY/PORT/DISTRO/STATE ..." */
@@ -316,7 +339,7 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
 int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
 {
     static char forwards[16384];
-    char buf[32768], state[32] = "unknown", reason[32] = "", processes[2048] = "";
+    char buf[32768], state[32] = "unknown", reason[32] = "", processes[8192] = "";
     const char *body;
     int r = lsl_service_status(p, buf, sizeof(buf), &body);
     /* The first answer asked the guest for a fresh count if the service's was old: wait for it a moment. */

@@ -5,7 +5,7 @@
  * is what runs beyond it, by cgroup (/proc/PID/cgroup, below the init's own cgroup's parent): not systemd
  * (init.scope), not a user's manager (user@UID.service/init.scope), not the daemons of a bare system in
  * baseline_units, not lsl's agent and session relays in lsl's leaf. Services the user runs count, and so
- * does whatever a session left behind, as everywhere. */
+ * does whatever a session left behind, as everywhere. What counts is named too, by unit or command name. */
 #include "activity_scan.h"
 
 #include "distro_enter.h"
@@ -122,7 +122,49 @@ static bool systemd_own(const char *rel, const char *comm)
     return svc && (svc = strstr(svc, ".service/init.scope")) && strcmp(svc, ".service/init.scope") == 0;
 }
 
-int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts)
+/* What a counted process is, for `lsl --status`: the deepest service of its cgroup path rel (below the
+ * distribution's; a user's manager, user@UID.service, is no answer) where systemd runs it, its command name
+ * otherwise; any byte lsl_activity_what_char refuses made '_'. */
+static void what_label(const char *rel, const char *comm, char *out, size_t len)
+{
+    const char *unit = NULL;
+    size_t unit_len = 0;
+    for (const char *c = rel; c && *c;) {
+        c += *c == '/';
+        size_t n = strcspn(c, "/");
+        if (n > 8 && strncmp(c + n - 8, ".service", 8) == 0 && strncmp(c, "user@", 5) != 0) {
+            unit = c;
+            unit_len = n;
+        }
+        c += n;
+    }
+    snprintf(out, len, "%.*s", unit ? (int)unit_len : (int)strlen(comm), unit ? unit : comm);
+    for (char *p = out; *p; p++)
+        if (!lsl_activity_what_char(*p))
+            *p = '_';
+}
+
+/* Adds label to the comma-separated list what (LSL_ACTIVITY_WHAT_MAX at most) unless it is there; what
+ * does not fit ends the list with "...". */
+static void what_add(char *what, const char *label)
+{
+    size_t have = strlen(what), n = strlen(label);
+    if (!n || (have >= 3 && strcmp(what + have - 3, "...") == 0))
+        return;
+    for (const char *p = what; *p;) {
+        size_t m = strcspn(p, ",");
+        if (m == n && strncmp(p, label, n) == 0)
+            return;
+        p += m + (p[m] == ',');
+    }
+    if (have + (have > 0) + n <= LSL_ACTIVITY_WHAT_MAX - 4)
+        snprintf(what + have, LSL_ACTIVITY_WHAT_MAX + 1 - have, "%s%s", have ? "," : "", label);
+    else
+        snprintf(what + have, LSL_ACTIVITY_WHAT_MAX + 1 - have, "%s...", have ? "," : "");
+}
+
+int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts,
+                         char (*what)[LSL_ACTIVITY_WHAT_MAX + 1])
 {
     char(*ns)[64] = calloc(n ? n : 1, sizeof(*ns));
     /* Where the init is systemd: its cgroup's parent, the distribution's ("" otherwise). */
@@ -141,6 +183,8 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
         long ppid;
 
         counts[i] = 0;
+        if (what)
+            what[i][0] = '\0';
         snprintf(pid, sizeof(pid), "%d", (int)inits[i]);
         if (pid_ns(proc, pid, ns[i], sizeof(ns[i])) < 0)
             ns[i][0] = '\0';
@@ -180,12 +224,17 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
             continue;
         if (ppid == (long)inits[i] && strcmp(comm, LSL_SESSION_COMM) == 0)
             continue;
-        char cg[256];
+        char cg[256], label[64];
         size_t blen = strlen(base[i]);
-        if (base[i][0] && pid_cgroup(proc, de->d_name, cg, sizeof(cg)) == 0 &&
-            strncmp(cg, base[i], blen) == 0 && cg[blen] == '/' && systemd_own(cg + blen, comm))
+        bool inside = base[i][0] && pid_cgroup(proc, de->d_name, cg, sizeof(cg)) == 0 &&
+                      strncmp(cg, base[i], blen) == 0 && cg[blen] == '/';
+        if (inside && systemd_own(cg + blen, comm))
             continue;
         counts[i]++;
+        if (what) {
+            what_label(inside ? cg + blen : "", comm, label, sizeof(label));
+            what_add(what[i], label);
+        }
     }
     closedir(d);
     free(ns);
@@ -211,6 +260,7 @@ int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])
 {
     pid_t inits[LSL_ACTIVITY_MAX];
     uint32_t counts[LSL_ACTIVITY_MAX];
+    char what[LSL_ACTIVITY_MAX][LSL_ACTIVITY_WHAT_MAX + 1];
     DIR *d = opendir(LSL_DISTROS_DIR);
     struct dirent *de;
     size_t n = 0;
@@ -232,11 +282,13 @@ int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])
     proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc < 0)
         return -errno;
-    r = agent_activity_count(proc, inits, n, counts);
+    r = agent_activity_count(proc, inits, n, counts, what);
     close(proc);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         out[i].processes = counts[i];
+        memcpy(out[i].what, what[i], sizeof(out[i].what));
+    }
     return (int)n;
 }

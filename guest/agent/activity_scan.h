@@ -17,10 +17,12 @@
 
 /* Counts, for each of the n inits (PIDs as proc shows them), the live processes in the same PID namespace
  * other than the init itself and its LSL_SESSION_COMM children, into counts[i]; where the init is systemd,
- * not its own machinery either (activity_scan.c). proc is a directory laid
- * out as /proc (PID/ns/pid, PID/stat). An init whose namespace cannot be read counts 0. Returns 0 or -errno.
- */
-int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts);
+ * not its own machinery either (activity_scan.c). Unless what is NULL, what[i] names them (proto/activity.h:
+ * their services where systemd runs them, command names otherwise, each once). proc is a directory laid
+ * out as /proc (PID/ns/pid, PID/stat, PID/cgroup). An init whose namespace cannot be read counts 0.
+ * Returns 0 or -errno. */
+int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *counts,
+                         char (*what)[LSL_ACTIVITY_WHAT_MAX + 1]);
 
 /* The running distributions (lsl-distro's records, checked against PID reuse) and their counts. Returns
  * how many entries were filled (at most LSL_ACTIVITY_MAX), or -errno. */

@@ -27,7 +27,7 @@ struct agent_ctx {
 static int put_activity(struct lsl_frame_writer *wr)
 {
     struct lsl_activity a[LSL_ACTIVITY_MAX];
-    uint8_t buf[4 + LSL_ACTIVITY_MAX * (5 + LSL_DISTRO_NAME_MAX)];
+    uint8_t buf[LSL_ACTIVITY_REPLY_MAX];
     int n = agent_activity(a);
     size_t len;
     char msg[128];

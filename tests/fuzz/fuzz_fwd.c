@@ -6,9 +6,12 @@
  *   3  an OPEN payload (lsl_fwd_open_decode; the guest's side, from the host)
  *   4  a port list of ~/.lslconfig (lsl_fwd_portset_parse), NUL-terminated here
  *   5  an OPEN_UNIX payload (lsl_fwd_unix_decode; the guest's side); an accepted one encodes back the same
- *   6  a socketForwarding list of ~/.lslconfig (lsl_fwd_socks_parse), NUL-terminated here */
+ *   6  a socketForwarding list of ~/.lslconfig (lsl_fwd_socks_parse), NUL-terminated here
+ *   7  an ACTIVITY_REPLY payload (lsl_activity_decode: the agent's, a named list as PORTS is, with tails);
+ *      an accepted one encodes back to the same bytes */
 #include <errno.h>
 
+#include "activity.h"
 #include "frame.h"
 #include "fuzz.h"
 #include "fwd.h"
@@ -40,6 +43,26 @@ static void ports(const uint8_t *d, size_t size)
     FUZZ_CHECK(n <= LSL_FWD_PORTS_MAX && lsl_fwd_ports_size(out, n) == size);
     uint8_t *again = malloc(size);
     FUZZ_CHECK(again && lsl_fwd_ports_encode(out, n, again, size) == size && !memcmp(again, d, size));
+    free(again);
+}
+
+static void activity(const uint8_t *d, size_t size)
+{
+    static struct lsl_activity out[LSL_ACTIVITY_MAX];
+    size_t n = 0;
+    int r = lsl_activity_decode(d, size, out, &n);
+    if (r < 0) {
+        FUZZ_CHECK(r == -EPROTO && n == 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(strlen(out[i].what) <= LSL_ACTIVITY_WHAT_MAX && out[i].keep <= LSL_KEEP_NEVER);
+        for (const char *c = out[i].what; *c; c++)
+            FUZZ_CHECK(lsl_activity_what_char(*c));
+    }
+    FUZZ_CHECK(n <= LSL_ACTIVITY_MAX && lsl_activity_size(out, n) == size);
+    uint8_t *again = malloc(size);
+    FUZZ_CHECK(again && lsl_activity_encode(out, n, again, size) == size && !memcmp(again, d, size));
     free(again);
 }
 
@@ -79,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct lsl_fwd_unix u;
     struct lsl_fwd_socks socks;
     uint8_t again[LSL_FWD_UNIX_OPEN_MAX];
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         ports(d, n);
         break;
@@ -110,6 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; r == 0 && i < socks.n; i++)
             FUZZ_CHECK(socks.s[i].guest.path[0] == '/' && socks.s[i].host[0] &&
                        strlen(socks.s[i].host) <= LSL_FWD_HOST_PATH_MAX);
+        break;
+    case 7:
+        activity(d, n);
         break;
     default:
         copy[n] = '\0';

@@ -1139,6 +1139,24 @@ static void fake_cgroup(const char *dir, int pid, const char *path)
     fclose(f);
 }
 
+/* Whether the comma-separated list has exactly the items of want, in any order. */
+static bool what_is(const char *list, const char *want)
+{
+    size_t n_list = 0, n_want = 0;
+    for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+        n_list++;
+    for (const char *w = want; *w; w += strcspn(w, ",") + (w[strcspn(w, ",")] == ',')) {
+        size_t m = strcspn(w, ",");
+        bool found = false;
+        for (const char *p = list; *p && !found; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+            found = strcspn(p, ",") == m && !strncmp(p, w, m);
+        if (!found)
+            return false;
+        n_want++;
+    }
+    return n_list == n_want;
+}
+
 /* Who counts as activity: every live process in a distribution's PID namespace but its init and the init's
  * lsl-session children (the agent's spare and session relays); where systemd is the init, not its own
  * machinery, a bare system's daemons or lsl's agent either. */
@@ -1181,11 +1199,41 @@ static void test_activity_count(void)
     snprintf(cmd, sizeof(cmd), "mkdir %s/self %s/99x", dir, dir);
     CHECK_EQ(system(cmd), 0);
     proc = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    CHECK_EQ(agent_activity_count(proc, inits, 4, counts), 0);
+    char what[4][LSL_ACTIVITY_WHAT_MAX + 1];
+    CHECK_EQ(agent_activity_count(proc, inits, 4, counts, what), 0);
     CHECK_EQ(counts[0], 2);
     CHECK_EQ(counts[1], 2);
     CHECK_EQ(counts[2], 0); /* an init that is gone: nothing */
     CHECK_EQ(counts[3], 5);
+    /* What they are (in /proc's order): command names, made of what a status line may hold; services by
+     * their unit where systemd runs them (a user's too), the command where it does not. */
+    CHECK(what_is(what[0], "sleep,lsl-session"));
+    CHECK(what_is(what[1], "a__b__c,x__lsl-session"));
+    CHECK_EQ(what[2][0], '\0');
+    CHECK(what_is(what[3], "sleep,nginx.service,x.service,odd,x"));
+    /* Each once; a list too long for the reply ends with "...". */
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/4*", dir);
+    CHECK_EQ(system(cmd), 0);
+    fake_proc(dir, 400, "pid:[33]", "400 (systemd) S 0");
+    fake_cgroup(dir, 400, "/lsl/sd/init.scope");
+    for (int i = 0; i < 12; i++) {
+        char unit[64], stat[64];
+        snprintf(stat, sizeof(stat), "%d (worker) S 400", 410 + i);
+        snprintf(unit, sizeof(unit), "/lsl/sd/system.slice/service-number-%d.service", i % 6);
+        fake_proc(dir, 410 + i, "pid:[33]", stat);
+        fake_cgroup(dir, 410 + i, unit);
+    }
+    CHECK_EQ(agent_activity_count(proc, inits, 4, counts, what), 0);
+    CHECK_EQ(counts[3], 12);
+    size_t len = strlen(what[3]);
+    CHECK(len <= LSL_ACTIVITY_WHAT_MAX && len > 3 && !strcmp(what[3] + len - 3, "..."));
+    CHECK(strstr(what[3], "service-number-") && !strstr(what[3], ",,"));
+    for (int i = 0; i < 6; i++) {
+        char unit[64];
+        snprintf(unit, sizeof(unit), "service-number-%d.service", i);
+        char *at = strstr(what[3], unit);
+        CHECK(!at || !strstr(at + 1, unit));
+    }
     close(proc);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     CHECK_EQ(system(cmd), 0);

@@ -208,19 +208,49 @@ static void test_file_frames(void)
 
 static void test_activity(void)
 {
-    struct lsl_activity a[3] = {{"Debian", 0, LSL_KEEP_ALWAYS},
-                                {"a", 7, LSL_KEEP_NEVER},
-                                {"x.y_z-1", 0xffffffffu, 0}},
+    struct lsl_activity a[3] = {{"Debian", 0, LSL_KEEP_ALWAYS, ""},
+                                {"a", 7, LSL_KEEP_NEVER, "sleep,nginx.service"},
+                                {"x.y_z-1", 0xffffffffu, 0, ""}},
                         d[LSL_ACTIVITY_MAX];
     uint8_t buf[256];
     size_t n, len = lsl_activity_encode(a, 3, buf, sizeof(buf));
 
-    CHECK_EQ(len, 4 + 3 * 5 + 6 + 1 + 7);
+    CHECK_EQ(len, 4 + 3 * 6 + 6 + 1 + 7 + 19);
     CHECK_EQ(lsl_activity_size(a, 3), len);
     CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
     CHECK_EQ(n, 3);
     CHECK(!strcmp(d[0].name, "Debian") && d[0].processes == 0 && d[0].keep == LSL_KEEP_ALWAYS &&
-          !strcmp(d[1].name, "a") && d[1].processes == 7 && d[1].keep == LSL_KEEP_NEVER);
+          !strcmp(d[0].what, "") && !strcmp(d[1].name, "a") && d[1].processes == 7 &&
+          d[1].keep == LSL_KEEP_NEVER && !strcmp(d[1].what, "sleep,nginx.service"));
+    /* What the processes are: only bytes a status line may hold, at most LSL_ACTIVITY_WHAT_MAX. */
+    size_t what_at = 4 + 6 + 6 + 4 + 1 + 1 + 1; /* entry 1's first byte of what */
+    CHECK_EQ(buf[what_at - 1], 19);
+    buf[what_at + 5] = ' '; /* "sleep nginx.service" */
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[what_at + 5] = ':';
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[what_at + 5] = '\0';
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[what_at + 5] = ',';
+    buf[what_at - 1] = 20; /* longer than what follows */
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
+    buf[what_at - 1] = 19;
+    CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
+    strcpy(a[1].what, "a=b");
+    CHECK_EQ(lsl_activity_size(a, 3), 0);
+    memset(a[1].what, 'x', LSL_ACTIVITY_WHAT_MAX);
+    a[1].what[LSL_ACTIVITY_WHAT_MAX] = '\0';
+    uint8_t big[512];
+    size_t big_len = lsl_activity_encode(a, 3, big, sizeof(big));
+    CHECK_EQ(big_len, len - 19 + LSL_ACTIVITY_WHAT_MAX);
+    CHECK_EQ(lsl_activity_decode(big, big_len, d, &n), 0);
+    CHECK_EQ(strlen(d[1].what), LSL_ACTIVITY_WHAT_MAX);
+    big[what_at - 1] = LSL_ACTIVITY_WHAT_MAX + 1; /* one more than a reply may hold */
+    memmove(big + what_at + LSL_ACTIVITY_WHAT_MAX + 1, big + what_at + LSL_ACTIVITY_WHAT_MAX,
+            big_len - what_at - LSL_ACTIVITY_WHAT_MAX);
+    big[what_at + LSL_ACTIVITY_WHAT_MAX] = 'x';
+    CHECK_EQ(lsl_activity_decode(big, big_len + 1, d, &n), -EPROTO);
+    strcpy(a[1].what, "sleep,nginx.service");
     /* The count is capped below the keepAlive bits. */
     CHECK(!strcmp(d[2].name, "x.y_z-1") && d[2].processes == LSL_ACTIVITY_PROCESSES_MAX &&
           d[2].keep == LSL_KEEP_AUTO);
@@ -261,6 +291,17 @@ static void test_activity(void)
     CHECK_EQ(lsl_activity_decode(buf, len, d, &n), -EPROTO);
     buf[4 + 5] = 'D';
     CHECK_EQ(lsl_activity_decode(buf, len, d, &n), 0);
+    /* The largest reply the agent may send: every slot's distribution with the longest name and what. */
+    static struct lsl_activity full[LSL_ACTIVITY_MAX];
+    static uint8_t big_reply[LSL_ACTIVITY_REPLY_MAX];
+    for (size_t i = 0; i < LSL_ACTIVITY_MAX; i++) {
+        memset(full[i].name, 'a', LSL_DISTRO_NAME_MAX);
+        full[i].name[0] = (char)('A' + i);
+        memset(full[i].what, 'w', LSL_ACTIVITY_WHAT_MAX);
+    }
+    CHECK_EQ(lsl_activity_encode(full, LSL_ACTIVITY_MAX, big_reply, sizeof(big_reply)),
+             LSL_ACTIVITY_REPLY_MAX);
+    CHECK(LSL_ACTIVITY_REPLY_MAX <= LSL_FRAME_MAX);
     strcpy(a[0].name, "bad name");
     CHECK_EQ(lsl_activity_size(a, 1), 0);
     CHECK_EQ(lsl_activity_size(a, LSL_ACTIVITY_MAX + 1), 0);

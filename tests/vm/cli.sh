@@ -785,8 +785,10 @@ idle_keeps_background() {
 	[ "$(vmm_count)" = 1 ] || { echo "the VM stopped with a process running"; return 1; }
 	local out
 	out=$(lsl --status) || return 1
-	grep -q '^Processes: *test 1$' <<<"$out" && grep -q '^Idle stop: *not while these run: test (1 process: ' <<<"$out" ||
+	grep -q '^Processes: *test 1$' <<<"$out" && grep -q '^Idle stop: *not while these run: test (sleep)$' <<<"$out" ||
 		{ echo "status: $out"; return 1; }
+	out=$(lsl --status --json | python3 -c 'import json, sys; s = json.load(sys.stdin); print(s["processes"]["test"], s["running"]["test"])')
+	[ "$out" = "1 ['sleep']" ] || { echo "status --json, what runs: '$out'"; return 1; }
 	sleep 10
 	[ "$(vmm_count)" = 1 ] || { echo "the VM stopped 30 s in with a process running"; return 1; }
 	lsl -e killall sleep || return 1

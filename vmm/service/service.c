@@ -360,11 +360,13 @@ static void status_activity(struct service *s, FILE *out, unsigned n)
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_REASON, "%s", reason_names[idle_reason(&s->idle, n)]);
     lsl_ctl_put(out, LSL_CTL_KEY_IDLE_STOP_IN, "%" PRId64, idle_left_ms(&s->idle, now, n));
     fputs(LSL_CTL_KEY_PROCESSES " ", out);
+    /* NAME=PROCESSES:KEEP:WHAT (proto/control.h); what is made of lsl_activity_what_char bytes. */
     for (size_t i = 0; s->activity_at && i < s->nactivity; i++)
-        fprintf(out, "%s%s=%" PRIu32 "%s", i ? " " : "", s->activity[i].name, s->activity[i].processes,
-                s->activity[i].keep == LSL_KEEP_ALWAYS  ? ":keep"
-                : s->activity[i].keep == LSL_KEEP_NEVER ? ":never"
-                                                        : "");
+        fprintf(out, "%s%s=%" PRIu32 ":%s:%s", i ? " " : "", s->activity[i].name, s->activity[i].processes,
+                s->activity[i].keep == LSL_KEEP_ALWAYS  ? "keep"
+                : s->activity[i].keep == LSL_KEEP_NEVER ? "never"
+                                                        : "",
+                s->activity[i].what);
     fputc('\n', out);
     lsl_ctl_put(out, LSL_CTL_KEY_PROCESSES_AGE, "%" PRId64,
                 s->activity_at ? (int64_t)((now - s->activity_at) / 1000000) : (int64_t)-1);
