@@ -239,9 +239,9 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
     /* 21 fixed words, the swap disk, --append, a --share per host share (hostshares.h), a --forward-socket
-     * per forwarded socket (socketForwarding), up to 5 for localhost forwarding's settings, and --interop.
-     */
-    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 2 + 1] = {
+     * per forwarded socket (socketForwarding), up to 5 for localhost forwarding's settings, --interop and
+     * --log. */
+    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 2 + 2 + 1] = {
         p->vmm,
         "--service",
         p->runtime,
@@ -341,6 +341,12 @@ static int spawn_service(const struct lsl_paths *p)
         argv[argc++] = "--interop";
         argv[argc++] = interop;
     }
+    /* The service log records what the VM did (disks in and out): info, unless LSL_LOG says otherwise. An
+     * option, not LSL_LOG in the service's environment: its host commands (interop) inherit that. */
+    if (log_level_parse(getenv("LSL_LOG")) < 0) {
+        argv[argc++] = "--log";
+        argv[argc++] = "info";
+    }
     argv[argc] = NULL;
     /* What the CLI translates paths through from now on, whatever ~/.lslconfig says later. */
     (void)lsl_hostshares_record(p, &c);
@@ -362,7 +368,6 @@ static int spawn_service(const struct lsl_paths *p)
         dup2(out, 1);
         dup2(out, 2);
         signal(SIGPIPE, SIG_DFL);
-        setenv("LSL_LOG", "info", 0); /* the service log records what the VM did (disks in and out) */
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }

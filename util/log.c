@@ -12,15 +12,23 @@
 static const char *program = "lsl";
 static enum log_level level = LOG_WARN;
 
-void log_init(const char *name)
+int log_level_parse(const char *name)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    const char *env = getenv("LSL_LOG");
+
+    for (unsigned i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+void log_init(const char *name)
+{
+    int l = log_level_parse(getenv("LSL_LOG"));
 
     program = name;
-    for (unsigned i = 0; env && i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcasecmp(env, names[i]) == 0)
-            level = (enum log_level)i;
+    if (l >= 0)
+        level = (enum log_level)l;
 }
 
 void log_set_level(enum log_level l)

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "cmdline.h"
 #include "core/cmdline.h"
+#include "../../util/log.h" /* not the guest's log.h, earlier on the path */
 #include "core/options.h"
 #include "size.h"
 
@@ -48,6 +49,9 @@ static void test_parse_ok(void)
     o.root = "/dev/vdb";
     CHECK(boot_root_readonly(&o));
     CHECK_EQ(o.memory, 1ull << 30);
+    CHECK_EQ(o.log_level, -1); /* LSL_LOG's, or warn */
+    CHECK_EQ(parse(&o, err, "-k", "k", "--log", "INFO", NULL), 0);
+    CHECK_EQ(o.log_level, LOG_INFO);
 }
 
 static void test_parse_errors(void)
@@ -71,6 +75,8 @@ static void test_parse_errors(void)
     char bad[] = "x.img,rx";
     CHECK_EQ(parse(&o, err, "-k", "k", "-d", bad, NULL), -22);
     CHECK_EQ(parse(&o, err, "-k", "k", "--root", "vda", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--log", "verbose", NULL), -22);
+    CHECK(strstr(err, "--log 'verbose'") != NULL);
     CHECK_EQ(parse(&o, err, "--help", NULL), 0);
     CHECK(o.help);
 }

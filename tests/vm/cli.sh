@@ -1199,8 +1199,9 @@ interop_host_command() {
 	rc=$?
 	[ $rc = 7 ] && [ "$out" = "$(printf '%s\nFROM THE GUEST\n%s' "$HS/proj" "$(id -u)")" ] || { echo "exit $rc: '$out'"; return 1; }
 	[ -f "$HS/proj/made" ] || { echo "the host command's file is not in $HS/proj"; return 1; }
-	out=$(lsl --cd "/mnt/host$HS" -e env PA="/mnt/host$HS/x" WSLENV=PA/p:NO/u NO=no lsl-host sh -c 'echo "$PA ${NO:-unset} $(command -v lsl-interop-test-path)"')
-	[ "$out" = "$HS/x unset $S/bin/lsl-interop-test-path" ] || { echo "variables and PATH: '$out'"; return 1; }
+	out=$(lsl --cd "/mnt/host$HS" -e env PA="/mnt/host$HS/x" WSLENV=PA/p:NO/u NO=no lsl-host sh -c 'echo "$PA ${NO:-unset} $(command -v lsl-interop-test-path) ${LSL_LOG:-none}"')
+	# (The service logs at info, which host commands never inherit.)
+	[ "$out" = "$HS/x unset $S/bin/lsl-interop-test-path none" ] || { echo "variables and PATH: '$out'"; return 1; }
 	out=$(lsl --cd /tmp -e lsl-host pwd) && [ "$out" = "$HOME" ] || { echo "from a guest-only directory: '$out', not $HOME"; return 1; }
 	expect_rc 143 lsl -e lsl-host sh -c 'kill -TERM $$' && expect_rc 127 lsl -e lsl-host no-such-host-command 2>/dev/null &&
 		expect_rc 2 lsl -e lsl-host 2>/dev/null || return 1

@@ -21,6 +21,8 @@ int main(int argc, char **argv)
         log_error("%s", err);
         return LSL_VMM_EXIT_ERROR;
     }
+    if (opts.log_level >= 0)
+        log_set_level((enum log_level)opts.log_level);
     if (opts.help) {
         vmm_options_usage(stdout);
         return 0;

@@ -32,6 +32,7 @@ enum {
     OPT_FORWARD_EXCLUDE,
     OPT_FORWARD_SOCKET,
     OPT_INTEROP,
+    OPT_LOG,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
     {"forward-exclude", required_argument, NULL, OPT_FORWARD_EXCLUDE},
     {"forward-socket", required_argument, NULL, OPT_FORWARD_SOCKET},
     {"interop", required_argument, NULL, OPT_INTEROP},
+    {"log", required_argument, NULL, OPT_LOG},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
@@ -110,6 +112,7 @@ void vmm_options_usage(FILE *f)
         "      --interop PROGRAM   service mode: guest connections to CID 2 port 5002 (lsl-host: host\n"
         "                          commands from the guest) are each served by PROGRAM, the connection\n"
         "                          its stdin (default: nobody listens there)\n"
+        "      --log LEVEL         error, warn, info or debug (default: LSL_LOG's, or warn)\n"
         "  -h, --help, -V, --version\n\n"
         "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
         "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
@@ -140,6 +143,7 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
     o->cpus = 1;
     o->kvm_dev = "/dev/kvm";
     o->cid = VMM_DEFAULT_CID;
+    o->log_level = -1;
     o->idle_timeout = 60;
     /* The service lsl starts gets no --stats; LSL_VMM_STATS=1 in lsl's environment asks it for the counters
      * in its log (the benchmarks' exits per MiB). */
@@ -261,6 +265,10 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
                                   "invalid --forward-socket '%s' ([NAME:]/guest/path=/host/path, each host "
                                   "path once, at most %d)",
                                   optarg, LSL_FWD_SOCKS_MAX);
+            break;
+        case OPT_LOG:
+            if ((o->log_level = log_level_parse(optarg)) < 0)
+                return lsl_errmsg(err, errlen, "invalid --log '%s' (error, warn, info or debug)", optarg);
             break;
         case OPT_INTEROP:
             if (optarg[0] != '/')
