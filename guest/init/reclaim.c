@@ -94,10 +94,8 @@ static _Noreturn void reclaim_main(enum lsl_reclaim policy)
     if (ncpus < 1)
         ncpus = 1;
     for (;;) {
-        /* Resting: idle, and the cache already dropped. */
-        bool resting = dropped && idle_ticks >= idle_needed;
-
-        lsl_sleep_ms(resting ? REST_MS : TICK_MS);
+        /* Resting: the cache dropped, which only an idle spell does and any busy tick ends. */
+        lsl_sleep_ms(dropped ? REST_MS : TICK_MS);
         if (busy_permille(ncpus, &last_up, &last_idle) < IDLE_PERMILLE) {
             idle_ticks++;
         } else {

@@ -178,19 +178,32 @@ static uint8_t transfer(struct blk *b, bool write, const struct iovec *iov, unsi
 
 /* Through the ring: the request's data as data_segments made it (k segments, or none for a flush). Returns
  * VIRTIO_REQ_ASYNC, or VIRTIO_REQ_BUSY when BLK_AIO_DEPTH are in flight. */
-static int start_aio(struct blk *b, enum blk_aio_kind kind, const struct virtq_req *req, int k,
-                     uint64_t sector, uint8_t *status, uint32_t written, uint64_t bytes)
+/* A free ring slot for the request, or NULL with the device stalled until one completes (the caller says
+ * VIRTIO_REQ_BUSY). */
+static struct blk_aio_op *take_op(struct blk *b, enum blk_aio_kind kind, const struct virtq_req *req,
+                                  uint8_t *status, uint32_t written)
 {
     struct blk_aio_op *op = blk_aio_get(&b->aio);
     if (!op) {
         b->stalled = true;
-        return VIRTIO_REQ_BUSY;
+        return NULL;
     }
+    /* Field by field: the op is 4 KiB, and zeroing it whole would make all of it resident (blk_aio.h). */
     op->kind = kind;
     op->queue = 0;
     op->head = req->head;
     op->status = status;
     op->written = written;
+    op->bytes = 0;
+    return op;
+}
+
+static int start_aio(struct blk *b, enum blk_aio_kind kind, const struct virtq_req *req, int k,
+                     uint64_t sector, uint8_t *status, uint32_t written, uint64_t bytes)
+{
+    struct blk_aio_op *op = take_op(b, kind, req, status, written);
+    if (!op)
+        return VIRTIO_REQ_BUSY;
     op->bytes = bytes;
     op->off = (off_t)(sector * SECTOR);
     memcpy(op->seg, b->data, (size_t)k * sizeof(op->seg[0]));
@@ -263,13 +276,10 @@ static int do_discard(struct blk *b, struct virtq_req *req, bool write_zeroes, u
     if (!n)
         return s;
     if (b->aio_on) {
-        struct blk_aio_op *op = blk_aio_get(&b->aio);
-        if (!op) {
-            b->stalled = true;
+        struct blk_aio_op *op = take_op(b, BLK_AIO_FALLOCATE, req, status, 1);
+        if (!op)
             return VIRTIO_REQ_BUSY;
-        }
-        *op =
-            (struct blk_aio_op){.kind = BLK_AIO_FALLOCATE, .head = req->head, .status = status, .written = 1};
+        op->fa.nranges = op->fa.at = op->fa.mode = 0;
         op->fa.advisory = !write_zeroes;
         for (unsigned i = 0; i < n; i++) {
             if (!d[i].num_sectors)

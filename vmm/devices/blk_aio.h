@@ -43,7 +43,6 @@ struct blk_aio_range {
 struct blk_aio_op {
     enum blk_aio_kind kind;
     uint16_t queue, head;
-    uint32_t gen;      /* the device's reset generation when it was popped */
     uint8_t *status;   /* in guest memory */
     uint32_t written;  /* the used length when it succeeds (data in + status) */
     uint64_t bytes;    /* data moved, for the counters */

@@ -156,6 +156,11 @@ static void file_keep(struct fs_window *w, int wd, int fd, bool write)
         .wd = wd, .fd = fd, .write = write, .dev = st.st_dev, .ino = st.st_ino, .size = (uint64_t)st.st_size};
 }
 
+static inline uint64_t nranges(const struct fs_window *w)
+{
+    return w->size >> FS_DAX_SHIFT;
+}
+
 /* Range i stops watching its file: the watch goes when no other range of the file has it. Lock held. */
 static void drop_watch(struct fs_window *w, uint64_t i)
 {
@@ -163,7 +168,7 @@ static void drop_watch(struct fs_window *w, uint64_t i)
     if (wd < 0)
         return;
     w->wd[i] = -1;
-    uint64_t n = w->size / FS_DAX_RANGE;
+    uint64_t n = nranges(w);
     for (uint64_t j = 0; j < n; j++)
         if (w->wd[j] == wd)
             return;
@@ -190,7 +195,7 @@ void fs_window_reset(struct fs_server *s)
     /* The whole window at once: range by range, each watch's "does another range still use it" scan made
      * this quadratic in the window's size. */
     pthread_mutex_lock(&s->window_lock);
-    uint64_t n = w->size / FS_DAX_RANGE;
+    uint64_t n = nranges(w);
     int r = map_hole(w->base, w->size);
     for (uint64_t i = 0; i < n; i++) {
         if (w->state[i] != RANGE_HOLE)
@@ -352,8 +357,12 @@ static unsigned follow_file(struct fs_window *w, struct fs_dax_file *f)
         return 0;
     bool shrank = (uint64_t)st.st_size < f->size;
     f->size = (uint64_t)st.st_size;
+    /* Until some file shrank, every range maps its whole 2 MiB and a growing file changes nothing: a host
+     * writing to a mapped file costs an fstat per event, not a walk of the window. */
+    if (!shrank && !__atomic_load_n(&w->shrunk, __ATOMIC_RELAXED))
+        return 0;
     unsigned fixed = 0;
-    uint64_t n = w->size / FS_DAX_RANGE;
+    uint64_t n = nranges(w);
     for (uint64_t i = 0; i < n; i++)
         if (w->wd[i] == f->wd && (w->state[i] == RANGE_READ || w->state[i] == RANGE_WRITE))
             fixed += follow(w, i, f, shrank);
@@ -385,7 +394,7 @@ unsigned fs_server_window_repair(struct fs_server *s)
     pthread_mutex_lock(&s->window_lock);
     for (unsigned f = 0; f < w->nfiles; f++)
         fixed += follow_file(w, &w->files[f]);
-    uint64_t n = w->size / FS_DAX_RANGE;
+    uint64_t n = nranges(w);
     for (uint64_t i = 0; i < n; i++)
         if (!file_of(w, w->wd[i]))
             fixed += mend(w, i);
@@ -422,7 +431,7 @@ void fs_server_window_read(struct fs_server *s)
     unsigned fixed = 0;
     while ((len = read(w->ino_fd, buf, sizeof(buf))) > 0) {
         pthread_mutex_lock(&s->window_lock);
-        uint64_t n = w->size / FS_DAX_RANGE;
+        uint64_t n = nranges(w);
         for (char *e = buf; e < buf + len;
              e += sizeof(struct inotify_event) + ((struct inotify_event *)e)->len) {
             const struct inotify_event *ev = (const void *)e;
