@@ -647,13 +647,13 @@ net_rss_idle() {
 	net_setup || return 1
 	net_serve http 127.0.0.1 8084
 	net_vm rss.log 'wget -q -O /dev/null http://10.0.2.2:8084/ && echo net-used && sleep 600' &
-	local vm=$! i pid kib=0 huge=0
+	local vm=$! i pid kib=0 huge=0 pss=0
 	for i in $(seq 300); do grep -q '^net-used' "$S/rss.log" 2>/dev/null && break; sleep 0.5; done
 	sleep 3
 	pid=$(vmm_pid_of "$S/rss.log")
-	[ -n "$pid" ] && read -r kib huge <<<"$(python3 -c '
+	[ -n "$pid" ] && read -r kib huge pss <<<"$(python3 -c '
 import sys
-t = h = big = 0
+t = h = p = big = 0
 for l in open(sys.argv[1]):
     f = l.split()
     if "-" in f[0] and ":" not in f[0]:
@@ -663,11 +663,14 @@ for l in open(sys.argv[1]):
         t += int(f[1])
     elif f[0] == "AnonHugePages:" and not big:
         h += int(f[1])
-print(t, h)' "/proc/$pid/smaps")"
+    elif f[0] == "Pss:" and not big:
+        p += int(f[1])
+print(t, h, p)' "/proc/$pid/smaps")"
 	kill $vm 2>/dev/null
 	wait $vm 2>/dev/null
 	net_stop_servers
-	echo "    lsl-vmm RSS without guest RAM, net idle after use: $kib KiB (transparent huge pages: $huge KiB)" >&9
+	# PSS shares the libraries' pages (libc, glib under libslirp) with the host's other users of them.
+	echo "    lsl-vmm RSS without guest RAM, net idle after use: $kib KiB, PSS $pss KiB (transparent huge pages: $huge KiB)" >&9
 	grep -q '^net-used' "$S/rss.log" || { echo "the guest never reached the host"; return 1; }
 	[ "$kib" -gt 0 ] && [ "$kib" -le 4096 ] || { echo "RSS without guest RAM $kib KiB (limit 4096)"; return 1; }
 }
