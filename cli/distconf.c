@@ -12,7 +12,17 @@
 #include <string.h>
 #include <strings.h>
 
-enum key_kind { KEY_STRING, KEY_BOOL, KEY_TRIBOOL, KEY_HOSTNAME, KEY_PATH, KEY_UID, KEY_UMASK, KEY_IGNORED };
+enum key_kind {
+    KEY_STRING,
+    KEY_BOOL,
+    KEY_TRIBOOL,
+    KEY_HOSTNAME,
+    KEY_PATH,
+    KEY_UID,
+    KEY_UMASK,
+    KEY_MILLIS,
+    KEY_IGNORED
+};
 
 struct key {
     const char *section, *name;
@@ -28,7 +38,7 @@ static const struct key wsl_conf_keys[] = {
     {"boot", "systemd", KEY_TRIBOOL, FIELD(boot_systemd)},
     {"boot", "keepAlive", KEY_TRIBOOL, FIELD(boot_keep_alive)},
     {"boot", "protectBinfmt", KEY_IGNORED, 0},
-    {"boot", "initTimeout", KEY_IGNORED, 0},
+    {"boot", "initTimeout", KEY_MILLIS, FIELD(boot_init_timeout_ms)},
     {"user", "default", KEY_STRING, FIELD(user_default)},
     {"network", "hostname", KEY_HOSTNAME, FIELD(network_hostname)},
     {"network", "generateHosts", KEY_BOOL, FIELD(network_generate_hosts)},
@@ -197,6 +207,14 @@ static void distconf_on_key(void *user, int line, const char *section, const cha
             break;
         *(int *)field = n;
         return;
+    case KEY_MILLIS:
+        if (lsl_parse_int(value, &n) < 0 || n < 0 || n > LSL_DISTRO_INIT_TIMEOUT_MAX_MS) {
+            lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s: milliseconds, at most %d (default kept)",
+                     p->name, line, value, k->section, k->name, LSL_DISTRO_INIT_TIMEOUT_MAX_MS);
+            return;
+        }
+        *(int *)field = n;
+        return;
     }
     lsl_warn(p->warn, "%s:%d: invalid value '%s' for %s.%s (default kept)", p->name, line, value, k->section,
              k->name);
@@ -216,6 +234,7 @@ int lsl_distconf_init(struct lsl_distconf *d)
         .oobe_default_uid = -1,
         .boot_systemd = -1,
         .boot_keep_alive = -1,
+        .boot_init_timeout_ms = -1,
     };
     return d->automount_root ? 0 : -ENOMEM;
 }

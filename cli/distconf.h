@@ -15,6 +15,7 @@ struct lsl_distconf {
     char *boot_command;          /* [boot] command: run as root at distro start */
     int boot_systemd;            /* [boot] systemd: 1, 0, or -1 unset (on where the distro has systemd) */
     int boot_keep_alive;         /* [boot] keepAlive (lsl's): 1, 0, or -1 unset (what runs keeps the VM up) */
+    int boot_init_timeout_ms;    /* [boot] initTimeout: the wait for systemd's boot, or -1 unset */
     char *user_default;          /* [user] default */
     char *network_hostname;      /* [network] hostname, cleaned as WSL cleans it (lsl_hostname_clean) */
     bool network_generate_hosts; /* [network] generateHosts, default true */

@@ -95,7 +95,7 @@ static void warn_named(const char *line)
 struct start_keys {
     char hostname[sizeof(LSL_DISTRO_KEY_HOSTNAME "=") + LSL_HOSTNAME_MAX];
     char hosts[16], resolv[16], port[16], umask[16], fstab[16], automount[16], owner[48], systemd[16],
-        keep[24], interop[16];
+        keep[24], interop[16], init_timeout[32];
     char *boot, *users[3], *shares, *root, *options;
     const char *argv[24];
 };
@@ -252,6 +252,11 @@ static int start(const struct lsl_paths *p, const char *name, const char *id, co
              : conf.boot_keep_alive   ? "1"
                                       : "0");
     k.argv[argc++] = k.keep;
+    if (conf.boot_init_timeout_ms >= 0) {
+        snprintf(k.init_timeout, sizeof(k.init_timeout), LSL_DISTRO_KEY_INIT_TIMEOUT "=%d",
+                 conf.boot_init_timeout_ms);
+        k.argv[argc++] = k.init_timeout;
+    }
     if (conf.boot_command) {
         if (asprintf(&k.boot, LSL_DISTRO_KEY_BOOT "=%s", conf.boot_command) < 0)
             return log_errno(ENOMEM, "cannot start %s", name), -ENOMEM;

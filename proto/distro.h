@@ -59,6 +59,12 @@ int lsl_distro_verb_parse(int argc, char *const argv[]);
 /* at start: [boot] keepAlive: 1 (the VM stays up while the distribution runs), 0 (what runs in it never keeps
  * the VM up; sessions still do), or "auto" (the default: what runs in it does) */
 #define LSL_DISTRO_KEY_KEEP_ALIVE "keepalive"
+/* at start: [boot] initTimeout, milliseconds (WSL's key): how long the start waits for systemd's boot before
+ * it goes on (0: it does not wait). Default LSL_DISTRO_INIT_TIMEOUT_MS: longer than WSL's 10 s, for emulated
+ * hosts, where a distribution's systemd with Docker takes minutes. */
+#define LSL_DISTRO_KEY_INIT_TIMEOUT    "inittimeout"
+#define LSL_DISTRO_INIT_TIMEOUT_MS     120000
+#define LSL_DISTRO_INIT_TIMEOUT_MAX_MS 3600000
 /* at start: [interop] enabled, 1/0: whether lsl-host (and xdg-open, where lsl links it) may ask the host to
  * run commands; the guest's half of the check (LSL_INTEROP_FILE), the host keeps its own. Default 1. */
 #define LSL_DISTRO_KEY_INTEROP "interop"

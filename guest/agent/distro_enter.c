@@ -69,27 +69,22 @@ pid_t lsl_distro_init_pid(const char *name)
     return pid;
 }
 
-/* The umask of PID, from the "Umask:" line of /proc/PID/status; -1 when it cannot be read. */
-static int proc_umask(pid_t pid)
+/* The distribution's [filesystem] umask, as lsl-distro start recorded it; -1 when it cannot be read. */
+static int recorded_umask(const char *name)
 {
-    char path[64], buf[2048], *line;
+    char path[128], buf[16];
     unsigned mask;
-    ssize_t n;
-    int fd;
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_UMASK_FILE, LSL_DISTROS_DIR, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    n = read(fd, buf, sizeof(buf) - 1);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    line = strstr(buf, "\nUmask:");
-    if (!line || sscanf(line + 7, " %o", &mask) != 1 || mask > 0777)
-        return -1;
-    return (int)mask;
+    return sscanf(buf, "%o", &mask) == 1 && mask <= 0777 ? (int)mask : -1;
 }
 
 /* Writes our PID into NAME's cgroup (its leaf for lsl's processes, where systemd runs it); a guest without
@@ -142,7 +137,7 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
         snprintf(msg, msglen, "distribution %s is not running", name);
         return LSL_ERR_NO_DISTRO;
     }
-    mask = proc_umask(pid); /* read here: /proc below is the system's until the mount namespace changes */
+    mask = recorded_umask(name); /* read here: /run below is the system's until the mount namespace changes */
     /* Open them all first, so a distribution that stops meanwhile leaves us where we were. */
     for (i = 0; i < n; i++) {
         char path[64];
@@ -183,7 +178,7 @@ int agent_distro_enter(const char *name, char *msg, size_t msglen)
         snprintf(msg, msglen, "cannot enter the root of distribution %s: %s", name, strerror(-r));
     }
     close(root);
-    /* The distribution's umask ([filesystem] umask, set by its init) is its commands' too. */
+    /* The distribution's umask ([filesystem] umask) is its commands' too. */
     if (r == 0 && mask >= 0)
         umask((mode_t)mask);
     return r < 0 ? LSL_ERR_INTERNAL : 0;

@@ -10,9 +10,12 @@
 /* NAME/keepalive: its [boot] keepAlive for the idle stop, one digit of enum lsl_keep_alive
  * (proto/activity.h), written at each start */
 #define LSL_DISTRO_KEEP_ALIVE_FILE "keepalive"
-#define LSL_SHARED_DIR             "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
-#define LSL_SHARED_MOUNT           "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
-#define LSL_CGROUP_DIR             "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
+/* NAME/umask: its [filesystem] umask, octal, written at each start: what a session joining it from outside
+ * takes (its PID 1's own may be systemd's, not the distribution's) */
+#define LSL_DISTRO_UMASK_FILE "umask"
+#define LSL_SHARED_DIR        "/run/lsl/shared"    /* one tmpfs, bind-mounted into every distribution */
+#define LSL_SHARED_MOUNT      "/mnt/lsl"           /* ... here, like WSL's /mnt/wsl */
+#define LSL_CGROUP_DIR        "/sys/fs/cgroup/lsl" /* one child cgroup per distribution */
 /* Below a distribution's cgroup, lsl's own processes there (its agent, sessions) when systemd is its PID 1:
  * systemd enables controllers in its root only once no process is left in it. */
 #define LSL_DISTRO_CGROUP_LEAF "lsl"

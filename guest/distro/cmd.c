@@ -108,6 +108,18 @@ static int parse_umask(const char *value)
     return (int)v;
 }
 
+/* [boot] initTimeout as the host checked it: decimal milliseconds, at most LSL_DISTRO_INIT_TIMEOUT_MAX_MS.
+ * Returns it, or -1. */
+static int parse_ms(const char *value)
+{
+    size_t n = strlen(value);
+
+    if (n == 0 || n > 7 || strspn(value, "0123456789") != n ||
+        strtoul(value, NULL, 10) > LSL_DISTRO_INIT_TIMEOUT_MAX_MS)
+        return -1;
+    return (int)strtoul(value, NULL, 10);
+}
+
 static void print_out(enum lsl_distro_out_kind kind, const char *text)
 {
     char line[LSL_DISTRO_OUT_TEXT_MAX + 32];
@@ -157,6 +169,7 @@ static int cmd_start(const char *name, int argc, char **argv)
                              .umask = LSL_DISTRO_UMASK_DEFAULT,
                              .fstab = true,
                              .systemd = -1,
+                             .init_timeout_ms = LSL_DISTRO_INIT_TIMEOUT_MS,
                              .interop = true};
     int keep = LSL_KEEP_AUTO;
     char root[256], path[256], rec[64];
@@ -194,7 +207,10 @@ static int cmd_start(const char *name, int argc, char **argv)
             s.interop = flag(eq + 1);
         else if (strcmp(argv[i], LSL_DISTRO_KEY_SYSTEMD) == 0)
             s.systemd = strcmp(eq + 1, "auto") == 0 ? -1 : flag(eq + 1);
-        else if (strcmp(argv[i], LSL_DISTRO_KEY_KEEP_ALIVE) == 0)
+        else if (strcmp(argv[i], LSL_DISTRO_KEY_INIT_TIMEOUT) == 0) {
+            if ((s.init_timeout_ms = parse_ms(eq + 1)) < 0)
+                return usage();
+        } else if (strcmp(argv[i], LSL_DISTRO_KEY_KEEP_ALIVE) == 0)
             keep = strcmp(eq + 1, "auto") == 0 ? LSL_KEEP_AUTO
                    : flag(eq + 1)              ? LSL_KEEP_ALWAYS
                                                : LSL_KEEP_NEVER;
@@ -236,6 +252,9 @@ static int cmd_start(const char *name, int argc, char **argv)
     snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
     char digit[] = {(char)('0' + keep), '\n', '\0'};
     (void)lsl_write_file(path, digit);
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_UMASK_FILE, LSL_DISTROS_DIR, name);
+    snprintf(rec, sizeof(rec), "%04o\n", s.umask);
+    (void)lsl_write_file(path, rec);
     pid = distro_spawn(&s);
     if (pid < 0)
         return 1;

@@ -38,6 +38,7 @@ struct distro_start {
     unsigned umask;       /* [filesystem] umask */
     bool fstab;           /* [automount] mountFsTab: mount its /etc/fstab */
     int systemd;          /* [boot] systemd: 1, 0, -1 where the distribution has it */
+    int init_timeout_ms;  /* [boot] initTimeout: how long to wait for systemd's boot (0: not at all) */
     bool interop;         /* [interop] enabled: lsl-host may ask the host (lsl_host.h) */
     const struct distro_shares *shares; /* the host shares to bind in (automount.h), NULL for none */
 };

@@ -6,8 +6,8 @@
  * $container set, its own writable cgroup2 subtree (the cgroup namespace's root), /run and /dev/shm fresh
  * tmpfs, /proc and /sys mounted. Units that would fight lsl are masked at runtime (/run/systemd/system, the
  * user's files untouched); the agent holds the readiness pipe until systemd reports running or degraded, or
- * for SYSTEMD_READY_S at most. lsl-distro stop sends SIGRTMIN+4 (poweroff), which systemd in a container
- * ends by exiting. */
+ * for [boot] initTimeout at most (LSL_DISTRO_INIT_TIMEOUT_MS unless set; 0: no wait). lsl-distro stop sends
+ * SIGRTMIN+4 (poweroff), which systemd in a container ends by exiting. */
 #include "distro_tool.h"
 
 #include "../agent/distro_enter.h"
@@ -30,9 +30,6 @@
 #include <unistd.h>
 
 #include "distro.h"
-
-#define SYSTEMD_READY_S     120 /* emulated hosts boot a distribution's systemd in tens of seconds */
-#define SYSTEMD_READY_S_STR "120"
 
 /* Units that would fight lsl: gettys on the VM's consoles, waits for a network lsl has up already, network
  * and DNS managers and time sync where lsl does those, and udev (the devices are the VM's, shared by every
@@ -210,15 +207,13 @@ static void starting_units(char *units, size_t len)
     }
 }
 
-/* The agent's side, a child of PID 1 before it becomes systemd: waits for systemd, ends the setup (the
- * readiness pipe), runs the [boot] command and serves the distribution's port until told to stop. */
-static _Noreturn void agent_side(const struct distro_start *s, int ready, int listener)
+/* Waits until systemd reports running or degraded, timeout_ms at most; what else it found is a warning on
+ * the readiness pipe: a failed state, or after the timeout what the boot is still doing. */
+static void wait_for_boot(int timeout_ms, int ready)
 {
     char state[64] = "", msg[200];
-    long long deadline = lsl_now_ms() + SYSTEMD_READY_S * 1000LL;
+    long long deadline = lsl_now_ms() + timeout_ms;
 
-    join_leaf();
-    lsl_proctitle_set(LSL_DISTRO_AGENT_COMM);
     /* Until systemd listens (its private socket), systemctl would only say it cannot connect. */
     while (access("/run/systemd/private", F_OK) < 0 && lsl_now_ms() < deadline)
         lsl_sleep_ms(20);
@@ -231,22 +226,38 @@ static _Noreturn void agent_side(const struct distro_start *s, int ready, int li
         lsl_sleep_ms(100);
     }
     if (lsl_now_ms() >= deadline && strcmp(state, "running") != 0 && strcmp(state, "degraded") != 0) {
-        /* The waiting systemctl was cut short: what the boot is still doing, asked without waiting. */
-        char units[96];
-        system_state(lsl_now_ms() + 5000, false, state, sizeof(state));
-        starting_units(units, sizeof(units));
+        /* The waiting systemctl was cut short: what the boot is still doing, asked without waiting. A
+         * manager not listening yet is still initializing (systemctl would only say it cannot connect). */
+        char units[96] = "";
+        if (access("/run/systemd/private", F_OK) < 0) {
+            snprintf(state, sizeof(state), "initializing");
+        } else {
+            system_state(lsl_now_ms() + 5000, false, state, sizeof(state));
+            starting_units(units, sizeof(units));
+        }
         if (strcmp(state, "starting") == 0 || strcmp(state, "initializing") == 0)
-            snprintf(msg, sizeof(msg), "systemd is still %s after " SYSTEMD_READY_S_STR " s%s%s%s; going on",
-                     state, units[0] ? " (starting " : "", units, units[0] ? ")" : "");
+            snprintf(msg, sizeof(msg), "systemd is still %s after %g s%s%s%s; going on", state,
+                     timeout_ms / 1000.0, units[0] ? " (starting " : "", units, units[0] ? ")" : "");
         else
-            snprintf(msg, sizeof(msg), "systemd is %s after " SYSTEMD_READY_S_STR " s; going on",
-                     state[0] ? state : "not answering");
+            snprintf(msg, sizeof(msg), "systemd is %s after %g s; going on",
+                     state[0] ? state : "not answering", timeout_ms / 1000.0);
         distro_report(ready, 'W', msg);
     } else if (strcmp(state, "running") != 0) {
         snprintf(msg, sizeof(msg), "systemd is %s%s", state[0] ? state : "not answering",
                  strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)" : "");
         distro_report(ready, 'W', msg);
     }
+}
+
+/* The agent's side, a child of PID 1 before it becomes systemd: waits for systemd ([boot] initTimeout), ends
+ * the setup (the readiness pipe), runs the [boot] command and serves the distribution's port until told to
+ * stop. */
+static _Noreturn void agent_side(const struct distro_start *s, int ready, int listener)
+{
+    join_leaf();
+    lsl_proctitle_set(LSL_DISTRO_AGENT_COMM);
+    if (s->init_timeout_ms > 0)
+        wait_for_boot(s->init_timeout_ms, ready);
     close(ready);
     if (s->boot && s->boot[0])
         distro_run_boot_command(s->boot);

@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(!d.network_hostname || lsl_hostname_valid(d.network_hostname));
     FUZZ_CHECK(d.automount_root && d.automount_root[0] == '/');
     FUZZ_CHECK(d.oobe_default_uid >= -1);
+    FUZZ_CHECK(d.boot_init_timeout_ms >= -1 && d.boot_init_timeout_ms <= LSL_DISTRO_INIT_TIMEOUT_MAX_MS);
     const char *strings[] = {d.boot_command, d.user_default, d.automount_options, d.oobe_command,
                              d.oobe_default_name};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)

@@ -19,8 +19,8 @@ static void test_defaults(void)
     struct lsl_distconf d;
     CHECK_EQ(lsl_distconf_init(&d), 0);
     CHECK_EQ(lsl_distconf_parse(&d, NULL, NULL, collect), 0);
-    CHECK(!d.boot_command && d.boot_systemd == -1 && d.boot_keep_alive == -1 && !d.user_default &&
-          !d.network_hostname);
+    CHECK(!d.boot_command && d.boot_systemd == -1 && d.boot_keep_alive == -1 &&
+          d.boot_init_timeout_ms == -1 && !d.user_default && !d.network_hostname);
     CHECK(d.network_generate_hosts && d.network_generate_resolv_conf);
     CHECK(d.automount_enabled && str_is(d.automount_root, "/mnt/") && !d.automount_options);
     CHECK(d.interop_enabled);
@@ -68,6 +68,39 @@ static void test_merge(void)
     CHECK(str_is(d.automount_root, "/windir/"));
     CHECK(str_is(d.automount_options, "metadata,umask=22"));
     lsl_distconf_free(&d);
+}
+
+/* d from a wsl.conf setting one key, the warnings counted from zero. */
+static void parse_value(struct lsl_distconf *d, const char *section, const char *key, const char *value)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
+    nwarnings = 0;
+    CHECK_EQ(lsl_distconf_init(d), 0);
+    CHECK_EQ(lsl_distconf_parse(d, text, NULL, collect), 0);
+}
+
+/* [boot] initTimeout: WSL's milliseconds, 0 (no wait) to an hour; anything else warns and keeps the default.
+ */
+static void test_init_timeout(void)
+{
+    static const struct {
+        const char *text;
+        int value, warnings;
+    } cases[] = {
+        {"10000", 10000, 0}, {"0", 0, 0},     {"3600000", 3600000, 0},
+        {"3600001", -1, 1},  {"0x10", 16, 0}, /* WSL's integers, as [filesystem] umask's */
+        {"-5", -1, 1},       {"", -1, 1},     {"10s", -1, 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lsl_distconf d;
+        parse_value(&d, "boot", "initTimeout", cases[i].text);
+        CHECK_EQ(d.boot_init_timeout_ms, cases[i].value);
+        CHECK_EQ(nwarnings, cases[i].warnings);
+        lsl_distconf_free(&d);
+    }
+    CHECK(strcmp(warnings[0], "/etc/wsl.conf:2: invalid value '10s' for boot.initTimeout: milliseconds, at "
+                              "most 3600000 (default kept)") == 0);
 }
 
 static void test_booleans(void)
@@ -318,12 +351,8 @@ static void test_umask_fstab(void)
         {"-1", 022, 1},   {"u=rwx", 022, 1}, {"", 022, 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char text[64];
-        snprintf(text, sizeof(text), "[filesystem]\numask = %s\n", cases[i].text);
         struct lsl_distconf d;
-        nwarnings = 0;
-        CHECK_EQ(lsl_distconf_init(&d), 0);
-        CHECK_EQ(lsl_distconf_parse(&d, text, NULL, collect), 0);
+        parse_value(&d, "filesystem", "umask", cases[i].text);
         CHECK_EQ(d.filesystem_umask, cases[i].umask);
         CHECK_EQ(nwarnings, cases[i].warns);
         lsl_distconf_free(&d);
@@ -368,6 +397,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_merge);
     RUN(test_booleans);
+    RUN(test_init_timeout);
     RUN(test_warnings);
     RUN(test_hostname);
     RUN(test_any_content);

@@ -457,6 +457,25 @@ degraded" ] || { echo "the user's manager: '$out'"; return 1; }
 	[ "$out" = "/var/lib/lsltest-stopped
 0" ] || { echo "after lsl --shutdown, the unit's stop and the disk's journal replays: '$out'"; return 1; }
 	echo "    systemd: cold start to a command ${cold} ms (state ${state}); lsl -t with systemd running ${stop} ms, lsl --shutdown ${down} ms" >&9
+	# [boot] initTimeout (WSL's, milliseconds): the command runs once it is over, boot done or not, and the
+	# warning names what is still starting (under emulation this boot takes longer than a second).
+	lsl -d sd -e sh -c 'printf "[boot]\ninitTimeout=1000\n" >/etc/wsl.conf' && expect_rc 0 lsl -t sd || return 1
+	# (Its state then, if systemd listens yet.)
+	out=$(lsl -d sd -e sh -c 'systemctl is-system-running 2>/dev/null' 2>"$S/err")
+	case $out in
+	running | degraded) [ ! -s "$S/err" ] ;;
+	*) grep -Eqx "lsl: sd: systemd is still (starting|initializing) after 1 s( \(starting [^)]+\))?; going on" "$S/err" ;;
+	esac || { echo "initTimeout=1000: '$out'; $(cat "$S/err")"; return 1; }
+	echo "    systemd with initTimeout=1000: $out; $(cat "$S/err")" >&9
+	# Sessions that join it from outside (through the system's agent, as past the distributions with an agent
+	# of their own) take its [filesystem] umask, not systemd's: lsl-distro started by hand without a port,
+	# and initTimeout 0 (no wait at all).
+	lsl --system -e sh -c 'dev=$(awk "\$2 == \"/run/lsl/distros/sd/root\" {print \$1}" /proc/mounts)
+		serial=$(cat "/sys/block/${dev#/dev/}/serial") && lsl-distro stop sd >&2 &&
+		lsl-distro mount sd "$serial" >/dev/null && lsl-distro start sd umask=0077 inittimeout=0' || return 1
+	out=$(lsl -d sd -e sh -c 'cat /proc/1/comm; umask')
+	[ "$out" = "systemd
+0077" ] || { echo "joined from outside with umask=0077: '$out'"; return 1; }
 	# [boot] systemd=false: lsl's own init, as before.
 	lsl -d sd -e sh -c 'printf "[boot]\nsystemd=false\n" >/etc/wsl.conf' && expect_rc 0 lsl -t sd || return 1
 	t0=$(date +%s%N)
