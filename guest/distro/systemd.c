@@ -225,28 +225,33 @@ static void wait_for_boot(int timeout_ms, int ready)
             break; /* maintenance, stopping, offline: waiting longer changes nothing */
         lsl_sleep_ms(100);
     }
-    if (lsl_now_ms() >= deadline && strcmp(state, "running") != 0 && strcmp(state, "degraded") != 0) {
-        /* The waiting systemctl was cut short: what the boot is still doing, asked without waiting. A
-         * manager not listening yet is still initializing (systemctl would only say it cannot connect). */
-        char units[96] = "";
+    bool up = strcmp(state, "running") == 0 || strcmp(state, "degraded") == 0;
+    bool timed_out = !up && lsl_now_ms() >= deadline;
+    char units[96] = "";
+    if (timed_out) {
+        /* The waiting systemctl was cut short: what the boot is doing now, asked without waiting (it may
+         * just have finished). A manager not listening yet is still initializing (systemctl would only
+         * say it cannot connect). */
         if (access("/run/systemd/private", F_OK) < 0) {
             snprintf(state, sizeof(state), "initializing");
         } else {
             system_state(lsl_now_ms() + 5000, false, state, sizeof(state));
             starting_units(units, sizeof(units));
         }
-        if (strcmp(state, "starting") == 0 || strcmp(state, "initializing") == 0)
-            snprintf(msg, sizeof(msg), "systemd is still %s after %g s%s%s%s; going on", state,
-                     timeout_ms / 1000.0, units[0] ? " (starting " : "", units, units[0] ? ")" : "");
-        else
-            snprintf(msg, sizeof(msg), "systemd is %s after %g s; going on",
-                     state[0] ? state : "not answering", timeout_ms / 1000.0);
-        distro_report(ready, 'W', msg);
-    } else if (strcmp(state, "running") != 0) {
-        snprintf(msg, sizeof(msg), "systemd is %s%s", state[0] ? state : "not answering",
-                 strcmp(state, "degraded") == 0 ? " (systemctl --failed says which units failed)" : "");
-        distro_report(ready, 'W', msg);
     }
+    if (strcmp(state, "running") == 0)
+        return;
+    if (strcmp(state, "starting") == 0 || strcmp(state, "initializing") == 0)
+        snprintf(msg, sizeof(msg), "systemd is still %s after %g s%s%s%s; going on", state,
+                 timeout_ms / 1000.0, units[0] ? " (starting " : "", units, units[0] ? ")" : "");
+    else if (strcmp(state, "degraded") == 0)
+        snprintf(msg, sizeof(msg), "systemd is degraded (systemctl --failed says which units failed)");
+    else if (timed_out)
+        snprintf(msg, sizeof(msg), "systemd is %s after %g s; going on", state[0] ? state : "not answering",
+                 timeout_ms / 1000.0);
+    else
+        snprintf(msg, sizeof(msg), "systemd is %s", state[0] ? state : "not answering");
+    distro_report(ready, 'W', msg);
 }
 
 /* The agent's side, a child of PID 1 before it becomes systemd: waits for systemd ([boot] initTimeout), ends
