@@ -449,10 +449,10 @@ activity_count() {
 	local out
 	out=$(activity) && [ "$out" = "test 0" ] || { echo "nothing left behind: '$out'"; return 1; }
 	lsl -e sh -c 'setsid sleep 300 </dev/null >/dev/null 2>&1 &' || return 1
-	out=$(activity) && [ "$out" = "test 1" ] || { echo "a setsid sleep left behind: '$out'"; return 1; }
+	out=$(activity) && [ "$out" = "test 1 sleep" ] || { echo "a setsid sleep left behind: '$out'"; return 1; }
 	lsl -e killall sleep
 }
-# "NAME PROCESSES" per running distribution, from ACTIVITY (proto/agent.h, proto/activity.h) to the agent.
+# "NAME PROCESSES[ WHAT]" per running distribution, from ACTIVITY (proto/agent.h, proto/activity.h) to the agent.
 activity() {
 	local version
 	version=$(sed -n 's/^#define LSL_AGENT_VERSION *\([0-9]*\).*/\1/p' "$(dirname "$0")/../../proto/agent.h")
@@ -479,7 +479,9 @@ t, p = frames[1]
 assert t == 22, frames
 count, = struct.unpack("<I", p[:4]); p = p[4:]
 for _ in range(count):
-    procs, n = struct.unpack("<IB", p[:5]); print(p[5:5 + n].decode(), procs); p = p[5 + n:]
+    procs, n = struct.unpack("<IB", p[:5]); name = p[5:5 + n].decode(); p = p[5 + n:]
+    w = p[0]; what = p[1:1 + w].decode(); p = p[1 + w:]  # what they are (proto/activity.h)
+    print(name, procs, what) if what else print(name, procs)
 assert not p
 PY
 }
