@@ -13,6 +13,15 @@ vm_ro() { vmm --disk "$DISK,ro" --root /dev/vda "$@"; }
 fresh_disk() { cp --sparse=always "$DISK" "$S/rw.img"; }
 # The lsl-vmm process (not its timeout or subshell wrapper) started with --console-log LOG.
 vmm_pid_of() { pgrep -n -f "^$LSL_VMM .*--console-log $1"; }
+# Stops a VM started in the background (JOB its job, LOG its console log): killing the job reaches neither
+# timeout nor lsl-vmm below it, which would run on for minutes beside the next tests.
+bg_vm_stop() { # JOB LOG
+	local pid
+	pid=$(vmm_pid_of "$2")
+	[ -z "$pid" ] || kill "$pid" 2>/dev/null
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
 
 
 boot_marker() {
@@ -594,8 +603,7 @@ net_dns_follows_host() {
 		for i in $(seq 60); do grep -q 'answer 198.51.100.2' "$S/dns.log" && { rc=0; break; }; sleep 0.5; done
 		[ $rc = 0 ] && echo "    dns: the new server answered $((SECONDS - t0)) s after the host's resolv.conf changed" >&9
 	fi
-	kill $vm 2>/dev/null
-	wait $vm 2>/dev/null
+	bg_vm_stop $vm "$S/dns.log"
 	umount /etc/resolv.conf
 	net_stop_servers
 	[ $rc = 0 ] || { echo "answers: $(grep -c answer "$S/dns.log") ($(grep answer "$S/dns.log" | sort | uniq -c | tr '\n' ' '))"; return 1; }
@@ -635,8 +643,7 @@ balloon_gives_back() {
 		[ "$now" -gt 0 ] && [ "$now" -le $((base + 65536)) ] && { ms=$((($(date +%s%N) - t0) / 1000000)); break; }
 		sleep 0.1
 	done
-	kill $vm 2>/dev/null
-	wait $vm 2>/dev/null
+	bg_vm_stop $vm "$S/bal.log"
 	echo "    lsl-vmm RSS: ${base} KiB idle, ${full} KiB with 1 GiB used, ${now} KiB after the guest freed it (in ${ms} ms)" >&9
 	grep 'virtio-balloon' "$S/bal.log" | head -n 3 | sed 's/^/    /' >&9
 	[ "$base" -gt 0 ] && [ "$full" -ge $((base + 900 * 1024)) ] || { echo "the guest's 1 GiB did not show: ${base} -> ${full} KiB"; return 1; }
@@ -666,8 +673,7 @@ for l in open(sys.argv[1]):
     elif f[0] == "Pss:" and not big:
         p += int(f[1])
 print(t, h, p)' "/proc/$pid/smaps")"
-	kill $vm 2>/dev/null
-	wait $vm 2>/dev/null
+	bg_vm_stop $vm "$S/rss.log"
 	net_stop_servers
 	# PSS shares the libraries' pages (libc, glib under libslirp) with the host's other users of them.
 	echo "    lsl-vmm RSS without guest RAM, net idle after use: $kib KiB, PSS $pss KiB (transparent huge pages: $huge KiB)" >&9
@@ -773,7 +779,7 @@ SH
 	fs_vm fs2.log "$S/fs-edit.sh" &
 	local vm=$! i t0 t1
 	for i in $(seq 1 600); do grep -q '^fs-ready' "$S/fs2.log" 2>/dev/null && break; sleep 0.2; done
-	grep -q '^fs-ready' "$S/fs2.log" || { kill $vm; wait $vm; echo "guest never got ready"; return 1; }
+	grep -q '^fs-ready' "$S/fs2.log" || { bg_vm_stop $vm "$S/fs2.log"; echo "guest never got ready"; return 1; }
 	sleep 1
 	t0=$(date +%s.%N)
 	echo v2-longer >"$S/fs/share/edit.txt.new" && mv "$S/fs/share/edit.txt.new" "$S/fs/share/edit.txt"
