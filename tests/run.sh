@@ -152,20 +152,20 @@ run_suite() { # suite-script [suite-name test-names...] (default: vm-SCRIPT, all
 }
 # Suites: tests/vm/run.sh (lsl-vmm and lsl-init), tests/vm/cli.sh (the lsl CLI and the service),
 # tests/vm/distro.sh (distributions), whose Docker test (a Debian system with dockerd: 40 % of its time) is
-# a suite of its own, vm-docker, so that the two lanes take about as long: run.sh and vm-docker in the first,
-# cli.sh and the rest of distro.sh in the second (12-06, a fresh make check: run.sh 1055 s + vm-docker 562 s,
-# cli.sh 771 s + run.sh's fs_dax alone 27 s + vm-distro 889 s; fs_dax back in run.sh since). With two lanes
-# the first streams as it runs, the second is shown when both are done.
+# a suite of its own, vm-docker, so that the two lanes take about as long: run.sh and the rest of distro.sh in
+# the first, cli.sh and vm-docker in the second (12-06, a fresh make check: run.sh 459 s, vm-distro 768 s,
+# cli.sh 723 s, vm-docker 485 s). With two lanes the first streams as it runs, the second is shown when both
+# are done.
 docker=(docker_host)
 read -ra distro_rest <<<"$(bash tests/vm/distro.sh --list | tr -s " \t" "\n" | grep -vxF "${docker[0]}" | tr '\n' ' ')"
 tally=$(mktemp -d "${TMPDIR:-/tmp}/lsl-check.XXXXXX")
 if [ $lanes = 2 ]; then
 	{
 		run_suite tests/vm/cli.sh
-		run_suite tests/vm/distro.sh vm-distro "${distro_rest[@]}"
+		run_suite tests/vm/distro.sh vm-docker "${docker[@]}"
 	} >"$tally/lane2" 2>&1 &
 	lane2=$!
-	{ run_suite tests/vm/run.sh; run_suite tests/vm/distro.sh vm-docker "${docker[@]}"; } 2>&1 |
+	{ run_suite tests/vm/run.sh; run_suite tests/vm/distro.sh vm-distro "${distro_rest[@]}"; } 2>&1 |
 		tee "$tally/lane1" | grep -v '^@@ '
 	wait "$lane2"
 	grep -v '^@@ ' "$tally/lane2"
