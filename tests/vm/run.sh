@@ -90,13 +90,18 @@ second_disk() {
 	debugfs -R 'cat /second.txt' "$S/rw.img" 2>/dev/null | grep -q second || { echo "second disk not written"; return 1; }
 }
 discard_frees_space() {
+	# What a delete and fstrim give back of 24 MiB written in an earlier boot: measured between the two boots,
+	# so that what ext4 writes besides (its journal, the inode tables it zeroes in the background for a while
+	# after each mount: up to 10 MiB in one boot here, more the slower the machine) does not hide it.
 	fresh_disk
-	local before after
-	before=$(du -k "$S/rw.img" | cut -f1)
-	expect_rc 0 vmm --disk "$S/rw.img" --root /dev/vda -- /bin/sh -c \
-		'dd if=/dev/zero of=/big bs=1M count=24 2>/dev/null && sync && rm /big && sync && fstrim /' || return 1
+	local full after
+	expect_rc 0 vmm --disk "$S/rw.img" --root /dev/vda -- /bin/sh -c 'dd if=/dev/zero of=/big bs=1M count=24 2>/dev/null && sync' ||
+		return 1
+	full=$(du -k "$S/rw.img" | cut -f1)
+	expect_rc 0 vmm --disk "$S/rw.img" --root /dev/vda -- /bin/sh -c 'rm /big && sync && fstrim /' || return 1
 	after=$(du -k "$S/rw.img" | cut -f1)
-	[ $((after - before)) -lt 8192 ] || { echo "image grew by $((after - before)) KiB after delete + fstrim"; return 1; }
+	echo "    discard: $((full - after)) KiB of the image given back by the delete and fstrim of 24576 KiB" >&9
+	[ $((full - after)) -ge 16384 ] || { echo "only $((full - after)) KiB given back after delete + fstrim of 24 MiB"; return 1; }
 }
 multi_vcpu() {
 	expect_rc 4 vm_ro --cpus 4 -- /bin/sh -c 'exit $(grep -c ^processor /proc/cpuinfo)' || return 1
