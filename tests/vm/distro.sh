@@ -627,7 +627,7 @@ own_user_host() {
 	}
 	# On a terminal (script(1)'s pty) --import asks the user's name (the host's, lower-cased, offered), as
 	# WSL's first launch does: a name that is no Linux user name is asked again; the answer is the user the
-	# first launch makes, with the host user's uid. (Without a terminal nothing is asked: test-cli.)
+	# first launch makes, with the host user's uid. (Without a terminal nothing is asked: not tested in a VM any more.)
 	local asked asked_rc=0
 	asked=$(printf 'Not A Name\nzoe\n' | as4321_script "$h" --import oz "$h/d" "$h/rt.tar.gz") &&
 		out=$(as4321 -d oz -e sh -c 'id -un; id -u; id -g' 2>&1) || asked_rc=1
