@@ -234,7 +234,8 @@ static int on_error(struct client *c, const struct lsl_frame *f)
         c->io->remote_error = (int)code;
     if (code == LSL_ERR_NOT_FOUND || code == LSL_ERR_NO_EXEC) {
         char line[1100];
-        int n = snprintf(line, sizeof(line), "lsl: %.*s\n", len, (const char *)(f->data + 4));
+        const char *who = c->io && c->io->who ? c->io->who : "lsl";
+        int n = snprintf(line, sizeof(line), "%.64s: %.*s\n", who, len, (const char *)(f->data + 4));
 
         /* Like a shell's complaint, on the command's stderr; one short line, written as a whole. */
         if (c->cap[2])

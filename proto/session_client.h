@@ -45,6 +45,7 @@ struct lsl_session_io {
     unsigned connect_port; /* in: fd is the VMM's hybrid-vsock socket, not yet connected: connect to this
                             * guest port first (see hybrid_connect() in session.c); 0: fd is connected */
     bool started;          /* out: the command started (before that, nothing of stdin was read) */
+    const char *who;       /* in: the program a not-found line names as its speaker ("lsl" when NULL) */
 };
 
 /* Runs req over fd (not closed). Each local fd that is a terminal is connected to the guest pty, the others

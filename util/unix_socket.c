@@ -76,3 +76,59 @@ int hvsock_dial(const char *path, uint32_t port)
     }
     return fd;
 }
+
+int unix_send_fd(int sock, const void *buf, size_t len, int fd)
+{
+    struct iovec iov = {(void *)buf, len};
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl = {0};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &fd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Room for the fds one message may carry here: more than any caller keeps, so extras are seen and closed. */
+#define RECV_FDS_ROOM 16
+
+ssize_t unix_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max, size_t *nfds)
+{
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * RECV_FDS_ROOM)];
+    } ctl;
+    struct iovec iov = {buf, len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t n;
+    *nfds = 0;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+            if (*nfds < max)
+                fds[(*nfds)++] = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
+}

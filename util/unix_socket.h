@@ -4,7 +4,9 @@
 #define LSL_UTIL_UNIX_SOCKET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Binds a non-blocking, close-on-exec stream socket at path with mode 0600 (replacing a stale socket, but
  * never another kind of file) and listens. Returns the fd or -errno; the caller logs. */
@@ -14,6 +16,14 @@ int unix_listen(const char *path, int backlog);
  * listener must never wait for it). Returns the fd or -errno (-ENAMETOOLONG for a path that cannot be a
  * socket address). */
 int unix_connect(const char *path, bool nonblock);
+
+/* Sends len bytes (at least one) with fd passed beside them (SCM_RIGHTS). Returns 0 or -errno (-EIO for a
+ * short send). */
+int unix_send_fd(int sock, const void *buf, size_t len, int fd);
+/* One recvmsg on sock (EINTR retried): bytes into buf, passed fds into fds (close-on-exec), at most max of
+ * them; any beyond max are closed. Returns the byte count (0 at end of file) or -errno; *nfds: the fds kept.
+ */
+ssize_t unix_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max, size_t *nfds);
 
 /* The VMM's hybrid vsock (parsed by vmm/devices/vsock_conn.c): a host program connects to the VMM's vsock
  * socket and writes "CONNECT PORT\n"; "OK HOSTPORT\n" answers once the guest accepted, and nothing past the

@@ -245,15 +245,10 @@ int agent_activity_count(int proc, const pid_t *inits, size_t n, uint32_t *count
 /* The distribution's [boot] keepAlive, as lsl-distro recorded it at its start (auto when unreadable). */
 static uint8_t keep_alive(const char *name)
 {
-    char path[128], c = '0';
-    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        if (read(fd, &c, 1) != 1)
-            c = '0';
-        close(fd);
-    }
-    return c >= '0' && c <= '0' + LSL_KEEP_NEVER ? (uint8_t)(c - '0') : LSL_KEEP_AUTO;
+    char c[4];
+    if (lsl_distro_record_get(name, LSL_DISTRO_KEEP_ALIVE_FILE, c, sizeof(c)) < 0)
+        return LSL_KEEP_AUTO;
+    return c[0] >= '0' && c[0] <= '0' + LSL_KEEP_NEVER ? (uint8_t)(c[0] - '0') : LSL_KEEP_AUTO;
 }
 
 int agent_activity(struct lsl_activity out[LSL_ACTIVITY_MAX])

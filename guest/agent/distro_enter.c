@@ -5,9 +5,11 @@
 #include "agent.h"
 #include "distro.h"
 #include "distro_layout.h"
+#include "../init/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,24 +46,47 @@ int lsl_proc_start_time(pid_t pid, unsigned long long *out)
     return 0;
 }
 
+static int record_path(const char *name, const char *record, char *path, size_t len)
+{
+    int n = snprintf(path, len, "%s/%s/%s", LSL_DISTROS_DIR, name, record);
+    return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int lsl_distro_record_put(const char *name, const char *record, const char *text)
+{
+    char path[PATH_MAX];
+    int r = record_path(name, record, path, sizeof(path));
+    return r < 0 ? r : lsl_write_file(path, text);
+}
+
+ssize_t lsl_distro_record_get(const char *name, const char *record, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    int r = record_path(name, record, path, sizeof(path));
+    if (r < 0)
+        return r;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, len - 1);
+    r = errno;
+    close(fd);
+    if (n < 0)
+        return -r;
+    buf[n] = '\0';
+    return n ? n : -ENODATA;
+}
+
 pid_t lsl_distro_init_pid(const char *name)
 {
-    char path[128], buf[64];
+    char buf[64];
     unsigned long long want, have;
-    int pid, fd;
-    ssize_t n;
+    int pid;
 
     if (!lsl_distro_name_valid(name))
         return -EINVAL;
-    snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lsl_distro_record_get(name, LSL_DISTRO_INIT_FILE, buf, sizeof(buf)) < 0)
         return -ESRCH;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -ESRCH;
-    buf[n] = '\0';
     if (sscanf(buf, "%d %llu", &pid, &want) != 2 || pid <= 1)
         return -ESRCH;
     if (lsl_proc_start_time(pid, &have) < 0 || have != want)
@@ -72,18 +97,11 @@ pid_t lsl_distro_init_pid(const char *name)
 /* The distribution's [filesystem] umask, as lsl-distro start recorded it; -1 when it cannot be read. */
 static int recorded_umask(const char *name)
 {
-    char path[128], buf[16];
+    char buf[16];
     unsigned mask;
 
-    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_UMASK_FILE, LSL_DISTROS_DIR, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lsl_distro_record_get(name, LSL_DISTRO_UMASK_FILE, buf, sizeof(buf)) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     return sscanf(buf, "%o", &mask) == 1 && mask <= 0777 ? (int)mask : -1;
 }
 

@@ -10,6 +10,12 @@
 /* The start time of PID (field 22 of /proc/PID/stat) in *out. Returns 0 or -errno. */
 int lsl_proc_start_time(pid_t pid, unsigned long long *out);
 
+/* NAME's records under LSL_DISTROS_DIR (distro_layout.h: init, keepalive, umask), which lsl-distro start
+ * writes and the agent reads. Put: 0 or -errno. Get: the record into buf, NUL-terminated (at most len - 1
+ * bytes), its length, or -errno (-ENODATA when empty). */
+int lsl_distro_record_put(const char *name, const char *record, const char *text);
+ssize_t lsl_distro_record_get(const char *name, const char *record, char *buf, size_t len);
+
 /* Reads NAME's init record and checks that the process is still that init (not a reused PID).
  * Returns its PID, or -ESRCH when the distribution is not running, -EINVAL for a bad name. */
 pid_t lsl_distro_init_pid(const char *name);

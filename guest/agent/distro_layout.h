@@ -6,7 +6,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define LSL_DISTROS_DIR "/run/lsl/distros" /* NAME/root: the mounted disk; NAME/init: "PID STARTTIME" */
+#define LSL_DISTROS_DIR      "/run/lsl/distros" /* NAME/root: the mounted disk */
+#define LSL_DISTRO_INIT_FILE "init"             /* NAME/init: "PID STARTTIME" of its PID 1, written last */
 /* NAME/keepalive: its [boot] keepAlive for the idle stop, one digit of enum lsl_keep_alive
  * (proto/activity.h), written at each start */
 #define LSL_DISTRO_KEEP_ALIVE_FILE "keepalive"

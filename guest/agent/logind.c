@@ -6,6 +6,8 @@
 
 #include "distro_enter.h"
 #include "../init/fileio.h"
+#include "io.h"
+#include "unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,31 +55,12 @@ static ssize_t more(struct conn *c)
             return -errno;
         if (r == 0)
             return -ETIMEDOUT;
-        union {
-            struct cmsghdr h;
-            char space[CMSG_SPACE(sizeof(int) * FDS_MAX)];
-        } ctl;
-        struct iovec iov = {c->buf + c->len, DBUS_MSG_MAX - c->len};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-        ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR)
-            continue;
+        size_t got;
+        ssize_t n = unix_recv_fds(c->fd, c->buf + c->len, DBUS_MSG_MAX - c->len, c->fds + c->nfds,
+                                  FDS_MAX - c->nfds, &got);
         if (n < 0)
-            return -errno;
-        for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-            if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-                continue;
-            size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-                if (c->nfds < FDS_MAX)
-                    c->fds[c->nfds++] = fd;
-                else
-                    close(fd);
-            }
-        }
+            return n;
+        c->nfds += got;
         if (n == 0)
             return -ECONNRESET;
         c->len += (size_t)n;
@@ -108,20 +91,6 @@ static int auth_line(struct conn *c, char *line, size_t len)
     }
 }
 
-static int send_all(int fd, const void *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        p = (const uint8_t *)p + w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Authentication (pipelined, as sd-bus does it), then Hello and CreateSession. */
 static int request(struct conn *c, uid_t uid, const char *tty, char *why, size_t whylen)
 {
@@ -131,7 +100,7 @@ static int request(struct conn *c, uid_t uid, const char *tty, char *why, size_t
     for (int i = 0; i < n; i++)
         k += snprintf(auth + k, sizeof(auth) - (size_t)k, "%02x", (unsigned char)uid_text[i]);
     k += snprintf(auth + k, sizeof(auth) - (size_t)k, "\r\nNEGOTIATE_UNIX_FD\r\nBEGIN\r\n");
-    int r = send_all(c->fd, auth, (size_t)k);
+    int r = write_full(c->fd, auth, (size_t)k);
     if (r < 0)
         return snprintf(why, whylen, "cannot write to the system bus: %s", strerror(-r)), r;
     if ((r = auth_line(c, line, sizeof(line))) < 0 || strncmp(line, "OK ", 3) != 0) {
@@ -143,18 +112,18 @@ static int request(struct conn *c, uid_t uid, const char *tty, char *why, size_t
         return r < 0 ? r : -EPROTO;
     }
 
-    /* What pam_systemd sends for a login: a user session, on the command's terminal if it has one. */
+    /* What pam_systemd sends for a login on a terminal: a user session there. */
     uint8_t body_mem[512], out[1024];
     struct dbus_buf body = {.p = body_mem, .cap = sizeof(body_mem)};
     dbus_put_u32(&body, (uint32_t)uid);
     dbus_put_u32(&body, 0); /* the leader: the caller */
     dbus_put_str(&body, "lsl");
-    dbus_put_str(&body, tty ? "tty" : "unspecified");
+    dbus_put_str(&body, "tty");
     dbus_put_str(&body, "user");
     dbus_put_str(&body, ""); /* desktop */
     dbus_put_str(&body, ""); /* seat */
     dbus_put_u32(&body, 0);  /* vtnr */
-    dbus_put_str(&body, tty ? tty : "");
+    dbus_put_str(&body, tty);
     dbus_put_str(&body, ""); /* display */
     dbus_put_bool(&body, false);
     dbus_put_str(&body, ""); /* remote user */
@@ -169,7 +138,7 @@ static int request(struct conn *c, uid_t uid, const char *tty, char *why, size_t
                         : 0;
     if (!create)
         return snprintf(why, whylen, "the request does not fit"), -ENAMETOOLONG;
-    if ((r = send_all(c->fd, out, hello + create)) < 0)
+    if ((r = write_full(c->fd, out, hello + create)) < 0)
         return snprintf(why, whylen, "cannot write to the system bus: %s", strerror(-r)), r;
     return 0;
 }

@@ -16,7 +16,7 @@
 bool agent_logind_usable(void);
 
 /* Asks logind for a session of uid led by the calling process (a new process group and session, not yet
- * switched to uid), its terminal tty ("pts/3") or NULL. Bounded. Returns the session's fd, which keeps the
+ * switched to uid), on its terminal tty ("pts/3"). Bounded. Returns the session's fd, which keeps the
  * session open until every copy of it is closed, with *s filled; or -errno with the reason in why. */
 int agent_logind_session(uid_t uid, const char *tty, struct logind_created *s, char *why, size_t whylen);
 

@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "child_stdio.h"
 #include "frame.h"
+#include "unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,24 +157,6 @@ static char *const *env_plus(char *const env[], const char *const names[], const
     return out;
 }
 
-/* Hands the session's fd to the agent over the status socket: a one-byte message carrying it. */
-static int send_fd(int sock, int fd)
-{
-    char tag = 'S';
-    struct iovec iov = {&tag, 1};
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int))];
-    } ctl = {0};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
-    h->cmsg_level = SOL_SOCKET;
-    h->cmsg_type = SCM_RIGHTS;
-    h->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(h), &fd, sizeof(int));
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
-}
-
 /* What a login gives a user who is not root where systemd is PID 1 (logind.h): for a command on a terminal
  * (a shell, as login's), a logind session led by this child, its fd passed to the agent, which holds it
  * while the command runs, and the variables pam_systemd sets. A command without a terminal (a script's,
@@ -193,8 +176,9 @@ static char *const *login_session(const struct account *a, int slave, char *cons
     bool term = slave >= 0 && ttyname_r(slave, tty, sizeof(tty)) == 0 && strncmp(tty, "/dev/", 5) == 0;
     if (term && agent_logind_usable()) {
         int fd = agent_logind_session(a->uid, tty + 5, &s, why, sizeof(why));
-        if (fd >= 0 && send_fd(status_fd, fd) < 0) {
-            snprintf(why, sizeof(why), "cannot pass its fd on: %s", strerror(errno));
+        int sent = fd >= 0 ? unix_send_fd(status_fd, "S", 1, fd) : 0; /* a one-byte message carrying it */
+        if (sent < 0) {
+            snprintf(why, sizeof(why), "cannot pass its fd on: %s", strerror(-sent));
             close(fd); /* the session ends with it: the manager alone, below */
             fd = -1;
         }
@@ -260,32 +244,19 @@ static uint32_t read_child_status(int fd, int *err, int *session)
 {
     for (;;) {
         uint8_t msg[8];
-        union {
-            struct cmsghdr h;
-            char space[CMSG_SPACE(sizeof(int))];
-        } ctl;
-        struct iovec iov = {msg, sizeof(msg)};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-        ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR)
-            continue;
-        struct cmsghdr *h = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-        if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-            h->cmsg_len == CMSG_LEN(sizeof(int))) {
-            int got;
-            memcpy(&got, CMSG_DATA(h), sizeof(int));
-            if (*session < 0 && n == 1)
-                *session = got;
-            else
-                close(got);
-        }
+        int got;
+        size_t ngot;
+        ssize_t n = unix_recv_fds(fd, msg, sizeof(msg), &got, 1, &ngot);
+        if (ngot && *session < 0 && n == 1)
+            *session = got;
+        else if (ngot)
+            close(got);
         if (n == 0)
             return 0;
         if (n == 1 && *session >= 0)
             continue;
         if (n != (ssize_t)sizeof(msg)) {
-            *err = n < 0 ? errno : EIO;
+            *err = n < 0 ? (int)-n : EIO;
             return LSL_ERR_INTERNAL;
         }
         *err = (int)lsl_get_u32(msg + 4);

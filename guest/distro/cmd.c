@@ -178,7 +178,7 @@ static int cmd_start(const char *name, int argc, char **argv)
     unsigned long long start = 0;
     struct distro_shares shares;
     pid_t pid;
-    int fd, n, mask;
+    int r, mask;
 
     if (!lsl_distro_name_valid(name))
         return usage();
@@ -249,25 +249,20 @@ static int cmd_start(const char *name, int argc, char **argv)
     snprintf(path, sizeof(path), "%s/%s", LSL_CGROUP_DIR, name);
     (void)lsl_mkdir_p(path, 0755);
     /* Before the init record: the idle stop's scan never sees the distribution without it. */
-    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_KEEP_ALIVE_FILE, LSL_DISTROS_DIR, name);
     char digit[] = {(char)('0' + keep), '\n', '\0'};
-    (void)lsl_write_file(path, digit);
-    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_UMASK_FILE, LSL_DISTROS_DIR, name);
+    (void)lsl_distro_record_put(name, LSL_DISTRO_KEEP_ALIVE_FILE, digit);
     snprintf(rec, sizeof(rec), "%04o\n", s.umask);
-    (void)lsl_write_file(path, rec);
+    (void)lsl_distro_record_put(name, LSL_DISTRO_UMASK_FILE, rec);
     pid = distro_spawn(&s);
     if (pid < 0)
         return 1;
     /* The start time makes the record immune to PID reuse (see distro_enter.c). */
     (void)lsl_proc_start_time(pid, &start);
-    snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
-    n = snprintf(rec, sizeof(rec), "%d %llu\n", (int)pid, start);
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, rec, (size_t)n) != n) {
+    snprintf(rec, sizeof(rec), "%d %llu\n", (int)pid, start);
+    if ((r = lsl_distro_record_put(name, LSL_DISTRO_INIT_FILE, rec)) < 0) {
         kill(pid, SIGKILL);
-        return failed("cannot write", path, errno);
+        return failed("cannot write the init record of", name, -r);
     }
-    close(fd);
     return 0;
 }
 
@@ -295,7 +290,7 @@ static int cmd_stop(const char *name, const char *serial)
         for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
             lsl_sleep_ms(10);
     }
-    snprintf(path, sizeof(path), "%s/%s/init", LSL_DISTROS_DIR, name);
+    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_INIT_FILE, LSL_DISTROS_DIR, name);
     unlink(path);
     if (lsl_is_mountpoint(root) > 0) {
         if ((r = distro_unmount(root)) < 0) /* waits until nothing holds the disk */

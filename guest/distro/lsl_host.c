@@ -160,7 +160,7 @@ static int run_on_host(const char *tool, char *const argv[])
                                    .user = "",
                                    .distro = name,
                                    .flags = LSL_EXEC_CWD_OR_HOME};
-    struct lsl_session_io io = {.fds = {0, 1, 2}, .errbuf = err, .errlen = sizeof(err)};
+    struct lsl_session_io io = {.fds = {0, 1, 2}, .errbuf = err, .errlen = sizeof(err), .who = tool};
     r = lsl_session_exec(fd, &req, &io);
     if (r < 0) {
         fprintf(stderr, "%s: %s\n", tool, err[0] ? err : strerror(-r));

@@ -26,6 +26,7 @@
 #include "frame.h"
 /* Both sides are called session.h: name them by path. */
 #include "session_client.h"
+#include "unix_socket.h"
 #include "../../guest/agent/session.h"
 
 /* The agent in a child process on one end of a socketpair; *client gets the other end. home: see
@@ -199,7 +200,7 @@ static void test_not_found(void)
     run_ex(&r, (const char *const[]){"no-such-command-lsl", NULL}, (const char *const[]){"PATH=/bin", NULL},
            NULL, NULL, 0, NULL, 0);
     CHECK_EQ(r.status, 127);
-    CHECK(strstr(r.err, "command not found") != NULL);
+    CHECK(strncmp(r.err, "lsl: no-such-command-lsl: command not found", 43) == 0); /* the default speaker */
     result_free(&r);
     run_ex(&r, (const char *const[]){"true", NULL}, (const char *const[]){"PATH=/nonexistent:/bin", NULL},
            NULL, NULL, 0, NULL, 0);
@@ -1293,6 +1294,35 @@ static void test_clock(void)
     expect_protocol_error(buf, 12, false);
 }
 
+/* util's fd passing, which a logind session's fd takes from the command's child to the agent (spawn.c) and
+ * from the system bus (logind.c): the fd arrives usable and close-on-exec; fds past the room asked for are
+ * closed, not leaked. */
+static void test_fd_passing(void)
+{
+    int sv[2], p[2], fds[2];
+    size_t n;
+    char c = 0;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK(pipe(p) == 0);
+    CHECK(unix_send_fd(sv[0], "S", 1, p[1]) == 0);
+    CHECK_EQ(unix_recv_fds(sv[1], &c, 1, fds, 2, &n), 1);
+    CHECK(c == 'S' && n == 1);
+    CHECK(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+    CHECK(write(fds[0], "x", 1) == 1 && read(p[0], &c, 1) == 1 && c == 'x');
+    close(fds[0]);
+    /* No room: received and closed. With the sender's copy gone too, the pipe's reader sees its end. */
+    CHECK(unix_send_fd(sv[0], "T", 1, p[1]) == 0);
+    close(p[1]);
+    CHECK_EQ(unix_recv_fds(sv[1], &c, 1, fds, 0, &n), 1);
+    CHECK(c == 'T' && n == 0);
+    CHECK(read(p[0], &c, 1) == 0);
+    close(sv[0]);
+    CHECK_EQ(unix_recv_fds(sv[1], &c, 1, fds, 2, &n), 0);
+    CHECK(n == 0);
+    close(sv[1]);
+    close(p[0]);
+}
+
 int main(void)
 {
     struct timespec t0, t1;
@@ -1304,6 +1334,7 @@ int main(void)
     if (clock_set == MAP_FAILED)
         return 1;
     agent_clock_settime = record_settime;
+    RUN(test_fd_passing);
     RUN(test_exit_codes);
     RUN(test_killed_by_signal);
     RUN(test_not_found);

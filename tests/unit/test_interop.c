@@ -75,7 +75,9 @@ static void run(struct result *r, const char *distro, const char *user, const ch
                                    .user = user,
                                    .distro = distro,
                                    .flags = LSL_EXEC_CWD_OR_HOME};
-    struct lsl_session_io io = {.fds = {memfd_with(in), memfd_with(NULL), memfd_with(NULL)}};
+    /* As lsl-host's: the not-found line is its own. */
+    struct lsl_session_io io = {.fds = {memfd_with(in), memfd_with(NULL), memfd_with(NULL)},
+                                .who = "lsl-host"};
     memset(r, 0, sizeof(*r));
     io.errbuf = r->errbuf;
     io.errlen = sizeof(r->errbuf);
@@ -124,7 +126,7 @@ static void test_command(void)
     const char *none[] = {"no-such-command-lsl", NULL};
     run(&r, "deb", "", "", none, NULL, NULL);
     CHECK_EQ(r.status, 127);
-    CHECK(strstr(r.err, "no-such-command-lsl: command not found on the host") != NULL);
+    CHECK(strcmp(r.err, "lsl-host: no-such-command-lsl: command not found on the host\n") == 0);
     done(&r);
 }
 
