@@ -59,6 +59,13 @@ int lsl_distro_record_put(const char *name, const char *record, const char *text
     return r < 0 ? r : lsl_write_file(path, text);
 }
 
+int lsl_distro_record_drop(const char *name, const char *record)
+{
+    char path[PATH_MAX];
+    int r = record_path(name, record, path, sizeof(path));
+    return r < 0 ? r : unlink(path) < 0 ? -errno : 0;
+}
+
 ssize_t lsl_distro_record_get(const char *name, const char *record, char *buf, size_t len)
 {
     char path[PATH_MAX];

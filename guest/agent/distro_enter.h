@@ -11,9 +11,10 @@
 int lsl_proc_start_time(pid_t pid, unsigned long long *out);
 
 /* NAME's records under LSL_DISTROS_DIR (distro_layout.h: init, keepalive, umask), which lsl-distro start
- * writes and the agent reads. Put: 0 or -errno. Get: the record into buf, NUL-terminated (at most len - 1
- * bytes), its length, or -errno (-ENODATA when empty). */
+ * writes (and stop drops) and the agent reads. Put, drop: 0 or -errno. Get: the record into buf,
+ * NUL-terminated (at most len - 1 bytes), its length, or -errno (-ENODATA when empty). */
 int lsl_distro_record_put(const char *name, const char *record, const char *text);
+int lsl_distro_record_drop(const char *name, const char *record);
 ssize_t lsl_distro_record_get(const char *name, const char *record, char *buf, size_t len);
 
 /* Reads NAME's init record and checks that the process is still that init (not a reused PID).

@@ -268,7 +268,7 @@ static int cmd_start(const char *name, int argc, char **argv)
 
 static int cmd_stop(const char *name, const char *serial)
 {
-    char root[256], path[256];
+    char root[256];
     pid_t pid;
     int r;
 
@@ -290,8 +290,7 @@ static int cmd_stop(const char *name, const char *serial)
         for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
             lsl_sleep_ms(10);
     }
-    snprintf(path, sizeof(path), "%s/%s/" LSL_DISTRO_INIT_FILE, LSL_DISTROS_DIR, name);
-    unlink(path);
+    (void)lsl_distro_record_drop(name, LSL_DISTRO_INIT_FILE);
     if (lsl_is_mountpoint(root) > 0) {
         if ((r = distro_unmount(root)) < 0) /* waits until nothing holds the disk */
             return failed("cannot unmount the disk of", name, -r);
