@@ -72,11 +72,19 @@ static bool next_process(const char **p, struct proc_item *it)
     return false;
 }
 
-/* A what list as "a, b, c". */
-static void print_what(const char *what)
+/* The next name of a what list ("a,b,c"), cut out in place; NULL after the last. The text and the JSON
+ * split it alike. */
+static char *next_what(char **save, char *what)
 {
-    for (const char *p = what; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
-        printf("%s%.*s", p == what ? "" : ", ", (int)strcspn(p, ","), p);
+    return strtok_r(what, ",", save);
+}
+
+/* A what list as "a, b, c". */
+static void print_what(char *what)
+{
+    char *save = NULL;
+    for (char *w = next_what(&save, what), *first = w; w; w = next_what(&save, NULL))
+        printf("%s%s", w == first ? "" : ", ", w);
 }
 
 /* "test=1:: debian=0:keep:" as "test 1, debian 0 (keepAlive: keeps the VM up)"; "no distribution runs"
@@ -284,7 +292,7 @@ static int print_json(const struct lsl_paths *p, const char *body, const char *s
                 if (it.keep[0])
                     json_object_object_add(keep, it.name, json_object_new_boolean(!strcmp(it.keep, "keep")));
                 json_object *names = json_object_new_array();
-                for (char *save = NULL, *w = strtok_r(it.what, ",", &save); w; w = strtok_r(NULL, ",", &save))
+                for (char *save = NULL, *w = next_what(&save, it.what); w; w = next_what(&save, NULL))
                     json_object_array_add(names, json_object_new_string(w));
                 json_object_object_add(running, it.name, names);
             }

@@ -46,8 +46,12 @@ int lsl_proc_start_time(pid_t pid, unsigned long long *out)
     return 0;
 }
 
+/* Every record helper checks the name itself: one that is no distribution name ("..", "a/b") never
+ * becomes a path, whatever its caller checked. */
 static int record_path(const char *name, const char *record, char *path, size_t len)
 {
+    if (!lsl_distro_name_valid(name))
+        return -EINVAL;
     int n = snprintf(path, len, "%s/%s/%s", LSL_DISTROS_DIR, name, record);
     return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
 }
@@ -90,8 +94,6 @@ pid_t lsl_distro_init_pid(const char *name)
     unsigned long long want, have;
     int pid;
 
-    if (!lsl_distro_name_valid(name))
-        return -EINVAL;
     if (lsl_distro_record_get(name, LSL_DISTRO_INIT_FILE, buf, sizeof(buf)) < 0)
         return -ESRCH;
     if (sscanf(buf, "%d %llu", &pid, &want) != 2 || pid <= 1)

@@ -27,6 +27,8 @@
 /* Both sides are called session.h: name them by path. */
 #include "session_client.h"
 #include "unix_socket.h"
+#include "../../guest/agent/distro_enter.h"
+#include "../../guest/agent/distro_layout.h"
 #include "../../guest/agent/session.h"
 
 /* The agent in a child process on one end of a socketpair; *client gets the other end. home: see
@@ -1323,6 +1325,19 @@ static void test_fd_passing(void)
     close(p[0]);
 }
 
+/* A distribution's records refuse names that are no distribution's before any path is made of them. */
+static void test_record_names(void)
+{
+    static const char *const bad[] = {"..", ".", "a/b", "../etc", "", "-x"};
+    char buf[16];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ(lsl_distro_record_put(bad[i], LSL_DISTRO_INIT_FILE, "1 1"), -EINVAL);
+        CHECK_EQ(lsl_distro_record_drop(bad[i], LSL_DISTRO_INIT_FILE), -EINVAL);
+        CHECK_EQ(lsl_distro_record_get(bad[i], LSL_DISTRO_INIT_FILE, buf, sizeof(buf)), -EINVAL);
+        CHECK(lsl_distro_init_pid(bad[i]) < 0);
+    }
+}
+
 int main(void)
 {
     struct timespec t0, t1;
@@ -1335,6 +1350,7 @@ int main(void)
         return 1;
     agent_clock_settime = record_settime;
     RUN(test_fd_passing);
+    RUN(test_record_names);
     RUN(test_exit_codes);
     RUN(test_killed_by_signal);
     RUN(test_not_found);
