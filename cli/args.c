@@ -38,14 +38,19 @@ void lsl_usage(FILE *f)
         "                           install from the catalog (lsl --list --online) or a local file\n"
         "  --import NAME DIR FILE|- [--vhd] [--user U | --no-user]\n"
         "                           a tar, tar.gz, tar.xz, tar.zst or .wsl file (--vhd: an ext4 image)\n"
-        "                           Either way, a distribution without a default user of its own gets\n"
+        "  --import-in-place NAME FILE [--user U | --no-user]\n"
+        "                           the ext4 image FILE is the disk where it lies, not copied (made\n"
+        "                           0600; --unregister deletes it, as with WSL)\n"
+        "                           Any import: a distribution without a default user of its own gets\n"
         "                           yours on its first launch: named like you (--user: U), as the owner\n"
         "                           of your files under /mnt/host where free (hostShareOwner), with\n"
         "                           passwordless sudo; --no-user keeps root\n"
         "  --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd]\n"
         "  -l, --list [-v | -q] [--running | --all] [--online]\n"
         "  -s, --set-default NAME   -t, --terminate NAME   --unregister NAME\n"
-        "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n\n"
+        "  --manage NAME --set-default-user USER | --resize SIZE | --move DIR\n"
+        "  --set-version NAME 2, --set-default-version 2\n"
+        "                           for WSL's scripts: every distribution is version 2 already\n\n"
         "Each of stdin, stdout and stderr is a pseudo-terminal in the VM when it is a terminal here, a pipe\n"
         "otherwise. Variables named in WSLENV or LSLENV (NAME[/FLAGS]:..., WSL's flags u w p l) are passed\n"
         "through; LSL_DISTRO_NAME and WSL_DISTRO_NAME name the distribution.\n"
@@ -103,10 +108,17 @@ static const struct {
     enum lsl_action action;
     int nargs; /* positional arguments after the verb; -1: optional NAME */
 } verbs[] = {
-    {"--install", "--install", LSL_ACT_INSTALL, -1}, {"--import", "--import", LSL_ACT_IMPORT, 3},
-    {"--export", "--export", LSL_ACT_EXPORT, 2},     {"--unregister", "--unregister", LSL_ACT_UNREGISTER, 1},
-    {"-s", "--set-default", LSL_ACT_SET_DEFAULT, 1}, {"-l", "--list", LSL_ACT_LIST, 0},
-    {"-t", "--terminate", LSL_ACT_TERMINATE, 1},     {"--manage", "--manage", LSL_ACT_MANAGE, 1},
+    {"--install", "--install", LSL_ACT_INSTALL, -1},
+    {"--import", "--import", LSL_ACT_IMPORT, 3},
+    {"--import-in-place", "--import-in-place", LSL_ACT_IMPORT, 2},
+    {"--export", "--export", LSL_ACT_EXPORT, 2},
+    {"--unregister", "--unregister", LSL_ACT_UNREGISTER, 1},
+    {"-s", "--set-default", LSL_ACT_SET_DEFAULT, 1},
+    {"-l", "--list", LSL_ACT_LIST, 0},
+    {"-t", "--terminate", LSL_ACT_TERMINATE, 1},
+    {"--manage", "--manage", LSL_ACT_MANAGE, 1},
+    {"--set-version", "--set-version", LSL_ACT_SET_VERSION, 2},
+    {"--set-default-version", "--set-default-version", LSL_ACT_SET_VERSION, 1},
 };
 
 /* A management verb and its own options; they stand alone on the command line, as with wsl.exe. */
@@ -116,6 +128,7 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
     const char *pos[3] = {NULL, NULL, NULL};
     int npos = 0, want = verbs[v].nargs;
     a->action = verbs[v].action;
+    a->in_place = a->vhd = !strcmp(verbs[v].l, "--import-in-place"); /* WSL's: the image where it lies */
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i], *val;
         if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")))
@@ -128,9 +141,10 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
             a->all = true; /* every distribution is listed anyway: none is ever half-installed */
         else if (a->action == LSL_ACT_LIST && (!strcmp(arg, "-o") || !strcmp(arg, "--online")))
             a->online = true;
-        else if ((a->action == LSL_ACT_IMPORT || a->action == LSL_ACT_EXPORT) && !strcmp(arg, "--vhd"))
+        else if (((a->action == LSL_ACT_IMPORT && !a->in_place) || a->action == LSL_ACT_EXPORT) &&
+                 !strcmp(arg, "--vhd"))
             a->vhd = true;
-        else if (a->action == LSL_ACT_IMPORT && is_opt(arg, "--version", "--version")) {
+        else if (a->action == LSL_ACT_IMPORT && !a->in_place && is_opt(arg, "--version", "--version")) {
             if (!(val = value_of(argc, argv, &i, "--version", "--version")) || strcmp(val, "2") != 0)
                 return lsl_errmsg(err, errlen, "--import --version: only 2 exists here");
         } else if (a->action == LSL_ACT_EXPORT && is_opt(arg, "--format", "--format")) {
@@ -188,11 +202,26 @@ static int parse_verb(int argc, char **argv, int v, struct lsl_args *a, char *er
     }
     if (want > 0 && npos < want)
         return lsl_errmsg(err, errlen, "%s needs %s (see lsl --help)", verb,
-                          a->action == LSL_ACT_IMPORT   ? "NAME DIR FILE"
-                          : a->action == LSL_ACT_EXPORT ? "NAME FILE"
-                                                        : "a distribution name");
+                          a->in_place                        ? "NAME FILE"
+                          : a->action == LSL_ACT_IMPORT      ? "NAME DIR FILE"
+                          : a->action == LSL_ACT_EXPORT      ? "NAME FILE"
+                          : a->action == LSL_ACT_SET_VERSION ? (want == 2 ? "NAME 2" : "2")
+                                                             : "a distribution name");
     a->name = pos[0] ? pos[0] : "";
-    if (a->action == LSL_ACT_IMPORT) {
+    if (a->action == LSL_ACT_SET_VERSION) {
+        /* wsl.exe's WSL 1 or WSL 2: every distribution here runs in the VM, as WSL 2's do. */
+        const char *version = want == 1 ? pos[0] : pos[1];
+        a->name = want == 1 ? "" : pos[0];
+        if (!strcmp(version, "1"))
+            return lsl_errmsg(err, errlen,
+                              "there is no version 1 here: every distribution runs in the VM, as with WSL 2");
+        if (strcmp(version, "2") != 0)
+            return lsl_errmsg(err, errlen, "%s wants 2, the only version there is", verb);
+    } else if (a->in_place) {
+        a->file = pos[1];
+        if (!strcmp(a->file, "-"))
+            return lsl_errmsg(err, errlen, "--import-in-place needs a file name, not -");
+    } else if (a->action == LSL_ACT_IMPORT) {
         a->dir = pos[1];
         a->file = pos[2];
         if (a->vhd && !strcmp(a->file, "-"))

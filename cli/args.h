@@ -18,13 +18,14 @@ enum lsl_action {
     LSL_ACT_HELP,
     /* Distribution management, wsl.exe's verbs (each must come first on the command line). */
     LSL_ACT_INSTALL,     /* --install [NAME] [--name X] [--location DIR] [--from-file F] [--no-launch] */
-    LSL_ACT_IMPORT,      /* --import NAME DIR FILE|- [--vhd] */
+    LSL_ACT_IMPORT,      /* --import NAME DIR FILE|- [--vhd], --import-in-place NAME FILE */
     LSL_ACT_EXPORT,      /* --export NAME FILE|- [--format tar|tar.gz|tar.xz|tar.zst] [--vhd] */
     LSL_ACT_UNREGISTER,  /* --unregister NAME */
     LSL_ACT_SET_DEFAULT, /* -s/--set-default NAME */
     LSL_ACT_LIST,        /* -l/--list [-v|--verbose | -q|--quiet] [--running | --all] [-o|--online] */
     LSL_ACT_TERMINATE,   /* -t/--terminate NAME */
     LSL_ACT_MANAGE,      /* --manage NAME --set-default-user USER | --resize SIZE | --move DIR */
+    LSL_ACT_SET_VERSION, /* --set-version NAME 2, --set-default-version 2 (2 is all there is) */
 };
 
 /* wsl.exe's --shell-type: how a command line (or no command) reaches the user's shell. */
@@ -53,6 +54,7 @@ struct lsl_args {
     const char *file;     /* --import/--export FILE ("-" = stdin/stdout), --install --from-file */
     const char *format;   /* --export --format (NULL: from FILE's name, else tar) */
     bool vhd, no_launch, download_only;
+    bool in_place; /* --import-in-place: FILE, an ext4 image, is the disk where it lies */
     bool verbose, quiet, running, all, online; /* --list */
     const char *default_user;                  /* --manage --set-default-user */
     const char *new_user;                      /* --install/--import --user (own_user.h) */

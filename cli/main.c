@@ -47,6 +47,7 @@ static const struct {
     [LSL_ACT_LIST] = {lsl_verb_list, true},
     [LSL_ACT_TERMINATE] = {lsl_verb_terminate, true},
     [LSL_ACT_MANAGE] = {lsl_verb_manage, true},
+    [LSL_ACT_SET_VERSION] = {lsl_verb_set_version, true},
 };
 
 int main(int argc, char **argv)

@@ -124,7 +124,7 @@ _lsl() {
 
 	local verb=""
 	case ${words[1]-} in
-	--install | --import | --export | --unregister | -s | --set-default | -l | --list | -t | --terminate | --manage)
+	--install | --import | --import-in-place | --export | --unregister | -s | --set-default | -l | --list | -t | --terminate | --manage | --set-version | --set-default-version)
 		((cword > 1)) && verb=${words[1]} ;;
 	esac
 
@@ -170,6 +170,12 @@ _lsl() {
 				esac
 				return 0
 			fi ;;
+		--import-in-place)
+			_lsl_user_opts
+			if [[ $cur != -* ]]; then
+				((npos == 1)) && _lsl_files "$cur" # npos 0: the new name, free text
+				return 0
+			fi ;;
 		--export)
 			opts=(--format --vhd)
 			if [[ $cur != -* ]]; then
@@ -197,6 +203,13 @@ _lsl() {
 			((v || q)) || opts+=(-q --quiet)
 			((ra || on)) || opts+=(--running --all)
 			((on || v || ra)) || opts+=(--online) ;;
+		--set-version) # NAME 2
+			((npos == 0)) && _lsl_distributions "$cur"
+			((npos == 1)) && _lsl_add "$cur" 2
+			return 0 ;;
+		--set-default-version)
+			((npos == 0)) && _lsl_add "$cur" 2
+			return 0 ;;
 		*) # -s, -t, --unregister: one name
 			((npos == 0)) && _lsl_distributions "$cur"
 			return 0 ;;
@@ -235,8 +248,8 @@ _lsl() {
 		local opts=(-e --exec -d --distribution -u --user --cd --shell-type --system --shutdown --force
 			--status --json --version --help --) o keep=()
 		# The verbs stand alone, first on the line.
-		((cword == 1)) && opts+=(--install --import --export -l --list -s --set-default -t --terminate
-			--unregister --manage)
+		((cword == 1)) && opts+=(--install --import --import-in-place --export -l --list -s --set-default -t --terminate
+			--unregister --manage --set-version --set-default-version)
 		for o in "${opts[@]}"; do
 			case " $o " in
 			" -d " | " --distribution ") [[ $used == *" -d "* || $used == *" --distribution "* ]] && continue ;;

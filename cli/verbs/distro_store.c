@@ -180,6 +180,18 @@ int lsl_store_check_new_name(const struct lsl_paths *p, const char *name)
     return 0;
 }
 
+/* The distribution whose disk image is the file at path (the same inode, whatever path names it), or NULL. */
+static const struct lsl_distro *image_owner(const struct lsl_registry *reg, const char *path)
+{
+    struct stat want, st;
+    if (stat(path, &want) < 0)
+        return NULL;
+    for (size_t i = 0; i < reg->n; i++)
+        if (stat(reg->distros[i].image, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+            return &reg->distros[i];
+    return NULL;
+}
+
 int lsl_store_register(const struct lsl_paths *p, const char *name, const char *dir, const char *image,
                        const char *id, const char *distribution_conf, const char *own_user)
 {
@@ -211,6 +223,11 @@ int lsl_store_register(const struct lsl_paths *p, const char *name, const char *
         return rc;
     if (lsl_registry_find(&reg, name)) { /* another lsl got there first */
         log_error("a distribution named '%s' already exists", name);
+        return LSL_EXIT_EXISTS;
+    }
+    const struct lsl_distro *has = image_owner(&reg, image);
+    if (has) {
+        log_error("%s is already the disk of %s", image, has->name);
         return LSL_EXIT_EXISTS;
     }
     int r = lsl_registry_add(&reg, &d);

@@ -1,10 +1,15 @@
 /* --import NAME DIR FILE|- [--vhd]: a tar (or .wsl) archive streamed into a new disk in the VM and unpacked
- * there by GNU tar, or an ext4 image copied as the disk. The distribution is registered only once its disk
- * is complete; a failure leaves nothing behind (no image, no directory this created, no registry entry). */
+ * there by GNU tar, or an ext4 image copied as the disk; --import-in-place NAME FILE: the image is the disk
+ * where it lies. The distribution is registered only once its disk is complete; a failure leaves nothing
+ * behind (no image, no directory this created, no registry entry). */
 #include "verbs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -100,6 +105,19 @@ static int import_archive(const struct lsl_paths *p, const char *name, const cha
     return rc;
 }
 
+/* 0 when file holds an ext4 file system, else an exit code after one error line. */
+static int check_ext4(const char *file)
+{
+    int e = lsl_image_is_ext4(file);
+    if (e > 0)
+        return 0;
+    if (e < 0)
+        log_errno(-e, "cannot read %s", file);
+    else
+        log_error("%s is not an ext4 disk image", file);
+    return e == -ENOENT ? LSL_EXIT_NOT_FOUND : e < 0 ? LSL_EXIT_FAILURE : LSL_EXIT_BAD_ARCHIVE;
+}
+
 /* --vhd: the image is the disk; copied, so the user's file stays theirs. */
 static int import_vhd(const struct lsl_paths *p, const char *name, const char *dir, const char *file,
                       const struct lsl_first_run *fr)
@@ -107,16 +125,8 @@ static int import_vhd(const struct lsl_paths *p, const char *name, const char *d
     struct lsl_store_place place;
     char id[LSL_DISTRO_ID_LEN + 1];
     int rc = lsl_store_check_new_name(p, name);
-    if (rc)
+    if (rc || (rc = check_ext4(file)))
         return rc;
-    int e = lsl_image_is_ext4(file);
-    if (e <= 0) {
-        if (e < 0)
-            log_errno(-e, "cannot read %s", file);
-        else
-            log_error("%s is not an ext4 disk image", file);
-        return e == -ENOENT ? LSL_EXIT_NOT_FOUND : e < 0 ? LSL_EXIT_FAILURE : LSL_EXIT_BAD_ARCHIVE;
-    }
     if ((rc = lsl_store_place_for(&place, dir)) || (rc = lsl_store_place_make(&place)))
         return rc;
     if (lsl_image_copy(file, place.image) < 0) {
@@ -136,6 +146,36 @@ static int import_vhd(const struct lsl_paths *p, const char *name, const char *d
     return rc;
 }
 
+/* --import-in-place (WSL's, for a .vhdx): the ext4 image is the disk where it lies, by its full path, and
+ * nothing is copied. It becomes private as every disk is (0600), and --unregister deletes it, as WSL does;
+ * lsl made no directory for it (dir ""), so none is ever taken away. lsl_store_register refuses an image
+ * another distribution has (two VMs' worth of ext4 on one disk would ruin it). */
+static int import_in_place(const struct lsl_paths *p, const char *name, const char *file,
+                           const struct lsl_first_run *fr)
+{
+    char id[LSL_DISTRO_ID_LEN + 1];
+    struct stat st;
+    int rc = lsl_store_check_new_name(p, name);
+    if (rc || (rc = check_ext4(file)))
+        return rc;
+    _cleanup_free_ char *image = realpath(file, NULL);
+    _cleanup_close_ int fd = image ? open(image, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return log_errno(errno, "cannot open %s to be the disk of %s", file, name), LSL_EXIT_FAILURE;
+    if (!S_ISREG(st.st_mode)) {
+        log_error("%s is not a regular file", file);
+        return LSL_EXIT_BAD_ARCHIVE;
+    }
+    if ((st.st_mode & 0077) && fchmod(fd, st.st_mode & 0700) < 0)
+        return log_errno(errno, "cannot make %s private (0600)", image), LSL_EXIT_FAILURE;
+    if (lsl_distro_new_id(NULL, id) < 0)
+        return log_errno(errno, "cannot make a disk id"), LSL_EXIT_FAILURE;
+    rc = lsl_store_register(p, name, "", image, id, NULL, fr->own_user);
+    if (rc && (st.st_mode & 0077))
+        (void)fchmod(fd, st.st_mode & 07777); /* not registered: the file as it was */
+    return rc;
+}
+
 int lsl_import_file(const struct lsl_paths *p, const char *name, const char *dir, const char *file, bool vhd,
                     const struct lsl_first_run *fr)
 {
@@ -147,5 +187,7 @@ int lsl_verb_import(const struct lsl_paths *p, struct lsl_args *a)
     /* As wsl --import: no first-run setup (wsl.exe registers with LXSS_IMPORT_DISTRO_FLAGS_NO_OOBE); your own
      * user, though, where the distribution has none. */
     struct lsl_first_run fr = {.oobe = false, .own_user = a->no_user ? "" : a->new_user};
+    if (a->in_place)
+        return import_in_place(p, a->name, a->file, &fr);
     return lsl_import_file(p, a->name, a->dir, a->file, a->vhd, &fr);
 }

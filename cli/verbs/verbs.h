@@ -20,6 +20,7 @@ lsl_verb_fn lsl_verb_unregister;  /* unregister.c: --unregister */
 lsl_verb_fn lsl_verb_terminate;   /* terminate.c: -t/--terminate */
 lsl_verb_fn lsl_verb_set_default; /* set_default.c: -s/--set-default */
 lsl_verb_fn lsl_verb_manage;      /* manage.c: --manage */
+lsl_verb_fn lsl_verb_set_version; /* set_version.c: --set-version, --set-default-version */
 
 /* What one verb lends another. */
 

@@ -212,6 +212,25 @@ static void test_verbs(void)
     CHECK_EQ(parse(&a, import_argv), 0);
     CHECK(a.action == LSL_ACT_IMPORT && !strcmp(a.name, "x") && !strcmp(a.dir, "/d") &&
           !strcmp(a.file, "f.tar") && a.vhd);
+    /* WSL's --import-in-place NAME FILE: an image, never stdin, no DIR, no --vhd or --version of its own. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import-in-place", "x", "d.img", "--no-user", NULL}), 0);
+    CHECK(a.action == LSL_ACT_IMPORT && a.in_place && a.vhd && !a.dir && !strcmp(a.name, "x") &&
+          !strcmp(a.file, "d.img") && a.no_user);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import-in-place", "x", "-", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import-in-place", "x", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import-in-place", "x", "/d", "d.img", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--import-in-place", "x", "d.img", "--vhd", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, import_argv), 0);
+    CHECK(!a.in_place);
+    /* wsl.exe's --set-version / --set-default-version: 2 is what every distribution is; 1 a usage error. */
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-version", "x", "2", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SET_VERSION && !strcmp(a.name, "x"));
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-default-version", "2", NULL}), 0);
+    CHECK(a.action == LSL_ACT_SET_VERSION && !strcmp(a.name, ""));
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-version", "x", "1", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-default-version", "1", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-default-version", "3", NULL}), -EINVAL);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--set-version", "2", NULL}), -EINVAL);
     const char *export_argv[] = {"lsl", "--export", "x", "-", "--format", "tar.zst", NULL};
     CHECK_EQ(parse(&a, export_argv), 0);
     CHECK(a.action == LSL_ACT_EXPORT && !strcmp(a.file, "-") && !strcmp(a.format, "tar.zst"));

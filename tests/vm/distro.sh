@@ -358,6 +358,23 @@ private_files() {
 	expect_rc 2 lsl --export rt - --vhd 2>/dev/null </dev/null || return 1
 	lsl --list --verbose | grep -Eq '^[* ] +rt +Running' || { echo "rt was stopped by a refused --export --vhd -"; return 1; }
 }
+# WSL's --import-in-place: an ext4 image becomes a distribution where it lies (made 0600, not copied), runs,
+# cannot be a second distribution's disk too, and --unregister deletes it (as WSL does) and nothing else.
+import_in_place() {
+	rt_ready || return 1
+	local img=$S/inplace/disk.img ino
+	mkdir -p "$S/inplace" && touch "$S/inplace/mine" && rm -f "$img" || return 1
+	lsl --export rt "$img" --vhd && chmod 644 "$img" && ino=$(stat -c %i "$img") || return 1
+	lsl --import-in-place ip "$img" || return 1
+	[ "$(stat -c %a:%i "$img")" = "600:$ino" ] || { echo "the image is $(stat -c %a:%i "$img"), not 600:$ino (made private, not copied)"; return 1; }
+	[ "$(lsl -d ip -e cat /etc/hostname)" = rt-host ] || { echo "ip does not run from its image"; return 1; }
+	expect_rc 4 lsl --import-in-place ip2 "$S/inplace/../inplace/disk.img" 2>"$S/err" &&
+		grep -q "is already the disk of ip" "$S/err" && ! registered ip2 || { echo "a second distribution on the image: $(cat "$S/err")"; return 1; }
+	expect_rc 5 lsl --import-in-place ip3 "$S/inplace/mine" 2>/dev/null && ! registered ip3 || return 1
+	[ "$(stat -c %a "$S/inplace/mine")" != 600 ] || { echo "a refused file was made private"; return 1; }
+	lsl --unregister ip || return 1
+	[ ! -e "$img" ] && [ -e "$S/inplace/mine" ] || { echo "after --unregister: $(ls -la "$S/inplace")"; return 1; }
+}
 # Item 12 of issue 12: /mnt/lsl has shared mount propagation, as WSL's /mnt/wsl: a mount made under it in one
 # distribution shows in the others, also in one started later, and stopping one does not take it away.
 mnt_lsl_propagation() {
@@ -647,6 +664,6 @@ zoe
 }
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
-two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files mnt_lsl_propagation export_exclusive
+two_at_once own_agent disk_space_returns disk_held_after_stop manage_and_list private_files import_in_place mnt_lsl_propagation export_exclusive
 keep_alive systemd_boot own_user own_user_host docker_host"
 run_suite "$@"
