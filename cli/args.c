@@ -28,6 +28,7 @@ void lsl_usage(FILE *f)
         "                           the command line through the shell (standard), a login shell,\n"
         "                           or exec'd word by word without one (none)\n"
         "      --system             use the VM's system root instead of a distribution\n"
+        "      --debug-shell        the same (wsl.exe's shell in its VM)\n"
         "      --shutdown [--force] stop the VM and everything running in it (--force: kill it at once)\n"
         "      --status [--json]    VM state, uptime, memory, vCPUs, and what keeps it from its idle\n"
         "                           stop (sessions, processes they left running) or when it comes\n"
@@ -294,7 +295,8 @@ int lsl_args_parse(int argc, char **argv, struct lsl_args *a, char *err, size_t 
                 return lsl_errmsg(err, errlen, "--shell-type needs standard, login or none");
         } else if (strcmp(arg, "--force") == 0) {
             a->force = true;
-        } else if (strcmp(arg, "--system") == 0) {
+        } else if (strcmp(arg, "--system") == 0 || strcmp(arg, "--debug-shell") == 0) {
+            /* wsl.exe's --debug-shell: a shell in its VM for diagnostics, which the system root is here */
             a->system = true;
         } else if (strcmp(arg, "--shutdown") == 0) {
             a->action = LSL_ACT_SHUTDOWN;

@@ -245,7 +245,7 @@ _lsl() {
 		return 0
 	fi
 	if [[ $cur == -* ]]; then
-		local opts=(-e --exec -d --distribution -u --user --cd --shell-type --system --shutdown --force
+		local opts=(-e --exec -d --distribution -u --user --cd --shell-type --system --debug-shell --shutdown --force
 			--status --json --version --help --) o keep=()
 		# The verbs stand alone, first on the line.
 		((cword == 1)) && opts+=(--install --import --import-in-place --export -l --list -s --set-default -t --terminate

@@ -55,6 +55,8 @@ static void test_run_grammar(void)
     CHECK_EQ(parse(&a, system_argv), 0);
     CHECK(a.action == LSL_ACT_SHELL && a.system && !strcmp(a.shell_line, "echo hi"));
     lsl_args_free(&a);
+    CHECK_EQ(parse(&a, (const char *[]){"lsl", "--debug-shell", NULL}), 0);
+    CHECK(a.action == LSL_ACT_LOGIN && a.system);
     /* --shell-type: none execs the words as they are, login keeps the line for a login shell. */
     const char *none_argv[] = {"lsl", "--shell-type", "none", "echo", "$HOME", NULL};
     CHECK_EQ(parse(&a, none_argv), 0);
