@@ -42,7 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(a.shell_line && strlen(a.shell_line) <= total);
             break;
         case LSL_ACT_IMPORT:
-            FUZZ_CHECK(a.name && a.dir && a.file);
+            /* --import-in-place: an image, never stdin, and no directory of lsl's */
+            FUZZ_CHECK(a.name && a.file &&
+                       (a.in_place ? !a.dir && a.vhd && strcmp(a.file, "-") : a.dir != NULL));
+            break;
+        case LSL_ACT_SET_VERSION:
+            FUZZ_CHECK(a.name != NULL); /* "" for --set-default-version */
             break;
         case LSL_ACT_EXPORT:
             FUZZ_CHECK(a.name && a.file);
