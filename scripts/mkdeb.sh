@@ -3,7 +3,9 @@
 # control file whose Depends are what dpkg-shlibdeps finds for the installed programs, libslirp0 (lsl-vmm
 # loads it when a VM gets a network, so dpkg-shlibdeps cannot see it), plus the tools lsl runs
 # on the host (mke2fs, e2fsck and resize2fs for distribution images; mmdebstrap for the catalog's default,
-# Debian, built locally; tar to read a .wsl file's settings), then dpkg-deb. Prints the package's path: BUILD/deb/lsl_VERSION_ARCH.deb, which
+# Debian, built locally, and uidmap, whose newuidmap lets it build as an ordinary user: mmdebstrap only
+# recommends it, and without it and fakechroot it cannot pick a mode at all; tar to read a .wsl file's
+# settings), then dpkg-deb. Prints the package's path: BUILD/deb/lsl_VERSION_ARCH.deb, which
 # `apt install ./lsl_*.deb` installs on Debian 12.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,7 +33,7 @@ Version: $version
 Architecture: $arch
 Maintainer: lsl developers <lsl@localhost>
 Installed-Size: $size
-Depends: ${shlibs:+$shlibs, }libslirp0 (>= 4.7), e2fsprogs, mmdebstrap, tar
+Depends: ${shlibs:+$shlibs, }libslirp0 (>= 4.7), e2fsprogs, mmdebstrap, uidmap, tar
 Section: admin
 Priority: optional
 Description: Linux distributions in a lightweight VM, WSL 2 style

@@ -55,6 +55,53 @@ static char *include_arg(const struct lsl_catalog_bootstrap *b)
     return arg;
 }
 
+bool lsl_has_subids(const char *file, const char *name, uid_t uid)
+{
+    _cleanup_fclose_ FILE *f = fopen(file, "re");
+    char line[256], id[16];
+    snprintf(id, sizeof(id), "%u", (unsigned)uid);
+    while (f && fgets(line, sizeof(line), f)) {
+        size_t n = strcspn(line, ":");
+        unsigned long start, count;
+        if (line[n] == ':' && sscanf(line + n, ":%lu:%lu", &start, &count) == 2 && count > 0 &&
+            ((name && strlen(name) == n && !strncmp(line, name, n)) ||
+             (strlen(id) == n && !strncmp(line, id, n))))
+            return true;
+    }
+    return false;
+}
+
+/* What an ordinary user's mmdebstrap lacks to build (its unshare mode: newuidmap and newgidmap, and ranges
+ * of subordinate ids; without them it can only fall back to fakechroot, if installed), as the end of a
+ * sentence in buf; false when nothing is missing (or the user is root, who needs neither). */
+static bool bootstrap_lacks(char *buf, size_t len)
+{
+    uid_t uid = getuid();
+    if (uid == 0)
+        return false;
+    const char *path = getenv("PATH");
+    bool tool = false;
+    char exe[PATH_MAX];
+    for (const char *p = path && *path ? path : "/usr/bin:/bin"; *p && !tool;
+         p += strcspn(p, ":") + !!p[strcspn(p, ":")]) {
+        int n = snprintf(exe, sizeof(exe), "%.*s/newuidmap", (int)strcspn(p, ":"), p);
+        tool = n > 0 && (size_t)n < sizeof(exe) && access(exe, X_OK) == 0;
+    }
+    if (!tool) {
+        snprintf(buf, len, "newuidmap to build as an ordinary user (apt install uidmap)");
+        return true;
+    }
+    /* By $USER: lsl is static and asks glibc nothing that needs NSS (cli/meson.build). */
+    const char *name = getenv("USER");
+    if (lsl_has_subids("/etc/subuid", name, uid) && lsl_has_subids("/etc/subgid", name, uid))
+        return false;
+    snprintf(buf, len,
+             "ranges of subordinate ids for you in /etc/subuid and /etc/subgid (sudo usermod --add-subuids "
+             "100000-165535 --add-subgids 100000-165535 %s)",
+             name && *name ? name : "$USER");
+    return true;
+}
+
 /* The rootfs of a bootstrap entry: mmdebstrap's tar, made once per (suite, variant, packages, mirror). The
  * catalog checked every field by its kind (catalog.c): none can pass for an option, and "--" ends the
  * options before the positional arguments all the same. */
@@ -113,7 +160,10 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
             return log_errno(errno, "mmdebstrap");
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         unlink(partial);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 127)
+        char lacks[256];
+        if (WIFEXITED(st) && WEXITSTATUS(st) != 127 && bootstrap_lacks(lacks, sizeof(lacks)))
+            log_error("mmdebstrap failed to build %s: it needs %s", e->name, lacks);
+        else if (!WIFEXITED(st) || WEXITSTATUS(st) != 127)
             log_error("mmdebstrap failed to build %s (see its messages above)", e->name);
         return -EIO;
     }

@@ -4,6 +4,8 @@
 #ifndef LSL_CLI_VERBS_H
 #define LSL_CLI_VERBS_H
 
+#include <sys/types.h>
+
 #include "args.h"
 #include "paths.h"
 
@@ -39,5 +41,10 @@ int lsl_import_file(const struct lsl_paths *p, const char *name, const char *dir
  * exclusively (never an existing file, never through a symlink someone put there) and private (0600).
  * Returns 0, or an exit code after one error line. Declared for the unit tests. */
 int lsl_export_create_partial(const char *file, char *tmp, size_t tmplen, int *fd);
+
+/* install.c: whether the file of subordinate ids (/etc/subuid, /etc/subgid: "NAME-or-UID:START:COUNT"
+ * lines) gives the user (by name, or by uid) a range, which an ordinary user's mmdebstrap needs. Declared
+ * for the unit tests. */
+bool lsl_has_subids(const char *file, const char *name, uid_t uid);
 
 #endif

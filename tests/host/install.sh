@@ -33,8 +33,10 @@ fi
 if deb=$(bash "$root/scripts/mkdeb.sh" "$build" 2>"$out/deb.log"); then
 	depends=$(dpkg-deb -f "$deb" Depends)
 	contents=$(dpkg-deb -c "$deb" | awk '{print $6}')
-	# lsl-fetch links libcurl (dpkg-shlibdeps finds it); lsl-vmm loads libslirp (mkdeb.sh names it).
+	# lsl-fetch links libcurl (dpkg-shlibdeps finds it); lsl-vmm loads libslirp (mkdeb.sh names it); an
+	# ordinary user's mmdebstrap needs newuidmap (uidmap), which mmdebstrap only recommends.
 	if grep -q 'libslirp0' <<<"$depends" && grep -q 'libcurl' <<<"$depends" && grep -q mmdebstrap <<<"$depends" &&
+		grep -qw uidmap <<<"$depends" &&
 		grep -qx './usr/bin/lsl' <<<"$contents" && grep -qx './usr/lib/lsl/vmlinux' <<<"$contents"; then
 		pass deb
 	else

@@ -478,6 +478,26 @@ static void test_hold_and_first_run(void)
     CHECK(!strcmp(lsl_distro_default_user(&run, "v"), "conf")); /* wsl.conf's first */
 }
 
+/* An ordinary user's mmdebstrap needs a range of subordinate ids: by name or by uid, a count above 0. */
+static void test_subids(void)
+{
+    char path[] = "/tmp/lsl-subid.XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *text = "alice:100000:65536\n# a comment\n1005:200000:65536\nbobby:300000:0\nbo:1:x\n";
+    CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    CHECK(lsl_has_subids(path, "alice", 1000));
+    CHECK(lsl_has_subids(path, "carol", 1005));
+    CHECK(lsl_has_subids(path, NULL, 1005));
+    CHECK(!lsl_has_subids(path, "alic", 1000));
+    CHECK(!lsl_has_subids(path, "bobby", 1001)); /* a count of 0 */
+    CHECK(!lsl_has_subids(path, "bo", 1001));    /* no numbers */
+    CHECK(!lsl_has_subids(path, NULL, 100));
+    CHECK(!lsl_has_subids("/nonexistent/subuid", "alice", 1000));
+    unlink(path);
+}
+
 int main(void)
 {
     if (!mkdtemp(tmp)) {
@@ -486,6 +506,7 @@ int main(void)
     }
     RUN(test_run_grammar);
     RUN(test_verbs);
+    RUN(test_subids);
     RUN(test_double_dash);
     RUN(test_usage_errors);
     RUN(test_archive_formats);
