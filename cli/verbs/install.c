@@ -149,6 +149,13 @@ static int bootstrap(const struct lsl_catalog_entry *e, char *tar, size_t len)
     if (pid < 0)
         return log_errno(errno, "fork");
     if (pid == 0) {
+        /* A build asks nothing: mmdebstrap and what it runs read no terminal input, so what the user types
+         * meanwhile stays for lsl's own question after it. */
+        int null = open("/dev/null", O_RDONLY);
+        if (null > 0) {
+            dup2(null, 0);
+            close(null);
+        }
         signal(SIGPIPE, SIG_DFL);
         execvp("mmdebstrap", (char *const *)argv);
         fprintf(stderr, "lsl: cannot run mmdebstrap (apt-get install mmdebstrap): %s\n", strerror(errno));
