@@ -306,8 +306,14 @@ int lsl_verb_run(const struct lsl_paths *p, struct lsl_args *a)
         (void)lsl_distro_cached(p, d->name, &run);
     /* No status round trip to the service first: exec_in starts what is not running. */
     int status = fit(p, &h, &run, &req) < 0 ? LSL_EXIT_FAILURE : 0;
-    if (status == 0 && d && first_run_due(d, a->action == LSL_ACT_LOGIN))
+    if (status == 0 && d && first_run_due(d, a->action == LSL_ACT_LOGIN)) {
         status = first_launch(p, d, h.env, a->action == LSL_ACT_LOGIN);
+        /* Its setup started the distribution, whose start told where it mounts the host shares: fitted
+         * again, the command starts in the host directory's place, not in the home (exec_in refits only
+         * after a start of its own). */
+        if (status == 0 && lsl_distro_cached(p, d->name, &run) == 0 && fit(p, &h, &run, &req) < 0)
+            status = LSL_EXIT_FAILURE;
+    }
     if (status == 0)
         status = exec_in(p, d, &req, a->user != NULL, &h);
     lsl_env_free(h.env);
