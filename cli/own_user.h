@@ -5,7 +5,8 @@
  * are free in it, so that files under /mnt/host are the user's on both sides; in its admin group (sudo,
  * wheel) with sudo (or doas) without a password; the default user from then on. A host user root keeps root,
  * as --no-user does. On a terminal, lsl --install and --import ask for the name first (the host user's the
- * default). run.c's first_launch runs the command below. */
+ * default; --install of an entry lsl bootstraps asks before the bootstrap). run.c's first_launch runs the
+ * command below. */
 #ifndef LSL_OWN_USER_H
 #define LSL_OWN_USER_H
 

@@ -20,6 +20,8 @@
 #include "io.h"
 #include "log.h"
 #include "macro.h"
+#include "distro_store.h"
+#include "own_user.h"
 #include "registry.h"
 
 static int cache_dir(char *out, size_t len)
@@ -262,10 +264,30 @@ static int name_from_file(const char *file, char *out, size_t len)
     return 0;
 }
 
+/* A catalog entry lsl bootstraps is a plain Debian, whose wsl-distribution.conf names no user of its own:
+ * on a terminal the name question comes before the bootstrap, which takes minutes the first time, so the
+ * user answers and can walk away (other installs ask when they register, once their file is read). The
+ * answer goes into *own_user as --user's or --no-user's would (answer holds it). */
+static void ask_before_bootstrap(const char *name, const char **own_user, char *answer, size_t len)
+{
+    struct lsl_distro none = {.default_uid = -1};
+    struct lsl_own_user u;
+    if (*own_user || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return;
+    snprintf(none.name, sizeof(none.name), "%s", name);
+    /* No user planned (a host user root, or one whose name is no Linux name: said once, here) is none. */
+    if (lsl_own_user_plan(NULL, &none, &u))
+        lsl_own_user_ask(stdin, stderr, name, &u);
+    snprintf(answer, len, "%s", u.name); /* "" after Ctrl-C, or with none planned */
+    *own_user = answer;
+}
+
 /* The rootfs to import into FILE: the catalog entry's download or bootstrap, or --from-file's file; *name
- * the catalog entry's name when --name is not given (it points into cat). */
+ * the catalog entry's name when --name is not given (it points into cat). A catalog install's name is
+ * checked first, not after minutes of download or bootstrap; for a bootstrap, the name of the user's own
+ * user is asked then too (*own_user, answer). */
 static int rootfs(const struct lsl_paths *p, const struct lsl_args *a, struct lsl_catalog *cat, char *file,
-                  size_t len, const char **name)
+                  size_t len, const char **name, const char **own_user, char *answer, size_t answer_len)
 {
     if (a->file) {
         if (!*name && a->name[0])
@@ -284,6 +306,10 @@ static int rootfs(const struct lsl_paths *p, const struct lsl_args *a, struct ls
         return LSL_EXIT_NOT_FOUND;
     }
     *name = *name ? *name : e->name;
+    if (!a->download_only && (rc = lsl_store_check_new_name(p, *name)))
+        return rc;
+    if (!a->download_only && e->bootstrap)
+        ask_before_bootstrap(*name, own_user, answer, answer_len);
     rc = LSL_EXIT_FAILURE;
     if (e->bootstrap ? bootstrap(e, file, len) < 0 : download(e, file, len, &rc) < 0)
         return rc;
@@ -293,9 +319,9 @@ static int rootfs(const struct lsl_paths *p, const struct lsl_args *a, struct ls
 int lsl_verb_install(const struct lsl_paths *p, struct lsl_args *a)
 {
     _cleanup_(lsl_catalog_freep) struct lsl_catalog cat = {0};
-    char from_file_name[256], file[PATH_MAX], dir[PATH_MAX];
-    const char *name = a->new_name;
-    int rc = rootfs(p, a, &cat, file, sizeof(file), &name);
+    char from_file_name[256], file[PATH_MAX], dir[PATH_MAX], answer[LSL_USER_NAME_MAX + 1];
+    const char *name = a->new_name, *own_user = a->no_user ? "" : a->new_user;
+    int rc = rootfs(p, a, &cat, file, sizeof(file), &name, &own_user, answer, sizeof(answer));
     if (rc)
         return rc;
     if (a->download_only) {
@@ -311,7 +337,7 @@ int lsl_verb_install(const struct lsl_paths *p, struct lsl_args *a)
         snprintf(dir, sizeof(dir), "%s", a->dir);
     else if (lsl_path_fmt(dir, sizeof(dir), "%s/distros/%s", p->state, name) < 0)
         return log_errno(ENAMETOOLONG, "%s", p->state), LSL_EXIT_FAILURE;
-    struct lsl_first_run fr = {.oobe = true, .own_user = a->no_user ? "" : a->new_user};
+    struct lsl_first_run fr = {.oobe = true, .own_user = own_user};
     if ((rc = lsl_import_file(p, name, dir, file, false, &fr)) || a->no_launch)
         return rc;
     /* Like wsl --install: straight into the new distribution (its first-run setup, then a shell), which is

@@ -186,6 +186,11 @@ JSON
 	printf '[wsl2]\ncatalog = %s\n' "$S/catalog.json" >"$HOME/.lslconfig"
 	lsl --install good --location "$S/d/good" --no-launch 2>/dev/null || return 1
 	[ "$(lsl -d good -e hostname)" = good-host ] || return 1
+	# A name taken already is refused at once, before anything is fetched again.
+	rm -f "$XDG_CACHE_HOME/lsl/downloads/$sum" || return 1
+	expect_rc 4 lsl --install good --location "$S/d/good2" --no-launch 2>"$S/err" || return 1
+	[ "$(cat "$S/err")" = "lsl: a distribution named 'good' already exists" ] && [ ! -e "$XDG_CACHE_HOME/lsl/downloads/$sum" ] ||
+		{ echo "--install of a taken name: '$(cat "$S/err")'; $(ls "$XDG_CACHE_HOME/lsl/downloads")"; return 1; }
 	expect_rc 6 lsl --install badsum --location "$S/d/badsum" --no-launch 2>"$S/err" || return 1
 	# Its progress line ("downloading ...") and one error line.
 	[ "$(grep -c '^lsl: cannot' "$S/err")" = 1 ] && grep -q sha256 "$S/err" || { echo "error: $(cat "$S/err")"; return 1; }
@@ -654,6 +659,12 @@ own_user_host() {
 	local asked asked_rc=0
 	asked=$(printf 'Not A Name\nzoe\n' | as4321_script "$h" --import oz "$h/d" "$h/rt.tar.gz") &&
 		out=$(as4321 -d oz -e sh -c 'id -un; id -u; id -g' 2>&1) || asked_rc=1
+	# --install of a catalog entry lsl bootstraps asks first, not after minutes of mmdebstrap (which fails
+	# here at once: no mirror answers, uid 4321 has no subordinate ids).
+	local boot boot_rc=0
+	printf '{"distributions": [{"name": "bs", "bootstrap": {"tool": "mmdebstrap", "suite": "bookworm", "mirror": "http://127.0.0.1:9/debian"}}]}\n' >"$h/catalog.json" &&
+		printf '[wsl2]\ncatalog = %s\n' "$h/catalog.json" >>"$h/home/.lslconfig" && chown 4321:4321 "$h/catalog.json" || return 1
+	boot=$(printf 'zoe\n' | as4321_script "$h" --install bs --no-launch) || boot_rc=$?
 	as4321 --shutdown >/dev/null 2>&1
 	for i in $(seq 60); do pgrep -f "lsl-vmm --service $h/rt/lsl" >/dev/null || break; sleep 0.5; done
 	rm -rf "$h"
@@ -667,6 +678,12 @@ own_user_host() {
 zoe
 4321
 4321" ] || { echo "the first launch after answering zoe: '$out'"; return 1; }
+	boot=$(tr -d '\r' <<<"$boot")
+	local q b
+	q=$(grep -Fbo "lsl: bs: the name of your user in it" <<<"$boot" | head -n 1 | cut -d: -f1)
+	b=$(grep -Fbo "lsl: building bs" <<<"$boot" | head -n 1 | cut -d: -f1)
+	[ "$boot_rc" != 0 ] && [ -n "$q" ] && [ -n "$b" ] && [ "$q" -lt "$b" ] ||
+		{ echo "--install of a bootstrapped entry on a terminal (rc $boot_rc): the question must come before the build: '$boot'"; return 1; }
 }
 
 all_tests="import_export_roundtrip export_formats wsl_file install_http corrupt_archives name_collisions
