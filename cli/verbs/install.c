@@ -66,7 +66,7 @@ bool lsl_has_subids(const char *file, const char *name, uid_t uid)
         size_t n = strcspn(line, ":");
         unsigned long start, count;
         if (line[n] == ':' && sscanf(line + n, ":%lu:%lu", &start, &count) == 2 && count > 0 &&
-            ((name && strlen(name) == n && !strncmp(line, name, n)) ||
+            ((name && *name && strlen(name) == n && !strncmp(line, name, n)) ||
              (strlen(id) == n && !strncmp(line, id, n))))
             return true;
     }

@@ -484,7 +484,8 @@ static void test_subids(void)
     char path[] = "/tmp/lsl-subid.XXXXXX";
     int fd = mkstemp(path);
     CHECK(fd >= 0);
-    const char *text = "alice:100000:65536\n# a comment\n1005:200000:65536\nbobby:300000:0\nbo:1:x\n";
+    const char *text =
+        "alice:100000:65536\n# a comment\n1005:200000:65536\nbobby:300000:0\nbo:1:x\n:400000:65536\n";
     CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
     close(fd);
     CHECK(lsl_has_subids(path, "alice", 1000));
@@ -494,6 +495,7 @@ static void test_subids(void)
     CHECK(!lsl_has_subids(path, "bobby", 1001)); /* a count of 0 */
     CHECK(!lsl_has_subids(path, "bo", 1001));    /* no numbers */
     CHECK(!lsl_has_subids(path, NULL, 100));
+    CHECK(!lsl_has_subids(path, "", 100)); /* an empty $USER matches no line without a name */
     CHECK(!lsl_has_subids("/nonexistent/subuid", "alice", 1000));
     unlink(path);
 }
