@@ -44,7 +44,7 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 bench: all
 	@bash bench/run.sh $(BUILD)
 
-# `make install [PREFIX=/usr/local] [DESTDIR=]`: lsl on PATH; lsl-vmm, lsl-fetch, lsl-interop in PREFIX/libexec/lsl;
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: lsl on PATH; lsl-vmm, lsl-fetch, lsl-interop, lsl-wake in PREFIX/libexec/lsl;
 # the kernel and guest images in PREFIX/lib/lsl, where an installed lsl looks (cli/paths.c); the man pages
 # and the bash and zsh completions. `make deb`: a Debian package of that, in $(BUILD)/deb.
 PREFIX ?= /usr/local

@@ -82,7 +82,10 @@ static int own_layout(const char **top, bool *installed)
         if (n <= 0)
             return log_errno(errno, "cannot find my own executable");
         root[n] = '\0';
-        *strrchr(root, '/') = '\0'; /* PREFIX/bin or BUILD/cli */
+        *strrchr(root, '/') = '\0'; /* PREFIX/bin or BUILD/cli; lsl-wake's PREFIX/libexec/lsl */
+        size_t rl = strlen(root);
+        if (rl >= 12 && strcmp(root + rl - 12, "/libexec/lsl") == 0)
+            root[rl - 4] = '\0';
         char *end = strrchr(root, '/');
         if (end)
             *end = '\0';
@@ -105,12 +108,13 @@ int lsl_own_path(enum lsl_own_file f, char *out, size_t len)
     static const char *const in_tree[] = {
         [LSL_OWN_VMM] = "vmm/lsl-vmm",         [LSL_OWN_FETCH] = "cli/lsl-fetch",
         [LSL_OWN_INTEROP] = "cli/lsl-interop", [LSL_OWN_INITRD] = "guest/initramfs.cpio",
-        [LSL_OWN_ROOTFS] = "guest/system.img",
+        [LSL_OWN_ROOTFS] = "guest/system.img", [LSL_OWN_WAKE] = "cli/lsl-wake",
     };
     static const char *const in_prefix[] = {
         [LSL_OWN_VMM] = "libexec/lsl/lsl-vmm",         [LSL_OWN_FETCH] = "libexec/lsl/lsl-fetch",
         [LSL_OWN_INTEROP] = "libexec/lsl/lsl-interop", [LSL_OWN_INITRD] = "lib/lsl/initramfs.cpio",
         [LSL_OWN_ROOTFS] = "lib/lsl/system.img",       [LSL_OWN_KERNEL] = "lib/lsl/vmlinux",
+        [LSL_OWN_WAKE] = "libexec/lsl/lsl-wake",
     };
     if (installed) {
         r = lsl_path_fmt(out, len, "%s/%s", top, in_prefix[f]);

@@ -22,11 +22,12 @@ enum lsl_own_file {
     LSL_OWN_INTEROP,
     LSL_OWN_INITRD,
     LSL_OWN_ROOTFS,
-    LSL_OWN_KERNEL
+    LSL_OWN_KERNEL,
+    LSL_OWN_WAKE
 };
-/* Where f is for this lsl: installed (PREFIX/bin/lsl: PREFIX/libexec/lsl/, PREFIX/lib/lsl/) or in its build
- * tree (BUILD/cli/lsl: BUILD/vmm/, BUILD/guest/; the kernel in ~/.cache/lsl/kernel/current). 0, or -errno
- * after one error line. */
+/* Where f is for this lsl (or lsl-wake): installed (PREFIX/bin/lsl: PREFIX/libexec/lsl/, PREFIX/lib/lsl/) or
+ * in its build tree (BUILD/cli/lsl: BUILD/vmm/, BUILD/guest/; the kernel in ~/.cache/lsl/kernel/current). 0,
+ * or -errno after one error line. */
 int lsl_own_path(enum lsl_own_file f, char *out, size_t len);
 
 /* Fills p and creates the runtime and state directories. Returns 0 or -errno after one error line. */

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "macro.h"
 #include "unix_socket.h"
+#include "wake_client.h"
 
 #define START_TIMEOUT_S 300 /* the emulated KVM host boots a guest ~10x slower than hardware */
 /* Polls while the VM boots and its agent comes up: short, since each one costs little and a boot on
@@ -239,9 +240,9 @@ static int spawn_service(const struct lsl_paths *p)
     snprintf(mem, sizeof(mem), "%lluM", (unsigned long long)(c.memory >> 20));
     snprintf(slots, sizeof(slots), "%d", LSL_SERVICE_DISK_SLOTS);
     /* 21 fixed words, the swap disk, --append, a --share per host share (hostshares.h), a --forward-socket
-     * per forwarded socket (socketForwarding), up to 5 for localhost forwarding's settings, --interop and
-     * --log. */
-    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 2 * LSL_FWD_SOCKS_MAX + 5 + 2 + 2 + 1] = {
+     * per forwarded socket (socketForwarding) and a --socket-fd per listener lsl-wake held, --waker, up to 5
+     * for localhost forwarding's settings, --interop and --log. */
+    const char *argv[21 + 2 + 2 + 2 * LSL_HOSTSHARES_MAX + 4 * LSL_FWD_SOCKS_MAX + 2 + 5 + 2 + 2 + 1] = {
         p->vmm,
         "--service",
         p->runtime,
@@ -329,6 +330,20 @@ static int spawn_service(const struct lsl_paths *p)
         argv[argc++] = "--forward-socket";
         argv[argc++] = socks[i];
     }
+    /* Socket wake (proto/wake.h): the listeners lsl-wake held since the last idle stop, with the clients that
+     * wait in them, go to the new service; and the next idle stop hands them to lsl-wake again. */
+    int held[LSL_FWD_SOCKS_MAX];
+    char held_num[LSL_FWD_SOCKS_MAX][16], waker[PATH_MAX];
+    int nheld = lsl_wake_take(p, held, LSL_FWD_SOCKS_MAX);
+    for (int i = 0; i < nheld; i++) {
+        snprintf(held_num[i], sizeof(held_num[i]), "%d", held[i]);
+        argv[argc++] = "--socket-fd";
+        argv[argc++] = held_num[i];
+    }
+    if (c.sockets.n && lsl_own_path(LSL_OWN_WAKE, waker, sizeof(waker)) == 0 && access(waker, X_OK) == 0) {
+        argv[argc++] = "--waker";
+        argv[argc++] = waker;
+    }
     /* Interop: the guest's host commands, served by lsl-interop (a distribution's wsl.conf can still say no
      * for itself). */
     char interop[PATH_MAX];
@@ -353,6 +368,8 @@ static int spawn_service(const struct lsl_paths *p)
     private_file(console);
     pid_t pid = fork();
     if (pid < 0) {
+        for (int i = 0; i < nheld; i++)
+            close(held[i]); /* the next start binds the paths anew */
         lsl_config_free(&c);
         return log_errno(errno, "fork");
     }
@@ -360,6 +377,8 @@ static int spawn_service(const struct lsl_paths *p)
         setsid();
         if (fork() != 0)
             _exit(0);
+        for (int i = 0; i < nheld; i++)
+            (void)fcntl(held[i], F_SETFD, 0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (null < 0 || out < 0 || fchmod(out, 0600) < 0)
@@ -371,6 +390,8 @@ static int spawn_service(const struct lsl_paths *p)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
+    for (int i = 0; i < nheld; i++)
+        close(held[i]);
     lsl_config_free(&c);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) /* the first child exits at once */
         ;

@@ -70,8 +70,9 @@ void lsl_ctl_reply_error(FILE *out, const char *fmt, ...) __attribute__((format(
 #define LSL_CTL_KEY_HOST_RSS       "host_rss_bytes"
 #define LSL_CTL_KEY_SESSIONS       "sessions"
 #define LSL_CTL_KEY_IDLE_TIMEOUT_S "idle_timeout_s" /* -1: never */
-/* What keeps the VM from its idle stop: "never" (no idle timeout), "sessions" (open ones), "processes"
- * (that sessions left behind in a distribution), "idle" (nothing: the stop comes in idle_stop_in_ms). */
+/* What keeps the VM from its idle stop: "never" (no idle timeout), "sessions" (open ones, or host clients of
+ * a forwarded socket: the sessions key tells them apart), "processes" (that sessions left behind in a
+ * distribution), "idle" (nothing: the stop comes in idle_stop_in_ms). */
 #define LSL_CTL_KEY_IDLE_REASON  "idle_reason"
 #define LSL_CTL_KEY_IDLE_STOP_IN "idle_stop_in_ms" /* -1: not counting down */
 /* The guest's last count of the processes left running, "NAME=N:KEEP:WHAT ..." per running distribution

@@ -16,6 +16,10 @@
  *   answers OPENED as for OPEN; after OPENED 0 the stream carries the connection's bytes. Socket forwarding
  *   (~/.lslconfig's socketForwarding, below): Docker's socket on a host path.
  *
+ *   STAT_UNIX(the payload of OPEN_UNIX): whether a unix socket is at that path (in that distribution, or in
+ *   any running one), never connecting (a socket-activated daemon is not started by asking): OPENED(0 or the
+ *   errno: ENOENT none, ESRCH no such running distribution), and the guest closes. lsl --status asks it.
+ *
  * PORTS payload: u32 count (<= LSL_FWD_PORTS_MAX), then count entries of
  *   u8 proto (LSL_FWD_TCP, LSL_FWD_UDP), u8 family (LSL_FWD_V4, LSL_FWD_V6), u16 port (1..65535),
  *   u8 name_len (0..LSL_DISTRO_NAME_MAX), name_len bytes: the distribution whose process listens (empty: the
@@ -50,6 +54,7 @@ enum lsl_fwd_frame_type {
         68, /* guest -> host: u32 0, or the errno of the guest's connect (then the guest closes) */
     LSL_FWD_DGRAM = 69,     /* both ways on a UDP stream: one datagram of 0..LSL_FWD_DGRAM_MAX bytes */
     LSL_FWD_OPEN_UNIX = 70, /* host -> guest, first frame: u8 name_len, name, path (above) */
+    LSL_FWD_STAT_UNIX = 71, /* host -> guest, first frame: as OPEN_UNIX; OPENED answers, then the end */
 };
 
 /* How fast the guest should notice a new listener: sessions are open (BUSY, every LSL_FWD_SCAN_BUSY_MS),

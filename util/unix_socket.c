@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -131,4 +132,25 @@ ssize_t unix_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max, siz
         }
     }
     return n;
+}
+
+int unix_listener_path(int fd, char *path, size_t len)
+{
+    struct sockaddr_un a;
+    socklen_t alen = sizeof(a);
+    int type, listening;
+    socklen_t olen = sizeof(int);
+    if (getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+        return -errno;
+    if (a.sun_family != AF_UNIX || alen <= offsetof(struct sockaddr_un, sun_path) || a.sun_path[0] == '\0')
+        return -EINVAL; /* not a unix socket, or unnamed, or abstract */
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &olen) < 0 || type != SOCK_STREAM ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) < 0 || !listening)
+        return -EINVAL;
+    size_t n = strnlen(a.sun_path, alen - offsetof(struct sockaddr_un, sun_path));
+    if (n >= len)
+        return -ENAMETOOLONG;
+    memcpy(path, a.sun_path, n);
+    path[n] = '\0';
+    return 0;
 }

@@ -17,6 +17,10 @@ int unix_listen(const char *path, int backlog);
  * socket address). */
 int unix_connect(const char *path, bool nonblock);
 
+/* The path fd, a listening unix stream socket, is bound to, into path (len bytes). Returns 0, -EINVAL when
+ * fd is not such a socket (or has no path), -ENAMETOOLONG or -errno. */
+int unix_listener_path(int fd, char *path, size_t len);
+
 /* Sends len bytes (at least one) with fd passed beside them (SCM_RIGHTS). Returns 0 or -errno (-EIO for a
  * short send). */
 int unix_send_fd(int sock, const void *buf, size_t len, int fd);

@@ -20,6 +20,7 @@
 #include "macro.h"
 #include "registry.h"
 #include "service.h"
+#include "wake_client.h"
 
 static void print_duration(uint64_t ms)
 {
@@ -203,10 +204,14 @@ static void print_sockets(const char *list)
     struct sock_item it;
     bool first = true;
     while (next_socket(&list, &it)) {
-        const char *what = !strcmp(it.state, "listening") ? "forwarded"
-                           : !strcmp(it.state, "in-use")  ? "NOT forwarded: a live socket is at the host path"
-                           : !strcmp(it.state, "stopped") ? "not while the VM is down"
-                                                          : "NOT forwarded: see the service log";
+        const char *what =
+            !strcmp(it.state, "listening") ? "forwarded"
+            : !strcmp(it.state, "no-guest")
+                ? "listening; nothing there in the guest now (its daemon is not installed or not up)"
+            : !strcmp(it.state, "checking") ? "forwarded (the guest did not say whether it is there)"
+            : !strcmp(it.state, "in-use")   ? "NOT forwarded: a live socket is at the host path"
+            : !strcmp(it.state, "stopped")  ? "not while the VM is down"
+                                            : "NOT forwarded: see the service log";
         printf("%s%s -> %s%s%s  %s\n", first ? "Sockets:      " : "              ", it.host,
                strcmp(it.distro, "-") ? it.distro : "", strcmp(it.distro, "-") ? ":" : "", it.guest, what);
         first = false;
@@ -250,12 +255,23 @@ static void json_num(json_object *o, const char *body, const char *key, const ch
         json_object_object_add(o, name, json_object_new_int64(v));
 }
 
-static int print_json(const struct lsl_paths *p, const char *body, const char *state)
+/* waiting: while the VM is down, the host paths lsl-wake holds (one per line), NULL if none waits. */
+static int print_json(const struct lsl_paths *p, const char *body, const char *state, char *waiting)
 {
     static char text[16384];
     json_object *o = json_object_new_object();
     json_object_object_add(o, "state", json_object_new_string(state));
     disks(p, o);
+    if (waiting) {
+        json_object *arr = json_object_new_array();
+        for (char *save = NULL, *w = strtok_r(waiting, "\n", &save); w; w = strtok_r(NULL, "\n", &save)) {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "host_path", json_object_new_string(w));
+            json_object_object_add(e, "state", json_object_new_string("waiting"));
+            json_object_array_add(arr, e);
+        }
+        json_object_object_add(o, "sockets", arr);
+    }
     if (body) {
         static const char *const keys[][2] = {
             {LSL_CTL_KEY_UPTIME_MS, "uptime_ms"},
@@ -362,7 +378,11 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
         int64_t mem_age = -1;
         bool has_mem = lsl_ctl_field_i64(body, LSL_CTL_KEY_GUEST_AGE, &mem_age);
         bool mem_fresh = !has_mem || (mem_age >= 0 && mem_age < FRESH_MS) || (mem_age < 0 && waited >= 500);
-        if (age >= 0 && age < FRESH_MS && mem_fresh)
+        /* And the forwarded sockets' guest ends, asked by that answer ("checking"; "|" only ends a field). */
+        static char socks[16384];
+        bool checking =
+            lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, socks, sizeof(socks)) && strstr(socks, "|checking");
+        if (age >= 0 && age < FRESH_MS && mem_fresh && !checking)
             break;
         struct timespec ts = {.tv_nsec = STEP_MS * 1000000L};
         nanosleep(&ts, NULL);
@@ -373,17 +393,24 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
         return LSL_EXIT_FAILURE;
     }
     if (r < 0) {
+        /* After an idle stop lsl-wake holds the forwarded sockets: a client of one starts the VM. */
+        char waiting[4096] = "";
+        bool wake = lsl_wake_list(p, waiting, sizeof(waiting)) == 1;
         if (a->json)
-            return print_json(p, NULL, "stopped");
+            return print_json(p, NULL, "stopped", wake ? waiting : NULL);
         printf("State:        stopped\n");
         disks(p, NULL);
+        bool first = true;
+        for (char *save = NULL, *w = wake ? strtok_r(waiting, "\n", &save) : NULL; w;
+             w = strtok_r(NULL, "\n", &save), first = false)
+            printf("%s%s  waiting: a client starts the VM\n", first ? "Sockets:      " : "              ", w);
         return 0;
     }
     if (field(body, LSL_CTL_KEY_VERSION) != LSL_CONTROL_VERSION)
         log_warn("the VM service is from another lsl version (lsl --shutdown restarts it)");
     lsl_ctl_field(body, LSL_CTL_KEY_STATE, state, sizeof(state));
     if (a->json)
-        return print_json(p, body, state);
+        return print_json(p, body, state, NULL);
     printf("State:        %s\n", state);
     printf("Uptime:       ");
     print_duration((uint64_t)field(body, LSL_CTL_KEY_UPTIME_MS));
@@ -442,7 +469,9 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
     else
         printf("Idle timeout: %llds\n", idle);
     lsl_ctl_field(body, LSL_CTL_KEY_IDLE_REASON, reason, sizeof(reason));
-    if (!strcmp(reason, "sessions"))
+    if (!strcmp(reason, "sessions") && field(body, LSL_CTL_KEY_SESSIONS) == 0)
+        printf("Idle stop:    not while a host client uses a forwarded socket\n");
+    else if (!strcmp(reason, "sessions"))
         printf("Idle stop:    not while sessions are open\n");
     else if (!strcmp(reason, "processes")) {
         printf("Idle stop:    not while these run: ");

@@ -78,6 +78,12 @@ static const char *const baseline_units[] = {
     "atd.service",
     "rsyslog.service",
     "unattended-upgrades.service",
+    /* Docker with no container running does nothing, as Docker Desktop's resource saver has it: the VM
+     * stops, and the host's docker reaches the forwarded socket, which starts it again (proto/wake.h).
+     * Containers run in scopes of their own (docker-ID.scope) and count; so does a host client's build or
+     * `logs -f` while it is connected (the service counts those connections). */
+    "docker.service",
+    "containerd.service",
 };
 
 /* The unified hierarchy's path of PID ("0::/lsl/NAME/..."), into buf; returns 0 or -errno. */

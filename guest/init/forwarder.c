@@ -331,13 +331,19 @@ static void watch_read(struct conn *c)
 
 static void udp_run(struct conn *c);
 
-static void opened(struct conn *c, int err)
+/* OPENED(err) on c's stream; false if it could not be sent. */
+static bool send_opened(struct conn *c, int err)
 {
     uint8_t msg[LSL_FRAME_HDR_SIZE + 4], v[4];
     lsl_put_u32(v, (uint32_t)err);
     size_t len = lsl_frame_encode(msg, sizeof(msg), LSL_FWD_OPENED, v, 4);
     /* A fresh stream's buffer takes the one short frame. */
-    if (send(c->fd[0], msg, len, MSG_NOSIGNAL) != (ssize_t)len || err) {
+    return send(c->fd[0], msg, len, MSG_NOSIGNAL) == (ssize_t)len;
+}
+
+static void opened(struct conn *c, int err)
+{
+    if (!send_opened(c, err) || err) {
         conn_close(c);
         return;
     }
@@ -431,25 +437,47 @@ static int unix_connect_in(pid_t pid, const char *path)
     return s;
 }
 
-/* OPEN_UNIX: that distribution's socket, or the first running one's that answers. */
-static void start_unix(struct conn *c, const struct lsl_fwd_unix *u)
+/* STAT_UNIX's question in distribution pid: 0 when a socket is at path there (resolved as unix_connect_in
+ * does), or -errno. */
+static int unix_stat_in(pid_t pid, const char *path)
+{
+    char root[48];
+    struct stat st;
+
+    snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+    int fd = lsl_open_path_in_root(root, path);
+    if (fd < 0)
+        return fd;
+    int r = fstat(fd, &st) < 0 ? -errno : S_ISSOCK(st.st_mode) ? 0 : -ECONNREFUSED;
+    close(fd);
+    return r;
+}
+
+/* OPEN_UNIX: that distribution's socket, or the first running one's that answers. STAT_UNIX (stat_only):
+ * whether one is there, answered and closed. */
+static void start_unix(struct conn *c, const struct lsl_fwd_unix *u, bool stat_only)
 {
     int fd = -ENOENT;
 
     if (u->distro[0]) {
         pid_t pid = lsl_distro_init_pid(u->distro);
-        fd = pid > 0 ? unix_connect_in(pid, u->path) : -ESRCH;
+        fd = pid <= 0 ? -ESRCH : stat_only ? unix_stat_in(pid, u->path) : unix_connect_in(pid, u->path);
     } else {
         DIR *d = opendir(LSL_DISTROS_DIR);
         struct dirent *de;
         while (d && fd < 0 && (de = readdir(d))) {
             pid_t pid = de->d_name[0] == '.' ? -1 : lsl_distro_init_pid(de->d_name);
-            int r = pid > 0 ? unix_connect_in(pid, u->path) : fd;
+            int r = pid <= 0 ? fd : stat_only ? unix_stat_in(pid, u->path) : unix_connect_in(pid, u->path);
             /* A listener's refusal says more than a distribution without the path. */
             fd = r >= 0 || fd == -ENOENT ? r : fd;
         }
         if (d)
             closedir(d);
+    }
+    if (stat_only) {
+        (void)send_opened(c, fd < 0 ? -fd : 0);
+        conn_close(c);
+        return;
     }
     c->open.proto = LSL_FWD_TCP; /* a byte stream, relayed as TCP's */
     if (fd < 0) {
@@ -493,10 +521,10 @@ static void pending_read(struct conn *c)
             watch_read(c);
     } else if (type == LSL_FWD_OPEN && lsl_fwd_open_decode(payload, plen, &c->open) == 0) {
         start_open(c);
-    } else if (type == LSL_FWD_OPEN_UNIX) {
+    } else if (type == LSL_FWD_OPEN_UNIX || type == LSL_FWD_STAT_UNIX) {
         struct lsl_fwd_unix u;
         if (lsl_fwd_unix_decode(payload, plen, &u) == 0)
-            start_unix(c, &u);
+            start_unix(c, &u, type == LSL_FWD_STAT_UNIX);
         else
             conn_close(c);
     } else {

@@ -15,7 +15,7 @@ restore() { meson configure "$build" -Dprefix="$prefix" >/dev/null && ninja -C "
 rm -rf "$out" && mkdir -p "$out" || exit 0
 
 # The FHS layout an installed lsl looks in (cli/paths.c lsl_own_path), and nothing from the build tree.
-want="usr/bin/lsl usr/libexec/lsl/lsl-vmm usr/libexec/lsl/lsl-fetch usr/libexec/lsl/lsl-interop usr/lib/lsl/vmlinux usr/lib/lsl/initramfs.cpio
+want="usr/bin/lsl usr/libexec/lsl/lsl-vmm usr/libexec/lsl/lsl-fetch usr/libexec/lsl/lsl-interop usr/libexec/lsl/lsl-wake usr/lib/lsl/vmlinux usr/lib/lsl/initramfs.cpio
 usr/lib/lsl/system.img usr/share/man/man1/lsl.1 usr/share/man/man5/lsl.conf.5
 usr/share/bash-completion/completions/lsl usr/share/zsh/vendor-completions/_lsl"
 if log=$(make -C "$root" --no-print-directory install BUILD="$build" PREFIX=/usr DESTDIR="$out/install" 2>&1); then
@@ -37,7 +37,8 @@ if deb=$(bash "$root/scripts/mkdeb.sh" "$build" 2>"$out/deb.log"); then
 	# ordinary user's mmdebstrap needs newuidmap (uidmap), which mmdebstrap only recommends.
 	if grep -q 'libslirp0' <<<"$depends" && grep -q 'libcurl' <<<"$depends" && grep -q mmdebstrap <<<"$depends" &&
 		grep -qw uidmap <<<"$depends" &&
-		grep -qx './usr/bin/lsl' <<<"$contents" && grep -qx './usr/lib/lsl/vmlinux' <<<"$contents"; then
+		grep -qx './usr/bin/lsl' <<<"$contents" && grep -qx './usr/lib/lsl/vmlinux' <<<"$contents" &&
+		grep -qx './usr/libexec/lsl/lsl-wake' <<<"$contents"; then
 		pass deb
 	else
 		fail deb "Depends: '$depends'; $(wc -l <<<"$contents") files"

@@ -1199,6 +1199,16 @@ static void test_activity_count(void)
     fake_proc(dir, 408, "pid:[33]", "408 (odd) S 400"); /* no cgroup to tell: counts */
     fake_proc(dir, 409, "pid:[33]", "409 (x) S 400");   /* outside the distribution's cgroup: counts */
     fake_cgroup(dir, 409, "/lsl/sdx/system.slice/dbus.service");
+    /* Docker with nothing to run does not (the forwarded socket wakes the VM: proto/wake.h); a container
+     * does, named by its command. */
+    fake_proc(dir, 410, "pid:[33]", "410 (dockerd) S 400");
+    fake_cgroup(dir, 410, "/lsl/sd/system.slice/docker.service");
+    fake_proc(dir, 411, "pid:[33]", "411 (containerd) S 400");
+    fake_cgroup(dir, 411, "/lsl/sd/system.slice/containerd.service");
+    fake_proc(dir, 412, "pid:[33]", "412 (containerd-shim) S 1");
+    fake_cgroup(dir, 412, "/lsl/sd/system.slice/containerd.service");
+    fake_proc(dir, 413, "pid:[33]", "413 (httpd) S 412");
+    fake_cgroup(dir, 413, "/lsl/sd/system.slice/docker-0123abcd.scope");
     snprintf(cmd, sizeof(cmd), "mkdir %s/self %s/99x", dir, dir);
     CHECK_EQ(system(cmd), 0);
     proc = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1207,13 +1217,13 @@ static void test_activity_count(void)
     CHECK_EQ(counts[0], 2);
     CHECK_EQ(counts[1], 2);
     CHECK_EQ(counts[2], 0); /* an init that is gone: nothing */
-    CHECK_EQ(counts[3], 5);
+    CHECK_EQ(counts[3], 6);
     /* What they are (in /proc's order): command names, made of what a status line may hold; services by
      * their unit where systemd runs them (a user's too), the command where it does not. */
     CHECK(what_is(what[0], "sleep,lsl-session"));
     CHECK(what_is(what[1], "a__b__c,x__lsl-session"));
     CHECK_EQ(what[2][0], '\0');
-    CHECK(what_is(what[3], "sleep,nginx.service,x.service,odd,x"));
+    CHECK(what_is(what[3], "sleep,nginx.service,x.service,odd,x,httpd"));
     /* Each once; a list too long for the reply ends with "...". */
     snprintf(cmd, sizeof(cmd), "rm -rf %s/4*", dir);
     CHECK_EQ(system(cmd), 0);

@@ -119,6 +119,19 @@ static int stream_with_data(int not )
     return -1;
 }
 
+/* The guest is up: the service's tick opens the watch, answered OK as the forwarder would. */
+static int guest_up(void)
+{
+    uint8_t p[64];
+    uint32_t len;
+    fwd_tick(f, now_ns(), true, false);
+    int watch = next_stream();
+    CHECK(watch >= 0);
+    CHECK_EQ(read_frame(watch, p, &len), LSL_FWD_WATCH);
+    CHECK(write(watch, "OK 1\n", 5) == 5);
+    return watch;
+}
+
 static void test_udp_flows(void)
 {
     struct lsl_fwd_policy policy;
@@ -128,16 +141,12 @@ static void test_udp_flows(void)
     snprintf(path, sizeof(path), "%s/vsock", dir);
     vsock_listen = unix_listen(path, 64);
     CHECK(vsock_listen >= 0);
-    CHECK_EQ(fwd_create(&loop, path, &policy, &socks, &f), 0);
+    CHECK_EQ(fwd_create(&loop, path, &policy, &socks, NULL, 0, &f), 0);
 
     /* The watch: OK, then the guest's port list, a UDP port on 127.0.0.1. */
-    fwd_tick(f, now_ns(), true, false);
-    int watch = next_stream();
-    CHECK(watch >= 0);
+    int watch = guest_up();
     uint8_t p[512];
     uint32_t len;
-    CHECK_EQ(read_frame(watch, p, &len), LSL_FWD_WATCH);
-    CHECK(write(watch, "OK 1\n", 5) == 5);
     uint16_t port = (uint16_t)(40000 + getpid() % 20000);
     struct lsl_fwd_port ports[1] = {{.proto = LSL_FWD_UDP, .family = LSL_FWD_V4, .port = port}};
     uint8_t enc[256];
@@ -197,11 +206,94 @@ static void test_udp_flows(void)
     unlink(path);
 }
 
+/* Socket wake's half here (proto/wake.h): a listener handed over with a client waiting in its backlog is
+ * kept while the guest boots, served once it is up; the guest's "nobody listens there yet" early in its life
+ * makes the connection wait and ask again, and it counts as busy meanwhile; at the next idle stop the
+ * listener is given away again, its path left in place. */
+static void test_socket_handover(void)
+{
+    struct lsl_fwd_policy policy;
+    struct lsl_fwd_socks socks = {0};
+    char path[300], host[300], spec[400];
+    lsl_fwd_policy_init(&policy);
+    snprintf(path, sizeof(path), "%s/vsock2", dir);
+    snprintf(host, sizeof(host), "%s/d.sock", dir);
+    snprintf(spec, sizeof(spec), "/run/docker.sock=%s", host);
+    CHECK_EQ(lsl_fwd_socks_add(&socks, spec), 0);
+    vsock_listen = unix_listen(path, 64);
+    int l = unix_listen(host, 8);
+    CHECK(vsock_listen >= 0 && l >= 0);
+    int client = unix_connect(host, false);
+    CHECK(client >= 0);
+    nstream = 0;
+    CHECK_EQ(fwd_create(&loop, path, &policy, &socks, &l, 1, &f), 0);
+    /* The guest boots: the client waits in the backlog (no reset, no end of file). */
+    fwd_tick(f, now_ns(), false, false);
+    spin(20);
+    fwd_tick(f, now_ns(), false, false);
+    char b[16];
+    errno = 0;
+    CHECK(recv(client, b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+    int fds[2];
+    CHECK_EQ(fwd_socks_listeners(f, fds, 2), 1);
+    /* Up: the watch, then the client's OPEN_UNIX on a stream of its own. */
+    int watch = guest_up();
+    uint8_t p[512];
+    uint32_t len;
+    spin(50);
+    int first = stream_with_data(watch);
+    CHECK(first >= 0);
+    if (first < 0)
+        return;
+    CHECK_EQ(read_frame(first, p, &len), LSL_FWD_OPEN_UNIX);
+    struct lsl_fwd_unix u;
+    CHECK(lsl_fwd_unix_decode(p, len, &u) == 0 && !strcmp(u.path, "/run/docker.sock"));
+    uint8_t e[4];
+    lsl_put_u32(e, ENOENT);
+    send_frame(first, LSL_FWD_OPENED, e, 4);
+    CHECK(closed_by_service(first));
+    CHECK(recv(client, b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+    CHECK_EQ(fwd_unix_relays(f), 1);
+    /* Asked again at a tick past FWD_UNIX_RETRY_NS: this time a listener answers. */
+    spin((int)(FWD_UNIX_RETRY_NS / 1000000) + 50);
+    fwd_tick(f, now_ns(), true, false);
+    spin(50);
+    int second = stream_with_data(first);
+    CHECK(second >= 0 && second != first);
+    if (second < 0)
+        return;
+    CHECK_EQ(read_frame(second, p, &len), LSL_FWD_OPEN_UNIX);
+    lsl_put_u32(e, 0);
+    send_frame(second, LSL_FWD_OPENED, e, 4);
+    CHECK(write(second, "hello", 5) == 5);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (int i = 0; i < 100 && recv(client, b, 5, MSG_PEEK | MSG_DONTWAIT) < 5; i++)
+        spin(10);
+    CHECK(recv(client, b, sizeof(b), 0) == 5 && !memcmp(b, "hello", 5));
+    /* An idle stop: the listener is given away (here: nobody takes it), the path stays. */
+    CHECK_EQ(fwd_socks_listeners(f, fds, 2), 1);
+    fwd_socks_forget(f);
+    CHECK_EQ(fwd_socks_listeners(f, fds, 2), 0);
+    fwd_tick(f, now_ns(), false, false);
+    CHECK(access(host, F_OK) == 0);
+    close(client);
+    for (int i = 0; i < nstream; i++)
+        close(stream[i]);
+    close(watch);
+    fwd_free(f);
+    CHECK(access(host, F_OK) == 0);
+    unlink(host);
+    close(vsock_listen);
+    unlink(path);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir) || evloop_init(&loop) < 0)
         return 1;
     RUN(test_udp_flows);
+    RUN(test_socket_handover);
     evloop_free(&loop);
     rmdir(dir);
     return CHECK_DONE();

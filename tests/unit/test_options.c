@@ -133,6 +133,18 @@ static void test_parse_forwarding(void)
     CHECK_EQ(parse(&o, err, "-k", "k", "--forward-socket", "/run/docker.sock=docker.sock", NULL), -22);
     CHECK(strstr(err, "--forward-socket") != NULL);
     CHECK_EQ(parse(&o, err, "-k", "k", "--forward-socket", "/a=/x", "--forward-socket", "/b=/x", NULL), -22);
+    /* Socket wake (proto/wake.h): listeners handed over as fds above stdio, lsl-wake by an absolute path. */
+    CHECK_EQ(
+        parse(&o, err, "-k", "k", "--socket-fd", "7", "--socket-fd", "9", "--waker", "/x/lsl-wake", NULL), 0);
+    CHECK(o.nsocket_fds == 2 && o.socket_fds[0] == 7 && o.socket_fds[1] == 9 &&
+          !strcmp(o.waker, "/x/lsl-wake"));
+    CHECK_EQ(parse(&o, err, "-k", "k", NULL), 0);
+    CHECK(o.nsocket_fds == 0 && o.waker == NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--socket-fd", "2", NULL), -22);
+    CHECK(strstr(err, "--socket-fd") != NULL);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--socket-fd", "7x", NULL), -22);
+    CHECK_EQ(parse(&o, err, "-k", "k", "--waker", "lsl-wake", NULL), -22);
+    CHECK(strstr(err, "--waker") != NULL);
 }
 
 static void test_parse_disk_slots(void)

@@ -523,6 +523,8 @@ keep_alive() {
 	lsl -d rt -e sh -c 'printf "[boot]\nkeepAlive=true\n" >/etc/lsl.conf' && expect_rc 0 lsl -t rt || return 1
 	lsl -d rt -e true || return 1
 	status_says '^Processes:.*[ ,]rt 0 (keepAlive: keeps the VM up)' && status_says '^Idle stop: *not while these run: rt (keepAlive)$' || return 1
+	# (No running distribution has Docker's socket: the host's path listens, and the status says so.)
+	status_says "^Sockets: *$XDG_RUNTIME_DIR/lsl/docker.sock -> /run/docker.sock  listening; nothing there in the guest now" || return 1
 	lsl -d rt -e sh -c 'printf "[boot]\nkeepAlive=false\n" >/etc/lsl.conf' && expect_rc 0 lsl -t rt || return 1
 	lsl -d rt -e sh -c 'sleep 300 </dev/null >/dev/null 2>&1 &' || return 1
 	status_says '^Processes:.*[ ,]rt 1 (keepAlive=false: not counted)' && status_says '^Idle stop: *in ' || return 1
@@ -539,6 +541,12 @@ keep_alive() {
 dk_ready() {
 	[ -s "${LSL_TEST_DOCKER_TAR:-}" ] || { echo "no docker test distribution: LSL_TEST_DOCKER_TAR='${LSL_TEST_DOCKER_TAR:-}' (tests/vm/mksystemd.sh docker makes it)"; return 1; }
 	registered dk || lsl --import dk "$S/d/dk" "$LSL_TEST_DOCKER_TAR"
+}
+# vm_gone [SECONDS]: waits (60 s by default) until this user's lsl-vmm is gone.
+vm_gone() {
+	local i
+	for i in $(seq $((${1:-60} * 2))); do pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" >/dev/null || return 0; sleep 0.5; done
+	return 1
 }
 docker_host() {
 	local out t0 i sock=$XDG_RUNTIME_DIR/lsl/docker.sock docker=${LSL_TEST_DOCKER_TAR}-cli/docker
@@ -586,8 +594,27 @@ docker_host() {
 	DOCKER_HOST=unix://$sock "$docker" rm -f lslweb >/dev/null || return 1
 	# The socket goes with the VM; a live socket at the path is never taken over.
 	expect_rc 0 lsl --shutdown || return 1
-	for i in $(seq 120); do pgrep -f "lsl-vmm --service $XDG_RUNTIME_DIR/lsl" >/dev/null || break; sleep 0.5; done
+	vm_gone || return 1
 	[ ! -e "$sock" ] || { echo "$sock left after the VM stopped"; return 1; }
+	# Socket wake (proto/wake.h): dockerd with no container does not keep the VM up; at the idle stop the
+	# socket stays, held by lsl-wake, and the host's docker starts the VM and dk again (the idle timeout of
+	# 5 s goes with the service's environment to the VM lsl-wake starts).
+	LSL_VM_IDLE_TIMEOUT=5 lsl -d dk -e true || return 1
+	vm_gone 360 || { echo "no idle stop with dockerd idle: $(lsl --status)"; return 1; }
+	[ -S "$sock" ] && pgrep -x lsl-wake >/dev/null || { echo "after the idle stop: no $sock or no lsl-wake"; return 1; }
+	lsl --status | grep -q "^Sockets: *$sock  waiting: a client starts the VM$" || { echo "status while down: $(lsl --status)"; return 1; }
+	t0=$(date +%s%N)
+	out=$(DOCKER_HOST=unix://$sock timeout 600 "$docker" images --format '{{.Repository}}' 2>&1) || { tail -n 12 "$XDG_STATE_HOME/lsl/service.log"; echo "host docker images on a stopped VM: $out"; return 1; }
+	grep -qx lslbb <<<"$out" || { echo "host docker images on a stopped VM: '$out'"; return 1; }
+	echo "    docker: host docker images with the VM stopped (wake, boot, dk's systemd, dockerd) $((($(date +%s%N) - t0) / 1000000)) ms" >&9
+	t0=$(date +%s%N)
+	DOCKER_HOST=unix://$sock "$docker" images >/dev/null || return 1
+	echo "    docker: the same with the VM up $((($(date +%s%N) - t0) / 1000000)) ms" >&9
+	! pgrep -x lsl-wake >/dev/null || { echo "lsl-wake still there after the VM started"; return 1; }
+	# The woken VM idles out again (5 s), and --shutdown ends the wait: nothing is left.
+	vm_gone 360 && [ -S "$sock" ] && pgrep -x lsl-wake >/dev/null || { echo "no second idle stop with lsl-wake"; return 1; }
+	expect_rc 0 lsl --shutdown || return 1
+	[ ! -e "$sock" ] && ! pgrep -x lsl-wake >/dev/null || { echo "after --shutdown: $(ls -l "$sock" 2>&1) $(pgrep -a lsl-wake)"; return 1; }
 }
 
 # Issue 17: a distribution with no user of its own gets one at its first launch of any kind: --user's name

@@ -34,9 +34,7 @@ int main(int argc, char **argv)
     static struct vm vm;
     int code;
     /* The service is built on top of the VM; the VM knows nothing of it. */
-    if (vm_create(&vm, &opts) < 0 ||
-        (opts.service && service_create(&vm, opts.service, opts.idle_timeout, &opts.forward, &opts.sockets,
-                                        opts.interop) < 0)) {
+    if (vm_create(&vm, &opts) < 0 || (opts.service && service_create(&vm, &opts) < 0)) {
         code = LSL_VMM_EXIT_ERROR;
     } else {
         vm_run(&vm);

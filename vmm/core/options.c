@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ enum {
     OPT_FORWARD_EXCLUDE,
     OPT_FORWARD_SOCKET,
     OPT_INTEROP,
+    OPT_SOCKET_FD,
+    OPT_WAKER,
     OPT_LOG,
 };
 
@@ -61,6 +64,8 @@ static const struct option long_opts[] = {
     {"forward-exclude", required_argument, NULL, OPT_FORWARD_EXCLUDE},
     {"forward-socket", required_argument, NULL, OPT_FORWARD_SOCKET},
     {"interop", required_argument, NULL, OPT_INTEROP},
+    {"socket-fd", required_argument, NULL, OPT_SOCKET_FD},
+    {"waker", required_argument, NULL, OPT_WAKER},
     {"log", required_argument, NULL, OPT_LOG},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -112,11 +117,27 @@ void vmm_options_usage(FILE *f)
         "      --interop PROGRAM   service mode: guest connections to CID 2 port 5002 (lsl-host: host\n"
         "                          commands from the guest) are each served by PROGRAM, the connection\n"
         "                          its stdin (default: nobody listens there)\n"
+        "      --socket-fd N       service mode: fd N is a --forward-socket's listener, handed over with\n"
+        "                          the clients waiting in it (proto/wake.h); repeatable\n"
+        "      --waker PROGRAM     service mode: at an idle stop the forwarded sockets' listeners go to\n"
+        "                          PROGRAM (lsl-wake), and a client of one starts the VM again\n"
         "      --log LEVEL         error, warn, info or debug (default: LSL_LOG's, or warn)\n"
         "  -h, --help, -V, --version\n\n"
         "Exit status: the guest command's status (128+N if killed by signal N); 0 on plain poweroff;\n"
         "124 if the guest kernel panicked; 125 if lsl-vmm itself failed.\n",
         VMM_MAX_DISK_SLOTS, VMM_DEFAULT_CMDLINE);
+}
+
+/* A decimal number in [min, max], the whole of s. */
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
 }
 
 static int parse_disk(char *arg, struct vmm_disk *d)
@@ -180,10 +201,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             break;
         }
         case 'c': {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1 || v > 255)
+            long v;
+            if (!parse_long(optarg, 1, 255, &v))
                 return lsl_errmsg(err, errlen, "invalid --cpus '%s' (1-255)", optarg);
             o->cpus = (unsigned)v;
             break;
@@ -196,10 +215,8 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
             o->ndisks++;
             break;
         case OPT_DISK_SLOTS: {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0 || v > VMM_MAX_DISK_SLOTS)
+            long v;
+            if (!parse_long(optarg, 0, VMM_MAX_DISK_SLOTS, &v))
                 return lsl_errmsg(err, errlen, "invalid --disk-slots '%s' (0-%d)", optarg,
                                   VMM_MAX_DISK_SLOTS);
             o->disk_slots = (unsigned)v;
@@ -275,11 +292,22 @@ int vmm_options_parse(int argc, char **argv, struct vmm_options *o, char *err, u
                 return lsl_errmsg(err, errlen, "invalid --interop '%s' (an absolute program path)", optarg);
             o->interop = optarg;
             break;
+        case OPT_SOCKET_FD: {
+            long v;
+            if (!parse_long(optarg, 3, INT_MAX, &v) || o->nsocket_fds >= LSL_FWD_SOCKS_MAX)
+                return lsl_errmsg(err, errlen, "invalid --socket-fd '%s' (an open fd above 2, at most %d)",
+                                  optarg, LSL_FWD_SOCKS_MAX);
+            o->socket_fds[o->nsocket_fds++] = (int)v;
+            break;
+        }
+        case OPT_WAKER:
+            if (optarg[0] != '/')
+                return lsl_errmsg(err, errlen, "invalid --waker '%s' (an absolute program path)", optarg);
+            o->waker = optarg;
+            break;
         case OPT_IDLE: {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v > LSL_IDLE_TIMEOUT_MAX_S || v < -LSL_IDLE_TIMEOUT_MAX_S)
+            long v;
+            if (!parse_long(optarg, -LSL_IDLE_TIMEOUT_MAX_S, LSL_IDLE_TIMEOUT_MAX_S, &v))
                 return lsl_errmsg(err, errlen, "invalid --idle-timeout '%s' (seconds, negative: never)",
                                   optarg);
             o->idle_timeout = v < 0 ? -1 : (int)v;

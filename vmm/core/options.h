@@ -50,8 +50,12 @@ struct vmm_options {
     struct lsl_fwd_policy forward; /* service mode: which guest listeners reach the host's localhost */
     struct lsl_fwd_socks sockets;  /* service mode: guest unix sockets at host paths (--forward-socket) */
     const char *interop;           /* service mode: the program serving the guest's host commands, or NULL */
-    int log_level;                 /* --log: enum log_level, or -1 (LSL_LOG's, or warn) */
-    char **command;                /* argv for lsl-init to run, NULL-terminated; NULL when none */
+    int socket_fds[LSL_FWD_SOCKS_MAX]; /* service mode: --forward-socket listeners handed over (--socket-fd)
+                                        */
+    unsigned nsocket_fds;
+    const char *waker; /* service mode: lsl-wake, which holds the listeners after an idle stop; or NULL */
+    int log_level;     /* --log: enum log_level, or -1 (LSL_LOG's, or warn) */
+    char **command;    /* argv for lsl-init to run, NULL-terminated; NULL when none */
     bool help, version;
 };
 

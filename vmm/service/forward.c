@@ -279,6 +279,10 @@ static void watch_open(struct fwd *f)
 void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy)
 {
     f->now = now_ns;
+    if (!guest_up)
+        f->up_since = 0;
+    else if (!f->up_since)
+        f->up_since = now_ns;
     fwd_socks_tick(f, guest_up);
     fwd_relays_tick(f);
     if (!f->policy.enabled)
@@ -332,19 +336,22 @@ void fwd_status(const struct fwd *f, FILE *out)
 }
 
 int fwd_create(struct evloop *loop, const char *vsock_path, const struct lsl_fwd_policy *policy,
-               const struct lsl_fwd_socks *socks, struct fwd **out)
+               const struct lsl_fwd_socks *socks, const int *fds, size_t nfds, struct fwd **out)
 {
     struct fwd *f = calloc(1, sizeof(*f));
     *out = NULL;
-    if (!f)
+    if (!f) {
+        for (size_t i = 0; i < nfds; i++)
+            close(fds[i]);
         return log_errno(ENOMEM, "forwarding");
+    }
     f->loop = loop;
     f->watch_fd = -1;
     f->policy = *policy;
     f->vsock_path = strdup(vsock_path);
     f->wbuf = malloc(WATCH_BUF);
     f->decoded = calloc(LSL_FWD_PORTS_MAX, sizeof(*f->decoded));
-    if (!f->vsock_path || !f->wbuf || !f->decoded || fwd_socks_create(f, socks) < 0) {
+    if (!f->vsock_path || !f->wbuf || !f->decoded || fwd_socks_create(f, socks, fds, nfds) < 0) {
         fwd_free(f);
         return log_errno(ENOMEM, "forwarding");
     }

@@ -15,6 +15,7 @@
 #define LSL_SERVICE_FWD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -23,10 +24,10 @@
 struct fwd;
 struct evloop;
 
-/* vsock_path: the VMM's hybrid-vsock socket; socks: socket forwarding's host paths. Returns 0 or -errno
- * (logged). */
+/* vsock_path: the VMM's hybrid-vsock socket; socks: socket forwarding's host paths; fds (nfds of them): their
+ * listeners handed over by lsl-wake (proto/wake.h), each taken. Returns 0 or -errno (logged). */
 int fwd_create(struct evloop *loop, const char *vsock_path, const struct lsl_fwd_policy *policy,
-               const struct lsl_fwd_socks *socks, struct fwd **out);
+               const struct lsl_fwd_socks *socks, const int *fds, size_t nfds, struct fwd **out);
 void fwd_free(struct fwd *f);
 /* The service's tick: opens the watch once the guest is up (again after it broke), tells the guest the pace
  * (busy: sessions are open), retries host ports that were taken, ends idle UDP flows. */
@@ -34,5 +35,14 @@ void fwd_tick(struct fwd *f, uint64_t now_ns, bool guest_up, bool busy);
 /* The status reply's forwards and sockets lines (proto/control.h LSL_CTL_KEY_FORWARDS, _SOCKETS). */
 void fwd_status(const struct fwd *f, FILE *out);
 void fwd_socks_status(const struct fwd *f, FILE *out);
+/* Asks the guest whether the forwarded sockets' guest ends are there, for the next status line. */
+void fwd_socks_check(struct fwd *f);
+/* The host connections to forwarded sockets open now (a host `docker build` or `docker logs -f` uses the VM
+ * as a session does). */
+unsigned fwd_unix_relays(const struct fwd *f);
+/* The socket listeners there are (bound, or handed over and not yet served), at most max, still ours; then
+ * fwd_socks_forget closes our copies once lsl-wake has them: their paths stay, and nothing binds again. */
+size_t fwd_socks_listeners(const struct fwd *f, int *fds, size_t max);
+void fwd_socks_forget(struct fwd *f);
 
 #endif

@@ -22,6 +22,12 @@
  * only sends its OPEN, not a vsock connect as well (the connect's round trip through the guest was most of a
  * forwarded connection's setup). */
 #define FWD_SPARES 4
+/* A connection to a forwarded socket in the first FWD_UNIX_WAIT_NS of the guest's life waits for the guest's
+ * socket (retried every FWD_UNIX_RETRY_NS) instead of being closed: the VM was started for it (proto/wake.h),
+ * or with it, and the distribution serving it (dockerd's socket unit) is still coming up. */
+#define FWD_UNIX_WAIT_NS   (90ull * 1000000000ull)
+#define FWD_UNIX_RETRY_NS  (500ull * 1000000ull)
+#define FWD_CHECK_FRESH_NS (2000ull * 1000000ull) /* a STAT_UNIX answer this young is --status's as it is */
 
 struct relay;
 
@@ -39,8 +45,18 @@ struct fwd_entry {
 struct fwd_sock_entry {
     struct fwd *f;
     struct lsl_fwd_sock sock;
-    int lfd; /* -1 while the guest is down or the path could not be had */
-    int err; /* errno of the last bind, 0 when bound */
+    int lfd;     /* -1 while the guest is down or the path could not be had */
+    int adopted; /* a listener handed over (--socket-fd), served from the guest's start on; -1 if none */
+    int err;     /* errno of the last bind, 0 when bound */
+    bool handed; /* given to lsl-wake at an idle stop: neither bound nor removed here any more */
+    /* Whether the guest has a socket there (STAT_UNIX, asked for lsl --status; a relay's OPENED tells too):
+     * 0 yes, an errno no, -1 not known; check_fd the question in flight, -1 if none. */
+    int guest_err;
+    int check_fd;
+    uint64_t checked_at; /* when the last answer came, 0 if none: one fresh enough is not asked again */
+    uint64_t check_asked;
+    uint8_t check_buf[LSL_FWD_LINE_MAX + 16];
+    size_t check_len;
     dev_t dev;
     ino_t ino; /* the socket file bound, so that only it is ever removed */
 };
@@ -50,6 +66,7 @@ struct fwd {
     char *vsock_path;
     struct lsl_fwd_policy policy;
     uint64_t now;
+    uint64_t up_since; /* the first tick that saw the guest up, 0 while it is down */
     /* The watch stream. */
     int watch_fd;
     bool watch_ok; /* past the OK line */
@@ -69,8 +86,8 @@ struct fwd {
     size_t nsocks;
 };
 
-/* forward_socket.c */
-int fwd_socks_create(struct fwd *f, const struct lsl_fwd_socks *socks);
+/* forward_socket.c; fds: listeners handed over (each taken: adopted by the entry of its path, or closed). */
+int fwd_socks_create(struct fwd *f, const struct lsl_fwd_socks *socks, const int *fds, size_t nfds);
 /* Binds the host paths while the guest is up (retrying those that could not be had), unbinds them when not.
  */
 void fwd_socks_tick(struct fwd *f, bool guest_up);

@@ -39,6 +39,8 @@ struct relay {
     struct lsl_dgram_stream ds; /* UDP */
     struct sockaddr_storage peer;
     socklen_t peerlen;
+    struct fwd_sock_entry *sock; /* a forwarded socket's connection, NULL for a port's */
+    uint64_t retry_at;           /* waiting for the guest's socket (FWD_UNIX_WAIT_NS): when to ask again */
     uint64_t started, last;
     struct relay *next, *flow_next;
 };
@@ -106,12 +108,36 @@ static bool relay_run(struct relay *r)
     return true;
 }
 
+/* Whether a refused forwarded socket's connection waits for the guest's socket: nothing listens there yet
+ * (no running distribution has it, or its listener is not up) early in the guest's life. */
+static bool relay_waits(const struct relay *r, uint32_t err)
+{
+    const struct fwd *f = r->f;
+    return r->sock && (err == ENOENT || err == ECONNREFUSED || err == ESRCH) && f->up_since &&
+           now_ns() - f->up_since < FWD_UNIX_WAIT_NS;
+}
+
 /* The guest's OK line and OPENED; then the relay starts with what came behind them. */
 static void relay_handshake(struct relay *r)
 {
+    if (r->fd[1] < 0)
+        return; /* an event for the stream given up just before: the retry opens another */
     for (;;) {
         uint32_t err;
         long n = lsl_fwd_handshake_parse(r->hs, r->hslen, true, &err);
+        if (n > 0 && r->sock)
+            r->sock->guest_err = err <= 4095 ? (int)err : -1; /* what --status says of it */
+        if (n > 0 && err && relay_waits(r, err)) {
+            /* Asked again from fwd_relays_tick on a fresh stream; the host's side waits as it is. */
+            log_debug("forwarding %s: no listener in the guest yet (%s); asking again", r->sock->sock.host,
+                      strerror((int)err));
+            evloop_del(r->f->loop, r->fd[1]);
+            close(r->fd[1]);
+            r->fd[1] = -1;
+            r->hslen = 0;
+            r->retry_at = now_ns() + FWD_UNIX_RETRY_NS;
+            return;
+        }
         if (n < 0 || (n > 0 && err)) {
             if (n < 0)
                 log_warn("forwarding: the guest answered a connection with garbage; closed it");
@@ -212,7 +238,7 @@ static void port_open_payload(const struct fwd_entry *e, uint8_t payload[4])
 /* Takes lfd's connections (a batch), each a relay opened with that first frame; what names the forward in
  * the log. */
 static void accept_relays(struct fwd *f, int lfd, uint32_t type, const void *payload, size_t len,
-                          const char *what)
+                          const char *what, struct fwd_sock_entry *sock)
 {
     for (int taken = 0; taken < ACCEPT_BATCH; taken++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -223,8 +249,11 @@ static void accept_relays(struct fwd *f, int lfd, uint32_t type, const void *pay
                 log_warn("forwarding %s: accept: %s", what, strerror(errno));
             return;
         }
-        if (!relay_new(f, type, payload, len, fd))
+        struct relay *r = relay_new(f, type, payload, len, fd);
+        if (!r)
             log_debug("forwarding %s: no relay for a connection (limit or memory)", what);
+        else
+            r->sock = sock;
     }
 }
 
@@ -234,7 +263,7 @@ void fwd_tcp_accept(struct fwd_entry *e)
     char what[32];
     port_open_payload(e, payload);
     snprintf(what, sizeof(what), "tcp port %u", e->port.port);
-    accept_relays(e->f, e->lfd, LSL_FWD_OPEN, payload, sizeof(payload), what);
+    accept_relays(e->f, e->lfd, LSL_FWD_OPEN, payload, sizeof(payload), what, NULL);
 }
 
 void fwd_unix_accept(struct fwd_sock_entry *e)
@@ -242,7 +271,7 @@ void fwd_unix_accept(struct fwd_sock_entry *e)
     uint8_t payload[LSL_FWD_UNIX_OPEN_MAX];
     size_t len = lsl_fwd_unix_encode(&e->sock.guest, payload, sizeof(payload)); /* checked when parsed */
     if (len)
-        accept_relays(e->f, e->lfd, LSL_FWD_OPEN_UNIX, payload, len, e->sock.host);
+        accept_relays(e->f, e->lfd, LSL_FWD_OPEN_UNIX, payload, len, e->sock.host, e);
 }
 
 void fwd_udp_readable(struct fwd_entry *e)
@@ -294,11 +323,40 @@ void fwd_udp_close_all(struct fwd_entry *e)
         relay_close(e->flows);
 }
 
+/* A waiting connection's next OPEN_UNIX (relay_handshake put it off); false when the relay is gone. */
+static bool relay_retry(struct relay *r, uint64_t now)
+{
+    uint8_t payload[LSL_FWD_UNIX_OPEN_MAX];
+    size_t len = lsl_fwd_unix_encode(&r->sock->sock.guest, payload, sizeof(payload));
+    r->retry_at = 0;
+    r->started = now; /* the handshake's own bound starts again */
+    r->fd[1] = len ? fwd_stream_open(r->f, LSL_FWD_OPEN_UNIX, payload, len) : -1;
+    if (r->fd[1] < 0 || evloop_add(r->f->loop, r->fd[1], EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                   relay_ready, &r->side[1]) < 0) {
+        relay_close(r);
+        return false;
+    }
+    return true;
+}
+
+unsigned fwd_unix_relays(const struct fwd *f)
+{
+    unsigned n = 0;
+    for (const struct relay *r = f->relays; r; r = r->next)
+        n += r->sock != NULL;
+    return n;
+}
+
 void fwd_relays_tick(struct fwd *f)
 {
     uint64_t now = now_ns();
     for (struct relay *r = f->relays, *next; r; r = next) {
         next = r->next;
+        if (r->retry_at) {
+            if (now >= r->retry_at)
+                (void)relay_retry(r, now);
+            continue;
+        }
         if ((!r->opened && now - r->started > (r->udp ? FWD_UDP_OPEN_NS : FWD_HANDSHAKE_NS)) ||
             (r->udp && now - r->last > FWD_UDP_IDLE_NS))
             relay_close(r);

@@ -35,6 +35,8 @@
 #include "interop.h"
 #include "pressure.h"
 #include "unix_socket.h"
+#include "wake_handoff.h"
+#include "../core/options.h"
 
 #define SHUTDOWN_GRACE_S  15
 #define TICK_S            1
@@ -68,10 +70,12 @@ struct service {
     /* The guest's last answer, for --status. */
     struct lsl_activity activity[LSL_ACTIVITY_MAX];
     size_t nactivity;
-    uint64_t activity_at;     /* 0: none yet */
-    struct fwd *fwd;          /* localhost forwarding */
-    struct interop *interop;  /* the guest's host commands, NULL when off */
-    uint64_t session_seen_ns; /* the last tick that saw a session */
+    uint64_t activity_at; /* 0: none yet */
+    struct fwd *fwd;      /* localhost forwarding */
+    const char *waker;    /* lsl-wake, or NULL: at an idle stop the forwarded sockets go to it */
+    const struct lsl_fwd_socks *sockets; /* socketForwarding (the options') */
+    struct interop *interop;             /* the guest's host commands, NULL when off */
+    uint64_t session_seen_ns;            /* the last tick that saw a session */
     /* The balloon: what balloon requests asked for (MiB) and what the host's shortage takes (pressure.h). */
     uint32_t balloon_request_mib;
     uint64_t balloon_pressure;
@@ -203,6 +207,14 @@ static unsigned sessions_besides_probe(const struct service *s)
     return s->probe.fd >= 0 && n ? n - 1 : n;
 }
 
+/* What holds the VM up as a session does, for the idle stop: sessions, and host clients of a forwarded
+ * socket (a `docker build` from the host runs in dockerd, whose idle self does not count: activity_scan.c).
+ */
+static unsigned holders(const struct service *s)
+{
+    return sessions_besides_probe(s) + fwd_unix_relays(s->fwd);
+}
+
 static void probe_close(struct service *s)
 {
     if (s->probe.fd < 0)
@@ -273,7 +285,8 @@ static bool probe_frames(struct service *s)
  * taken off, so a session is never missed), broke the protocol, or the deadline passed. */
 static void probe_done(struct service *s, bool eof)
 {
-    unsigned n = eof && !s->probe.answered ? sessions(s) : sessions_besides_probe(s);
+    unsigned n =
+        (eof && !s->probe.answered ? sessions(s) : sessions_besides_probe(s)) + fwd_unix_relays(s->fwd);
     bool ok = s->probe.answered;
     uint64_t now = now_ns(), total = 0;
     probe_close(s);
@@ -336,6 +349,30 @@ static void probe_ready(void *opaque, uint32_t events)
     }
 }
 
+/* At an idle stop the forwarded sockets stay, held by lsl-wake, and their next client starts the VM (and the
+ * distributions that ran now) again: proto/wake.h. Without lsl-wake they go with the VM. */
+static void hand_to_waker(struct service *s)
+{
+    int fds[LSL_FWD_SOCKS_MAX];
+    const char *resume[LSL_ACTIVITY_MAX];
+    size_t n = fwd_socks_listeners(s->fwd, fds, LSL_FWD_SOCKS_MAX), nresume = 0;
+    if (!s->waker || !n)
+        return;
+    for (size_t i = 0; s->activity_at && i < s->nactivity; i++)
+        resume[nresume++] = s->activity[i].name;
+    /* A socket of a named distribution starts that one too (the guest's answer may predate its start). */
+    for (size_t i = 0; i < s->sockets->n && nresume < LSL_ACTIVITY_MAX; i++) {
+        const char *name = s->sockets->s[i].guest.distro;
+        bool have = !name[0];
+        for (size_t j = 0; j < nresume && !have; j++)
+            have = strcmp(resume[j], name) == 0;
+        if (!have)
+            resume[nresume++] = name;
+    }
+    if (wake_handoff(s->dir, s->waker, fds, n, resume, nresume) == 0)
+        fwd_socks_forget(s->fwd);
+}
+
 static void idle_act(struct service *s, enum idle_do what)
 {
     if (what == IDLE_ASK) {
@@ -344,6 +381,7 @@ static void idle_act(struct service *s, enum idle_do what)
         log_info("idle for %d s: no session, nothing left running in a distribution; stopping the VM",
                  s->idle_timeout_s);
         request_guest_shutdown(s);
+        hand_to_waker(s);
     }
 }
 
@@ -525,10 +563,11 @@ static void status(struct service *s, FILE *out)
     lsl_ctl_put(out, LSL_CTL_KEY_DISKS_ATTACHED, "%u",
                 vm->disk_slots ? blk_slots_attached(vm->disk_slots) : 0);
     fwd_status(s->fwd, out);
+    fwd_socks_check(s->fwd); /* "checking" now, the answer for the CLI's next ask (it asks again) */
     fwd_socks_status(s->fwd, out);
     lsl_ctl_put(out, LSL_CTL_KEY_INTEROP, "%lld", s->interop ? (long long)interop_served(s->interop) : -1LL);
     /* Last: the list of distributions is the one long line, and short readers only want the keys above. */
-    status_activity(s, out, n);
+    status_activity(s, out, holders(s));
 }
 
 /* One parsed request of the control socket (control.c), its whole reply written to out. */
@@ -600,7 +639,7 @@ static void on_tick(void *opaque, uint32_t events)
         if (s->shutdown_at_ns)
             return;
     }
-    idle_act(s, idle_tick(&s->idle, now, sessions_besides_probe(s)));
+    idle_act(s, idle_tick(&s->idle, now, holders(s)));
 }
 
 static void service_free(void *p)
@@ -619,13 +658,16 @@ static void service_free(void *p)
     free(s);
 }
 
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
-                   const struct lsl_fwd_socks *sockets, const char *interop)
+int service_create(struct vm *vm, const struct vmm_options *o)
 {
+    const char *dir = o->service;
+    int idle_timeout_s = o->idle_timeout;
     struct service *s = calloc(1, sizeof(*s));
     if (!s)
         return log_errno(ENOMEM, "service");
     s->vm = vm;
+    s->waker = o->waker;
+    s->sockets = &o->sockets;
     s->timer_fd = s->agent_fd = s->probe.fd = -1;
     s->idle_timeout_s = idle_timeout_s;
     idle_init(&s->idle, idle_timeout_s);
@@ -644,9 +686,10 @@ int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const str
         return r;
     if (snprintf(path, sizeof(path), "%s/" LSL_VSOCK_SOCKET, dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    if ((r = fwd_create(&vm->loop, path, forward, sockets, &s->fwd)) < 0)
+    if ((r = fwd_create(&vm->loop, path, &o->forward, &o->sockets, o->socket_fds, o->nsocket_fds, &s->fwd)) <
+        0)
         return r;
-    if (interop && (r = interop_create(&vm->loop, dir, interop, &s->interop)) < 0)
+    if (o->interop && (r = interop_create(&vm->loop, dir, o->interop, &s->interop)) < 0)
         return r;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     struct itimerspec its = {.it_interval = {.tv_sec = TICK_S}, .it_value = {.tv_sec = TICK_S}};

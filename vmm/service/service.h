@@ -13,13 +13,11 @@
 struct service;
 struct lsl_ctl_request;
 
-/* Listens on DIR/control (mode 0600) and starts the 1 s tick. idle_timeout_s < 0 disables the idle stop.
- * The service is freed with the VM. */
-struct lsl_fwd_policy;
-/* forward: which guest listeners reach the host's localhost; sockets: guest unix sockets at host paths
- * (service/forward.h); interop: the program serving the guest's host commands (interop.h), NULL for none. */
-int service_create(struct vm *vm, const char *dir, int idle_timeout_s, const struct lsl_fwd_policy *forward,
-                   const struct lsl_fwd_socks *sockets, const char *interop);
+/* Listens on o->service's DIR/control (mode 0600) and starts the 1 s tick; the service options of o
+ * (options.h: the idle timeout, < 0 never; localhost forwarding and socket forwarding with the listeners
+ * handed over; interop; lsl-wake) are read here, the fds taken. The service is freed with the VM. */
+struct vmm_options;
+int service_create(struct vm *vm, const struct vmm_options *o);
 
 /* control.c: the socket's clients, served on the loop without ever blocking it. Each request line, parsed,
  * goes to serve(opaque, request, out), which writes the whole reply to out (the service's requests; a unit
