@@ -33,7 +33,6 @@
 #include "distro_vm.h"
 #include "wake.h"
 
-#define RESUME_MAX 64
 /* How often the wake socket is checked to be still ours, while nothing happens. */
 #define CHECK_MS 60000
 
@@ -45,7 +44,7 @@ static struct {
     int socks[LSL_FWD_SOCKS_MAX];
     char paths[LSL_FWD_SOCKS_MAX][LSL_FWD_HOST_PATH_MAX + 1];
     size_t n;
-    const char *resume[RESUME_MAX];
+    const char *resume[LSL_WAKE_RESUME_MAX];
     size_t nresume;
 } w = {.wake = -1};
 
@@ -139,6 +138,7 @@ int main(int argc, char **argv)
 {
     log_init("lsl-wake");
     signal(SIGPIPE, SIG_IGN);
+    (void)!chdir("/"); /* it may wait for days: no directory of the user's held busy meanwhile */
     if (argc % 2 == 0)
         return usage(); /* options come in pairs */
     for (int i = 1; i < argc; i += 2) {
@@ -151,7 +151,8 @@ int main(int argc, char **argv)
                 w.socks[w.n++] = fd;
             else
                 log_warn("fd %d is not a forwarded socket's listener; left out", fd);
-        } else if (!strcmp(opt, LSL_WAKE_OPT_RESUME) && w.nresume < RESUME_MAX && lsl_distro_name_valid(v)) {
+        } else if (!strcmp(opt, LSL_WAKE_OPT_RESUME) && w.nresume < LSL_WAKE_RESUME_MAX &&
+                   lsl_distro_name_valid(v)) {
             w.resume[w.nresume++] = v;
         } else {
             return usage();

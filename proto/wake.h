@@ -30,5 +30,6 @@
 #define LSL_WAKE_OPT_WAKE   "--wake-fd"
 #define LSL_WAKE_OPT_SOCKET "--socket-fd"
 #define LSL_WAKE_OPT_RESUME "--resume"
+#define LSL_WAKE_RESUME_MAX 64 /* --resume names at most */
 
 #endif

@@ -611,8 +611,13 @@ docker_host() {
 	DOCKER_HOST=unix://$sock "$docker" images >/dev/null || return 1
 	echo "    docker: the same with the VM up $((($(date +%s%N) - t0) / 1000000)) ms" >&9
 	! pgrep -x lsl-wake >/dev/null || { echo "lsl-wake still there after the VM started"; return 1; }
-	# The woken VM idles out again (5 s), and --shutdown ends the wait: nothing is left.
+	# The woken VM idles out again (5 s); an lsl the user types takes the socket from lsl-wake as it starts
+	# the VM; after the next idle stop --shutdown ends the wait: nothing is left.
 	vm_gone 360 && [ -S "$sock" ] && pgrep -x lsl-wake >/dev/null || { echo "no second idle stop with lsl-wake"; return 1; }
+	LSL_VM_IDLE_TIMEOUT=5 lsl -d dk -e true && ! pgrep -x lsl-wake >/dev/null || { echo "lsl -d dk did not take the socket from lsl-wake"; return 1; }
+	out=$(DOCKER_HOST=unix://$sock timeout 600 "$docker" images --format '{{.Repository}}' 2>&1) && grep -qx lslbb <<<"$out" ||
+		{ echo "host docker images after lsl took the socket over: $out"; return 1; }
+	vm_gone 360 && [ -S "$sock" ] && pgrep -x lsl-wake >/dev/null || { echo "no third idle stop with lsl-wake"; return 1; }
 	expect_rc 0 lsl --shutdown || return 1
 	[ ! -e "$sock" ] && ! pgrep -x lsl-wake >/dev/null || { echo "after --shutdown: $(ls -l "$sock" 2>&1) $(pgrep -a lsl-wake)"; return 1; }
 }

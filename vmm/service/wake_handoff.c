@@ -21,7 +21,7 @@ int wake_handoff(const char *dir, const char *program, const int *fds, size_t n,
                  size_t nresume)
 {
     char path[4096];
-    if (n > LSL_FWD_SOCKS_MAX || nresume > 64)
+    if (n > LSL_FWD_SOCKS_MAX || nresume > LSL_WAKE_RESUME_MAX)
         return -EINVAL;
     if (snprintf(path, sizeof(path), "%s/" LSL_WAKE_SOCKET, dir) >= (int)sizeof(path))
         return log_errno(ENAMETOOLONG, "the wake socket");
@@ -31,7 +31,7 @@ int wake_handoff(const char *dir, const char *program, const int *fds, size_t n,
     if (wake < 0)
         return log_errno(-wake, "the wake socket %s", path);
     char nums[1 + LSL_FWD_SOCKS_MAX][16];
-    const char *argv[1 + 2 + 2 * LSL_FWD_SOCKS_MAX + 2 * 64 + 1];
+    const char *argv[1 + 2 + 2 * LSL_FWD_SOCKS_MAX + 2 * LSL_WAKE_RESUME_MAX + 1];
     size_t argc = 0;
     argv[argc++] = program;
     snprintf(nums[0], sizeof(nums[0]), "%d", wake);
