@@ -82,7 +82,10 @@ static int starter(void)
     return rc;
 }
 
-/* One request on the wake socket. Returns true once the listeners are handed over. */
+/* One request on the wake socket. Returns true once a TAKE was answered, all of it or not: a taker that
+ * stopped reading (its bound ran out) may hold some of the listeners already, and two holders would compete
+ * for their clients; what it did not get goes with us (its clients' connections are reset, the next service
+ * binds the path anew). */
 static bool serve(int conn)
 {
     struct timeval tv = {.tv_sec = 2};
@@ -104,9 +107,12 @@ static bool serve(int conn)
         return false;
     const char fd_byte = LSL_WAKE_FD, end = LSL_WAKE_END;
     for (size_t i = 0; i < w.n; i++)
-        if (unix_send_fd(conn, &fd_byte, 1, w.socks[i]) < 0)
-            return false; /* the taker went away: the listeners stay here */
-    return send(conn, &end, 1, MSG_NOSIGNAL) == 1;
+        if (unix_send_fd(conn, &fd_byte, 1, w.socks[i]) < 0) {
+            log_warn("the taker of the forwarded sockets went away after %zu of %zu", i, w.n);
+            return true;
+        }
+    (void)send(conn, &end, 1, MSG_NOSIGNAL);
+    return true;
 }
 
 static bool wake_is_ours(void)
@@ -183,7 +189,8 @@ int main(int argc, char **argv)
             int conn = accept4(w.wake, NULL, NULL, SOCK_CLOEXEC);
             bool handed = conn >= 0 && serve(conn);
             if (handed) {
-                /* Our copies go before the connection does: the taker's end of file means they are its. */
+                /* Our copies go before the connection does: the taker's end of file means they are its alone.
+                 */
                 for (size_t i = 0; i < w.n; i++)
                     close(w.socks[i]);
                 if (wake_is_ours())

@@ -12,9 +12,10 @@
  * or lsl-wake's own starter once a client connects) connects to it and sends LSL_WAKE_TAKE; lsl-wake
  * answers with each listener, one byte LSL_WAKE_FD with the fd beside it (SCM_RIGHTS), then LSL_WAKE_END,
  * closes its copies and then the connection (so the taker's end of file means the listeners are its alone),
- * and exits. LSL_WAKE_LIST (lsl --status while the VM is down) is answered with the host paths, one per
- * line, and nothing changes. lsl --shutdown takes the listeners and closes them: nothing waits after it.
- * Host-only: lsl, lsl-wake and lsl-vmm. */
+ * and exits, whether the taker read it all or not (two holders would compete for the clients). LSL_WAKE_LIST
+ * (lsl --status while the VM is down) is answered with the host paths, one per line, and nothing changes. lsl
+ * --shutdown takes the listeners and closes them: nothing waits after it. Host-only: lsl, lsl-wake and
+ * lsl-vmm. */
 #ifndef LSL_PROTO_WAKE_H
 #define LSL_PROTO_WAKE_H
 
