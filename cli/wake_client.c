@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -92,15 +91,8 @@ int lsl_wake_release(const struct lsl_paths *p)
         char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
         bool named = unix_listener_path(fds[i], path, sizeof(path)) == 0;
         close(fds[i]);
-        struct stat st;
-        /* Ours no more: removed unless something else listens there now. */
-        if (named && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-            int c = unix_connect(path, true);
-            if (c == -ECONNREFUSED)
-                unlink(path);
-            else if (c >= 0)
-                close(c);
-        }
+        if (named) /* ours no more: removed unless something else listens there now */
+            unix_remove_stale(path);
     }
     return n < 0 ? 0 : n;
 }

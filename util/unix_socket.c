@@ -134,6 +134,18 @@ ssize_t unix_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max, siz
     return n;
 }
 
+void unix_remove_stale(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return;
+    int fd = unix_connect(path, true);
+    if (fd == -ECONNREFUSED)
+        unlink(path);
+    else if (fd >= 0)
+        close(fd);
+}
+
 int unix_listener_path(int fd, char *path, size_t len)
 {
     struct sockaddr_un a;

@@ -17,6 +17,10 @@ int unix_listen(const char *path, int backlog);
  * socket address). */
 int unix_connect(const char *path, bool nonblock);
 
+/* Removes path if it is a unix socket nobody listens on any more (a connect is refused there): a listener of
+ * ours just closed, never a live one or another kind of file. */
+void unix_remove_stale(const char *path);
+
 /* The path fd, a listening unix stream socket, is bound to, into path (len bytes). Returns 0, -EINVAL when
  * fd is not such a socket (or has no path), -ENAMETOOLONG or -errno. */
 int unix_listener_path(int fd, char *path, size_t len);

@@ -218,6 +218,19 @@ static void print_sockets(const char *list)
     }
 }
 
+/* Whether a forwarded socket's guest end is still being asked about (its state "checking"). */
+static bool sockets_checking(const char *body)
+{
+    static char list[16384];
+    struct sock_item it;
+    if (!lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, list, sizeof(list)))
+        return false;
+    for (const char *q = list; next_socket(&q, &it);)
+        if (!strcmp(it.state, "checking"))
+            return true;
+    return false;
+}
+
 /* Each distribution's disk: its image's size (what the guest sees) and what it takes on the host's disk
  * (sparse: deleted files give the space back through discard). Text lines, or the "disks" array. */
 static void disks(const struct lsl_paths *p, json_object *o)
@@ -378,11 +391,8 @@ int lsl_verb_status(const struct lsl_paths *p, struct lsl_args *a)
         int64_t mem_age = -1;
         bool has_mem = lsl_ctl_field_i64(body, LSL_CTL_KEY_GUEST_AGE, &mem_age);
         bool mem_fresh = !has_mem || (mem_age >= 0 && mem_age < FRESH_MS) || (mem_age < 0 && waited >= 500);
-        /* And the forwarded sockets' guest ends, asked by that answer ("checking"; "|" only ends a field). */
-        static char socks[16384];
-        bool checking =
-            lsl_ctl_field(body, LSL_CTL_KEY_SOCKETS, socks, sizeof(socks)) && strstr(socks, "|checking");
-        if (age >= 0 && age < FRESH_MS && mem_fresh && !checking)
+        /* And the forwarded sockets' guest ends, asked by that answer. */
+        if (age >= 0 && age < FRESH_MS && mem_fresh && !sockets_checking(body))
             break;
         struct timespec ts = {.tv_nsec = STEP_MS * 1000000L};
         nanosleep(&ts, NULL);

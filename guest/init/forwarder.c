@@ -406,24 +406,32 @@ static void start_open(struct conn *c)
     opened(c, r < 0 ? errno : 0);
 }
 
-/* A unix stream socket at path as distribution pid's processes see it: resolved inside its root (its own
- * mounts, /run included) and through no magic link, connected through the O_PATH fd (/proc/self/fd/N), so
- * a symlink in the distribution cannot aim it outside and the path's length does not matter. Returns the
- * connected non-blocking socket or -errno. */
-static int unix_connect_in(pid_t pid, const char *path)
+/* The O_PATH fd of the unix socket at path as distribution pid's processes see it: resolved inside its root
+ * (its own mounts, /run included) and through no magic link, so a symlink in the distribution cannot aim it
+ * outside. -ECONNREFUSED when what is there is no socket, else -errno. */
+static int socket_path_in(pid_t pid, const char *path)
 {
     char root[48];
     struct stat st;
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
 
     snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
     int fd = lsl_open_path_in_root(root, path);
-    if (fd < 0)
-        return fd;
-    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))) {
         close(fd);
         return -ECONNREFUSED;
     }
+    return fd;
+}
+
+/* A unix stream socket at path in distribution pid (socket_path_in), connected through the O_PATH fd
+ * (/proc/self/fd/N), so the path's length does not matter. Returns the connected non-blocking socket or
+ * -errno. */
+static int unix_connect_in(pid_t pid, const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket_path_in(pid, path);
+    if (fd < 0)
+        return fd;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d", fd);
     /* A unix connect completes at once, or fails (EAGAIN: the server's backlog is full). */
@@ -437,20 +445,14 @@ static int unix_connect_in(pid_t pid, const char *path)
     return s;
 }
 
-/* STAT_UNIX's question in distribution pid: 0 when a socket is at path there (resolved as unix_connect_in
- * does), or -errno. */
+/* STAT_UNIX's question in distribution pid: 0 when a socket is at path there, or -errno. */
 static int unix_stat_in(pid_t pid, const char *path)
 {
-    char root[48];
-    struct stat st;
-
-    snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-    int fd = lsl_open_path_in_root(root, path);
+    int fd = socket_path_in(pid, path);
     if (fd < 0)
         return fd;
-    int r = fstat(fd, &st) < 0 ? -errno : S_ISSOCK(st.st_mode) ? 0 : -ECONNREFUSED;
     close(fd);
-    return r;
+    return 0;
 }
 
 /* OPEN_UNIX: that distribution's socket, or the first running one's that answers. STAT_UNIX (stat_only):

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,7 +21,6 @@
 #include "io.h"
 #include "log.h"
 #include "unix_socket.h"
-#include <sys/socket.h>
 
 static void sock_ready(void *opaque, uint32_t events)
 {
@@ -137,11 +137,10 @@ static void sock_bind(struct fwd_sock_entry *e)
              e->sock.guest.distro[0] ? ":" : "", e->sock.guest.path);
 }
 
-/* The guest went down (or the service goes): the path goes too. A listener handed over and not yet served
- * (the guest still booting) goes only with the service (all): its clients wait for the guest. */
-static void sock_unbind(struct fwd_sock_entry *e, bool all)
+/* Closes e's listener: the bound one, or (all) one handed over and not yet served. Returns whether there was
+ * one. What the guest said of its end is forgotten either way. */
+static bool sock_close(struct fwd_sock_entry *e, bool all)
 {
-    struct stat st;
     check_close(e);
     e->guest_err = -1;
     e->checked_at = 0;
@@ -149,13 +148,22 @@ static void sock_unbind(struct fwd_sock_entry *e, bool all)
         evloop_del(e->f->loop, e->lfd);
         close(e->lfd);
         e->lfd = -1;
-    } else if (all && e->adopted >= 0) {
+        return true;
+    }
+    if (all && e->adopted >= 0) {
         close(e->adopted);
         e->adopted = -1;
-    } else {
-        return;
+        return true;
     }
-    if (lstat(e->sock.host, &st) == 0 && st.st_dev == e->dev && st.st_ino == e->ino)
+    return false;
+}
+
+/* The guest went down (or the service goes): the path goes too. A listener handed over and not yet served
+ * (the guest still booting) goes only with the service (all): its clients wait for the guest. */
+static void sock_unbind(struct fwd_sock_entry *e, bool all)
+{
+    struct stat st;
+    if (sock_close(e, all) && lstat(e->sock.host, &st) == 0 && st.st_dev == e->dev && st.st_ino == e->ino)
         unlink(e->sock.host);
 }
 
@@ -163,10 +171,8 @@ static void sock_unbind(struct fwd_sock_entry *e, bool all)
  * path removed once nothing listens there any more. */
 static void drop_listener(int fd, const char *path)
 {
-    struct stat st;
     close(fd);
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && path_served(path) == 0)
-        unlink(path);
+    unix_remove_stale(path);
     log_info("socket forwarding: %s is no longer configured; removed", path);
 }
 
@@ -233,16 +239,8 @@ size_t fwd_socks_listeners(const struct fwd *f, int *fds, size_t max)
 void fwd_socks_forget(struct fwd *f)
 {
     for (size_t i = 0; i < f->nsocks; i++) {
-        struct fwd_sock_entry *e = &f->socks[i];
-        check_close(e);
-        if (e->lfd >= 0) {
-            evloop_del(f->loop, e->lfd);
-            close(e->lfd);
-        } else if (e->adopted >= 0) {
-            close(e->adopted);
-        }
-        e->lfd = e->adopted = -1;
-        e->handed = true;
+        (void)sock_close(&f->socks[i], true); /* the path stays: lsl-wake listens there now */
+        f->socks[i].handed = true;
     }
 }
 

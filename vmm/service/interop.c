@@ -1,13 +1,11 @@
-/* The interop listener (interop.h). The program is started with posix_spawn (vfork: nothing of the guest's
- * memory is copied or shared copy-on-write) with default signals and an empty mask, and reaped by the
- * kernel (SIGCHLD's SA_NOCLDWAIT: the VMM has no other children). A connection the program cannot be
- * started for is closed, which the guest sees as a reset. */
+/* The interop listener (interop.h). The program is started per connection as service_spawn.h starts the
+ * service's programs. A connection the program cannot be started for is closed, which the guest sees as a
+ * reset. */
 #include "interop.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +16,8 @@
 #include "../core/evloop.h"
 #include "control.h" /* LSL_INTEROP_SOCKET */
 #include "log.h"
+#include "service_spawn.h"
 #include "unix_socket.h"
-
-extern char **environ;
 
 struct interop {
     struct evloop *loop;
@@ -35,28 +32,17 @@ struct interop {
 static void serve(struct interop *i, int conn)
 {
     posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
     pid_t pid;
     char *argv[] = {i->program, i->dir, NULL};
 
-    sigemptyset(&none);
-    sigfillset(&all);
     int r = posix_spawn_file_actions_init(&fa);
-    if (r == 0 && (r = posix_spawnattr_init(&attr)) != 0)
-        posix_spawn_file_actions_destroy(&fa);
     if (r != 0) {
         log_warn("interop: %s", strerror(r));
         return;
     }
     (void)posix_spawn_file_actions_adddup2(&fa, conn, 0);
-    (void)posix_spawnattr_setsigmask(&attr, &none);
-    (void)posix_spawnattr_setsigdefault(&attr, &all);
-    (void)posix_spawnattr_setflags(&attr,
-                                   POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-    r = posix_spawn(&pid, i->program, &fa, &attr, argv, environ);
+    r = service_spawn(&pid, i->program, argv, &fa);
     posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
     if (r != 0) {
         if (i->failed++ == 0) /* said once: every later connection fails the same way */
             log_warn("interop: cannot start %s: %s", i->program, strerror(r));

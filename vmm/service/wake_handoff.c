@@ -4,18 +4,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "fwd.h"
 #include "log.h"
+#include "service_spawn.h"
 #include "unix_socket.h"
 #include "wake.h"
-
-extern char **environ;
 
 int wake_handoff(const char *dir, const char *program, const int *fds, size_t n, const char *const *resume,
                  size_t nresume)
@@ -47,28 +44,15 @@ int wake_handoff(const char *dir, const char *program, const int *fds, size_t n,
         argv[argc++] = resume[i];
     }
     argv[argc] = NULL;
-    /* posix_spawn, as for interop (interop.c): vfork, an exec failure reported, no signal of ours blocked
-     * or handled in it, a session of its own. The fds go across for the moment of the spawn (this thread
-     * is the only one that starts programs). */
-    posix_spawnattr_t attr;
-    sigset_t none, all;
+    /* Started as service_spawn.h starts the service's programs; the fds go across for the moment of the
+     * spawn (this thread is the only one that starts programs). */
     pid_t pid;
-    sigemptyset(&none);
-    sigfillset(&all);
-    int err = posix_spawnattr_init(&attr);
-    if (err == 0) {
-        (void)posix_spawnattr_setsigmask(&attr, &none);
-        (void)posix_spawnattr_setsigdefault(&attr, &all);
-        (void)posix_spawnattr_setflags(&attr,
-                                       POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-        (void)fcntl(wake, F_SETFD, 0);
-        for (size_t i = 0; i < n; i++)
-            (void)fcntl(fds[i], F_SETFD, 0);
-        err = posix_spawn(&pid, program, NULL, &attr, (char *const *)argv, environ);
-        for (size_t i = 0; i < n; i++)
-            (void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-        posix_spawnattr_destroy(&attr);
-    }
+    (void)fcntl(wake, F_SETFD, 0);
+    for (size_t i = 0; i < n; i++)
+        (void)fcntl(fds[i], F_SETFD, 0);
+    int err = service_spawn(&pid, program, (char *const *)argv, NULL);
+    for (size_t i = 0; i < n; i++)
+        (void)fcntl(fds[i], F_SETFD, FD_CLOEXEC);
     close(wake);
     if (err) {
         unlink(path);
