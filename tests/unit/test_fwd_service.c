@@ -236,10 +236,21 @@ static void test_socket_handover(void)
     CHECK(recv(client, b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
     int fds[2];
     CHECK_EQ(fwd_socks_listeners(f, fds, 2), 1);
-    /* Up: the watch, then the client's OPEN_UNIX on a stream of its own. */
+    /* Up: the watch, then the client's OPEN_UNIX on a stream of its own; the guest's forwarder does not
+     * listen yet (the boot marker comes first), so that stream is refused, and the client waits. */
     int watch = guest_up();
     uint8_t p[512];
     uint32_t len;
+    int refused = next_stream();
+    CHECK(refused >= 0);
+    CHECK_EQ(read_frame(refused, p, &len), LSL_FWD_OPEN_UNIX);
+    close(refused);
+    spin(50);
+    errno = 0;
+    CHECK(recv(client, b, sizeof(b), MSG_DONTWAIT) < 0 && errno == EAGAIN);
+    CHECK_EQ(fwd_unix_relays(f), 1);
+    spin((int)(FWD_UNIX_RETRY_NS / 1000000) + 50);
+    fwd_tick(f, now_ns(), true, false);
     spin(50);
     int first = stream_with_data(watch);
     CHECK(first >= 0);

@@ -604,7 +604,7 @@ docker_host() {
 	[ -S "$sock" ] && pgrep -x lsl-wake >/dev/null || { echo "after the idle stop: no $sock or no lsl-wake"; return 1; }
 	lsl --status | grep -q "^Sockets: *$sock  waiting: a client starts the VM$" || { echo "status while down: $(lsl --status)"; return 1; }
 	t0=$(date +%s%N)
-	out=$(DOCKER_HOST=unix://$sock timeout 600 "$docker" images --format '{{.Repository}}' 2>&1) || { tail -n 12 "$XDG_STATE_HOME/lsl/service.log"; echo "host docker images on a stopped VM: $out"; return 1; }
+	out=$(DOCKER_HOST=unix://$sock timeout 600 "$docker" images --format '{{.Repository}}' 2>&1) || { tail -n 12 "$XDG_STATE_HOME/lsl/service.log"; echo "host docker images on a stopped VM, after $((($(date +%s%N) - t0) / 1000000)) ms: $out"; return 1; }
 	grep -qx lslbb <<<"$out" || { echo "host docker images on a stopped VM: '$out'"; return 1; }
 	echo "    docker: host docker images with the VM stopped (wake, boot, dk's systemd, dockerd) $((($(date +%s%N) - t0) / 1000000)) ms" >&9
 	t0=$(date +%s%N)

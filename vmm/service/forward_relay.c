@@ -117,6 +117,19 @@ static bool relay_waits(const struct relay *r, uint32_t err)
            now_ns() - f->up_since < FWD_UNIX_WAIT_NS;
 }
 
+/* A waiting connection's stream is given up; fwd_relays_tick asks again on a fresh one, and the host's side
+ * waits as it is. */
+static void relay_put_off(struct relay *r, uint32_t err)
+{
+    log_debug("forwarding %s: no listener in the guest yet (%s); asking again", r->sock->sock.host,
+              strerror((int)err));
+    evloop_del(r->f->loop, r->fd[1]);
+    close(r->fd[1]);
+    r->fd[1] = -1;
+    r->hslen = 0;
+    r->retry_at = now_ns() + FWD_UNIX_RETRY_NS;
+}
+
 /* The guest's OK line and OPENED; then the relay starts with what came behind them. */
 static void relay_handshake(struct relay *r)
 {
@@ -128,14 +141,7 @@ static void relay_handshake(struct relay *r)
         if (n > 0 && r->sock)
             r->sock->guest_err = err <= 4095 ? (int)err : -1; /* what --status says of it */
         if (n > 0 && err && relay_waits(r, err)) {
-            /* Asked again from fwd_relays_tick on a fresh stream; the host's side waits as it is. */
-            log_debug("forwarding %s: no listener in the guest yet (%s); asking again", r->sock->sock.host,
-                      strerror((int)err));
-            evloop_del(r->f->loop, r->fd[1]);
-            close(r->fd[1]);
-            r->fd[1] = -1;
-            r->hslen = 0;
-            r->retry_at = now_ns() + FWD_UNIX_RETRY_NS;
+            relay_put_off(r, err);
             return;
         }
         if (n < 0 || (n > 0 && err)) {
@@ -171,6 +177,13 @@ static void relay_handshake(struct relay *r)
             continue;
         if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return;
+        if (got <= 0 && r->hslen == 0 && relay_waits(r, ECONNREFUSED)) {
+            /* Refused before the OK line: the guest's forwarder does not listen yet (the boot marker, which
+             * makes the guest "up" here, comes before lsl-init starts it; a woken client is accepted at
+             * once). */
+            relay_put_off(r, ECONNREFUSED);
+            return;
+        }
         if (got <= 0) {
             relay_close(r); /* nobody listens there any more, or the guest went away */
             return;
