@@ -2,13 +2,14 @@
  * every TCP listen() and close of a listener, every UDP bind() and release, in any network namespace
  * (listen_events.h); each batch of reports is one scan (sock_diag dumps, a few syscalls, tens of
  * microseconds) of the VM's namespace and of every container namespace known (fwd_netns.h; a report from an
- * unknown one looks for new ones first). Nothing runs while nothing binds: an idle guest costs nothing. A
- * kernel that refuses the programs gets the old way: a timer whose pace the service sets, every
- * LSL_FWD_SCAN_BUSY_MS while sessions are open or were recently, every LSL_FWD_SCAN_IDLE_MS otherwise, none
- * without a watching service. A changed set goes to the service at once; whose it is (a /proc walk) follows
- * in a second PORTS, so that walk never delays a forward. One epoll loop, edge-triggered, serves the watch
- * and every relay; signals are default again, so a shutdown's SIGTERM ends it. Socket forwarding's
- * OPEN_UNIX streams (Docker's socket on the host) are relayed the same way, to a distribution's unix socket.
+ * unknown one looks for new ones first; a close is looked at twice more, settle_arm). Nothing runs while
+ * nothing binds: an idle guest costs nothing. A kernel that refuses the programs gets the old way: a timer
+ * whose pace the service sets, every LSL_FWD_SCAN_BUSY_MS while sessions are open or were recently, every
+ * LSL_FWD_SCAN_IDLE_MS otherwise, none without a watching service. A changed set goes to the service at once;
+ * whose it is (a /proc walk) follows in a second PORTS, so that walk never delays a forward. One epoll loop,
+ * edge-triggered, serves the watch and every relay; signals are default again, so a shutdown's SIGTERM ends
+ * it. Socket forwarding's OPEN_UNIX streams (Docker's socket on the host) are relayed the same way, to a
+ * distribution's unix socket.
  */
 #include "forwarder.h"
 
@@ -77,6 +78,7 @@ struct fwd {
     uint64_t walked_ms;  /* the last look for new namespaces (polling: at most one a second) */
     uint64_t busy_until; /* a session's kick keeps the fast pace until then (ms, CLOCK_MONOTONIC) */
     unsigned timer_ms;
+    unsigned settle; /* evented: rescans still due after a listener's close (settle_arm) */
     struct conn *conns, *dead, *watch;
     unsigned pace;
     /* The set the service has, and what is still to send. */
@@ -135,6 +137,17 @@ static void set_timer(unsigned ms)
         its.it_interval.tv_nsec = (long)(ms % 1000) * 1000000L;
         its.it_value = its.it_interval;
     }
+    (void)timerfd_settime(g.timer, 0, &its, NULL);
+}
+
+/* A listener's close is reported before the kernel unhashes it (tcp_set_state and inet_release run the
+ * hook first), so the scan it wakes can still see it, on another vCPU or when the closing task is preempted:
+ * look again once the close is surely done, 20 ms and then 250 ms later. A one-shot on the polling timer,
+ * which evented mode leaves unarmed (set_timer(0) keeps it). */
+static void settle_arm(void)
+{
+    struct itimerspec its = {.it_value.tv_nsec = g.settle > 1 ? 20000000L : 250000000L};
+    g.timer_ms = 0;
     (void)timerfd_settime(g.timer, 0, &its, NULL);
 }
 
@@ -285,6 +298,10 @@ static void events_read(void)
     if (what == (LISTEN_EV_UDP_GONE | LISTEN_EV_FOREIGN) && !udp)
         return;
     scan(what & (LISTEN_EV_FOREIGN | LISTEN_EV_LOST));
+    if (what & (LISTEN_EV_TCP_CLOSED | LISTEN_EV_UDP_GONE)) {
+        g.settle = 2;
+        settle_arm();
+    }
 }
 
 /* The next whole frame in c->hdr, read from the vsock stream as needed: > 0 its length (to consume once
@@ -694,6 +711,8 @@ static _Noreturn void fwd_main(void)
                 uint64_t ticks;
                 if (read(g.timer, &ticks, sizeof(ticks)) > 0 && g.watch)
                     scan(now_ms() - g.walked_ms >= 1000);
+                if (g.evented && g.settle && --g.settle)
+                    settle_arm();
                 set_pace();
             } else if (s == &g.events_side) {
                 events_read();

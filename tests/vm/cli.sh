@@ -638,7 +638,13 @@ forward_release() {
 	python3 "$S/fwd.py" wait 127.0.0.1 8711 "$FWD_BOUND_MS" >/dev/null || { fwd_stop srv; echo "not forwarded"; return 1; }
 	lsl --status | grep -q '^Ports: *tcp 127.0.0.1:8711  test  forwarded$' || { echo "status: $(lsl --status)"; fwd_stop srv; return 1; }
 	fwd_stop srv
-	python3 "$S/fwd.py" gone 127.0.0.1 8711 5 || { echo "the host port stayed taken after the guest closed"; return 1; }
+	python3 "$S/fwd.py" gone 127.0.0.1 8711 5 || {
+		fwd_why
+		# 8711 is 21DF; 0A is LISTEN: whether the guest's server itself is still there
+		echo "  guest listeners on 8711: $(lsl -e sh -c 'grep -ci ":21DF 00000000:0000 0A" /proc/net/tcp')"
+		echo "the host port stayed taken after the guest closed"
+		return 1
+	}
 	# Free for anyone now.
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 8711))' || { echo "cannot bind 8711"; return 1; }
 }
