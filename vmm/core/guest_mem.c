@@ -2,17 +2,30 @@
 #include "guest_mem.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#define GMEM_ALIGN ((size_t)2 << 20)
 
 int gmem_init(struct gmem *m, uint64_t size, uint64_t hole_start)
 {
     memset(m, 0, sizeof(*m));
     /* MAP_NORESERVE + no MAP_POPULATE: pages are allocated on first guest touch, so a 4 GiB guest that uses
      * 200 MiB costs 200 MiB. Giving pages back is the balloon's job. */
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    void *map = mmap(NULL, size + GMEM_ALIGN, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (map == MAP_FAILED)
         return -errno;
+    /* 2 MiB aligned, as guest physical addresses are: KVM maps a huge host page (THP) as one large guest page
+     * only where the two agree modulo 2 MiB, and a 2 MiB range the balloon gives back is then one huge page,
+     * freed whole instead of split. mmap aligns only to 4 KiB. */
+    uint8_t *p = (uint8_t *)(((uintptr_t)map + GMEM_ALIGN - 1) & ~(uintptr_t)(GMEM_ALIGN - 1));
+    size_t head = (size_t)(p - (uint8_t *)map);
+    if (head)
+        munmap(map, head);
+    if (GMEM_ALIGN - head)
+        munmap(p + size, GMEM_ALIGN - head);
     madvise(p, size, MADV_DONTDUMP);
     m->base = p;
     m->total = size;
