@@ -32,6 +32,13 @@ if want seq; then
 	$T read "$D/big" seq_read
 	$T read "$D/big" seq_read_again
 	rm -f "$D/big"
+	# The guest's own floor for the same read: the file in its RAM (a tmpfs), so no transport at all, only
+	# the guest's copy to the reader (natively seq_read is that already: the host's tmpfs keeps the file).
+	if [ "${FSB_GUEST:-0}" = 1 ] && mkdir -p /tmp/fsb-ram && mount -t tmpfs -o size=$((mib + 8))m fsb-ram /tmp/fsb-ram; then
+		head -c $((mib * 1048576)) /dev/zero >/tmp/fsb-ram/big
+		$T read /tmp/fsb-ram/big seq_read_guest_ram
+		umount /tmp/fsb-ram
+	fi
 fi
 if want small; then
 	$T drop

@@ -45,6 +45,16 @@ static void test_guest_mem_split(void)
     CHECK_EQ(gmem_init(&m, 5ull << 30, LAYOUT_MMIO_HOLE), 0);
     CHECK_EQ(m.nregions, 2);
     CHECK(gmem_ptr(&m, 0, 4096) == m.base);
+    /* Host and guest addresses agree modulo 2 MiB, in both regions: KVM's large pages need it. */
+    CHECK_EQ((uintptr_t)m.base % (2u << 20), 0);
+    CHECK_EQ((uintptr_t)gmem_ptr(&m, 1ull << 32, 1) % (2u << 20), 0);
+    /* A size that is no 2 MiB multiple, which newer kernels' own THP alignment of mmap leaves alone. */
+    for (int i = 0; i < 4; i++) {
+        struct gmem odd;
+        CHECK_EQ(gmem_init(&odd, (1ull << 30) + (1u << 20), LAYOUT_MMIO_HOLE), 0);
+        CHECK_EQ((uintptr_t)odd.base % (2u << 20), 0);
+        gmem_free(&odd);
+    }
     CHECK(gmem_ptr(&m, LAYOUT_MMIO_HOLE - 4096, 4096) != NULL);
     CHECK(gmem_ptr(&m, LAYOUT_MMIO_HOLE - 4096, 4097) == NULL); /* runs into the hole */
     CHECK(gmem_ptr(&m, LAYOUT_MMIO_HOLE, 1) == NULL);
