@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "test_fs_client.h"
 #include "core/options.h"
@@ -507,6 +508,36 @@ static void test_readdir_changing(void)
     fc_close(&F);
 }
 
+/* OPENDIR lets the guest keep a listing only once the directory has been still for a second (a change in the
+ * same timestamp tick would not move the mtime the guest checks), and never with keep_cache=off. */
+static uint32_t opendir_flags(uint64_t dir)
+{
+    struct fuse_open_in in = {.flags = O_RDONLY};
+    struct fuse_open_out out = {0};
+    CHECK_EQ(fc_call(&F, FUSE_OPENDIR, dir, &in, sizeof(in), &out, sizeof(out)), (int)sizeof(out));
+    CHECK_EQ(fc_release(&F, dir, out.fh, true, 0), 0);
+    return out.open_flags;
+}
+
+static void test_dir_cache(void)
+{
+    up();
+    CHECK_EQ(mkdir(fc_path(&F, "d"), 0755), 0);
+    struct fuse_entry_out e;
+    CHECK_EQ(fc_lookup(&F, 1, "d", &e), 0);
+    CHECK_EQ(opendir_flags(e.nodeid), 0u); /* just made */
+    usleep(1100 * 1000);
+    CHECK_EQ(opendir_flags(e.nodeid), (uint32_t)(FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE));
+    fc_write_file(&F, "d/new", "x"); /* changed: not kept, so the guest reads it anew */
+    CHECK_EQ(opendir_flags(e.nodeid), 0u);
+    /* A stamp in the future is not still either. */
+    struct timespec later[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = time(NULL) + 3600}};
+    CHECK_EQ(utimensat(AT_FDCWD, fc_path(&F, "d"), later, 0), 0);
+    usleep(1100 * 1000);
+    CHECK_EQ(opendir_flags(e.nodeid), 0u);
+    fc_close(&F);
+}
+
 static void test_xattrs(void)
 {
     up();
@@ -860,6 +891,7 @@ int main(void)
     RUN(test_locks);
     RUN(test_sparse_big);
     RUN(test_readdir_changing);
+    RUN(test_dir_cache);
     RUN(test_xattrs);
     RUN(test_misc_ops);
     RUN(test_notify);

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs_int.h"
@@ -21,6 +23,26 @@ struct host_dirent {
     char d_name[];
 };
 
+/* The guest may keep a directory's listing (FOPEN_CACHE_DIR) and reuses it until the directory's mtime or its
+ * own changes say otherwise. A change within the same timestamp tick as the one the guest knows leaves the
+ * mtime as it was (file systems stamp with a coarse clock), so a listing is offered for keeping only once the
+ * directory has been still for FS_DIR_STILL_NS (git's "racy" rule): any later change then stamps a new
+ * mtime, which the guest sees within its attribute timeout, or at once where the host watches (watch.c). */
+#define FS_DIR_STILL_NS (1000ull * 1000000)
+
+static bool dir_still(int fd)
+{
+    struct stat st;
+    struct timespec now;
+    if (fstat(fd, &st) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
+        return false;
+    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    int64_t c = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+    int64_t last = m > c ? m : c;
+    return now_ns - last >= (int64_t)FS_DIR_STILL_NS; /* a stamp in the future is not still */
+}
+
 int fs_op_opendir(struct fs_op *op)
 {
     const struct fuse_open_in *in = fs_arg(op, sizeof(*in));
@@ -31,6 +53,7 @@ int fs_op_opendir(struct fs_op *op)
         return fs_reply_err(op, ESTALE);
     int ret, fd = n->type == S_IFDIR ? fs_node_reopen(op->s, n, O_RDONLY) : -ENOTDIR;
     uint64_t fh;
+    bool keep = fd >= 0 && op->s->share.keep_cache && dir_still(fd);
     if (fd < 0)
         ret = fs_reply_err(op, fd);
     else if ((fd = fs_handle_add(op->s, fd, O_RDONLY, true, n, &fh)) < 0)
@@ -38,7 +61,8 @@ int fs_op_opendir(struct fs_op *op)
     else {
         /* A directory the guest lists is one its file watchers may care about (watch.c). */
         fs_watch_dir(op->s, n);
-        struct fuse_open_out out = {.fh = fh};
+        /* Not kept: the guest drops what it cached of the listing and reads it anew. */
+        struct fuse_open_out out = {.fh = fh, .open_flags = keep ? FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE : 0};
         ret = fs_reply(op, &out, sizeof(out));
     }
     fs_node_put(op->s, n);

@@ -41,7 +41,7 @@ struct fs_share {
     uint32_t timeout_ms; /* entry and attribute timeout; 0: the guest asks every time */
     uint32_t watched_ms; /* the timeout of what host watches cover (watch.c); 0: timeout_ms for all */
     bool writeback;      /* FUSE_WRITEBACK_CACHE: the guest's page cache holds writes and sends them late */
-    bool keep_cache;     /* FOPEN_KEEP_CACHE: an open keeps what the guest cached of a file */
+    bool keep_cache;     /* FOPEN_KEEP_CACHE: an open keeps what the guest cached of a file or listing */
     enum fs_readdirplus readdirplus;
     unsigned threads; /* workers besides the dispatcher (0: the dispatcher serves requests itself) */
     bool xdev;        /* follow host mounts below the root (a share of / needs /home); off: stay on its fs */
