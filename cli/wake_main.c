@@ -189,8 +189,7 @@ int main(int argc, char **argv)
             int conn = accept4(w.wake, NULL, NULL, SOCK_CLOEXEC);
             bool handed = conn >= 0 && serve(conn);
             if (handed) {
-                /* Our copies go before the connection does: the taker's end of file means they are its alone.
-                 */
+                /* Our copies go before the connection: the taker's end of file means they are its alone. */
                 for (size_t i = 0; i < w.n; i++)
                     close(w.socks[i]);
                 if (wake_is_ours())

@@ -134,16 +134,23 @@ ssize_t unix_recv_fds(int sock, void *buf, size_t len, int *fds, size_t max, siz
     return n;
 }
 
-void unix_remove_stale(const char *path)
+int unix_path_listening(const char *path)
 {
     struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -ENOTSOCK;
     int fd = unix_connect(path, true);
-    if (fd == -ECONNREFUSED)
-        unlink(path);
-    else if (fd >= 0)
+    if (fd >= 0)
         close(fd);
+    return fd >= 0 || fd == -EAGAIN ? 1 : fd == -ECONNREFUSED ? 0 : fd;
+}
+
+void unix_remove_stale(const char *path)
+{
+    if (unix_path_listening(path) == 0)
+        unlink(path);
 }
 
 int unix_listener_path(int fd, char *path, size_t len)

@@ -17,6 +17,10 @@ int unix_listen(const char *path, int backlog);
  * socket address). */
 int unix_connect(const char *path, bool nonblock);
 
+/* Whether a unix socket at path is served: 1 when a connect is taken (or its backlog is full), 0 when it is
+ * refused (nobody listens there any more), -ENOTSOCK when path is something else, else -errno. */
+int unix_path_listening(const char *path);
+
 /* Removes path if it is a unix socket nobody listens on any more (a connect is refused there): a listener of
  * ours just closed, never a live one or another kind of file. */
 void unix_remove_stale(const char *path);

@@ -298,7 +298,7 @@ static void events_read(void)
     if (what == (LISTEN_EV_UDP_GONE | LISTEN_EV_FOREIGN) && !udp)
         return;
     scan(what & (LISTEN_EV_FOREIGN | LISTEN_EV_LOST));
-    if (what & (LISTEN_EV_TCP_CLOSED | LISTEN_EV_UDP_GONE)) {
+    if ((what & LISTEN_EV_TCP_CLOSED) || (udp && (what & LISTEN_EV_UDP_GONE))) {
         g.settle = 2;
         settle_arm();
     }

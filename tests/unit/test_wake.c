@@ -140,6 +140,31 @@ static void test_bad_arguments(void)
     }
 }
 
+/* What a stale socket is (util's unix_path_listening, which the release and the service's bind both ask):
+ * served, refused, no socket at all, nothing there; only a refused one is removed. */
+static void test_path_listening(void)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/probe.sock", paths.runtime);
+    int l = unix_listen(path, 4);
+    CHECK(l >= 0);
+    CHECK_EQ(unix_path_listening(path), 1);
+    unix_remove_stale(path);
+    CHECK_EQ(access(path, F_OK), 0); /* a live one stays */
+    close(l);
+    CHECK_EQ(unix_path_listening(path), 0);
+    unix_remove_stale(path);
+    CHECK(access(path, F_OK) < 0);
+    CHECK_EQ(unix_path_listening(path), -ENOENT);
+    int f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    CHECK(f >= 0);
+    close(f);
+    CHECK_EQ(unix_path_listening(path), -ENOTSOCK);
+    unix_remove_stale(path);
+    CHECK_EQ(access(path, F_OK), 0); /* never another kind of file */
+    unlink(path);
+}
+
 int main(void)
 {
     if (!mkdtemp(top))
@@ -151,6 +176,7 @@ int main(void)
     CHECK_EQ(system(cmd), 0);
     RUN(test_hold_and_take);
     RUN(test_bad_arguments);
+    RUN(test_path_listening);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
     (void)!system(cmd);
     return CHECK_DONE();

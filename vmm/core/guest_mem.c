@@ -24,8 +24,7 @@ int gmem_init(struct gmem *m, uint64_t size, uint64_t hole_start)
     size_t head = (size_t)(p - (uint8_t *)map);
     if (head)
         munmap(map, head);
-    if (GMEM_ALIGN - head)
-        munmap(p + size, GMEM_ALIGN - head);
+    munmap(p + size, GMEM_ALIGN - head); /* head < GMEM_ALIGN: a tail is always left */
     madvise(p, size, MADV_DONTDUMP);
     m->base = p;
     m->total = size;

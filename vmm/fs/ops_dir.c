@@ -30,17 +30,19 @@ struct host_dirent {
  * mtime, which the guest sees within its attribute timeout, or at once where the host watches (watch.c). */
 #define FS_DIR_STILL_NS (1000ull * 1000000)
 
+static int64_t ts_ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static bool dir_still(int fd)
 {
     struct stat st;
     struct timespec now;
     if (fstat(fd, &st) < 0 || clock_gettime(CLOCK_REALTIME, &now) < 0)
         return false;
-    int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    int64_t m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-    int64_t c = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
-    int64_t last = m > c ? m : c;
-    return now_ns - last >= (int64_t)FS_DIR_STILL_NS; /* a stamp in the future is not still */
+    int64_t m = ts_ns(st.st_mtim), c = ts_ns(st.st_ctim);
+    return ts_ns(now) - (m > c ? m : c) >= (int64_t)FS_DIR_STILL_NS; /* a stamp in the future is not still */
 }
 
 int fs_op_opendir(struct fs_op *op)

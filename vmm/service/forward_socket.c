@@ -85,18 +85,6 @@ void fwd_socks_check(struct fwd *f)
     }
 }
 
-/* -EADDRINUSE when a live socket serves path (someone accepts, or its backlog is full). */
-static int path_served(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
-        return 0;
-    int fd = unix_connect(path, true);
-    if (fd >= 0)
-        close(fd);
-    return fd >= 0 || fd == -EAGAIN ? -EADDRINUSE : 0;
-}
-
 static void sock_bind(struct fwd_sock_entry *e)
 {
     int prev = e->err, r;
@@ -111,7 +99,9 @@ static void sock_bind(struct fwd_sock_entry *e)
             r = -ENOMEM;
         }
         st = (struct stat){.st_dev = e->dev, .st_ino = e->ino};
-    } else if ((r = path_served(e->sock.host)) == 0) {
+    } else if (unix_path_listening(e->sock.host) == 1) {
+        r = -EADDRINUSE; /* a live socket serves the path (someone accepts, or its backlog is full) */
+    } else {
         r = unix_listen(e->sock.host, 128);
         /* The file bound, so that the way out removes it and nothing someone put there since. */
         if (r >= 0 &&
