@@ -213,8 +213,13 @@ static void test_shm_region(void)
     write32(t, REG_SHM_SEL, 0, 4);
     CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0xffffffffu);
     CHECK_EQ(read_n(t, REG_SHM_LEN_HIGH, 4), 0xffffffffu);
+    virtio_mmio_free(t);
+    /* The region is the device's before its transport is made (fs.c's add_window, then attach). */
     vdev.shm_gpa = 0x540000000ull;
     vdev.shm_len = 0x110000000ull;
+    t = virtio_mmio_new(&vdev);
+    CHECK(t != NULL);
+    write32(t, REG_SHM_SEL, 0, 4);
     CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0x10000000u);
     CHECK_EQ(read_n(t, REG_SHM_LEN_HIGH, 4), 1);
     CHECK_EQ(read_n(t, REG_SHM_BASE_LOW, 4), 0x40000000u);
@@ -223,6 +228,73 @@ static void test_shm_region(void)
     CHECK_EQ(read_n(t, REG_SHM_LEN_LOW, 4), 0xffffffffu);
     CHECK_EQ(read_n(t, REG_SHM_BASE_HIGH, 4), 0xffffffffu);
     CHECK_EQ(vdev.stats.malformed, 0);
+    virtio_mmio_free(t);
+    virtio_dev_uninit(&vdev);
+}
+
+/* What the driver reads is a page the transport keeps (KVM maps it read-only: reads do not exit), so every
+ * change must reach it: the driver's writes (selectors, status), the device's config change (with the
+ * generation) and break (NEEDS_RESET), interrupts raised and acknowledged, a reset. */
+static uint32_t live_config[2];
+
+static const void *live_config_space(struct virtio_dev *vdev, uint32_t *len)
+{
+    (void)vdev;
+    *len = sizeof(live_config);
+    return live_config;
+}
+
+static const struct virtio_dev_ops live_ops = {
+    .name = "live",
+    .device_id = 2,
+    .num_queues = 1,
+    .queue_max = 16,
+    .config = live_config_space,
+    .queue_notify = fake_notify,
+};
+
+static void test_reads_follow_the_device(void)
+{
+    struct virtio_dev vdev;
+    virtio_dev_init(&vdev, &live_ops, NULL, &m);
+    live_config[0] = 7;
+    live_config[1] = 9;
+    struct virtio_mmio *t = virtio_mmio_new(&vdev);
+    CHECK(t != NULL);
+    CHECK_EQ(read_n(t, REG_CONFIG, 8), 7 | (9ull << 32));
+    CHECK_EQ(read_n(t, REG_QUEUE_NUM_MAX, 4), 16);
+    write32(t, REG_QUEUE_SEL, 1, 4); /* no such queue */
+    CHECK_EQ(read_n(t, REG_QUEUE_NUM_MAX, 4), 0);
+    write32(t, REG_QUEUE_SEL, 0, 4);
+    CHECK_EQ(read_n(t, REG_QUEUE_NUM_MAX, 4), 16);
+    write32(t, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 4);
+    CHECK_EQ(read_n(t, REG_STATUS, 4), VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+
+    uint64_t gen = read_n(t, REG_CONFIG_GENERATION, 4);
+    pthread_mutex_lock(&vdev.lock);
+    live_config[1] = 11;
+    virtio_dev_config_changed(&vdev);
+    pthread_mutex_unlock(&vdev.lock);
+    CHECK_EQ(read_n(t, REG_CONFIG + 4, 4), 11);
+    CHECK(read_n(t, REG_CONFIG_GENERATION, 4) != gen);
+    CHECK_EQ(read_n(t, REG_INTERRUPT_STATUS, 4), VIRTIO_INT_CONFIG); /* DRIVER is set: the driver is told */
+    write32(t, REG_INTERRUPT_ACK, VIRTIO_INT_CONFIG, 4);
+    CHECK_EQ(read_n(t, REG_INTERRUPT_STATUS, 4), 0);
+
+    vdev.interrupt(&vdev, VIRTIO_INT_VRING);
+    CHECK_EQ(read_n(t, REG_INTERRUPT_STATUS, 4), VIRTIO_INT_VRING);
+    write32(t, REG_INTERRUPT_ACK, VIRTIO_INT_VRING, 4); /* (under KVM, an ioeventfd takes this one) */
+    CHECK_EQ(read_n(t, REG_INTERRUPT_STATUS, 4), 0);
+
+    pthread_mutex_lock(&vdev.lock);
+    virtio_dev_break(&vdev, "a test");
+    pthread_mutex_unlock(&vdev.lock);
+    CHECK(read_n(t, REG_STATUS, 4) & VIRTIO_STATUS_NEEDS_RESET);
+    vdev.interrupt(&vdev, VIRTIO_INT_VRING);
+    write32(t, REG_STATUS, 0, 4); /* reset: status and InterruptStatus read zero again */
+    CHECK_EQ(read_n(t, REG_STATUS, 4), 0);
+    CHECK_EQ(read_n(t, REG_INTERRUPT_STATUS, 4), 0);
+    CHECK_EQ(read_n(t, REG_CONFIG, 4), 7);
     virtio_mmio_free(t);
     virtio_dev_uninit(&vdev);
 }
@@ -236,6 +308,7 @@ int main(void)
     RUN(test_write_widths);
     RUN(test_config_straddle);
     RUN(test_shm_region);
+    RUN(test_reads_follow_the_device);
     gmem_free(&m);
     return CHECK_DONE();
 }

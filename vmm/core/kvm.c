@@ -56,6 +56,7 @@ int kvm_open(struct kvm *k, const char *dev)
         k->max_vcpus = 1;
 
     k->tsc_deadline = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+    k->readonly_mem = ioctl(k->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 
     do
         k->vm_fd = ioctl(k->sys_fd, KVM_CREATE_VM, 0);
@@ -92,6 +93,16 @@ int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, vo
     if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
         return log_errno(errno, "KVM_SET_USER_MEMORY_REGION");
     return 0;
+}
+
+int kvm_set_memory_ro(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+    struct kvm_userspace_memory_region r = {.slot = slot,
+                                            .flags = size ? KVM_MEM_READONLY : 0,
+                                            .guest_phys_addr = gpa,
+                                            .memory_size = size,
+                                            .userspace_addr = (uintptr_t)host};
+    return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
 }
 
 int kvm_irq_line(struct kvm *k, uint32_t gsi, int level)

@@ -13,6 +13,7 @@ struct kvm {
     int run_size;
     int max_vcpus;
     bool tsc_deadline; /* LAPIC TSC-deadline mode is emulated (KVM_CAP_TSC_DEADLINE_TIMER) */
+    bool readonly_mem; /* memory slots the guest reads and whose writes exit (KVM_CAP_READONLY_MEM) */
 };
 
 /* Opens /dev/kvm, checks the API and every capability lsl needs, creates the VM with an in-kernel
@@ -21,6 +22,9 @@ int kvm_open(struct kvm *k, const char *dev);
 void kvm_close(struct kvm *k);
 
 int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
+/* The same with KVM_MEM_READONLY: guest reads come from host, a guest write is an MMIO exit (or an ioeventfd
+ * in the range). size 0 deletes the slot. Not logged: the caller can fall back. */
+int kvm_set_memory_ro(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
 int kvm_irq_line(struct kvm *k, uint32_t gsi, int level);
 int kvm_irqfd(struct kvm *k, int fd, uint32_t gsi);
 /* Routes a guest write of `datamatch` (len bytes) at addr to an eventfd, handled without leaving the kernel.

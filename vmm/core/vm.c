@@ -61,6 +61,11 @@ int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *))
     return 0;
 }
 
+uint32_t vm_alloc_slot(struct vm *vm)
+{
+    return vm->next_slot++;
+}
+
 int vm_add_window(struct vm *vm, void *host, uint64_t size, uint64_t *gpa)
 {
     if (!vm->window_next) {
@@ -68,13 +73,11 @@ int vm_add_window(struct vm *vm, void *host, uint64_t size, uint64_t *gpa)
          * physical address bits every x86-64 CPU KVM runs on has. */
         const struct gmem_region *last = &vm->mem.regions[vm->mem.nregions - 1];
         vm->window_next = ALIGN_UP(MAX(last->gpa + last->size, 1ull << 32), 1ull << 30);
-        vm->window_slot = vm->mem.nregions;
     }
-    int r = kvm_set_memory(&vm->kvm, vm->window_slot, vm->window_next, size, host);
+    int r = kvm_set_memory(&vm->kvm, vm_alloc_slot(vm), vm->window_next, size, host);
     if (r < 0)
         return r;
     *gpa = vm->window_next;
-    vm->window_slot++;
     vm->window_next = ALIGN_UP(vm->window_next + size, 1ull << 30);
     return 0;
 }
@@ -266,6 +269,7 @@ int vm_create(struct vm *vm, const struct vmm_options *o)
         if ((r = kvm_set_memory(&vm->kvm, i, g->gpa, g->size, g->host)) < 0)
             return r;
     }
+    vm->next_slot = vm->mem.nregions;
     if ((r = evloop_init(&vm->loop)) < 0)
         return log_errno(-r, "event loop");
     if (o->console_log && (vm->log_fd = open_console_log(o->console_log)) < 0)

@@ -52,7 +52,7 @@ struct vm {
     /* Devices' shared memory windows (virtio-fs's DAX), above RAM, one KVM memory slot each (vm_add_window),
      * and what a vCPU asks to mend memory KVM could not map (vm_on_efault). */
     uint64_t window_next;
-    uint32_t window_slot;
+    uint32_t next_slot; /* KVM memory slots past RAM's: windows, and register pages (vm_alloc_slot) */
     struct {
         unsigned (*fn)(void *opaque);
         void *opaque;
@@ -92,6 +92,8 @@ int vm_cmdline_append(struct vm *vm, const char *frag);
 int vm_own_device(struct vm *vm, void *dev, void (*free_fn)(void *));
 /* Gives the guest size bytes at host (a multiple of 2 MiB) as memory at *gpa, above RAM. */
 int vm_add_window(struct vm *vm, void *host, uint64_t size, uint64_t *gpa);
+/* A KVM memory slot number no one else has (after RAM's). */
+uint32_t vm_alloc_slot(struct vm *vm);
 /* fn is called when a vCPU's KVM_RUN fails with EFAULT (part of a window has nothing behind it) and returns
  * how many things it mended; vm_fix_efault calls them all and returns the sum. */
 int vm_on_efault(struct vm *vm, unsigned (*fn)(void *opaque), void *opaque);

@@ -44,6 +44,8 @@ void virtio_dev_break(struct virtio_dev *vdev, const char *why)
     vdev->broken = true;
     vdev->stats.malformed++;
     vdev->status |= VIRTIO_STATUS_NEEDS_RESET;
+    if (vdev->changed)
+        vdev->changed(vdev, false);
     if (vdev->status & VIRTIO_STATUS_DRIVER_OK)
         vdev->interrupt(vdev, VIRTIO_INT_CONFIG);
 }
@@ -51,6 +53,8 @@ void virtio_dev_break(struct virtio_dev *vdev, const char *why)
 void virtio_dev_config_changed(struct virtio_dev *vdev)
 {
     vdev->config_generation++;
+    if (vdev->changed)
+        vdev->changed(vdev, true);
     /* From DRIVER on, not only DRIVER_OK: a change during the driver's probe stays pending in
      * InterruptStatus and Linux handles it once the probe is done; before, the probe reads the config. */
     if ((vdev->status & VIRTIO_STATUS_DRIVER) && vdev->interrupt)

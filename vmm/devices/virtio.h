@@ -90,6 +90,9 @@ struct virtio_dev {
 
     /* Set by the transport: raise an interrupt of the given VIRTIO_INT_* kind. Thread-safe. */
     void (*interrupt)(struct virtio_dev *vdev, uint32_t kind);
+    /* Set by the transport (may be NULL): what the driver reads changed on the device's side, its config
+     * space or status (config_changed, break). Called with the lock held, before the interrupt. */
+    void (*changed)(struct virtio_dev *vdev, bool config);
     void *transport;
 };
 

@@ -4,9 +4,18 @@
  * configuring the virtio-mmio devices costs 39 MMIO exits in total, and the guest's failed PCI probe alone
  * already costs ~230 port exits (0xcf8/0xcfc) - a PCI transport would add a bus scan, BAR sizing and MSI-X
  * table programming on top, at ~47 us per exit in the emulated KVM host (2-5 us on hardware). In steady state
- * both transports kick through an ioeventfd (no exit to userspace) and interrupt through an irqfd; what MMIO
- * still pays is the guest's InterruptStatus read and InterruptACK write per interrupt, which event-index
- * suppression keeps to one pair per batch. QEMU's microvm and Firecracker choose MMIO for the same reason. */
+ * both transports kick through an ioeventfd (no exit to userspace) and interrupt through an irqfd.
+ *
+ * What MMIO paid besides, per interrupt, was two exits to userspace: Linux's handler reads InterruptStatus
+ * and writes InterruptACK (a FUSE round trip in the emulated host: ~380 us, ~95 of them those two). Neither
+ * needs us: no register read has a side effect, so the window is a page KVM maps read-only (the guest reads
+ * it as memory; every write still exits and the page is brought up to date before the vCPU goes on), and an
+ * ACK of the used-buffer bit alone is an ioeventfd nobody reads: that bit, once raised, stays up until a
+ * reset, so an ACK of it has nothing to do. Linux's handler then looks at its queues on each interrupt, as it
+ * does anyway whenever the bit is up, and a queue with nothing new returns IRQ_NONE as before. An ACK with
+ * the config bit in it still exits and clears as the spec says. A config change on the device's side (a
+ * resize, the balloon's target) takes the page away from KVM while it is rewritten: the driver's
+ * generation check only holds if what it reads changes all at once. */
 #include "virtio_mmio.h"
 #include "virtio_mmio_regs.h"
 
@@ -16,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -33,9 +43,9 @@ static const uint8_t free_irqs[] = {5, 6, 7, 10, 11, 12, 14, 15, 3};
 
 /* The first devices get a line each. Later ones (disk slots, created last) share: Linux's virtio_mmio
  * requests its IRQ with IRQF_SHARED and every sharer's handler runs on each pulse, reading its own
- * InterruptStatus, so nothing is lost; an idle sharer costs one register read (an exit) per interrupt of its
- * neighbours. Sharing starts from the most recently given lines so the first devices (root disk, rng, vsock)
- * stay alone longest. */
+ * InterruptStatus, so nothing is lost; an idle sharer costs one register read and a look at its queues per
+ * interrupt of its neighbours (no exit: it is memory). Sharing starts from the most recently given lines so
+ * the first devices (root disk, rng, vsock) stay alone longest. */
 static uint32_t irq_for(unsigned index)
 {
     const unsigned n = ARRAY_SIZE(free_irqs);
@@ -56,15 +66,22 @@ struct virtio_mmio {
     uint64_t base;
     uint32_t irq;
     int irq_fd;
-    uint32_t int_status;
+    int ack_fd;    /* the ioeventfd InterruptACK writes of VIRTIO_INT_VRING alone go to, never read */
+    int32_t slot;  /* the KVM memory slot mapping page read-only at base; -1: reads exit as well */
+    uint8_t *page; /* the window as the driver reads it; its InterruptStatus word is the live one */
     uint32_t dev_features_sel, drv_features_sel, queue_sel, shm_sel;
     struct kick kicks[VIRTIO_MAX_QUEUES];
 };
 
+static uint32_t *page_word(struct virtio_mmio *t, uint64_t off)
+{
+    return (uint32_t *)(void *)(t->page + off);
+}
+
 static void raise_interrupt(struct virtio_dev *vdev, uint32_t kind)
 {
     struct virtio_mmio *t = vdev->transport;
-    __atomic_or_fetch(&t->int_status, kind, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(page_word(t, REG_INTERRUPT_STATUS), kind, __ATOMIC_SEQ_CST);
     if (t->irq_fd < 0)
         return; /* a window without a VM (virtio_mmio_new): InterruptStatus is all there is */
     uint64_t one = 1;
@@ -150,8 +167,6 @@ static uint32_t register_value(struct virtio_mmio *t, uint64_t off)
         return vq ? vdev->ops->queue_max : 0;
     case REG_QUEUE_READY:
         return vq ? vq->ready : 0;
-    case REG_INTERRUPT_STATUS:
-        return __atomic_load_n(&t->int_status, __ATOMIC_SEQ_CST);
     case REG_STATUS:
         return vdev->status;
     case REG_CONFIG_GENERATION:
@@ -161,8 +176,61 @@ static uint32_t register_value(struct virtio_mmio *t, uint64_t off)
     }
 }
 
-/* Fills exactly len bytes of data (1..8, from the vCPU exit); an access of a width the spec does not allow
- * there reads as zeroes and counts as malformed. */
+/* The registers a driver reads (the rest read as zero), InterruptStatus aside: page_sync writes them. */
+static const uint16_t readable[] = {
+    REG_MAGIC,         REG_VERSION,       REG_DEVICE_ID,        REG_VENDOR_ID,   REG_DEVICE_FEATURES,
+    REG_QUEUE_NUM_MAX, REG_QUEUE_READY,   REG_STATUS,           REG_SHM_LEN_LOW, REG_SHM_LEN_HIGH,
+    REG_SHM_BASE_LOW,  REG_SHM_BASE_HIGH, REG_CONFIG_GENERATION};
+
+/* Brings the page up to what the driver would read now: every register but InterruptStatus (atomic, kept
+ * there by raise_interrupt and ACK), and the config space, bytes past its end zero. Lock held (or no VM
+ * yet). Word by word: a register a vCPU reads meanwhile is the old value or the new, never half. */
+static void page_sync(struct virtio_mmio *t)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(readable); i++)
+        __atomic_store_n(page_word(t, readable[i]), register_value(t, readable[i]), __ATOMIC_RELAXED);
+    /* Only words that changed are stored: a config field a vCPU reads while the driver writes another
+     * (the balloon's actual) never passes through anything but its old and new value. */
+    uint32_t cfg[(LAYOUT_VIRTIO_MMIO_SIZE - REG_CONFIG) / 4] = {0};
+    read_config(t->vdev, 0, (uint8_t *)cfg, sizeof(cfg));
+    for (size_t i = 0; i < ARRAY_SIZE(cfg); i++) {
+        uint32_t *w = page_word(t, REG_CONFIG + 4 * i);
+        if (*w != cfg[i])
+            __atomic_store_n(w, cfg[i], __ATOMIC_RELAXED);
+    }
+}
+
+/* Maps the page read-only into the guest at the window (or takes it away: map false). */
+static int page_map(struct virtio_mmio *t, bool map)
+{
+    return kvm_set_memory_ro(&t->vm->kvm, (uint32_t)t->slot, t->base, map ? LAYOUT_VIRTIO_MMIO_SIZE : 0,
+                             t->page);
+}
+
+/* The device changed what the driver reads (vdev->changed; lock held). The status is one word; the config
+ * space may be several, and the driver's generation loop only works if all of them and the generation
+ * change at once, so while they are rewritten the page is not the guest's: its reads exit and wait on the
+ * lock (a KVM slot update, milliseconds; config changes are rare). */
+static void device_changed(struct virtio_dev *vdev, bool config)
+{
+    struct virtio_mmio *t = vdev->transport;
+    if (!config) {
+        __atomic_store_n(page_word(t, REG_STATUS), vdev->status, __ATOMIC_RELAXED);
+        return;
+    }
+    int r = t->slot >= 0 ? page_map(t, false) : -1;
+    if (t->slot >= 0 && r < 0) /* not expected: the slot is ours */
+        log_errno(-r, "%s: register page kept through a config change", vdev->ops->name);
+    page_sync(t);
+    if (r == 0 && (r = page_map(t, true)) < 0) {
+        log_errno(-r, "%s: register page", vdev->ops->name); /* its reads exit from now on */
+        t->slot = -1;
+    }
+}
+
+/* A read that exited (no read-only slot, or KVM could not map it; the unit tests and fuzzing): the page, as
+ * the guest would read it. Fills exactly len bytes of data (1..8); an access of a width the spec does not
+ * allow there reads as zeroes and counts as malformed. */
 static void mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 {
     struct virtio_mmio *t = opaque;
@@ -171,19 +239,16 @@ static void mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
     if (off == REG_INTERRUPT_STATUS && register_access_ok(off, len)) {
         /* Atomic, so without the lock: a device thread may hold that for a whole round of its work (net),
          * and the guest reads this in every interrupt handler. */
-        uint32_t v = __atomic_load_n(&t->int_status, __ATOMIC_SEQ_CST);
+        uint32_t v = __atomic_load_n(page_word(t, REG_INTERRUPT_STATUS), __ATOMIC_SEQ_CST);
         memcpy(data, &v, sizeof(v));
         return;
     }
     pthread_mutex_lock(&vdev->lock);
-    if (off >= REG_CONFIG && config_access_ok(off, len)) {
-        read_config(vdev, off - REG_CONFIG, data, len);
-    } else if (off < REG_CONFIG && register_access_ok(off, len)) {
-        uint32_t v = register_value(t, off);
-        memcpy(data, &v, sizeof(v)); /* x86: the guest's little-endian register is the host's */
-    } else {
+    if ((off >= REG_CONFIG && off < LAYOUT_VIRTIO_MMIO_SIZE && config_access_ok(off, len)) ||
+        (off < REG_CONFIG && register_access_ok(off, len)))
+        memcpy(data, t->page + off, MIN((uint64_t)len, LAYOUT_VIRTIO_MMIO_SIZE - off));
+    else
         vdev->stats.malformed++;
-    }
     pthread_mutex_unlock(&vdev->lock);
 }
 
@@ -192,7 +257,7 @@ static void set_status(struct virtio_mmio *t, uint32_t status)
     struct virtio_dev *vdev = t->vdev;
     if (status == 0) {
         virtio_dev_reset(vdev);
-        __atomic_store_n(&t->int_status, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(page_word(t, REG_INTERRUPT_STATUS), 0, __ATOMIC_SEQ_CST);
         return;
     }
     if ((status & VIRTIO_STATUS_FEATURES_OK) && !(vdev->status & VIRTIO_STATUS_FEATURES_OK)) {
@@ -240,7 +305,7 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
     if (off == REG_INTERRUPT_ACK && register_access_ok(off, len)) {
         uint32_t v; /* atomic like the read above, and for the same reason */
         memcpy(&v, data, sizeof(v));
-        __atomic_and_fetch(&t->int_status, ~v, __ATOMIC_SEQ_CST);
+        __atomic_and_fetch(page_word(t, REG_INTERRUPT_STATUS), ~v, __ATOMIC_SEQ_CST);
         return;
     }
     pthread_mutex_lock(&vdev->lock);
@@ -251,6 +316,7 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
             vdev->stats.malformed++;
         else if (vdev->ops->config_write)
             vdev->ops->config_write(vdev, off - REG_CONFIG, data, len);
+        page_sync(t);
         pthread_mutex_unlock(&vdev->lock);
         return;
     }
@@ -294,7 +360,7 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
         }
         break;
     case REG_INTERRUPT_ACK:
-        __atomic_and_fetch(&t->int_status, ~v, __ATOMIC_SEQ_CST);
+        __atomic_and_fetch(page_word(t, REG_INTERRUPT_STATUS), ~v, __ATOMIC_SEQ_CST);
         break;
     case REG_STATUS:
         set_status(t, v);
@@ -317,6 +383,7 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
     default:
         break;
     }
+    page_sync(t); /* before the vCPU goes on: the guest's next read is of memory */
     pthread_mutex_unlock(&vdev->lock);
 }
 
@@ -330,12 +397,21 @@ struct virtio_mmio *virtio_mmio_new(struct virtio_dev *vdev)
     struct virtio_mmio *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
+    /* A page of its own: KVM maps whole pages. */
+    t->page = mmap(NULL, LAYOUT_VIRTIO_MMIO_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t->page == MAP_FAILED) {
+        free(t);
+        return NULL;
+    }
     t->vdev = vdev;
-    t->irq_fd = -1;
+    t->irq_fd = t->ack_fd = -1;
+    t->slot = -1;
     for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
         t->kicks[i].fd = -1;
     vdev->transport = t;
     vdev->interrupt = raise_interrupt;
+    vdev->changed = device_changed;
+    page_sync(t);
     return t;
 }
 
@@ -349,6 +425,11 @@ void virtio_mmio_free(void *p)
             close(t->kicks[i].fd);
     if (t->irq_fd >= 0)
         close(t->irq_fd);
+    if (t->ack_fd >= 0)
+        close(t->ack_fd);
+    if (t->slot >= 0)
+        page_map(t, false);
+    munmap(t->page, LAYOUT_VIRTIO_MMIO_SIZE);
     free(t);
 }
 
@@ -390,6 +471,18 @@ int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev)
         return log_errno(errno, "eventfd");
     if ((r = kvm_irqfd(&vm->kvm, t->irq_fd, t->irq)) < 0)
         return r;
+    t->ack_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->ack_fd < 0)
+        return log_errno(errno, "eventfd");
+    if ((r = kvm_ioeventfd(&vm->kvm, t->ack_fd, t->base + REG_INTERRUPT_ACK, 4, VIRTIO_INT_VRING, false)) < 0)
+        return r;
+    if (vm->kvm.readonly_mem) {
+        t->slot = (int32_t)vm_alloc_slot(vm);
+        if ((r = page_map(t, true)) < 0) {
+            log_debug("%s: register page not mapped (%s): its reads exit", vdev->ops->name, strerror(-r));
+            t->slot = -1;
+        }
+    }
     for (uint16_t q = 0; q < vdev->ops->num_queues; q++) {
         struct kick *k = &t->kicks[q];
         k->t = t;
