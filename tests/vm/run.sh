@@ -487,6 +487,30 @@ disk_slots() {
 	[ $rc -eq 0 ] || { grep -v '^dmesg: ' "$S/slots.log" | tail -n 8; cat "$S/slots.err"; echo "disk_slots failed (why above)"; }
 	return $rc
 }
+# A disk of 3 TiB put in a slot and taken out: its capacity changes two config words at once (6442450944
+# sectors: the high word too), which lsl-vmm writes into its register page with the page away from the
+# guest (virtio_mmio.c device_changed); the guest must read the whole new value, then zero.
+disk_slot_wide() {
+	local img=$S/wide.img rc=0
+	truncate -s 3T "$img" || { echo "no 3 TiB sparse file here"; return 1; }
+	mkdir -p "$S/svc"
+	LSL_LOG=info timeout 180 "$LSL_VMM" --kernel "$K" --initrd "$LSL_INITRD" --disk "$DISK,ro" --root /dev/vda \
+		--service "$S/svc" --idle-timeout -1 --disk-slots 1 --console-log "$S/wide.log" \
+		-- /bin/sh -c 'echo wide-up; s=/sys/block/vdb/size
+			for i in $(seq 900); do [ "$(cat $s)" = 6442450944 ] && break; sleep .1; done; echo "wide-seen $(cat $s)"
+			for i in $(seq 900); do [ "$(cat $s)" = 0 ] && break; sleep .1; done; echo "wide-gone $(cat $s)"' \
+		>/dev/null 2>"$S/wide.err" &
+	VS_PID=$!
+	vs_wait_log wide.log '^wide-up' && expect_reply "attach w1 $img" "ok 0" && vs_wait_log wide.log '^wide-seen' &&
+		expect_reply "detach w1" ok || rc=1
+	[ $rc -eq 0 ] && { wait "$VS_PID" || { echo "guest exit $?"; rc=1; }; }
+	[ $rc -eq 0 ] || { kill -TERM "$VS_PID" 2>/dev/null; wait "$VS_PID" 2>/dev/null; }
+	local seen gone
+	seen=$(tr -d '\r' <"$S/wide.log" | sed -n 's/^wide-seen //p') gone=$(tr -d '\r' <"$S/wide.log" | sed -n 's/^wide-gone //p')
+	[ "$seen" = 6442450944 ] && [ "$gone" = 0 ] || { echo "guest read '$seen' sectors in, '$gone' out; $(tail -3 "$S/wide.err")"; rc=1; }
+	! grep 'register page' "$S/wide.err" || rc=1 # the page went back to the guest each time
+	return $rc
+}
 disk_slots_many() {
 	# 24 slots make 27 virtio-mmio devices on 9 IRQ lines: the root disk, rng and vsock share theirs with slots.
 	mkdir -p "$S/svc24"
@@ -865,5 +889,5 @@ all_tests="boot_marker exit_0 exit_1 exit_42 exit_signal exit_not_found console_
 	disk_persists loop_on_demand disk_serial lazy_memory disk_readonly second_disk discard_frees_space multi_vcpu rng_works
 	guest_reboot bzimage_boots panic_reported sigterm_stops bad_kernel_missing bad_kernel_not_linux bad_memory
 	bad_disk bad_initrd bad_option bad_disk_size console_log_private blk_limits mmio_reads_are_memory blk_flush_survives_kill blk_in_flight vsock_echo_64m vsock_echo_20_conns vsock_guest_to_host vsock_refused disk_slots
-	disk_slots_many net_http_host net_ipv6_host net_udp_echo net_dns_follows_host net_flood_malformed net_rss_idle balloon_gives_back fs_posix fs_host_edit_seen fs_dax"
+	disk_slot_wide disk_slots_many net_http_host net_ipv6_host net_udp_echo net_dns_follows_host net_flood_malformed net_rss_idle balloon_gives_back fs_posix fs_host_edit_seen fs_dax"
 run_suite "$@"

@@ -14,8 +14,8 @@
  * reset, so an ACK of it has nothing to do. Linux's handler then looks at its queues on each interrupt, as it
  * does anyway whenever the bit is up, and a queue with nothing new returns IRQ_NONE as before. An ACK with
  * the config bit in it still exits and clears as the spec says. A config change on the device's side (a
- * resize, the balloon's target) takes the page away from KVM while it is rewritten: the driver's
- * generation check only holds if what it reads changes all at once. */
+ * resize, the balloon's target) is written into the page in place when it is one word, and with the page
+ * taken away from KVM meanwhile when it is more (device_changed). */
 #include "virtio_mmio.h"
 #include "virtio_mmio_regs.h"
 
@@ -182,22 +182,31 @@ static const uint16_t readable[] = {
     REG_QUEUE_NUM_MAX, REG_QUEUE_READY,   REG_STATUS,           REG_SHM_LEN_LOW, REG_SHM_LEN_HIGH,
     REG_SHM_BASE_LOW,  REG_SHM_BASE_HIGH, REG_CONFIG_GENERATION};
 
-/* Brings the page up to what the driver would read now: every register but InterruptStatus (atomic, kept
- * there by raise_interrupt and ACK), and the config space, bytes past its end zero. Lock held (or no VM
- * yet). Word by word: a register a vCPU reads meanwhile is the old value or the new, never half. */
+#define CONFIG_WORDS ((LAYOUT_VIRTIO_MMIO_SIZE - REG_CONFIG) / 4)
+
+/* The config space as the device has it now, in the page's words; bytes past its end zero. */
+static void config_words(struct virtio_mmio *t, uint32_t cfg[CONFIG_WORDS])
+{
+    memset(cfg, 0, CONFIG_WORDS * sizeof(*cfg));
+    read_config(t->vdev, 0, (uint8_t *)cfg, CONFIG_WORDS * sizeof(*cfg));
+}
+
+/* Brings the page up to what the driver would read now. Lock held (or no VM yet). Word by word, and only
+ * the words that changed: a register or config field a vCPU reads meanwhile is the old value or the new,
+ * never half. The config space first, then the registers (InterruptStatus aside: raise_interrupt and ACK
+ * keep it), the generation among them: a driver may see a new config word with the old generation, never
+ * the new generation with an old word. */
 static void page_sync(struct virtio_mmio *t)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(readable); i++)
-        __atomic_store_n(page_word(t, readable[i]), register_value(t, readable[i]), __ATOMIC_RELAXED);
-    /* Only words that changed are stored: a config field a vCPU reads while the driver writes another
-     * (the balloon's actual) never passes through anything but its old and new value. */
-    uint32_t cfg[(LAYOUT_VIRTIO_MMIO_SIZE - REG_CONFIG) / 4] = {0};
-    read_config(t->vdev, 0, (uint8_t *)cfg, sizeof(cfg));
-    for (size_t i = 0; i < ARRAY_SIZE(cfg); i++) {
+    uint32_t cfg[CONFIG_WORDS];
+    config_words(t, cfg);
+    for (size_t i = 0; i < CONFIG_WORDS; i++) {
         uint32_t *w = page_word(t, REG_CONFIG + 4 * i);
         if (*w != cfg[i])
-            __atomic_store_n(w, cfg[i], __ATOMIC_RELAXED);
+            __atomic_store_n(w, cfg[i], __ATOMIC_RELEASE);
     }
+    for (size_t i = 0; i < ARRAY_SIZE(readable); i++)
+        __atomic_store_n(page_word(t, readable[i]), register_value(t, readable[i]), __ATOMIC_RELEASE);
 }
 
 /* Maps the page read-only into the guest at the window (or takes it away: map false). */
@@ -207,19 +216,31 @@ static int page_map(struct virtio_mmio *t, bool map)
                              t->page);
 }
 
-/* The device changed what the driver reads (vdev->changed; lock held). The status is one word; the config
- * space may be several, and the driver's generation loop only works if all of them and the generation
- * change at once, so while they are rewritten the page is not the guest's: its reads exit and wait on the
- * lock (a KVM slot update, milliseconds; config changes are rare). */
+/* The device changed what the driver reads (vdev->changed; lock held). The status is one word. So is the
+ * usual config change (the balloon's target, a disk's capacity below 2 TiB): stored in place before the
+ * generation, any read of it is the old value or the new and a driver's multi-field read either sees one
+ * state or a new generation. A change of several words at once would let a driver read half of it under an
+ * unchanged generation, so then the page is taken from the guest while it is rewritten (its reads exit and
+ * wait on the lock): only then, as deleting a slot makes x86 KVM drop all of the guest's mappings, which
+ * fault back in. */
 static void device_changed(struct virtio_dev *vdev, bool config)
 {
     struct virtio_mmio *t = vdev->transport;
     if (!config) {
-        __atomic_store_n(page_word(t, REG_STATUS), vdev->status, __ATOMIC_RELAXED);
+        __atomic_store_n(page_word(t, REG_STATUS), vdev->status, __ATOMIC_RELEASE);
         return;
     }
-    int r = t->slot >= 0 ? page_map(t, false) : -1;
-    if (t->slot >= 0 && r < 0) /* not expected: the slot is ours */
+    uint32_t cfg[CONFIG_WORDS];
+    config_words(t, cfg);
+    unsigned changed = 0;
+    for (size_t i = 0; i < CONFIG_WORDS; i++)
+        changed += *page_word(t, REG_CONFIG + 4 * i) != cfg[i];
+    if (t->slot < 0 || changed <= 1) {
+        page_sync(t);
+        return;
+    }
+    int r = page_map(t, false);
+    if (r < 0) /* not expected: the slot is ours */
         log_errno(-r, "%s: register page kept through a config change", vdev->ops->name);
     page_sync(t);
     if (r == 0 && (r = page_map(t, true)) < 0) {
