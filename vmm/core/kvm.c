@@ -23,15 +23,19 @@ static const struct {
     int cap;
     const char *name;
 } required_caps[] = {
-    {KVM_CAP_IRQCHIP, "in-kernel irqchip"}, {KVM_CAP_USER_MEMORY, "user memory"},
-    {KVM_CAP_IOEVENTFD, "ioeventfd"},       {KVM_CAP_IRQFD, "irqfd"},
-    {KVM_CAP_PIT2, "in-kernel PIT"},        {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
-    {KVM_CAP_SET_TSS_ADDR, "TSS address"},  {KVM_CAP_EXT_CPUID, "CPUID2"},
+    {KVM_CAP_IRQCHIP, "in-kernel irqchip"},
+    {KVM_CAP_USER_MEMORY, "user memory"},
+    {KVM_CAP_IOEVENTFD, "ioeventfd"},
+    {KVM_CAP_PIT2, "in-kernel PIT"},
+    {KVM_CAP_IMMEDIATE_EXIT, "immediate exit"},
+    {KVM_CAP_SET_TSS_ADDR, "TSS address"},
+    {KVM_CAP_EXT_CPUID, "CPUID2"},
 };
 
 int kvm_open(struct kvm *k, const char *dev)
 {
     k->sys_fd = k->vm_fd = -1;
+    pthread_mutex_init(&k->pulse_lock, NULL);
     k->sys_fd = open(dev, O_RDWR | O_CLOEXEC);
     if (k->sys_fd < 0)
         return log_errno(errno, "cannot open %s (is KVM enabled and are you in the kvm group?)", dev);
@@ -111,12 +115,14 @@ int kvm_irq_line(struct kvm *k, uint32_t gsi, int level)
     return ioctl(k->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-int kvm_irqfd(struct kvm *k, int fd, uint32_t gsi)
+int kvm_irq_pulse(struct kvm *k, uint32_t gsi)
 {
-    struct kvm_irqfd f = {.fd = (uint32_t)fd, .gsi = gsi};
-    if (ioctl(k->vm_fd, KVM_IRQFD, &f) < 0)
-        return log_errno(errno, "KVM_IRQFD");
-    return 0;
+    pthread_mutex_lock(&k->pulse_lock);
+    int r = kvm_irq_line(k, gsi, 1);
+    if (r == 0)
+        r = kvm_irq_line(k, gsi, 0);
+    pthread_mutex_unlock(&k->pulse_lock);
+    return r;
 }
 
 int kvm_ioeventfd(struct kvm *k, int fd, uint64_t addr, uint32_t len, uint64_t datamatch, bool pio)

@@ -4,6 +4,7 @@
 #define LSL_KVM_H
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,6 +15,7 @@ struct kvm {
     int max_vcpus;
     bool tsc_deadline; /* LAPIC TSC-deadline mode is emulated (KVM_CAP_TSC_DEADLINE_TIMER) */
     bool readonly_mem; /* memory slots the guest reads and whose writes exit (KVM_CAP_READONLY_MEM) */
+    pthread_mutex_t pulse_lock; /* kvm_irq_pulse: one edge at a time */
 };
 
 /* Opens /dev/kvm, checks the API and every capability lsl needs, creates the VM with an in-kernel
@@ -26,7 +28,9 @@ int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, vo
  * in the range). size 0 deletes the slot. Not logged: the caller can fall back. */
 int kvm_set_memory_ro(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host);
 int kvm_irq_line(struct kvm *k, uint32_t gsi, int level);
-int kvm_irqfd(struct kvm *k, int fd, uint32_t gsi);
+/* An edge on an IOAPIC pin (high, then low), injected by the calling thread. Pulses from several threads
+ * never overlap: a raise while the line is still high from another would be no edge. */
+int kvm_irq_pulse(struct kvm *k, uint32_t gsi);
 /* Routes a guest write of `datamatch` (len bytes) at addr to an eventfd, handled without leaving the kernel.
  */
 int kvm_ioeventfd(struct kvm *k, int fd, uint64_t addr, uint32_t len, uint64_t datamatch, bool pio);

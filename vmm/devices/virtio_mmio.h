@@ -6,8 +6,9 @@
 #include "../core/vm.h"
 #include "virtio.h"
 
-/* Gives the device a register window and IRQ, wires queue kicks to ioeventfds served by the I/O loop and
- * interrupts to an irqfd, and adds its virtio_mmio.device= entry to the kernel command line. */
+/* Gives the device a register window (a page the guest reads without exits) and an IRQ line it pulses,
+ * wires queue kicks to ioeventfds served by the I/O loop, and adds its virtio_mmio.device= entry to the
+ * kernel command line. */
 int virtio_mmio_attach(struct vm *vm, struct virtio_dev *vdev);
 struct virtio_dev *virtio_mmio_dev(struct virtio_mmio *t);
 
