@@ -90,23 +90,25 @@ void kvm_close(struct kvm *k)
     k->vm_fd = k->sys_fd = -1;
 }
 
-int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
-{
-    struct kvm_userspace_memory_region r = {
-        .slot = slot, .guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)host};
-    if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-        return log_errno(errno, "KVM_SET_USER_MEMORY_REGION");
-    return 0;
-}
-
-int kvm_set_memory_ro(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+static int set_region(struct kvm *k, uint32_t slot, uint32_t flags, uint64_t gpa, uint64_t size, void *host)
 {
     struct kvm_userspace_memory_region r = {.slot = slot,
-                                            .flags = size ? KVM_MEM_READONLY : 0,
+                                            .flags = flags,
                                             .guest_phys_addr = gpa,
                                             .memory_size = size,
                                             .userspace_addr = (uintptr_t)host};
     return ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
+int kvm_set_memory(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+    int r = set_region(k, slot, 0, gpa, size, host);
+    return r < 0 ? log_errno(-r, "KVM_SET_USER_MEMORY_REGION") : 0;
+}
+
+int kvm_set_memory_ro(struct kvm *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host)
+{
+    return set_region(k, slot, size ? KVM_MEM_READONLY : 0, gpa, size, host);
 }
 
 int kvm_irq_line(struct kvm *k, uint32_t gsi, int level)

@@ -180,12 +180,6 @@ static uint32_t register_value(struct virtio_mmio *t, uint64_t off)
     }
 }
 
-/* The registers a driver reads (the rest read as zero), InterruptStatus aside: page_sync writes them. */
-static const uint16_t readable[] = {
-    REG_MAGIC,         REG_VERSION,       REG_DEVICE_ID,        REG_VENDOR_ID,   REG_DEVICE_FEATURES,
-    REG_QUEUE_NUM_MAX, REG_QUEUE_READY,   REG_STATUS,           REG_SHM_LEN_LOW, REG_SHM_LEN_HIGH,
-    REG_SHM_BASE_LOW,  REG_SHM_BASE_HIGH, REG_CONFIG_GENERATION};
-
 #define CONFIG_WORDS ((LAYOUT_VIRTIO_MMIO_SIZE - REG_CONFIG) / 4)
 
 /* The config space as the device has it now, in the page's words; bytes past its end zero. */
@@ -209,8 +203,9 @@ static void page_sync(struct virtio_mmio *t)
         if (*w != cfg[i])
             __atomic_store_n(w, cfg[i], __ATOMIC_RELEASE);
     }
-    for (size_t i = 0; i < ARRAY_SIZE(readable); i++)
-        __atomic_store_n(page_word(t, readable[i]), register_value(t, readable[i]), __ATOMIC_RELEASE);
+    for (uint64_t off = 0; off < REG_CONFIG; off += 4)
+        if (off != REG_INTERRUPT_STATUS)
+            __atomic_store_n(page_word(t, off), register_value(t, off), __ATOMIC_RELEASE);
 }
 
 /* Maps the page read-only into the guest at the window (or takes it away: map false). */
@@ -383,9 +378,6 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
             vdev->stats.kicks++;
             vdev->ops->queue_notify(vdev, (uint16_t)v);
         }
-        break;
-    case REG_INTERRUPT_ACK:
-        __atomic_and_fetch(page_word(t, REG_INTERRUPT_STATUS), ~v, __ATOMIC_SEQ_CST);
         break;
     case REG_STATUS:
         set_status(t, v);
