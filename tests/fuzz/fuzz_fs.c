@@ -9,7 +9,7 @@
  * Input: byte 0 the share (bit 0 read-only, bit 1 writeback, bit 2 no INIT first, bit 3 readdirplus never,
  * bit 4 tables of 8 nodes and 4 handles, bit 5 the header's len set to the request's length, bit 6 a DAX
  * window of 8 MiB, HAS_INODE_DAX offered, and the window mended after the input as after a vCPU's EFAULT and
- * a host change to a mapped file); then records:
+ * a host change to a mapped file, bit 7 NO_OPEN_SUPPORT not offered: opens get handles); then records:
  * u16 request length, u16 reply room, u8 segment sizes (low nibble: request segments of 1 << (n % 13) bytes,
  * high nibble: reply segments likewise), then the request's bytes. At most 64 records. */
 #include <dirent.h>
@@ -182,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct fuse_init_in in = {.major = 7,
                                   .minor = 38,
                                   .max_readahead = 1 << 17,
-                                  .flags = 0xffffffffu,
+                                  .flags = cfg & 128 ? 0xffffffffu & ~FUSE_NO_OPEN_SUPPORT : 0xffffffffu,
                                   .flags2 = cfg & 64 ? 0xffffffffu : 0};
         memcpy(init, &h, sizeof(h));
         memcpy(init + sizeof(h), &in, sizeof(in));

@@ -3,7 +3,8 @@
  * ownership mapped; rename over an open file; unlink while open; O_APPEND; truncate; hard and symbolic links;
  * POSIX and flock locks (a blocked SETLKW parks instead of blocking); a sparse file past 4 GiB with
  * SEEK_DATA/HOLE and hole punching; readdir and readdirplus while entries come and go; xattrs; mknod, rename
- * flags, statfs, copy_file_range, tmpfile; and the notification touch and event channel. */
+ * flags, statfs, copy_file_range, tmpfile; and the notification touch and event channel. With opens that keep
+ * handles (FC_HANDLES); test_fs_openless.c has the open-less files Linux gets by default. */
 #include <poll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -28,7 +29,7 @@ static void setup_share(bool readonly)
 static void up(void)
 {
     setup_share(false);
-    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK(fc_init(&F, FC_HANDLES) > 0);
 }
 
 static void test_init(void)
@@ -734,7 +735,7 @@ static void test_notify(void)
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -ESHUTDOWN);
     /* Until the device is reset: a new session (a re-probed driver) may ask again. */
     fs_server_reset(F.s);
-    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK(fc_init(&F, FC_HANDLES) > 0);
     CHECK_EQ(fc_opendir(&F, 1, &dfh), 0);
     ioc.fh = dfh;
     CHECK_EQ(fc_call(&F, FUSE_IOCTL, 1, &ioc, sizeof(ioc), buf, sizeof(buf)), -EINPROGRESS);
@@ -809,7 +810,7 @@ static void test_trust(void)
     fs_share_defaults(&sh, "t", "");
     sh.watched_ms = 0;
     fc_open_share(&F, &sh);
-    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK(fc_init(&F, FC_HANDLES) > 0);
     fc_write_file(&F, "solo", "1");
     CHECK_EQ(fc_opendir(&F, 1, &dfh), 0);
     ioc.fh = dfh;

@@ -130,6 +130,11 @@ __attribute__((unused)) static int fc_call(struct fc *f, uint32_t opcode, uint64
     return fc_call_ex(f, opcode, nodeid, args, alen, NULL, 0, reply, rsize, rsize);
 }
 
+/* INIT flags: everything Linux offers (with NO_OPEN_SUPPORT: files are open-less unless the share says
+ * otherwise), and everything but that (each open gets a handle, as with keep_cache=off or writeback). */
+#define FC_ALL     0xffffffffu
+#define FC_HANDLES (0xffffffffu & ~(uint32_t)FUSE_NO_OPEN_SUPPORT)
+
 __attribute__((unused)) static int fc_init(struct fc *f, uint32_t flags)
 {
     struct fuse_init_in in = {.major = 7, .minor = 38, .max_readahead = 128 << 10, .flags = flags};

@@ -17,7 +17,7 @@ static void up_with(bool readonly, unsigned max_nodes)
     sh.readonly = readonly;
     sh.max_nodes = max_nodes;
     fc_open_share(&F, &sh);
-    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK(fc_init(&F, FC_HANDLES) > 0);
 }
 
 static void up(void)
@@ -180,7 +180,7 @@ static void test_moved_out_and_proc(void)
     struct fs_server *s;
     CHECK_EQ(fs_server_new(&sh, &s), 0);
     struct fc G = {.s = s, .c = fs_ctx_new(), .unique = 1};
-    CHECK(fc_init(&G, 0xffffffffu) > 0);
+    CHECK(fc_init(&G, FC_HANDLES) > 0);
     CHECK_EQ(fc_lookup(&G, 1, "proc", &e), -EACCES);
     CHECK_EQ(fc_lookup(&G, 1, "..", &e), 0);
     CHECK_EQ(e.nodeid, 1);
@@ -482,7 +482,7 @@ static void test_million_lookups(void)
 #endif
     /* Once the guest forgets, lookups work again. */
     fs_server_reset(F.s);
-    CHECK(fc_init(&F, 0xffffffffu) > 0);
+    CHECK(fc_init(&F, FC_HANDLES) > 0);
     CHECK_EQ(fc_lookup(&F, 1, "n00001", &e), 0);
     fc_close(&F);
 }

@@ -786,11 +786,13 @@ touch /tmp/ro/new 2>/dev/null && fail "created a file on the read-only share"
 (echo x >/tmp/ro/file.txt) 2>/dev/null && fail "wrote the read-only share"
 rm /tmp/ro/file.txt 2>/dev/null && fail "removed from the read-only share"
 [ "$(cat /tmp/ro/file.txt)" = read-only ] || fail "ro content changed"
+/tmp/s/fs-tool locks /tmp/rw/lockfile >/tmp/locks.out 2>&1 || fail "locks: $(cat /tmp/locks.out)"
 cd /
 umount /tmp/rw /tmp/ro
 dmesg | grep -i -E 'virtio.fs|fuse' | sed 's/^/dmesg: /'
 echo fs-done
 SH
+	cp "$LSL_BUILD/tests/fs-tool" "$S/fs/scripts/" || return 1
 	fs_vm fs1.log "$S/fs-posix.sh"
 	fs_done fs1.log $? || return 1
 	[ "$(cat "$S/fs/share/sub/h.txt" | head -1)" = from-guest ] || { echo "host: sub/h.txt"; return 1; }

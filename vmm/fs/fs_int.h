@@ -73,6 +73,13 @@ struct fs_node {
     int wd;                      /* inotify watch (watch.c), -1 without */
     bool covered;                /* handed out from a watched directory: its attributes are too (watch.c) */
     struct fs_lock_owner *locks; /* POSIX lock owners with an OFD of their own (locks.c) */
+    /* Open-less files (ops_file.c): the inode kept open for reading while the guest reads it, and for
+     * writing from a CREATE to its FLUSH (FS_KEPT_READ, FS_KEPT_WRITE). */
+    struct fs_kept {
+        int fd; /* -1 without */
+        uint32_t users;
+        bool drop; /* close it when its users are done (a FLUSH came meanwhile) */
+    } kept[2];
 };
 
 /* An open file or directory of the guest (OPEN, CREATE, OPENDIR): fh = slot | generation << 32. */
@@ -102,6 +109,7 @@ struct fs_server {
     bool initialized;
     uint32_t minor;
     bool writeback, flock, posix_locks, submounts;
+    bool no_open; /* open-less files: OPEN answers ENOSYS, file requests carry fh 0 (ops_file.c) */
 
     pthread_mutex_t lock; /* both tables */
     struct fs_node **node_chunks;
@@ -113,6 +121,7 @@ struct fs_server {
     unsigned handle_cap, handles_used, max_handles;
     uint32_t handle_free;
     unsigned lock_owners;
+    unsigned kept_fds; /* nodes' kept descriptors (ops_file.c) */
 
     struct fs_watch *watch; /* watch.c; NULL until a guest asks for events */
     pthread_mutex_t watch_lock;
@@ -215,6 +224,28 @@ mode_t fs_safe_mode(mode_t mode);
 int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, struct fuse_entry_out *e);
 /* ops_file.c: the guest's open flags as the host gets them, or -errno (-EROFS on a read-only share). */
 int fs_open_flags(const struct fs_server *s, uint32_t guest_flags);
+/* The host descriptor a file request works on: the handle the guest's fh names, or for an open-less file
+ * (fh 0) the request's node opened for it with acc (O_RDONLY, O_WRONLY, or FS_IO_ANY: read, else write).
+ * Returns 0 or -errno (-EBADF: no such open file); fs_file_put after use. */
+#define FS_IO_ANY (-1)
+struct fs_file {
+    struct fs_handle *h; /* the guest's open file, or NULL */
+    struct fs_node *n;   /* without a handle: the node, referenced */
+    int fd;
+    struct fs_kept *kept; /* fd is the node's kept one, not ours to close */
+};
+int fs_file_get(struct fs_op *op, uint64_t nodeid, uint64_t fh, int acc, struct fs_file *f);
+void fs_file_put(struct fs_server *s, struct fs_file *f);
+static inline struct fs_node *fs_file_node(const struct fs_file *f)
+{
+    return f->h ? f->h->node : f->n;
+}
+/* Caller holds s->lock: the node's kept descriptors go now, or when their last user is done. */
+#define FS_KEPT_READ  0
+#define FS_KEPT_WRITE 1
+void fs_node_kept_drop_locked(struct fs_server *s, struct fs_node *n);
+/* Keeps fd (open for writing: CREATE's) on the node until a FLUSH; false when it cannot (caller closes). */
+bool fs_node_keep_write(struct fs_server *s, struct fs_node *n, int fd);
 
 /* dax.c */
 void fs_window_reset(struct fs_server *s);

@@ -2,16 +2,17 @@
  * DESTROY, the reply helpers, and the server's life. The operations live in ops_*.c, xattr.c, locks.c.
  *
  * Protocol choices (INIT). Linux 6.1 speaks 7.38; we need 7.27 (every struct read here at its full size).
- * Offered: ASYNC_READ, POSIX_LOCKS and FLOCK_LOCKS (locks.c), ATOMIC_O_TRUNC, AUTO_INVAL_DATA (a host change
- * the guest sees in the attributes drops its cached pages: that is what bounds staleness to the attribute
- * timeout), PARALLEL_DIROPS (the tables are thread-safe), MAX_PAGES (1 MiB requests; Linux caps max_pages at
- * the queue size - 4, our request queue has 1024 entries), CACHE_SYMLINKS, SUBMOUNTS (a host mount below the
- * root gets its own st_dev in the guest, so inode numbers of two host file systems never collide), and
- * READDIRPLUS as the share says. Not offered: DONT_MASK (the guest kernel applies the umask; our threads run
- * with umask 0), EXPORT_SUPPORT (no "."/".." lookups needed), POSIX_ACL (the guest would enforce ACLs it
- * cannot see being changed on the host), HANDLE_KILLPRIV (the guest kernel clears suid/sgid itself), SPLICE_*
- * (no /dev/fuse here). With a DAX window (dax.c): MAP_ALIGNMENT (2 MiB, the guest's own range size) and
- * HAS_INODE_DAX (we say per file which ones the guest maps).
+ * Offered: ASYNC_READ, POSIX_LOCKS and, where opens keep handles, FLOCK_LOCKS (locks.c) and ATOMIC_O_TRUNC
+ * (open-less files, ops_file.c, are the rule when the guest can: NO_OPEN_SUPPORT), AUTO_INVAL_DATA (a host
+ * change the guest sees in the attributes drops its cached pages: that is what bounds staleness to the
+ * attribute timeout), PARALLEL_DIROPS (the tables are thread-safe), MAX_PAGES (1 MiB requests; Linux caps
+ * max_pages at the queue size - 4, our request queue has 1024 entries), CACHE_SYMLINKS, SUBMOUNTS (a host
+ * mount below the root gets its own st_dev in the guest, so inode numbers of two host file systems never
+ * collide), and READDIRPLUS as the share says. Not offered: DONT_MASK (the guest kernel applies the umask;
+ * our threads run with umask 0), EXPORT_SUPPORT (no "."/".." lookups needed), POSIX_ACL (the guest would
+ * enforce ACLs it cannot see being changed on the host), HANDLE_KILLPRIV (the guest kernel clears suid/sgid
+ * itself), SPLICE_* (no /dev/fuse here). With a DAX window (dax.c): MAP_ALIGNMENT (2 MiB, the guest's own
+ * range size) and HAS_INODE_DAX (we say per file which ones the guest maps).
  *
  * Cache policy, measured with bench/fsbench.py in the emulated KVM host (numbers in vmm/fs/README.md): two
  * timeouts. What a host watch covers while the guest's change helper runs (watch.c: names, negative ones
@@ -161,6 +162,13 @@ static int op_init(struct fs_op *op)
     }
     if (s->window.base)
         want |= FUSE_MAP_ALIGNMENT | FUSE_HAS_INODE_DAX | FUSE_INIT_EXT;
+    /* Open-less files (ops_file.c) where a reopened file keeps its pages anyway and writes go through:
+     * without an open there is no per-open choice of caching or flags, no handle for flock locks (the
+     * guest keeps those), and O_TRUNC comes as a SETATTR. */
+    s->no_open =
+        (offered & FUSE_NO_OPEN_SUPPORT) && s->share.keep_cache && !(offered & want & FUSE_WRITEBACK_CACHE);
+    if (s->no_open)
+        want &= ~(uint64_t)(FUSE_FLOCK_LOCKS | FUSE_ATOMIC_O_TRUNC);
     uint64_t got = offered & want;
     struct fuse_init_out out = {
         .major = FUSE_KERNEL_VERSION,

@@ -98,7 +98,8 @@ int fs_nodes_init(struct fs_server *s)
                              .dev = s->root_dev,
                              .ino = s->root_ino,
                              .type = S_IFDIR,
-                             .wd = -1};
+                             .wd = -1,
+                             .kept = {{.fd = -1}, {.fd = -1}}};
     uint32_t b = hash_of(s, s->root_dev, s->root_ino);
     root->hnext = s->node_hash[b];
     s->node_hash[b] = 1;
@@ -123,6 +124,7 @@ static void maybe_free(struct fs_server *s, struct fs_node *n)
     unhash(s, n);
     fs_locks_drop(s, n);
     fs_watch_forget(s, n);
+    fs_node_kept_drop_locked(s, n);
     close(n->fd);
     fs_fd_release();
     n->fd = -1;
@@ -139,6 +141,7 @@ void fs_nodes_free(struct fs_server *s)
         struct fs_node *n = slot_node(s, i);
         if (n->fd >= 0) {
             fs_locks_drop(s, n);
+            fs_node_kept_drop_locked(s, n);
             close(n->fd);
             fs_fd_release();
         }
@@ -253,6 +256,7 @@ int fs_node_add(struct fs_server *s, int fd, const struct stat *st, struct fs_no
     n->type = st->st_mode & S_IFMT;
     n->wd = -1;
     n->covered = false;
+    n->kept[FS_KEPT_READ] = n->kept[FS_KEPT_WRITE] = (struct fs_kept){.fd = -1};
     n->locks = NULL;
     uint32_t b = hash_of(s, n->dev, n->ino);
     n->hnext = s->node_hash[b];

@@ -4,7 +4,9 @@
  * guest process must not conflict, and its close of any of them drops all its locks (FLUSH). So each
  * (node, owner) gets an open file description of its own and takes open-file-description locks (F_OFD_*)
  * on it: they conflict with every other owner's and with the host's own locks, never with the owner itself.
- * flock locks belong to the open file itself: the handle's fd, which is its own OFD.
+ * flock locks belong to the open file itself: the handle's fd, which is its own OFD. Open-less files
+ * (ops_file.c) have no open file here, so they are not offered: the guest's kernel keeps flock locks itself
+ * (between all of the guest's processes; the host's flock locks do not see them).
  *
  * SETLKW never blocks a thread: the lock is tried without waiting and the request, if it must wait, goes
  * back to the device (FS_RETRY), which tries again a little later. A guest cannot tie up the server's
@@ -38,7 +40,7 @@ static struct fs_lock_owner *find_owner(struct fs_node *n, uint64_t owner)
  * without an OFD, fallback_fd is used, or nothing is done when that is -1). The fcntl runs under s->lock,
  * never blocking (F_OFD_SETLK, F_OFD_GETLK): a FLUSH of the same owner racing with it cannot close the fd
  * under it. */
-static int owner_fcntl(struct fs_server *s, struct fs_node *n, struct fs_handle *h, uint64_t owner, int cmd,
+static int owner_fcntl(struct fs_server *s, struct fs_node *n, int acc, uint64_t owner, int cmd,
                        struct flock *fl, bool create, int fallback_fd)
 {
     pthread_mutex_lock(&s->lock);
@@ -47,10 +49,10 @@ static int owner_fcntl(struct fs_server *s, struct fs_node *n, struct fs_handle 
     int fd = -1;
     if (!o && create) {
         /* Read and write if the host lets us (a write lock needs write access, a read lock read access);
-         * else the access the guest opened the file with. */
+         * else the access the guest opened the file with (or, without an open, the lock needs). */
         fd = s->share.readonly ? -EROFS : fs_node_reopen(s, n, O_RDWR | O_NONBLOCK);
         if (fd < 0)
-            fd = fs_node_reopen(s, n, (h->flags & O_ACCMODE) | O_NONBLOCK);
+            fd = fs_node_reopen(s, n, acc | O_NONBLOCK);
         if (fd < 0)
             return fd;
     }
@@ -129,19 +131,28 @@ static int to_flock(const struct fuse_file_lock *lk, struct flock *fl)
     return 0;
 }
 
+/* The access an owner's OFD falls back to when the host refuses read-write: the guest's open, or for an
+ * open-less file what the lock needs (a write lock, write access). */
+static int lock_access(const struct fs_file *f, const struct flock *fl)
+{
+    if (f->h)
+        return f->h->flags & O_ACCMODE;
+    return fl->l_type == F_WRLCK ? O_WRONLY : O_RDONLY;
+}
+
 int fs_op_getlk(struct fs_op *op)
 {
     const struct fuse_lk_in *in = fs_arg(op, sizeof(*in));
     struct flock fl;
     if (!in || to_flock(&in->lk, &fl) < 0)
         return fs_reply_err(op, EINVAL);
-    struct fs_handle *h = fs_handle_get(op->s, in->fh);
-    if (!h || h->dir) {
-        fs_handle_put(op->s, h);
-        return fs_reply_err(op, EBADF);
-    }
-    int r = owner_fcntl(op->s, h->node, h, in->owner, F_OFD_GETLK, &fl, false, h->fd);
-    fs_handle_put(op->s, h);
+    /* Without the owner's own OFD, F_OFD_GETLK asks on the open file (an open-less one: opened for it). */
+    struct fs_file f;
+    int r = fs_file_get(op, op->h.nodeid, in->fh, FS_IO_ANY, &f);
+    if (r < 0)
+        return fs_reply_err(op, r);
+    r = owner_fcntl(op->s, fs_file_node(&f), lock_access(&f, &fl), in->owner, F_OFD_GETLK, &fl, false, f.fd);
+    fs_file_put(op->s, &f);
     if (r < 0)
         return fs_reply_err(op, r);
     struct fuse_lk_out out = {.lk = {.type = (uint32_t)fl.l_type}};
@@ -160,23 +171,33 @@ int fs_op_setlk(struct fs_op *op)
     bool wait = op->h.opcode == FUSE_SETLKW;
     if (!in || to_flock(&in->lk, &fl) < 0)
         return fs_reply_err(op, EINVAL);
-    struct fs_handle *h = fs_handle_get(op->s, in->fh);
-    if (!h || h->dir) {
-        fs_handle_put(op->s, h);
-        return fs_reply_err(op, EBADF);
+    /* An open-less file needs no descriptor here: the owner's OFD is opened for the lock. */
+    struct fs_file f = {.fd = -1};
+    struct fs_node *n = NULL;
+    int r = 0;
+    if (!in->fh && op->s->no_open) {
+        if (!(n = fs_node_get(op->s, op->h.nodeid)))
+            r = -ESTALE;
+        else if (n->type != S_IFREG || (in->lk_flags & FUSE_LK_FLOCK))
+            r = -EBADF; /* flock locks of open-less files are the guest kernel's own (not offered) */
+    } else if ((r = fs_file_get(op, op->h.nodeid, in->fh, O_RDONLY, &f)) == 0) {
+        n = f.h->node;
     }
-    int r;
-    if (in->lk_flags & FUSE_LK_FLOCK) {
+    if (r == 0 && (in->lk_flags & FUSE_LK_FLOCK)) {
         int how = fl.l_type == F_RDLCK ? LOCK_SH : fl.l_type == F_WRLCK ? LOCK_EX : LOCK_UN;
-        r = flock(h->fd, how | LOCK_NB) < 0 ? -errno : 0;
+        r = flock(f.fd, how | LOCK_NB) < 0 ? -errno : 0;
         if (r == -EWOULDBLOCK)
             r = -EAGAIN;
-    } else {
-        r = owner_fcntl(op->s, h->node, h, in->owner, F_OFD_SETLK, &fl, fl.l_type != F_UNLCK, -1);
+    } else if (r == 0) {
+        r = owner_fcntl(op->s, n, lock_access(&f, &fl), in->owner, F_OFD_SETLK, &fl, fl.l_type != F_UNLCK,
+                        -1);
         if (r == -EACCES)
             r = -EAGAIN; /* POSIX lets F_SETLK say either; Linux says EAGAIN */
     }
-    fs_handle_put(op->s, h);
+    if (f.h)
+        fs_file_put(op->s, &f);
+    else
+        fs_node_put(op->s, n);
     if (r == -EAGAIN && wait)
         return FS_RETRY;
     return r < 0 ? fs_reply_err(op, r) : fs_reply(op, NULL, 0);

@@ -482,7 +482,13 @@ static int reply_created(struct fs_op *op, int fd, int flags, unsigned cover)
         close(fd);
         return fs_reply_err(op, r);
     }
-    r = fs_handle_add(s, fd, flags, false, n, &fh);
+    /* An open-less file: no handle (Linux sends no RELEASE for it); the node keeps the descriptor for the
+     * WRITEs that follow, until the FLUSH of this open. */
+    fh = 0;
+    if (!s->no_open)
+        r = fs_handle_add(s, fd, flags, false, n, &fh);
+    else if ((flags & O_ACCMODE) == O_RDONLY || !fs_node_keep_write(s, n, fd))
+        close(fd);
     if (r < 0) {
         fs_node_put(s, n);
         fs_node_forget(s, id, 1);
