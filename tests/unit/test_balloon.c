@@ -14,13 +14,14 @@
 #include "devices/virtio_mmio.h"
 #include "devices/virtio_mmio_regs.h"
 
-#define MEM      (128u << 20)
-#define QSIZE    128
-#define DESC(q)  (0x10000u + (q)*0x4000u)
-#define AVAIL(q) (DESC(q) + 0x1000u)
-#define USED(q)  (DESC(q) + 0x2000u)
-#define BUF      0x100000u /* PFN arrays and statistics */
-#define PAGE     4096u
+#define MEM        (128u << 20)
+#define HUGE_PAGES 512u /* a 2 MiB range: what a sweep releases whole */
+#define QSIZE      128
+#define DESC(q)    (0x10000u + (q)*0x4000u)
+#define AVAIL(q)   (DESC(q) + 0x1000u)
+#define USED(q)    (DESC(q) + 0x2000u)
+#define BUF        0x100000u /* PFN arrays and statistics */
+#define PAGE       4096u
 
 #define F_STATS_VQ       1
 #define F_DEFLATE_ON_OOM 2
@@ -540,7 +541,25 @@ static void test_sweep(void)
     CHECK_EQ(r32(REG_CONFIG), 200 + sweep);
     balloon_tick(b);
     CHECK_EQ(used(Q_STATS, &id, &len), 0);
-    /* The driver inflates: the pages leave our RSS as they come. */
+    /* The driver inflates: the host's target (200 pages) goes page by page, the sweep's pages only with
+     * their whole 2 MiB range, so no huge host page is split: the sweep's scattered pages stay (the
+     * guest's data around them too), and a range all in the balloon goes. */
+    const uint64_t part = 8u << 20, whole = 10u << 20;
+    fill(part, 2u << 20, 0x5a);
+    fill(whole, 2u << 20, 0x5a);
+    inflate_pages(16u << 20, 200);
+    CHECK(all(16u << 20, 200 * PAGE, 0));
+    for (uint32_t k = 0; k < HUGE_PAGES; k += 2)
+        inflate_pages(part + (uint64_t)k * PAGE, 1);
+    CHECK(all(part, 2u << 20, 0x5a));
+    inflate_pages(whole, HUGE_PAGES - 1);
+    CHECK(all(whole, 2u << 20, 0x5a));
+    inflate_pages(whole + (HUGE_PAGES - 1) * PAGE, 1);
+    CHECK(all(whole, 2u << 20, 0));
+    /* The same pages given again count once: the range is not whole yet. */
+    for (uint32_t k = 0; k < HUGE_PAGES; k += 2)
+        inflate_pages(part + (uint64_t)k * PAGE, 1);
+    CHECK(all(part, 2u << 20, 0x5a));
     inflate_pages(16u << 20, sweep);
     w32(REG_CONFIG + 4, 50 + sweep, 4); /* not there yet */
     CHECK_EQ(info().sweep_pages, sweep);

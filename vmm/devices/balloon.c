@@ -25,7 +25,11 @@
  * sweep could not take (the VMM's own memory, pages the guest keeps free) is left alone for a while that
  * doubles with each sweep that did not halve it (SWEEP_QUIET_NS up to SWEEP_QUIET_MAX_NS), unless SWEEP_MIN
  * more is freed meanwhile: a useless sweep costs little and is rare, and a judgement spoiled by memory freed
- * during the sweep costs a second.
+ * during the sweep costs a second. A sweep releases whole 2 MiB ranges only, once every page of one is in
+ * the balloon (Linux hands a sweep contiguous pages as it splits its free blocks): releasing a 4 KiB page of
+ * a huge host page (THP) splits it, and the range is then backed by 4 KiB pages for good (its page table
+ * stays), which made every later guest access there slower (in the emulated host, the guest's own copy of
+ * a file it had cached up to 10x: vmm/fs/README.md). What the host's target asks for goes page by page.
  *
  * Asking costs the guest a wake-up, most of what an idle VM costs the host, so an idle guest is asked less
  * and less often (ask_due): every tick while our RSS moves, free page reporting reports, or its MemFree
@@ -67,9 +71,11 @@
 /* Linux keeps one buffer at a time in inflate, deflate and stats, and up to 32 ranges in reporting. */
 #define BALLOON_QUEUE_MAX 128
 
-#define PAGE      4096u
-#define PFN_SHIFT 12
-#define PFN_CHUNK 256 /* PFNs read at once, on the stack */
+#define PAGE       4096u
+#define PFN_SHIFT  12
+#define HUGE_SHIFT 21 /* a huge host page (THP): what a sweep releases whole */
+#define HUGE_PAGES (1u << (HUGE_SHIFT - PFN_SHIFT))
+#define PFN_CHUNK  256 /* PFNs read at once, on the stack */
 
 #define STAT_ENTRY 10 /* packed le16 tag, le64 val */
 
@@ -133,6 +139,11 @@ struct balloon {
         ask_wait; /* ticks between asks (1 while memory moves, doubling), and since the last */
     uint64_t ask_rss, ask_reports,
         ask_free; /* our RSS, the reports and the guest's MemFree at the last ask */
+    /* The pages in the balloon now (a bit per page of guest RAM) and how many of each 2 MiB range, made at
+     * the first inflate (NULL: a sweep then releases page by page). */
+    uint64_t *in_balloon;
+    uint16_t *in_range;
+    uint64_t balloon_pages;
     int statm_fd; /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
     int timer_fd; /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
 };
@@ -252,9 +263,48 @@ static void release(struct balloon *b, uint8_t *p, size_t len)
     }
 }
 
+/* Page p (of guest RAM) goes into the balloon or out: true when it is a sweep's, to be released only with
+ * its whole 2 MiB range, which *range then says is all in the balloon (NULL: not yet). */
+static bool track(struct balloon *b, uint8_t *p, bool inflate, uint8_t **range)
+{
+    *range = NULL;
+    const struct gmem *m = b->vdev.mem;
+    if (!b->in_balloon) {
+        size_t pages = m->total >> PFN_SHIFT;
+        b->in_balloon = calloc((pages + 63) / 64, sizeof(uint64_t));
+        b->in_range = calloc((pages + HUGE_PAGES - 1) / HUGE_PAGES, sizeof(uint16_t));
+        if (!b->in_balloon || !b->in_range) {
+            free(b->in_balloon);
+            free(b->in_range);
+            b->in_balloon = NULL;
+            b->in_range = NULL;
+            return false;
+        }
+    }
+    size_t i = (size_t)(p - m->base) >> PFN_SHIFT, r = i / HUGE_PAGES;
+    uint64_t bit = 1ull << (i % 64);
+    bool was = b->in_balloon[i / 64] & bit;
+    if (inflate && !was) {
+        b->in_balloon[i / 64] |= bit;
+        b->in_range[r]++;
+        b->balloon_pages++;
+    } else if (!inflate && was) {
+        b->in_balloon[i / 64] &= ~bit;
+        b->in_range[r]--;
+        b->balloon_pages--;
+    }
+    /* Past the host's target: a sweep's page. Its range, whole and inside RAM, once all of it is here. */
+    if (!inflate || !b->sweep || b->balloon_pages <= b->base)
+        return false;
+    uint8_t *start = m->base + (r << HUGE_SHIFT);
+    if (b->in_range[r] == HUGE_PAGES && start + (1u << HUGE_SHIFT) <= m->base + m->total)
+        *range = start;
+    return true;
+}
+
 /* Inflate or deflate: walks the le32 PFN array in the readable segments in slices, releases (inflate) the
- * valid pages, coalescing runs of neighbours into one madvise. A bad PFN is skipped; the request then
- * counts as malformed once. Returns the used length, 0. */
+ * valid pages, coalescing runs of neighbours into one madvise (a sweep's: their whole ranges, track). A bad
+ * PFN is skipped; the request then counts as malformed once. Returns the used length, 0. */
 static int handle_pfns(struct balloon *b, struct virtq_req *req, bool inflate)
 {
     struct virtio_dev *vdev = &b->vdev;
@@ -283,10 +333,17 @@ static int handle_pfns(struct balloon *b, struct virtq_req *req, bool inflate)
                 continue;
             }
             good++;
+            uint8_t *range;
+            bool sweeping = track(b, p, inflate, &range);
             if (!inflate)
                 continue; /* a page taken back refaults on its own */
             if ((uintptr_t)p % PAGE)
                 continue; /* RAM not page-aligned in the host (never in a VM): no page of its own to free */
+            if (sweeping) {
+                if (range)
+                    release(b, range, 1u << HUGE_SHIFT);
+                continue;
+            }
             if (run && p == run + run_len) {
                 run_len += PAGE;
                 continue;
@@ -456,6 +513,12 @@ static void balloon_reset(struct virtio_dev *vdev)
      * it is the host's wish, which the next driver reads. */
     b->stats_held = false;
     b->config.actual = 0;
+    if (b->balloon_pages) {
+        size_t pages = b->vdev.mem->total >> PFN_SHIFT;
+        memset(b->in_balloon, 0, (pages + 63) / 64 * sizeof(uint64_t));
+        memset(b->in_range, 0, (pages + HUGE_PAGES - 1) / HUGE_PAGES * sizeof(uint16_t));
+        b->balloon_pages = 0;
+    }
     b->sweep = 0;
     b->sweep_asked = false;
     b->quiet_ns = 0;
@@ -618,6 +681,8 @@ void balloon_free(void *p)
         close(b->statm_fd);
     if (b->timer_fd >= 0)
         close(b->timer_fd);
+    free(b->in_balloon);
+    free(b->in_range);
     free(b);
 }
 
