@@ -895,6 +895,20 @@ host_edit_seen() {
 	sleep 1.2 # the stated bound (vmm/fs/README.md): 1 s, or the helper's revalidation where names are trusted long
 	out=$(cd "$HS" && lsl -- cat edit) && [ "$out" = two-longer ] || { echo "after the host's edit: '$out'"; return 1; }
 }
+# What the guest wrote and closed on the share runs on the host at once: lsl-vmm keeps no write descriptor
+# past the guest's close (open-less files, vmm/fs/README.md), which would fail the host's execve with ETXTBSY.
+# And the guest runs a program from the share (read through the node's own descriptor).
+host_exec_after_write() {
+	mkdir -p "$HS" && rm -f "$HS/prog" || return 1
+	local out
+	lsl -- "printf '#!/bin/sh\necho ran \$1\n' >/mnt/host$HS/prog && chmod 755 /mnt/host$HS/prog" ||
+		{ echo "guest: could not write prog"; return 1; }
+	out=$("$HS/prog" host 2>&1) && [ "$out" = "ran host" ] || { echo "host exec after the guest's close: '$out'"; return 1; }
+	out=$(lsl -e "/mnt/host$HS/prog" guest) && [ "$out" = "ran guest" ] || { echo "guest exec from the share: '$out'"; return 1; }
+	# Appended by the guest (an existing file, no CREATE), then run by the host.
+	lsl -- "echo 'echo again' >>/mnt/host$HS/prog" || return 1
+	out=$("$HS/prog" x 2>&1) && [ "$out" = "$(printf 'ran x\nagain')" ] || { echo "host exec after an append: '$out'"; return 1; }
+}
 # Item 4: a file watcher in the guest (inotify on a shared directory, as webpack or nodemon keep) hears of
 # host-side changes: an edit, a new file, a removal.
 host_change_watched() {
@@ -1278,6 +1292,6 @@ all_tests="first_start exit_codes binary_64m backpressure stderr_separate stdin_
 	double_dash_shell wslenv distro_name_env usage_errors idle_keeps_background wsl_conf_rules interop_off installed_lsl
 	set_default_user_checked forward_tcp forward_release forward_udp forward_in_use forward_concurrent_200
 	forward_two_distros forward_container forward_disabled
-	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_change_watched host_change_cached reclaim_gradual automount_conf
+	host_share_listed host_share_owner host_cwd lslpath_both_ways host_edit_seen host_exec_after_write host_change_watched host_change_cached reclaim_gradual automount_conf
 	share_config isolated_vm swap_file balloon_request wslenv_paths interop_host_command interop_xdg_open"
 run_suite "$@"
