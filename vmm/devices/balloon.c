@@ -513,12 +513,11 @@ static void balloon_reset(struct virtio_dev *vdev)
      * it is the host's wish, which the next driver reads. */
     b->stats_held = false;
     b->config.actual = 0;
-    if (b->balloon_pages) {
-        size_t pages = b->vdev.mem->total >> PFN_SHIFT;
-        memset(b->in_balloon, 0, (pages + 63) / 64 * sizeof(uint64_t));
-        memset(b->in_range, 0, (pages + HUGE_PAGES - 1) / HUGE_PAGES * sizeof(uint16_t));
-        b->balloon_pages = 0;
-    }
+    free(b->in_balloon); /* made again at the next driver's first inflate */
+    free(b->in_range);
+    b->in_balloon = NULL;
+    b->in_range = NULL;
+    b->balloon_pages = 0;
     b->sweep = 0;
     b->sweep_asked = false;
     b->quiet_ns = 0;

@@ -225,9 +225,11 @@ int fs_lookup_entry(struct fs_server *s, struct fs_node *dir, const char *name, 
 /* ops_file.c: the guest's open flags as the host gets them, or -errno (-EROFS on a read-only share). */
 int fs_open_flags(const struct fs_server *s, uint32_t guest_flags);
 /* The host descriptor a file request works on: the handle the guest's fh names, or for an open-less file
- * (fh 0) the request's node opened for it with acc (O_RDONLY, O_WRONLY, or FS_IO_ANY: read, else write).
- * Returns 0 or -errno (-EBADF: no such open file); fs_file_put after use. */
-#define FS_IO_ANY (-1)
+ * (fh 0) the request's node opened for it with acc (O_RDONLY, O_WRONLY, FS_IO_ANY: read, else write, or
+ * FS_IO_NONE: the node only, fd -1: FLUSH, RELEASE, locks). Returns 0 or -errno (-EBADF: no such open
+ * file); fs_file_put after use (also after a failed get). */
+#define FS_IO_ANY  (-1)
+#define FS_IO_NONE (-2)
 struct fs_file {
     struct fs_handle *h; /* the guest's open file, or NULL */
     struct fs_node *n;   /* without a handle: the node, referenced */
@@ -244,8 +246,9 @@ static inline struct fs_node *fs_file_node(const struct fs_file *f)
 #define FS_KEPT_READ  0
 #define FS_KEPT_WRITE 1
 void fs_node_kept_drop_locked(struct fs_server *s, struct fs_node *n);
-/* Keeps fd (open for writing: CREATE's) on the node until a FLUSH; false when it cannot (caller closes). */
-bool fs_node_keep_write(struct fs_server *s, struct fs_node *n, int fd);
+/* Keeps fd (CREATE's, opened with the host open flags given, already without O_APPEND) on the node until a
+ * FLUSH; false when it cannot (caller closes). */
+bool fs_node_keep_write(struct fs_server *s, struct fs_node *n, int fd, int flags);
 
 /* dax.c */
 void fs_window_reset(struct fs_server *s);

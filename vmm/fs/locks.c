@@ -172,32 +172,22 @@ int fs_op_setlk(struct fs_op *op)
     if (!in || to_flock(&in->lk, &fl) < 0)
         return fs_reply_err(op, EINVAL);
     /* An open-less file needs no descriptor here: the owner's OFD is opened for the lock. */
-    struct fs_file f = {.fd = -1};
-    struct fs_node *n = NULL;
-    int r = 0;
-    if (!in->fh && op->s->no_open) {
-        if (!(n = fs_node_get(op->s, op->h.nodeid)))
-            r = -ESTALE;
-        else if (n->type != S_IFREG || (in->lk_flags & FUSE_LK_FLOCK))
-            r = -EBADF; /* flock locks of open-less files are the guest kernel's own (not offered) */
-    } else if ((r = fs_file_get(op, op->h.nodeid, in->fh, O_RDONLY, &f)) == 0) {
-        n = f.h->node;
-    }
+    struct fs_file f;
+    int r = fs_file_get(op, op->h.nodeid, in->fh, FS_IO_NONE, &f);
+    if (r == 0 && !f.h && (in->lk_flags & FUSE_LK_FLOCK))
+        r = -EBADF; /* flock locks of open-less files are the guest kernel's own (not offered) */
     if (r == 0 && (in->lk_flags & FUSE_LK_FLOCK)) {
         int how = fl.l_type == F_RDLCK ? LOCK_SH : fl.l_type == F_WRLCK ? LOCK_EX : LOCK_UN;
         r = flock(f.fd, how | LOCK_NB) < 0 ? -errno : 0;
         if (r == -EWOULDBLOCK)
             r = -EAGAIN;
     } else if (r == 0) {
-        r = owner_fcntl(op->s, n, lock_access(&f, &fl), in->owner, F_OFD_SETLK, &fl, fl.l_type != F_UNLCK,
-                        -1);
+        r = owner_fcntl(op->s, fs_file_node(&f), lock_access(&f, &fl), in->owner, F_OFD_SETLK, &fl,
+                        fl.l_type != F_UNLCK, -1);
         if (r == -EACCES)
             r = -EAGAIN; /* POSIX lets F_SETLK say either; Linux says EAGAIN */
     }
-    if (f.h)
-        fs_file_put(op->s, &f);
-    else
-        fs_node_put(op->s, n);
+    fs_file_put(op->s, &f);
     if (r == -EAGAIN && wait)
         return FS_RETRY;
     return r < 0 ? fs_reply_err(op, r) : fs_reply(op, NULL, 0);

@@ -465,7 +465,9 @@ static int reply_created(struct fs_op *op, int fd, int flags, unsigned cover)
     int r = fs_fstat(fd, &st);
     if (r == 0 && !S_ISREG(st.st_mode))
         r = -EEXIST; /* the name was taken by something that is not a file: a FIFO, a device */
-    if (r == 0 && fcntl(fd, F_SETFL, flags & O_APPEND) < 0) /* O_NONBLOCK off again */
+    /* O_NONBLOCK off again; an open-less file's descriptor serves every open's WRITEs (their flags come
+     * with each), so it is plain. */
+    if (r == 0 && fcntl(fd, F_SETFL, s->no_open ? 0 : flags & O_APPEND) < 0)
         r = -errno;
     char proc[16];
     snprintf(proc, sizeof(proc), "%d", fd);
@@ -487,7 +489,7 @@ static int reply_created(struct fs_op *op, int fd, int flags, unsigned cover)
     fh = 0;
     if (!s->no_open)
         r = fs_handle_add(s, fd, flags, false, n, &fh);
-    else if ((flags & O_ACCMODE) == O_RDONLY || !fs_node_keep_write(s, n, fd))
+    else if (!fs_node_keep_write(s, n, fd, flags))
         close(fd);
     if (r < 0) {
         fs_node_put(s, n);

@@ -76,10 +76,11 @@ static bool keep_locked(struct fs_server *s, struct fs_kept *k, int fd)
     return true;
 }
 
-bool fs_node_keep_write(struct fs_server *s, struct fs_node *n, int fd)
+bool fs_node_keep_write(struct fs_server *s, struct fs_node *n, int fd, int flags)
 {
-    /* Plain, as the other opens' WRITEs expect it: their flags come with each request. */
-    if (fcntl(fd, F_SETFL, 0) < 0 || (fcntl(fd, F_GETFL) & (O_SYNC | O_DSYNC)))
+    /* Plain, as the other opens' WRITEs expect it (their flags come with each request): O_SYNC and O_DSYNC
+     * cannot be taken off an open file. */
+    if ((flags & O_ACCMODE) == O_RDONLY || (flags & (O_SYNC | O_DSYNC)))
         return false;
     pthread_mutex_lock(&s->lock);
     bool kept = keep_locked(s, &n->kept[FS_KEPT_WRITE], fd);
@@ -122,6 +123,8 @@ int fs_file_get(struct fs_op *op, uint64_t nodeid, uint64_t fh, int acc, struct 
         return -EBADF; /* only regular files are opened without a message */
     }
     f->n = n;
+    if (acc == FS_IO_NONE)
+        return 0;
     pthread_mutex_lock(&s->lock);
     f->kept = kept_use_locked(n, acc);
     pthread_mutex_unlock(&s->lock);
@@ -160,7 +163,7 @@ void fs_file_put(struct fs_server *s, struct fs_file *f)
             if (f->kept->drop)
                 kept_close_locked(s, f->kept);
             pthread_mutex_unlock(&s->lock);
-        } else {
+        } else if (f->fd >= 0) {
             close(f->fd);
         }
         fs_node_put(s, f->n);
@@ -316,19 +319,15 @@ int fs_op_release(struct fs_op *op)
     if (!in)
         return fs_reply_err(op, EINVAL);
     bool dir = op->h.opcode == FUSE_RELEASEDIR;
-    if (!dir && (in->release_flags & FUSE_RELEASE_FLUSH)) {
-        struct fs_handle *h = fs_handle_get(op->s, in->fh);
-        if (h && !h->dir)
-            fs_locks_release_owner(op->s, h->node, in->lock_owner);
-        fs_handle_put(op->s, h);
-    }
-    if (!dir && !in->fh && op->s->no_open) {
+    if (!dir) {
+        struct fs_file f;
+        int r = fs_file_get(op, op->h.nodeid, in->fh, FS_IO_NONE, &f);
+        if (r == 0 && (in->release_flags & FUSE_RELEASE_FLUSH))
+            fs_locks_release_owner(op->s, fs_file_node(&f), in->lock_owner);
+        fs_file_put(op->s, &f);
         /* A file created before Linux knew opens need no message (fh 0 from CREATE): nothing to close. */
-        struct fs_node *n = fs_node_get(op->s, op->h.nodeid);
-        if (n && (in->release_flags & FUSE_RELEASE_FLUSH))
-            fs_locks_release_owner(op->s, n, in->lock_owner);
-        fs_node_put(op->s, n);
-        return n ? fs_reply(op, NULL, 0) : fs_reply_err(op, ESTALE);
+        if (!in->fh && op->s->no_open)
+            return r < 0 ? fs_reply_err(op, r) : fs_reply(op, NULL, 0);
     }
     /* Closing the fd lets go of its flock lock too (FUSE_RELEASE_FLOCK_UNLOCK): it is its own OFD. */
     int r = fs_handle_release(op->s, in->fh, dir);
@@ -338,29 +337,21 @@ int fs_op_release(struct fs_op *op)
 int fs_op_flush(struct fs_op *op)
 {
     const struct fuse_flush_in *in = fs_arg(op, sizeof(*in));
-    int ret;
     if (!in)
         return fs_reply_err(op, EINVAL);
-    struct fs_node *n;
-    struct fs_handle *h = NULL;
-    if (!in->fh && op->s->no_open) {
-        if (!(n = fs_node_get(op->s, op->h.nodeid)))
-            return fs_reply_err(op, ESTALE);
-    } else if ((h = get_file(op, in->fh, false, &ret))) {
-        n = h->node;
-    } else {
-        return ret;
-    }
+    struct fs_file f;
+    int r = fs_file_get(op, op->h.nodeid, in->fh, FS_IO_NONE, &f);
+    if (r < 0)
+        return fs_reply_err(op, r);
     /* close(2) in the guest: POSIX says the process's locks on the file go, whichever fd it closed. */
-    fs_locks_release_owner(op->s, n, in->lock_owner);
-    if (!h) {
+    fs_locks_release_owner(op->s, fs_file_node(&f), in->lock_owner);
+    if (!f.h) {
         /* An open-less file was closed: what the node kept open goes (another open reads it anew). */
         pthread_mutex_lock(&op->s->lock);
-        fs_node_kept_drop_locked(op->s, n);
+        fs_node_kept_drop_locked(op->s, f.n);
         pthread_mutex_unlock(&op->s->lock);
-        fs_node_put(op->s, n);
     }
-    fs_handle_put(op->s, h);
+    fs_file_put(op->s, &f);
     return fs_reply(op, NULL, 0);
 }
 
