@@ -6,6 +6,7 @@
  * the config space; and the host's RSS really falls when the guest reports 64 MiB free. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -542,30 +543,41 @@ static void test_sweep(void)
     balloon_tick(b);
     CHECK_EQ(used(Q_STATS, &id, &len), 0);
     /* The driver inflates: the host's target (200 pages) goes page by page, the sweep's pages only with
-     * their whole 2 MiB range, so no huge host page is split: the sweep's scattered pages stay (the
-     * guest's data around them too), and a range all in the balloon goes. */
-    const uint64_t part = 8u << 20, whole = 10u << 20;
+     * their whole 2 MiB range, so no huge host page is split while the sweep runs: a range all in the
+     * balloon goes, the others stay (the guest's data around their pages too). */
+    const uint64_t part = 8u << 20, whole = 10u << 20, half = 12u << 20;
     fill(part, 2u << 20, 0x5a);
     fill(whole, 2u << 20, 0x5a);
+    fill(half, 2u << 20, 0x5a);
     inflate_pages(16u << 20, 200);
     CHECK(all(16u << 20, 200 * PAGE, 0));
-    for (uint32_t k = 0; k < HUGE_PAGES; k += 2)
+    for (uint32_t k = 0; k < HUGE_PAGES; k += 4)
         inflate_pages(part + (uint64_t)k * PAGE, 1);
     CHECK(all(part, 2u << 20, 0x5a));
     inflate_pages(whole, HUGE_PAGES - 1);
     CHECK(all(whole, 2u << 20, 0x5a));
     inflate_pages(whole + (HUGE_PAGES - 1) * PAGE, 1);
     CHECK(all(whole, 2u << 20, 0));
-    /* The same pages given again count once: the range is not whole yet. */
     for (uint32_t k = 0; k < HUGE_PAGES; k += 2)
+        inflate_pages(half + (uint64_t)k * PAGE, 1);
+    CHECK(all(half, 2u << 20, 0x5a));
+    /* The same pages given again count once: the quarter range is not half yet. */
+    for (uint32_t k = 0; k < HUGE_PAGES; k += 4)
         inflate_pages(part + (uint64_t)k * PAGE, 1);
     CHECK(all(part, 2u << 20, 0x5a));
     inflate_pages(16u << 20, sweep);
     w32(REG_CONFIG + 4, 50 + sweep, 4); /* not there yet */
     CHECK_EQ(info().sweep_pages, sweep);
+    CHECK(all(half, 2u << 20, 0x5a));
     w32(REG_CONFIG + 4, 200 + sweep, 4); /* there: it all goes back but the host's target */
     CHECK_EQ(r32(REG_CONFIG), 200);
     CHECK_EQ(info().sweep_pages, 0);
+    /* At its end the sweep splits what it got half of: those pages go, the rest of the range stays. The
+     * quarter range stays whole. */
+    for (uint32_t k = 0; k < HUGE_PAGES; k++)
+        CHECK(all(half + (uint64_t)k * PAGE, PAGE, k % 2 ? 0x5a : 0));
+    CHECK(all(part, 2u << 20, 0x5a));
+    CHECK_EQ(info().split_ranges, 1);
     w32(REG_CONFIG + 4, 200, 4); /* deflated */
     /* Numbers that do not call for one: nothing changes. */
     ask();
@@ -618,6 +630,55 @@ static void test_sweep(void)
     w32(REG_STATUS, 0, 4);
     CHECK_EQ(r32(REG_CONFIG), 300);
     CHECK_EQ(info().sweep_pages, 0);
+    teardown();
+}
+
+/* A range a sweep split comes back as a huge page once the guest uses it again (COLLAPSE_MIN_PAGES of it
+ * resident), looked at when our RSS grew; its contents stay. */
+static void test_sweep_collapse(void)
+{
+    setup(ALL_FEATURES, 4, true);
+    fill(16u << 20, MEM - (16u << 20), 0x33);
+    const uint64_t half = 12u << 20;
+    fill(half, 2u << 20, 0x5a);
+    const struct stat_entry fresh[] = {{4, 100u << 20}, {5, MEM}};
+    post_stats(fresh, 2, 0);
+    kick(Q_STATS);
+    ask();
+    post_stats(fresh, 2, 0);
+    kick(Q_STATS);
+    CHECK_EQ(info().sweeps, 1);
+    for (uint32_t k = 0; k < HUGE_PAGES; k += 2)
+        inflate_pages(half + (uint64_t)k * PAGE, 1);
+    inflate_pages(32u << 20, 8u << 20 >> 12); /* four whole ranges: our RSS falls by 8 MiB */
+    w32(REG_CONFIG + 4, r32(REG_CONFIG), 4);  /* there: the sweep ends */
+    w32(REG_CONFIG + 4, 0, 4);
+    CHECK_EQ(info().split_ranges, 1);
+    CHECK(all(half, PAGE, 0) && all(half + PAGE, PAGE, 0x5a));
+    /* Deflated, the guest writes to a quarter of what the sweep gave back: not in use enough. */
+    for (uint32_t k = 0; k < HUGE_PAGES / 4; k += 2)
+        fill(half + (uint64_t)k * PAGE, PAGE, 0x77);
+    fill(32u << 20, 8u << 20, 0x44); /* and our RSS grew */
+    balloon_tick(b);
+    CHECK_EQ(info().collapsed_ranges, 0);
+    /* Then to all of it: made whole again at the next look, which waits for our RSS to grow again. */
+    for (uint32_t k = HUGE_PAGES / 4; k < HUGE_PAGES; k += 2)
+        fill(half + (uint64_t)k * PAGE, PAGE, 0x77);
+    balloon_tick(b);
+    CHECK_EQ(info().collapsed_ranges, 0);
+    madvise(gp(40u << 20, 8u << 20), 8u << 20, MADV_DONTNEED); /* more guest memory away and back */
+    balloon_tick(b);
+    fill(40u << 20, 8u << 20, 0x45);
+    balloon_tick(b);
+    CHECK_EQ(info().collapsed_ranges, 1);
+    for (uint32_t k = 0; k < HUGE_PAGES; k++)
+        CHECK(all(half + (uint64_t)k * PAGE, PAGE, k % 2 ? 0x5a : 0x77));
+    /* Collapsed once, looked at no more. */
+    madvise(gp(40u << 20, 8u << 20), 8u << 20, MADV_DONTNEED);
+    balloon_tick(b);
+    fill(40u << 20, 8u << 20, 0x46);
+    balloon_tick(b);
+    CHECK_EQ(info().collapsed_ranges, 1);
     teardown();
 }
 
@@ -708,6 +769,7 @@ int main(void)
     RUN(test_reporting);
     RUN(test_stats);
     RUN(test_sweep);
+    RUN(test_sweep_collapse);
     RUN(test_ask_backoff);
     RUN(test_rss_falls);
     gmem_free(&m);

@@ -29,7 +29,12 @@
  * the balloon (Linux hands a sweep contiguous pages as it splits its free blocks): releasing a 4 KiB page of
  * a huge host page (THP) splits it, and the range is then backed by 4 KiB pages for good (its page table
  * stays), which made every later guest access there slower (in the emulated host, the guest's own copy of
- * a file it had cached up to 10x: vmm/fs/README.md). What the host's target asks for goes page by page.
+ * a file it had cached up to 10x: vmm/fs/README.md). At the sweep's end, a range it got half or more of
+ * (the guest uses the rest) goes page by page, split: that is where a build's scattered frees are, and half
+ * a huge page's worth of memory is worth its split. Those are the pages the guest hands out first next
+ * (they were freed last), so a split range the guest fills again (three quarters of it resident, looked at
+ * when our RSS grows) is made a huge page again (MADV_COLLAPSE, Linux 6.1; a kernel without it: no
+ * splits). What the host's target asks for goes page by page.
  *
  * Asking costs the guest a wake-up, most of what an idle VM costs the host, so an idle guest is asked less
  * and less often (ask_due): every tick while our RSS moves, free page reporting reports, or its MemFree
@@ -76,6 +81,13 @@
 #define HUGE_SHIFT 21 /* a huge host page (THP): what a sweep releases whole */
 #define HUGE_PAGES (1u << (HUGE_SHIFT - PFN_SHIFT))
 #define PFN_CHUNK  256 /* PFNs read at once, on the stack */
+/* At a sweep's end, a range this much in the balloon is worth splitting its huge page for; a split range
+ * this much in use again is made a huge page again. */
+#define SPLIT_MIN_PAGES    (HUGE_PAGES / 2)
+#define COLLAPSE_MIN_PAGES (HUGE_PAGES * 3 / 4)
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; glibc 2.36's headers do not have it yet */
+#endif
 
 #define STAT_ENTRY 10 /* packed le16 tag, le64 val */
 
@@ -144,11 +156,18 @@ struct balloon {
     uint64_t *in_balloon;
     uint16_t *in_range;
     uint64_t balloon_pages;
-    int statm_fd; /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
-    int timer_fd; /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
+    /* Ranges a sweep's end released in part, their huge pages split (a bit each; kept across resets: it is
+     * our memory's shape, not the driver's), how many, and our RSS at the last look at them. */
+    uint64_t *split;
+    size_t split_now;
+    uint64_t split_ranges, collapsed_ranges, collapse_rss;
+    bool no_collapse; /* MADV_COLLAPSE unknown to this kernel (before 6.1): nothing is split then */
+    int statm_fd;     /* /proc/self/statm: our RSS, guest RAM included (-1 without: no sweeps) */
+    int timer_fd;     /* SWEEP_TICK_NS on the I/O thread (balloon_create; -1 in tests) */
 };
 
 static void stats_return(struct balloon *b);
+static void release(struct balloon *b, uint8_t *p, size_t len);
 
 static void set_num_pages(struct balloon *b, uint64_t pages)
 {
@@ -211,6 +230,82 @@ static void sweep_decide(struct balloon *b)
     set_num_pages(b, (uint64_t)b->base + b->sweep);
 }
 
+/* A sweep's end: the ranges it got half or more of (not all: those went as they came) give back what it got,
+ * page by page. That splits their huge pages, but most of each was free (a build's scattered frees), and
+ * collapse_reused makes them huge again once the guest uses them again. */
+static void sweep_split(struct balloon *b)
+{
+    const struct gmem *m = b->vdev.mem;
+    size_t ranges = m->total >> HUGE_SHIFT;
+    if (!b->in_balloon || b->no_collapse)
+        return;
+    if (!b->split && !(b->split = calloc((ranges + 63) / 64, sizeof(uint64_t))))
+        return;
+    for (size_t r = 0; r < ranges; r++) {
+        if (b->in_range[r] < SPLIT_MIN_PAGES || b->in_range[r] == HUGE_PAGES)
+            continue;
+        uint8_t *base = m->base + (r << HUGE_SHIFT);
+        const uint64_t *w = b->in_balloon + r * (HUGE_PAGES / 64);
+        size_t start = 0; /* of the run of ballooned pages that ends where a page is not, or the range */
+        bool run = false;
+        for (size_t i = 0; i <= HUGE_PAGES; i++) {
+            bool on = i < HUGE_PAGES && (w[i / 64] >> (i % 64) & 1);
+            if (on && !run)
+                start = i;
+            else if (!on && run)
+                release(b, base + start * PAGE, (i - start) * PAGE);
+            run = on;
+        }
+        if (!(b->split[r / 64] >> (r % 64) & 1)) {
+            b->split[r / 64] |= 1ull << (r % 64);
+            b->split_now++;
+        }
+        b->split_ranges++;
+    }
+    b->collapse_rss = rss_bytes(b);
+}
+
+/* A tick: split ranges the guest uses again (COLLAPSE_MIN_PAGES of them resident: it touched what the sweep
+ * gave back) are made huge pages again, so its memory there is at full speed again, for a quarter of a range
+ * in zeroes at most. Looked at only when our RSS grew by ASK_MOVED since the last look (a refault is RSS). */
+static void collapse_reused(struct balloon *b)
+{
+    if (!b->split_now)
+        return;
+    uint64_t rss = rss_bytes(b);
+    if (rss < b->collapse_rss + ASK_MOVED) {
+        b->collapse_rss = MIN(b->collapse_rss, rss);
+        return;
+    }
+    b->collapse_rss = rss;
+    const struct gmem *m = b->vdev.mem;
+    unsigned char vec[HUGE_PAGES];
+    for (size_t r = 0; r < m->total >> HUGE_SHIFT; r++) {
+        if (!(b->split[r / 64] >> (r % 64) & 1))
+            continue;
+        uint8_t *base = m->base + (r << HUGE_SHIFT);
+        unsigned resident = 0;
+        if (mincore(base, 1u << HUGE_SHIFT, vec) < 0)
+            continue;
+        for (size_t i = 0; i < HUGE_PAGES; i++)
+            resident += vec[i] & 1;
+        if (resident < COLLAPSE_MIN_PAGES)
+            continue;
+        if (madvise(base, 1u << HUGE_SHIFT, MADV_COLLAPSE) < 0) {
+            if (errno != EINVAL)
+                continue; /* no huge page to be had now (EAGAIN, ENOMEM): the next look tries again */
+            b->no_collapse = true; /* this kernel cannot: stop splitting, what is split stays so */
+            log_debug("virtio-balloon: MADV_COLLAPSE: %s; sweeps release whole ranges only", strerror(errno));
+            memset(b->split, 0, ((m->total >> HUGE_SHIFT) + 63) / 64 * sizeof(uint64_t));
+            b->split_now = 0;
+            return;
+        }
+        b->split[r / 64] &= ~(1ull << (r % 64));
+        b->split_now--;
+        b->collapsed_ranges++;
+    }
+}
+
 /* The driver's actual changed, or a tick: a sweep it finished (or that stalled) lets go. */
 static void sweep_check(struct balloon *b)
 {
@@ -218,6 +313,7 @@ static void sweep_check(struct balloon *b)
     if (!b->sweep || (b->config.actual < b->config.num_pages && now - b->sweep_ns <= SWEEP_STALL_NS))
         return;
     b->sweep = 0;
+    sweep_split(b);
     set_num_pages(b, b->base);
     /* Judged by what left our RSS (memory the guest frees meanwhile does not count against it). */
     uint64_t rss = rss_bytes(b), released = b->rss_before > rss ? b->rss_before - rss : 0;
@@ -553,9 +649,10 @@ static void balloon_print_stats(struct virtio_dev *vdev, FILE *f)
     balloon_info(vdev->priv, &i);
     fprintf(f,
             "lsl-vmm: virtio-balloon target %" PRIu32 " pages, actual %" PRIu32 "; inflated %" PRIu64
-            " deflated %" PRIu64 " pages; reported %" PRIu64 " MiB in %" PRIu64 " reports; stats %s\n",
+            " deflated %" PRIu64 " pages; reported %" PRIu64 " MiB in %" PRIu64
+            " reports; stats %s; sweeps %" PRIu64 ", ranges split %" PRIu64 " collapsed %" PRIu64 "\n",
             i.target_pages, i.actual_pages, i.inflated_pages, i.deflated_pages, i.reported_bytes >> 20,
-            i.reports, i.stats_valid ? "received" : "none");
+            i.reports, i.stats_valid ? "received" : "none", i.sweeps, i.split_ranges, i.collapsed_ranges);
 }
 
 static const struct virtio_dev_ops balloon_ops = {
@@ -621,6 +718,7 @@ void balloon_tick(struct balloon *b)
 {
     pthread_mutex_lock(&b->vdev.lock);
     sweep_check(b);
+    collapse_reused(b);
     if (!b->sweep && b->statm_fd >= 0 && ask_due(b)) {
         b->sweep_asked = true;
         stats_return(b);
@@ -636,6 +734,8 @@ void balloon_info(struct balloon *b, struct balloon_info *out)
         .target_pages = b->config.num_pages,
         .sweep_pages = b->sweep,
         .sweeps = b->sweeps,
+        .split_ranges = b->split_ranges,
+        .collapsed_ranges = b->collapsed_ranges,
         .base_pages = b->base,
         .oom_pages = b->oom_pages,
         .actual_pages = b->config.actual,
@@ -682,6 +782,7 @@ void balloon_free(void *p)
         close(b->timer_fd);
     free(b->in_balloon);
     free(b->in_range);
+    free(b->split);
     free(b);
 }
 

@@ -20,12 +20,14 @@ struct balloon;
 
 /* What the service shows, a snapshot taken under the device lock. Pages are 4 KiB. */
 struct balloon_info {
-    uint32_t target_pages; /* num_pages: what the host asked the guest to hand over */
-    uint32_t actual_pages; /* actual: what the driver says it holds (0 after a reset) */
-    uint32_t sweep_pages;  /* of the target, what a sweep under way adds (balloon.c) */
-    uint64_t sweeps;       /* sweeps begun */
-    uint32_t base_pages;   /* the host's target as it stands: balloon_set_target's, less oom_pages */
-    uint64_t oom_pages;    /* deflated by the driver on its own since the start: the guest needed them */
+    uint32_t target_pages;     /* num_pages: what the host asked the guest to hand over */
+    uint32_t actual_pages;     /* actual: what the driver says it holds (0 after a reset) */
+    uint32_t sweep_pages;      /* of the target, what a sweep under way adds (balloon.c) */
+    uint64_t sweeps;           /* sweeps begun */
+    uint64_t split_ranges;     /* 2 MiB ranges sweeps' ends released in part (their huge host pages split) */
+    uint64_t collapsed_ranges; /* split ranges the guest used again, made huge pages again */
+    uint32_t base_pages;       /* the host's target as it stands: balloon_set_target's, less oom_pages */
+    uint64_t oom_pages;        /* deflated by the driver on its own since the start: the guest needed them */
     uint64_t reported_bytes, reports; /* free page reporting: bytes released, requests */
     uint64_t inflated_pages, deflated_pages;
     bool stats_valid;      /* the driver has sent statistics at least once */
