@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make run's network part, as a new user would try it (issue 13's acceptance): the distribution installs a
 # package from Debian's archive through the VM's NAT, and a server started in it answers on the host's
-# localhost, forwarded without anything configured. Needs a route to deb.debian.org (make check never runs
+# localhost, forwarded without anything configured (make is for files-demo.sh). Needs a route to deb.debian.org (make check never runs
 # this; it stays offline). Usage: net-demo.sh LSL DISTRO
 set -uo pipefail
 lsl=$1 distro=$2
@@ -9,9 +9,9 @@ say() { printf 'net-demo: %s\n' "$*"; }
 ms() { date +%s%3N; }
 
 t=$(ms)
-"$lsl" -d "$distro" -u root -- 'apt-get update -q && apt-get install -y -q --no-install-recommends curl python3' \
+"$lsl" -d "$distro" -u root -- 'apt-get update -q && apt-get install -y -q --no-install-recommends curl python3 make' \
 	>/dev/null || { say "apt-get in $distro failed: is Debian's archive reachable from here?"; exit 1; }
-say "apt-get update && apt-get install curl python3 in $distro: $(($(ms) - t)) ms"
+say "apt-get update && apt-get install curl python3 make in $distro: $(($(ms) - t)) ms"
 "$lsl" -d "$distro" -e curl -sS -o /dev/null -w 'net-demo: curl in the guest: HTTP %{http_code} from %{url_effective}\n' \
 	http://deb.debian.org/debian/ || exit 1
 

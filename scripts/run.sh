@@ -2,10 +2,10 @@
 # The main job: install the default distribution (Debian, built with mmdebstrap from Debian's archive) with
 # `lsl --install`, list it, and run a command in it (default: its name and `uname -a`, then the network:
 # apt-get from Debian's archive in the guest and a guest server reached on the host's localhost,
-# scripts/net-demo.sh). The VM starts by itself on first use. Where this machine's KVM cannot run standard
-# guests, the same job runs inside the emulated KVM host, given a user-mode network for it (the root
-# filesystem is built here first, into lsl's download cache, which the emulated host sees read-only), and
-# the VM is shut down at the end.
+# scripts/net-demo.sh; then host files: make in a host project directory, scripts/files-demo.sh). The VM
+# starts by itself on first use. Where this machine's KVM cannot run standard guests, the same job runs
+# inside the emulated KVM host, given a user-mode network for it (the root filesystem is built here first,
+# into lsl's download cache, which the emulated host sees read-only), and the VM is shut down at the end.
 set -euo pipefail
 source "$(dirname "$0")/env.sh" build
 lsl=$LSL_BUILD/cli/lsl
@@ -17,7 +17,8 @@ job() { # the same steps wherever they run
 	printf 'lsl -d debian -e '
 	printf '%q ' "$@"
 	printf '|| exit\n'
-	[ $demo = 0 ] || printf 'bash %q %q debian\n' "$LSL_ROOT/scripts/net-demo.sh" "$lsl"
+	[ $demo = 0 ] || printf 'bash %q %q debian || exit\n' "$LSL_ROOT/scripts/net-demo.sh" "$lsl"
+	[ $demo = 0 ] || printf 'bash %q %q debian\n' "$LSL_ROOT/scripts/files-demo.sh" "$lsl"
 }
 if bash "$LSL_ROOT/scripts/kvm-usable.sh"; then
 	lsl() { "$lsl" "$@"; }
