@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make run's network part, as a new user would try it (issue 13's acceptance): the distribution installs a
 # package from Debian's archive through the VM's NAT, and a server started in it answers on the host's
-# localhost, forwarded without anything configured (make is for files-demo.sh). Needs a route to deb.debian.org (make check never runs
-# this; it stays offline). Usage: net-demo.sh LSL DISTRO
+# localhost, forwarded without anything configured (make is for files-demo.sh). Needs a route to
+# deb.debian.org (make check never runs this; it stays offline). Usage: net-demo.sh LSL DISTRO
 set -uo pipefail
 lsl=$1 distro=$2
 say() { printf 'net-demo: %s\n' "$*"; }

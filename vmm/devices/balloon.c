@@ -169,6 +169,12 @@ struct balloon {
 static void stats_return(struct balloon *b);
 static void release(struct balloon *b, uint8_t *p, size_t len);
 
+/* Bit i of a bitmap of 64-bit words (the balloon's pages, the split ranges). */
+static inline bool bit_is_set(const uint64_t *w, size_t i)
+{
+    return w[i / 64] >> (i % 64) & 1;
+}
+
 static void set_num_pages(struct balloon *b, uint64_t pages)
 {
     uint64_t ram_pages = b->vdev.mem->total >> PFN_SHIFT;
@@ -249,20 +255,19 @@ static void sweep_split(struct balloon *b)
         size_t start = 0; /* of the run of ballooned pages that ends where a page is not, or the range */
         bool run = false;
         for (size_t i = 0; i <= HUGE_PAGES; i++) {
-            bool on = i < HUGE_PAGES && (w[i / 64] >> (i % 64) & 1);
+            bool on = i < HUGE_PAGES && bit_is_set(w, i);
             if (on && !run)
                 start = i;
             else if (!on && run)
                 release(b, base + start * PAGE, (i - start) * PAGE);
             run = on;
         }
-        if (!(b->split[r / 64] >> (r % 64) & 1)) {
+        if (!bit_is_set(b->split, r)) {
             b->split[r / 64] |= 1ull << (r % 64);
             b->split_now++;
         }
         b->split_ranges++;
     }
-    b->collapse_rss = rss_bytes(b);
 }
 
 /* A tick: split ranges the guest uses again (COLLAPSE_MIN_PAGES of them resident: it touched what the sweep
@@ -281,7 +286,7 @@ static void collapse_reused(struct balloon *b)
     const struct gmem *m = b->vdev.mem;
     unsigned char vec[HUGE_PAGES];
     for (size_t r = 0; r < m->total >> HUGE_SHIFT; r++) {
-        if (!(b->split[r / 64] >> (r % 64) & 1))
+        if (!bit_is_set(b->split, r))
             continue;
         uint8_t *base = m->base + (r << HUGE_SHIFT);
         unsigned resident = 0;
@@ -296,7 +301,8 @@ static void collapse_reused(struct balloon *b)
                 continue; /* no huge page to be had now (EAGAIN, ENOMEM): the next look tries again */
             b->no_collapse = true; /* this kernel cannot: stop splitting, what is split stays so */
             log_debug("virtio-balloon: MADV_COLLAPSE: %s; sweeps release whole ranges only", strerror(errno));
-            memset(b->split, 0, ((m->total >> HUGE_SHIFT) + 63) / 64 * sizeof(uint64_t));
+            free(b->split); /* never made again: sweep_split stops first */
+            b->split = NULL;
             b->split_now = 0;
             return;
         }
@@ -317,6 +323,7 @@ static void sweep_check(struct balloon *b)
     set_num_pages(b, b->base);
     /* Judged by what left our RSS (memory the guest frees meanwhile does not count against it). */
     uint64_t rss = rss_bytes(b), released = b->rss_before > rss ? b->rss_before - rss : 0;
+    b->collapse_rss = rss; /* what the split ranges are looked at again from (collapse_reused) */
     if (released < b->held_before / 2) {
         b->quiet_ns = b->quiet_ns ? MIN(2 * b->quiet_ns, SWEEP_QUIET_MAX_NS) : SWEEP_QUIET_NS;
         b->quiet_until_ns = now + b->quiet_ns;
@@ -379,7 +386,7 @@ static bool track(struct balloon *b, uint8_t *p, bool inflate, uint8_t **range)
     }
     size_t i = (size_t)(p - m->base) >> PFN_SHIFT, r = i / HUGE_PAGES;
     uint64_t bit = 1ull << (i % 64);
-    bool was = b->in_balloon[i / 64] & bit;
+    bool was = bit_is_set(b->in_balloon, i);
     if (inflate && !was) {
         b->in_balloon[i / 64] |= bit;
         b->in_range[r]++;
